@@ -1,0 +1,1 @@
+"""The `passend` command line: a thin shell over `workflow.Engine`."""

@@ -1,0 +1,151 @@
+"""Entry point: global options, lazy sub-commands, and the one place errors become exit codes.
+
+Exit codes: 0 done; 2 bad input or usage; 3 refused by a guard or a role; 4 conflict;
+5 audit verification failed; 1 anything else. No traceback ever reaches the user.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from ..errors import PassendError
+
+# name -> "module:attribute", imported only when that command runs (fast --help, fast start).
+COMMANDS: dict[str, str] = {
+    "init": "workflow.cli.admin:init",
+    "demo": "workflow.cli.admin:demo",
+    "case": "workflow.cli.case:case",
+    "record": "workflow.cli.record:record",
+    "process": "workflow.cli.process:process",
+}
+HELP: dict[str, str] = {
+    "init": "Create or upgrade the database (and the master key file when missing).",
+    "demo": "Open a demo case and walk it through the process.",
+    "case": "Open, list, show and move cases.",
+    "record": "Record evidence on a case (signal, plan, evaluation, ...).",
+    "process": "Show the process definition.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+class State:
+    def __init__(self, config: str | None, json_out: bool) -> None:
+        self.config = config
+        self.json = json_out
+        self._engine: Any = None
+
+    def engine(self, *, create_key: bool = False) -> Any:
+        if self._engine is None:
+            from ..logs import configure
+            from ..service import Engine
+
+            self._engine = Engine.from_config(self.config, create_key=create_key)
+            configure(self._engine.config.log_level)
+        return self._engine
+
+
+_json_mode = False
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", envvar="PASSEND_CONFIG", default=None, metavar="PATH",
+              help="config.toml to use (default ./config.toml, env PASSEND_CONFIG).")
+@click.option("--json", "json_out", is_flag=True, help="Print results as JSON.")
+@click.version_option(package_name="passend", prog_name="passend")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, json_out: bool) -> None:
+    """passend: pupil support cases from first signal to OPP, BOT and closing.
+
+    Exit codes: 0 done, 2 bad input, 3 refused, 4 conflict, 5 audit failed, 1 other error.
+    """
+    global _json_mode
+    _json_mode = _json_mode or json_out
+    ctx.obj = State(config, json_out)
+
+
+def json_option(f: Any) -> Any:
+    """`--json` on every command, as well as before it."""
+
+    def callback(ctx: click.Context, _param: Any, value: bool) -> bool:
+        global _json_mode
+        if value:
+            _json_mode = True
+            if isinstance(ctx.obj, State):
+                ctx.obj.json = True
+        return value
+
+    return click.option("--json", "json_flag", is_flag=True, expose_value=False,
+                        callback=callback, help="Print results as JSON.")(f)
+
+
+def emit(obj: Any, text: str | None = None) -> None:
+    if _json_mode:
+        click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+    elif text is not None:
+        click.echo(text)
+
+
+def _fail(code: int, message: str, reasons: list[str] | None = None) -> int:
+    if _json_mode:
+        click.echo(json.dumps({"error": message, "reasons": reasons or [], "exit_code": code},
+                              ensure_ascii=False))
+    else:
+        click.echo(f"passend: {message}", err=True)
+        for r in reasons or []:
+            click.echo(f"  - {r}", err=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    global _json_mode
+    _json_mode = "--json" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="passend", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        return _fail(1, "afgebroken")
+    except click.ClickException as exc:
+        return _fail(2, exc.format_message().replace("\n", " "))
+    except PassendError as exc:
+        return _fail(exc.exit_code, exc.message, exc.reasons)
+    except KeyboardInterrupt:
+        return _fail(130, "onderbroken")
+    except Exception as exc:  # the last line of defence: no traceback, no data
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+        try:
+            from ..logs import get_logger
+
+            get_logger("passend.cli").error("internal.error", error_type=type(exc).__name__,
+                                            where=where)
+        except Exception:  # logging must never turn an error into a traceback
+            pass
+        return _fail(1, f"interne fout ({type(exc).__name__} bij {where}); er is niets opgeslagen")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

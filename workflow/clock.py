@@ -1,0 +1,43 @@
+"""Time: events are stamped in UTC; 'today' for a fact is the school's local date.
+
+One place owns both so that a test, or `--now`, can move the clock that decides what is due
+without ever changing the time recorded on an event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+SCHOOL_TZ = ZoneInfo("Europe/Amsterdam")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Aware UTC; a naive value is taken to be UTC already (how SQLite hands it back)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def local_date(value: dt.datetime, tz: dt.tzinfo = SCHOOL_TZ) -> dt.date:
+    return as_utc(value).astimezone(tz).date()
+
+
+def iso_utc(value: dt.datetime) -> str:
+    """The one textual form of an instant used in hashes and exports: 2026-01-31T09:00:00.000000Z."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_instant(text: str, tz: dt.tzinfo = SCHOOL_TZ) -> dt.datetime:
+    """Parse a user's date or date-time; a value without zone is school-local time."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"'{text}' is not a date or date-time (YYYY-MM-DD[THH:MM])") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(dt.UTC)

@@ -1,0 +1,48 @@
+"""Errors a user can meet, each with the exit code the CLI documents.
+
+Every error here carries a message that is safe to show and to log: it names cases, triggers,
+kinds and fields, never a pupil's name, a note or a view.
+"""
+
+from __future__ import annotations
+
+
+class PassendError(Exception):
+    """Base of every expected failure; the CLI turns it into one line and an exit code."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reasons: list[str] = list(reasons or [])
+
+
+class BadInput(PassendError):
+    """Usage or input that can never succeed as given (exit 2)."""
+
+    exit_code = 2
+
+
+class NotFound(BadInput):
+    """A case, user, school or trigger that does not exist (exit 2)."""
+
+
+class DefinitionError(BadInput):
+    """A process definition that cannot be loaded; the message names file and key (exit 2)."""
+
+
+class ConfigError(BadInput):
+    """A config.toml that cannot be used; the message names file and key (exit 2)."""
+
+
+class Refused(PassendError):
+    """A guard or a role refused the command; `reasons` lists every one (exit 3)."""
+
+    exit_code = 3
+
+
+class Conflict(PassendError):
+    """Another writer changed the case first; nothing of this command was stored (exit 4)."""
+
+    exit_code = 4

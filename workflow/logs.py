@@ -1,0 +1,53 @@
+"""Structured logs: JSON off a terminal, readable on one, and never a pupil's personal data.
+
+The redaction processor runs after merge_contextvars so that values bound per command are
+redacted too. It drops values by key, so a careless `log.info(..., note=...)` still leaks nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+SECRET_KEYS = frozenset({
+    "name", "pupil", "pupil_ref", "note", "notes", "text", "goals", "who", "participants",
+    "summary", "by", "reason_not_heard", "view", "diagnosis", "email_body", "body",
+})
+REDACTED = "[redacted]"
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        if key in SECRET_KEYS:
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def configure(level: str = "info", *, json: bool | None = None, stream: Any = None) -> None:
+    """Set up structlog once per process; logs go to stderr so stdout stays for results."""
+    out = stream or sys.stderr
+    as_json = (not out.isatty()) if json is None else json
+    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            redact,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,343 @@
+"""The service layer: each public method is one command, run in one unit of work.
+
+The CLI, the reminder service and the audit are thin shells over `Engine`. Every command
+checks the actor's role and school first, then evidence, then writes the events and the
+projection in a single transaction; a failure anywhere leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from . import domain, evidence
+from .clock import SCHOOL_TZ, local_date, utcnow
+from .config import Config, User, load_config
+from .crypto import CaseCipher, KeyRing, load_master_key
+from .definition import DefinitionRegistry, ProcessDefinition
+from .domain import Case, Decision
+from .errors import BadInput, ConfigError, Conflict, NotFound, Refused
+from .guards import consent_status
+from .machine import shared_machine
+from .store.db import make_engine
+from .store.uow import UnitOfWork
+
+log = structlog.get_logger("passend.engine")
+PUPIL_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+
+
+def new_case_id() -> str:
+    return "C-" + base64.b32encode(os.urandom(5)).decode("ascii")[:8]
+
+
+class Engine:
+    """The Python API of passend: open, record, fire, check, read."""
+
+    def __init__(
+        self, config: Config, registry: DefinitionRegistry, db: Any, keyring: KeyRing,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.db = db
+        self.keyring = keyring
+        self.clock = clock
+        for user in config.users.values():
+            if user.role not in registry.active.roles:
+                raise ConfigError(
+                    f"{config.path}: users.{user.id}.role: unknown role {user.role!r} "
+                    f"(known: {', '.join(registry.active.roles)})"
+                )
+
+    @classmethod
+    def from_config(
+        cls, path: str | Path | None = None, *, database_url: str | None = None,
+        create_key: bool = False, clock: Callable[[], dt.datetime] = utcnow,
+    ) -> Engine:
+        config = load_config(path, database_url=database_url)
+        registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)
+        keyring = KeyRing(load_master_key(config.master_key_file, create=create_key))
+        return cls(config, registry, make_engine(config.database_url), keyring, clock)
+
+    # ---- plumbing --------------------------------------------------------------------------
+    @property
+    def definition(self) -> ProcessDefinition:
+        return self.registry.active
+
+    def uow(self, *, write: bool = True) -> UnitOfWork:
+        return UnitOfWork(self.db, write=write)
+
+    def init(self) -> list[str]:
+        from .store.migrate import upgrade
+
+        heads = upgrade(self.db)
+        log.info("database.ready", heads=heads)
+        return heads
+
+    def user(self, actor: str) -> User:
+        user = self.config.users.get(actor)
+        if user is None:
+            raise NotFound(f"onbekende gebruiker '{actor}' (zie users in {self.config.path.name})")
+        return user
+
+    def _school_access(self, user: User, school: str) -> None:
+        if not user.serves(school):
+            raise Refused(f"{user.id} werkt niet voor school '{school}'",
+                          reasons=[f"gebruiker '{user.id}' heeft geen toegang tot school '{school}'"])
+
+    def _load(self, uow: UnitOfWork, case_id: str, user: User) -> Case:
+        case = uow.store.load(case_id)
+        if case is None:
+            raise NotFound(f"casus '{case_id}' bestaat niet")
+        self._school_access(user, case.school)
+        return case
+
+    def cipher(self, uow: UnitOfWork, case_id: str) -> CaseCipher:
+        wrapped = uow.store.wrapped_key(case_id)
+        return CaseCipher(case_id, None if wrapped is None else self.keyring.unwrap(case_id, wrapped))
+
+    def definition_of(self, case: Case) -> ProcessDefinition:
+        return self.registry.get(case.process_id, case.process_version)
+
+    def today(self) -> dt.date:
+        return local_date(self.clock(), SCHOOL_TZ)
+
+    @staticmethod
+    def _expect(case: Case, expected_version: int | None) -> None:
+        if expected_version is not None and expected_version != case.version:
+            raise Conflict(
+                f"casus {case.case_id} staat op versie {case.version}, niet {expected_version}: "
+                "een ander heeft hem intussen gewijzigd"
+            )
+
+    # ---- commands --------------------------------------------------------------------------
+    def open_case(
+        self, *, pupil: str, school: str, actor: str, name: str | None = None,
+        group: int | None = None,
+    ) -> dict[str, Any]:
+        user = self.user(actor)
+        structlog.contextvars.bind_contextvars(actor=actor, command="case.open")
+        if school not in self.config.schools:
+            raise NotFound(f"onbekende school '{school}' (zie schools in {self.config.path.name})")
+        pupil = (pupil or "").strip()
+        if not PUPIL_REF.match(pupil):
+            raise BadInput("--pupil: een leerlingreferentie van 1-64 tekens (letters, cijfers, . _ / -)")
+        if group is not None and not 1 <= group <= 8:
+            raise BadInput("--group: een groep van 1 tot en met 8")
+        if name is not None:
+            name = name.strip()
+            if not name or len(name) > 200:
+                raise BadInput("--name: een naam van 1-200 tekens")
+        self._school_access(user, school)
+        d = self.definition
+        if user.role not in d.open_roles:
+            raise Refused("geweigerd", reasons=[
+                f"rol '{user.role}' mag geen casus openen (wel: {', '.join(sorted(d.open_roles))})"])
+        index = self.keyring.pupil_index(school, pupil)
+        now = self.clock()
+        with self.uow() as uow:
+            existing = uow.store.find_open(index)
+            if existing is not None:
+                raise Refused("geweigerd", reasons=[
+                    f"deze leerling heeft al een open casus: {existing}"])
+            case_id = new_case_id()
+            key, wrapped = self.keyring.new_case_key(case_id)
+            uow.store.put_key(case_id, wrapped, now)
+            cipher = CaseCipher(case_id, key)
+            payload: dict[str, Any] = {
+                "school": school,
+                "pupil": cipher.seal("pupil", pupil),
+                "state": d.initial,
+                "level": d.level_of(d.initial),
+            }
+            if name:
+                payload["name"] = cipher.seal("name", name)
+            if group is not None:
+                payload["group"] = group
+            ev = domain.make_event(
+                case_id=case_id, seq=1, type="case_opened", process_id=d.id,
+                process_version=d.version, actor=actor, role=user.role, recorded_at=now,
+                payload=payload, prev_hash=domain.GENESIS_HASH,
+            )
+            case = Case.from_events([ev])
+            uow.store.append(case, [ev], expected_version=0, pupil_index=index, now=now)
+            uow.commit()
+        log.info("case.opened", case_id=case_id, school=school, state=case.state)
+        return {"case_id": case_id, "state": case.state, "level": case.level, "version": case.version}
+
+    def record(
+        self, kind: str, case_id: str, /, *, actor: str, expected_version: int | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Record one piece of evidence; returns its event number and the case's new version."""
+        user = self.user(actor)
+        structlog.contextvars.bind_contextvars(actor=actor, case_id=case_id, command="record")
+        if kind not in evidence.EVIDENCE_KINDS:
+            raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(evidence.EVIDENCE_KINDS)})")
+        now = self.clock()
+        with self.uow() as uow:
+            case = self._load(uow, case_id, user)
+            d = self.definition_of(case)
+            if user.role not in d.evidence_roles.get(kind, frozenset()):
+                raise Refused("geweigerd", reasons=[
+                    f"rol '{user.role}' mag geen '{kind}' vastleggen"])
+            if case.closed:
+                raise Refused("geweigerd", reasons=["de casus is afgesloten"])
+            self._expect(case, expected_version)
+            valid = evidence.validate(
+                kind, {k: v for k, v in fields.items() if v is not None},
+                today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans,
+            )
+            if kind == "consent" and valid.plain["status"] == "revoked" and \
+                    consent_status(case.facts, valid.plain["scope"]) != "granted":
+                raise BadInput(f"consent: er is geen verleende toestemming voor "
+                               f"'{valid.plain['scope']}' om in te trekken")
+            cipher = self.cipher(uow, case_id)
+            payload = {
+                "kind": kind,
+                "date": valid.date.isoformat(),
+                "level": case.level,
+                "state": case.state,
+                "fields": {k: v.isoformat() if isinstance(v, dt.date) else v
+                           for k, v in valid.plain.items()},
+                "secret": cipher.seal_all(valid.secret),
+            }
+            ev = case.next_event(type="evidence_recorded", payload=payload, actor=actor,
+                                 role=user.role, recorded_at=now, process=d)
+            expected = case.version
+            case.apply(ev)
+            uow.store.append(case, [ev], expected_version=expected, now=now)
+            uow.commit()
+        log.info("evidence.recorded", kind=kind, seq=ev.seq)
+        return {"case_id": case_id, "seq": ev.seq, "kind": kind, "version": case.version}
+
+    def check(
+        self, case_id: str, trigger: str, *, actor: str, params: Mapping[str, str] | None = None,
+    ) -> Decision:
+        """Decide `trigger` without storing anything (a dry run)."""
+        user = self.user(actor)
+        with self.uow(write=False) as uow:
+            case = self._load(uow, case_id, user)
+            return domain.decide(case, self.definition_of(case), trigger, dict(params or {}), user.role)
+
+    def fire(
+        self, case_id: str, trigger: str, *, actor: str, params: Mapping[str, str] | None = None,
+        dry_run: bool = False, expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Move the case along `trigger`, or raise Refused listing every reason it may not."""
+        user = self.user(actor)
+        structlog.contextvars.bind_contextvars(actor=actor, case_id=case_id, command="fire")
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        now = self.clock()
+        with self.uow(write=not dry_run) as uow:
+            case = self._load(uow, case_id, user)
+            self._expect(case, expected_version)
+            d = self.definition_of(case)
+            decision = domain.decide(case, d, trigger, params, user.role)
+            if not decision.allowed:
+                log.info("transition.refused", trigger=trigger, source=case.state,
+                         reasons=len(decision.reasons))
+                raise Refused(f"'{trigger}' geweigerd voor casus {case_id}",
+                              reasons=list(decision.reasons))
+            result = {"case_id": case_id, "dry_run": dry_run, **decision.as_dict()}
+            if dry_run:
+                return result
+            assert decision.transition is not None
+            arrived = shared_machine(d).advance(case.state, decision.transition)
+            if arrived != decision.dest:
+                raise RuntimeError(f"state graph moved to {arrived}, expected {decision.dest}")
+            ev = case.next_event(type="transitioned", payload=domain.transition_payload(decision, d),
+                                 actor=actor, role=user.role, recorded_at=now, process=d)
+            expected = case.version
+            case.apply(ev)
+            uow.store.append(case, [ev], expected_version=expected, now=now)
+            uow.commit()
+        log.info("transition.fired", trigger=trigger, source=decision.source, dest=decision.dest,
+                 seq=ev.seq)
+        return {**result, "seq": ev.seq, "version": case.version, "state": case.state,
+                "level": case.level}
+
+    # ---- reading ---------------------------------------------------------------------------
+    def case(self, case_id: str, *, actor: str) -> dict[str, Any]:
+        """Everything about one case: state, evidence (decrypted), and every possible trigger."""
+        user = self.user(actor)
+        structlog.contextvars.bind_contextvars(actor=actor, case_id=case_id, command="case.show")
+        with self.uow(write=False) as uow:
+            case = self._load(uow, case_id, user)
+            cipher = self.cipher(uow, case_id)
+        d = self.definition_of(case)
+        return case_view(case, d, cipher, domain.options(case, d, user.role))
+
+    def list_cases(
+        self, *, actor: str, school: str | None = None, state: str | None = None,
+    ) -> list[dict[str, Any]]:
+        user = self.user(actor)
+        if school is not None:
+            if school not in self.config.schools:
+                raise NotFound(f"onbekende school '{school}'")
+            self._school_access(user, school)
+            schools: list[str] | None = [school]
+        else:
+            schools = None if "*" in user.schools else list(user.schools)
+        if state is not None and state not in self.definition.states:
+            raise BadInput(f"onbekende status '{state}' (bekend: {', '.join(self.definition.states)})")
+        with self.uow(write=False) as uow:
+            rows = uow.store.list(schools=schools, state=state)
+        return [
+            {
+                "case_id": r.case_id, "school": r.school, "group": r.school_group,
+                "state": r.state, "level": r.level, "version": r.version,
+                "opened_at": r.opened_at.isoformat(), "closed_at": r.closed_at.isoformat() if r.closed_at else None,
+                "close_reason": r.close_reason, "process": f"{r.process_id}@{r.process_version}",
+            }
+            for r in rows
+        ]
+
+
+def case_view(case: Case, d: ProcessDefinition, cipher: CaseCipher,
+              options: list[Decision]) -> dict[str, Any]:
+    opened = case.events[0].payload
+    items = []
+    for ev in case.events:
+        if ev.type != "evidence_recorded":
+            continue
+        p = ev.payload
+        items.append({
+            "seq": ev.seq, "kind": p["kind"], "date": p["date"], "level": p["level"],
+            "state": p["state"], "actor": ev.actor, "recorded_at": ev.recorded_at.isoformat(),
+            "fields": {**p["fields"], **cipher.open_all(p["secret"])},
+        })
+    history = [
+        {"seq": ev.seq, "trigger": ev.payload["trigger"], "source": ev.payload["source"],
+         "dest": ev.payload["dest"], "actor": ev.actor, "at": ev.recorded_at.isoformat(),
+         "params": ev.payload.get("params", {})}
+        for ev in case.events if ev.type == "transitioned"
+    ]
+    return {
+        "case_id": case.case_id,
+        "school": case.school,
+        "pupil": cipher.open("pupil", opened["pupil"]),
+        "name": cipher.open("name", opened["name"]) if "name" in opened else None,
+        "group": case.group,
+        "state": case.state,
+        "state_label": d.states[case.state].label,
+        "level": case.level,
+        "version": case.version,
+        "process": f"{case.process_id}@{case.process_version}",
+        "opened_at": case.opened_at.isoformat(),
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "close_reason": case.close_reason,
+        "opp_active": case.opp_active,
+        "erased": cipher.erased,
+        "head_hash": case.head_hash,
+        "evidence": items,
+        "history": history,
+        "options": [o.as_dict() for o in options],
+    }

@@ -1,0 +1,1 @@
+"""Adapters to the database: tables, connections, the event store and the unit of work."""

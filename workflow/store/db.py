@@ -1,0 +1,53 @@
+"""Connections: SQLite made durable (WAL, synchronous=FULL) and transactional, or PostgreSQL.
+
+pysqlite by default opens transactions lazily and never for reads, so SQLite gets explicit
+BEGIN statements; a writing unit of work begins IMMEDIATE so two writers queue instead of one
+failing halfway. Parameters are hidden from error messages: they may hold personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+def normalise_url(url: str) -> str:
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, hide_parameters=True,
+                               connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        _make_sqlite_durable(engine)
+        return engine
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, **kwargs)
+
+
+def _make_sqlite_durable(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

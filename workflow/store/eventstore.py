@@ -1,0 +1,139 @@
+"""The event store: append a case's new events and its projection row, or load them back.
+
+Appends are checked against the version the command read: the projection row is updated
+only `WHERE version = expected`, and (case_id, seq) is unique, so of two writers one loses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ..domain import Case
+from ..errors import Conflict
+from ..events import Event
+from .tables import case_keys, cases, events
+
+
+def row_to_event(row: Any) -> Event:
+    return Event(
+        case_id=row.case_id, seq=row.seq, type=row.type, process_id=row.process_id,
+        process_version=row.process_version, actor=row.actor, role=row.role,
+        recorded_at=row.recorded_at, payload=json.loads(row.payload), prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def event_values(ev: Event) -> dict[str, Any]:
+    from ..events import canonical_json
+
+    return {
+        "case_id": ev.case_id, "seq": ev.seq, "type": ev.type, "process_id": ev.process_id,
+        "process_version": ev.process_version, "actor": ev.actor, "role": ev.role,
+        "recorded_at": ev.recorded_at, "payload": canonical_json(ev.payload),
+        "prev_hash": ev.prev_hash, "hash": ev.hash,
+    }
+
+
+class EventStore:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # ---- reading -------------------------------------------------------------------------
+    def events_of(self, case_id: str) -> list[Event]:
+        rows = self.conn.execute(
+            select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
+        )
+        return [row_to_event(r) for r in rows]
+
+    def load(self, case_id: str) -> Case | None:
+        evs = self.events_of(case_id)
+        return Case.from_events(evs) if evs else None
+
+    def stream(self, case_id: str | None = None, batch: int = 5000) -> Iterator[Any]:
+        """All event rows in (case, seq) order without holding them in memory."""
+        q = select(events).order_by(events.c.case_id, events.c.seq)
+        if case_id is not None:
+            q = q.where(events.c.case_id == case_id)
+        result = self.conn.execution_options(stream_results=True, yield_per=batch).execute(q)
+        yield from result
+
+    def projection(self, case_id: str) -> Any | None:
+        return self.conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+
+    def find_open(self, pupil_index: str) -> str | None:
+        row = self.conn.execute(
+            select(cases.c.case_id).where(
+                cases.c.pupil_index == pupil_index, cases.c.closed_at.is_(None)
+            )
+        ).first()
+        return None if row is None else str(row.case_id)
+
+    def list(self, *, schools: Sequence[str] | None, state: str | None) -> list[Any]:
+        q = select(cases).order_by(cases.c.school, cases.c.opened_at, cases.c.case_id)
+        if schools is not None:
+            q = q.where(cases.c.school.in_(list(schools)))
+        if state is not None:
+            q = q.where(cases.c.state == state)
+        return list(self.conn.execute(q))
+
+    # ---- keys ------------------------------------------------------------------------------
+    def put_key(self, case_id: str, wrapped: bytes, now: dt.datetime) -> None:
+        self.conn.execute(insert(case_keys).values(case_id=case_id, wrapped=wrapped, created_at=now))
+
+    def wrapped_key(self, case_id: str) -> bytes | None:
+        row = self.conn.execute(
+            select(case_keys.c.wrapped).where(case_keys.c.case_id == case_id)
+        ).first()
+        return None if row is None else row.wrapped
+
+    # ---- writing ---------------------------------------------------------------------------
+    def append(
+        self, case: Case, new: Sequence[Event], *, expected_version: int,
+        pupil_index: str | None = None, now: dt.datetime,
+    ) -> None:
+        """Store `new` (already folded into `case`) and bring the projection up to date."""
+        if not new:
+            return
+        self.conn.execute(insert(events), [event_values(e) for e in new])
+        values = _projection_values(case, now)
+        if expected_version == 0:
+            values["pupil_index"] = pupil_index
+            self.conn.execute(insert(cases).values(**values))
+            return
+        result = self.conn.execute(
+            update(cases)
+            .where(cases.c.case_id == case.case_id, cases.c.version == expected_version)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise Conflict(
+                f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
+            )
+
+
+def _projection_values(case: Case, now: dt.datetime) -> dict[str, Any]:
+    last = case.events[-1]
+    entered = case.facts.entries[-1].seq if case.facts.entries else 1
+    entered_at = next((e.recorded_at for e in case.events if e.seq == entered), last.recorded_at)
+    return {
+        "case_id": case.case_id,
+        "school": case.school,
+        "school_group": case.group,
+        "state": case.state,
+        "level": case.level,
+        "process_id": case.process_id,
+        "process_version": case.process_version,
+        "version": case.version,
+        "head_hash": case.head_hash,
+        "opp_active": case.opp_active,
+        "opened_at": case.opened_at,
+        "state_entered_at": entered_at,
+        "updated_at": now,
+        "closed_at": case.closed_at,
+        "close_reason": case.close_reason,
+    }
