@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .deadlines import DeadlineDef, parse_deadlines
 from .errors import DefinitionError
 from .evidence import EVIDENCE_KINDS
 from .guards import Guard, parse_guard
@@ -74,6 +75,7 @@ class ProcessDefinition:
     triggers: dict[str, TriggerDef]
     transitions: tuple[TransitionDef, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    deadlines: tuple[DeadlineDef, ...] = ()
 
     @property
     def key(self) -> tuple[str, int]:
@@ -305,6 +307,8 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         if sdef.final and not any(t.dest == name for t in transitions):
             raise c.fail(f"states.{name}", "final state cannot be reached by any transition")
 
+    deadlines = parse_deadlines(raw.get("deadlines"), fail=c.fail, states=states)
+
     return ProcessDefinition(
         id=pid,
         version=version,
@@ -320,6 +324,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         triggers=triggers,
         transitions=tuple(transitions),
         raw=raw,
+        deadlines=deadlines,
     )
 
 

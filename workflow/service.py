@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from . import domain, evidence
+from . import deadlines, domain, evidence
 from .clock import SCHOOL_TZ, local_date, utcnow
 from .config import Config, User, load_config
 from .crypto import CaseCipher, KeyRing, load_master_key
@@ -273,7 +273,10 @@ class Engine:
             case = self._load(uow, case_id, user)
             cipher = self.cipher(uow, case_id)
         d = self.definition_of(case)
-        return case_view(case, d, cipher, domain.options(case, d, user.role))
+        view = case_view(case, d, cipher, domain.options(case, d, user.role))
+        today = self.today()
+        view["deadlines"] = [r.as_dict(today) for r in deadlines.running(case, d, today)]
+        return view
 
     def list_cases(
         self, *, actor: str, school: str | None = None, state: str | None = None,

@@ -1,0 +1,150 @@
+"""Deadlines as data: parsed from the definition, computed from a case's events (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import STATES, write_config
+from tests.reminders_support import IB, Clock, adopt_opp, clocked_engine, deadline, to_niveau_4
+from workflow.deadlines import parse_duration, school_year_end
+from workflow.definition import load_definition
+from workflow.errors import DefinitionError
+
+D0 = dt.date(2026, 9, 7)  # a Monday
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(D0)
+
+
+@pytest.fixture
+def eng(tmp_path: Path, sqlite_url: str, clock: Clock):
+    e = clocked_engine(write_config(tmp_path, sqlite_url), clock)
+    yield e
+    e.db.dispose()
+
+
+def test_durations_and_school_year() -> None:
+    assert parse_duration("6w").days == 42  # type: ignore[union-attr]
+    assert parse_duration("10d").days == 10  # type: ignore[union-attr]
+    assert parse_duration("6 weeks") is None
+    assert school_year_end(dt.date(2026, 8, 1)) == dt.date(2027, 7, 31)
+    assert school_year_end(dt.date(2027, 7, 31)) == dt.date(2027, 7, 31)
+
+
+def test_seed_declares_the_default_deadlines() -> None:
+    d = load_definition(STATES / "passend_po_v1.toml")
+    by = {x.name: x for x in d.deadlines}
+    assert set(by) == {"plan_evaluatie", "opp_vaststellen", "opp_evaluatie", "bot_overleg"}
+    opp = by["opp_vaststellen"]
+    assert (opp.due.days, [r.days for r in opp.remind], opp.escalate_after.days) == (42, [14, 3], 7)  # type: ignore[union-attr]
+    assert by["opp_evaluatie"].due is None and by["opp_evaluatie"].meeting
+    assert by["plan_evaluatie"].remind[0].days == 7
+
+
+def _with_deadlines(tmp_path: Path, block: str) -> Path:
+    text = (STATES / "passend_po_v1.toml").read_text(encoding="utf-8")
+    text = text[: text.index("[[deadlines]]")] + block
+    p = tmp_path / "bad.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize(("block", "key"), [
+    ('[[deadlines]]\nname = "x"\nstart = { entered = "nergens" }\ndue = "6w"\n', "deadlines[0].start.entered"),
+    ('[[deadlines]]\nname = "x"\nstart = { entered = "niveau_4" }\ndue = "6 weken"\n', "deadlines[0].due"),
+    ('[[deadlines]]\nname = "x"\nstart = { entered = "niveau_4" }\ndue = "6w"\nremind = ["2x"]\n',
+     "deadlines[0].remind[0]"),
+    ('[[deadlines]]\nname = "x"\nstart = { entered = "niveau_4" }\ndue = "6w"\n'
+     'stop = [{ evidence = "meeting", where = { kind = "feest" } }]\n', "deadlines[0].stop[0].where.kind"),
+    ('[[deadlines]]\nname = "x"\nstart = { entered = "niveau_4" }\ndue = "6w"\n'
+     'stop = [{ evidence = "signal", where = { note = "x" } }]\n', "deadlines[0].stop[0].where.note"),
+    ('[[deadlines]]\nname = "x"\nstart = { entered = "niveau_4" }\ndue = "6w"\nsoon = 3\n', "deadlines[0].soon"),
+])
+def test_bad_declarations_name_file_and_key(tmp_path: Path, block: str, key: str) -> None:
+    p = _with_deadlines(tmp_path, block)
+    with pytest.raises(DefinitionError) as err:
+        load_definition(p)
+    assert str(err.value).startswith(f"{p}: {key}:")
+    assert "\n" not in str(err.value)
+
+
+def test_opp_deadline_runs_from_niveau_4_and_stops_at_adoption(eng, clock: Clock) -> None:
+    cid = to_niveau_4(eng)
+    view = eng.case(cid, actor=IB)
+    d = deadline(view, "opp_vaststellen")
+    assert d is not None and d["due"] == (D0 + dt.timedelta(weeks=6)).isoformat()
+    assert d["status"] == "ok"
+    clock.set(D0 + dt.timedelta(days=30))
+    assert deadline(eng.case(cid, actor=IB), "opp_vaststellen")["status"] == "soon"
+    clock.set(D0 + dt.timedelta(days=43))
+    assert deadline(eng.case(cid, actor=IB), "opp_vaststellen")["status"] == "overdue"
+    adopt_opp(eng, cid)
+    view = eng.case(cid, actor=IB)
+    assert deadline(view, "opp_vaststellen") is None
+    yearly = deadline(view, "opp_evaluatie")
+    assert yearly is not None and yearly["due"] == "2027-07-31"
+
+
+def test_geschil_pauses_and_resumes_the_clock(eng, clock: Clock) -> None:
+    cid = to_niveau_4(eng)
+    eng.fire(cid, "start_opp", actor=IB)
+    clock.set(D0 + dt.timedelta(days=10))
+    eng.record("consent", cid, actor=IB, scope="opp_handelingsdeel", status="refused", by="vader")
+    eng.fire(cid, "dispute", actor=IB)
+    clock.set(D0 + dt.timedelta(days=15))
+    d = deadline(eng.case(cid, actor=IB), "opp_vaststellen")
+    assert d["paused"] is True
+    assert d["due"] == (D0 + dt.timedelta(days=42 + 5)).isoformat()  # frozen: moves with today
+    clock.set(D0 + dt.timedelta(days=20))
+    eng.fire(cid, "resolve", actor=IB)
+    clock.set(D0 + dt.timedelta(days=25))
+    d = deadline(eng.case(cid, actor=IB), "opp_vaststellen")
+    assert d["paused"] is False
+    assert d["due"] == (D0 + dt.timedelta(days=42 + 10)).isoformat()  # 10 paused days added
+
+
+def test_plan_evaluation_is_due_at_the_plan_end_and_stops_on_its_evaluation(eng, clock: Clock) -> None:
+    cid = eng.open_case(pupil="LL-2", school="de-linde", actor=IB)["case_id"]
+    end = D0 + dt.timedelta(weeks=8)
+    eng.record("plan", cid, actor=IB, start=D0, end=end, goals="g", who="lk", frequency="2x")
+    d = deadline(eng.case(cid, actor=IB), "plan_evaluatie")
+    assert d is not None and d["due"] == end.isoformat()
+    clock.set(end)
+    eng.record("evaluation", cid, actor=IB, outcome="voldoende")
+    assert deadline(eng.case(cid, actor=IB), "plan_evaluatie") is None
+
+
+def test_opp_evaluation_with_parents_moves_the_yearly_deadline(eng, clock: Clock) -> None:
+    cid = to_niveau_4(eng)
+    adopt_opp(eng, cid)
+    clock.set(dt.date(2027, 3, 1))
+    eng.record("evaluation", cid, actor=IB, outcome="voldoende", subject="opp", with_parents=True)
+    d = deadline(eng.case(cid, actor=IB), "opp_evaluatie")
+    assert d["due"] == "2028-07-31"
+    # An evaluation without the parents does not count.
+    eng.record("evaluation", cid, actor=IB, outcome="voldoende", subject="opp", with_parents=False)
+    assert deadline(eng.case(cid, actor=IB), "opp_evaluatie")["due"] == "2028-07-31"
+
+
+def test_closed_case_has_no_running_deadlines(eng) -> None:
+    cid = to_niveau_4(eng)
+    eng.fire(cid, "close", actor=IB, params={"reason": "verhuisd"})
+    assert eng.case(cid, actor=IB)["deadlines"] == []
+
+
+def test_case_show_prints_the_deadlines(tmp_path: Path, sqlite_url: str, clock: Clock, capsys) -> None:
+    from workflow.cli.main import main
+
+    cfg = write_config(tmp_path, sqlite_url)
+    e = clocked_engine(cfg, clock)
+    cid = to_niveau_4(e)
+    e.db.dispose()
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "case", "show", cid, "--actor", IB]) == 0
+    out = capsys.readouterr().out
+    assert "Termijn:  opp_vaststellen op" in out
