@@ -95,7 +95,8 @@ class Case:
             f.previous_state = p["source"]
             f.state, f.level = p["dest"], p["level_to"]
             f.entries.append(Entry(ev.seq, f.state, f.level, local_date(ev.recorded_at)))
-            if p["source"] == "opp_concept" and p["dest"] == "opp_vastgesteld":
+            # `adopts_opp` is set by the definition; version-1 events predate the flag.
+            if p.get("adopts_opp") or (p["source"] == "opp_concept" and p["dest"] == "opp_vastgesteld"):
                 self.opp_active = True
             if p.get("ends_opp"):
                 self.opp_active = False
@@ -172,7 +173,7 @@ def decide(
     """Decide `trigger` on `case` for a user with `role`, collecting every reason it fails."""
     check_params(definition, trigger, params)
     source = case.state
-    base = {"trigger": trigger, "source": source, "params": dict(params)}
+    base: dict[str, Any] = {"trigger": trigger, "source": source, "params": dict(params)}
     if case.closed or definition.states[source].final:
         return Decision(**base, allowed=False, dest=None,
                         reasons=("de casus is afgesloten",), checked=())
@@ -252,6 +253,8 @@ def transition_payload(decision: Decision, definition: ProcessDefinition) -> dic
         payload["close_reason"] = t.close_reason or decision.params.get("reason") or trigger_reason(decision)
     if t.ends_opp:
         payload["ends_opp"] = True
+    if t.adopts_opp:
+        payload["adopts_opp"] = True
     return payload
 
 

@@ -152,10 +152,12 @@ def validate(
     today: dt.date,
     consent_scopes: tuple[str, ...],
     plans: Callable[[], list[tuple[int, dt.date, dt.date]]] = list,
+    opp_active: bool = True,
 ) -> ValidEvidence:
     """Check one evidence record; raise BadInput naming the first field that is wrong.
 
-    `plans` lists the case's recorded plans (seq, start, end) so an evaluation can name its plan.
+    `plans` lists the case's recorded plans (seq, start, end) so an evaluation can name its plan;
+    `opp_active` says whether the case has an adopted OPP that an evaluation can be about.
     """
     if kind not in EVIDENCE_KINDS:
         raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(EVIDENCE_KINDS)})")
@@ -180,15 +182,17 @@ def validate(
     date = plain.pop("date", today)
     if date > today:
         raise BadInput(f"{kind}: datum {date.isoformat()} ligt in de toekomst")
-    _check_kind(kind, plain, secret, plans)
+    _check_kind(kind, date, plain, secret, plans, opp_active)
     return ValidEvidence(kind, date, plain, secret)
 
 
 def _check_kind(
     kind: str,
+    date: dt.date,
     plain: dict[str, Any],
     secret: dict[str, str],
     plans: Callable[[], list[tuple[int, dt.date, dt.date]]],
+    opp_active: bool,
 ) -> None:
     """Rules that tie fields together, and derived plain fields the guards filter on."""
     if kind == "plan":
@@ -200,16 +204,21 @@ def _check_kind(
         plain.setdefault("subject", "plan")
         plain.setdefault("with_parents", False)
         if plain["subject"] == "plan":
-            known = plans()
+            known = {seq: start for seq, start, _ in plans()}
             if "plan" in plain:
-                if not any(seq == plain["plan"] for seq, _, _ in known):
+                if plain["plan"] not in known:
                     raise BadInput(f"evaluation: er is geen plan met nummer {plain['plan']}")
             elif known:
-                plain["plan"] = known[-1][0]
+                plain["plan"] = max(known)
             else:
                 raise BadInput("evaluation: er is nog geen plan vastgelegd om te evalueren")
+            if date < known[plain["plan"]]:
+                raise BadInput(f"evaluation: datum {date.isoformat()} ligt voor de start van "
+                               f"plan #{plain['plan']} ({known[plain['plan']].isoformat()})")
         elif "plan" in plain:
             raise BadInput("evaluation: 'plan' hoort alleen bij een evaluatie met subject plan")
+        elif not opp_active:
+            raise BadInput("evaluation: er is geen vastgesteld OPP om te evalueren")
     elif kind == "view":
         has_text, has_reason = "text" in secret, "reason_not_heard" in secret
         if has_text == has_reason:

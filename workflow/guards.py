@@ -159,10 +159,16 @@ def anchor_entry(case: CaseFacts, since: str) -> Entry | None:
 
 
 def _after(fact: Fact, anchor: Entry | None) -> bool:
-    """Evidence counts when recorded after the anchor and dated on or after its day."""
-    if anchor is None:
+    """Evidence counts when recorded after the anchor and dated on or after its day.
+
+    The opening of the case is the exception to the date rule: the pupil was already at the
+    initial level before the case was opened, so a signal observed last week and recorded today
+    counts for it. Every later anchor is a transition, and evidence dated before it belongs to
+    the level or step the case left.
+    """
+    if anchor is None or fact.seq <= anchor.seq:
         return False
-    return fact.seq > anchor.seq and fact.date >= anchor.date
+    return anchor.seq == 1 or fact.date >= anchor.date
 
 
 def _matches(fact: Fact, where: tuple[tuple[str, Any], ...], params: Mapping[str, Any]) -> bool:
@@ -177,8 +183,8 @@ def _matches(fact: Fact, where: tuple[tuple[str, Any], ...], params: Mapping[str
     return True
 
 
-def consent_status(case: CaseFacts, scope: str, since: Entry | None = None) -> str | None:
-    """The parents' latest decision on `scope` ('granted', 'refused', 'revoked'), or None."""
+def latest_consent(case: CaseFacts, scope: str, since: Entry | None = None) -> Fact | None:
+    """The parents' latest decision on `scope` by date (then by record order), or None."""
     latest: Fact | None = None
     for f in case.facts:
         if f.kind == "consent" and f.fields.get("scope") == scope:
@@ -186,6 +192,12 @@ def consent_status(case: CaseFacts, scope: str, since: Entry | None = None) -> s
                 continue
             if latest is None or (f.date, f.seq) >= (latest.date, latest.seq):
                 latest = f
+    return latest
+
+
+def consent_status(case: CaseFacts, scope: str, since: Entry | None = None) -> str | None:
+    """The parents' latest decision on `scope` ('granted', 'refused', 'revoked'), or None."""
+    latest = latest_consent(case, scope, since)
     return None if latest is None else str(latest.fields["status"])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from .main import State, emit, json_option
@@ -30,7 +32,7 @@ def show(state: State, fmt: str, version: int | None) -> None:
 
         click.echo(mermaid(d))
         return
-    data = {
+    data: dict[str, Any] = {
         "id": d.id, "version": d.version, "title": d.title, "initial": d.initial,
         "states": {s.name: {"level": s.level, "label": s.label, "final": s.final,
                             "pauses_deadlines": s.pauses_deadlines} for s in d.states.values()},
