@@ -57,6 +57,7 @@ class TransitionDef:
     when: dict[str, tuple[str, ...]]
     close_reason: str | None = None
     ends_opp: bool = False
+    adopts_opp: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,6 +116,13 @@ class _Ctx:
             raise self.fail(key, "must be a non-empty string")
         return value
 
+    def boolean(self, value: Any, key: str, default: bool = False) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
     def strings(self, value: Any, key: str) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
@@ -136,6 +144,8 @@ def load_definition(path: str | Path) -> ProcessDefinition:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise DefinitionError(f"{p}: process definition not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(f"{p}: cannot read process definition ({type(exc).__name__})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError(f"{p}: invalid TOML: {exc}") from exc
     return parse_definition(raw, str(p))
@@ -190,6 +200,8 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         spec = c.table(spec, key)
         c.no_unknown(spec, {"roles"}, key)
         evidence_roles[kind] = frozenset(writer_roles(spec.get("roles", default_roles), key + ".roles"))
+    for kind in EVIDENCE_KINDS:  # a kind the file does not mention is recorded by the default roles
+        evidence_roles.setdefault(kind, frozenset(default_roles))
 
     states: dict[str, StateDef] = {}
     for name, spec in c.table(raw.get("states"), "states").items():
@@ -197,7 +209,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         spec = c.table(spec, key)
         c.no_unknown(spec, {"level", "label", "final", "pauses_deadlines"}, key)
         level = spec.get("level")
-        final = bool(spec.get("final", False))
+        final = c.boolean(spec.get("final"), key + ".final")
         if level is None and not final:
             raise c.fail(key + ".level", "a state that is not final needs a level")
         if level is not None and (not isinstance(level, int) or isinstance(level, bool) or level < 0):
@@ -207,7 +219,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
             label=str(spec.get("label", name)),
             level=level,
             final=final,
-            pauses_deadlines=bool(spec.get("pauses_deadlines", False)),
+            pauses_deadlines=c.boolean(spec.get("pauses_deadlines"), key + ".pauses_deadlines"),
         )
     if not states:
         raise c.fail("states", "at least one state is needed")
@@ -226,7 +238,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
             pspec = c.table(pspec, pkey)
             c.no_unknown(pspec, {"required", "choices"}, pkey)
             choices = c.strings(pspec["choices"], pkey + ".choices") if "choices" in pspec else None
-            params[pname] = ParamDef(pname, bool(pspec.get("required", False)), choices)
+            params[pname] = ParamDef(pname, c.boolean(pspec.get("required"), pkey + ".required"), choices)
         triggers[name] = TriggerDef(name, str(spec.get("label", name)), params)
 
     raw_transitions = raw.get("transitions")
@@ -238,7 +250,8 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         spec = c.table(spec, key)
         c.no_unknown(
             spec,
-            {"trigger", "source", "dest", "roles", "guards", "when", "close_reason", "ends_opp"},
+            {"trigger", "source", "dest", "roles", "guards", "when", "close_reason", "ends_opp",
+             "adopts_opp"},
             key,
         )
         trigger = c.string(spec.get("trigger"), key + ".trigger")
@@ -286,6 +299,8 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         close_reason = spec.get("close_reason")
         if close_reason is not None:
             close_reason = c.string(close_reason, key + ".close_reason")
+        ends_opp = c.boolean(spec.get("ends_opp"), key + ".ends_opp")
+        adopts_opp = c.boolean(spec.get("adopts_opp"), key + ".adopts_opp")
         for s in sources:
             transitions.append(
                 TransitionDef(
@@ -297,7 +312,8 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
                     guards=guards,
                     when=when,
                     close_reason=close_reason,
-                    ends_opp=bool(spec.get("ends_opp", False)),
+                    ends_opp=ends_opp,
+                    adopts_opp=adopts_opp,
                 )
             )
 
