@@ -24,13 +24,19 @@ from .crypto import CaseCipher, KeyRing, load_master_key
 from .definition import DefinitionRegistry, ProcessDefinition
 from .domain import Case, Decision
 from .errors import BadInput, ConfigError, Conflict, NotFound, Refused
-from .guards import consent_status
+from .guards import latest_consent
 from .machine import shared_machine
 from .store.db import make_engine
 from .store.uow import UnitOfWork
 
 log = structlog.get_logger("passend.engine")
 PUPIL_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+
+
+def _bind(**values: Any) -> None:
+    """Bind the command's context to every log line, dropping the previous command's."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**values)
 
 
 def new_case_id() -> str:
@@ -123,7 +129,7 @@ class Engine:
         group: int | None = None,
     ) -> dict[str, Any]:
         user = self.user(actor)
-        structlog.contextvars.bind_contextvars(actor=actor, command="case.open")
+        _bind(actor=actor, command="case.open")
         if school not in self.config.schools:
             raise NotFound(f"onbekende school '{school}' (zie schools in {self.config.path.name})")
         pupil = (pupil or "").strip()
@@ -178,7 +184,7 @@ class Engine:
     ) -> dict[str, Any]:
         """Record one piece of evidence; returns its event number and the case's new version."""
         user = self.user(actor)
-        structlog.contextvars.bind_contextvars(actor=actor, case_id=case_id, command="record")
+        _bind(actor=actor, case_id=case_id, command="record")
         if kind not in evidence.EVIDENCE_KINDS:
             raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(evidence.EVIDENCE_KINDS)})")
         now = self.clock()
@@ -194,11 +200,10 @@ class Engine:
             valid = evidence.validate(
                 kind, {k: v for k, v in fields.items() if v is not None},
                 today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans,
+                opp_active=case.opp_active,
             )
-            if kind == "consent" and valid.plain["status"] == "revoked" and \
-                    consent_status(case.facts, valid.plain["scope"]) != "granted":
-                raise BadInput(f"consent: er is geen verleende toestemming voor "
-                               f"'{valid.plain['scope']}' om in te trekken")
+            if kind == "consent":
+                _check_consent_order(case, valid)
             cipher = self.cipher(uow, case_id)
             payload = {
                 "kind": kind,
@@ -233,7 +238,7 @@ class Engine:
     ) -> dict[str, Any]:
         """Move the case along `trigger`, or raise Refused listing every reason it may not."""
         user = self.user(actor)
-        structlog.contextvars.bind_contextvars(actor=actor, case_id=case_id, command="fire")
+        _bind(actor=actor, case_id=case_id, command="fire")
         params = {k: v for k, v in (params or {}).items() if v is not None}
         now = self.clock()
         with self.uow(write=not dry_run) as uow:
@@ -268,7 +273,7 @@ class Engine:
     def case(self, case_id: str, *, actor: str) -> dict[str, Any]:
         """Everything about one case: state, evidence (decrypted), and every possible trigger."""
         user = self.user(actor)
-        structlog.contextvars.bind_contextvars(actor=actor, case_id=case_id, command="case.show")
+        _bind(actor=actor, case_id=case_id, command="case.show")
         with self.uow(write=False) as uow:
             case = self._load(uow, case_id, user)
             cipher = self.cipher(uow, case_id)
@@ -282,6 +287,7 @@ class Engine:
         self, *, actor: str, school: str | None = None, state: str | None = None,
     ) -> list[dict[str, Any]]:
         user = self.user(actor)
+        _bind(actor=actor, command="case.list")
         if school is not None:
             if school not in self.config.schools:
                 raise NotFound(f"onbekende school '{school}'")
@@ -302,6 +308,17 @@ class Engine:
             }
             for r in rows
         ]
+
+
+def _check_consent_order(case: Case, valid: evidence.ValidEvidence) -> None:
+    """A revocation needs a grant in force, and no decision may predate the one in force."""
+    scope = valid.plain["scope"]
+    latest = latest_consent(case.facts, scope)
+    if valid.plain["status"] == "revoked" and (latest is None or latest.fields["status"] != "granted"):
+        raise BadInput(f"consent: er is geen verleende toestemming voor '{scope}' om in te trekken")
+    if latest is not None and valid.date < latest.date:
+        raise BadInput(f"consent: datum {valid.date.isoformat()} ligt voor het laatste besluit over "
+                       f"'{scope}' ({latest.date.isoformat()})")
 
 
 def case_view(case: Case, d: ProcessDefinition, cipher: CaseCipher,
