@@ -118,6 +118,20 @@ def _fail(code: int, message: str, reasons: list[str] | None = None) -> int:
     return code
 
 
+def _database_problem(exc: Exception) -> tuple[int, str] | None:
+    """A clear line for a database that is missing its tables or cannot be reached."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    text = str(exc.orig).lower()
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return 2, "de database is nog niet ingericht: voer eerst 'passend init' uit"
+    if "unable to open database" in text or "connection" in text or "could not connect" in text:
+        return 1, "de database is niet bereikbaar (zie database.url of PASSEND_DATABASE_URL)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     global _json_mode
     _json_mode = "--json" in (argv if argv is not None else sys.argv[1:])
@@ -127,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code or 0)
     except click.exceptions.Abort:
         return _fail(1, "afgebroken")
+    except click.exceptions.NoArgsIsHelpError as exc:  # `passend` or `passend case` alone
+        if exc.ctx is not None and not _json_mode:
+            click.echo(exc.ctx.get_help(), err=True)
+            return 2
+        return _fail(2, "geef een opdracht (zie --help)")
     except click.ClickException as exc:
         return _fail(2, exc.format_message().replace("\n", " "))
     except PassendError as exc:
@@ -137,12 +156,19 @@ def main(argv: list[str] | None = None) -> int:
         frames = traceback.extract_tb(exc.__traceback__)
         where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
         try:
-            from ..logs import get_logger
+            import structlog
 
+            from ..logs import configure, get_logger
+
+            if not structlog.is_configured():  # never structlog's default: it prints to stdout
+                configure()
             get_logger("passend.cli").error("internal.error", error_type=type(exc).__name__,
                                             where=where)
         except Exception:  # logging must never turn an error into a traceback
             pass
+        known = _database_problem(exc)
+        if known is not None:
+            return _fail(*known)
         return _fail(1, f"interne fout ({type(exc).__name__} bij {where}); er is niets opgeslagen")
     return 0
 
