@@ -77,12 +77,26 @@ def _sqlite_url(url: str, base: Path) -> str:
     return url
 
 
+def _known_url(url: str) -> bool:
+    """A URL SQLAlchemy can parse, for a database the store supports."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        driver = make_url(url).drivername
+    except (ArgumentError, ValueError):
+        return False
+    return driver.split("+")[0] in ("sqlite", "postgresql", "postgres")
+
+
 def load_config(path: str | Path | None = None, *, database_url: str | None = None) -> Config:
     p = Path(path) if path is not None else default_path()
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found (use --config or {CONFIG_ENV})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config file ({type(exc).__name__})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from None
 
@@ -92,16 +106,36 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
     for k in raw:
         if k not in KNOWN_SECTIONS:
             raise fail(k, f"unknown section (known: {', '.join(sorted(KNOWN_SECTIONS))})")
+
+    def table(key: str) -> dict[str, Any]:
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            raise fail(key, "must be a table")
+        return value
+
+    def text(section: dict[str, Any], key: str, default: str | None) -> str | None:
+        value = section.get(key.split(".")[-1], default)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise fail(key, "must be a non-empty string")
+        return value
+
     base = p.resolve().parent
-    db = raw.get("database", {})
-    url = database_url or os.environ.get(DATABASE_ENV) or db.get("url") or "sqlite:///var/passend.db"
-    if not isinstance(url, str) or "://" not in url:
-        raise fail("database.url", "must be a SQLAlchemy URL such as sqlite:///var/passend.db")
-    sec = raw.get("security", {})
-    key_file = sec.get("master_key_file")
-    proc = raw.get("process", {})
-    definition = proc.get("definition", "states/passend_po_v1.toml")
-    folder = proc.get("folder", str(Path(definition).parent))
+    db = table("database")
+    url_key = "--database-url" if database_url else DATABASE_ENV if os.environ.get(DATABASE_ENV) else "database.url"
+    url = database_url or os.environ.get(DATABASE_ENV) or text(db, "database.url", "sqlite:///var/passend.db")
+    if not isinstance(url, str) or not _known_url(url):
+        raise fail(url_key, "must be a database URL such as sqlite:///var/passend.db or "
+                            "postgresql://user@host/db")
+    sec = table("security")
+    key_file = text(sec, "security.master_key_file", None)
+    proc = table("process")
+    definition = text(proc, "process.definition", "states/passend_po_v1.toml")
+    assert definition is not None
+    folder = text(proc, "process.folder", str(Path(definition).parent))
+    assert folder is not None
+    for section in ("schools", "users"):
+        if not isinstance(raw.get(section, []), list):
+            raise fail(section, f"must be an array of tables ([[{section}]])")
 
     schools: dict[str, School] = {}
     for i, s in enumerate(raw.get("schools", [])):
@@ -127,6 +161,8 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
         us = u.get("schools", [])
         if isinstance(us, str):
             us = [us]
+        if not isinstance(us, list) or not all(isinstance(sid, str) for sid in us):
+            raise fail(key + ".schools", "must be a list of school ids (or \"*\")")
         for sid in us:
             if sid != "*" and sid not in schools:
                 raise fail(key + ".schools", f"unknown school {sid!r}")
@@ -144,6 +180,6 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
         definitions_folder=cfg_base.resolve(folder),
         schools=schools,
         users=users,
-        log_level=str(raw.get("logging", {}).get("level", "info")),
+        log_level=str(table("logging").get("level", "info")),
         raw=raw,
     )
