@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -114,6 +114,35 @@ class EventStore:
             raise Conflict(
                 f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
             )
+
+    def import_new_cases(self, batch: Sequence[NewCase]) -> None:
+        """Insert whole new cases (events, projection row, wrapped key) with one statement per table.
+
+        For bulk loads (the population generator, benchmarks): the cases must not exist yet, and
+        the unique keys still refuse a duplicate. Three multi-row statements per batch instead of
+        three per case is what makes a million events take a minute rather than an hour.
+        """
+        if not batch:
+            return
+        self.conn.execute(insert(case_keys), [
+            {"case_id": c.case.case_id, "wrapped": c.wrapped_key, "created_at": c.case.opened_at}
+            for c in batch
+        ])
+        self.conn.execute(insert(events), [event_values(e) for c in batch for e in c.case.events])
+        rows = []
+        for c in batch:
+            values = _projection_values(c.case, c.case.events[-1].recorded_at)
+            values["pupil_index"] = c.pupil_index
+            rows.append(values)
+        self.conn.execute(insert(cases), rows)
+
+
+class NewCase(NamedTuple):
+    """A case built in memory from its events, ready for `EventStore.import_new_cases`."""
+
+    case: Case
+    pupil_index: str | None
+    wrapped_key: bytes
 
 
 def _projection_values(case: Case, now: dt.datetime) -> dict[str, Any]:

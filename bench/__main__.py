@@ -1,0 +1,29 @@
+"""`python -m bench NAME [options]`: run one benchmark and print its JSON line."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+BENCHMARKS = {
+    "fire": "durable fire/s on SQLite vs a raw sqlite3 loop and the eventsourcing library",
+    "startup": "`passend --help` start-up time vs a bare `python -c pass`",
+    "populate": "the population generator (`passend demo --pupils N`): events/s",
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in BENCHMARKS:
+        print("usage: python -m bench NAME [options]   (NAME --help for its options)\n", file=sys.stderr)
+        for name, what in BENCHMARKS.items():
+            print(f"  {name:<10} {what}", file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    module = importlib.import_module(f"bench.{argv[0]}")
+    figures = module.main(argv[1:])
+    print(json.dumps(figures, sort_keys=False, default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

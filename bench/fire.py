@@ -1,0 +1,203 @@
+"""Durable `fire` per second on SQLite (WAL, synchronous=FULL), against two baselines.
+
+- passend: `Engine.fire` (load the case's events, fold, decide every guard, append the event,
+  update the projection, commit), on a generated population, each command its own transaction.
+- raw: a plain `sqlite3` loop writing the very rows passend wrote (one event INSERT and one
+  projection UPDATE per BEGIN IMMEDIATE ... COMMIT) into a copy of the same store: the floor set by
+  SQLite and the disk's fsync.
+- peer: the `eventsourcing` library's load-append-save of an aggregate holding the same history
+  (bench/peer.py), on its own SQLite file.
+
+The three run interleaved in rounds so that noise from other work on the machine hits all of
+them alike. Targets (issue 5): passend >= 0.5x raw and >= 2x peer.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from . import common
+
+EVENT_COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
+                 "recorded_at", "payload", "prev_hash", "hash")
+CASE_COLUMNS = ("state", "level", "version", "head_hash", "opp_active", "state_entered_at",
+                "updated_at", "closed_at", "close_reason")
+
+
+def choose_commands(engine: Any, n: int, rng: random.Random) -> list[tuple[str, str, dict[str, str], str]]:
+    """(case, trigger, params, actor) for `n` distinct open cases, each allowed right now.
+
+    A guarded trigger (escalate, start_opp, ...) where one is allowed, else `close`, which every
+    IB may fire: realistic work, decided by the real guards, chosen before the clock starts.
+    """
+    from workflow import domain
+
+    ib_of = {s: next(u.id for u in engine.config.users.values() if u.role == "ib" and s in u.schools)
+             for s in engine.config.schools}
+    open_rows = [r for r in engine.list_cases(actor="auditor") if r["closed_at"] is None]
+    rng.shuffle(open_rows)
+    out = []
+    with engine.uow(write=False) as uow:
+        for r in open_rows:
+            if len(out) == n:
+                break
+            case = uow.store.load(r["case_id"])
+            allowed = [o for o in domain.options(case, engine.definition_of(case), "ib") if o.allowed]
+            guarded = [o for o in allowed if o.trigger != "close"]
+            pick = rng.choice(guarded or allowed)
+            params = dict(pick.params)
+            for name, spec in engine.definition.triggers[pick.trigger].params.items():
+                if spec.required and name not in params:
+                    params[name] = "verhuisd" if pick.trigger == "close" else (spec.choices or ("?",))[0]
+            out.append((r["case_id"], pick.trigger, params, ib_of[r["school"]]))
+    return out
+
+
+def histories(engine: Any) -> Any:
+    """Every stored case as (case id, [(type, payload), ...]), streamed for the peer's copy."""
+    with engine.uow(write=False) as uow:
+        current: str | None = None
+        events: list[tuple[str, dict[str, Any]]] = []
+        import json
+
+        for row in uow.store.stream():
+            if row.case_id != current:
+                if current is not None:
+                    yield current, events
+                current, events = row.case_id, []
+            events.append((row.type, json.loads(row.payload)))
+        if current is not None:
+            yield current, events
+
+
+def raw_connection(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=15000"):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    p = common.parser(__doc__.splitlines()[0])
+    p.add_argument("--pupils", type=int, default=3000, help="generated cases in the store")
+    p.add_argument("--fires", type=int, default=1500, help="commands measured per engine")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--no-peer", action="store_true", help="skip the eventsourcing baseline")
+    args = p.parse_args(argv)
+
+    folder = common.workdir(args.dir)
+    try:
+        return _run(args, folder)
+    finally:
+        common.cleanup(folder, args.keep, args.dir)
+
+
+def _run(args: Any, folder: Path) -> dict[str, Any]:
+    from workflow.population import populate
+
+    rng = random.Random(args.seed)
+    db = folder / "passend.db"
+    engine = common.open_engine(common.write_config(folder, f"sqlite:///{db}"))
+    pop = populate(engine, pupils=args.pupils, seed=args.seed)
+    commands = choose_commands(engine, args.fires, rng)
+
+    peer = None
+    peer_events = 0
+    if not args.no_peer:
+        from . import peer as peer_mod
+
+        peer = peer_mod.open_peer(folder / "peer.db")
+        peer_events = peer_mod.mirror(peer, histories(engine))
+
+    engine.db.dispose()
+    common.sqlite_checkpoint(db)
+    raw_db = folder / "raw.db"
+    shutil.copyfile(db, raw_db)
+    raw = raw_connection(raw_db)
+    source = sqlite3.connect(db)
+    insert_sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+    update_sql = (f"UPDATE cases SET {', '.join(c + ' = ?' for c in CASE_COLUMNS)} "
+                  "WHERE case_id = ? AND version = ?")
+
+    t_passend, t_raw, t_peer = common.Stopwatch(), common.Stopwatch(), common.Stopwatch()
+    rounds = max(1, min(args.rounds, len(commands)))
+    size = -(-len(commands) // rounds)
+    last_id = source.execute("SELECT max(id) FROM events").fetchone()[0]
+    done_peer = 0
+    for r in range(rounds):
+        chunk = commands[r * size:(r + 1) * size]
+        if not chunk:
+            break
+        with t_passend:
+            for case_id, trigger, params, actor in chunk:
+                engine.fire(case_id, trigger, actor=actor, params=params)
+        # The rows passend just wrote, for the raw loop and the peer (read outside the clocks).
+        rows = source.execute(
+            f"SELECT {', '.join(EVENT_COLUMNS)}, id FROM events WHERE id > ? ORDER BY id", (last_id,)
+        ).fetchall()
+        last_id = rows[-1][-1]
+        work = []
+        for row in rows:
+            case = source.execute(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE case_id = ?",
+                                  (row[0],)).fetchone()
+            work.append((row[:-1], (*case, row[0], row[1] - 1)))
+        with t_raw:
+            for ev, upd in work:
+                raw.execute("BEGIN IMMEDIATE")
+                raw.execute(insert_sql, ev)
+                if raw.execute(update_sql, upd).rowcount != 1:
+                    raise RuntimeError("raw loop: projection row not at the expected version")
+                raw.execute("COMMIT")
+        if peer is not None:
+            import json
+
+            payloads = [(row[0], json.loads(row[8])) for row in rows]
+            with t_peer:
+                for case_id, payload in payloads:
+                    peer_mod.fire(peer, case_id, payload)
+            done_peer += len(payloads)
+
+    n = len(commands)
+    journal = raw.execute("PRAGMA journal_mode").fetchone()[0]
+    sync = raw.execute("PRAGMA synchronous").fetchone()[0]
+    raw.close()
+    source.close()
+    passend_rate = common.rate(n, t_passend.seconds)
+    raw_rate = common.rate(n, t_raw.seconds)
+    out: dict[str, Any] = {
+        "bench": "fire",
+        "machine": common.machine(),
+        "store": {"pupils": pop.pupils, "events": pop.events, "sqlite_journal": journal,
+                  "sqlite_synchronous": sync},
+        "commands": n,
+        "rounds": rounds,
+        "triggers": dict(sorted(_count(t for _, t, _, _ in commands).items())),
+        "passend_per_s": passend_rate,
+        "raw_sqlite_per_s": raw_rate,
+        "ratio_vs_raw": common.ratio(passend_rate, raw_rate),
+        "target_vs_raw": 0.5,
+    }
+    if peer is not None:
+        peer_rate = common.rate(done_peer, t_peer.seconds)
+        out.update({
+            "peer_eventsourcing_per_s": peer_rate,
+            "peer_events_in_store": peer_events,
+            "peer_sqlite_synchronous": peer_mod.peer_synchronous(peer),
+            "ratio_vs_peer": common.ratio(passend_rate, peer_rate),
+            "target_vs_peer": 2.0,
+        })
+        peer.close()
+    engine.db.dispose()
+    return out
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in items:
+        out[i] = out.get(i, 0) + 1
+    return out

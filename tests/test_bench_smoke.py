@@ -1,0 +1,121 @@
+"""The benchmark scripts at toy size: they run, print one JSON line of the promised shape.
+
+CI never runs the large benchmarks (minutes, a million events); this keeps the scripts working.
+No timing is asserted: the machine is shared, and only figures measured side by side mean much.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import write_config
+from workflow.population import populate
+from workflow.service import Engine
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_bench(name: str, *args: str, tmp: Path) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", name, "--dir", str(tmp / name), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout
+    figures = json.loads(lines[0])
+    assert figures["bench"] == name
+    assert figures["machine"]["nproc"] >= 1
+    return figures
+
+
+def positive(figures: dict[str, Any], *keys: str) -> None:
+    for k in keys:
+        assert isinstance(figures[k], int | float) and figures[k] > 0, (k, figures[k])
+
+
+def test_population_is_valid_and_spread(tmp_path: Path, sqlite_url: str) -> None:
+    """Generated cases are what the engine itself would write: chains, projections, guards."""
+    from workflow import domain
+    from workflow.events import GENESIS_HASH, make_event
+    from workflow.store.eventstore import _projection_values
+
+    engine = Engine.from_config(write_config(tmp_path, sqlite_url), create_key=True)
+    engine.init()
+    pop = populate(engine, pupils=400, seed=7)
+    assert pop.pupils == 400 and pop.events > 1600
+    assert {"niveau_1", "niveau_2", "niveau_3", "afgesloten"} <= set(pop.states)
+    with engine.uow(write=False) as uow:
+        ids = [r.case_id for r in uow.store.list(schools=None, state=None)]
+        assert len(ids) == 400
+        for cid in ids:
+            evs = uow.store.events_of(cid)
+            prev = GENESIS_HASH
+            case = None
+            for ev in evs:
+                again = make_event(case_id=ev.case_id, seq=ev.seq, type=ev.type, process_id=ev.process_id,
+                                   process_version=ev.process_version, actor=ev.actor, role=ev.role,
+                                   recorded_at=ev.recorded_at, payload=ev.payload, prev_hash=prev)
+                assert (ev.prev_hash, ev.hash) == (prev, again.hash)
+                prev = ev.hash
+                if ev.type == "transitioned" and case is not None:
+                    # Every transition was allowed, by the guards of that moment, to that role.
+                    d = engine.definition_of(case)
+                    decision = domain.decide(case, d, ev.payload["trigger"], ev.payload["params"], ev.role)
+                    assert decision.allowed and decision.dest == ev.payload["dest"], decision.reasons
+                case = domain.Case.from_events([ev]) if case is None else case
+                if case.version < ev.seq:
+                    case.apply(ev)
+            assert case is not None
+            row = uow.store.projection(cid)
+            for key, value in _projection_values(case, row.updated_at).items():
+                assert getattr(row, key) == value, (cid, key)
+    # The engine reads a generated case, decrypts it, and can move it on.
+    some = ids[0]
+    view = engine.case(some, actor="auditor")
+    assert view["pupil"].startswith("DEMO-")
+    engine.db.dispose()
+
+
+def test_demo_command_generates(cli: Any) -> None:
+    r = cli("demo", "--pupils", "60", "--seed", "3", "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    assert out["pupils"] == 60 and out["events"] >= 60
+    assert sum(out["states"].values()) == 60
+    listed = cli("case", "list", "--actor", "auditor", "--json")
+    assert len(listed.json()) == 60
+
+
+def test_demo_without_pupils_still_walks_one_case(cli: Any) -> None:
+    r = cli("demo", "--json")
+    assert r.code == 0, r.err
+    assert r.json()[-1]["state"] == "opp_vastgesteld"
+
+
+def test_bench_fire(tmp_path: Path) -> None:
+    pytest.importorskip("eventsourcing")
+    f = run_bench("fire", "--pupils", "120", "--fires", "40", "--rounds", "2", tmp=tmp_path)
+    assert f["commands"] == 40
+    positive(f, "passend_per_s", "raw_sqlite_per_s", "peer_eventsourcing_per_s", "ratio_vs_raw",
+             "ratio_vs_peer")
+    assert f["store"]["sqlite_journal"] == "wal" and f["store"]["sqlite_synchronous"] == 2
+
+
+def test_bench_startup(tmp_path: Path) -> None:
+    f = run_bench("startup", "--runs", "3", tmp=tmp_path)
+    positive(f, "passend_help_s", "python_pass_s", "ratio")
+
+
+def test_bench_populate(tmp_path: Path) -> None:
+    f = run_bench("populate", "--pupils", "300", tmp=tmp_path)
+    assert f["pupils"] == 300
+    positive(f, "events", "events_per_s")
