@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "case": "workflow.cli.case:case",
     "record": "workflow.cli.record:record",
     "process": "workflow.cli.process:process",
+    "audit": "workflow.cli.audit:audit",
 }
 HELP: dict[str, str] = {
     "init": "Create or upgrade the database (and the master key file when missing).",
@@ -30,6 +31,7 @@ HELP: dict[str, str] = {
     "case": "Open, list, show and move cases.",
     "record": "Record evidence on a case (signal, plan, evaluation, ...).",
     "process": "Show the process definition.",
+    "audit": "Verify, replay, timeline, export, compliance and access log (exit 5: chain broken).",
 }
 
 
@@ -136,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     global _json_mode
     _json_mode = "--json" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="passend", standalone_mode=False)
+        # Without standalone mode click returns (not raises) a command's `Exit(code)`.
+        rv = cli.main(args=argv, prog_name="passend", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.exceptions.Abort:
@@ -170,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         if known is not None:
             return _fail(*known)
         return _fail(1, f"interne fout ({type(exc).__name__} bij {where}); er is niets opgeslagen")
-    return 0
+    return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
 
 if __name__ == "__main__":

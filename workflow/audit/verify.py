@@ -1,0 +1,337 @@
+"""Verify every case's hash chain and sequence numbers against what is stored, fast and streamed.
+
+An attacker with database access can edit, delete, reorder or insert rows (dropping the
+append-only triggers first). Each of these breaks a recomputed hash, a `prev_hash` link, a
+sequence number, or the agreement of the chain's last event with the `cases` projection head.
+
+The fast path reads plain DBAPI tuples in (case, seq) order with a streaming cursor and hashes
+the payload exactly as stored, building the canonical header by string formatting (checked
+against `events.canonical_bytes` by the tests). Only a case that fails gets the slower
+diagnosis that names its first bad event and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from ..clock import iso_utc
+from ..events import CHAIN_VERSION, GENESIS_HASH, canonical_json
+
+# Column order of the raw rows read by verify and export.
+COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
+           "recorded_at", "payload", "prev_hash", "hash")
+EVENTS_SQL = (f"SELECT {', '.join(COLUMNS)} FROM events")
+ORDER_SQL = " ORDER BY case_id, seq, id"
+CASES_SQL = "SELECT case_id, version, head_hash FROM cases ORDER BY case_id"
+BATCH = 10_000
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first bad event of a broken case; `kind` is a stable code, `detail` says it in Dutch."""
+
+    case_id: str
+    seq: int | None
+    kind: str
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    cases: int = 0
+    events: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "cases": self.cases, "events": self.events,
+                "broken": [asdict(p) for p in self.problems],
+                "seconds": round(self.seconds, 3),
+                "events_per_second": round(self.events / self.seconds) if self.seconds > 0 else None}
+
+
+# ---- canonical form, fast -------------------------------------------------------------------
+def iso_text(value: Any) -> str:
+    """The canonical time text from a stored value: a SQLite string or a driver datetime."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return value[:10] + "T" + value[11:] + "Z"
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return iso_utc(value)
+    return json.dumps(value, default=str)  # garbage in a time column: hash it as text, it will not match
+
+
+# The canonical header of docs/event-chain.md, keys sorted, for the common case of clean columns.
+_TEMPLATE = ('{"actor":%s,"case_id":%s,"prev_hash":"%s","process":[%s,%d],"recorded_at":"%sT%sZ",'
+             '"role":%s,"seq":%d,"type":%s,"v":' + str(CHAIN_VERSION) + ',"payload":%s}')
+
+
+def _q(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+class Hasher:
+    """Canonical bytes and SHA-256 of a raw row, caching the JSON of the few repeated strings."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Any, str] = {}
+
+    def _c(self, value: Any) -> str:
+        s = self._cache.get(value)
+        if s is None:
+            s = _q(value)
+            if len(self._cache) < 10_000:
+                self._cache[value] = s
+        return s
+
+    def canonical(self, r: Row, seq: Any = None) -> bytes:
+        cid, rseq, typ, pid, pver, actor, role, at, payload, prev, _h = r
+        if seq is None:
+            seq = rseq
+        c = self._c
+        if (type(seq) is int and type(pver) is int and type(at) is str and len(at) == 26
+                and at[10] == " " and at[19] == "." and type(prev) is str and prev.isalnum()
+                and prev.isascii() and type(payload) is str):
+            return (_TEMPLATE % (c(actor), c(cid), prev, c(pid), pver, at[:10], at[11:], c(role),
+                                 seq, c(typ), payload)).encode("utf-8")
+        # Anything unusual (PostgreSQL datetimes, or tampered column types): the general path.
+        text = (
+            '{"actor":' + c(actor) + ',"case_id":' + c(cid) + ',"prev_hash":' + _q(prev)
+            + ',"process":[' + c(pid) + "," + _q(pver) + '],"recorded_at":"' + iso_text(at)
+            + '","role":' + c(role) + ',"seq":' + _q(seq) + ',"type":' + c(typ)
+            + ',"v":' + str(CHAIN_VERSION) + ',"payload":' + str(payload) + "}"
+        )
+        return text.encode("utf-8")
+
+    def digest(self, r: Row, seq: Any = None) -> str:
+        return hashlib.sha256(self.canonical(r, seq)).hexdigest()
+
+
+# ---- streaming ------------------------------------------------------------------------------
+def _fetch(conn: Connection, sql: str, params: dict[str, Any] | None) -> Iterator[Row]:
+    """Stream raw tuples inside the connection's transaction (one snapshot for every cursor).
+
+    On SQLite the DBAPI cursor is used directly (it accepts `:name` parameters): SQLAlchemy's
+    Row objects would cost more than the hashing. PostgreSQL gets a server-side cursor.
+    """
+    if not conn.in_transaction():
+        conn.begin()
+    if conn.dialect.name == "sqlite":
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cur.execute(sql, params or {})
+            while True:
+                chunk = cur.fetchmany(BATCH)
+                if not chunk:
+                    break
+                yield from chunk
+        finally:
+            cur.close()
+        return
+    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(text(sql), params or {})
+    while True:
+        chunk = result.fetchmany(BATCH)
+        if not chunk:
+            break
+        yield from (tuple(r) for r in chunk)
+
+
+def stream_rows(conn: Connection, where: str = "", params: dict[str, Any] | None = None) -> Iterator[Row]:
+    """Raw event tuples in (case_id, seq) order.
+
+    `where` is a fixed SQL fragment with named bind parameters (`:name`), never user text.
+    """
+    return _fetch(conn, EVENTS_SQL + where + ORDER_SQL, params)
+
+
+def _stream_heads(conn: Connection) -> Iterator[Row]:
+    return _fetch(conn, CASES_SQL, None)
+
+
+# ---- the walk -------------------------------------------------------------------------------
+def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """Walk every chain; report the first bad event of each broken case. Memory: one case."""
+    t0 = time.perf_counter()
+    report = VerifyReport()
+    hasher = Hasher()
+    sha = hashlib.sha256
+    heads = _stream_heads(conn)
+    head = next(heads, None)
+
+    def heads_until(case_id: str | None) -> Row | None:
+        """Advance the cases stream to `case_id`; cases passed on the way have no events."""
+        nonlocal head
+        while head is not None and (case_id is None or head[0] < case_id):
+            report.cases += 1
+            report.problems.append(Problem(head[0], None, "no_events",
+                                           "de casus staat in 'cases' maar heeft geen gebeurtenissen"))
+            head = next(heads, None)
+        if head is not None and head[0] == case_id:
+            found, head = head, next(heads, None)
+            return found
+        return None
+
+    current: str | None = None
+    buf: list[Row] = []
+    bad = False
+    expected = 1
+    prev = GENESIS_HASH
+    pending = 0
+
+    def finish() -> None:
+        if current is None:
+            return
+        report.cases += 1
+        h = heads_until(current)
+        problem = None
+        if bad:
+            problem = diagnose(current, buf, h, hasher)
+        elif h is None:
+            problem = Problem(current, None, "projection_missing",
+                              "gebeurtenissen zonder rij in 'cases' (projectie verwijderd)")
+        elif h[1] != expected - 1 or h[2] != prev:
+            problem = _head_problem(current, buf, h)
+        if problem is not None:
+            report.problems.append(problem)
+
+    for r in stream_rows(conn):
+        cid = r[0]
+        if cid != current:
+            finish()
+            current, buf, bad, expected, prev = cid, [], False, 1, GENESIS_HASH
+        buf.append(r)
+        report.events += 1
+        if not bad:
+            if r[1] != expected or r[9] != prev or sha(hasher.canonical(r)).hexdigest() != r[10]:
+                bad = True
+            else:
+                expected += 1
+                prev = r[10]
+        pending += 1
+        if progress is not None and pending >= 5000:
+            progress(pending)
+            pending = 0
+    finish()
+    heads_until(None)
+    if progress is not None and pending:
+        progress(pending)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _head_problem(case_id: str, rows: Sequence[Row], head: Row) -> Problem:
+    last = rows[-1]
+    version, head_hash = head[1], head[2]
+    if version < last[1]:
+        at = next((r for r in rows if r[1] == version), None)
+        if at is not None and at[10] == head_hash:
+            return Problem(case_id, version + 1, "inserted",
+                           f"gebeurtenis {version + 1} en verder staan niet in de projectie "
+                           f"(kop op {version}): toegevoegd")
+    if version > last[1]:
+        return Problem(case_id, last[1] + 1, "missing",
+                       f"gebeurtenis {last[1] + 1} tot en met {version} ontbreekt "
+                       f"(de projectie heeft versie {version})")
+    return Problem(case_id, last[1], "head_mismatch",
+                   f"de kop in 'cases' (versie {version}, hash {str(head_hash)[:12]}…) klopt niet "
+                   f"met de laatste gebeurtenis {last[1]} (hash {str(last[10])[:12]}…)")
+
+
+def diagnose(case_id: str, rows: Sequence[Row], head: Row | None, hasher: Hasher) -> Problem:
+    """Name the first bad event of a chain that failed the fast check, and what is wrong."""
+    computed = [hasher.digest(r) for r in rows]
+    n = len(rows)
+
+    def original_seq(i: int) -> int | None:
+        r = rows[i]
+        if computed[i] == r[10]:
+            return int(r[1]) if type(r[1]) is int else None
+        for s in range(1, n + 3):
+            if hasher.digest(r, s) == r[10]:
+                return s
+        return None
+
+    expected, prev = 1, GENESIS_HASH
+    for i, r in enumerate(rows):
+        seq, prev_hash, stored = r[1], r[9], r[10]
+        nxt = rows[i + 1] if i + 1 < n else None
+        if type(seq) is not int:
+            return Problem(case_id, None, "content_changed", f"volgnummer {seq!r} is geen getal")
+        if seq < expected:
+            return Problem(case_id, seq, "duplicate", f"gebeurtenis {seq} staat er twee keer in")
+        if seq > expected:
+            for j in range(i, n):
+                if original_seq(j) == expected:
+                    return Problem(case_id, expected, "order_changed",
+                                   f"gebeurtenis {expected} is verplaatst naar volgnummer {rows[j][1]}")
+            return Problem(case_id, expected, "missing",
+                           f"gebeurtenis {expected} ontbreekt (de volgende opgeslagen is {seq})")
+        if computed[i] != stored:
+            o = original_seq(i)
+            if o is not None and o != seq:
+                twin = next((rows[j] for j in range(n) if j != i and rows[j][10] == stored), None)
+                if twin is not None:
+                    return Problem(case_id, seq, "duplicate",
+                                   f"gebeurtenis {seq} is een kopie van gebeurtenis {twin[1]}")
+                if o < seq:
+                    return Problem(case_id, o, "inserted",
+                                   f"vóór de oorspronkelijke gebeurtenis {o} is iets ingevoegd; "
+                                   f"die staat nu op {seq}")
+                return Problem(case_id, seq, "order_changed",
+                               f"op volgnummer {seq} staat de oorspronkelijke gebeurtenis {o}")
+            if nxt is not None and nxt[9] == computed[i]:
+                return Problem(case_id, seq, "hash_mismatch",
+                               f"de opgeslagen hash van gebeurtenis {seq} is veranderd (de inhoud niet)")
+            if nxt is None and head is not None and head[2] == computed[i]:
+                return Problem(case_id, seq, "hash_mismatch",
+                               f"de opgeslagen hash van gebeurtenis {seq} is veranderd (de inhoud niet)")
+            if nxt is not None and nxt[9] == prev and nxt[9] != stored:
+                return Problem(case_id, seq, "inserted",
+                               f"gebeurtenis {seq} is ingevoegd: de volgende sluit aan op {seq - 1}")
+            if prev_hash != prev:
+                return Problem(case_id, seq, "link_broken",
+                               f"de verwijzing van gebeurtenis {seq} naar de vorige is veranderd")
+            return Problem(case_id, seq, _content_kind(r),
+                           f"de inhoud van gebeurtenis {seq} is veranderd "
+                           f"({_content_what(r)}): de hash klopt niet meer")
+        if prev_hash != prev:
+            for j in range(n):
+                if j != i and computed[j] == prev_hash and rows[j][10] == prev_hash:
+                    return Problem(case_id, seq, "order_changed",
+                                   f"gebeurtenis {seq} volgde oorspronkelijk op gebeurtenis {rows[j][1]}")
+            return Problem(case_id, seq, "inserted",
+                           f"gebeurtenis {seq} sluit niet aan op gebeurtenis {seq - 1}: ingevoegd of vervangen")
+        expected, prev = expected + 1, stored
+    if head is None:
+        return Problem(case_id, None, "projection_missing",
+                       "gebeurtenissen zonder rij in 'cases' (projectie verwijderd)")
+    return _head_problem(case_id, rows, head)
+
+
+def _content_kind(r: Row) -> str:
+    try:
+        parsed = json.loads(r[8])
+    except (TypeError, ValueError):
+        return "payload_changed"
+    return "payload_changed" if canonical_json(parsed) != r[8] else "content_changed"
+
+
+def _content_what(r: Row) -> str:
+    if _content_kind(r) == "payload_changed":
+        return "de payload is geen canonieke JSON meer"
+    return "payload, actor, rol, tijdstip, type of procesversie"
