@@ -1,0 +1,258 @@
+"""Process definitions: the default file's contract, the 3- and 5-level fixtures run by the same
+engine, and every kind of bad TOML refused with one line naming the file and the key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workflow.cli.main import main as cli_main
+from workflow.definition import DefinitionRegistry, load_definition, parse_definition
+from workflow.errors import BadInput, DefinitionError, Refused
+from workflow.service import Engine
+
+from .conftest import write_config
+from .engine_support import DEFAULT, FIXTURES, PureCase
+
+IB, LK = "ib.jansen", "lk.devries"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = cli_main(["--config", str(config), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- the default definition -------------------------------------------------------------------
+
+def test_default_definition_states_and_triggers_are_the_contract() -> None:
+    d = load_definition(DEFAULT)
+    assert d.key == ("passend-po", 1)
+    assert {s: d.states[s].level for s in d.states} == {
+        "niveau_1": 1, "niveau_2": 2, "niveau_3": 3, "niveau_4": 4, "opp_concept": 4,
+        "opp_vastgesteld": 4, "bot_aangemeld": 4, "geschil": 4, "afgesloten": None,
+    }
+    assert d.initial == "niveau_1" and d.states["afgesloten"].final
+    assert set(d.triggers) == {"escalate", "deescalate", "start_opp", "adopt_opp", "dispute",
+                               "resolve", "revise_opp", "refer_bot", "bot_outcome", "close"}
+    edges = {(t.trigger, t.source, t.dest) for t in d.transitions}
+    for source in ("niveau_1", "niveau_2", "niveau_3", "niveau_4", "opp_concept",
+                   "opp_vastgesteld", "bot_aangemeld", "geschil"):
+        assert ("close", source, "afgesloten") in edges
+    assert ("bot_outcome", "bot_aangemeld", "afgesloten") in edges
+    assert ("deescalate", "opp_vastgesteld", "niveau_3") in edges
+    assert d.consent_scopes[:3] == ("externe_deskundige", "opp_handelingsdeel", "bot_aanmelding")
+    # Counts live in the file, not in code.
+    (t34,) = d.candidates("escalate", "niveau_3")
+    assert next(g.min for g in t34.guards if g.kind == "evidence") == 2
+    (t12,) = d.candidates("escalate", "niveau_1")
+    assert set(t12.roles) == {"ib", "leerkracht"}
+    assert d.read_only_roles == {"directeur", "auditor"}
+    assert all(not (set(t.roles) & d.read_only_roles) for t in d.transitions)
+
+
+# ---- 3- and 5-level fixtures, pure -----------------------------------------------------------
+
+def test_three_level_fixture_pure() -> None:
+    d = load_definition(FIXTURES / "three_levels.toml")
+    c = PureCase(d)
+    assert c.state == "basis"
+    assert "(nu 0)" in c.decide("escalate").reasons[0]
+    c.record("signal", area="lezen", note="n")
+    assert "(nu 1)" in c.decide("escalate").reasons[0]
+    c.record("signal", area="rekenen", note="n")
+    c.fire("escalate", "leerkracht")
+    assert c.state == "extra" and c.case.level == 2
+    assert len(c.decide("escalate").reasons) == 2
+    c.evaluated("onvoldoende", 2).consent("intensief").fire("escalate")
+    assert c.state == "intensief" and c.case.level == 3
+    assert "kan niet vanuit 'intensief'" in c.decide("escalate").reasons[0]
+    c.evaluated("voldoende").fire("deescalate")
+    assert c.state == "basis"
+    c.fire("close", reason="verhuisd")
+    assert c.case.closed and c.case.close_reason == "verhuisd"
+    # Kinds the file does not list are recorded by default_roles, not by nobody.
+    assert d.evidence_roles["plan"] == {"ib"} and d.evidence_roles["signal"] == {"ib", "leerkracht"}
+
+
+def test_five_level_fixture_pure() -> None:
+    d = load_definition(FIXTURES / "five_levels.toml")
+    c = PureCase(d).record("signal", area="gedrag", note="n").fire("escalate")
+    for needed in (1, 2):
+        assert not c.decide("escalate").allowed
+        c.evaluated("onvoldoende", needed).fire("escalate")
+    assert c.state == "n4"
+    reasons = c.decide("escalate").reasons
+    assert len(reasons) == 3 and "minstens 3×" in reasons[0]
+    c.evaluated("onvoldoende", 3).record("meeting", kind="bot", participants="SWV", outcome="advies")
+    assert len(c.decide("escalate").reasons) == 2  # an advice is not an arrangement
+    c.record("meeting", kind="bot", participants="SWV", outcome="arrangement")
+    c.consent("swv_arrangement").fire("escalate")
+    assert c.state == "n5" and c.case.level == 5
+    c.fire("close", reason="tlv")
+    assert c.state == "gesloten"
+
+
+# ---- 3- and 5-level fixtures, through the Engine and the store -------------------------------
+
+@pytest.mark.parametrize("fixture", ["three_levels.toml", "five_levels.toml"])
+def test_alternative_definitions_run_on_the_same_engine(tmp_path: Path, db_url: str, fixture: str) -> None:
+    cfg = write_config(tmp_path, db_url, definition=FIXTURES / fixture, defs_folder=tmp_path / "defs")
+    engine = Engine.from_config(cfg, create_key=True)
+    try:
+        engine.init()
+        d = engine.definition
+        cid = engine.open_case(pupil="P-1", school="de-linde", actor=IB)["case_id"]
+        assert engine.case(cid, actor=IB)["state"] == d.initial
+        with pytest.raises(Refused) as refused:
+            engine.fire(cid, "escalate", actor=IB)
+        assert refused.value.reasons and all(r.startswith("ontbreekt") for r in refused.value.reasons)
+        for _ in range(2):
+            engine.record("signal", cid, actor=LK, area="lezen", note="n")
+        r = engine.fire(cid, "escalate", actor=LK)
+        assert r["level"] == 2
+        with pytest.raises(Refused):
+            engine.fire(cid, "escalate", actor=IB)
+        today = engine.today()
+        for _ in range(2):
+            engine.record("plan", cid, actor=IB, start=today - dt.timedelta(days=40), end=today,
+                          goals="g", who="w", frequency="f")
+            engine.record("evaluation", cid, actor=IB, outcome="onvoldoende")
+        if fixture == "three_levels.toml":
+            engine.record("consent", cid, actor=IB, scope="intensief", status="granted", by="m")
+        assert engine.fire(cid, "escalate", actor=IB)["level"] == 3
+        with pytest.raises(BadInput):
+            engine.fire(cid, "close", actor=IB, params={"reason": "schoolverlater"})  # not in this file
+        r = engine.fire(cid, "close", actor=IB, params={"reason": "verhuisd"})
+        view = engine.case(cid, actor=IB)
+        assert view["process"] == f"{d.id}@{d.version}"
+        assert view["closed_at"] is not None and view["close_reason"] == "verhuisd"
+        assert view["options"] == []
+    finally:
+        engine.db.dispose()
+
+
+# ---- bad TOML ----------------------------------------------------------------------------------
+
+BAD = [
+    ("syntax", "invalid TOML", "line 30"),
+    ("unknown_state", "transitions[1].dest", "unknown state 'intensive'"),
+    ("unknown_trigger", "transitions[2].trigger", "unknown trigger 'descalate'"),
+    ("guard_kind", "transitions[1].guards[1].kind", "unknown guard kind 'approval'"),
+    ("role", "transitions[0].roles", "unknown role 'teacher'"),
+    ("evidence_kind", "transitions[0].guards[0].evidence", "unknown evidence kind 'observation'"),
+    ("consent_scope", "transitions[1].guards[1].scope", "unknown consent scope 'gegevensdeling'"),
+    ("anchor", "transitions[2].guards[0].since", "unknown anchor 'entered:nergens'"),
+    ("read_only_writes", "evidence.signal.roles", "role 'directeur' is read-only"),
+    ("no_final", "states", "at least one state must be final"),
+    ("evidence_section", "evidence.observation", "unknown evidence kind"),
+    ("where_field", "transitions[2].guards[0].where.result", "evaluation has no field 'result'"),
+    ("choice", "transitions[2].guards[0].where.outcome", "'goed' is not one of"),
+    ("unknown_key", "states.intensief.colour", "unknown key"),
+]
+
+
+@pytest.mark.parametrize(("name", "key", "problem"), BAD, ids=[b[0] for b in BAD])
+def test_bad_definition_names_file_and_key(name: str, key: str, problem: str) -> None:
+    path = FIXTURES / f"bad_{name}.toml"
+    with pytest.raises(DefinitionError) as err:
+        load_definition(path)
+    msg = err.value.message
+    assert "\n" not in msg
+    assert msg.startswith(f"{path}: ")
+    assert key in msg and problem in msg
+
+
+@pytest.mark.parametrize(("name", "key", "problem"), BAD, ids=[b[0] for b in BAD])
+def test_bad_definition_via_cli_is_exit_2_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, key: str, problem: str,
+) -> None:
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}",
+                       definition=FIXTURES / f"bad_{name}.toml", defs_folder=tmp_path / "defs")
+    code, out, err = run_cli(capsys, cfg, "process", "show")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert f"bad_{name}.toml" in lines[0] and key in lines[0]
+    assert "Traceback" not in err
+    code, out, err = run_cli(capsys, cfg, "--json", "process", "show")
+    assert code == 2
+    assert key in __import__("json").loads(out)["error"]
+    # Every other command refuses to start on a bad definition too.
+    code, _, err = run_cli(capsys, cfg, "init")
+    assert code == 2 and key in err
+
+
+def _raw() -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads(DEFAULT.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    (lambda r: r.pop("process"), "process: must be a table"),
+    (lambda r: r["process"].update(version=0), "process.version"),
+    (lambda r: r["process"].update(version="1"), "process.version"),
+    (lambda r: r["process"].update(initial="afgesloten"), "process.initial"),
+    (lambda r: r["process"].update(initial="niveau_9"), "process.initial"),
+    (lambda r: r["process"].update(default_roles=["auditor"]), "process.default_roles"),
+    (lambda r: r["process"].update(open_roles=["directeur"]), "process.open_roles"),
+    (lambda r: r["states"]["afgesloten"].update(final="ja"), "states.afgesloten.final"),
+    (lambda r: r["states"]["niveau_2"].pop("level"), "states.niveau_2.level"),
+    (lambda r: r["states"]["niveau_2"].update(level=-1), "states.niveau_2.level"),
+    (lambda r: r["transitions"][0].update(source="afgesloten"), "transitions[0].source"),
+    (lambda r: r["transitions"][0].update(source="niveau_0"), "transitions[0].source"),
+    (lambda r: r["transitions"][0].update(roles=["auditor"]), "transitions[0].roles"),
+    (lambda r: r["transitions"][0].update(ends_opp="yes"), "transitions[0].ends_opp"),
+    (lambda r: r["transitions"][0]["guards"][0].update(min=0), "transitions[0].guards[0].min"),
+    (lambda r: r["transitions"][0]["guards"][0].update(where={"note": "x"}),
+     "transitions[0].guards[0].where.note"),
+    (lambda r: r["transitions"][0].update(when={"outcome": "x"}), "transitions[0].when.outcome"),
+    (lambda r: [t.update(dest="geschil") for t in r["transitions"] if t["dest"] == "afgesloten"],
+     "states.afgesloten: final state cannot be reached"),
+    (lambda r: r.update(extra={}), "extra: unknown key"),
+    (lambda r: r.update(transitions=[]), "transitions: must be a non-empty array"),
+    (lambda r: r["evidence"].update(view={"roles": ["ib"], "who": 1}), "evidence.view.who"),
+    (lambda r: r["triggers"]["close"]["params"]["reason"].update(required="yes"),
+     "triggers.close.params.reason.required"),
+])
+def test_more_bad_definitions(change: Any, key: str) -> None:
+    raw = _raw()
+    change(raw)
+    with pytest.raises(DefinitionError) as err:
+        parse_definition(raw, "x.toml")
+    assert err.value.message.startswith("x.toml: ") and key in err.value.message
+
+
+def test_missing_or_unreadable_definition_file(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError, match="not found"):
+        load_definition(tmp_path / "nope.toml")
+    with pytest.raises(DefinitionError, match="cannot read"):
+        load_definition(tmp_path)  # a folder
+    (tmp_path / "latin1.toml").write_bytes(b"title = '\xe9'\n")
+    with pytest.raises(DefinitionError, match="cannot read"):
+        load_definition(tmp_path / "latin1.toml")
+
+
+# ---- versions in a folder ------------------------------------------------------------------
+
+def test_registry_keeps_every_version_and_refuses_a_changed_duplicate(tmp_path: Path) -> None:
+    folder = tmp_path / "states"
+    folder.mkdir()
+    shutil.copy(DEFAULT, folder / "v1.toml")
+    v2 = DEFAULT.read_text(encoding="utf-8").replace("version = 1", "version = 2")
+    (folder / "v2.toml").write_text(v2, encoding="utf-8")
+    reg = DefinitionRegistry.from_folder(folder, folder / "v2.toml")
+    assert reg.active.version == 2
+    assert reg.get("passend-po", 1).version == 1
+    with pytest.raises(DefinitionError, match="not installed"):
+        reg.get("passend-po", 7)
+    changed = DEFAULT.read_text(encoding="utf-8").replace('label = "Opschalen"', 'label = "Omhoog"')
+    (folder / "v1b.toml").write_text(changed, encoding="utf-8")
+    with pytest.raises(DefinitionError, match="raise the version"):
+        DefinitionRegistry.from_folder(folder, folder / "v2.toml")

@@ -1,0 +1,367 @@
+"""Guards and the case aggregate without a database: real events, real domain.decide/options."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from workflow import domain
+from workflow.errors import BadInput, NotFound
+from workflow.facts import CaseFacts, Entry, Fact
+from workflow.guards import Guard, check, consent_status
+
+from .engine_support import PureCase
+
+
+def missing(c: PureCase, trigger: str, role: str = "ib", **params: str) -> list[str]:
+    d = c.decide(trigger, role, **params)
+    assert not d.allowed
+    return list(d.reasons)
+
+
+# ---- escalate ------------------------------------------------------------------------------
+
+def test_escalate_1_to_2_needs_a_signal_at_the_current_level() -> None:
+    c = PureCase()
+    assert missing(c, "escalate") == ["ontbreekt: signalering op het huidige niveau"]
+    c.record("signal", area="gedrag", note="n")
+    assert c.decide("escalate").allowed
+    assert c.decide("escalate", "leerkracht").allowed
+    assert c.fire("escalate").state == "niveau_2"
+
+
+def test_signal_observed_before_the_case_opened_counts_at_the_first_level() -> None:
+    c = PureCase()
+    c.record("signal", area="lezen", note="n", date=c.today - dt.timedelta(days=10))
+    assert c.decide("escalate").allowed
+
+
+def test_escalate_2_to_3_lists_every_missing_piece_at_once() -> None:
+    c = PureCase().record("signal", area="lezen", note="n").fire("escalate")
+    reasons = missing(c, "escalate")
+    assert len(reasons) == 2
+    assert "evaluatie (subject=plan, outcome=onvoldoende) op het huidige niveau" in reasons[0]
+    assert "contact (party=ouders)" in reasons[1]
+    # A sufficient evaluation is not the insufficient one the guard wants.
+    c.plan().record("evaluation", outcome="voldoende")
+    assert len(missing(c, "escalate")) == 2
+    c.plan().record("evaluation", outcome="onvoldoende")
+    assert missing(c, "escalate") == [reasons[1]]
+    c.record("contact", method="email", party="leerling")  # not the parents
+    assert missing(c, "escalate") == [reasons[1]]
+    c.record("contact", method="email")
+    assert c.decide("escalate").allowed
+
+
+def test_escalate_3_to_4_needs_two_evaluations_an_expert_and_consent() -> None:
+    c = PureCase().record("signal", area="lezen", note="n").fire("escalate")
+    c.evaluated("onvoldoende").record("contact", method="telefoon").fire("escalate")
+    reasons = missing(c, "escalate")
+    assert len(reasons) == 3
+    assert "minstens 2× evaluatie" in reasons[0] and "(nu 0)" in reasons[0]
+    assert "overleg (kind=expert)" in reasons[1]
+    assert "toestemming van ouders voor 'externe_deskundige'" in reasons[2]
+    assert "niet vastgelegd" in reasons[2]
+    c.evaluated("onvoldoende")
+    reasons = missing(c, "escalate")
+    assert "(nu 1)" in reasons[0] and len(reasons) == 3
+    c.evaluated("onvoldoende").record("meeting", kind="expert", participants="p")
+    c.consent("externe_deskundige", "refused")
+    assert missing(c, "escalate") == [
+        "ontbreekt: toestemming van ouders voor 'externe_deskundige' verleend en niet ingetrokken "
+        "(nu: geweigerd)"]
+    c.consent("externe_deskundige")
+    assert c.fire("escalate").state == "niveau_4"
+
+
+def test_evidence_from_a_lower_level_does_not_count_after_escalating() -> None:
+    c = PureCase().record("signal", area="lezen", note="n").fire("escalate")
+    c.record("signal", area="lezen", note="again")
+    c.evaluated("onvoldoende").record("contact", method="brief").fire("escalate")
+    # The level-2 evaluation and contact are behind us: level 3 starts from zero.
+    assert "(nu 0)" in missing(c, "escalate")[0]
+
+
+def test_leerkracht_may_fire_only_escalate_from_niveau_1() -> None:
+    c = PureCase().record("signal", area="lezen", note="n")
+    assert c.decide("escalate", "leerkracht").allowed
+    assert "rol 'leerkracht'" in missing(c, "close", "leerkracht", reason="verhuisd")[0]
+    c.fire("escalate")
+    c.evaluated("onvoldoende").record("contact", method="telefoon")
+    assert c.decide("escalate", "ib").allowed
+    assert missing(c, "escalate", "leerkracht") == [
+        "rol 'leerkracht' mag 'escalate' vanuit 'niveau_2' niet uitvoeren (wel: ib)"]
+
+
+@pytest.mark.parametrize("role", ["directeur", "auditor"])
+def test_read_only_roles_are_refused_every_trigger(role: str) -> None:
+    c = PureCase().record("signal", area="lezen", note="n")
+    assert any(f"rol '{role}'" in r for r in missing(c, "escalate", role))
+    assert any(f"rol '{role}'" in r for r in missing(c, "close", role, reason="verhuisd"))
+    assert all(not o.allowed for o in domain.options(c.case, c.d, role))
+
+
+def test_role_and_guard_reasons_come_together() -> None:
+    c = PureCase().record("signal", area="lezen", note="n").fire("escalate")
+    reasons = missing(c, "escalate", "leerkracht")
+    assert len(reasons) == 3 and reasons[0].startswith("rol 'leerkracht'")
+
+
+# ---- deescalate -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("levels", [1, 2, 3])
+def test_deescalate_needs_a_sufficient_evaluation_at_the_current_level(levels: int) -> None:
+    c = PureCase().record("signal", area="lezen", note="n").fire("escalate")
+    if levels >= 2:
+        c.evaluated("onvoldoende").record("contact", method="telefoon").fire("escalate")
+    if levels >= 3:
+        c.evaluated("onvoldoende", 2).record("meeting", kind="expert", participants="p")
+        c.consent("externe_deskundige").fire("escalate")
+    start = c.state
+    assert missing(c, "deescalate") == ["ontbreekt: evaluatie (outcome=voldoende) op het huidige niveau"]
+    c.evaluated("voldoende")
+    c.fire("deescalate")
+    assert c.case.level == c.d.level_of(start) - 1  # type: ignore[operator]
+
+
+def test_deescalate_from_niveau_1_is_not_possible() -> None:
+    reasons = missing(PureCase(), "deescalate")
+    assert reasons == ["'deescalate' kan niet vanuit 'niveau_1' (mogelijk: escalate, close)"]
+
+
+def test_deescalate_from_opp_vastgesteld_needs_opp_evaluation_with_parents_and_oogo() -> None:
+    c = PureCase().to_opp_vastgesteld()
+    assert c.case.opp_active
+    reasons = missing(c, "deescalate")
+    assert len(reasons) == 2
+    assert "subject=opp" in reasons[0] and "with_parents=True" in reasons[0]
+    assert "overleg (kind=oogo) sinds de huidige stap begon" in reasons[1]
+    c.record("evaluation", outcome="voldoende", subject="opp")  # without the parents
+    assert len(missing(c, "deescalate")) == 2
+    c.record("evaluation", outcome="voldoende", subject="opp", with_parents=True)
+    assert len(missing(c, "deescalate")) == 1
+    c.record("meeting", kind="oogo", participants="ouders")
+    c.fire("deescalate")
+    assert c.state == "niveau_3" and c.case.level == 3
+    assert not c.case.opp_active
+
+
+# ---- OPP -------------------------------------------------------------------------------------
+
+def test_start_opp_only_from_niveau_4() -> None:
+    c = PureCase()
+    assert "kan niet vanuit 'niveau_1'" in missing(c, "start_opp")[0]
+    c.to_level_4()
+    assert c.decide("start_opp").allowed
+    assert "rol 'leerkracht'" in missing(c, "start_opp", "leerkracht")[0]
+
+
+def test_adopt_opp_lists_all_four_missing_pieces() -> None:
+    c = PureCase().to_level_4()
+    # Evidence from before the OPP draft does not count for its adoption.
+    c.record("meeting", kind="oogo", participants="ouders").record("view", party="ouders", text="t")
+    c.fire("start_opp")
+    reasons = missing(c, "adopt_opp")
+    assert len(reasons) == 4
+    assert "overleg (kind=oogo) sinds de huidige stap begon" in reasons[0]
+    assert "'opp_handelingsdeel'" in reasons[1]
+    assert "mening (party=ouders, heard=True)" in reasons[2]
+    assert "mening (party=leerling)" in reasons[3]
+    c.record("view", party="ouders", reason_not_heard="niet bereikbaar")  # parents must be heard
+    c.record("view", party="leerling", reason_not_heard="te jong")  # the pupil may have a reason
+    c.record("meeting", kind="oogo", participants="ouders")
+    assert len(missing(c, "adopt_opp")) == 2
+    c.consent("opp_handelingsdeel")
+    assert len(missing(c, "adopt_opp")) == 1
+    c.record("view", party="ouders", text="eens")
+    assert c.fire("adopt_opp").state == "opp_vastgesteld"
+    assert c.case.opp_active
+
+
+def test_consent_revocation_blocks_adoption() -> None:
+    c = PureCase().to_level_4().fire("start_opp")
+    c.record("meeting", kind="oogo", participants="ouders").consent("opp_handelingsdeel")
+    c.record("view", party="ouders", text="eens").record("view", party="leerling", text="ja")
+    assert c.decide("adopt_opp").allowed
+    c.consent("opp_handelingsdeel", "revoked")
+    assert missing(c, "adopt_opp") == [
+        "ontbreekt: toestemming van ouders voor 'opp_handelingsdeel' verleend en niet ingetrokken "
+        "(nu: ingetrokken)"]
+    assert consent_status(c.case.facts, "opp_handelingsdeel") == "revoked"
+    c.consent("opp_handelingsdeel")
+    assert c.decide("adopt_opp").allowed
+
+
+def test_revise_opp_needs_an_oogo_since_adoption() -> None:
+    c = PureCase().to_opp_vastgesteld()
+    assert missing(c, "revise_opp") == [
+        "ontbreekt: overleg (kind=oogo) sinds 'opp_vastgesteld' begon"]
+    c.record("meeting", kind="oogo", participants="ouders")
+    assert c.fire("revise_opp").state == "opp_concept"
+
+
+# ---- dispute and resolve ---------------------------------------------------------------------
+
+def test_dispute_needs_consent_withheld_and_resolve_returns_to_opp_concept() -> None:
+    c = PureCase().to_level_4().fire("start_opp")
+    assert missing(c, "dispute") == [
+        "ontbreekt: toestemming van ouders voor 'opp_handelingsdeel' geweigerd of ingetrokken "
+        "(nu: niet vastgelegd)"]
+    c.consent("opp_handelingsdeel", "refused")
+    c.fire("dispute")
+    assert c.state == "geschil" and c.case.level == 4
+    assert "kan niet vanuit 'geschil'" in missing(c, "adopt_opp")[0]
+    d = c.decide("resolve")
+    assert d.allowed and d.dest == "opp_concept"
+    assert c.fire("resolve").state == "opp_concept"
+
+
+def test_dispute_from_opp_vastgesteld_resolves_back_only_with_consent() -> None:
+    c = PureCase().to_opp_vastgesteld()
+    c.consent("opp_handelingsdeel", "revoked").fire("dispute")
+    assert c.state == "geschil"
+    reasons = missing(c, "resolve")
+    # Only the edge back to where the case came from is reported, not the opp_concept one.
+    assert reasons == ["ontbreekt: toestemming van ouders voor 'opp_handelingsdeel' verleend en "
+                       "niet ingetrokken (nu: ingetrokken)"]
+    c.consent("opp_handelingsdeel")
+    d = c.decide("resolve")
+    assert d.allowed and d.dest == "opp_vastgesteld"
+    assert c.fire("resolve").state == "opp_vastgesteld"
+    assert c.case.opp_active
+
+
+# ---- BOT -----------------------------------------------------------------------------------
+
+def test_refer_bot_needs_consent_and_an_insufficient_evaluation_at_level_4() -> None:
+    c = PureCase().to_opp_vastgesteld()
+    reasons = missing(c, "refer_bot")
+    assert len(reasons) == 2
+    assert "'bot_aanmelding'" in reasons[0] and "evaluatie (outcome=onvoldoende)" in reasons[1]
+    c.record("evaluation", outcome="onvoldoende", subject="opp", with_parents=True)
+    c.consent("bot_aanmelding")
+    assert c.fire("refer_bot").state == "bot_aangemeld"
+
+
+@pytest.mark.parametrize("outcome", ["advies", "arrangement"])
+def test_bot_outcome_advies_or_arrangement_returns_to_opp_vastgesteld(outcome: str) -> None:
+    c = PureCase().to_opp_vastgesteld()
+    c.record("evaluation", outcome="onvoldoende", subject="opp").consent("bot_aanmelding")
+    c.fire("refer_bot")
+    assert missing(c, "bot_outcome", outcome=outcome) == [
+        f"ontbreekt: overleg (kind=bot, outcome={outcome}) sinds de huidige stap begon"]
+    other = "arrangement" if outcome == "advies" else "advies"
+    c.record("meeting", kind="bot", participants="SWV", outcome=other)
+    assert not c.decide("bot_outcome", outcome=outcome).allowed
+    c.record("meeting", kind="bot", participants="SWV", outcome=outcome)
+    d = c.decide("bot_outcome", outcome=outcome)
+    assert d.dest == "opp_vastgesteld"
+    c.fire("bot_outcome", outcome=outcome)
+    assert c.state == "opp_vastgesteld" and not c.case.closed and c.case.opp_active
+
+
+def test_bot_outcome_tlv_closes_with_reason_tlv() -> None:
+    c = PureCase().to_opp_vastgesteld()
+    c.record("evaluation", outcome="onvoldoende", subject="opp").consent("bot_aanmelding")
+    c.fire("refer_bot").record("meeting", kind="bot", participants="SWV", outcome="tlv")
+    with pytest.raises(BadInput):
+        c.decide("bot_outcome")  # the outcome is required
+    with pytest.raises(BadInput):
+        c.decide("bot_outcome", outcome="misschien")
+    c.fire("bot_outcome", outcome="tlv")
+    assert c.state == "afgesloten" and c.case.close_reason == "tlv" and c.case.closed
+
+
+# ---- close ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reason", ["tlv", "verhuisd", "schoolverlater", "niet_meer_nodig"])
+@pytest.mark.parametrize("where", ["niveau_1", "opp_concept", "geschil"])
+def test_close_with_each_reason_from_anywhere(reason: str, where: str) -> None:
+    c = PureCase()
+    if where != "niveau_1":
+        c.to_level_4().fire("start_opp")
+    if where == "geschil":
+        c.consent("opp_handelingsdeel", "refused").fire("dispute")
+    assert c.state == where
+    c.fire("close", reason=reason)
+    assert c.state == "afgesloten" and c.case.close_reason == reason
+    assert c.case.closed_at is not None
+
+
+def test_close_needs_a_known_reason_and_the_ib() -> None:
+    c = PureCase()
+    with pytest.raises(BadInput, match="reason"):
+        c.decide("close")
+    with pytest.raises(BadInput, match="niet toegestaan"):
+        c.decide("close", reason="zomaar")
+    with pytest.raises(BadInput, match="onbekende parameter"):
+        c.decide("close", reason="verhuisd", extra="x")
+    with pytest.raises(NotFound):
+        c.decide("explode")
+
+
+def test_a_closed_case_refuses_everything() -> None:
+    c = PureCase().record("signal", area="lezen", note="n").fire("close", reason="verhuisd")
+    for trigger, params in [("escalate", {}), ("deescalate", {}), ("start_opp", {}),
+                            ("close", {"reason": "tlv"}), ("bot_outcome", {"outcome": "tlv"})]:
+        assert missing(c, trigger, **params) == ["de casus is afgesloten"]
+    assert domain.options(c.case, c.d, "ib") == []
+
+
+# ---- options (what `case show` lists) ------------------------------------------------------
+
+def test_options_list_every_trigger_with_every_reason() -> None:
+    c = PureCase().to_opp_vastgesteld()
+    opts = {(o.trigger, o.dest): o for o in domain.options(c.case, c.d, "ib")}
+    assert set(opts) == {
+        ("deescalate", "niveau_3"), ("revise_opp", "opp_concept"), ("dispute", "geschil"),
+        ("refer_bot", "bot_aangemeld"), ("close", "afgesloten"),
+    }
+    assert opts[("close", "afgesloten")].allowed
+    assert len(opts[("refer_bot", "bot_aangemeld")].reasons) == 2
+    c.record("evaluation", outcome="onvoldoende", subject="opp").consent("bot_aanmelding")
+    c.fire("refer_bot")
+    outs = [(o.trigger, o.dest, o.params.get("outcome")) for o in domain.options(c.case, c.d, "ib")]
+    assert ("bot_outcome", "opp_vastgesteld", "advies") in outs
+    assert ("bot_outcome", "afgesloten", "tlv") in outs
+
+
+# ---- the guard kinds on their own ----------------------------------------------------------
+
+def _facts(*facts: Fact, entries: list[Entry] | None = None) -> CaseFacts:
+    day = dt.date(2026, 3, 2)
+    return CaseFacts(state="s", level=1, facts=list(facts),
+                     entries=entries or [Entry(1, "s", 1, day)])
+
+
+def test_consent_latest_decision_by_date_wins() -> None:
+    day = dt.date(2026, 3, 2)
+    grant = Fact(2, "consent", day, 1, "s", {"scope": "x", "status": "granted"})
+    refuse_earlier = Fact(3, "consent", day - dt.timedelta(days=1), 1, "s",
+                          {"scope": "x", "status": "refused"})
+    g = Guard(kind="consent", scope="x")
+    assert check(g, _facts(grant, refuse_earlier), {}) is None
+    revoke = Fact(4, "consent", day, 1, "s", {"scope": "x", "status": "revoked"})
+    assert check(g, _facts(grant, revoke), {}) is not None
+    other_scope = Fact(2, "consent", day, 1, "s", {"scope": "y", "status": "granted"})
+    assert "niet vastgelegd" in (check(g, _facts(other_scope), {}) or "")
+
+
+def test_evidence_guard_filters_on_a_trigger_parameter_and_counts() -> None:
+    day = dt.date(2026, 3, 2)
+    g = Guard(kind="evidence", evidence="meeting", where=(("kind", "bot"), ("outcome", "{outcome}")), min=2)
+    m = [Fact(i, "meeting", day, 1, "s", {"kind": "bot", "outcome": o})
+         for i, o in [(2, "advies"), (3, "advies"), (4, "tlv")]]
+    assert check(g, _facts(*m), {"outcome": "advies"}) is None
+    assert "(nu 1)" in (check(g, _facts(*m), {"outcome": "tlv"}) or "")
+
+
+def test_evidence_dated_before_a_later_anchor_does_not_count() -> None:
+    day = dt.date(2026, 3, 2)
+    entries = [Entry(1, "a", 1, day - dt.timedelta(days=30)), Entry(5, "s", 1, day)]
+    backdated = Fact(6, "signal", day - dt.timedelta(days=1), 1, "s", {"area": "lezen"})
+    g = Guard(kind="evidence", evidence="signal", since="state_entered")
+    assert check(g, _facts(backdated, entries=entries), {}) is not None
+    ondate = Fact(7, "signal", day, 1, "s", {"area": "lezen"})
+    assert check(g, _facts(backdated, ondate, entries=entries), {}) is None
