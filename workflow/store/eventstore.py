@@ -11,12 +11,32 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ..domain import Case
 from ..errors import Conflict
 from ..events import Event
 from .tables import case_keys, cases, events
+
+# Hot statements are built once: building a Core statement per call (coercing every column and
+# computing its cache key) cost more than SQLite's own work for a `fire`. A statement object
+# memoises its cache key, so reusing it leaves only parameter binding per call.
+_PROJECTION_COLUMNS = (
+    "school", "school_group", "state", "level", "process_id", "process_version", "version",
+    "head_hash", "opp_active", "opened_at", "state_entered_at", "updated_at", "closed_at",
+    "close_reason",
+)
+_SELECT_EVENTS = select(events).where(events.c.case_id == bindparam("b_case_id")).order_by(events.c.seq)
+_SELECT_KEY = select(case_keys.c.wrapped).where(case_keys.c.case_id == bindparam("b_case_id"))
+_SELECT_CASE = select(cases).where(cases.c.case_id == bindparam("b_case_id"))
+_INSERT_EVENT = insert(events)
+_INSERT_CASE = insert(cases)
+_INSERT_KEY = insert(case_keys)
+_UPDATE_CASE = (
+    update(cases)
+    .where(cases.c.case_id == bindparam("b_case_id"), cases.c.version == bindparam("b_expected"))
+    .values({c: bindparam("p_" + c) for c in _PROJECTION_COLUMNS})
+)
 
 
 def row_to_event(row: Any) -> Event:
@@ -45,9 +65,7 @@ class EventStore:
 
     # ---- reading -------------------------------------------------------------------------
     def events_of(self, case_id: str) -> list[Event]:
-        rows = self.conn.execute(
-            select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
-        )
+        rows = self.conn.execute(_SELECT_EVENTS, {"b_case_id": case_id})
         return [row_to_event(r) for r in rows]
 
     def load(self, case_id: str) -> Case | None:
@@ -63,7 +81,7 @@ class EventStore:
         yield from result
 
     def projection(self, case_id: str) -> Any | None:
-        return self.conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+        return self.conn.execute(_SELECT_CASE, {"b_case_id": case_id}).first()
 
     def find_open(self, pupil_index: str) -> str | None:
         row = self.conn.execute(
@@ -83,12 +101,10 @@ class EventStore:
 
     # ---- keys ------------------------------------------------------------------------------
     def put_key(self, case_id: str, wrapped: bytes, now: dt.datetime) -> None:
-        self.conn.execute(insert(case_keys).values(case_id=case_id, wrapped=wrapped, created_at=now))
+        self.conn.execute(_INSERT_KEY, {"case_id": case_id, "wrapped": wrapped, "created_at": now})
 
     def wrapped_key(self, case_id: str) -> bytes | None:
-        row = self.conn.execute(
-            select(case_keys.c.wrapped).where(case_keys.c.case_id == case_id)
-        ).first()
+        row = self.conn.execute(_SELECT_KEY, {"b_case_id": case_id}).first()
         return None if row is None else row.wrapped
 
     # ---- writing ---------------------------------------------------------------------------
@@ -99,17 +115,16 @@ class EventStore:
         """Store `new` (already folded into `case`) and bring the projection up to date."""
         if not new:
             return
-        self.conn.execute(insert(events), [event_values(e) for e in new])
+        self.conn.execute(_INSERT_EVENT, [event_values(e) for e in new])
         values = _projection_values(case, now)
         if expected_version == 0:
             values["pupil_index"] = pupil_index
-            self.conn.execute(insert(cases).values(**values))
+            self.conn.execute(_INSERT_CASE, values)
             return
-        result = self.conn.execute(
-            update(cases)
-            .where(cases.c.case_id == case.case_id, cases.c.version == expected_version)
-            .values(**values)
-        )
+        params = {"p_" + c: values[c] for c in _PROJECTION_COLUMNS}
+        params["b_case_id"] = case.case_id
+        params["b_expected"] = expected_version
+        result = self.conn.execute(_UPDATE_CASE, params)
         if result.rowcount != 1:
             raise Conflict(
                 f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
@@ -124,17 +139,17 @@ class EventStore:
         """
         if not batch:
             return
-        self.conn.execute(insert(case_keys), [
+        self.conn.execute(_INSERT_KEY, [
             {"case_id": c.case.case_id, "wrapped": c.wrapped_key, "created_at": c.case.opened_at}
             for c in batch
         ])
-        self.conn.execute(insert(events), [event_values(e) for c in batch for e in c.case.events])
+        self.conn.execute(_INSERT_EVENT, [event_values(e) for c in batch for e in c.case.events])
         rows = []
         for c in batch:
             values = _projection_values(c.case, c.case.events[-1].recorded_at)
             values["pupil_index"] = c.pupil_index
             rows.append(values)
-        self.conn.execute(insert(cases), rows)
+        self.conn.execute(_INSERT_CASE, rows)
 
 
 class NewCase(NamedTuple):
