@@ -270,18 +270,37 @@ class Engine:
                 "level": case.level}
 
     # ---- reading ---------------------------------------------------------------------------
-    def case(self, case_id: str, *, actor: str) -> dict[str, Any]:
-        """Everything about one case: state, evidence (decrypted), and every possible trigger."""
+    def case(
+        self, case_id: str, *, actor: str, purpose: str | None = None,
+        on_behalf_of: str | None = None,
+    ) -> dict[str, Any]:
+        """Everything about one case: state, evidence (decrypted), and every possible trigger.
+
+        The read is kept in the access log (NEN 7513: who, when, which case, why).
+        """
+        from .audit.access import record_access
+
         user = self.user(actor)
         _bind(actor=actor, case_id=case_id, command="case.show")
         with self.uow(write=False) as uow:
             case = self._load(uow, case_id, user)
             cipher = self.cipher(uow, case_id)
+        record_access(self, actor=actor, action="case.show", cases=[(case_id, case.school)],
+                      purpose=purpose, on_behalf_of=on_behalf_of)
         d = self.definition_of(case)
         view = case_view(case, d, cipher, domain.options(case, d, user.role))
         today = self.today()
         view["deadlines"] = [r.as_dict(today) for r in deadlines.running(case, d, today)]
         return view
+
+    def erase(self, case_id: str, *, actor: str, reason: str) -> dict[str, Any]:
+        """Destroy a closed case's key after its retention period; the proof stays (audit.erasure)."""
+        from .audit.erasure import erase_case
+
+        _bind(actor=actor, case_id=case_id, command="case.erase")
+        result = erase_case(self, case_id, actor=actor, reason=reason)
+        log.info("case.erased", seq=result["seq"])
+        return result
 
     def list_cases(
         self, *, actor: str, school: str | None = None, state: str | None = None,

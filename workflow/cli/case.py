@@ -1,4 +1,4 @@
-"""`passend case open | list | show | fire`."""
+"""`passend case open | list | show | fire | erase`."""
 
 from __future__ import annotations
 
@@ -63,11 +63,14 @@ def _default_reader(engine: Any) -> str:
 @case.command("show")
 @click.argument("case_id", metavar="CASE")
 @click.option("--actor", required=True, metavar="USER")
+@click.option("--purpose", default=None, metavar="TEXT", help="Why you look (kept in the access log).")
+@click.option("--on-behalf-of", "on_behalf_of", default=None, metavar="WHO",
+              help="On whose behalf (kept in the access log).")
 @json_option
 @click.pass_obj
-def show(state: State, case_id: str, actor: str) -> None:
+def show(state: State, case_id: str, actor: str, purpose: str | None, on_behalf_of: str | None) -> None:
     """State, level, evidence, and every trigger possible from here with its reasons."""
-    v = state.engine().case(case_id, actor=actor)
+    v = state.engine().case(case_id, actor=actor, purpose=purpose, on_behalf_of=on_behalf_of)
     emit(v, render_case(v))
 
 
@@ -133,3 +136,38 @@ def fire(state: State, case_id: str, trigger: str, actor: str, outcome: str | No
     else:
         text = f"{case_id}: {r['source']} -> {r['state']} (versie {r['version']})"
     emit(r, text)
+
+
+@case.command("erase")
+@click.argument("case_id", metavar="CASE", required=False)
+@click.option("--actor", default=None, metavar="USER", help="Who erases (a user id from config.toml).")
+@click.option("--reason", default=None, help="Why (no personal data), e.g. 'bewaartermijn verstreken'.")
+@click.option("--due", is_flag=True, help="Only list the closed cases whose retention period has passed.")
+@click.option("--school", default=None, help="With --due: only this school.")
+@json_option
+@click.pass_obj
+def erase(state: State, case_id: str | None, actor: str | None, reason: str | None, due: bool,
+          school: str | None) -> None:
+    """Destroy a closed case's key after its retention period (exit 3 before); the proof stays."""
+    engine = state.engine()
+    if due:
+        if case_id is not None:
+            raise click.UsageError("give either CASE or --due, not both")
+        from ..audit.retention import cases_due_for_erasure
+
+        if school is not None and school not in engine.config.schools:
+            raise click.BadParameter(f"unknown school '{school}'", param_hint="--school")
+        rows = cases_due_for_erasure(engine, school=school)
+        text = "\n".join(
+            f"{r['case_id']:<12} {r['school']:<14} gesloten {r['closed_at'][:10]} ({r['close_reason']}), "
+            f"wissen vanaf {r['due']}"
+            for r in rows
+        ) or "geen casussen om te wissen"
+        emit(rows, text)
+        return
+    if case_id is None:
+        raise click.UsageError("give a CASE to erase, or --due to list what is due")
+    if actor is None or reason is None:
+        raise click.UsageError("erasing needs --actor and --reason")
+    r = engine.erase(case_id, actor=actor, reason=reason)
+    emit(r, f"{case_id}: sleutel vernietigd, persoonsgegevens gewist (gebeurtenis {r['seq']})")
