@@ -113,3 +113,34 @@ def dump(db: SAEngine) -> dict[str, list[tuple[Any, ...]]]:
             rows = [tuple(r) for r in conn.execute(select(table))]
             out[name] = sorted(rows, key=repr)
     return out
+
+
+def walk_to_niveau_4(engine: Any, pupil: str = "LL-1", ib: str = "ib.jansen",
+                     lk: str = "lk.devries") -> str:
+    """Open a case through the Engine API and walk it to niveau_4 with the evidence it needs."""
+    cid = str(engine.open_case(pupil=pupil, school="de-linde", actor=ib)["case_id"])
+    today = engine.today()
+    start = today - dt.timedelta(days=56)
+    engine.record("signal", cid, actor=lk, area="lezen", note="n")
+    engine.fire(cid, "escalate", actor=lk)
+    engine.record("plan", cid, actor=lk, start=start, end=today, goals="g", who="w", frequency="4x")
+    engine.record("evaluation", cid, actor=lk, outcome="onvoldoende")
+    engine.record("contact", cid, actor=ib, method="telefoon")
+    engine.fire(cid, "escalate", actor=ib)
+    for _ in range(2):
+        engine.record("plan", cid, actor=lk, start=start, end=today, goals="g", who="w", frequency="3x")
+        engine.record("evaluation", cid, actor=lk, outcome="onvoldoende")
+    engine.record("meeting", cid, actor=ib, kind="expert", participants="IB, expert")
+    engine.record("consent", cid, actor=ib, scope="externe_deskundige", status="granted", by="moeder")
+    engine.fire(cid, "escalate", actor=ib)
+    return cid
+
+
+def adopt(engine: Any, cid: str, ib: str = "ib.jansen") -> None:
+    """From niveau_4 to opp_vastgesteld."""
+    engine.fire(cid, "start_opp", actor=ib)
+    engine.record("meeting", cid, actor=ib, kind="oogo", participants="ouders, IB")
+    engine.record("consent", cid, actor=ib, scope="opp_handelingsdeel", status="granted", by="vader")
+    engine.record("view", cid, actor=ib, party="ouders", text="eens")
+    engine.record("view", cid, actor=ib, party="leerling", text="ja")
+    engine.fire(cid, "adopt_opp", actor=ib)

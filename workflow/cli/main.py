@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "record": "workflow.cli.record:record",
     "process": "workflow.cli.process:process",
     "audit": "workflow.cli.audit:audit",
+    "reminders": "workflow.cli.reminders:reminders",
+    "serve": "workflow.cli.reminders:serve",
 }
 HELP: dict[str, str] = {
     "init": "Create or upgrade the database (and the master key file when missing).",
@@ -32,6 +34,8 @@ HELP: dict[str, str] = {
     "record": "Record evidence on a case (signal, plan, evaluation, ...).",
     "process": "Show the process definition.",
     "audit": "Verify, replay, timeline, export, compliance and access log (exit 5: chain broken).",
+    "reminders": "Deadline reminders: what is due, send once, the outbox, retry failed (--now).",
+    "serve": "Run the reminder service: plan and send what is due, every tick (--now, --once).",
 }
 
 
