@@ -25,10 +25,11 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         engine = self._engine
-        if self._write and is_sqlite(engine):
-            engine = engine.execution_options(sqlite_begin="IMMEDIATE")  # type: ignore[assignment]
         try:
             self._conn = engine.connect()
+            if self._write and is_sqlite(engine):
+                # On this connection only (cheaper than an engine view per command).
+                self._conn.execution_options(sqlite_begin="IMMEDIATE")
             self._conn.begin()
         except OperationalError as exc:
             if self._conn is not None:
