@@ -66,3 +66,45 @@ def verify_cmd(state: State) -> None:
     emit(d, text)
     if not report.ok:
         raise click.exceptions.Exit(AUDIT_FAILED)
+
+
+def _date(value: str | None, option: str) -> Any:
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)", param_hint=option) from None
+
+
+@audit.command("export")
+@click.option("--out", "out", required=True, metavar="DIR", help="A new or empty folder.")
+@click.option("--school", default=None, help="Only this school's cases.")
+@click.option("--since", default=None, metavar="DATE", help="Only events recorded on or after DATE.")
+@actor_option
+@purpose_option
+@behalf_option
+@json_option
+@click.pass_obj
+def export_cmd(state: State, out: str, school: str | None, since: str | None, actor: str | None,
+               purpose: str | None, on_behalf_of: str | None) -> None:
+    """Events as JSON Lines, a manifest and SHA256SUMS (docs/event-chain.md; docs/verify_export.py)."""
+    from pathlib import Path
+
+    from ..audit.export import export
+    from ..audit.progress import Progress
+
+    engine = state.engine()
+    day = _date(since, "--since")
+    who = _reader(engine, actor)
+    bar = Progress("export")
+    m = export(engine, Path(out), actor=who, school=school, since=day, purpose=purpose,
+               on_behalf_of=on_behalf_of, progress=bar.advance)
+    bar.close()
+    summary = {k: m[k] for k in ("counts", "export_sha256", "store_chain_intact", "filters")}
+    emit({"out": out, **summary},
+         f"{m['counts']['events']} gebeurtenissen van {m['counts']['cases']} casussen naar {out} "
+         f"(sha256 {m['export_sha256'][:16]}…)"
+         + ("" if m["store_chain_intact"] else "\nLET OP: de opgeslagen keten is niet intact; draai audit verify"))
