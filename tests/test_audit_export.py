@@ -66,7 +66,7 @@ def test_export_is_verified_by_the_example_script(config_path: Path, tmp_path: P
 
 
 def test_cli_export(config_path: Path, cli: Any, tmp_path: Path) -> None:
-    engine, clock = clocked_engine(config_path, T0)
+    engine, _ = clocked_engine(config_path, T0)
     quick_closed(engine, pupil="LL-5")
     engine.db.dispose()
     out = tmp_path / "x"
