@@ -57,9 +57,18 @@ class SharedMachine:
         self.definition = definition
         self._machine = Machine(model=None, **_machine_kwargs(definition))
         self._lock = threading.Lock()
+        self._moves: dict[tuple[str, int], str] = {}
 
     def advance(self, source: str, transition: TransitionDef) -> str:
-        """Move a transient model along `transition`; returns the state transitions arrived in."""
+        """Move a transient model along `transition`; returns the state transitions arrived in.
+
+        The graph is fixed once built (definitions are frozen) and a move depends only on the
+        source and the edge, so the first real move along an edge answers every later one:
+        add_model/remove_model per command cost more than the rest of deciding a fire.
+        """
+        known = self._moves.get((source, transition.index))
+        if known is not None:
+            return known
         subject = _Subject()
         with self._lock:
             self._machine.add_model(subject, initial=source)
@@ -69,6 +78,7 @@ class SharedMachine:
                 self._machine.remove_model(subject)
         if not moved:
             raise RuntimeError(f"state graph refused {transition.trigger} from {source}")
+        self._moves[(source, transition.index)] = subject.state
         return subject.state
 
 
