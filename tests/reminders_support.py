@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import email
+import socket
+import threading
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from workflow.service import Engine
@@ -69,3 +77,71 @@ def adopt_opp(engine: Engine, cid: str, *, ib: str = IB) -> None:
 
 def deadline(view: dict, name: str) -> dict | None:
     return next((d for d in view["deadlines"] if d["name"] == name), None)
+
+
+# ---- a real SMTP server on loopback (aiosmtpd) ----------------------------------------------
+
+
+def free_port() -> int:
+    """aiosmtpd's Controller does not take port 0, so find a free loopback port first."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what arrives; `refuse` makes the next N DATA commands fail."""
+
+    def __init__(self) -> None:
+        self.raw: list[bytes] = []
+        self.refuse = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            if self.refuse > 0:
+                self.refuse -= 1
+                return "451 4.3.0 probeer het later"
+            self.raw.append(envelope.original_content or envelope.content)
+        return "250 OK"
+
+    def messages(self) -> list[EmailMessage]:
+        with self.lock:
+            return [email.message_from_bytes(b, policy=policy.default) for b in self.raw]  # type: ignore[misc]
+
+    def message_ids(self) -> list[str]:
+        return [str(m["Message-ID"]) for m in self.messages()]
+
+
+@contextlib.contextmanager
+def smtp_server(port: int | None = None, inbox: Inbox | None = None, **kwargs: Any) -> Iterator[tuple[int, Inbox]]:
+    from aiosmtpd.controller import Controller
+
+    port = port or free_port()
+    inbox = inbox or Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()
+
+
+def smtp_extra(port: int, **reminders: Any) -> str:
+    """config.toml sections for the reminder tests: SMTP on loopback, quick retries."""
+    settings = {"backoff_seconds": 0, "max_attempts": 3, "send_time": "07:00", "digest_time": "07:00",
+                "digest": False, **reminders}
+    lines = ["", "[reminders]"]
+    for k, v in settings.items():
+        lines.append(f"{k} = {_toml(v)}")
+    lines += ["", "[notifier]", 'backend = "smtp"', 'host = "127.0.0.1"', f"port = {port}",
+              'security = "none"', 'from = "passend@test.example"', "timeout = 5", ""]
+    return "\n".join(lines)
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    return str(v)

@@ -1,0 +1,147 @@
+"""`passend reminders due | dispatch | list | retry` and `passend serve`.
+
+`--now DATETIME` runs a command as if it were another moment: it changes which deadlines are
+due, never a time recorded on an event or in the outbox's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .main import State, emit, json_option
+
+
+def _now_option(f: Any) -> Any:
+    return click.option("--now", "now_text", default=None, metavar="DATETIME",
+                        help="Act as if it were this moment (YYYY-MM-DD[THH:MM], school time).")(f)
+
+
+def _clock(now_text: str | None) -> Callable[[], dt.datetime]:
+    """The clock that decides what is due: real time, or shifted so it starts at --now."""
+    from ..clock import parse_instant, utcnow
+
+    if now_text is None:
+        return utcnow
+    try:
+        start = parse_instant(now_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
+    offset = start - utcnow()
+    return lambda: utcnow() + offset
+
+
+def _service(state: State, now_text: str | None) -> Any:
+    from ..reminders.bootstrap import ReminderService
+
+    clock = _clock(now_text)
+    return ReminderService.from_engine(state.engine(), clock)
+
+
+@click.group()
+def reminders() -> None:
+    """What is due, sending it, and the outbox (failed messages and retries)."""
+
+
+@reminders.command("due")
+@_now_option
+@json_option
+@click.pass_obj
+def due(state: State, now_text: str | None) -> None:
+    """What is due now (reminders, escalations, digests), without sending anything."""
+    from ..reminders.bootstrap import _existing
+
+    service = _service(state, now_text)
+    items = service.planner().due(service.now())
+    have = _existing(service.engine, [i.key for i in items])
+    rows = [{**i.summary(), "outbox": have.get(i.key, "new")} for i in items]
+    text = "\n".join(
+        f"{r['kind']:<10} {r['case_id'] or '-':<12} {r['deadline'] or '-':<16} aan {r['recipient']:<12} "
+        f"dag {r['send_on']}  termijn {r['due'] or '-':<10}  {r['outbox']}"
+        for r in rows
+    ) or "niets is nu aan de beurt"
+    emit(rows, text)
+
+
+@reminders.command("dispatch")
+@click.option("--once", is_flag=True, default=True,
+              help="Plan and send what is due now, then exit (the default; `passend serve` keeps going).")
+@click.option("--no-plan", is_flag=True, help="Only send what is already in the outbox.")
+@_now_option
+@json_option
+@click.pass_obj
+def dispatch(state: State, once: bool, no_plan: bool, now_text: str | None) -> None:
+    """Plan what is due and send it through the configured notifier, once."""
+    service = _service(state, now_text)
+    r = service.tick(plan=not no_plan)
+    emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
+            f"mislukt {r['failed']}")
+
+
+@reminders.command("list")
+@click.option("--failed", is_flag=True, help="Only messages that failed for good.")
+@click.option("--pending", is_flag=True, help="Only messages not sent yet.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@json_option
+@click.pass_obj
+def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
+    """The outbox, newest first: what was planned, sent, is waiting or failed."""
+    from ..reminders import outbox
+
+    if failed and pending:
+        raise click.UsageError("--failed and --pending exclude each other")
+    status = outbox.FAILED if failed else outbox.PENDING if pending else None
+    rows = [
+        {
+            "id": r.id, "kind": r.kind, "case_id": r.case_id, "deadline": r.deadline,
+            "recipient": r.recipient, "send_on": r.send_on.isoformat(),
+            "due": r.due_on.isoformat() if r.due_on else None, "status": r.status,
+            "attempts": r.attempts, "last_error": r.last_error, "message_id": r.message_id,
+            "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+        }
+        for r in outbox.rows(state.engine().db, status=status, limit=limit)
+    ]
+    text = "\n".join(
+        f"#{r['id']:<6} {r['status']:<8} {r['kind']:<10} {r['case_id'] or '-':<12} "
+        f"{r['deadline'] or '-':<16} aan {r['recipient']:<12} pogingen {r['attempts']}"
+        + (f"  ({r['last_error']})" if r["last_error"] and r["status"] != "sent" else "")
+        for r in rows
+    ) or "geen berichten"
+    emit(rows, text)
+
+
+@reminders.command("retry")
+@click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
+@json_option
+@click.pass_obj
+def retry(state: State, ids: tuple[int, ...]) -> None:
+    """Put failed messages (all, or the given ids) back in the queue; serve or dispatch sends them."""
+    from ..clock import utcnow
+    from ..errors import BadInput
+    from ..reminders import outbox
+
+    n = outbox.retry_failed(state.engine().db, utcnow(), list(ids) or None)
+    if ids and n != len(ids):
+        raise BadInput(f"{len(ids) - n} van de {len(ids)} berichten bestaan niet of zijn niet mislukt")
+    emit({"requeued": n}, f"{n} bericht(en) opnieuw in de wachtrij")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run one tick (plan and send) and exit.")
+@_now_option
+@json_option
+@click.pass_obj
+def serve(state: State, once: bool, now_text: str | None) -> None:
+    """Run the reminder service: every tick, plan what is due and send it (until Ctrl-C)."""
+    from ..reminders.scheduler import serve as run
+
+    service = _service(state, now_text)
+    if once:
+        r = service.tick()
+        emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
+                f"mislukt {r['failed']} ({service.notifier.describe()})")
+        return
+    run(service)

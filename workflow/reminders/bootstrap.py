@@ -1,0 +1,92 @@
+"""The one place that turns config.toml into a running reminder service.
+
+Settings come from `[reminders]`, the notifier from `[notifier]` (default: the file notifier
+writing .eml files to var/outbox/, so a fresh machine needs no mail server). Everything else
+receives these objects; nothing below this module reads config.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..clock import utcnow
+from ..errors import ConfigError
+from ..logs import get_logger
+from .settings import ReminderSettings, parse_settings
+
+if TYPE_CHECKING:
+    from notifiers import Notifier
+
+    from ..service import Engine
+
+log = get_logger("passend.reminders")
+DEFAULT_NOTIFIER = {"backend": "file", "folder": "var/outbox"}
+
+
+def load_settings(engine: Engine) -> ReminderSettings:
+    return parse_settings(engine.config.raw.get("reminders"), str(engine.config.path))
+
+
+def make_notifier(engine: Engine) -> Notifier:
+    import notifiers
+
+    raw = engine.config.raw.get("notifier", DEFAULT_NOTIFIER)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{engine.config.path}: notifier: must be a table")
+    try:
+        return notifiers.create(dict(raw), engine.config.base)
+    except notifiers.NotifierConfigError as exc:
+        raise ConfigError(f"{engine.config.path}: {exc}") from None
+
+
+@dataclass
+class ReminderService:
+    """Plan and dispatch, as one tick. `now` decides what is due; outbox times use the real clock."""
+
+    engine: Engine
+    settings: ReminderSettings
+    notifier: Notifier
+    now: Callable[[], dt.datetime] = utcnow
+    real_clock: Callable[[], dt.datetime] = utcnow
+
+    @classmethod
+    def from_engine(cls, engine: Engine, now: Callable[[], dt.datetime] = utcnow) -> ReminderService:
+        return cls(engine, load_settings(engine), make_notifier(engine), now)
+
+    def planner(self) -> Any:
+        from .planner import Planner
+
+        return Planner(self.engine, self.settings)
+
+    def plan(self) -> int:
+        from . import outbox
+
+        planner = self.planner()
+        moment = self.now()
+        items = planner.due(moment)
+        real = self.real_clock()
+        have = _existing(self.engine, [i.key for i in items])
+        rows = [planner.render(i, real) for i in items if i.key not in have]
+        n = outbox.insert_new(self.engine.db, rows, real)
+        if n:
+            log.info("reminders.planned", count=n)
+        return n
+
+    def dispatch(self) -> dict[str, int]:
+        from .dispatcher import dispatch_once
+
+        return dispatch_once(self.engine.db, self.notifier, self.settings, self.real_clock).as_dict()
+
+    def tick(self, *, plan: bool = True) -> dict[str, int]:
+        planned = self.plan() if plan else 0
+        return {"planned": planned, **self.dispatch()}
+
+
+def _existing(engine: Engine, keys: list[str]) -> dict[str, str]:
+    from . import outbox
+
+    with engine.db.connect() as conn:
+        return outbox.existing_keys(conn, keys)

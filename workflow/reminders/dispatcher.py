@@ -1,0 +1,99 @@
+"""Dispatch: claim due outbox rows, send each through the notifier, mark it sent.
+
+Rows are marked one by one straight after their send, so a crash loses at most the mark of
+one message, which is then resent (same Message-ID) when its lease runs out. A failed send
+goes back to `pending` with exponential backoff, and after `max_attempts` to `failed`, where it
+waits for `passend reminders retry`. One run never retries a row it already tried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from notifiers import Attachment, Message, Notifier, NotifierError
+
+from ..clock import utcnow
+from ..logs import get_logger
+from . import outbox
+from .settings import ReminderSettings
+
+log = get_logger("passend.reminders")
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    lost_claim: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def row_message(row: Any) -> Message:
+    attachments: tuple[Attachment, ...] = ()
+    if row.ics:
+        attachments = (Attachment("termijn.ics", "text/calendar", row.ics, (("method", "PUBLISH"),)),)
+    return Message(
+        to=tuple(a.strip() for a in row.to_addrs.split(",") if a.strip()),
+        subject=row.subject, text=row.body_text, html=row.body_html, message_id=row.message_id,
+        attachments=attachments, date=row.created_at,
+    )
+
+
+def dispatch_once(
+    db: Any, notifier: Notifier, settings: ReminderSettings,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> DispatchResult:
+    """Send everything that is due now; returns the counts. Safe to run in several processes."""
+    result = DispatchResult()
+    lease = dt.timedelta(seconds=settings.lease_seconds)
+    cutoff = clock()
+    try:
+        while True:
+            claim = outbox.claim(db, now=clock(), cutoff=cutoff, batch=settings.batch_size, lease=lease)
+            if not claim.rows:
+                break
+            until = claim.until
+            for row in claim.rows:
+                now = clock()
+                if now >= until:  # our lease may have run out: only send what is still ours
+                    if not outbox.renew(db, row.id, claim.token, now + lease):
+                        result.lost_claim += 1
+                        continue
+                    until = now + lease
+                elif until - now < lease / 3:
+                    outbox.renew_all(db, claim.token, now + lease)
+                    until = now + lease
+                _send_one(db, notifier, settings, row, claim.token, result, clock)
+    finally:
+        notifier.close()
+    return result
+
+
+def _send_one(db: Any, notifier: Notifier, settings: ReminderSettings, row: Any, token: str,
+              result: DispatchResult, clock: Callable[[], dt.datetime]) -> None:
+    ids = {"outbox_id": row.id, "kind": row.kind, "case_id": row.case_id, "deadline": row.deadline}
+    try:
+        notifier.send(row_message(row))
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, NotifierError) else f"{type(exc).__name__} in {notifier.name}"
+        now = clock()
+        if row.attempts >= settings.max_attempts:
+            outbox.mark_failed(db, row.id, token, error=error, retry_at=None)
+            result.failed += 1
+            log.warning("reminder.failed", attempts=row.attempts, error=error, **ids)
+        else:
+            outbox.mark_failed(db, row.id, token, error=error, retry_at=now + settings.backoff(row.attempts))
+            result.retrying += 1
+            log.info("reminder.retry_later", attempts=row.attempts, error=error, **ids)
+        return
+    if outbox.mark_sent(db, row.id, token, clock()):
+        result.sent += 1
+        log.info("reminder.sent", attempts=row.attempts, **ids)
+    else:
+        result.lost_claim += 1

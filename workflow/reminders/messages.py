@@ -1,0 +1,59 @@
+"""The Dutch mail text: Jinja2 templates in notifiers/templates, rendered with escaping.
+
+Messages name the case id, the school, the deadline and its date and what is missing; never a
+pupil's name, note, view or diagnosis, so neither the outbox nor a mailbox holds personal data
+beyond a case id. They point to the one thing that exists for sure: the `passend case show`
+command; they carry no links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+          "oktober", "november", "december")
+
+
+def date_nl(day: dt.date) -> str:
+    return day.strftime("%d-%m-%Y")
+
+
+def date_long_nl(day: dt.date) -> str:
+    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def message_id(key: str, domain: str) -> str:
+    """Derived from the outbox key alone, so every (re)send of one reminder carries the same id."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+    return f"<{digest}@{domain}>"
+
+
+@lru_cache(maxsize=1)
+def _env() -> Any:
+    import jinja2
+
+    import notifiers
+
+    folder = Path(notifiers.__file__).resolve().parent / "templates"
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False,
+                                            default=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of `template` (reminder, escalation, digest)."""
+    env = _env()
+    subject = env.get_template(f"{template}_subject.txt.j2").render(**context)
+    subject = " ".join(subject.split())  # one line, whatever the template or data hold
+    text = env.get_template(f"{template}.txt.j2").render(**context)
+    html = env.get_template(f"{template}.html.j2").render(**context)
+    return subject, text, html

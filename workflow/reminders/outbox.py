@@ -1,0 +1,208 @@
+"""The outbox: one row per message that is due, keyed so it can never be planned twice.
+
+Planning inserts rows (a unique `key`: kind, case, deadline, clock start, due date, offset,
+recipient); dispatching claims them. A claim marks rows `sending` with a random token and a
+lease, inside one transaction: on PostgreSQL with `SELECT ... FOR UPDATE SKIP LOCKED`, so two
+services take different rows; on SQLite under `BEGIN IMMEDIATE`, the single writer lock. A
+sender renews its lease before each send and marks the row sent only with its own token. A
+process that dies between send and mark leaves the row `sending`; when the lease runs out
+another claim sends it again, with the same Message-ID, stored in the row at planning time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
+
+from ..store.db import is_sqlite
+from ..store.types import BigId, UTCDateTime
+
+metadata = MetaData()
+
+outbox = Table(
+    "reminder_outbox", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("case_id", String(40), nullable=True),
+    Column("deadline", String(48), nullable=True),
+    Column("school", String(64), nullable=True),
+    Column("recipient", String(128), nullable=False),
+    Column("to_addrs", Text, nullable=False),
+    Column("send_on", Date, nullable=False),
+    Column("due_on", Date, nullable=True),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text, nullable=True),
+    Column("ics", Text, nullable=True),
+    Column("message_id", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claim_token", String(32), nullable=True),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Index("ix_reminder_outbox_status_next", "status", "next_attempt_at"),
+)
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    rows: list[Any]
+    until: dt.datetime
+
+
+def _begin_write(db: Engine) -> Any:
+    return (db.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(db) else db).begin()
+
+
+def existing_keys(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
+    """key -> status for the keys already in the outbox."""
+    out: dict[str, str] = {}
+    for i in range(0, len(keys), 500):
+        chunk = list(keys[i:i + 500])
+        for r in conn.execute(select(outbox.c.key, outbox.c.status).where(outbox.c.key.in_(chunk))):
+            out[r.key] = r.status
+    return out
+
+
+def insert_new(db: Engine, rows: Iterable[dict[str, Any]], now: dt.datetime) -> int:
+    """Insert the rows whose key is not in the outbox yet; returns how many were new."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    base = {"status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+    values = [{**base, **r} for r in rows]
+    if is_sqlite(db):
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
+    n = 0
+    with _begin_write(db) as conn:
+        have = existing_keys(conn, [v["key"] for v in values])
+        fresh = [v for v in values if v["key"] not in have]
+        for i in range(0, len(fresh), 500):
+            stmt = dialect_insert(outbox).values(fresh[i:i + 500]).on_conflict_do_nothing(index_elements=["key"])
+            n += conn.execute(stmt).rowcount or 0
+    return n
+
+
+def claim(db: Engine, *, now: dt.datetime, batch: int, lease: dt.timedelta,
+          cutoff: dt.datetime | None = None) -> Claim:
+    """Take up to `batch` rows that are due by `cutoff` (or whose sender's lease ran out)."""
+    token = secrets.token_hex(16)
+    until = now + lease
+    due = or_(
+        and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= (cutoff or now)),
+        and_(outbox.c.status == SENDING, outbox.c.claimed_until < now),
+    )
+    with _begin_write(db) as conn:
+        q = select(outbox.c.id).where(due).order_by(outbox.c.id).limit(batch)
+        if not is_sqlite(db):
+            q = q.with_for_update(skip_locked=True)
+        ids = [r.id for r in conn.execute(q)]
+        if not ids:
+            return Claim(token, [], until)
+        conn.execute(
+            update(outbox).where(outbox.c.id.in_(ids)).values(
+                status=SENDING, claim_token=token, claimed_until=until, attempts=outbox.c.attempts + 1,
+            )
+        )
+        rows = list(conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)))
+    return Claim(token, rows, until)
+
+
+def renew(db: Engine, row_id: int, token: str, until: dt.datetime) -> bool:
+    """Extend our lease on one row; False when another sender has taken it over."""
+    with _begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.claim_token == token, outbox.c.status == SENDING)
+            .values(claimed_until=until)
+        )
+        return bool(r.rowcount == 1)
+
+
+def renew_all(db: Engine, token: str, until: dt.datetime) -> int:
+    """Extend the lease of every row this claim still holds."""
+    with _begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox).where(outbox.c.claim_token == token, outbox.c.status == SENDING)
+            .values(claimed_until=until)
+        )
+        return int(r.rowcount or 0)
+
+
+def mark_sent(db: Engine, row_id: int, token: str, now: dt.datetime) -> bool:
+    with _begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.claim_token == token)
+            .values(status=SENT, sent_at=now, claim_token=None, claimed_until=None, last_error=None)
+        )
+        return bool(r.rowcount == 1)
+
+
+def mark_failed(db: Engine, row_id: int, token: str, *, error: str, retry_at: dt.datetime | None) -> bool:
+    """Back to pending with a later attempt time, or `failed` when retry_at is None."""
+    with _begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.claim_token == token)
+            .values(
+                status=FAILED if retry_at is None else PENDING,
+                next_attempt_at=retry_at if retry_at is not None else outbox.c.next_attempt_at,
+                claim_token=None, claimed_until=None, last_error=error[:300],
+            )
+        )
+        return bool(r.rowcount == 1)
+
+
+def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None) -> int:
+    """Failed rows (all, or those in `ids`) become pending again with a fresh attempt count."""
+    with _begin_write(db) as conn:
+        q = update(outbox).where(outbox.c.status == FAILED)
+        if ids:
+            q = q.where(outbox.c.id.in_(list(ids)))
+        r = conn.execute(q.values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None))
+        return int(r.rowcount or 0)
+
+
+def rows(db: Engine, *, status: str | None = None, limit: int = 200) -> list[Any]:
+    q = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+    if status is not None:
+        q = q.where(outbox.c.status == status)
+    with db.connect() as conn:
+        return list(conn.execute(q))
+
+
+def counts(db: Engine) -> dict[str, int]:
+    with db.connect() as conn:
+        return {r[0]: int(r[1]) for r in conn.execute(
+            select(outbox.c.status, func.count()).group_by(outbox.c.status))}

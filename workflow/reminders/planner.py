@@ -1,0 +1,272 @@
+"""Planning: at a given moment, which reminders, escalations and digests are due.
+
+Reads every open case, computes its running deadlines (workflow.deadlines), places reminders
+on school days (workflow.calendar) and renders each message once, at planning time, into an
+outbox row; the row's key makes planning idempotent, however often or by how many services
+it runs. A reminder is due from `send_time` on its (school) day until its deadline's day: after
+that the escalation and the digest take over. A digest is only planned on its own day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import deadlines as dl
+from .. import domain
+from ..calendar import SchoolCalendar
+from ..clock import SCHOOL_TZ
+from ..config import User
+from ..guards import EVIDENCE_NL
+from . import ics, messages
+from .settings import ReminderSettings
+
+if TYPE_CHECKING:
+    from ..domain import Case
+    from ..service import Engine
+
+CONSENT_WAITING = re.compile(r"toestemming van ouders voor '([^']+)' verleend.*niet vastgelegd")
+
+
+@dataclass
+class Due:
+    """One message that is due now (not yet rendered)."""
+
+    key: str
+    kind: str  # reminder | escalation | digest
+    recipient: str  # user id
+    to: tuple[str, ...]
+    send_on: dt.date
+    case_id: str | None = None
+    deadline: str | None = None
+    school: str | None = None
+    due_on: dt.date | None = None
+    meeting: bool = False
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "kind": self.kind, "case_id": self.case_id, "deadline": self.deadline,
+            "school": self.school, "recipient": self.recipient, "send_on": self.send_on.isoformat(),
+            "due": self.due_on.isoformat() if self.due_on else None,
+        }
+
+
+class Planner:
+    def __init__(self, engine: Engine, settings: ReminderSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._calendars: dict[str, SchoolCalendar] = {}
+        sender = str(engine.config.raw.get("notifier", {}).get("from", "passend@localhost"))
+        self.domain = sender.rsplit("@", 1)[-1] or "localhost"
+
+    def calendar(self, school: str) -> SchoolCalendar:
+        cal = self._calendars.get(school)
+        if cal is None:
+            idx = list(self.engine.config.schools).index(school)
+            cal = SchoolCalendar.for_school(self.engine.config.schools[school], f"schools[{idx}]")
+            self._calendars[school] = cal
+        return cal
+
+    def users(self, roles: tuple[str, ...], school: str) -> list[User]:
+        return [u for u in self.engine.config.users.values()
+                if u.role in roles and u.email and u.serves(school)]
+
+    # ---- reading cases -----------------------------------------------------------------------
+    def open_cases(self) -> Iterator[Case]:
+        """Every open case, folded from its events, streamed in one query."""
+        from sqlalchemy import select
+
+        from ..domain import Case
+        from ..store.eventstore import row_to_event
+        from ..store.tables import cases, events
+
+        q = (select(events).join(cases, cases.c.case_id == events.c.case_id)
+             .where(cases.c.closed_at.is_(None)).order_by(events.c.case_id, events.c.seq))
+        with self.engine.db.connect() as conn:
+            batch: list[Any] = []
+            for row in conn.execution_options(stream_results=True, yield_per=2000).execute(q):
+                if batch and row.case_id != batch[0].case_id:
+                    yield Case.from_events(batch)
+                    batch = []
+                batch.append(row_to_event(row))
+            if batch:
+                yield Case.from_events(batch)
+
+    # ---- what is due ------------------------------------------------------------------------
+    def due(self, now: dt.datetime) -> list[Due]:
+        local = now.astimezone(SCHOOL_TZ)
+        today, time = local.date(), local.time().replace(tzinfo=None)
+        out: list[Due] = []
+        digest_rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for case in self.open_cases():
+            if case.school not in self.engine.config.schools:
+                continue
+            d = self.engine.definition_of(case)
+            cal = self.calendar(case.school)
+            for r in dl.running(case, d, today):
+                out.extend(self._for_deadline(case, d, r, cal, today, time))
+                if self.settings.digest:
+                    self._collect_digest(digest_rows, case, r, today)
+            if self.settings.digest:
+                self._collect_consent(digest_rows, case, d)
+        if self.settings.digest and time >= self.settings.digest_time:
+            out.extend(self._digests(digest_rows, today))
+        return out
+
+    def _reached(self, day: dt.date, today: dt.date, time: dt.time) -> bool:
+        return today > day or (today == day and time >= self.settings.send_time)
+
+    def _for_deadline(self, case: Case, d: Any, r: dl.Running, cal: SchoolCalendar,
+                      today: dt.date, time: dt.time) -> list[Due]:
+        if r.paused:
+            return []
+        out: list[Due] = []
+        base = f"{case.case_id}:{r.name}:{r.anchor}:{r.due.isoformat()}"
+        if today <= r.due:
+            for offset, raw_day in r.reminder_dates():
+                send_on = cal.on_or_before(raw_day)
+                if not self._reached(send_on, today, time):
+                    continue
+                for u in self.users(self.settings.remind_roles, case.school):
+                    out.append(Due(
+                        key=f"reminder:{base}:{offset.text}:{u.id}", kind="reminder", recipient=u.id,
+                        to=(str(u.email),), send_on=send_on, case_id=case.case_id, deadline=r.name,
+                        school=case.school, due_on=r.due, meeting=r.definition.meeting,
+                        context={"case": case, "definition": d, "running": r, "today": today, "actor": u.id},
+                    ))
+        esc = r.escalation_date()
+        if esc is not None:
+            send_on = cal.on_or_after(esc)
+            if self._reached(send_on, today, time):
+                for u in self.users(self.settings.escalate_roles, case.school):
+                    out.append(Due(
+                        key=f"escalation:{base}:{u.id}", kind="escalation", recipient=u.id,
+                        to=(str(u.email),), send_on=send_on, case_id=case.case_id, deadline=r.name,
+                        school=case.school, due_on=r.due,
+                        context={"case": case, "definition": d, "running": r, "today": today, "actor": u.id},
+                    ))
+        return out
+
+    # ---- digest -----------------------------------------------------------------------------
+    def _collect_digest(self, rows: dict[str, dict[str, list[dict[str, Any]]]], case: Case,
+                        r: dl.Running, today: dt.date) -> None:
+        school = self.engine.config.schools[case.school].name
+        item = {"case_id": case.case_id, "school": school, "label": r.label,
+                "due": messages.date_nl(r.due), "school_id": case.school}
+        left = (r.due - today).days
+        if left < 0:
+            rows.setdefault(case.school, {}).setdefault("overdue", []).append(item)
+        elif left <= 6:
+            rows.setdefault(case.school, {}).setdefault("due_week", []).append(item)
+
+    def _collect_consent(self, rows: dict[str, dict[str, list[dict[str, Any]]]], case: Case, d: Any) -> None:
+        # Waiting for consent: the parents' consent, not yet given, is all that keeps a step back.
+        scopes: list[str] = []
+        for o in domain.options(case, d, "ib"):
+            found = [CONSENT_WAITING.search(r) for r in o.reasons]
+            if not o.reasons or not all(found):
+                continue
+            for m in found:
+                if m is not None and m.group(1) not in scopes:
+                    scopes.append(m.group(1))
+        if scopes:
+            school = self.engine.config.schools[case.school].name
+            rows.setdefault(case.school, {}).setdefault("consent", []).append(
+                {"case_id": case.case_id, "school": school, "scopes": scopes, "school_id": case.school})
+
+    def _erasure(self, school: str, today: dt.date) -> list[dict[str, Any]]:
+        try:
+            from ..audit.retention import cases_due_for_erasure
+        except ImportError:  # the audit part is optional for the reminder service
+            return []
+        name = self.engine.config.schools[school].name
+        return [{"case_id": e["case_id"], "school": name, "closed": e["closed_at"][:10], "due": e["due"]}
+                for e in cases_due_for_erasure(self.engine, today=today, school=school)]
+
+    def _digests(self, rows: dict[str, dict[str, list[dict[str, Any]]]], today: dt.date) -> list[Due]:
+        out: list[Due] = []
+        for u in self.engine.config.users.values():
+            if u.role not in self.settings.remind_roles or not u.email:
+                continue
+            schools = [s for s in self.engine.config.schools if u.serves(s)]
+            if not any(self.calendar(s).is_school_day(today) for s in schools):
+                continue
+            parts: dict[str, list[dict[str, Any]]] = {"due_week": [], "overdue": [], "consent": [], "erasure": []}
+            for s in schools:
+                for k, items in rows.get(s, {}).items():
+                    parts[k].extend(items)
+                parts["erasure"].extend(self._erasure(s, today))
+            if not any(parts.values()):
+                continue
+            out.append(Due(
+                key=f"digest:{u.id}:{today.isoformat()}", kind="digest", recipient=u.id,
+                to=(str(u.email),), send_on=today, context={"parts": parts, "today": today, "actor": u.id},
+            ))
+        return out
+
+    # ---- rendering --------------------------------------------------------------------------
+    def render(self, item: Due, now: dt.datetime) -> dict[str, Any]:
+        """The outbox row for `item`: the full message, fixed now so a resend is identical."""
+        mid = messages.message_id(item.key, self.domain)
+        ics_text = None
+        if item.kind == "digest":
+            parts, today = item.context["parts"], item.context["today"]
+            ctx = {**parts, "day": messages.date_nl(today), "day_long": messages.date_long_nl(today),
+                   "actor": item.context["actor"]}
+            subject, text, html = messages.render("digest", ctx)
+        else:
+            case, d, r, today = (item.context[k] for k in ("case", "definition", "running", "today"))
+            ctx = {
+                "case_id": case.case_id, "school": self.engine.config.schools[case.school].name,
+                "group": case.group, "label": r.label, "due": messages.date_nl(r.due),
+                "due_long": messages.date_long_nl(r.due), "days_left": (r.due - today).days,
+                "overdue_days": (today - r.due).days, "state_label": d.states[case.state].label,
+                "missing": missing(case, d, r.definition), "meeting": item.meeting,
+                "actor": item.context["actor"],
+            }
+            subject, text, html = messages.render(item.kind, ctx)
+            if item.kind == "reminder" and item.meeting:
+                ics_text = ics.all_day_event(
+                    uid=mid.strip("<>"), day=r.due, stamp=now,
+                    summary=f"Uiterste datum: {r.label} (casus {case.case_id})",
+                    description=f"passend case show {case.case_id}",
+                )
+        return {
+            "key": item.key, "kind": item.kind, "case_id": item.case_id, "deadline": item.deadline,
+            "school": item.school, "recipient": item.recipient, "to_addrs": ", ".join(item.to),
+            "send_on": item.send_on, "due_on": item.due_on, "subject": subject, "body_text": text,
+            "body_html": html, "ics": ics_text, "message_id": mid,
+        }
+
+
+def missing(case: Case, d: Any, dd: dl.DeadlineDef) -> list[str]:
+    """What the IB still has to do to meet `dd`, in Dutch, from the guards of the next steps."""
+    out: list[str] = []
+    goals = [c.entered for c in dd.stop if c.entered]
+    goal = goals[0] if goals else None
+    if goal is not None:
+        options = domain.options(case, d, "ib")
+        direct = [o for o in options if o.dest == goal]
+        for o in direct:
+            if o.allowed:
+                out.append(f"alles is aanwezig: de stap '{o.trigger}' kan nu worden gezet")
+            out.extend(r for r in o.reasons if r not in out)
+        if not direct:
+            for o in options:
+                nxt = [t for t in d.transitions if t.source == o.dest and t.dest == goal]
+                if not o.allowed or not nxt:
+                    continue
+                out.append(f"eerst de stap '{o.trigger}' ({d.triggers[o.trigger].label})")
+                for t in nxt:
+                    out.extend(f"nodig voor '{t.trigger}': {g.describe({})}" for g in t.guards)
+    for c in (*dd.stop, *dd.restart):
+        if c.evidence is None:
+            continue
+        what = EVIDENCE_NL.get(c.evidence, c.evidence)
+        filters = ", ".join(f"{k}={'ja' if v is True else 'nee' if v is False else v}" for k, v in c.where)
+        out.append(f"vast te leggen: {what}" + (f" ({filters})" if filters else ""))
+    return out
