@@ -8,6 +8,7 @@ counted but they do not mix with the JSON line on stdout.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -113,18 +114,38 @@ class Stopwatch:
 
 
 def run_measured(cmd: Sequence[str], *, env: dict[str, str] | None = None,
-                 cwd: str | Path | None = None) -> dict[str, Any]:
-    """Run a command; its exit code, wall seconds and peak RSS (MB) from wait4, not a poll."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - t
-    return {"exit_code": proc.returncode, "seconds": round(seconds, 3),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stderr_tail": err.decode()[-300:]}
+                 cwd: str | Path | None = None, stdout: Path | None = None) -> dict[str, Any]:
+    """Run a command; its exit code, wall seconds and peak RSS (MB) from wait4, not a poll.
+
+    stdout goes to the file `stdout` (or nowhere), so a large report does not sit in our memory.
+    """
+    out = open(stdout, "wb") if stdout is not None else subprocess.DEVNULL  # noqa: SIM115
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as figures:
+        # Linux carries a parent's peak RSS into a child across fork+exec (exec_mmap keeps the
+        # old mm's high-water mark), so a command started straight from this large process would
+        # report our peak, not its own. A small fresh interpreter starts it and reports wait4.
+        proc = subprocess.Popen([sys.executable, "-S", "-c", _RSS_WRAPPER, figures.name, *cmd],
+                                env=env, cwd=cwd, stdout=out, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        proc.wait()
+        if stdout is not None:
+            out.close()  # type: ignore[union-attr]
+        result = json.loads(figures.read())
+    result["stderr_tail"] = err.decode(errors="replace")[-300:]
+    return result
+
+
+_RSS_WRAPPER = """
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(p.pid, 0)
+seconds = time.perf_counter() - t
+with open(sys.argv[1], "w") as f:
+    json.dump({"exit_code": os.waitstatus_to_exitcode(status), "seconds": round(seconds, 3),
+               "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}, f)
+"""
 
 
 def machine() -> dict[str, Any]:

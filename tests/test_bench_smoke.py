@@ -119,3 +119,14 @@ def test_bench_populate(tmp_path: Path) -> None:
     f = run_bench("populate", "--pupils", "300", tmp=tmp_path)
     assert f["pupils"] == 300
     positive(f, "events", "events_per_s")
+
+
+def test_bench_audit(tmp_path: Path) -> None:
+    pytest.importorskip("eventsourcing")
+    f = run_bench("audit", "--pupils", "150", tmp=tmp_path)
+    assert f["store"]["events"] == f["verify"]["events"] == f["raw_read_hash"]["events"]
+    assert f["peer_replay"]["events"] == f["store"]["events"]
+    positive(f["verify"], "events_per_s", "peak_rss_mb")
+    positive(f, "verify_vs_raw", "verify_vs_peer")
+    if f["replay"] is not None:
+        positive(f["replay"], "events_per_s", "peak_rss_mb")

@@ -1,0 +1,155 @@
+"""`audit verify` and `audit replay --all`: events per second over a large store, and peak RSS.
+
+- passend: the real commands, each a fresh `passend` process (start-up included), timed by wall
+  clock; peak RSS from wait4. Replay is measured when `passend audit replay` exists.
+- raw: a plain sqlite3 loop that reads every event row in (case, seq) order and SHA-256s the
+  stored columns, checking only the prev-hash link: the floor of "read and hash everything".
+- peer: the `eventsourcing` library replaying every aggregate of the same cases
+  (`repository.get` per case) from its own SQLite file.
+
+Targets (issue 5): verify >= 100k events/s and >= 4x the peer's replay; both under 150 MB RSS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from . import common
+
+
+def raw_read_and_hash(db: Path) -> tuple[int, float]:
+    """Every event row, hashed as stored; returns (events, seconds)."""
+    t = time.perf_counter()
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    cur = conn.execute(
+        "SELECT case_id, seq, type, process_id, process_version, actor, role, recorded_at, payload,"
+        " prev_hash, hash FROM events ORDER BY case_id, seq"
+    )
+    n = 0
+    prev_case, prev_hash = None, ""
+    sha = hashlib.sha256
+    while rows := cur.fetchmany(10_000):
+        for cid, seq, typ, pid, pver, actor, role, at, payload, prev, _h in rows:
+            if cid == prev_case and prev != prev_hash:
+                raise RuntimeError(f"raw loop: broken link in {cid} at {seq}")
+            sha(f"{cid}|{seq}|{typ}|{pid}|{pver}|{actor}|{role}|{at}|{prev}|{payload}".encode()).hexdigest()
+            prev_case, prev_hash = cid, _h
+            n += 1
+    conn.close()
+    return n, time.perf_counter() - t
+
+
+def peer_replay(folder: Path, case_ids: list[str]) -> tuple[int, float]:
+    from . import peer
+
+    app = peer.open_peer(folder / "peer.db")
+    t = time.perf_counter()
+    n = 0
+    for cid in case_ids:
+        agg = app.repository.get(peer.peer_id(cid))
+        n += agg.version
+    seconds = time.perf_counter() - t
+    app.close()
+    return n, seconds
+
+
+def has_command(cmd: list[str], env: dict[str, str]) -> bool:
+    import subprocess
+
+    return subprocess.run([*cmd, "--help"], env=env, capture_output=True).returncode == 0
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    p = common.parser(__doc__.splitlines()[0])
+    p.add_argument("--pupils", type=int, default=165_000,
+                   help="generated cases (about 6 events each: 165k gives about 1M events)")
+    p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--reuse", action="store_true",
+                   help="use the stores already in --dir (made by an earlier run with --keep)")
+    p.add_argument("--no-peer", action="store_true")
+    args = p.parse_args(argv)
+    folder = common.workdir(args.dir)
+    try:
+        return _run(args, folder)
+    finally:
+        common.cleanup(folder, args.keep, args.dir)
+
+
+def _run(args: Any, folder: Path) -> dict[str, Any]:
+    db = folder / "passend.db"
+    config = folder / "config.toml"
+    build: dict[str, Any] = {}
+    if not (args.reuse and db.exists()):
+        from workflow.population import populate
+
+        for f in folder.glob("*.db*"):
+            f.unlink()
+        engine = common.open_engine(common.write_config(folder, f"sqlite:///{db}"))
+        pop = populate(engine, pupils=args.pupils, seed=args.seed, batch=5000)
+        build["populate_events_per_s"] = pop.as_dict()["events_per_s"]
+        if not args.no_peer:
+            from . import fire, peer
+
+            app = peer.open_peer(folder / "peer.db")
+            t = time.perf_counter()
+            n = peer.mirror(app, fire.histories(engine), batch=2000)
+            build["peer_write_events_per_s"] = common.rate(n, time.perf_counter() - t)
+            app.close()
+        engine.db.dispose()
+        common.sqlite_checkpoint(db)
+    with sqlite3.connect(db) as conn:
+        n_events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        case_ids = [r[0] for r in conn.execute("SELECT case_id FROM cases ORDER BY case_id")]
+
+    env = {**os.environ, "PASSEND_CONFIG": str(config)}
+    env.pop("PASSEND_DATABASE_URL", None)
+    passend = common.passend_cmd()
+    out: dict[str, Any] = {"bench": "audit", "machine": common.machine(),
+                           "store": {"cases": len(case_ids), "events": n_events,
+                                     "sqlite_mb": round(db.stat().st_size / 2**20, 1)},
+                           "build": build}
+
+    verify = common.run_measured([*passend, "audit", "verify", "--json"], env=env,
+                                 stdout=folder / "verify.json")
+    report = json.loads((folder / "verify.json").read_text())
+    if verify["exit_code"] != 0 or not report.get("ok"):
+        raise RuntimeError(f"audit verify failed: {verify} {str(report)[:500]}")
+    out["verify"] = {
+        "events": report["events"], "wall_s": verify["seconds"],
+        "events_per_s": common.rate(report["events"], verify["seconds"]),
+        "events_per_s_own_timer": report.get("events_per_second"),
+        "peak_rss_mb": verify["peak_rss_mb"],
+    }
+
+    replay_cmd = [*passend, "audit", "replay", "--all", "--json"]
+    if has_command([*passend, "audit", "replay"], env):
+        replay = common.run_measured(replay_cmd, env=env, stdout=folder / "replay.json")
+        if replay["exit_code"] != 0:
+            raise RuntimeError(f"audit replay --all failed: {replay}")
+        out["replay"] = {
+            "events": n_events, "wall_s": replay["seconds"],
+            "events_per_s": common.rate(n_events, replay["seconds"]),
+            "peak_rss_mb": replay["peak_rss_mb"],
+        }
+    else:
+        out["replay"] = None  # not in this tree yet
+
+    n_raw, s_raw = raw_read_and_hash(db)
+    out["raw_read_hash"] = {"events": n_raw, "events_per_s": common.rate(n_raw, s_raw)}
+    v = out["verify"]["events_per_s"]
+    out["verify_vs_raw"] = common.ratio(v, out["raw_read_hash"]["events_per_s"])
+    if not args.no_peer and (folder / "peer.db").exists():
+        n_peer, s_peer = peer_replay(folder, case_ids)
+        out["peer_replay"] = {"events": n_peer, "events_per_s": common.rate(n_peer, s_peer)}
+        out["verify_vs_peer"] = common.ratio(v, out["peer_replay"]["events_per_s"])
+        if out["replay"]:
+            out["replay_vs_peer"] = common.ratio(out["replay"]["events_per_s"],
+                                                 out["peer_replay"]["events_per_s"])
+    out["targets"] = {"verify_events_per_s": 100_000, "verify_vs_peer": 4.0, "peak_rss_mb_max": 150}
+    return out
