@@ -184,3 +184,55 @@ def _render_replay(d: dict[str, Any]) -> str:
         for t in d.get("deadlines", []):
             lines.append(f"  termijn {t['name']} op {t['due']} ({t['status']})")
     return "\n".join(lines)
+
+
+@audit.command("timeline")
+@click.argument("case_id", metavar="CASE")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
+@click.option("--out", "out", default=None, metavar="FILE", help="Write to FILE instead of stdout.")
+@actor_option
+@purpose_option
+@behalf_option
+@json_option
+@click.pass_obj
+def timeline_cmd(state: State, case_id: str, fmt: str, out: str | None, actor: str | None,
+                 purpose: str | None, on_behalf_of: str | None) -> None:
+    """Who did what and when, state before and after, the guards checked (logged as an access)."""
+    from ..audit.timeline import render, timeline
+    from . import main as cli_main
+
+    engine = state.engine()
+    who = _reader(engine, actor)
+    if cli_main._json_mode:
+        fmt = "json"
+    data = timeline(engine, case_id, actor=who, purpose=purpose, on_behalf_of=on_behalf_of)
+    text = render(data, fmt)
+    if out is None:
+        click.echo(text)
+        return
+    from pathlib import Path
+
+    try:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {out}: {exc.strerror}", param_hint="--out") from None
+    emit({"case_id": case_id, "out": out, "format": fmt}, f"tijdlijn van {case_id} geschreven naar {out}")
+
+
+@audit.command("access")
+@click.argument("case_id", metavar="CASE")
+@actor_option
+@json_option
+@click.pass_obj
+def access_cmd(state: State, case_id: str, actor: str | None) -> None:
+    """Who read or exported this case, when, and why (NEN 7513 fields)."""
+    from ..audit.access import access_records
+
+    engine = state.engine()
+    rows = access_records(engine, case_id, actor=_reader(engine, actor))
+    text = "\n".join(
+        f"{r['at'][:19].replace('T', ' ')}  {r['actor']:<14} {r['role']:<11} {r['action']:<15} "
+        f"doel: {r['purpose']}" + (f"  namens: {r['on_behalf_of']}" if r["on_behalf_of"] else "")
+        for r in rows
+    ) or f"geen inzage vastgelegd voor {case_id}"
+    emit(rows, text)
