@@ -81,6 +81,10 @@ class ReminderService:
         return dispatch_once(self.engine.db, self.notifier, self.settings, self.real_clock).as_dict()
 
     def tick(self, *, plan: bool = True) -> dict[str, int]:
+        import structlog
+
+        structlog.contextvars.clear_contextvars()  # nothing of an earlier command leaks into these logs
+        structlog.contextvars.bind_contextvars(command="reminders.tick")
         planned = self.plan() if plan else 0
         return {"planned": planned, **self.dispatch()}
 

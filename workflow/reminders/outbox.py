@@ -108,8 +108,9 @@ def insert_new(db: Engine, rows: Iterable[dict[str, Any]], now: dt.datetime) -> 
         have = existing_keys(conn, [v["key"] for v in values])
         fresh = [v for v in values if v["key"] not in have]
         for i in range(0, len(fresh), 500):
-            stmt = dialect_insert(outbox).values(fresh[i:i + 500]).on_conflict_do_nothing(index_elements=["key"])
-            n += conn.execute(stmt).rowcount or 0
+            stmt = (dialect_insert(outbox).values(fresh[i:i + 500])
+                    .on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.id))
+            n += len(conn.execute(stmt).all())
     return n
 
 
