@@ -1,0 +1,81 @@
+"""Two dispatching services, as real OS processes, on one database: each reminder exactly once.
+
+On PostgreSQL (when PASSEND_TEST_POSTGRES_URL is set) a few thousand due reminders; on SQLite,
+where one service is the norm, a few hundred, to show a second one causes no duplicates either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, write_config
+from tests.reminders_support import Inbox, free_port, smtp_extra, smtp_server
+from workflow.reminders import outbox
+from workflow.reminders.messages import message_id
+from workflow.service import Engine
+
+
+def _due_rows(n: int) -> list[dict]:
+    day = dt.date(2026, 10, 5)
+    return [
+        {
+            "key": f"reminder:C-LOAD{i:05d}:opp_vaststellen:e14:2026-10-19:2w:ib.jansen", "kind": "reminder",
+            "case_id": f"C-LOAD{i:05d}", "deadline": "opp_vaststellen", "school": "de-linde",
+            "recipient": "ib.jansen", "to_addrs": "ib@de-linde.school.example", "send_on": day,
+            "due_on": dt.date(2026, 10, 19), "subject": f"[passend] Herinnering voor casus C-LOAD{i:05d}",
+            "body_text": "Beste intern begeleider,\n", "body_html": None, "ics": None,
+            "message_id": message_id(f"load-{i}", "test.example"),
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("count", [pytest.param(3000, id="postgres-3000"), pytest.param(400, id="sqlite-400")])
+def test_two_dispatch_processes_deliver_each_reminder_exactly_once(
+    tmp_path: Path, count: int, request: pytest.FixtureRequest,
+) -> None:
+    if count == 3000:
+        base = os.environ.get("PASSEND_TEST_POSTGRES_URL")
+        if not base:
+            pytest.skip("PASSEND_TEST_POSTGRES_URL is not set")
+        from tests.conftest import _postgres_schema_url
+
+        gen = _postgres_schema_url(base)
+        url = next(gen)
+        request.addfinalizer(lambda: next(gen, None))
+    else:
+        url = f"sqlite:///{tmp_path / 'passend.db'}"
+    port = free_port()
+    cfg = write_config(tmp_path, url, extra=smtp_extra(port, batch_size=25))
+    engine = Engine.from_config(cfg, create_key=True)
+    engine.init()
+    now = dt.datetime.now(dt.UTC)
+    assert outbox.insert_new(engine.db, _due_rows(count), now) == count
+    inbox = Inbox()
+    inbox.refuse = 10  # a few transient refusals on the way, retried by whichever process
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), "reminders", "dispatch",
+           "--once", "--no-plan", "--json"]
+    with smtp_server(port, inbox):
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+                 for _ in range(2)]
+        outs = [p.communicate(timeout=300) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
+        results = [json.loads(o[0]) for o in outs]
+        # The refused ones wait for their (zero) backoff; one more round sends them.
+        left = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        results.append(json.loads(left.stdout))
+    ids = inbox.message_ids()
+    assert len(ids) == count, results
+    assert len(set(ids)) == count  # nothing twice
+    assert sum(r["sent"] for r in results) == count
+    assert all(r["sent"] > 0 for r in results[:2]), results  # both processes really took part
+    assert outbox.counts(engine.db) == {"sent": count}
+    engine.db.dispose()
