@@ -31,6 +31,7 @@ from .store.uow import UnitOfWork
 
 log = structlog.get_logger("passend.engine")
 PUPIL_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")  # fits cases.case_id; no NUL, no SQL
 
 
 def _bind(**values: Any) -> None:
@@ -99,6 +100,8 @@ class Engine:
                           reasons=[f"gebruiker '{user.id}' heeft geen toegang tot school '{school}'"])
 
     def _load(self, uow: UnitOfWork, case_id: str, user: User) -> Case:
+        if not isinstance(case_id, str) or not CASE_ID.match(case_id):
+            raise NotFound("casus bestaat niet (een casusnummer ziet eruit als C-ABCD2345)")
         case = uow.store.load(case_id)
         if case is None:
             raise NotFound(f"casus '{case_id}' bestaat niet")
