@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(130, "onderbroken")
     except Exception as exc:  # the last line of defence: no traceback, no data
+        known = _database_problem(exc)
+        if known is not None:
+            return _fail(*known)
         frames = traceback.extract_tb(exc.__traceback__)
         where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
         try:
@@ -173,9 +176,6 @@ def main(argv: list[str] | None = None) -> int:
                                             where=where)
         except Exception:  # logging must never turn an error into a traceback
             pass
-        known = _database_problem(exc)
-        if known is not None:
-            return _fail(*known)
         return _fail(1, f"interne fout ({type(exc).__name__} bij {where}); er is niets opgeslagen")
     return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
