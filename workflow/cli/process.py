@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
-from .main import State, emit, json_option
+from .main import State, json_option
 
 
 @click.group()
@@ -44,7 +45,7 @@ def show(state: State, fmt: str, version: int | None) -> None:
         ],
     }
     if fmt == "json" or state.json:
-        emit(data)
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     lines = [f"{d.title} ({d.id}, versie {d.version})", ""]
     for t in data["transitions"]:
