@@ -220,7 +220,7 @@ def replay_all(
         conn.begin()
         heads = _stream_projection(conn, schools)
         head = next(heads, None)
-        for case_id, evs in _grouped(conn, schools):
+        for case_id, evs in grouped_events(conn, schools):
             while head is not None and head.case_id < case_id:
                 yield _no_events(head)
                 head = next(heads, None)
@@ -251,7 +251,7 @@ def _stream_projection(conn: Connection, schools: list[str] | None) -> Iterator[
     yield from conn.execution_options(stream_results=True, yield_per=2000).execute(q)
 
 
-def _grouped(conn: Connection, schools: list[str] | None) -> Iterator[tuple[str, list[Event]]]:
+def grouped_events(conn: Connection, schools: list[str] | None) -> Iterator[tuple[str, list[Event]]]:
     q = select(events).order_by(events.c.case_id, events.c.seq)
     if schools is not None:
         q = q.where(events.c.case_id.in_(select(cases.c.case_id).where(cases.c.school.in_(schools))))

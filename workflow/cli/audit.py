@@ -236,3 +236,34 @@ def access_cmd(state: State, case_id: str, actor: str | None) -> None:
         for r in rows
     ) or f"geen inzage vastgelegd voor {case_id}"
     emit(rows, text)
+
+
+@audit.command("compliance")
+@click.option("--school", default=None, help="Only this school's cases.")
+@actor_option
+@json_option
+@click.pass_obj
+def compliance_cmd(state: State, school: str | None, actor: str | None) -> None:
+    """The legal rules per case (pass / fail / not_due / n/a) and a summary per school."""
+    from ..audit.compliance import RULES, compliance
+
+    engine = state.engine()
+    report = compliance(engine, actor=_reader(engine, actor), school=school)
+    lines = [f"Naleving op {report['today']}"]
+    for sid, per in sorted(report["summary"].items()):
+        lines.append(f"School {sid}:")
+        for rule in RULES:
+            c = per[rule]
+            lines.append(f"  {rule:<38} voldaan {c['pass']:>4}  niet voldaan {c['fail']:>4}  "
+                         f"nog niet aan de orde {c['not_due']:>4}  n.v.t. {c['n/a']:>4}")
+    failing = [c for c in report["cases"] if any(r["status"] == "fail" for r in c["rules"])]
+    if failing:
+        lines.append("Niet voldaan:")
+    for c in failing:
+        for r in c["rules"]:
+            for d in r["details"]:
+                if d["status"] == "fail":
+                    lines.append(f"  {c['case_id']:<12} {r['rule']}: {d['detail']}")
+    if not report["cases"]:
+        lines.append("geen casussen")
+    emit(report, "\n".join(lines))

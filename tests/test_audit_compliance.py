@@ -1,0 +1,97 @@
+"""Compliance: the legal rules per case from the events, pass / fail / not_due / n/a, per school."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from tests.audit_support import IB, LK, clocked_engine, journey_to_opp
+from workflow.audit.compliance import compliance
+from workflow.service import Engine
+
+T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.UTC)
+
+
+def _rules(report: dict[str, Any], cid: str) -> dict[str, str]:
+    case = next(c for c in report["cases"] if c["case_id"] == cid)
+    return {r["rule"]: r["status"] for r in case["rules"]}
+
+
+def _forge(engine: Engine, cid: str, trigger: str, source: str, dest: str, lf: int, lt: int) -> None:
+    """Append a well-hashed transition that no guard checked (a store written around the engine)."""
+    with engine.uow() as uow:
+        case = uow.store.load(cid)
+        assert case is not None
+        payload = {"trigger": trigger, "source": source, "dest": dest, "level_from": lf, "level_to": lt,
+                   "params": {}, "guards": []}
+        ev = case.next_event(type="transitioned", payload=payload, actor=IB, role="ib",
+                             recorded_at=engine.clock(), process=engine.definition)
+        expected = case.version
+        case.apply(ev)
+        uow.store.append(case, [ev], expected_version=expected, now=engine.clock())
+        uow.commit()
+
+
+def test_rules_pass_fail_and_not_due(config_path: Path) -> None:
+    engine, clock = clocked_engine(config_path, T0)
+    good = journey_to_opp(engine, clock, pupil="GOOD")
+    # a case forced through to an adopted OPP without any evidence, 8 weeks after level 4
+    bad = engine.open_case(pupil="BAD", school="de-linde", actor=IB)["case_id"]
+    for src, dst, lf, lt in (("niveau_1", "niveau_2", 1, 2), ("niveau_2", "niveau_3", 2, 3),
+                             ("niveau_3", "niveau_4", 3, 4)):
+        _forge(engine, bad, "escalate", src, dst, lf, lt)
+    clock.advance(weeks=8)
+    _forge(engine, bad, "start_opp", "niveau_4", "opp_concept", 4, 4)
+    _forge(engine, bad, "adopt_opp", "opp_concept", "opp_vastgesteld", 4, 4)
+    # a case waiting at level 4: within the 6 weeks
+    waiting = engine.open_case(pupil="WAIT", school="de-linde", actor=IB)["case_id"]
+    for src, dst, lf, lt in (("niveau_1", "niveau_2", 1, 2), ("niveau_2", "niveau_3", 2, 3),
+                             ("niveau_3", "niveau_4", 3, 4)):
+        _forge(engine, waiting, "escalate", src, dst, lf, lt)
+    low = engine.open_case(pupil="LOW", school="het-anker", actor="ib.smit")["case_id"]
+
+    report = compliance(engine, actor="auditor")
+    assert _rules(report, good) == {
+        "opp_binnen_6_weken": "pass", "opp_jaarlijks_geevalueerd": "not_due",
+        "instemming_handelingsdeel": "pass", "leerling_gehoord": "pass",
+        "oogo_voor_vaststelling_en_herziening": "pass"}
+    assert _rules(report, bad) == {
+        "opp_binnen_6_weken": "fail", "opp_jaarlijks_geevalueerd": "not_due",
+        "instemming_handelingsdeel": "fail", "leerling_gehoord": "fail",
+        "oogo_voor_vaststelling_en_herziening": "fail"}
+    assert _rules(report, waiting)["opp_binnen_6_weken"] == "not_due"
+    assert set(_rules(report, low).values()) == {"n/a"}
+    assert report["summary"]["de-linde"]["opp_binnen_6_weken"] == {"pass": 1, "fail": 1, "not_due": 1, "n/a": 0}
+    assert report["summary"]["het-anker"]["leerling_gehoord"]["n/a"] == 1
+
+    # a school year later: the waiting case missed its 6 weeks, the OPPs were never evaluated
+    later = compliance(engine, actor="auditor", today=dt.date(2026, 8, 15))
+    assert _rules(later, waiting)["opp_binnen_6_weken"] == "fail"
+    assert _rules(later, good)["opp_jaarlijks_geevalueerd"] == "fail"
+    # an evaluation with the parents in that school year makes it pass
+    clock.now = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+    engine.record("evaluation", good, actor=IB, outcome="voldoende", subject="opp", with_parents=True)
+    again = compliance(engine, actor="auditor", today=dt.date(2026, 8, 15))
+    yearly = next(r for r in next(c for c in again["cases"] if c["case_id"] == good)["rules"]
+                  if r["rule"] == "opp_jaarlijks_geevalueerd")
+    assert [d["status"] for d in yearly["details"]] == ["pass", "not_due"]  # 2025-26 done, 2026-27 runs
+    assert yearly["status"] == "not_due"
+    # the IB of one school sees only that school
+    assert {c["case_id"] for c in compliance(engine, actor="ib.smit")["cases"]} == {low}
+    engine.db.dispose()
+
+
+def test_cli_compliance(config_path: Path, cli: Any) -> None:
+    engine, clock = clocked_engine(config_path, T0)
+    cid = journey_to_opp(engine, clock)
+    engine.record("signal", engine.open_case(pupil="Q", school="de-linde", actor=IB)["case_id"],
+                  actor=LK, area="lezen", note="n")
+    engine.db.dispose()
+    r = cli("audit", "compliance", "--json")
+    assert r.code == 0, r.err
+    assert cid in {c["case_id"] for c in r.json()["cases"]}
+    text = cli("audit", "compliance", "--school", "de-linde")
+    assert text.code == 0 and "opp_binnen_6_weken" in text.out
+    assert cli("audit", "compliance", "--school", "het-anker", "--actor", IB).code == 3
+    assert cli("audit", "compliance", "--school", "nergens").code == 2

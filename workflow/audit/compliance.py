@@ -1,0 +1,228 @@
+"""Compliance: the legal rules of passend onderwijs checked per case from the events alone.
+
+The guards already refuse unlawful steps, but a school may run its own definition, and an
+auditor wants the rules checked independently of it. Each rule (../shared/domain.md) gives
+`pass`, `fail`, `not_due` (its moment has not come yet) or `n/a` (the case never got there):
+
+- `opp_binnen_6_weken`: an OPP adopted within 6 weeks of entering level 4 (WPO art. 40a lid 2;
+  the period comes from the definition's `opp_vaststellen` deadline when it has one);
+- `opp_jaarlijks_geevalueerd`: each school year (1 Aug - 31 Jul) that ends with an OPP in force
+  has an OPP evaluation with the parents dated in it (lid 3; the same duty as the deadline);
+- `instemming_handelingsdeel`: parents' consent on the handelingsdeel granted at adoption (34446);
+- `leerling_gehoord`: the pupil's view, or the reason why not, recorded before adoption (hoorrecht);
+- `oogo_voor_vaststelling_en_herziening`: an OOGO meeting before every adoption and revision (lid 1, 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..clock import local_date
+from ..definition import DefinitionRegistry
+from ..domain import Case
+from ..errors import NotFound, PassendError, Refused
+from ..events import Event
+from ..facts import Fact
+from ..guards import consent_status
+
+if TYPE_CHECKING:
+    from ..service import Engine
+
+RULES = ("opp_binnen_6_weken", "opp_jaarlijks_geevalueerd", "instemming_handelingsdeel",
+         "leerling_gehoord", "oogo_voor_vaststelling_en_herziening")
+STATUSES = ("pass", "fail", "not_due", "n/a")
+OPP_WEEKS_DEFAULT = 42
+CONSENT_SCOPE = "opp_handelingsdeel"
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    findings: list[tuple[str, str]] = field(default_factory=list)  # (status, detail)
+
+    def add(self, status: str, detail: str) -> None:
+        self.findings.append((status, detail))
+
+    @property
+    def status(self) -> str:
+        got = {s for s, _ in self.findings}
+        for s in ("fail", "not_due", "pass"):
+            if s in got:
+                return s
+        return "n/a"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "status": self.status,
+                "details": [{"status": s, "detail": d} for s, d in self.findings]}
+
+
+def school_year(day: dt.date) -> tuple[dt.date, dt.date]:
+    start = dt.date(day.year if day.month >= 8 else day.year - 1, 8, 1)
+    return start, dt.date(start.year + 1, 7, 31)
+
+
+def _opp_days(registry: DefinitionRegistry, ev: Event) -> int:
+    try:
+        d = registry.get(ev.process_id, ev.process_version)
+    except PassendError:
+        return OPP_WEEKS_DEFAULT
+    for dd in getattr(d, "deadlines", ()):
+        if getattr(dd, "name", None) == "opp_vaststellen" and getattr(dd, "due", None) is not None:
+            return int(dd.due.days)
+    return OPP_WEEKS_DEFAULT
+
+
+def _since(case: Case, state: str) -> int:
+    """Sequence number of the last entry into `state` (0 if never)."""
+    e = case.facts.last_entry(state)
+    return e.seq if e is not None else 0
+
+
+def _facts_after(case: Case, seq: int, evidence: str, **where: Any) -> list[Fact]:
+    return [f for f in case.facts.facts
+            if f.seq > seq and f.kind == evidence and all(f.fields.get(k) == v for k, v in where.items())]
+
+
+def check_case(evs: Iterable[Event], registry: DefinitionRegistry, today: dt.date) -> dict[str, Any]:
+    """Fold the case's events and judge every rule; the result names no person."""
+    r = {name: RuleResult(name) for name in RULES}
+    case: Case | None = None
+    level4_start: dt.date | None = None
+    level4_days = OPP_WEEKS_DEFAULT
+    level4_adopted = False
+    opp_since: dt.date | None = None  # the OPP in force since this date
+    opp_periods: list[tuple[dt.date, dt.date | None]] = []
+    for ev in evs:
+        if case is None:
+            case = Case.from_events([ev])
+            if case.level == 4:
+                level4_start, level4_days = local_date(ev.recorded_at), _opp_days(registry, ev)
+            continue
+        day = local_date(ev.recorded_at)
+        p = ev.payload
+        if ev.type == "transitioned":
+            source, dest = p.get("source"), p.get("dest")
+            adopts = bool(p.get("adopts_opp")) or (source == "opp_concept" and dest == "opp_vastgesteld")
+            revises = p.get("trigger") == "revise_opp" or (source == "opp_vastgesteld" and dest == "opp_concept")
+            if adopts:
+                concept = _since(case, "opp_concept")
+                status = consent_status(case.facts, CONSENT_SCOPE)
+                r["instemming_handelingsdeel"].add(
+                    "pass" if status == "granted" else "fail",
+                    f"vaststelling {day}: toestemming handelingsdeel {status or 'niet vastgelegd'}")
+                heard = _facts_after(case, concept, "view", party="leerling")
+                r["leerling_gehoord"].add(
+                    "pass" if heard else "fail",
+                    f"vaststelling {day}: " + ("mening leerling of reden vastgelegd" if heard
+                                               else "geen mening van de leerling en geen reden"))
+                oogo = _facts_after(case, concept, "meeting", kind="oogo")
+                r["oogo_voor_vaststelling_en_herziening"].add(
+                    "pass" if oogo else "fail", f"vaststelling {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
+                if level4_start is not None and not level4_adopted:
+                    due = level4_start + dt.timedelta(days=level4_days)
+                    r["opp_binnen_6_weken"].add(
+                        "pass" if day <= due else "fail",
+                        f"niveau 4 sinds {level4_start}, OPP vastgesteld {day} (uiterlijk {due})")
+                    level4_adopted = True
+                if opp_since is None:
+                    opp_since = day
+            if revises:
+                oogo = _facts_after(case, _since(case, "opp_vastgesteld"), "meeting", kind="oogo")
+                r["oogo_voor_vaststelling_en_herziening"].add(
+                    "pass" if oogo else "fail", f"herziening {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
+        try:
+            case.apply(ev)
+        except (KeyError, ValueError, TypeError):
+            break
+        if ev.type == "transitioned":
+            if opp_since is not None and not case.opp_active:
+                opp_periods.append((opp_since, day))
+                opp_since = None
+            was4 = level4_start is not None
+            if case.level == 4 and not was4:
+                level4_start, level4_days, level4_adopted = day, _opp_days(registry, ev), False
+            elif case.level != 4 and was4:
+                _close_level4(r["opp_binnen_6_weken"], level4_start, level4_days, level4_adopted, day)
+                level4_start = None
+    if case is None:
+        return {"case_id": None, "rules": []}
+    if level4_start is not None and not level4_adopted:
+        due = level4_start + dt.timedelta(days=level4_days)
+        if case.closed:
+            _close_level4(r["opp_binnen_6_weken"], level4_start, level4_days, False,
+                          local_date(case.closed_at) if case.closed_at else today)
+        elif today > due:
+            r["opp_binnen_6_weken"].add("fail", f"niveau 4 sinds {level4_start}, nog geen OPP (uiterlijk {due})")
+        else:
+            r["opp_binnen_6_weken"].add("not_due", f"niveau 4 sinds {level4_start}, OPP uiterlijk {due}")
+    if opp_since is not None:
+        opp_periods.append((opp_since, None))
+    if case.state == "opp_concept" and not r["instemming_handelingsdeel"].findings:
+        for name in ("instemming_handelingsdeel", "leerling_gehoord", "oogo_voor_vaststelling_en_herziening"):
+            r[name].add("not_due", "OPP in concept, nog niet vastgesteld")
+    _yearly(r["opp_jaarlijks_geevalueerd"], case, opp_periods, today)
+    return {"case_id": case.case_id, "school": case.school, "state": case.state,
+            "process": f"{case.process_id}@{case.process_version}",
+            "rules": [r[name].as_dict() for name in RULES]}
+
+
+def _close_level4(res: RuleResult, start: dt.date | None, days: int, adopted: bool, left: dt.date) -> None:
+    if start is None or adopted:
+        return
+    due = start + dt.timedelta(days=days)
+    if left > due:
+        res.add("fail", f"niveau 4 van {start} tot {left} zonder OPP (uiterlijk {due})")
+    else:
+        res.add("n/a", f"niveau 4 verlaten op {left}, vóór de termijn ({due})")
+
+
+def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | None]], today: dt.date) -> None:
+    evals = [f.date for f in case.facts.facts
+             if f.kind == "evaluation" and f.fields.get("subject") == "opp" and f.fields.get("with_parents")]
+    for since, until in periods:
+        start, end = school_year(since)
+        while start <= (until or today):
+            in_force_at_end = until is None or until > end
+            done = [d for d in evals if start <= d <= end]
+            label = f"schooljaar {start.year}-{end.year}"
+            if done:
+                res.add("pass", f"{label}: met ouders geëvalueerd op {done[0]}")
+            elif end < today and in_force_at_end:
+                res.add("fail", f"{label}: OPP niet met ouders geëvalueerd")
+            elif end >= today and until is None:
+                res.add("not_due", f"{label}: evaluatie met ouders uiterlijk {end}")
+            start, end = dt.date(start.year + 1, 8, 1), dt.date(end.year + 1, 7, 31)
+
+
+# ---- entry point ----------------------------------------------------------------------------
+def compliance(engine: Engine, *, actor: str, school: str | None = None,
+               today: dt.date | None = None) -> dict[str, Any]:
+    """Every case the actor may see (or one school's), judged; with a summary per school."""
+    from .replay import grouped_events
+
+    user = engine.user(actor)
+    if school is not None:
+        if school not in engine.config.schools:
+            raise NotFound(f"onbekende school '{school}'")
+        if not user.serves(school):
+            raise Refused("geweigerd", reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{school}'"])
+        schools: list[str] | None = [school]
+    else:
+        schools = None if "*" in user.schools else list(user.schools)
+    today = today or engine.today()
+    results: list[dict[str, Any]] = []
+    summary: dict[str, dict[str, dict[str, int]]] = {}
+    with engine.db.connect() as conn:
+        conn.begin()
+        for _cid, evs in grouped_events(conn, schools):
+            res = check_case(evs, engine.registry, today)
+            if res["case_id"] is None:
+                continue
+            results.append(res)
+            per = summary.setdefault(res["school"], {name: dict.fromkeys(STATUSES, 0) for name in RULES})
+            for rule in res["rules"]:
+                per[rule["rule"]][rule["status"]] += 1
+    return {"today": today.isoformat(), "rules": list(RULES), "summary": summary, "cases": results}
