@@ -10,6 +10,7 @@ BENCHMARKS = {
     "fire": "durable fire/s on SQLite vs a raw sqlite3 loop and the eventsourcing library",
     "startup": "`passend --help` start-up time vs a bare `python -c pass`",
     "audit": "audit verify / replay --all events/s and peak RSS vs a raw read-and-hash loop and the peer's replay",
+    "planner": "the reminder planner's due-work scan vs the bare SQL it streams; serve --once peak RSS",
     "populate": "the population generator (`passend demo --pupils N`): events/s",
 }
 

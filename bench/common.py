@@ -47,7 +47,7 @@ def cleanup(folder: Path, keep: bool, given: str | None) -> None:
 
 
 def write_config(folder: Path, url: str, *, schools: int = 12, extra: str = "") -> Path:
-    """A region-sized config: `schools` schools, each with an IB and a leerkracht, and an auditor."""
+    """A region-sized config: `schools` schools, each with an IB, a leerkracht and a directeur; an auditor."""
     lines = [
         f'[database]\nurl = "{url}"\n',
         f'[security]\nmaster_key_file = "{folder / "master.key"}"\n',
@@ -62,6 +62,8 @@ def write_config(folder: Path, url: str, *, schools: int = 12, extra: str = "") 
                      f'email = "ib@school-{i:03d}.example"\n')
         lines.append(f'[[users]]\nid = "lk.{i:03d}"\nrole = "leerkracht"\nschools = ["school-{i:03d}"]\n'
                      f'email = "lk@school-{i:03d}.example"\n')
+        lines.append(f'[[users]]\nid = "dir.{i:03d}"\nrole = "directeur"\nschools = ["school-{i:03d}"]\n'
+                     f'email = "directie@school-{i:03d}.example"\n')
     lines.append('[[users]]\nid = "auditor"\nrole = "auditor"\nschools = ["*"]\n')
     path = folder / "config.toml"
     path.write_text("\n".join(lines) + extra, encoding="utf-8")

@@ -130,3 +130,13 @@ def test_bench_audit(tmp_path: Path) -> None:
     positive(f, "verify_vs_raw", "verify_vs_peer")
     if f["replay"] is not None:
         positive(f["replay"], "events_per_s", "peak_rss_mb")
+
+
+def test_bench_planner(tmp_path: Path) -> None:
+    pytest.importorskip("holidays")
+    f = run_bench("planner", "--pupils", "300", tmp=tmp_path)
+    assert f["store"]["cases"] == 300 and f["bare_rows"] > 0
+    positive(f, "scan_ms", "bare_query_ms", "scan_vs_bare")
+    serve = f["serve_once"]
+    assert serve["failed"] == 0 and serve["sent"] == serve["planned"]
+    positive(serve, "peak_rss_mb")
