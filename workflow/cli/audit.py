@@ -142,21 +142,24 @@ def replay_cmd(state: State, case_id: str | None, all_cases: bool, as_of: str | 
 
         bar = Progress("replay")
         found = replay_all(engine, actor=who, as_of=day, progress=bar.advance)
-    items: list[dict[str, Any]] = []
+    import json
+
     ok = True
     n = 0
-    for r in found:  # streamed: in text mode each case is printed as soon as it is replayed
-        n += 1
+    if as_json:  # streamed JSON: one case at a time, so memory stays flat with --all
+        click.echo('{"as_of": ' + json.dumps(as_of) + ', "cases": [')
+    for r in found:
         ok = ok and r.ok
         d = r.as_dict()
         if as_json:
-            items.append(d)
+            click.echo(("," if n else "") + json.dumps(d, ensure_ascii=False, default=str))
         else:
             click.echo(_render_replay(d))
+        n += 1
     if bar is not None:
         bar.close()
     if as_json:
-        emit({"ok": ok, "as_of": as_of, "cases": items})
+        click.echo('], "count": ' + str(n) + ', "ok": ' + ("true" if ok else "false") + "}")
     elif n == 0:
         click.echo("geen casussen")
     if not ok:
