@@ -11,6 +11,7 @@ BENCHMARKS = {
     "startup": "`passend --help` start-up time vs a bare `python -c pass`",
     "audit": "audit verify / replay --all events/s and peak RSS vs a raw read-and-hash loop and the peer's replay",
     "planner": "the reminder planner's due-work scan vs the bare SQL it streams; serve --once peak RSS",
+    "dispatch": "reminder dispatch on PostgreSQL, 1 and 2 processes, to a loopback SMTP server: msg/s, duplicates",
     "populate": "the population generator (`passend demo --pupils N`): events/s",
 }
 

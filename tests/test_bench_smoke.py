@@ -140,3 +140,17 @@ def test_bench_planner(tmp_path: Path) -> None:
     serve = f["serve_once"]
     assert serve["failed"] == 0 and serve["sent"] == serve["planned"]
     positive(serve, "peak_rss_mb")
+
+
+def test_bench_dispatch(tmp_path: Path) -> None:
+    """Two dispatchers on one PostgreSQL outbox: every message once, to a loopback SMTP server."""
+    pytest.importorskip("aiosmtpd")
+    url = os.environ.get("PASSEND_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PASSEND_TEST_POSTGRES_URL is not set")
+    f = run_bench("dispatch", "--messages", "120", "--pg-url", url, tmp=tmp_path)
+    assert [r["processes"] for r in f["runs"]] == [1, 2]
+    for r in f["runs"]:
+        assert r["duplicates"] == 0 and r["missing"] == 0 and r["received"] == 120
+        positive(r, "messages_per_s")
+    assert f["duplicates_total"] == 0
