@@ -365,3 +365,16 @@ def test_evidence_dated_before_a_later_anchor_does_not_count() -> None:
     assert check(g, _facts(backdated, entries=entries), {}) is not None
     ondate = Fact(7, "signal", day, 1, "s", {"area": "lezen"})
     assert check(g, _facts(backdated, ondate, entries=entries), {}) is None
+
+
+def test_evaluations_count_once_per_plan_and_only_for_plans_of_this_level() -> None:
+    c = PureCase().record("signal", area="lezen", note="n").fire("escalate")
+    c.plan()  # a level-2 plan, evaluated only after escalating to level 3
+    c.record("evaluation", outcome="onvoldoende").record("contact", method="telefoon").fire("escalate")
+    c.record("evaluation", outcome="onvoldoende")  # of the level-2 plan, the latest one
+    assert "(nu 0)" in c.decide("escalate").reasons[0]
+    c.plan().record("evaluation", outcome="onvoldoende").record("evaluation", outcome="onvoldoende")
+    assert "(nu 1)" in c.decide("escalate").reasons[0]  # one period, evaluated twice
+    c.plan().record("evaluation", outcome="onvoldoende")
+    assert "(nu" not in c.decide("escalate").reasons[0]
+    assert len(c.decide("escalate").reasons) == 2  # expert and consent still missing

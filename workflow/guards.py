@@ -195,6 +195,23 @@ def latest_consent(case: CaseFacts, scope: str, since: Entry | None = None) -> F
     return latest
 
 
+def _count(case: CaseFacts, facts: list[Fact], anchor: Entry | None) -> int:
+    """How many records count. An evaluation of a plan stands for that plan's period: it counts
+    once per plan, and only for a plan made since the anchor (a level-2 plan evaluated after
+    escalating is not a level-3 period)."""
+    plans = {f.seq: f for f in case.facts if f.kind == "plan"}
+    seen: set[int] = set()
+    n = 0
+    for f in facts:
+        plan = f.fields.get("plan") if f.kind == "evaluation" else None
+        if plan is None:
+            n += 1
+        elif plan not in seen and plan in plans and _after(plans[plan], anchor):
+            seen.add(plan)
+            n += 1
+    return n
+
+
 def consent_status(case: CaseFacts, scope: str, since: Entry | None = None) -> str | None:
     """The parents' latest decision on `scope` ('granted', 'refused', 'revoked'), or None."""
     latest = latest_consent(case, scope, since)
@@ -205,10 +222,10 @@ def check(guard: Guard, case: CaseFacts, params: Mapping[str, Any]) -> str | Non
     """None when the guard holds, else a Dutch reason naming what is missing."""
     if guard.kind == "evidence":
         anchor = anchor_entry(case, guard.since)
-        n = sum(
-            1 for f in case.facts
+        n = _count(case, [
+            f for f in case.facts
             if f.kind == guard.evidence and _after(f, anchor) and _matches(f, guard.where, params)
-        )
+        ], anchor)
         if n >= guard.min:
             return None
         have = f" (nu {n})" if guard.min > 1 else ""
