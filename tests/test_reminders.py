@@ -256,8 +256,11 @@ def test_planning_twice_or_from_two_services_plans_once(srig: Rig) -> None:
 def test_daily_digest_on_school_days(tmp_path: Path, sqlite_url: str) -> None:
     port = free_port()
     cfg = write_config(tmp_path, sqlite_url, extra=smtp_extra(port, digest=True, digest_time="07:30"))
-    clock = Clock(D0)
+    clock = Clock(dt.date(2023, 9, 4))
     engine = clocked_engine(cfg, clock)
+    gone = engine.open_case(pupil="LL-0", school="de-linde", actor=IB)["case_id"]
+    engine.fire(gone, "close", actor=IB, params={"reason": "verhuisd"})  # kept 2 years: erase since 2025
+    clock.set(D0)
     overdue = to_niveau_4(engine, pupil="LL-1")
     quiet = engine.open_case(pupil="LL-2", school="de-linde", actor=IB)["case_id"]
     waiting = to_niveau_4(engine, pupil="LL-3")
@@ -283,4 +286,5 @@ def test_daily_digest_on_school_days(tmp_path: Path, sqlite_url: str) -> None:
     text = digest.get_body(("plain",)).get_content()
     assert overdue in text and soon in text and quiet not in text
     assert f"{waiting} (OBS De Linde): opp_handelingsdeel" in text
+    assert f"{gone} (OBS De Linde): gesloten 2023-09-04, wissen vanaf 2025-09-04" in text
     engine.db.dispose()

@@ -66,7 +66,7 @@ class ReminderService:
 
         planner = self.planner()
         moment = self.now()
-        items = planner.due(moment)
+        items = planner.due(moment, skip_planned_digests=True)
         real = self.real_clock()
         have = _existing(self.engine, [i.key for i in items])
         rows = [planner.render(i, real) for i in items if i.key not in have]

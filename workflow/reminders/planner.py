@@ -97,11 +97,15 @@ class Planner:
                 yield Case.from_events(batch)
 
     # ---- what is due ------------------------------------------------------------------------
-    def due(self, now: dt.datetime) -> list[Due]:
+    def due(self, now: dt.datetime, *, skip_planned_digests: bool = False) -> list[Due]:
+        """Everything due at `now`. With skip_planned_digests, today's digests already in the
+        outbox are not gathered again (the costly part of a tick once the digest is out)."""
         local = now.astimezone(SCHOOL_TZ)
         today, time = local.date(), local.time().replace(tzinfo=None)
         out: list[Due] = []
         digest_rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        digest = self.settings.digest and time >= self.settings.digest_time and \
+            bool(self._digest_users(today, skip_planned_digests))
         for case in self.open_cases():
             if case.school not in self.engine.config.schools:
                 continue
@@ -109,13 +113,30 @@ class Planner:
             cal = self.calendar(case.school)
             for r in dl.running(case, d, today):
                 out.extend(self._for_deadline(case, d, r, cal, today, time))
-                if self.settings.digest:
+                if digest:
                     self._collect_digest(digest_rows, case, r, today)
-            if self.settings.digest:
+            if digest:
                 self._collect_consent(digest_rows, case, d)
-        if self.settings.digest and time >= self.settings.digest_time:
-            out.extend(self._digests(digest_rows, today))
+        if digest:
+            out.extend(self._digests(digest_rows, today, self._digest_users(today, skip_planned_digests)))
         return out
+
+    def _digest_users(self, today: dt.date, skip_planned: bool) -> list[User]:
+        """IBs with an address for whom today is a school day (and, optionally, no digest yet)."""
+        users = []
+        for u in self.engine.config.users.values():
+            if u.role not in self.settings.remind_roles or not u.email:
+                continue
+            schools = [s for s in self.engine.config.schools if u.serves(s)]
+            if any(self.calendar(s).is_school_day(today) for s in schools):
+                users.append(u)
+        if skip_planned and users:
+            from . import outbox
+
+            with self.engine.db.connect() as conn:
+                have = outbox.existing_keys(conn, [digest_key(u.id, today) for u in users])
+            users = [u for u in users if digest_key(u.id, today) not in have]
+        return users
 
     def _reached(self, day: dt.date, today: dt.date, time: dt.time) -> bool:
         return today > day or (today == day and time >= self.settings.send_time)
@@ -187,14 +208,11 @@ class Planner:
         return [{"case_id": e["case_id"], "school": name, "closed": e["closed_at"][:10], "due": e["due"]}
                 for e in cases_due_for_erasure(self.engine, today=today, school=school)]
 
-    def _digests(self, rows: dict[str, dict[str, list[dict[str, Any]]]], today: dt.date) -> list[Due]:
+    def _digests(self, rows: dict[str, dict[str, list[dict[str, Any]]]], today: dt.date,
+                 users: list[User]) -> list[Due]:
         out: list[Due] = []
-        for u in self.engine.config.users.values():
-            if u.role not in self.settings.remind_roles or not u.email:
-                continue
+        for u in users:
             schools = [s for s in self.engine.config.schools if u.serves(s)]
-            if not any(self.calendar(s).is_school_day(today) for s in schools):
-                continue
             parts: dict[str, list[dict[str, Any]]] = {"due_week": [], "overdue": [], "consent": [], "erasure": []}
             for s in schools:
                 for k, items in rows.get(s, {}).items():
@@ -203,7 +221,7 @@ class Planner:
             if not any(parts.values()):
                 continue
             out.append(Due(
-                key=f"digest:{u.id}:{today.isoformat()}", kind="digest", recipient=u.id,
+                key=digest_key(u.id, today), kind="digest", recipient=u.id,
                 to=(str(u.email),), send_on=today, context={"parts": parts, "today": today, "actor": u.id},
             ))
         return out
@@ -241,6 +259,10 @@ class Planner:
             "send_on": item.send_on, "due_on": item.due_on, "subject": subject, "body_text": text,
             "body_html": html, "ics": ics_text, "message_id": mid,
         }
+
+
+def digest_key(user: str, day: dt.date) -> str:
+    return f"digest:{user}:{day.isoformat()}"
 
 
 def missing(case: Case, d: Any, dd: dl.DeadlineDef) -> list[str]:
