@@ -378,3 +378,13 @@ def test_evaluations_count_once_per_plan_and_only_for_plans_of_this_level() -> N
     c.plan().record("evaluation", outcome="onvoldoende")
     assert "(nu" not in c.decide("escalate").reasons[0]
     assert len(c.decide("escalate").reasons) == 2  # expert and consent still missing
+
+
+def test_options_offer_every_outcome_of_bot_outcome() -> None:
+    c = PureCase().to_opp_vastgesteld()
+    c.record("evaluation", outcome="onvoldoende", subject="opp").consent("bot_aanmelding")
+    c.fire("refer_bot").record("meeting", kind="bot", participants="SWV", outcome="arrangement")
+    outs = {o.params.get("outcome"): o for o in domain.options(c.case, c.d, "ib") if o.trigger == "bot_outcome"}
+    assert set(outs) == {"advies", "arrangement", "tlv"}
+    assert outs["arrangement"].allowed and not outs["advies"].allowed and not outs["tlv"].allowed
+    assert outs["tlv"].dest == "afgesloten"

@@ -7,6 +7,7 @@ never drift from what the events prove, and the same code serves replay in the a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -219,9 +220,10 @@ def options(case: Case, definition: ProcessDefinition, role: str) -> list[Decisi
     for trigger in definition.triggers_from(case.state):
         variants: list[dict[str, str]] = []
         for t in definition.candidates(trigger, case.state):
-            p = {k: v[0] for k, v in t.when.items()}
-            if p not in variants:
-                variants.append(p)
+            for combo in itertools.product(*t.when.values()):  # every outcome the edge accepts
+                p = dict(zip(t.when, combo, strict=True))
+                if p not in variants:
+                    variants.append(p)
         tdef = definition.triggers[trigger]
         for p in variants:
             for name, spec in tdef.params.items():

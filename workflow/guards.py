@@ -118,9 +118,16 @@ def parse_guard(
                 raise fail(fkey, f"{ev} has no field {fname!r}")
             if fname in fields and fields[fname].secret:
                 raise fail(fkey, "secret fields are encrypted and cannot be matched")
+            ftype = "bool" if fname in derived else fields[fname].type
             if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
                 if value[1:-1] not in params:
                     raise fail(fkey, f"refers to unknown trigger parameter {value!r}")
+            elif ftype == "bool" and not isinstance(value, bool):
+                raise fail(fkey, "must be true or false")
+            elif ftype == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+                raise fail(fkey, "must be a whole number")
+            elif ftype in ("text", "date") and not isinstance(value, str | list):
+                raise fail(fkey, "must be a string")
             elif fname in fields and fields[fname].choices:
                 vals = value if isinstance(value, list) else [value]
                 for v in vals:
