@@ -129,3 +129,50 @@ def test_ics_escapes_and_folds() -> None:
     assert all(len(line.encode()) <= 75 for line in lines)
     assert any(line.startswith(" ") for line in lines)
     assert "\n" not in text.replace("\r\n", "")
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with `cryptography` (already a dependency)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "passend test relay")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_smtp_tls_verifies_the_server_certificate(tmp_path: Path, security: str) -> None:
+    import ssl
+
+    cert_file, key_file = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    kwargs = {"tls_context": server_ctx, "require_starttls": True} if security == "starttls" \
+        else {"ssl_context": server_ctx}
+    with smtp_server(**kwargs) as (port, inbox):
+        trusted = smtp(port, security=security, ca_file=str(cert_file))
+        trusted.send(MSG)
+        trusted.close()
+        untrusted = smtp(port, security=security)  # the system CAs do not know this relay
+        with pytest.raises(NotifierError):
+            untrusted.send(MSG)
+    assert inbox.message_ids() == [MSG.message_id]
