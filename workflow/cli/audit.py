@@ -47,10 +47,17 @@ def verify_cmd(state: State) -> None:
     from ..audit.progress import Progress
     from ..audit.verify import verify
 
-    engine = state.engine()
+    # Only the config and a connection: verify needs no keys, definitions or ORM (fast start).
+    from ..config import load_config
+    from ..store.db import make_engine
+
+    db = make_engine(load_config(state.config).database_url)
     bar = Progress("verify")
-    with engine.db.connect() as conn:
-        report = verify(conn, progress=bar.advance)
+    try:
+        with db.connect() as conn:
+            report = verify(conn, progress=bar.advance)
+    finally:
+        db.dispose()
     bar.close()
     d = report.as_dict()
     if report.ok:
