@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workflow.calendar import SchoolCalendar, parse_days_off
 from workflow.errors import ConfigError
@@ -48,3 +50,14 @@ def test_years_without_school_holiday_data_fall_back_to_weekends_and_public_holi
     cal = SchoolCalendar("zuid")
     assert cal.is_school_day(D(2040, 10, 17))  # a Wednesday; no school-holiday data for 2040
     assert not cal.is_school_day(D(2040, 12, 25))
+
+
+@settings(max_examples=200, deadline=None)
+@given(day=st.dates(min_value=D(2025, 8, 1), max_value=D(2028, 7, 31)),
+       region=st.sampled_from(["noord", "midden", "zuid"]))
+def test_a_moved_reminder_is_the_last_school_day_on_or_before_its_date(day: dt.date, region: str) -> None:
+    cal = SchoolCalendar(region, parse_days_off(["2026-10-02", "2027-02-08/2027-02-12"], "days_off"))
+    moved = cal.on_or_before(day)
+    assert moved <= day and cal.is_school_day(moved)
+    assert not any(cal.is_school_day(moved + dt.timedelta(days=n)) for n in range(1, (day - moved).days + 1))
+    assert (day - moved).days < 60  # the summer holiday is the longest stretch

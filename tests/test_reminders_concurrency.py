@@ -79,3 +79,43 @@ def test_two_dispatch_processes_deliver_each_reminder_exactly_once(
     assert all(r["sent"] > 0 for r in results[:2]), results  # both processes really took part
     assert outbox.counts(engine.db) == {"sent": count}
     engine.db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_serve_processes_plan_and_send_each_reminder_once(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+) -> None:
+    from tests.reminders_support import Clock, clocked_engine, to_niveau_4
+
+    if backend == "postgres":
+        base = os.environ.get("PASSEND_TEST_POSTGRES_URL")
+        if not base:
+            pytest.skip("PASSEND_TEST_POSTGRES_URL is not set")
+        from tests.conftest import _postgres_schema_url
+
+        gen = _postgres_schema_url(base)
+        url = next(gen)
+        request.addfinalizer(lambda: next(gen, None))
+    else:
+        url = f"sqlite:///{tmp_path / 'passend.db'}"
+    port = free_port()
+    cfg = write_config(tmp_path, url, extra=smtp_extra(port, batch_size=3))
+    d0 = dt.date(2026, 9, 7)
+    engine = clocked_engine(cfg, Clock(d0))
+    cases = [to_niveau_4(engine, pupil=f"LL-{i}") for i in range(12)]
+    engine.db.dispose()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    moment = (d0 + dt.timedelta(days=28)).isoformat() + "T08:00"
+    cmd = [sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), "serve", "--once", "--now", moment,
+           "--json"]
+    with smtp_server(port) as (_, inbox):
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+                 for _ in range(2)]
+        outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
+    results = [json.loads(o[0]) for o in outs]
+    assert sum(r["planned"] for r in results) == 12  # each reminder planned by one of the two
+    assert sum(r["sent"] for r in results) == 12
+    ids = inbox.message_ids()
+    assert len(ids) == 12 and len(set(ids)) == 12
+    assert sorted(str(m["Subject"]).split("casus ")[1].split()[0] for m in inbox.messages()) == sorted(cases)
