@@ -295,3 +295,33 @@ def test_old_cases_keep_the_definition_version_they_were_opened_under(tmp_path: 
             e3.case(old, actor=IB)
     finally:
         e3.db.dispose()
+
+
+def test_two_concurrent_opens_for_one_pupil_make_one_case(engine: Engine) -> None:
+    import threading
+
+    other = Engine.from_config(engine.config.path)
+    barrier = threading.Barrier(2)
+    results: list[object] = []
+
+    def open_one(e: Engine) -> None:
+        barrier.wait(timeout=30)
+        try:
+            results.append(e.open_case(pupil="TWIN-1", school="de-linde", actor=IB)["case_id"])
+        except (Conflict, Refused) as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=open_one, args=(e,)) for e in (engine, other)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        other.db.dispose()
+    assert len(results) == 2
+    assert sum(isinstance(r, str) for r in results) == 1, results
+    assert len(engine.list_cases(actor=IB)) == 1
+    with engine.uow(write=False) as uow:
+        keys = uow.connection.exec_driver_sql("SELECT count(*) FROM case_keys").scalar()
+    assert keys == 1  # the loser's key went with its rolled-back transaction
