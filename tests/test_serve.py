@@ -112,3 +112,12 @@ def test_help_is_light() -> None:
                        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert "reminders" in r.stdout and "serve" in r.stdout
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_bad_day_off_stops_the_start_with_file_and_key(tmp_path: Path, sqlite_url: str) -> None:
+    cfg = write_config(tmp_path, sqlite_url, extra=FILE_NOTIFIER)
+    assert passend(cfg, "init").returncode == 0
+    cfg.write_text(cfg.read_text().replace('days_off = ["2026-10-02"]', 'days_off = ["2026-10-32"]'))
+    r = passend(cfg, "serve", "--once")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{cfg}: schools[0].days_off[0]: '2026-10-32' is not a date" in r.stderr

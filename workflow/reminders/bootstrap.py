@@ -54,7 +54,13 @@ class ReminderService:
 
     @classmethod
     def from_engine(cls, engine: Engine, now: Callable[[], dt.datetime] = utcnow) -> ReminderService:
-        return cls(engine, load_settings(engine), make_notifier(engine), now)
+        """Check everything a tick will need now, so a bad config stops the start, not every tick."""
+        from .planner import school_calendar
+
+        settings = load_settings(engine)
+        for school in engine.config.schools:
+            school_calendar(engine, school)
+        return cls(engine, settings, make_notifier(engine), now)
 
     def planner(self) -> Any:
         from .planner import Planner

@@ -66,8 +66,7 @@ class Planner:
     def calendar(self, school: str) -> SchoolCalendar:
         cal = self._calendars.get(school)
         if cal is None:
-            idx = list(self.engine.config.schools).index(school)
-            cal = SchoolCalendar.for_school(self.engine.config.schools[school], f"schools[{idx}]")
+            cal = school_calendar(self.engine, school)
             self._calendars[school] = cal
         return cal
 
@@ -259,6 +258,12 @@ class Planner:
             "send_on": item.send_on, "due_on": item.due_on, "subject": subject, "body_text": text,
             "body_html": html, "ics": ics_text, "message_id": mid,
         }
+
+
+def school_calendar(engine: Engine, school: str) -> SchoolCalendar:
+    """The calendar of one configured school; a bad `days_off` entry names file and key."""
+    idx = list(engine.config.schools).index(school)
+    return SchoolCalendar.for_school(engine.config.schools[school], f"{engine.config.path}: schools[{idx}]")
 
 
 def digest_key(user: str, day: dt.date) -> str:

@@ -33,7 +33,10 @@ def tick(service_id: str) -> None:
         if any(result.values()):
             log.info("serve.tick", **result)
     except Exception as exc:  # the service must survive a database or mail outage
-        log.error("serve.tick_failed", error_type=type(exc).__name__)
+        from ..errors import PassendError
+
+        detail = {"error": exc.message} if isinstance(exc, PassendError) else {}  # safe by design
+        log.error("serve.tick_failed", error_type=type(exc).__name__, **detail)
 
 
 def make_scheduler() -> Any:
