@@ -98,8 +98,9 @@ class Hasher:
         s = self._cache.get(value)
         if s is None:
             s = _q(value)
-            if len(self._cache) < 10_000:
-                self._cache[value] = s
+            if len(self._cache) >= 10_000:  # case ids keep coming; start afresh, stay small
+                self._cache.clear()
+            self._cache[value] = s
         return s
 
     def canonical(self, r: Row, seq: Any = None) -> bytes:
