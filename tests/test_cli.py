@@ -311,3 +311,12 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert r.code == 0 and "Exit codes" in r.out
     r = run(capsys)
     assert r.code == 2 and "Commands:" in r.err
+
+
+def test_demo_walks_a_case_to_an_adopted_opp(cli: Any) -> None:
+    r = cli("--json", "demo")
+    assert r.code == 0, r.err
+    steps = r.json()
+    assert steps[0]["state"] == "niveau_1" and steps[-1]["state"] == "opp_vastgesteld"
+    cid = steps[-1]["case_id"]
+    assert cli("--json", "case", "show", cid, "--actor", IB).json()["opp_active"] is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import pytest
@@ -388,3 +389,72 @@ def test_options_offer_every_outcome_of_bot_outcome() -> None:
     assert set(outs) == {"advies", "arrangement", "tlv"}
     assert outs["arrangement"].allowed and not outs["advies"].allowed and not outs["tlv"].allowed
     assert outs["tlv"].dest == "afgesloten"
+
+
+# ---- random walks: decisions, the transitions machine and replay agree -------------------------
+
+ACTIONS: list[tuple[str, dict[str, str]]] = [
+    ("signal", {"area": "lezen", "note": "n"}),
+    ("plan", {}),
+    ("evaluation", {"outcome": "onvoldoende"}),
+    ("evaluation", {"outcome": "voldoende"}),
+    ("evaluation", {"outcome": "voldoende", "subject": "opp", "with_parents": "ja"}),
+    ("evaluation", {"outcome": "onvoldoende", "subject": "opp"}),
+    ("contact", {"method": "telefoon"}),
+    ("meeting", {"kind": "expert", "participants": "p"}),
+    ("meeting", {"kind": "oogo", "participants": "p"}),
+    ("meeting", {"kind": "bot", "participants": "p", "outcome": "advies"}),
+    ("meeting", {"kind": "bot", "participants": "p", "outcome": "tlv"}),
+    ("view", {"party": "ouders", "text": "t"}),
+    ("view", {"party": "leerling", "reason_not_heard": "r"}),
+    ("consent", {"scope": "externe_deskundige", "status": "granted", "by": "m"}),
+    ("consent", {"scope": "opp_handelingsdeel", "status": "granted", "by": "m"}),
+    ("consent", {"scope": "opp_handelingsdeel", "status": "refused", "by": "m"}),
+    ("consent", {"scope": "bot_aanmelding", "status": "granted", "by": "m"}),
+    ("fire", {}), ("fire", {}), ("fire", {}), ("fire", {}),
+]
+
+
+def test_random_walks_keep_decisions_machine_and_replay_in_step() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from workflow.machine import shared_machine
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, len(ACTIONS) - 1), st.integers(0, 20)), max_size=60))
+    def walk(steps: list[tuple[int, int]]) -> None:
+        c = PureCase()
+        machine = shared_machine(c.d)
+        for action, pick in steps:
+            if c.case.closed:
+                assert domain.options(c.case, c.d, "ib") == []
+                break
+            kind, fields = ACTIONS[action]
+            if kind == "plan":
+                c.plan()
+            elif kind == "fire":
+                opts = domain.options(c.case, c.d, "ib")
+                for o in opts:
+                    assert o.allowed == (not o.reasons)
+                    if o.allowed:
+                        assert o.transition is not None
+                        assert machine.advance(c.state, o.transition) == o.dest
+                allowed = [o for o in opts if o.allowed and o.trigger != "close"]
+                if allowed:
+                    o = allowed[pick % len(allowed)]
+                    c.fire(o.trigger, **o.params)
+                    assert c.state == o.dest
+            else:
+                # e.g. an OPP evaluation without an OPP, an evaluation without a plan
+                with contextlib.suppress(BadInput):
+                    c.record(kind, **fields)
+            c.tick(pick % 3)
+        replayed = domain.Case.from_events(c.case.events)
+        assert (replayed.state, replayed.level, replayed.opp_active, replayed.closed, replayed.version) == (
+            c.case.state, c.case.level, c.case.opp_active, c.case.closed, c.case.version)
+        assert replayed.head_hash == c.case.head_hash
+        assert [o.as_dict() for o in domain.options(replayed, c.d, "ib")] == [
+            o.as_dict() for o in domain.options(c.case, c.d, "ib")]
+
+    walk()
