@@ -16,7 +16,15 @@ from typing import Any
 
 
 class NotifierError(Exception):
-    """A send failed and may succeed later (server down, refused, timed out). Retry it."""
+    """A send failed and may succeed later (server down, refused, timed out). Retry it.
+
+    `down` says the channel itself is unreachable, so the next messages would fail the same
+    way; a dispatcher stops its run instead of spending every message's attempt on it.
+    """
+
+    def __init__(self, message: str, *, down: bool = False) -> None:
+        super().__init__(message)
+        self.down = down
 
 
 class NotifierConfigError(ValueError):

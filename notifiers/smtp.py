@@ -90,9 +90,14 @@ class SmtpNotifier(Notifier):
         return conn
 
     def send(self, message: Message) -> None:
-        try:
-            if self._conn is None:
+        if self._conn is None:
+            try:
                 self._conn = self._connect()
+            except (smtplib.SMTPException, OSError) as exc:
+                code = getattr(exc, "smtp_code", None)
+                what = f"SMTP {code}" if code else f"SMTP {type(exc).__name__}"
+                raise NotifierError(f"{what} connecting to {self.host}:{self.port}", down=True) from None
+        try:
             refused = self._conn.send_message(message.to_email(self.sender))
         except smtplib.SMTPResponseException as exc:
             self.close()

@@ -84,6 +84,7 @@ def test_smtp_down_is_a_retryable_error_without_content() -> None:
     with pytest.raises(NotifierError) as err:
         n.send(MSG)
     assert "127.0.0.1" in str(err.value) and "C-TEST0001" not in str(err.value)
+    assert err.value.down  # the dispatcher stops its run instead of trying every message
 
 
 def test_file_notifier_writes_one_eml_per_message_id(tmp_path: Path) -> None:

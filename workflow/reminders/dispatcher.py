@@ -29,6 +29,7 @@ class DispatchResult:
     retrying: int = 0
     failed: int = 0
     lost_claim: int = 0
+    deferred: int = 0  # not tried because the channel was down; no attempt counted
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -69,14 +70,18 @@ def dispatch_once(
                 elif until - now < lease / 3:
                     outbox.renew_all(db, claim.token, now + lease)
                     until = now + lease
-                _send_one(db, notifier, settings, row, claim.token, result, clock)
+                if not _send_one(db, notifier, settings, row, claim.token, result, clock):
+                    result.deferred += outbox.release(db, claim.token)
+                    log.warning("reminders.channel_down", deferred=result.deferred, notifier=notifier.name)
+                    return result
     finally:
         notifier.close()
     return result
 
 
 def _send_one(db: Any, notifier: Notifier, settings: ReminderSettings, row: Any, token: str,
-              result: DispatchResult, clock: Callable[[], dt.datetime]) -> None:
+              result: DispatchResult, clock: Callable[[], dt.datetime]) -> bool:
+    """Send one claimed row and record the outcome; False when the channel is down altogether."""
     ids = {"outbox_id": row.id, "kind": row.kind, "case_id": row.case_id, "deadline": row.deadline}
     try:
         notifier.send(row_message(row))
@@ -91,9 +96,10 @@ def _send_one(db: Any, notifier: Notifier, settings: ReminderSettings, row: Any,
             outbox.mark_failed(db, row.id, token, error=error, retry_at=now + settings.backoff(row.attempts))
             result.retrying += 1
             log.info("reminder.retry_later", attempts=row.attempts, error=error, **ids)
-        return
+        return not (isinstance(exc, NotifierError) and exc.down)
     if outbox.mark_sent(db, row.id, token, clock()):
         result.sent += 1
         log.info("reminder.sent", attempts=row.attempts, **ids)
     else:
         result.lost_claim += 1
+    return True

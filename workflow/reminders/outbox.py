@@ -160,6 +160,16 @@ def renew_all(db: Engine, token: str, until: dt.datetime) -> int:
         return int(r.rowcount or 0)
 
 
+def release(db: Engine, token: str) -> int:
+    """Hand back the rows of a claim that were not tried: pending again, no attempt counted."""
+    with _begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox).where(outbox.c.claim_token == token, outbox.c.status == SENDING)
+            .values(status=PENDING, claim_token=None, claimed_until=None, attempts=outbox.c.attempts - 1)
+        )
+        return int(r.rowcount or 0)
+
+
 def mark_sent(db: Engine, row_id: int, token: str, now: dt.datetime) -> bool:
     with _begin_write(db) as conn:
         r = conn.execute(
