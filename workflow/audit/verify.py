@@ -198,17 +198,17 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -
     prev = GENESIS_HASH
     pending = 0
     n_case = 0
-    cache: dict[Any, str] = {}
     cid_json = ""
     template = _TEMPLATE
 
-    def q(value: Any) -> str:
-        s = cache.get(value)
-        if s is None:
-            s = _q(value)
-            if len(cache) < 1000:  # actors, roles, types, process ids: a handful
-                cache[value] = s
-        return s
+    parts_cache: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+
+    def parts(key: tuple[Any, ...]) -> tuple[str, str, str, str]:
+        """JSON of (actor, process id, role, type): a few hundred combinations in a store."""
+        if len(parts_cache) >= 10_000:
+            parts_cache.clear()
+        got = parts_cache[key] = (_q(key[0]), _q(key[1]), _q(key[2]), _q(key[3]))
+        return got
 
     def finish() -> None:
         if current is None:
@@ -242,8 +242,10 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -
             continue
         if (type(pver) is int and type(at) is str and len(at) == 26 and at[10] == " "
                 and at[19] == "." and type(payload) is str):
-            canonical = (template % (q(actor), cid_json, prev_hash, q(pid), pver, at[:10], at[11:],
-                                     q(role), seq, q(typ), payload)).encode("utf-8")
+            key = (actor, pid, role, typ)
+            a, p, ro, ty = parts_cache.get(key) or parts(key)
+            canonical = (template % (a, cid_json, prev_hash, p, pver, at[:10], at[11:], ro, seq, ty,
+                                     payload)).encode("utf-8")
         else:
             canonical = hasher.canonical(r)
         if sha(canonical).hexdigest() != stored:
