@@ -70,10 +70,11 @@ def iso_text(value: Any) -> str:
     if isinstance(value, str):
         if len(value) == 26 and value[10] == " " and value[19] == ".":
             return value[:10] + "T" + value[11:] + "Z"
+        text_value: str = value
         try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value.replace("\\", "\\\\").replace('"', '\\"')  # garbage: hashed as text, will not match
+            value = dt.datetime.fromisoformat(text_value)
+        except ValueError:  # garbage: hashed as text, so it matches nothing the engine wrote
+            return text_value.replace("\\", "\\\\").replace('"', '\\"')
     if isinstance(value, dt.datetime):
         return iso_utc(value)
     return json.dumps(value, default=str)  # garbage in a time column: hash it as text, it will not match
