@@ -246,7 +246,9 @@ def test_missing_or_bad_config_is_exit_2_one_line(capsys: pytest.CaptureFixture[
                          ('[[users]]\nid = "u"\nrole = "ib"\nschools = ["nergens"]\n', "users[0].schools"),
                          (f'[process]\ndefinition = "{DEFAULT}"\n[[users]]\nid = "u"\nrole = "koning"\n',
                           "users.u.role"),
-                         ('[process]\ndefinition = "missing.toml"\n', "missing.toml")]:
+                         ('[process]\ndefinition = "missing.toml"\n', "missing.toml"),
+                         ('[[users]]\nid = "u"\nrole = "ib"\n[[users]]\nid = "u"\nrole = "leerkracht"\n',
+                          "users[1].id: user 'u' is listed twice")]:
         bad.write_text(content, encoding="utf-8")
         r = run(capsys, "--config", str(bad), "case", "list", "--actor", "u")
         one_line_error(r, 2)

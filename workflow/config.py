@@ -148,6 +148,8 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
         days_off = s.get("days_off", [])
         if not isinstance(days_off, list) or not all(isinstance(d, str) for d in days_off):
             raise fail(key + ".days_off", "must be a list of dates (YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD)")
+        if s["id"] in schools:
+            raise fail(key + ".id", f"school {s['id']!r} is listed twice")
         schools[s["id"]] = School(s["id"], str(s.get("name", s["id"])), region, tuple(days_off))
 
     users: dict[str, User] = {}
@@ -166,6 +168,8 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
         for sid in us:
             if sid != "*" and sid not in schools:
                 raise fail(key + ".schools", f"unknown school {sid!r}")
+        if u["id"] in users:
+            raise fail(key + ".id", f"user {u['id']!r} is listed twice")
         users[u["id"]] = User(u["id"], role, tuple(us), str(u.get("name", "")), u.get("email"))
 
     cfg_base = Config(
