@@ -10,10 +10,15 @@
 
 The three run interleaved in rounds so that noise from other work on the machine hits all of
 them alike. Targets (issue 5): passend >= 0.5x raw and >= 2x peer.
+
+With `--pg-url` the same runs on PostgreSQL: passend and the peer (its `eventsourcing.postgres`
+module) each in a fresh schema, and the raw loop (psycopg, BEGIN/INSERT/UPDATE/COMMIT) in a
+twin schema generated with the same seed and moment, so it holds the same cases.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sqlite3
@@ -62,8 +67,6 @@ def histories(engine: Any) -> Any:
     with engine.uow(write=False) as uow:
         current: str | None = None
         events: list[tuple[str, dict[str, Any]]] = []
-        import json
-
         for row in uow.store.stream():
             if row.case_id != current:
                 if current is not None:
@@ -81,29 +84,160 @@ def raw_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
+Work = list[tuple[tuple[Any, ...], tuple[Any, ...]]]
+
+
+class SqliteSide:
+    """passend's SQLite file, and a byte copy of it (taken after generation) for the raw loop."""
+
+    name = "sqlite"
+    mark = "?"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.db = folder / "passend.db"
+        self.url = f"sqlite:///{self.db}"
+
+    def prepare_raw(self, engine: Any, pupils: int, seed: int, now: Any) -> None:
+        engine.db.dispose()
+        common.sqlite_checkpoint(self.db)
+        shutil.copyfile(self.db, self.folder / "raw.db")
+        self.raw = raw_connection(self.folder / "raw.db")
+        self.source = sqlite3.connect(self.db)
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return self.source.execute(sql, params).fetchall()
+
+    def raw_loop(self, work: Work, insert_sql: str, update_sql: str) -> None:
+        raw = self.raw
+        for ev, upd in work:
+            raw.execute("BEGIN IMMEDIATE")
+            raw.execute(insert_sql, ev)
+            if raw.execute(update_sql, upd).rowcount != 1:
+                raise RuntimeError("raw loop: projection row not at the expected version")
+            raw.execute("COMMIT")
+
+    def settings(self) -> dict[str, Any]:
+        return {"sqlite_journal": self.raw.execute("PRAGMA journal_mode").fetchone()[0],
+                "sqlite_synchronous": self.raw.execute("PRAGMA synchronous").fetchone()[0]}
+
+    def open_peer(self) -> Any:
+        from . import peer
+
+        return peer.open_peer(self.folder / "peer.db")
+
+    def close(self) -> None:
+        for conn in (getattr(self, "raw", None), getattr(self, "source", None)):
+            if conn is not None:
+                conn.close()
+
+
+class PostgresSide:
+    """Three fresh schemas on one server: passend, the raw loop's twin store, and the peer."""
+
+    name = "postgresql"
+    mark = "%s"
+
+    def __init__(self, base_url: str) -> None:
+        import secrets
+
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        self.plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+        tag = secrets.token_hex(4)
+        self.schemas = {k: f"bench_{k}_{tag}" for k in ("passend", "raw", "peer")}
+        with psycopg.connect(self.plain, autocommit=True) as conn:
+            for schema in self.schemas.values():
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+        sep = "&" if "?" in base_url else "?"
+        self.url = f"{base_url}{sep}options=-csearch_path%3D{self.schemas['passend']}"
+        self.raw_url = f"{base_url}{sep}options=-csearch_path%3D{self.schemas['raw']}"
+        u = make_url(self.plain)
+        self.peer_env = {
+            "POSTGRES_DBNAME": u.database or "postgres", "POSTGRES_HOST": u.host or "127.0.0.1",
+            "POSTGRES_PORT": str(u.port or 5432), "POSTGRES_USER": u.username or "postgres",
+            "POSTGRES_PASSWORD": u.password or "", "POSTGRES_SCHEMA": self.schemas["peer"],
+        }
+
+    def prepare_raw(self, engine: Any, pupils: int, seed: int, now: Any) -> None:
+        """The twin store: the same generator, seed and moment give the same cases and histories."""
+        import psycopg
+
+        from workflow.population import populate
+
+        folder = engine.config.base / "twin"
+        folder.mkdir(exist_ok=True)
+        twin = common.open_engine(common.write_config(folder, self.raw_url))
+        populate(twin, pupils=pupils, seed=seed, now=now)
+        twin.db.dispose()
+        self.raw = psycopg.connect(self.plain, autocommit=True,
+                                   options=f"-csearch_path={self.schemas['raw']}")
+        self.source = psycopg.connect(self.plain, autocommit=True,
+                                      options=f"-csearch_path={self.schemas['passend']}")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return self.source.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+
+    def raw_loop(self, work: Work, insert_sql: str, update_sql: str) -> None:
+        raw = self.raw
+        insert_sql, update_sql = insert_sql.replace("?", "%s"), update_sql.replace("?", "%s")
+        for ev, upd in work:
+            raw.execute("BEGIN")
+            raw.execute(insert_sql, ev)  # type: ignore[arg-type]
+            if raw.execute(update_sql, upd).rowcount != 1:  # type: ignore[arg-type]
+                raise RuntimeError("raw loop: projection row not at the expected version")
+            raw.execute("COMMIT")
+
+    def settings(self) -> dict[str, Any]:
+        row = self.raw.execute("SELECT current_setting('server_version'), current_setting('synchronous_commit'),"
+                               " current_setting('fsync')").fetchone()
+        assert row is not None
+        return {"postgresql": row[0], "synchronous_commit": row[1], "fsync": row[2]}
+
+    def open_peer(self) -> Any:
+        from . import peer
+
+        return peer.open_peer(postgres=self.peer_env)
+
+    def close(self) -> None:
+        import psycopg
+
+        for conn in (getattr(self, "raw", None), getattr(self, "source", None)):
+            if conn is not None:
+                conn.close()
+        with psycopg.connect(self.plain, autocommit=True) as conn:
+            for schema in self.schemas.values():
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def main(argv: list[str]) -> dict[str, Any]:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--pupils", type=int, default=3000, help="generated cases in the store")
     p.add_argument("--fires", type=int, default=1500, help="commands measured per engine")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--pg-url", default=None,
+                   help="run on PostgreSQL (fresh schemas on this server) instead of SQLite files")
     p.add_argument("--no-peer", action="store_true", help="skip the eventsourcing baseline")
     args = p.parse_args(argv)
 
     folder = common.workdir(args.dir)
+    side: SqliteSide | PostgresSide = PostgresSide(args.pg_url) if args.pg_url else SqliteSide(folder)
     try:
-        return _run(args, folder)
+        return _run(args, folder, side)
     finally:
+        side.close()
         common.cleanup(folder, args.keep, args.dir)
 
 
-def _run(args: Any, folder: Path) -> dict[str, Any]:
+def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, Any]:
     from workflow.population import populate
 
     rng = random.Random(args.seed)
-    db = folder / "passend.db"
-    engine = common.open_engine(common.write_config(folder, f"sqlite:///{db}"))
-    pop = populate(engine, pupils=args.pupils, seed=args.seed)
+    engine = common.open_engine(common.write_config(folder, side.url))
+    now = engine.clock()
+    pop = populate(engine, pupils=args.pupils, seed=args.seed, now=now)
     commands = choose_commands(engine, args.fires, rng)
 
     peer = None
@@ -111,15 +245,10 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
     if not args.no_peer:
         from . import peer as peer_mod
 
-        peer = peer_mod.open_peer(folder / "peer.db")
+        peer = side.open_peer()
         peer_events = peer_mod.mirror(peer, histories(engine))
 
-    engine.db.dispose()
-    common.sqlite_checkpoint(db)
-    raw_db = folder / "raw.db"
-    shutil.copyfile(db, raw_db)
-    raw = raw_connection(raw_db)
-    source = sqlite3.connect(db)
+    side.prepare_raw(engine, args.pupils, args.seed, now)
     insert_sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
     update_sql = (f"UPDATE cases SET {', '.join(c + ' = ?' for c in CASE_COLUMNS)} "
                   "WHERE case_id = ? AND version = ?")
@@ -127,7 +256,7 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
     t_passend, t_raw, t_peer = common.Stopwatch(), common.Stopwatch(), common.Stopwatch()
     rounds = max(1, min(args.rounds, len(commands)))
     size = -(-len(commands) // rounds)
-    last_id = source.execute("SELECT max(id) FROM events").fetchone()[0]
+    last_id = side.query("SELECT max(id) FROM events")[0][0]
     done_peer = 0
     for r in range(rounds):
         chunk = commands[r * size:(r + 1) * size]
@@ -137,25 +266,16 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
             for case_id, trigger, params, actor in chunk:
                 engine.fire(case_id, trigger, actor=actor, params=params)
         # The rows passend just wrote, for the raw loop and the peer (read outside the clocks).
-        rows = source.execute(
-            f"SELECT {', '.join(EVENT_COLUMNS)}, id FROM events WHERE id > ? ORDER BY id", (last_id,)
-        ).fetchall()
+        rows = side.query(f"SELECT {', '.join(EVENT_COLUMNS)}, id FROM events WHERE id > ? ORDER BY id",
+                          (last_id,))
         last_id = rows[-1][-1]
         work = []
         for row in rows:
-            case = source.execute(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE case_id = ?",
-                                  (row[0],)).fetchone()
-            work.append((row[:-1], (*case, row[0], row[1] - 1)))
+            case = side.query(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE case_id = ?", (row[0],))[0]
+            work.append((tuple(row[:-1]), (*case, row[0], row[1] - 1)))
         with t_raw:
-            for ev, upd in work:
-                raw.execute("BEGIN IMMEDIATE")
-                raw.execute(insert_sql, ev)
-                if raw.execute(update_sql, upd).rowcount != 1:
-                    raise RuntimeError("raw loop: projection row not at the expected version")
-                raw.execute("COMMIT")
+            side.raw_loop(work, insert_sql, update_sql)
         if peer is not None:
-            import json
-
             payloads = [(row[0], json.loads(row[8])) for row in rows]
             with t_peer:
                 for case_id, payload in payloads:
@@ -163,22 +283,18 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
             done_peer += len(payloads)
 
     n = len(commands)
-    journal = raw.execute("PRAGMA journal_mode").fetchone()[0]
-    sync = raw.execute("PRAGMA synchronous").fetchone()[0]
-    raw.close()
-    source.close()
     passend_rate = common.rate(n, t_passend.seconds)
     raw_rate = common.rate(n, t_raw.seconds)
     out: dict[str, Any] = {
         "bench": "fire",
         "machine": common.machine(),
-        "store": {"pupils": pop.pupils, "events": pop.events, "sqlite_journal": journal,
-                  "sqlite_synchronous": sync},
+        "database": side.name,
+        "store": {"pupils": pop.pupils, "events": pop.events, **side.settings()},
         "commands": n,
         "rounds": rounds,
         "triggers": dict(sorted(_count(t for _, t, _, _ in commands).items())),
         "passend_per_s": passend_rate,
-        "raw_sqlite_per_s": raw_rate,
+        "raw_per_s": raw_rate,
         "ratio_vs_raw": common.ratio(passend_rate, raw_rate),
         "target_vs_raw": 0.5,
     }
@@ -187,10 +303,11 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
         out.update({
             "peer_eventsourcing_per_s": peer_rate,
             "peer_events_in_store": peer_events,
-            "peer_sqlite_synchronous": peer_mod.peer_synchronous(peer),
             "ratio_vs_peer": common.ratio(passend_rate, peer_rate),
             "target_vs_peer": 2.0,
         })
+        if isinstance(side, SqliteSide):
+            out["peer_sqlite_synchronous"] = peer_mod.peer_synchronous(peer)
         peer.close()
     engine.db.dispose()
     return out

@@ -53,8 +53,11 @@ class Cases(Application[uuid.UUID]):
     name = "passend_peer"
 
 
-def open_peer(path: Path) -> Cases:
+def open_peer(path: Path | None = None, *, postgres: dict[str, str] | None = None) -> Cases:
+    """The peer on a SQLite file, or on PostgreSQL (`postgres`: the library's POSTGRES_* settings)."""
     os.environ.pop("PERSISTENCE_MODULE", None)
+    if postgres is not None:
+        return Cases(env={"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres})
     return Cases(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(path),

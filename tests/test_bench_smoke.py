@@ -101,13 +101,25 @@ def test_demo_without_pupils_still_walks_one_case(cli: Any) -> None:
     assert r.json()[-1]["state"] == "opp_vastgesteld"
 
 
-def test_bench_fire(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_bench_fire(tmp_path: Path, database: str) -> None:
     pytest.importorskip("eventsourcing")
-    f = run_bench("fire", "--pupils", "120", "--fires", "40", "--rounds", "2", tmp=tmp_path)
-    assert f["commands"] == 40
-    positive(f, "passend_per_s", "raw_sqlite_per_s", "peer_eventsourcing_per_s", "ratio_vs_raw",
+    extra: list[str] = []
+    if database == "postgresql":
+        pytest.importorskip("psycopg_pool")
+        url = os.environ.get("PASSEND_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("PASSEND_TEST_POSTGRES_URL is not set")
+        extra = ["--pg-url", url]
+    f = run_bench("fire", "--pupils", "120", "--fires", "40", "--rounds", "2", *extra, tmp=tmp_path)
+    assert f["commands"] == 40 and f["database"] == database
+    positive(f, "passend_per_s", "raw_per_s", "peer_eventsourcing_per_s", "ratio_vs_raw",
              "ratio_vs_peer")
-    assert f["store"]["sqlite_journal"] == "wal" and f["store"]["sqlite_synchronous"] == 2
+    if database == "sqlite":
+        assert f["store"]["sqlite_journal"] == "wal" and f["store"]["sqlite_synchronous"] == 2
+        assert f["peer_sqlite_synchronous"] == 2
+    else:
+        assert f["store"]["synchronous_commit"] == "on"
 
 
 def test_bench_startup(tmp_path: Path) -> None:
