@@ -201,3 +201,31 @@ def test_good_evidence_via_cli_is_stored(engine: Engine, cli: Any) -> None:
     assert r.code == 0 and "vastgelegd" in r.out
     assert json.loads(cli("--json", "case", "show", bare, "--actor", IB).out)["evidence"][0]["fields"] == {
         "party": "leerling", "heard": False, "reason_not_heard": "ziek"}
+
+
+def test_any_garbage_is_bad_input_or_valid_never_a_crash() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    junk = st.one_of(st.none(), st.text(max_size=30), st.integers(-10**12, 10**12), st.booleans(),
+                     st.dates(), st.lists(st.text(max_size=3), max_size=2), st.floats(allow_nan=True),
+                     st.sampled_from(["", " ", "2026-02-30", "9999-12-31", "0001-01-01", "ja", "onvoldoende",
+                                      "bot", "tlv", "granted", "revoked", "bot_aanmelding", "opp", "5"]))
+    names = sorted({f.name for fields in EVIDENCE_KINDS.values() for f in fields} | {"extra"})
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.sampled_from([*EVIDENCE_KINDS, "nope"]), st.dictionaries(st.sampled_from(names), junk, max_size=6),
+           st.booleans())
+    def fuzz(kind: str, values: dict[str, Any], opp: bool) -> None:
+        try:
+            r = validate(kind, values, today=TODAY, consent_scopes=SCOPES,
+                         plans=lambda: [(5, TODAY - dt.timedelta(days=30), TODAY)], opp_active=opp)
+        except BadInput as exc:
+            assert exc.message and "\n" not in exc.message
+            return
+        assert r.date <= TODAY
+        json.dumps({k: v.isoformat() if isinstance(v, dt.date) else v for k, v in r.plain.items()},
+                   allow_nan=False)
+        assert all(isinstance(v, str) and v for v in r.secret.values())
+
+    fuzz()

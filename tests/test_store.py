@@ -372,3 +372,21 @@ def test_the_version_check_alone_refuses_a_stale_projection_update(engine: Engin
         EventStore(uow.connection).append(case, [ev], expected_version=1, now=engine.clock())
         uow.commit()
     assert dump(engine.db) == before
+
+
+def test_another_master_key_does_not_open_the_cases(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workflow.crypto import new_master_key
+    from workflow.errors import ConfigError
+
+    cid = sensitive_case(engine)
+    monkeypatch.setenv("PASSEND_MASTER_KEY", new_master_key())
+    stranger = Engine.from_config(engine.config.path)
+    try:
+        with pytest.raises(ConfigError, match="does not open"):
+            stranger.case(cid, actor=IB)
+        before = dump(engine.db)
+        with pytest.raises(ConfigError):
+            stranger.record("signal", cid, actor=LK, area="lezen", note="n")
+        assert dump(engine.db) == before
+    finally:
+        stranger.db.dispose()
