@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,6 +31,11 @@ from ..events import CHAIN_VERSION, GENESIS_HASH, canonical_json
 COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
            "recorded_at", "payload", "prev_hash", "hash")
 EVENTS_SQL = (f"SELECT {', '.join(COLUMNS)} FROM events")
+# PostgreSQL hands out the time in SQLite's stored text form, so both take the fast path.
+_PG_TIME = "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS recorded_at"
+_PG_EVENTS_SQL = "SELECT " + ", ".join(_PG_TIME if c == "recorded_at" else c for c in COLUMNS) + " FROM events"
+_PARAM = re.compile(r":([a-z_][a-z0-9_]*)")
+_cursor_ids = itertools.count(1)
 ORDER_SQL = " ORDER BY case_id, seq, id"
 CASES_SQL = "SELECT case_id, version, head_hash FROM cases ORDER BY case_id"
 BATCH = 10_000
@@ -148,12 +155,21 @@ def _fetch(conn: Connection, sql: str, params: dict[str, Any] | None) -> Iterato
         finally:
             cur.close()
         return
-    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(text(sql), params or {})
-    while True:
-        chunk = result.fetchmany(BATCH)
-        if not chunk:
-            break
-        yield from (tuple(r) for r in chunk)
+    # PostgreSQL: a named (server-side) psycopg cursor, `:name` turned into `%(name)s`.
+    if sql.startswith(EVENTS_SQL):
+        sql = _PG_EVENTS_SQL + sql[len(EVENTS_SQL):]
+    dbapi: Any = conn.connection.dbapi_connection
+    cur = dbapi.cursor(name=f"passend_audit_{next(_cursor_ids)}")
+    try:
+        cur.itersize = BATCH
+        cur.execute(_PARAM.sub(r"%(\1)s", sql), params or {})
+        while True:
+            chunk = cur.fetchmany(BATCH)
+            if not chunk:
+                break
+            yield from chunk
+    finally:
+        cur.close()
 
 
 def stream_rows(conn: Connection, where: str = "", params: dict[str, Any] | None = None) -> Iterator[Row]:
