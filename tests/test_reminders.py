@@ -211,8 +211,10 @@ def test_failed_after_max_attempts_is_listed_and_retried(tmp_path: Path, sqlite_
     assert code == 0 and row["status"] == "failed" and row["attempts"] == 2
     assert "SMTP" in row["last_error"]
     with smtp_server(port) as (_, inbox):
-        assert cli("reminders", "retry", "999")[0] == 2  # not a failed message: exit 2
-        code, out = cli("reminders", "retry")
+        failed_id = str(row["id"])
+        assert cli("reminders", "retry", failed_id, "999")[0] == 2  # 999 is no failed message: exit 2
+        assert outbox.counts(engine.db) == {"failed": 1}  # ... and nothing changed
+        code, out = cli("reminders", "retry", failed_id)
         assert code == 0 and "1 bericht" in out
         code, out = cli("reminders", "dispatch", "--once", "--now", moment.isoformat() + "T09:00", "--json")
         assert json.loads(out)["sent"] == 1
@@ -289,3 +291,16 @@ def test_daily_digest_on_school_days(tmp_path: Path, sqlite_url: str) -> None:
     assert f"{waiting} (OBS De Linde): opp_handelingsdeel" in text
     assert f"{gone} (OBS De Linde): gesloten 2023-09-04, wissen vanaf 2025-09-04" in text
     engine.db.dispose()
+
+
+def test_messages_escape_html_and_keep_the_subject_on_one_line() -> None:
+    from workflow.reminders.messages import render
+
+    ctx = {"case_id": "C-X", "school": "OBS <De Linde> & Co", "group": 5, "label": "BOT\nOverleg <b>",
+           "due": "01-02-2027", "due_long": "maandag 1 februari 2027", "days_left": 1, "overdue_days": 0,
+           "state_label": "OPP vastgesteld", "missing": ["vast te leggen: <overleg>"], "meeting": True,
+           "actor": "ib.jansen"}
+    subject, text, html = render("reminder", ctx)
+    assert "\n" not in subject and "BOT Overleg <b>" in subject
+    assert "OBS &lt;De Linde&gt; &amp; Co" in html and "&lt;overleg&gt;" in html and "<b>" not in html
+    assert "OBS <De Linde> & Co" in text and "nog 1 dag)" in text

@@ -196,11 +196,23 @@ def mark_failed(db: Engine, row_id: int, token: str, *, error: str, retry_at: dt
 
 
 def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None) -> int:
-    """Failed rows (all, or those in `ids`) become pending again with a fresh attempt count."""
+    """Failed rows (all, or those in `ids`) become pending again with a fresh attempt count.
+
+    With `ids`, every one must be a failed message, or nothing changes (BadInput).
+    """
+    from ..errors import BadInput
+
     with _begin_write(db) as conn:
         q = update(outbox).where(outbox.c.status == FAILED)
         if ids:
-            q = q.where(outbox.c.id.in_(list(ids)))
+            wanted = sorted(set(ids))
+            found = {r.id for r in conn.execute(
+                select(outbox.c.id).where(outbox.c.id.in_(wanted), outbox.c.status == FAILED))}
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                raise BadInput(f"geen mislukt bericht: {', '.join(f'#{i}' for i in missing)} "
+                               "(zie passend reminders list --failed); er is niets veranderd")
+            q = q.where(outbox.c.id.in_(wanted))
         r = conn.execute(q.values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None))
         return int(r.rowcount or 0)
 
