@@ -152,3 +152,24 @@ def test_cli_replay(config_path: Path, cli: Any) -> None:
     assert cli("audit", "replay").code == 2
     assert cli("audit", "replay", cid, "--as-of", "morgen").code == 2
     assert cli("audit", "replay", "C-NOPE").code == 2
+
+
+def test_a_reworded_definition_is_noted_not_failed(tmp_path: Path, sqlite_url: str) -> None:
+    states = tmp_path / "states"
+    states.mkdir()
+    v1 = Path(shutil.copy(STATES / "passend_po_v1.toml", states / "passend_po_v1.toml"))
+    engine = Engine.from_config(write_config(tmp_path, sqlite_url, definition=v1, defs_folder=states),
+                                create_key=True)
+    engine.init()
+    cid = engine.open_case(pupil="P", school="de-linde", actor=IB)["case_id"]
+    engine.record("signal", cid, actor=LK, area="lezen", note="n")
+    engine.fire(cid, "escalate", actor=LK)
+    engine.db.dispose()
+    old = '{ kind = "evidence", evidence = "signal", since = "level_entered" },'
+    v1.write_text(v1.read_text(encoding="utf-8").replace(
+        old, '{ kind = "evidence", evidence = "signal", since = "level_entered", message = "een signaal" },', 1),
+        encoding="utf-8")
+    engine = Engine.from_config(write_config(tmp_path, sqlite_url, definition=v1, defs_folder=states))
+    r = replay_case(engine, cid, actor="auditor")
+    assert r.ok and r.notes == ["gebeurtenis 3: de voorwaarden luiden nu anders dan vastgelegd"]
+    engine.db.dispose()

@@ -185,6 +185,7 @@ def _render_replay(d: dict[str, Any]) -> str:
         lines.append(f"  ! gebeurtenis {f['seq']} ({f['step']}, {f['role']}) zou niet zijn toegestaan:")
         lines.extend(f"      - {x}" for x in f["reasons"])
     lines.extend(f"  ≠ {m}" for m in d["mismatches"])
+    lines.extend(f"  ~ {n}" for n in d.get("notes", []))
     if "state" in d:
         lines.extend(f"  ! {e}" for e in d["errors"])
     if d.get("as_of"):
