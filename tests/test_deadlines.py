@@ -6,12 +6,16 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import STATES, write_config
 from tests.reminders_support import IB, Clock, adopt_opp, clocked_engine, deadline, to_niveau_4
-from workflow.deadlines import parse_duration, school_year_end
+from workflow.deadlines import parse_duration, running, school_year_end
 from workflow.definition import load_definition
+from workflow.domain import Case
 from workflow.errors import DefinitionError
+from workflow.events import GENESIS_HASH, make_event
 
 D0 = dt.date(2026, 9, 7)  # a Monday
 
@@ -148,3 +152,54 @@ def test_case_show_prints_the_deadlines(tmp_path: Path, sqlite_url: str, clock: 
     assert main(["--config", str(cfg), "case", "show", cid, "--actor", IB]) == 0
     out = capsys.readouterr().out
     assert "Termijn:  opp_vaststellen op" in out
+
+
+# ---- pure: cases folded from hand-made events ------------------------------------------------
+
+
+SEED = load_definition(STATES / "passend_po_v1.toml")
+LEVEL = {s: d.level for s, d in SEED.states.items()}
+
+
+def _case(moves: list[tuple[dt.date, str, str]]) -> Case:
+    """A case opened in niveau_3 on its first move's day, then moved (day, source, dest)."""
+    def at(day: dt.date) -> dt.datetime:
+        return dt.datetime(day.year, day.month, day.day, 10, tzinfo=dt.UTC)
+
+    evs = [make_event(case_id="C-PURE0001", seq=1, type="case_opened", process_id=SEED.id,
+                      process_version=SEED.version, actor="ib", role="ib", recorded_at=at(moves[0][0]),
+                      payload={"school": "de-linde", "pupil": "x", "state": "niveau_3", "level": 3},
+                      prev_hash=GENESIS_HASH)]
+    for day, source, dest in moves:
+        evs.append(make_event(
+            case_id="C-PURE0001", seq=len(evs) + 1, type="transitioned", process_id=SEED.id,
+            process_version=SEED.version, actor="ib", role="ib", recorded_at=at(day),
+            payload={"trigger": "t", "source": source, "dest": dest, "level_from": LEVEL[source],
+                     "level_to": LEVEL[dest], "params": {}, "guards": []},
+            prev_hash=evs[-1].hash))
+    return Case.from_events(evs)
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=st.dates(min_value=dt.date(2026, 8, 1), max_value=dt.date(2027, 6, 1)),
+       gaps=st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), max_size=3),
+       tail=st.integers(0, 30), open_end=st.booleans())
+def test_paused_days_are_added_to_the_due_date(start: dt.date, gaps: list[tuple[int, int]], tail: int,
+                                               open_end: bool) -> None:
+    day = start
+    moves = [(day, "niveau_3", "niveau_4"), (day, "niveau_4", "opp_concept")]
+    paused = 0
+    for before, length in gaps:
+        day += dt.timedelta(days=before)
+        moves.append((day, "opp_concept", "geschil"))
+        day += dt.timedelta(days=length)
+        moves.append((day, "geschil", "opp_concept"))
+        paused += length
+    if open_end:
+        moves.append((day, "opp_concept", "geschil"))
+    today = day + dt.timedelta(days=tail)
+    (r,) = [x for x in running(_case(moves), SEED, today) if x.name == "opp_vaststellen"]
+    extra = tail if open_end else 0
+    assert r.due == start + dt.timedelta(days=42 + paused + extra)
+    assert r.paused is open_end
+    assert r.anchor == "e2"
