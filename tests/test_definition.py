@@ -140,25 +140,25 @@ def test_alternative_definitions_run_on_the_same_engine(tmp_path: Path, db_url: 
 # ---- bad TOML ----------------------------------------------------------------------------------
 
 BAD = [
-    ("syntax", "invalid TOML", "line 30"),
-    ("unknown_state", "transitions[1].dest", "unknown state 'intensive'"),
-    ("unknown_trigger", "transitions[2].trigger", "unknown trigger 'descalate'"),
-    ("guard_kind", "transitions[1].guards[1].kind", "unknown guard kind 'approval'"),
-    ("role", "transitions[0].roles", "unknown role 'teacher'"),
-    ("evidence_kind", "transitions[0].guards[0].evidence", "unknown evidence kind 'observation'"),
-    ("consent_scope", "transitions[1].guards[1].scope", "unknown consent scope 'gegevensdeling'"),
-    ("anchor", "transitions[2].guards[0].since", "unknown anchor 'entered:nergens'"),
-    ("read_only_writes", "evidence.signal.roles", "role 'directeur' is read-only"),
-    ("no_final", "states", "at least one state must be final"),
-    ("evidence_section", "evidence.observation", "unknown evidence kind"),
-    ("where_field", "transitions[2].guards[0].where.result", "evaluation has no field 'result'"),
-    ("choice", "transitions[2].guards[0].where.outcome", "'goed' is not one of"),
-    ("unknown_key", "states.intensief.colour", "unknown key"),
+    ("syntax", "invalid TOML", "line 30", 30),
+    ("unknown_state", "transitions[1].dest", "unknown state 'intensive'", 52),
+    ("unknown_trigger", "transitions[2].trigger", "unknown trigger 'descalate'", 59),
+    ("guard_kind", "transitions[1].guards[1].kind", "unknown guard kind 'approval'", 55),
+    ("role", "transitions[0].roles", "unknown role 'teacher'", 46),
+    ("evidence_kind", "transitions[0].guards[0].evidence", "unknown evidence kind 'observation'", 47),
+    ("consent_scope", "transitions[1].guards[1].scope", "unknown consent scope 'gegevensdeling'", 55),
+    ("anchor", "transitions[2].guards[0].since", "unknown anchor 'entered:nergens'", 62),
+    ("read_only_writes", "evidence.signal.roles", "role 'directeur' is read-only", 25),
+    ("no_final", "states", "at least one state must be final", None),
+    ("evidence_section", "evidence.observation", "unknown evidence kind", 24),
+    ("where_field", "transitions[2].guards[0].where.result", "evaluation has no field 'result'", 62),
+    ("choice", "transitions[2].guards[0].where.outcome", "'goed' is not one of", 62),
+    ("unknown_key", "states.intensief.colour", "unknown key", 33),
 ]
 
 
-@pytest.mark.parametrize(("name", "key", "problem"), BAD, ids=[b[0] for b in BAD])
-def test_bad_definition_names_file_and_key(name: str, key: str, problem: str) -> None:
+@pytest.mark.parametrize(("name", "key", "problem", "line"), BAD, ids=[b[0] for b in BAD])
+def test_bad_definition_names_file_and_key(name: str, key: str, problem: str, line: int | None) -> None:
     path = FIXTURES / f"bad_{name}.toml"
     with pytest.raises(DefinitionError) as err:
         load_definition(path)
@@ -166,11 +166,15 @@ def test_bad_definition_names_file_and_key(name: str, key: str, problem: str) ->
     assert "\n" not in msg
     assert msg.startswith(f"{path}: ")
     assert key in msg and problem in msg
+    if line is not None:
+        assert f"line {line}" in msg
+    else:
+        assert "line" not in msg
 
 
-@pytest.mark.parametrize(("name", "key", "problem"), BAD, ids=[b[0] for b in BAD])
+@pytest.mark.parametrize(("name", "key", "problem", "line"), BAD, ids=[b[0] for b in BAD])
 def test_bad_definition_via_cli_is_exit_2_one_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, key: str, problem: str,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, key: str, problem: str, line: int | None,
 ) -> None:
     cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}",
                        definition=FIXTURES / f"bad_{name}.toml", defs_folder=tmp_path / "defs")
@@ -258,3 +262,14 @@ def test_registry_keeps_every_version_and_refuses_a_changed_duplicate(tmp_path: 
     (folder / "v1b.toml").write_text(changed, encoding="utf-8")
     with pytest.raises(DefinitionError, match="raise the version"):
         DefinitionRegistry.from_folder(folder, folder / "v2.toml")
+
+
+def test_error_line_points_into_a_multi_line_guard_list(tmp_path: Path) -> None:
+    text = DEFAULT.read_text(encoding="utf-8")
+    bad = text.replace('{ kind = "consent", scope = "externe_deskundige" }', '{ kind = "consent", scope = "x" }')
+    (tmp_path / "d.toml").write_text(bad, encoding="utf-8")
+    want = bad.splitlines().index('  { kind = "consent", scope = "x" },') + 1
+    with pytest.raises(DefinitionError) as err:
+        load_definition(tmp_path / "d.toml")
+    assert "transitions[2].guards[2].scope" in err.value.message
+    assert err.value.message.endswith(f"(line {want})")

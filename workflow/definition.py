@@ -6,6 +6,7 @@ at load time with the file and the key that is wrong, never as a surprise mid-tr
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,63 @@ class ProcessDefinition:
         return self.states[state].level
 
 
+class _KeyedError(DefinitionError):
+    """A definition error that remembers its key, so the loader can add the line."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+_KEY_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The 1-based line a key like `transitions[2].guards[0].where.kind` is on, or None.
+
+    A best effort over the usual layout of a definition file (tables, arrays of tables, one
+    inline guard table per line); when unsure it names the table's header line or nothing.
+    """
+    lines = text.splitlines()
+    parts: list[str | int] = [int(i) if i else n for i, n in _KEY_PART.findall(key)]
+    headers = [(n, m.group(2), m.group(1) == "[[") for n, line in enumerate(lines)
+               if (m := _HEADER.match(line))]
+    start, rest = -1, parts
+    if len(parts) >= 2 and isinstance(parts[0], str) and isinstance(parts[1], int):
+        arrays = [n for n, name, is_array in headers if is_array and name == parts[0]]
+        if parts[1] >= len(arrays):
+            return None
+        start, rest = arrays[parts[1]], parts[2:]
+    else:
+        for k in range(len(parts), 0, -1):
+            if not all(isinstance(x, str) for x in parts[:k]):
+                continue
+            name = ".".join(str(x) for x in parts[:k])
+            found = [n for n, h, is_array in headers if not is_array and h == name]
+            if found:
+                start, rest = found[0], parts[k:]
+                break
+        else:
+            if len(parts) > 1:
+                return None
+    end = next((n for n, _, _ in headers if n > start), len(lines))
+    if not rest:
+        return start + 1 if start >= 0 else None
+    first = rest[0]
+    if not isinstance(first, str):
+        return start + 1 if start >= 0 else None
+    at = next((n for n in range(start + 1, end)
+               if re.match(rf"^\s*{re.escape(first)}\s*(=|\.)", lines[n])), None)
+    if at is None:
+        return start + 1 if start >= 0 else None
+    if len(rest) > 1 and isinstance(rest[1], int):
+        items = [n for n in range(at + 1, end) if lines[n].lstrip().startswith("{")]
+        if rest[1] < len(items) and "{" not in lines[at]:
+            at = items[rest[1]]
+    return at + 1
+
+
 class _Ctx:
     """Carries the file name so every error names file and key."""
 
@@ -104,7 +162,7 @@ class _Ctx:
         self.path = path
 
     def fail(self, key: str, problem: str) -> DefinitionError:
-        return DefinitionError(f"{self.path}: {key}: {problem}")
+        return _KeyedError(f"{self.path}: {key}: {problem}", key)
 
     def table(self, value: Any, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -141,14 +199,21 @@ def load_definition(path: str | Path) -> ProcessDefinition:
     """Read and validate one definition file."""
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except FileNotFoundError as exc:
         raise DefinitionError(f"{p}: process definition not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"{p}: cannot read process definition ({type(exc).__name__})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError(f"{p}: invalid TOML: {exc}") from exc
-    return parse_definition(raw, str(p))
+    try:
+        return parse_definition(raw, str(p))
+    except _KeyedError as exc:
+        line = _line_of(text, exc.key)
+        if line is None:
+            raise
+        raise DefinitionError(f"{exc.message} (line {line})") from None
 
 
 def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> ProcessDefinition:
