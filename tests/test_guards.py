@@ -440,6 +440,10 @@ def test_random_walks_keep_decisions_machine_and_replay_in_step() -> None:
                     if o.allowed:
                         assert o.transition is not None
                         assert machine.advance(c.state, o.transition) == o.dest
+                for o in domain.options(c.case, c.d, "leerkracht"):
+                    assert not o.allowed or (o.trigger, o.source) == ("escalate", "niveau_1")
+                for role in ("directeur", "auditor"):
+                    assert not any(o.allowed for o in domain.options(c.case, c.d, role))
                 allowed = [o for o in opts if o.allowed and o.trigger != "close"]
                 if allowed:
                     o = allowed[pick % len(allowed)]
