@@ -20,7 +20,9 @@ from .. import domain
 from ..calendar import SchoolCalendar
 from ..clock import SCHOOL_TZ
 from ..config import User
+from ..errors import PassendError
 from ..guards import EVIDENCE_NL
+from ..logs import get_logger
 from . import ics, messages
 from .settings import ReminderSettings
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from ..domain import Case
     from ..service import Engine
 
+log = get_logger("passend.reminders")
 CONSENT_WAITING = re.compile(r"toestemming van ouders voor '([^']+)' verleend.*niet vastgelegd")
 
 
@@ -79,7 +82,6 @@ class Planner:
         """Every open case, folded from its events, streamed in one query."""
         from sqlalchemy import select
 
-        from ..domain import Case
         from ..store.eventstore import row_to_event
         from ..store.tables import cases, events
 
@@ -89,11 +91,11 @@ class Planner:
             batch: list[Any] = []
             for row in conn.execution_options(stream_results=True, yield_per=2000).execute(q):
                 if batch and row.case_id != batch[0].case_id:
-                    yield Case.from_events(batch)
+                    yield from _fold(batch)
                     batch = []
                 batch.append(row_to_event(row))
             if batch:
-                yield Case.from_events(batch)
+                yield from _fold(batch)
 
     # ---- what is due ------------------------------------------------------------------------
     def due(self, now: dt.datetime, *, skip_planned_digests: bool = False) -> list[Due]:
@@ -108,14 +110,17 @@ class Planner:
         for case in self.open_cases():
             if case.school not in self.engine.config.schools:
                 continue
-            d = self.engine.definition_of(case)
-            cal = self.calendar(case.school)
-            for r in dl.running(case, d, today):
-                out.extend(self._for_deadline(case, d, r, cal, today, time))
+            try:
+                d = self.engine.definition_of(case)
+                cal = self.calendar(case.school)
+                for r in dl.running(case, d, today):
+                    out.extend(self._for_deadline(case, d, r, cal, today, time))
+                    if digest:
+                        self._collect_digest(digest_rows, case, r, today)
                 if digest:
-                    self._collect_digest(digest_rows, case, r, today)
-            if digest:
-                self._collect_consent(digest_rows, case, d)
+                    self._collect_consent(digest_rows, case, d)
+            except PassendError as exc:  # e.g. a definition version no longer installed
+                log.warning("reminders.case_skipped", case_id=case.case_id, error=exc.message)
         if digest:
             out.extend(self._digests(digest_rows, today, self._digest_users(today, skip_planned_digests)))
         return out
@@ -258,6 +263,17 @@ class Planner:
             "send_on": item.send_on, "due_on": item.due_on, "subject": subject, "body_text": text,
             "body_html": html, "ics": ics_text, "message_id": mid,
         }
+
+
+def _fold(events: list[Any]) -> Iterator[Case]:
+    """One case from its events; a case that cannot be folded is logged and skipped, so one
+    broken history never silences every other case's reminders."""
+    from ..domain import Case
+
+    try:
+        yield Case.from_events(events)
+    except (ValueError, KeyError, PassendError) as exc:
+        log.error("reminders.case_unreadable", case_id=events[0].case_id, error_type=type(exc).__name__)
 
 
 def school_calendar(engine: Engine, school: str) -> SchoolCalendar:
