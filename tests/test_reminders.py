@@ -304,3 +304,25 @@ def test_messages_escape_html_and_keep_the_subject_on_one_line() -> None:
     assert "\n" not in subject and "BOT Overleg <b>" in subject
     assert "OBS &lt;De Linde&gt; &amp; Co" in html and "&lt;overleg&gt;" in html and "<b>" not in html
     assert "OBS <De Linde> & Co" in text and "nog 1 dag)" in text
+
+
+def test_no_pupil_name_or_reference_in_the_service_logs(srig: Rig) -> None:
+    import io
+
+    from workflow.logs import configure
+
+    stream = io.StringIO()
+    configure("debug", json=True, stream=stream)
+    try:
+        cid = srig.engine.open_case(pupil="LL-777", school="de-linde", actor=IB, name="Sanne de Vries")["case_id"]
+        srig.engine.record("plan", cid, actor=IB, start=D0, end=D0 + dt.timedelta(days=14), goals="lezen",
+                           who="juf Anne", frequency="2x")
+        srig.inbox.refuse = 1
+        srig.tick(D0 + dt.timedelta(days=7))
+        srig.tick(D0 + dt.timedelta(days=7), hour=9)
+    finally:
+        configure("warning")
+    logs = stream.getvalue()
+    assert "reminder.sent" in logs and "reminder.retry_later" in logs and cid in logs
+    for secret in ("Sanne", "LL-777", "juf Anne", "lezen"):
+        assert secret not in logs
