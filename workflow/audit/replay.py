@@ -11,6 +11,7 @@ was true then: state, level, evidence and the deadlines that were running.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,8 @@ from ..definition import DefinitionRegistry
 from ..domain import Case
 from ..errors import NotFound, PassendError, Refused
 from ..events import Event
-from ..store.eventstore import EventStore, row_to_event
-from ..store.tables import cases, events
+from ..store.eventstore import EventStore
+from ..store.tables import cases
 
 if TYPE_CHECKING:
     from ..service import Engine
@@ -256,16 +257,27 @@ def _stream_projection(conn: Connection, schools: list[str] | None) -> Iterator[
 
 
 def grouped_events(conn: Connection, schools: list[str] | None) -> Iterator[tuple[str, list[Event]]]:
-    q = select(events).order_by(events.c.case_id, events.c.seq)
+    """Each case's events in seq order, streamed from raw rows (the verify cursor, no ORM rows)."""
+    from .verify import stream_rows
+
+    where, params = "", {}
     if schools is not None:
-        q = q.where(events.c.case_id.in_(select(cases.c.case_id).where(cases.c.school.in_(schools))))
+        names = [f"s{i}" for i in range(len(schools))]
+        where = (" WHERE case_id IN (SELECT case_id FROM cases WHERE school IN ("
+                 + ", ".join(":" + n for n in names) + "))")
+        params = dict(zip(names, schools, strict=True))
+    loads = json.loads
+    utc = dt.UTC
     current: str | None = None
     buf: list[Event] = []
-    for r in conn.execution_options(stream_results=True, yield_per=5000).execute(q):
-        if r.case_id != current:
+    for cid, seq, typ, pid, pver, actor, role, at, payload, prev, h in stream_rows(conn, where, params):
+        if cid != current:
             if current is not None:
                 yield current, buf
-            current, buf = r.case_id, []
-        buf.append(row_to_event(r))
+            current, buf = cid, []
+        when = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(at)
+        buf.append(Event(cid, seq, typ, pid, pver, actor, role,
+                         when.replace(tzinfo=utc) if when.tzinfo is None else when.astimezone(utc),
+                         loads(payload), prev, h))
     if current is not None:
         yield current, buf
