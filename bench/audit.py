@@ -59,6 +59,19 @@ def peer_replay(folder: Path, case_ids: list[str]) -> tuple[int, float]:
     return n, seconds
 
 
+def _replayed_cases(report: Path) -> int:
+    """The case count at the end of replay's streamed JSON report (read from its tail only)."""
+    import re
+
+    with open(report, "rb") as f:
+        f.seek(max(0, report.stat().st_size - 4096))
+        tail = f.read().decode("utf-8", errors="replace")
+    m = re.search(r'"count":\s*(\d+),\s*"ok":\s*true', tail)
+    if m is None:
+        raise RuntimeError(f"audit replay --all: no 'ok' summary at the end of {report}")
+    return int(m.group(1))
+
+
 def has_command(cmd: list[str], env: dict[str, str]) -> bool:
     import subprocess
 
@@ -133,6 +146,7 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
         if replay["exit_code"] != 0:
             raise RuntimeError(f"audit replay --all failed: {replay}")
         out["replay"] = {
+            "cases": _replayed_cases(folder / "replay.json"),
             "events": n_events, "wall_s": replay["seconds"],
             "events_per_s": common.rate(n_events, replay["seconds"]),
             "peak_rss_mb": replay["peak_rss_mb"],

@@ -142,6 +142,7 @@ def test_bench_audit(tmp_path: Path) -> None:
     positive(f, "verify_vs_raw", "verify_vs_peer")
     if f["replay"] is not None:
         positive(f["replay"], "events_per_s", "peak_rss_mb")
+        assert f["replay"]["cases"] == f["store"]["cases"]
 
 
 def test_bench_planner(tmp_path: Path) -> None:
