@@ -69,6 +69,10 @@ class Engine:
         create_key: bool = False, clock: Callable[[], dt.datetime] = utcnow,
     ) -> Engine:
         config = load_config(path, database_url=database_url)
+        if not structlog.is_configured():  # structlog's default prints to stdout and redacts nothing
+            from .logs import configure
+
+            configure(config.log_level)
         registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)
         keyring = KeyRing(load_master_key(config.master_key_file, create=create_key))
         return cls(config, registry, make_engine(config.database_url), keyring, clock)
