@@ -4,6 +4,7 @@ the hash chain, append-only events, migrations, and two writers that never both 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -390,3 +391,43 @@ def test_another_master_key_does_not_open_the_cases(engine: Engine, monkeypatch:
         assert dump(engine.db) == before
     finally:
         stranger.db.dispose()
+
+
+def test_two_processes_writing_one_case(engine: Engine) -> None:
+    """Real OS processes, each with its own connections: no lost update, no half-written event."""
+    import subprocess
+    import sys
+
+    cid = str(engine.open_case(pupil="P-PROC", school="de-linde", actor=IB)["case_id"])
+    script = (
+        "import sys\n"
+        "from workflow.errors import Conflict\n"
+        "from workflow.service import Engine\n"
+        "e = Engine.from_config(sys.argv[1])\n"
+        "ok = conflict = 0\n"
+        "for i in range(8):\n"
+        "    try:\n"
+        "        e.record('signal', sys.argv[2], actor='lk.devries', area='lezen', note=f'p{i}')\n"
+        "        ok += 1\n"
+        "    except Conflict:\n"
+        "        conflict += 1\n"
+        "print(ok, conflict)\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(engine.config.path), cid],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1]) for _ in range(2)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert "Traceback" not in err
+        results.append(tuple(int(x) for x in out.split()))
+    ok = sum(r[0] for r in results)
+    if engine.db.dialect.name == "sqlite":
+        assert ok == 16
+    with engine.uow(write=False) as uow:
+        evs = uow.store.events_of(cid)
+        proj = uow.store.projection(cid)
+    assert [e.seq for e in evs] == list(range(1, ok + 2))
+    assert proj.version == ok + 1
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(evs))
