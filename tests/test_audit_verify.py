@@ -112,3 +112,16 @@ def test_cli_exit_codes(store: Any, cli: Any) -> None:
     assert "Traceback" not in bad.err
     js = cli("audit", "verify", "--json")
     assert js.code == 5 and js.json()["broken"][0]["kind"] == "content_changed"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(action=st.sampled_from(["edit_payload", "edit_actor", "edit_role", "edit_time", "edit_type",
+                               "edit_hash", "edit_prev", "delete"]),
+       i=st.integers(0, 24))
+def test_the_first_bad_event_is_the_tampered_one(store: Any, action: str, i: int) -> None:
+    engine, target, _ = store
+    report = _verify_tampered(engine, target, action, i)
+    (p,) = report.problems
+    assert p.seq == i + 1, (action, i, p)
+    expected = {"edit_hash": {"hash_mismatch"}, "edit_prev": {"link_broken"}, "delete": {"missing"}}
+    assert p.kind in expected.get(action, {"content_changed", "payload_changed"}), (action, i, p)
