@@ -173,3 +173,22 @@ def test_a_reworded_definition_is_noted_not_failed(tmp_path: Path, sqlite_url: s
     r = replay_case(engine, cid, actor="auditor")
     assert r.ok and r.notes == ["gebeurtenis 3: de voorwaarden luiden nu anders dan vastgelegd"]
     engine.db.dispose()
+
+
+def test_replay_of_a_garbled_row_reports_instead_of_crashing(config_path: Path, cli: Any) -> None:
+    from sqlalchemy import text
+
+    from tests.tamper import drop_append_only
+
+    engine, clock = clocked_engine(config_path, T0)
+    cid = journey_to_opp(engine, clock)
+    with engine.db.begin() as conn:
+        drop_append_only(conn)
+        conn.execute(text("UPDATE events SET payload = 'not json' WHERE case_id = :c AND seq = 3"), {"c": cid})
+    r = replay_case(engine, cid, actor="auditor")
+    assert not r.ok and r.errors
+    assert not all(x.ok for x in replay_all(engine, actor="auditor"))
+    engine.db.dispose()
+    res = cli("audit", "replay", "--all")
+    assert res.code == 5 and "Traceback" not in res.err
+    assert cli("audit", "verify").code == 5
