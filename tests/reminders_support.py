@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from workflow.service import Engine
 
 IB, LK = "ib.jansen", "lk.devries"
@@ -145,3 +147,14 @@ def _toml(v: Any) -> str:
     if isinstance(v, str):
         return f'"{v}"'
     return str(v)
+
+
+@pytest.fixture(autouse=True)
+def fresh_logs() -> Iterator[None]:
+    """Point structlog at this test's stderr: an in-process CLI run elsewhere may have left it
+    writing to a capture stream that pytest has closed since."""
+    from workflow.logs import configure
+
+    configure("warning")
+    yield
+    configure("warning")
