@@ -249,7 +249,9 @@ def _no_events(row: Any) -> Replayed:
 
 
 def _stream_projection(conn: Connection, schools: list[str] | None) -> Iterator[Any]:
-    q = select(cases).order_by(cases.c.case_id)
+    # Bytewise order on every database, the order of the event stream and of Python's `<`.
+    key = cases.c.case_id if conn.dialect.name == "sqlite" else cases.c.case_id.collate("C")
+    q = select(cases).order_by(key)
     if schools is not None:
         q = q.where(cases.c.school.in_(schools))
     yield from conn.execution_options(stream_results=True, yield_per=2000).execute(q)

@@ -155,9 +155,11 @@ def _fetch(conn: Connection, sql: str, params: dict[str, Any] | None) -> Iterato
         finally:
             cur.close()
         return
-    # PostgreSQL: a named (server-side) psycopg cursor, `:name` turned into `%(name)s`.
+    # PostgreSQL: a named (server-side) psycopg cursor, `:name` turned into `%(name)s`. Case ids
+    # are ordered bytewise ("C"), as Python compares them when it merges two streams.
     if sql.startswith(EVENTS_SQL):
         sql = _PG_EVENTS_SQL + sql[len(EVENTS_SQL):]
+    sql = sql.replace(" ORDER BY case_id", ' ORDER BY case_id COLLATE "C"')
     dbapi: Any = conn.connection.dbapi_connection
     cur = dbapi.cursor(name=f"passend_audit_{next(_cursor_ids)}")
     try:
