@@ -462,3 +462,15 @@ def test_random_walks_keep_decisions_machine_and_replay_in_step() -> None:
             o.as_dict() for o in domain.options(c.case, c.d, "ib")]
 
     walk()
+
+
+@pytest.mark.parametrize("outcome", ["advies", "tlv"])
+def test_revoking_the_bot_consent_blocks_the_bot_outcome(outcome: str) -> None:
+    c = PureCase().to_opp_vastgesteld()
+    c.record("evaluation", outcome="onvoldoende", subject="opp").consent("bot_aanmelding")
+    c.fire("refer_bot").record("meeting", kind="bot", participants="SWV", outcome=outcome)
+    assert c.decide("bot_outcome", outcome=outcome).allowed
+    c.consent("bot_aanmelding", "revoked")
+    assert missing(c, "bot_outcome", outcome=outcome) == [
+        "ontbreekt: toestemming van ouders voor 'bot_aanmelding' verleend en niet ingetrokken (nu: ingetrokken)"]
+    assert c.decide("close", reason="niet_meer_nodig").allowed
