@@ -202,6 +202,23 @@ def test_revise_opp_needs_an_oogo_since_adoption() -> None:
     assert c.fire("revise_opp").state == "opp_concept"
 
 
+def test_consent_for_the_handelingsdeel_is_given_on_each_draft() -> None:
+    c = PureCase().to_level_4()
+    c.consent("opp_handelingsdeel")  # before there was a draft to consent to
+    c.fire("start_opp").record("meeting", kind="oogo", participants="ouders")
+    c.record("view", party="ouders", text="eens").record("view", party="leerling", text="ja")
+    assert missing(c, "adopt_opp") == [
+        "ontbreekt: toestemming van ouders voor 'opp_handelingsdeel' verleend en niet ingetrokken "
+        "(nu: niet vastgelegd)"]
+    c.consent("opp_handelingsdeel").fire("adopt_opp")
+    c.record("meeting", kind="oogo", participants="ouders").fire("revise_opp")
+    c.record("meeting", kind="oogo", participants="ouders")
+    c.record("view", party="ouders", text="eens").record("view", party="leerling", text="ja")
+    assert len(missing(c, "adopt_opp")) == 1  # the revised handelingsdeel needs consent again
+    c.consent("opp_handelingsdeel")
+    assert c.fire("adopt_opp").state == "opp_vastgesteld"
+
+
 # ---- dispute and resolve ---------------------------------------------------------------------
 
 def test_dispute_needs_consent_withheld_and_resolve_returns_to_opp_concept() -> None:

@@ -97,8 +97,11 @@ def test_journey_opp_revise_dispute_resolve_and_end(engine: Engine) -> None:
     assert engine.fire(cid, "revise_opp", actor=IB)["state"] == "opp_concept"
     with pytest.raises(Refused) as refused:
         engine.fire(cid, "adopt_opp", actor=IB)
-    assert len(refused.value.reasons) == 3  # OOGO and both views again; the consent still holds
+    # OOGO, consent on the revised handelingsdeel, and both views again.
+    assert len(refused.value.reasons) == 4
+    assert any("'opp_handelingsdeel'" in r and "niet vastgelegd" in r for r in refused.value.reasons)
     engine.record("meeting", cid, actor=IB, kind="oogo", participants="ouders")
+    engine.record("consent", cid, actor=IB, scope="opp_handelingsdeel", status="granted", by="vader")
     engine.record("view", cid, actor=IB, party="ouders", text="eens")
     engine.record("view", cid, actor=IB, party="leerling", reason_not_heard="wil niet")
     assert engine.fire(cid, "adopt_opp", actor=IB)["state"] == "opp_vastgesteld"
