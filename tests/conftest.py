@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from workflow.cli.main import main as cli_main
 from workflow.service import Engine
@@ -73,6 +74,16 @@ id = "auditor"
 role = "auditor"
 schools = ["*"]
 """
+
+
+@pytest.fixture(autouse=True)
+def fresh_logs() -> Iterator[None]:
+    """Reset structlog after each test: an in-process CLI run under `capsys` configures it to
+    write to a capture stream that pytest closes afterwards, and the next test's logs would go
+    there. Unconfigured, the next Engine or CLI run sets it up on the current stderr again."""
+    yield
+    structlog.contextvars.clear_contextvars()
+    structlog.reset_defaults()
 
 
 def write_config(

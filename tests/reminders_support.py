@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from workflow.service import Engine
 
 IB, LK = "ib.jansen", "lk.devries"
@@ -148,13 +146,3 @@ def _toml(v: Any) -> str:
         return f'"{v}"'
     return str(v)
 
-
-@pytest.fixture(autouse=True)
-def fresh_logs() -> Iterator[None]:
-    """Point structlog at this test's stderr: an in-process CLI run elsewhere may have left it
-    writing to a capture stream that pytest has closed since."""
-    from workflow.logs import configure
-
-    configure("warning")
-    yield
-    configure("warning")

@@ -10,15 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import STATES, write_config
-from tests.reminders_support import (  # noqa: F401 - fresh_logs is an autouse fixture
-    IB,
-    Clock,
-    adopt_opp,
-    clocked_engine,
-    deadline,
-    fresh_logs,
-    to_niveau_4,
-)
+from tests.reminders_support import IB, Clock, adopt_opp, clocked_engine, deadline, to_niveau_4
 from workflow.deadlines import parse_duration, running, school_year_end
 from workflow.definition import load_definition
 from workflow.domain import Case

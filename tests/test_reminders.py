@@ -22,7 +22,6 @@ from tests.reminders_support import (
     adopt_opp,
     clocked_engine,
     free_port,
-    fresh_logs,  # noqa: F401 - autouse fixture
     smtp_extra,
     smtp_server,
     to_niveau_4,

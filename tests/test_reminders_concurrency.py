@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, write_config
-from tests.reminders_support import Inbox, free_port, fresh_logs, smtp_extra, smtp_server  # noqa: F401
+from tests.reminders_support import Inbox, free_port, smtp_extra, smtp_server
 from workflow.reminders import outbox
 from workflow.reminders.messages import message_id
 from workflow.service import Engine
