@@ -199,6 +199,7 @@ def test_revocation_needs_a_grant_and_blocks_adoption(engine: Engine) -> None:
         engine.fire(cid, "adopt_opp", actor=IB)
     assert refused.value.reasons == [
         "ontbreekt: toestemming van ouders voor 'opp_handelingsdeel' verleend en niet ingetrokken "
+        "sinds de huidige stap begon "
         "(nu: ingetrokken)"]
     with pytest.raises(BadInput, match="geen verleende toestemming"):  # twice revoked
         engine.record("consent", cid, actor=IB, scope="opp_handelingsdeel", status="revoked", by="m")

@@ -188,6 +188,7 @@ def test_consent_revocation_blocks_adoption() -> None:
     c.consent("opp_handelingsdeel", "revoked")
     assert missing(c, "adopt_opp") == [
         "ontbreekt: toestemming van ouders voor 'opp_handelingsdeel' verleend en niet ingetrokken "
+        "sinds de huidige stap begon "
         "(nu: ingetrokken)"]
     assert consent_status(c.case.facts, "opp_handelingsdeel") == "revoked"
     c.consent("opp_handelingsdeel")
@@ -209,6 +210,7 @@ def test_consent_for_the_handelingsdeel_is_given_on_each_draft() -> None:
     c.record("view", party="ouders", text="eens").record("view", party="leerling", text="ja")
     assert missing(c, "adopt_opp") == [
         "ontbreekt: toestemming van ouders voor 'opp_handelingsdeel' verleend en niet ingetrokken "
+        "sinds de huidige stap begon "
         "(nu: niet vastgelegd)"]
     c.consent("opp_handelingsdeel").fire("adopt_opp")
     c.record("meeting", kind="oogo", participants="ouders").fire("revise_opp")

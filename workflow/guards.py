@@ -52,9 +52,10 @@ class Guard:
             detail = f" ({filters})" if filters else ""
             return f"{count}{what}{detail} {_anchor_nl(self.since)}"
         if self.kind == "consent":
+            when = "" if self.since == "case_opened" else " " + _anchor_nl(self.since)
             if self.expect == "withheld":
-                return f"toestemming van ouders voor '{self.scope}' geweigerd of ingetrokken"
-            return f"toestemming van ouders voor '{self.scope}' verleend en niet ingetrokken"
+                return f"toestemming van ouders voor '{self.scope}' geweigerd of ingetrokken{when}"
+            return f"toestemming van ouders voor '{self.scope}' verleend en niet ingetrokken{when}"
         return f"de casus kwam uit '{self.state}'"
 
 
