@@ -222,6 +222,7 @@ def _raw() -> dict[str, Any]:
     (lambda r: [t.update(dest="geschil") for t in r["transitions"] if t["dest"] == "afgesloten"],
      "states.afgesloten: final state cannot be reached"),
     (lambda r: r.update(extra={}), "extra: unknown key"),
+    (lambda r: r["consent"].update(sharing=["gegevens"]), "consent.sharing: unknown consent scope"),
     (lambda r: r.update(transitions=[]), "transitions: must be a non-empty array"),
     (lambda r: r["evidence"].update(view={"roles": ["ib"], "who": 1}), "evidence.view.who"),
     (lambda r: r["triggers"]["close"]["params"]["reason"].update(required="yes"),

@@ -229,3 +229,32 @@ def test_any_garbage_is_bad_input_or_valid_never_a_crash() -> None:
         assert all(isinstance(v, str) and v for v in r.secret.values())
 
     fuzz()
+
+
+def test_a_data_sharing_grant_records_recipient_basis_and_purpose() -> None:
+    base = {"scope": "gegevensdeling_swv", "status": "granted", "by": "m"}
+    scopes = (*SCOPES, "gegevensdeling_swv")
+    with pytest.raises(BadInput, match="'recipient'"):
+        validate("consent", base, today=TODAY, consent_scopes=scopes, sharing_scopes=("gegevensdeling_swv",))
+    with pytest.raises(BadInput, match="'purpose'"):
+        validate("consent", {**base, "recipient": "SWV", "legal_basis": "AVG 6.1e"}, today=TODAY,
+                 consent_scopes=scopes, sharing_scopes=("gegevensdeling_swv",))
+    full = {**base, "recipient": "SWV Rijnstreek", "legal_basis": "AVG 6.1e", "purpose": "BOT"}
+    r = validate("consent", full, today=TODAY, consent_scopes=scopes, sharing_scopes=("gegevensdeling_swv",))
+    assert r.plain["recipient"] == "SWV Rijnstreek"
+    # Refusing or revoking needs no recipient.
+    validate("consent", {**base, "status": "refused"}, today=TODAY, consent_scopes=scopes,
+             sharing_scopes=("gegevensdeling_swv",))
+
+
+def test_data_sharing_via_the_engine(engine: Engine) -> None:
+    cid, _, _ = _cases(engine)
+    assert engine.definition.sharing_scopes == ("gegevensdeling_swv",)
+    before = dump(engine.db)
+    with pytest.raises(BadInput, match="gegevensdeling"):
+        engine.record("consent", cid, actor=IB, scope="gegevensdeling_swv", status="granted", by="m")
+    assert dump(engine.db) == before
+    engine.record("consent", cid, actor=IB, scope="gegevensdeling_swv", status="granted", by="m",
+                  recipient="SWV Rijnstreek", legal_basis="toestemming (AVG 6.1a)", purpose="BOT-bespreking")
+    ev = engine.case(cid, actor=IB)["evidence"][-1]
+    assert ev["fields"]["recipient"] == "SWV Rijnstreek" and ev["fields"]["by"] == "m"

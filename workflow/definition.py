@@ -78,6 +78,8 @@ class ProcessDefinition:
     transitions: tuple[TransitionDef, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
     deadlines: tuple[DeadlineDef, ...] = ()
+    # Scopes that share data with another party: a grant must say with whom, why and on what basis.
+    sharing_scopes: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, int]:
@@ -253,8 +255,12 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
     open_roles = frozenset(writer_roles(proc.get("open_roles", default_roles), "process.open_roles"))
 
     consent = c.table(raw.get("consent", {"scopes": []}), "consent")
-    c.no_unknown(consent, {"scopes"}, "consent")
+    c.no_unknown(consent, {"scopes", "sharing"}, "consent")
     scopes = c.strings(consent.get("scopes", []), "consent.scopes") if consent.get("scopes") else ()
+    sharing = c.strings(consent.get("sharing", []), "consent.sharing") if consent.get("sharing") else ()
+    for scope in sharing:
+        if scope not in scopes:
+            raise c.fail("consent.sharing", f"unknown consent scope {scope!r} (declared: {', '.join(scopes)})")
 
     ev_raw = c.table(raw.get("evidence", {}), "evidence")
     evidence_roles: dict[str, frozenset[str]] = {}
@@ -406,6 +412,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         transitions=tuple(transitions),
         raw=raw,
         deadlines=deadlines,
+        sharing_scopes=sharing,
     )
 
 

@@ -153,11 +153,13 @@ def validate(
     consent_scopes: tuple[str, ...],
     plans: Callable[[], list[tuple[int, dt.date, dt.date]]] = list,
     opp_active: bool = True,
+    sharing_scopes: tuple[str, ...] = (),
 ) -> ValidEvidence:
     """Check one evidence record; raise BadInput naming the first field that is wrong.
 
     `plans` lists the case's recorded plans (seq, start, end) so an evaluation can name its plan;
-    `opp_active` says whether the case has an adopted OPP that an evaluation can be about.
+    `opp_active` says whether the case has an adopted OPP that an evaluation can be about;
+    a grant for one of `sharing_scopes` must record recipient, legal basis and purpose.
     """
     if kind not in EVIDENCE_KINDS:
         raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(EVIDENCE_KINDS)})")
@@ -183,6 +185,11 @@ def validate(
     if date > today:
         raise BadInput(f"{kind}: datum {date.isoformat()} ligt in de toekomst")
     _check_kind(kind, date, plain, secret, plans, opp_active)
+    if kind == "consent" and plain["scope"] in sharing_scopes and plain["status"] == "granted":
+        for name in ("recipient", "legal_basis", "purpose"):
+            if name not in plain:
+                raise BadInput(f"consent: gegevensdeling '{plain['scope']}' vraagt '{name}' "
+                               "(aan wie, op welke grondslag, met welk doel)")
     return ValidEvidence(kind, date, plain, secret)
 
 
