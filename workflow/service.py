@@ -207,7 +207,7 @@ class Engine:
             valid = evidence.validate(
                 kind, {k: v for k, v in fields.items() if v is not None},
                 today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans,
-                opp_active=case.opp_active,
+                opp_active=case.opp_active, sharing_scopes=d.sharing_scopes,
             )
             if kind == "consent":
                 _check_consent_order(case, valid)
