@@ -247,6 +247,7 @@ def test_missing_or_bad_config_is_exit_2_one_line(capsys: pytest.CaptureFixture[
                          (f'[process]\ndefinition = "{DEFAULT}"\n[[users]]\nid = "u"\nrole = "koning"\n',
                           "users.u.role"),
                          ('[process]\ndefinition = "missing.toml"\n', "missing.toml"),
+                         ('[logging]\nlevel = "loud"\n', "logging.level: must be one of"),
                          ('[[users]]\nid = "u"\nrole = "ib"\n[[users]]\nid = "u"\nrole = "leerkracht"\n',
                           "users[1].id: user 'u' is listed twice")]:
         bad.write_text(content, encoding="utf-8")

@@ -18,6 +18,7 @@ from .errors import ConfigError
 CONFIG_ENV = "PASSEND_CONFIG"
 DATABASE_ENV = "PASSEND_DATABASE_URL"
 REGIONS = ("noord", "midden", "zuid")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 KNOWN_SECTIONS = {
     "database", "security", "process", "logging", "schools", "users", "reminders", "notifier",
     "retention", "audit",
@@ -172,6 +173,10 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
             raise fail(key + ".id", f"user {u['id']!r} is listed twice")
         users[u["id"]] = User(u["id"], role, tuple(us), str(u.get("name", "")), u.get("email"))
 
+    log_level = table("logging").get("level", "info")
+    if not isinstance(log_level, str) or log_level.lower() not in LOG_LEVELS:
+        raise fail("logging.level", f"must be one of {', '.join(LOG_LEVELS)}")
+
     cfg_base = Config(
         path=p.resolve(), database_url="", master_key_file=None, definition_file=Path(),
         definitions_folder=Path(), schools=schools, users=users, raw=raw,
@@ -184,6 +189,6 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
         definitions_folder=cfg_base.resolve(folder),
         schools=schools,
         users=users,
-        log_level=str(table("logging").get("level", "info")),
+        log_level=log_level,
         raw=raw,
     )
