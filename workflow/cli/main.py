@@ -181,4 +181,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m workflow.cli.main`: run the imported module's main, not this __main__ copy, so the
+    # sub-commands (which import workflow.cli.main) share its --json state.
+    from workflow.cli.main import main as _main
+
+    sys.exit(_main())
