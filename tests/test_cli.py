@@ -323,3 +323,29 @@ def test_demo_walks_a_case_to_an_adopted_opp(cli: Any) -> None:
     assert steps[0]["state"] == "niveau_1" and steps[-1]["state"] == "opp_vastgesteld"
     cid = steps[-1]["case_id"]
     assert cli("--json", "case", "show", cid, "--actor", IB).json()["opp_active"] is True
+
+
+def test_a_real_process_keeps_stdout_for_results_and_stderr_for_logs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}")
+    cfg.write_text(cfg.read_text().replace('level = "warning"', 'level = "info"'))
+
+    def passend(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), *args],
+                              capture_output=True, text=True, timeout=120,
+                              cwd=Path(__file__).resolve().parents[1])
+
+    assert passend("init").returncode == 0
+    r = passend("--json", "case", "open", "--pupil", "SUB-1", "--school", "de-linde", "--name", "Naam Geheim",
+                "--actor", IB)
+    assert r.returncode == 0, r.stderr
+    cid = json.loads(r.stdout)["case_id"]  # stdout is only the result
+    logs = [json.loads(line) for line in r.stderr.splitlines()]  # stderr is only JSON log lines
+    assert any(entry["event"] == "case.opened" and entry["case_id"] == cid for entry in logs)
+    assert "Naam Geheim" not in r.stderr and "SUB-1" not in r.stderr
+    r = passend("case", "fire", cid, "escalate", "--actor", LK, "--json")
+    assert r.returncode == 3 and json.loads(r.stdout)["exit_code"] == 3
+    r = passend("case", "show", "C- x;--", "--actor", IB)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
