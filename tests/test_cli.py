@@ -349,3 +349,28 @@ def test_a_real_process_keeps_stdout_for_results_and_stderr_for_logs(tmp_path: P
     assert r.returncode == 3 and json.loads(r.stdout)["exit_code"] == 3
     r = passend("case", "show", "C- x;--", "--actor", IB)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_fuzzed_command_lines_never_crash(ready: Any) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    cid = open_case(ready)
+    words = ["case", "open", "list", "show", "fire", "record", "signal", "plan", "evaluation", "consent",
+             "view", "meeting", "contact", "process", "init", "--actor", IB, LK, DIR, "--json", "--pupil",
+             "--school", "de-linde", "--area", "lezen", "--note", "x", "--date", "2020-01-01", "--outcome",
+             "tlv", "--reason", "verhuisd", "escalate", "close", "bot_outcome", cid, "C-NOPE", "--dry-run",
+             "--expect-version", "1", "2", "--param", "a=b", "--format", "json", "mermaid", "--party",
+             "ouders", "--text", "--kind", "oogo", "--participants", "--method", "brief", "--scope",
+             "bot_aanmelding", "--status", "granted", "--by", "--plan", "-1", "", " ", "\u00e9"]
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.sampled_from(words), min_size=1, max_size=9))
+    def fuzz(argv: list[str]) -> None:
+        r = ready(*argv)
+        assert r.code in (0, 2, 3, 4), (argv, r.code, r.out, r.err)
+        no_traceback(r)
+        if "--json" in argv and r.out and r.code != 0:
+            assert json.loads(r.out)["exit_code"] == r.code
+
+    fuzz()
