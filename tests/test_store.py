@@ -201,11 +201,14 @@ def test_init_is_idempotent_and_upgrades_an_older_schema(config_path: Path) -> N
     try:
         cfg = Config()
         cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
+        # A case written by today's code, then the schema taken back to the first revision (the
+        # code cannot write to an old schema: its projection has columns added since).
+        engine.init()
+        cid = str(engine.open_case(pupil="M-1", school="de-linde", actor=IB)["case_id"])
         with engine.db.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0001_core")
+            command.downgrade(cfg, "0001_core")
         assert migrate.current_heads(engine.db) == ["0001_core"]
-        cid = str(engine.open_case(pupil="M-1", school="de-linde", actor=IB)["case_id"])
         heads = engine.init()
         assert "0001_core" not in heads and heads == migrate.current_heads(engine.db)
         assert heads == sorted(s.revision for s in _script_heads(cfg))

@@ -69,14 +69,18 @@ class ReminderService:
 
     def plan(self) -> int:
         from . import outbox
+        from .work import write_back
 
         planner = self.planner()
         moment = self.now()
-        items = planner.due(moment, skip_planned_digests=True)
+        work = planner.work(moment)
+        items = work.items
         real = self.real_clock()
         have = _existing(self.engine, [i.key for i in items])
         rows = [planner.render(i, real) for i in items if i.key not in have]
         n = outbox.insert_new(self.engine.db, rows, real)
+        # Only once the rows are stored: a tick that dies before leaves the cases to the next one.
+        write_back(self.engine.db, work.marks)
         if n:
             log.info("reminders.planned", count=n)
         return n

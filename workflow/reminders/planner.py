@@ -1,10 +1,15 @@
 """Planning: at a given moment, which reminders, escalations and digests are due.
 
-Reads every open case, computes its running deadlines (workflow.deadlines), places reminders
-on school days (workflow.calendar) and renders each message once, at planning time, into an
-outbox row; the row's key makes planning idempotent, however often or by how many services
-it runs. A reminder is due from `send_time` on its (school) day until its deadline's day: after
-that the escalation and the digest take over. A digest is only planned on its own day.
+Computes each case's running deadlines (workflow.deadlines), places reminders on school days
+(workflow.calendar, through workflow.reminders.work) and renders each message once, at planning
+time, into an outbox row; the row's key makes planning idempotent, however often or by how many
+services it runs. A reminder is due from `send_time` on its (school) day until its deadline's
+day: after that the escalation and the digest take over. A digest is only planned on its own day.
+
+`due` folds every open case (what `passend reminders due` shows, planned or not); `work`, what a
+tick runs, folds only the cases whose next action day has come (workflow.reminders.work) and
+returns the day each of them needs looking at again. The digest still needs every open case,
+so the one tick a day that gathers it folds them all.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ..guards import EVIDENCE_NL
 from ..logs import get_logger
 from . import ics, messages
 from .settings import ReminderSettings
+from .work import Action, Mark, actions, chunks, due_case_ids, first_day
 
 if TYPE_CHECKING:
     from ..domain import Case
@@ -32,6 +38,15 @@ if TYPE_CHECKING:
 
 log = get_logger("passend.reminders")
 CONSENT_WAITING = re.compile(r"toestemming van ouders voor '([^']+)' verleend.*niet vastgelegd")
+
+
+@dataclass
+class Work:
+    """What a tick plans, and what it learned about the next action day of each case it folded."""
+
+    items: list[Due]
+    marks: list[Mark]
+    folded: int
 
 
 @dataclass
@@ -78,8 +93,8 @@ class Planner:
                 if u.role in roles and u.email and u.serves(school)]
 
     # ---- reading cases -----------------------------------------------------------------------
-    def open_cases(self) -> Iterator[Case]:
-        """Every open case, folded from its events, streamed in one query."""
+    def open_cases(self, ids: list[str] | None = None) -> Iterator[Case]:
+        """Every open case (or those of `ids`), folded from its events, streamed in case order."""
         from sqlalchemy import select
 
         from ..store.eventstore import row_to_event
@@ -87,43 +102,65 @@ class Planner:
 
         q = (select(events).join(cases, cases.c.case_id == events.c.case_id)
              .where(cases.c.closed_at.is_(None)).order_by(events.c.case_id, events.c.seq))
+        parts = [q] if ids is None else [q.where(events.c.case_id.in_(c)) for c in chunks(ids)]
         with self.engine.db.connect() as conn:
-            batch: list[Any] = []
-            for row in conn.execution_options(stream_results=True, yield_per=2000).execute(q):
-                if batch and row.case_id != batch[0].case_id:
+            for part in parts:
+                batch: list[Any] = []
+                for row in conn.execution_options(stream_results=True, yield_per=2000).execute(part):
+                    if batch and row.case_id != batch[0].case_id:
+                        yield from _fold(batch)
+                        batch = []
+                    batch.append(row_to_event(row))
+                if batch:
                     yield from _fold(batch)
-                    batch = []
-                batch.append(row_to_event(row))
-            if batch:
-                yield from _fold(batch)
 
     # ---- what is due ------------------------------------------------------------------------
     def due(self, now: dt.datetime, *, skip_planned_digests: bool = False) -> list[Due]:
-        """Everything due at `now`. With skip_planned_digests, today's digests already in the
-        outbox are not gathered again (the costly part of a tick once the digest is out)."""
+        """Everything due at `now`, from every open case. With skip_planned_digests, today's
+        digests already in the outbox are not gathered again."""
+        return self._plan(now, skip_planned_digests=skip_planned_digests, only=None).items
+
+    def work(self, now: dt.datetime) -> Work:
+        """What a tick plans at `now`: reminders and escalations of the cases whose next action
+        day has come, and today's digests not planned yet (which need every open case)."""
+
+        with self.engine.db.connect() as conn:
+            ids = due_case_ids(conn, now.astimezone(SCHOOL_TZ).date())
+        return self._plan(now, skip_planned_digests=True, only=ids)
+
+    def _plan(self, now: dt.datetime, *, skip_planned_digests: bool, only: list[str] | None) -> Work:
         local = now.astimezone(SCHOOL_TZ)
         today, time = local.date(), local.time().replace(tzinfo=None)
         out: list[Due] = []
+        marks: list[Mark] = []
         digest_rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
         digest = self.settings.digest and time >= self.settings.digest_time and \
             bool(self._digest_users(today, skip_planned_digests))
-        for case in self.open_cases():
+        wanted = None if only is None else set(only)
+        folded = 0
+        for case in self.open_cases(None if digest else only):
+            folded += 1
             if case.school not in self.engine.config.schools:
                 continue
+            plan = wanted is None or case.case_id in wanted
             try:
                 d = self.engine.definition_of(case)
                 cal = self.calendar(case.school)
+                unreached: list[Action] = []
                 for r in dl.running(case, d, today):
-                    out.extend(self._for_deadline(case, d, r, cal, today, time))
+                    if plan:
+                        out.extend(self._for_deadline(case, d, r, cal, today, time, unreached))
                     if digest:
                         self._collect_digest(digest_rows, case, r, today)
                 if digest:
                     self._collect_consent(digest_rows, case, d)
+                if plan:
+                    marks.append(Mark(case.case_id, case.version, first_day(unreached), today))
             except PassendError as exc:  # e.g. a definition version no longer installed
                 log.warning("reminders.case_skipped", case_id=case.case_id, error=exc.message)
         if digest:
             out.extend(self._digests(digest_rows, today, self._digest_users(today, skip_planned_digests)))
-        return out
+        return Work(out, marks, folded)
 
     def _digest_users(self, today: dt.date, skip_planned: bool) -> list[User]:
         """IBs with an address for whom today is a school day (and, optionally, no digest yet)."""
@@ -146,31 +183,32 @@ class Planner:
         return today > day or (today == day and time >= self.settings.send_time)
 
     def _for_deadline(self, case: Case, d: Any, r: dl.Running, cal: SchoolCalendar,
-                      today: dt.date, time: dt.time) -> list[Due]:
-        if r.paused:
-            return []
+                      today: dt.date, time: dt.time, unreached: list[Action] | None = None) -> list[Due]:
+        """The reminders and escalations of one clock reached at (today, time); the actions not
+        reached yet go to `unreached` (their first send day is the case's next action day)."""
         out: list[Due] = []
         base = f"{case.case_id}:{r.name}:{r.anchor}:{r.due.isoformat()}"
-        if today <= r.due:
-            for offset, raw_day in r.reminder_dates():
-                send_on = cal.on_or_before(raw_day)
-                if not self._reached(send_on, today, time):
-                    continue
+        for a in actions(r, cal):
+            if not self._reached(a.send_on, today, time):
+                if unreached is not None:
+                    unreached.append(a)
+                continue
+            if not a.open_on(today):
+                continue
+            if a.kind == "reminder":
+                assert a.offset is not None
                 for u in self.users(self.settings.remind_roles, case.school):
                     out.append(Due(
-                        key=f"reminder:{base}:{offset.text}:{u.id}", kind="reminder", recipient=u.id,
-                        to=(str(u.email),), send_on=send_on, case_id=case.case_id, deadline=r.name,
+                        key=f"reminder:{base}:{a.offset.text}:{u.id}", kind="reminder", recipient=u.id,
+                        to=(str(u.email),), send_on=a.send_on, case_id=case.case_id, deadline=r.name,
                         school=case.school, due_on=r.due, meeting=r.definition.meeting,
                         context={"case": case, "definition": d, "running": r, "today": today, "actor": u.id},
                     ))
-        esc = r.escalation_date()
-        if esc is not None:
-            send_on = cal.on_or_after(esc)
-            if self._reached(send_on, today, time):
+            else:
                 for u in self.users(self.settings.escalate_roles, case.school):
                     out.append(Due(
                         key=f"escalation:{base}:{u.id}", kind="escalation", recipient=u.id,
-                        to=(str(u.email),), send_on=send_on, case_id=case.case_id, deadline=r.name,
+                        to=(str(u.email),), send_on=a.send_on, case_id=case.case_id, deadline=r.name,
                         school=case.school, due_on=r.due,
                         context={"case": case, "definition": d, "running": r, "today": today, "actor": u.id},
                     ))

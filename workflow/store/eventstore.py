@@ -25,8 +25,13 @@ from .tables import case_keys, cases, events
 _PROJECTION_COLUMNS = (
     "school", "school_group", "state", "level", "process_id", "process_version", "version",
     "head_hash", "opp_active", "opened_at", "state_entered_at", "updated_at", "closed_at",
-    "close_reason",
+    "close_reason", "next_action_on", "planned_on",
 )
+# Any write may change a case's deadlines, so it hands the case back to the reminder planner:
+# next_action_on = LOOK_NOW ("plan it at the next tick"), planned_on = NULL. The planner folds it
+# once, plans what is due and stores the real date (workflow.reminders.work). Computing the date
+# here would need the school calendar, which is configuration, not store.
+LOOK_NOW = dt.date(1970, 1, 1)
 _SELECT_EVENTS = select(events).where(events.c.case_id == bindparam("b_case_id")).order_by(events.c.seq)
 _SELECT_KEY = select(case_keys.c.wrapped).where(case_keys.c.case_id == bindparam("b_case_id"))
 _SELECT_CASE = select(cases).where(cases.c.case_id == bindparam("b_case_id"))
@@ -75,6 +80,10 @@ class _Driver:
 
     def time(self, value: dt.datetime | None) -> Any:
         return _sqlite_time(value) if self.sqlite else value
+
+    def date(self, value: Any) -> Any:
+        """A date as SQLAlchemy's Date stores it on SQLite ('YYYY-MM-DD'); anything else as is."""
+        return value.isoformat() if self.sqlite and type(value) is dt.date else value
 
     def execute(self, text: str, params: Sequence[Any]) -> Any:
         cur = self.dbapi.cursor()  # type: ignore[union-attr]
@@ -180,7 +189,7 @@ class EventStore:
                 v = event_values(e)
                 v["recorded_at"] = drv.time(e.recorded_at)
                 drv.execute(_RAW_INSERT_EVENT, [v[c] for c in _EVENT_COLUMNS])
-            params = [drv.time(values[c]) if c in _DATETIME_COLUMNS else values[c]
+            params = [drv.time(values[c]) if c in _DATETIME_COLUMNS else drv.date(values[c])
                       for c in _PROJECTION_COLUMNS]
             params += [case.case_id, expected_version]
             rowcount = drv.execute(_RAW_UPDATE_CASE, params).rowcount
@@ -243,4 +252,6 @@ def _projection_values(case: Case, now: dt.datetime) -> dict[str, Any]:
         "updated_at": now,
         "closed_at": case.closed_at,
         "close_reason": case.close_reason,
+        "next_action_on": None if case.closed else LOOK_NOW,
+        "planned_on": None,
     }

@@ -34,6 +34,10 @@ class CaseRow(SQLModel, table=True):
     updated_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     closed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     close_reason: str | None = Field(default=None, max_length=64)
+    # Reminder work (migration 0005): the first day the planner may have something to plan for
+    # this case, and the day it last planned up to; see workflow.reminders.work.
+    next_action_on: dt.date | None = Field(default=None, index=True)
+    planned_on: dt.date | None = Field(default=None, index=True)
 
 
 class EventRow(SQLModel, table=True):

@@ -1,0 +1,118 @@
+"""Reminder work: which cases the planner has to look at, so a tick folds only those.
+
+Folding every open case on every tick costs seconds per few thousand cases. Instead the `cases`
+row carries two dates (migration 0005):
+
+- `next_action_on`: the first day on which the planner could have a reminder or escalation to
+  plan for the case. Every write sets it to LOOK_NOW (1970-01-01) and `planned_on` to NULL (the
+  event store, in the same transaction as the events), because any event may start, stop or
+  move a clock. The planner folds such a case at its next tick, plans what is due, and stores
+  the send day of the first action it has not reached yet (NULL: none, until the next event).
+- `planned_on`: the day the planner last planned the case up to.
+
+A tick on day T folds the cases with `next_action_on <= T` (an index range) or
+`planned_on > T` (a run with `--now` later than T planned them: at T, a reminder may be due that
+the later run found past its window, so they are looked at in full; this never happens with the
+real clock, which only moves forward). Why nothing is lost: at `planned_on` every action reached
+was planned; an action not reached then has its send day >= next_action_on; a reminder's window
+(until its deadline) and an escalation (no end) that are open at T were open at any earlier day.
+A write-back never moves `planned_on` backwards and only applies to the case version it folded.
+
+The dates are the calendar-moved send days (reminders to the school day before, escalations to
+the school day after), computed with the calendars configured when the planner ran. A change to
+a school's `days_off` or region takes effect for a case at its next write or planning; a day off
+added in front of an already computed reminder makes it go out on that computed day (still before
+the deadline), never not at all. Running deadlines of a case that is not paused do not depend on
+the day (deadlines.running), so the dates stay right until the next event; a paused case plans
+nothing until an event ends the pause, so it gets NULL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, bindparam, or_, select, update
+
+from .. import deadlines as dl
+from ..calendar import SchoolCalendar
+from ..store.tables import cases
+
+SCAN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Action:
+    """One reminder or escalation of a running clock, on the school day it is sent."""
+
+    kind: str  # reminder | escalation
+    offset: dl.Duration | None  # the reminder's offset before the deadline
+    send_on: dt.date
+    last_day: dt.date | None  # a reminder is due until its deadline's day; an escalation always
+
+    def open_on(self, today: dt.date) -> bool:
+        return self.last_day is None or today <= self.last_day
+
+
+def actions(r: dl.Running, cal: SchoolCalendar) -> list[Action]:
+    """The planner's actions for one running clock (none while it is paused)."""
+    if r.paused:
+        return []
+    out = [Action("reminder", offset, cal.on_or_before(day), r.due) for offset, day in r.reminder_dates()]
+    esc = r.escalation_date()
+    if esc is not None:
+        out.append(Action("escalation", None, cal.on_or_after(esc), None))
+    return out
+
+
+def first_day(unreached: Iterable[Action]) -> dt.date | None:
+    """The next action day: the earliest send day among the actions not reached yet (their
+    send day is today or later, so a reminder's window is still open on it)."""
+    return min((a.send_on for a in unreached), default=None)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a tick learned about one case: write it back if the case is still at `version`."""
+
+    case_id: str
+    version: int
+    next_action_on: dt.date | None
+    planned_on: dt.date
+
+
+def due_case_ids(conn: Connection, today: dt.date) -> list[str]:
+    """Open cases the planner must fold on `today`: two index ranges, no events read."""
+    due = select(cases.c.case_id).where(cases.c.next_action_on <= today, cases.c.closed_at.is_(None))
+    later = select(cases.c.case_id).where(cases.c.planned_on > today, cases.c.closed_at.is_(None))
+    ids = {r[0] for r in conn.execute(due)}
+    ids.update(r[0] for r in conn.execute(later))
+    return sorted(ids)
+
+
+def chunks(ids: list[str], size: int = SCAN_CHUNK) -> Iterator[list[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+_WRITE_BACK = (
+    update(cases)
+    .where(cases.c.case_id == bindparam("b_case_id"), cases.c.version == bindparam("b_version"),
+           or_(cases.c.planned_on.is_(None), cases.c.planned_on <= bindparam("b_planned_on")))
+    .values(next_action_on=bindparam("b_next"), planned_on=bindparam("b_planned_on"))
+)
+
+
+def write_back(db: Engine, marks: list[Mark]) -> int:
+    """Store each case's next action day; a case written since it was folded keeps LOOK_NOW."""
+    from .outbox import _begin_write
+
+    n = 0
+    for part in (marks[i:i + 1000] for i in range(0, len(marks), 1000)):
+        with _begin_write(db) as conn:
+            r = conn.execute(_WRITE_BACK, [
+                {"b_case_id": m.case_id, "b_version": m.version, "b_next": m.next_action_on,
+                 "b_planned_on": m.planned_on} for m in part])
+            n += int(r.rowcount or 0)
+    return n
