@@ -33,7 +33,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, or_, update
 
 from .. import deadlines as dl
 from ..calendar import SchoolCalendar
@@ -82,12 +82,26 @@ class Mark:
     planned_on: dt.date
 
 
+# Straight to the driver, like the event store's hot statements: this runs every tick over the
+# whole `cases` index range, and SQLAlchemy's result machinery per row cost more than SQLite's
+# own work. Dates are bound as SQLAlchemy's Date stores them (ISO text on SQLite).
+_DUE_SQL = (
+    "SELECT case_id FROM cases WHERE next_action_on <= ? AND closed_at IS NULL",
+    "SELECT case_id FROM cases WHERE planned_on > ? AND closed_at IS NULL",
+)
+
+
 def due_case_ids(conn: Connection, today: dt.date) -> list[str]:
     """Open cases the planner must fold on `today`: two index ranges, no events read."""
-    due = select(cases.c.case_id).where(cases.c.next_action_on <= today, cases.c.closed_at.is_(None))
-    later = select(cases.c.case_id).where(cases.c.planned_on > today, cases.c.closed_at.is_(None))
-    ids = {r[0] for r in conn.execute(due)}
-    ids.update(r[0] for r in conn.execute(later))
+    sqlite = conn.dialect.name == "sqlite"
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    ids: set[str] = set()
+    try:
+        for sql in _DUE_SQL:
+            cur.execute(sql if sqlite else sql.replace("?", "%s"), (today.isoformat() if sqlite else today,))
+            ids.update(r[0] for r in cur.fetchall())
+    finally:
+        cur.close()
     return sorted(ids)
 
 
