@@ -53,7 +53,7 @@ class Ticker:
         self.moment = at(START)
         self.service = ReminderService.from_engine(engine, lambda: self.moment)
 
-    def keys(self) -> set[str]:
+    def outbox_keys(self) -> set[str]:
         with self.engine.db.connect() as conn:
             return {r[0] for r in conn.execute(select(outbox.outbox.c.key))}
 
@@ -61,14 +61,14 @@ class Ticker:
         """Plan at `moment` through the projection; the new rows must be exactly what the full
         scan finds due and not yet in the outbox."""
         self.moment = moment
-        before = self.keys()
+        before = self.outbox_keys()
         expected = {i.key for i in self.service.planner().due(moment, skip_planned_digests=True)} - before
         self.service.plan()
-        assert self.keys() - before == expected, moment
+        assert self.outbox_keys() - before == expected, moment
 
     def everything_due_is_planned(self, moment: dt.datetime) -> None:
         due = {i.key for i in self.service.planner().due(moment) if i.kind != "digest"}
-        assert due <= self.keys()
+        assert due <= self.outbox_keys()
 
 
 def projection(engine: Engine) -> dict[str, tuple[dt.date | None, dt.date | None, bool]]:
@@ -141,7 +141,7 @@ def test_ticks_plan_exactly_what_the_full_scan_plans(populated: tuple[Engine, Cl
             for _ in range(rng.randint(1, 4)):
                 random_command(engine, rng)
     t.everything_due_is_planned(t.moment)
-    kinds = [k.split(":", 1)[0] for k in t.keys()]
+    kinds = [k.split(":", 1)[0] for k in t.outbox_keys()]
     assert kinds.count("reminder") > 10 and kinds.count("digest") > 5  # the walk had work to do
     # --now far ahead, then back to the present and onwards: still exactly the full scan.
     present = t.moment
@@ -256,3 +256,22 @@ def test_backfill_on_a_store_from_before_the_migration(tmp_path: Path, db_url: s
         t.plan_like_full_scan(at(START + dt.timedelta(days=days), 9))
     t.everything_due_is_planned(t.moment)
     engine.db.dispose()
+
+
+def test_audit_replay_catches_a_stale_next_action_day(populated: tuple[Engine, Clock]) -> None:
+    from sqlalchemy import update
+
+    from workflow.audit.replay import replay_all
+
+    engine, _ = populated
+    t = Ticker(engine)
+    moment = at(START + dt.timedelta(days=2), 9)
+    t.plan_like_full_scan(moment)
+    assert [o.mismatches for o in replay_all(engine, actor="auditor") if o.mismatches] == []
+    proj = projection(engine)
+    today = moment.astimezone(AMS).date()
+    victim = next(cid for cid, (n, _, closed) in sorted(proj.items()) if n is not None and n > today)
+    with engine.db.begin() as conn:  # a projection that would skip the case's next reminder
+        conn.execute(update(cases).where(cases.c.case_id == victim).values(next_action_on=dt.date(2099, 1, 1)))
+    bad = {o.case_id: o.mismatches for o in replay_all(engine, actor="auditor") if o.mismatches}
+    assert list(bad) == [victim] and "next_action_on" in bad[victim][0]

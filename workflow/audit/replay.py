@@ -166,8 +166,9 @@ def _recheck(out: Replayed, case: Case, d: Any, ev: Event) -> None:
         out.notes.append(f"gebeurtenis {ev.seq}: de voorwaarden luiden nu anders dan vastgelegd")
 
 
-def compare_projection(out: Replayed, row: Any | None) -> None:
-    """Every projected column must equal what the events prove."""
+def compare_projection(out: Replayed, row: Any | None, engine: Engine | None = None) -> None:
+    """Every projected column must equal what the events prove (and, given the engine, the
+    planner's next action day must not lie after a reminder the events and calendar imply)."""
     c = out.case
     if c is None:
         return
@@ -189,6 +190,18 @@ def compare_projection(out: Replayed, row: Any | None) -> None:
             same = stored == want or (name == "opp_active" and bool(stored) == bool(want))
         if not same:
             out.mismatches.append(f"projectie: {name} is {stored!r}, de gebeurtenissen zeggen {want!r}")
+    if engine is not None and c.school in engine.config.schools:
+        from ..calendar import SchoolCalendar
+        from ..reminders.work import stale
+
+        try:
+            problem = stale(c, engine.registry.get(c.process_id, c.process_version),
+                            SchoolCalendar.for_school(engine.config.schools[c.school]),
+                            row.next_action_on, row.planned_on)
+        except PassendError:  # a definition no longer installed is reported by the replay itself
+            problem = None
+        if problem is not None:
+            out.mismatches.append(f"projectie: {problem}")
 
 
 # ---- entry points ---------------------------------------------------------------------------
@@ -209,7 +222,7 @@ def replay_case(engine: Engine, case_id: str, *, actor: str, as_of: dt.date | No
         raise Refused("geweigerd", reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{school}'"])
     out = replay_events(case_id, evs, engine.registry, as_of=end_of_day(as_of) if as_of else None)
     if as_of is None:
-        compare_projection(out, row)
+        compare_projection(out, row, engine)
     return out
 
 
@@ -233,7 +246,7 @@ def replay_all(
                 row, head = head, next(heads, None)
             out = replay_events(case_id, evs, engine.registry, as_of=cutoff)
             if cutoff is None:
-                compare_projection(out, row)
+                compare_projection(out, row, engine)
             if progress is not None:
                 progress(len(evs))
             if cutoff is not None and out.case is None and not out.refused:

@@ -32,12 +32,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, bindparam, or_, update
 
 from .. import deadlines as dl
 from ..calendar import SchoolCalendar
 from ..store.tables import cases
+
+if TYPE_CHECKING:
+    from ..definition import ProcessDefinition
+    from ..domain import Case
 
 SCAN_CHUNK = 500
 
@@ -130,3 +135,24 @@ def write_back(db: Engine, marks: list[Mark]) -> int:
                  "b_planned_on": m.planned_on} for m in part])
             n += int(r.rowcount or 0)
     return n
+
+
+def stale(case: Case, definition: ProcessDefinition, cal: SchoolCalendar,
+          next_on: dt.date | None, planned_on: dt.date | None) -> str | None:
+    """Why a stored next action day could make the planner miss a reminder, or None (for
+    `audit replay`). A day earlier than needed only costs a fold and is fine; LOOK_NOW always is.
+    The time of day of the last planning is not stored, so actions on `planned_on` itself are
+    not checked."""
+    from ..store.eventstore import LOOK_NOW
+
+    if case.closed:
+        return None if next_on is None else f"next_action_on is {next_on}, maar de casus is gesloten"
+    if next_on == LOOK_NOW:
+        return None
+    if planned_on is None:
+        return f"next_action_on is {next_on}, maar de planner heeft de casus nooit gepland"
+    later = [a.send_on for r in dl.running(case, definition, planned_on) for a in actions(r, cal)
+             if a.send_on > planned_on]
+    if later and (next_on is None or next_on > min(later)):
+        return f"next_action_on is {next_on}, maar er valt een herinnering op {min(later)}"
+    return None
