@@ -274,3 +274,16 @@ def test_error_line_points_into_a_multi_line_guard_list(tmp_path: Path) -> None:
         load_definition(tmp_path / "d.toml")
     assert "transitions[2].guards[2].scope" in err.value.message
     assert err.value.message.endswith(f"(line {want})")
+
+
+def test_the_opp_flags_are_data() -> None:
+    d = load_definition(DEFAULT)
+    assert [t.trigger for t in d.transitions if t.adopts_opp] == ["adopt_opp"]
+    assert [(t.trigger, t.source) for t in d.transitions if t.ends_opp] == [("deescalate", "opp_vastgesteld")]
+    # A definition with other state names still knows when its OPP starts.
+    text = DEFAULT.read_text(encoding="utf-8").replace("opp_vastgesteld", "opp_actief")
+    c = PureCase(parse_definition(__import__("tomllib").loads(text), "renamed.toml")).to_level_4()
+    c.fire("start_opp").record("meeting", kind="oogo", participants="o").consent("opp_handelingsdeel")
+    c.record("view", party="ouders", text="t").record("view", party="leerling", text="t").fire("adopt_opp")
+    assert c.state == "opp_actief" and c.case.opp_active
+    assert c.case.events[-1].payload["adopts_opp"] is True
