@@ -246,10 +246,10 @@ def test_backfill_on_a_store_from_before_the_migration(tmp_path: Path, db_url: s
     cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
     with engine.db.begin() as conn:  # back to the schema before 0005, data and outbox kept
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0005_next_action@-1")
+        command.downgrade(cfg, "0006_next_action_covering@-2")
     assert "0005_next_action" not in migrate.current_heads(engine.db)
     engine.init()
-    assert "0005_next_action" in migrate.current_heads(engine.db)
+    assert "0006_next_action_covering" in migrate.current_heads(engine.db)
     proj = projection(engine)
     assert all((n, p) == ((None, None) if closed else (LOOK_NOW, None)) for n, p, closed in proj.values())
     for days in (2, 9, 30, 90, 250):

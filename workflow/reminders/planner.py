@@ -124,8 +124,14 @@ class Planner:
         """What a tick plans at `now`: reminders and escalations of the cases whose next action
         day has come, and today's digests not planned yet (which need every open case)."""
 
+        local = now.astimezone(SCHOOL_TZ)
+        today = local.date()
+        # Before send_time nothing dated today is reached yet, so cases whose next action day is
+        # today wait for a later tick instead of being folded by every tick of the night.
+        through = today if local.time().replace(tzinfo=None) >= self.settings.send_time else \
+            today - dt.timedelta(days=1)
         with self.engine.db.connect() as conn:
-            ids = due_case_ids(conn, now.astimezone(SCHOOL_TZ).date())
+            ids = due_case_ids(conn, through, today)
         return self._plan(now, skip_planned_digests=True, only=ids)
 
     def _plan(self, now: dt.datetime, *, skip_planned_digests: bool, only: list[str] | None) -> Work:

@@ -10,7 +10,8 @@ row carries two dates (migration 0005):
   the send day of the first action it has not reached yet (NULL: none, until the next event).
 - `planned_on`: the day the planner last planned the case up to.
 
-A tick on day T folds the cases with `next_action_on <= T` (an index range) or
+A tick on day T folds the cases with `next_action_on <= T` (before `send_time`: `< T`, as
+nothing dated T is reached yet; an index range) or
 `planned_on > T` (a run with `--now` later than T planned them: at T, a reminder may be due that
 the later run found past its window, so they are looked at in full; this never happens with the
 real clock, which only moves forward). Why nothing is lost: at `planned_on` every action reached
@@ -90,20 +91,23 @@ class Mark:
 # Straight to the driver, like the event store's hot statements: this runs every tick over the
 # whole `cases` index range, and SQLAlchemy's result machinery per row cost more than SQLite's
 # own work. Dates are bound as SQLAlchemy's Date stores them (ISO text on SQLite).
+# Closed cases have both dates NULL (the closing write clears them), so no filter on closed_at:
+# each query is an index-only range over (date, case_id) (migration 0006).
 _DUE_SQL = (
-    "SELECT case_id FROM cases WHERE next_action_on <= ? AND closed_at IS NULL",
-    "SELECT case_id FROM cases WHERE planned_on > ? AND closed_at IS NULL",
+    "SELECT case_id FROM cases WHERE next_action_on <= ?",
+    "SELECT case_id FROM cases WHERE planned_on > ?",
 )
 
 
-def due_case_ids(conn: Connection, today: dt.date) -> list[str]:
-    """Open cases the planner must fold on `today`: two index ranges, no events read."""
+def due_case_ids(conn: Connection, through: dt.date, today: dt.date | None = None) -> list[str]:
+    """Open cases the planner must fold: next action day up to `through` (today, or yesterday
+    before send_time), or planned beyond `today`. Two index ranges, no events read."""
     sqlite = conn.dialect.name == "sqlite"
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     ids: set[str] = set()
     try:
-        for sql in _DUE_SQL:
-            cur.execute(sql if sqlite else sql.replace("?", "%s"), (today.isoformat() if sqlite else today,))
+        for sql, day in zip(_DUE_SQL, (through, today or through), strict=True):
+            cur.execute(sql if sqlite else sql.replace("?", "%s"), (day.isoformat() if sqlite else day,))
             ids.update(r[0] for r in cur.fetchall())
     finally:
         cur.close()

@@ -16,7 +16,12 @@ from .types import BigId, UTCDateTime
 
 class CaseRow(SQLModel, table=True):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_school_state", "school", "state"),)
+    __table_args__ = (
+        Index("ix_cases_school_state", "school", "state"),
+        # The planner's due-work scan reads these indexes only (migration 0006).
+        Index("ix_cases_next_action_on", "next_action_on", "case_id"),
+        Index("ix_cases_planned_on", "planned_on", "case_id"),
+    )
 
     case_id: str = Field(primary_key=True, max_length=40)
     school: str = Field(max_length=64)
@@ -36,8 +41,8 @@ class CaseRow(SQLModel, table=True):
     close_reason: str | None = Field(default=None, max_length=64)
     # Reminder work (migration 0005): the first day the planner may have something to plan for
     # this case, and the day it last planned up to; see workflow.reminders.work.
-    next_action_on: dt.date | None = Field(default=None, index=True)
-    planned_on: dt.date | None = Field(default=None, index=True)
+    next_action_on: dt.date | None = None
+    planned_on: dt.date | None = None
 
 
 class EventRow(SQLModel, table=True):
