@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.audit_support import IB, LK, clocked_engine, journey_to_opp
+from tests.engine_support import adopt, walk_to_niveau_4
 from workflow.audit.compliance import compliance
 from workflow.service import Engine
 
@@ -95,3 +96,38 @@ def test_cli_compliance(config_path: Path, cli: Any) -> None:
     assert text.code == 0 and "opp_binnen_6_weken" in text.out
     assert cli("audit", "compliance", "--school", "het-anker", "--actor", IB).code == 3
     assert cli("audit", "compliance", "--school", "nergens").code == 2
+
+
+def test_days_in_a_dispute_do_not_count_towards_the_six_weeks(config_path: Path) -> None:
+    """Compliance and the reminders add the same paused days: 3 weeks in geschil during the draft
+    move the OPP's due date 3 weeks on, so adopting at week 8 passes; without a dispute it fails."""
+    engine, clock = clocked_engine(config_path, T0)
+    disputed = walk_to_niveau_4(engine, pupil="GESCHIL")
+    plain = walk_to_niveau_4(engine, pupil="GEWOON")
+    level4 = engine.today()
+    clock.advance(weeks=1)
+    engine.fire(disputed, "start_opp", actor=IB)
+    engine.record("consent", disputed, actor=IB, scope="opp_handelingsdeel", status="refused", by="moeder")
+    engine.fire(disputed, "dispute", actor=IB)
+    clock.advance(weeks=3)
+    engine.fire(disputed, "resolve", actor=IB)
+    clock.advance(weeks=3)
+    due = level4 + dt.timedelta(weeks=6 + 3)
+    shown = {d["name"]: d["due"] for d in engine.case(disputed, actor=IB)["deadlines"]}
+    assert shown["opp_vaststellen"] == due.isoformat()  # what the IB is reminded of
+    clock.advance(weeks=1)  # week 8
+    engine.record("meeting", disputed, actor=IB, kind="oogo", participants="ouders")
+    engine.record("consent", disputed, actor=IB, scope="opp_handelingsdeel", status="granted", by="vader")
+    engine.record("view", disputed, actor=IB, party="ouders", text="eens")
+    engine.record("view", disputed, actor=IB, party="leerling", text="ja")
+    engine.fire(disputed, "adopt_opp", actor=IB)
+    adopt(engine, plain)
+    assert (engine.today() - level4).days == 56
+
+    report = compliance(engine, actor="auditor")
+    assert _rules(report, disputed)["opp_binnen_6_weken"] == "pass"
+    assert _rules(report, plain)["opp_binnen_6_weken"] == "fail"
+    detail = next(r for r in next(c for c in report["cases"] if c["case_id"] == disputed)["rules"]
+                  if r["rule"] == "opp_binnen_6_weken")["details"][0]["detail"]
+    assert f"uiterlijk {due}, 21 dagen geschil niet meegeteld" in detail
+    engine.db.dispose()

@@ -365,14 +365,25 @@ def _stopped(case: Case, dd: DeadlineDef, mark: _Mark, anchor_key: str) -> bool:
 
 def _paused(case: Case, definition: ProcessDefinition, mark: _Mark, today: dt.date) -> tuple[int, bool]:
     """Calendar days spent in pausing states since the clock started, and whether paused now."""
+    return paused_days(case, definition, mark.seq, mark.date, today), definition.states[case.state].pauses_deadlines
+
+
+def paused_days(case: Case, definition: ProcessDefinition, since_seq: int, since: dt.date,
+                until: dt.date) -> int:
+    """Calendar days `case` spent in states with `pauses_deadlines` after the clock that started
+    at event `since_seq` on `since`; a pause still open counts up to `until`.
+
+    The one place a pause is counted: the reminders (through `running`) and the audit's
+    compliance report both add these days to a due date, so they can never disagree on a dispute.
+    """
     entries = case.facts.entries
     days = 0
     for i, e in enumerate(entries):
         if not definition.states[e.state].pauses_deadlines:
             continue
         nxt = entries[i + 1] if i + 1 < len(entries) else None
-        if nxt is not None and nxt.seq <= mark.seq:
+        if nxt is not None and nxt.seq <= since_seq:
             continue  # this pause ended before the clock started
-        end = nxt.date if nxt is not None else today
-        days += max(0, (end - max(e.date, mark.date)).days)
-    return days, definition.states[case.state].pauses_deadlines
+        end = nxt.date if nxt is not None else until
+        days += max(0, (end - max(e.date, since)).days)
+    return days

@@ -5,7 +5,10 @@ auditor wants the rules checked independently of it. Each rule (../shared/domain
 `pass`, `fail`, `not_due` (its moment has not come yet) or `n/a` (the case never got there):
 
 - `opp_binnen_6_weken`: an OPP adopted within 6 weeks of entering level 4 (WPO art. 40a lid 2;
-  the period comes from the definition's `opp_vaststellen` deadline when it has one);
+  the period comes from the definition's `opp_vaststellen` deadline when it has one). Days spent
+  in a state with `pauses_deadlines` (`geschil`, a dispute with the parents) do not count: they
+  are added to the due date exactly as the reminders add them (`deadlines.paused_days`), so the
+  report never fails a case the IB was told was still within its term;
 - `opp_jaarlijks_geevalueerd`: each school year (1 Aug - 31 Jul) that ends with an OPP in force
   has an OPP evaluation with the parents dated in it (lid 3; the same duty as the deadline);
 - `instemming_handelingsdeel`: parents' consent on the handelingsdeel granted at adoption (34446);
@@ -21,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..clock import local_date
-from ..definition import DefinitionRegistry
+from ..deadlines import paused_days
+from ..definition import DefinitionRegistry, ProcessDefinition
 from ..domain import Case
 from ..errors import NotFound, PassendError, Refused
 from ..events import Event
@@ -64,15 +68,35 @@ def school_year(day: dt.date) -> tuple[dt.date, dt.date]:
     return start, dt.date(start.year + 1, 7, 31)
 
 
-def _opp_days(registry: DefinitionRegistry, ev: Event) -> int:
+def _definition(registry: DefinitionRegistry, process_id: str, version: int) -> ProcessDefinition | None:
     try:
-        d = registry.get(ev.process_id, ev.process_version)
+        return registry.get(process_id, version)
     except PassendError:
-        return OPP_WEEKS_DEFAULT
+        return None
+
+
+def _opp_days(registry: DefinitionRegistry, ev: Event) -> int:
+    d = _definition(registry, ev.process_id, ev.process_version)
     for dd in getattr(d, "deadlines", ()):
         if getattr(dd, "name", None) == "opp_vaststellen" and getattr(dd, "due", None) is not None:
             return int(dd.due.days)
     return OPP_WEEKS_DEFAULT
+
+
+@dataclass
+class _Level4:
+    """The level-4 OPP clock: started by event `seq` on `start`, `days` long."""
+
+    seq: int
+    start: dt.date
+    days: int
+    adopted: bool = False
+
+    def due(self, case: Case, definition: ProcessDefinition | None, until: dt.date) -> tuple[dt.date, str]:
+        """The due date with the days paused up to `until` added, and a note on the pause."""
+        paused = 0 if definition is None else paused_days(case, definition, self.seq, self.start, until)
+        note = f", {paused} dagen geschil niet meegeteld" if paused else ""
+        return self.start + dt.timedelta(days=self.days + paused), note
 
 
 def _since(case: Case, state: str) -> int:
@@ -90,16 +114,16 @@ def check_case(evs: Iterable[Event], registry: DefinitionRegistry, today: dt.dat
     """Fold the case's events and judge every rule; the result names no person."""
     r = {name: RuleResult(name) for name in RULES}
     case: Case | None = None
-    level4_start: dt.date | None = None
-    level4_days = OPP_WEEKS_DEFAULT
-    level4_adopted = False
+    definition: ProcessDefinition | None = None  # the case's own version: its states pause clocks
+    level4: _Level4 | None = None
     opp_since: dt.date | None = None  # the OPP in force since this date
     opp_periods: list[tuple[dt.date, dt.date | None]] = []
     for ev in evs:
         if case is None:
             case = Case.from_events([ev])
+            definition = _definition(registry, case.process_id, case.process_version)
             if case.level == 4:
-                level4_start, level4_days = local_date(ev.recorded_at), _opp_days(registry, ev)
+                level4 = _Level4(ev.seq, local_date(ev.recorded_at), _opp_days(registry, ev))
             continue
         day = local_date(ev.recorded_at)
         p = ev.payload
@@ -121,12 +145,12 @@ def check_case(evs: Iterable[Event], registry: DefinitionRegistry, today: dt.dat
                 oogo = _facts_after(case, concept, "meeting", kind="oogo")
                 r["oogo_voor_vaststelling_en_herziening"].add(
                     "pass" if oogo else "fail", f"vaststelling {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
-                if level4_start is not None and not level4_adopted:
-                    due = level4_start + dt.timedelta(days=level4_days)
+                if level4 is not None and not level4.adopted:
+                    due, note = level4.due(case, definition, day)
                     r["opp_binnen_6_weken"].add(
                         "pass" if day <= due else "fail",
-                        f"niveau 4 sinds {level4_start}, OPP vastgesteld {day} (uiterlijk {due})")
-                    level4_adopted = True
+                        f"niveau 4 sinds {level4.start}, OPP vastgesteld {day} (uiterlijk {due}{note})")
+                    level4.adopted = True
                 if opp_since is None:
                     opp_since = day
             if revises:
@@ -141,23 +165,24 @@ def check_case(evs: Iterable[Event], registry: DefinitionRegistry, today: dt.dat
             if opp_since is not None and not case.opp_active:
                 opp_periods.append((opp_since, day))
                 opp_since = None
-            was4 = level4_start is not None
-            if case.level == 4 and not was4:
-                level4_start, level4_days, level4_adopted = day, _opp_days(registry, ev), False
-            elif case.level != 4 and was4:
-                _close_level4(r["opp_binnen_6_weken"], level4_start, level4_days, level4_adopted, day)
-                level4_start = None
+            if case.level == 4 and level4 is None:
+                level4 = _Level4(ev.seq, day, _opp_days(registry, ev))
+            elif case.level != 4 and level4 is not None:
+                _close_level4(r["opp_binnen_6_weken"], case, definition, level4, day)
+                level4 = None
     if case is None:
         return {"case_id": None, "rules": []}
-    if level4_start is not None and not level4_adopted:
-        due = level4_start + dt.timedelta(days=level4_days)
+    if level4 is not None and not level4.adopted:
         if case.closed:
-            _close_level4(r["opp_binnen_6_weken"], level4_start, level4_days, False,
+            _close_level4(r["opp_binnen_6_weken"], case, definition, level4,
                           local_date(case.closed_at) if case.closed_at else today)
-        elif today > due:
-            r["opp_binnen_6_weken"].add("fail", f"niveau 4 sinds {level4_start}, nog geen OPP (uiterlijk {due})")
         else:
-            r["opp_binnen_6_weken"].add("not_due", f"niveau 4 sinds {level4_start}, OPP uiterlijk {due}")
+            due, note = level4.due(case, definition, today)
+            res = r["opp_binnen_6_weken"]
+            if today > due:
+                res.add("fail", f"niveau 4 sinds {level4.start}, nog geen OPP (uiterlijk {due}{note})")
+            else:
+                res.add("not_due", f"niveau 4 sinds {level4.start}, OPP uiterlijk {due}{note}")
     if opp_since is not None:
         opp_periods.append((opp_since, None))
     if case.state == "opp_concept" and not r["instemming_handelingsdeel"].findings:
@@ -169,14 +194,15 @@ def check_case(evs: Iterable[Event], registry: DefinitionRegistry, today: dt.dat
             "rules": [r[name].as_dict() for name in RULES]}
 
 
-def _close_level4(res: RuleResult, start: dt.date | None, days: int, adopted: bool, left: dt.date) -> None:
-    if start is None or adopted:
+def _close_level4(res: RuleResult, case: Case, definition: ProcessDefinition | None, level4: _Level4,
+                  left: dt.date) -> None:
+    if level4.adopted:
         return
-    due = start + dt.timedelta(days=days)
+    due, note = level4.due(case, definition, left)
     if left > due:
-        res.add("fail", f"niveau 4 van {start} tot {left} zonder OPP (uiterlijk {due})")
+        res.add("fail", f"niveau 4 van {level4.start} tot {left} zonder OPP (uiterlijk {due}{note})")
     else:
-        res.add("n/a", f"niveau 4 verlaten op {left}, vóór de termijn ({due})")
+        res.add("n/a", f"niveau 4 verlaten op {left}, vóór de termijn ({due}{note})")
 
 
 def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | None]], today: dt.date) -> None:
