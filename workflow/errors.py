@@ -46,3 +46,14 @@ class Conflict(PassendError):
     """Another writer changed the case first; nothing of this command was stored (exit 4)."""
 
     exit_code = 4
+
+
+class IntegrityError(PassendError):
+    """A case's stored events cannot be folded into a case (exit 5, as for a failed audit).
+
+    Only a store changed around the engine gets here (rows edited, deleted or reordered despite
+    the append-only triggers), so the message sends the user to `passend audit verify`, which
+    names the broken event, instead of an "interne fout" that hides it.
+    """
+
+    exit_code = 5

@@ -1,7 +1,8 @@
 """Entry point: global options, lazy sub-commands, and the one place errors become exit codes.
 
 Exit codes: 0 done; 2 bad input or usage; 3 refused by a guard or a role; 4 conflict;
-5 audit verification failed; 1 anything else. No traceback ever reaches the user.
+5 audit verification failed, or a case's stored events cannot be folded (IntegrityError);
+1 anything else. No traceback ever reaches the user.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ..clock import as_utc
 from ..domain import Case
-from ..errors import Conflict
+from ..errors import Conflict, IntegrityError, NotFound
 from ..events import Event
 from .tables import case_keys, cases, events
 
@@ -131,8 +131,17 @@ class EventStore:
         ]
 
     def load(self, case_id: str) -> Case | None:
-        evs = self.events_of(case_id)
-        return Case.from_events(evs) if evs else None
+        """The case folded from its events; None when it has none. Events that do not fold (a
+        payload that is no JSON, misses a key, or leaves a state the case is not in) raise
+        IntegrityError: the store was changed around the engine, and no command may act on it."""
+        try:
+            evs = self.events_of(case_id)
+            return Case.from_events(evs) if evs else None
+        except (ValueError, KeyError, TypeError, AttributeError, NotFound) as exc:
+            raise IntegrityError(
+                f"casus {case_id}: de opgeslagen gebeurtenissen zijn niet te lezen ({type(exc).__name__}); "
+                "controleer de opslag met 'passend audit verify'"
+            ) from exc
 
     def stream(self, case_id: str | None = None, batch: int = 5000) -> Iterator[Any]:
         """All event rows in (case, seq) order without holding them in memory."""
