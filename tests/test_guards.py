@@ -136,7 +136,7 @@ def test_deescalate_from_opp_vastgesteld_needs_opp_evaluation_with_parents_and_o
     assert c.case.opp_active
     reasons = missing(c, "deescalate")
     assert len(reasons) == 2
-    assert "subject=opp" in reasons[0] and "with_parents=True" in reasons[0]
+    assert "subject=opp" in reasons[0] and "with_parents=ja" in reasons[0]
     assert "overleg (kind=oogo) sinds de huidige stap begon" in reasons[1]
     c.record("evaluation", outcome="voldoende", subject="opp")  # without the parents
     assert len(missing(c, "deescalate")) == 2
@@ -167,7 +167,7 @@ def test_adopt_opp_lists_all_four_missing_pieces() -> None:
     assert len(reasons) == 4
     assert "overleg (kind=oogo) sinds de huidige stap begon" in reasons[0]
     assert "'opp_handelingsdeel'" in reasons[1]
-    assert "mening (party=ouders, heard=True)" in reasons[2]
+    assert "mening (party=ouders, heard=ja)" in reasons[2]
     assert "mening (party=leerling)" in reasons[3]
     c.record("view", party="ouders", reason_not_heard="niet bereikbaar")  # parents must be heard
     c.record("view", party="leerling", reason_not_heard="te jong")  # the pupil may have a reason

@@ -47,7 +47,7 @@ class Guard:
         if self.kind == "evidence":
             assert self.evidence is not None
             what = EVIDENCE_NL.get(self.evidence, self.evidence)
-            filters = ", ".join(f"{k}={_resolve(v, params or {})}" for k, v in self.where)
+            filters = ", ".join(f"{k}={_value_nl(v, params or {})}" for k, v in self.where)
             count = f"minstens {self.min}× " if self.min > 1 else ""
             detail = f" ({filters})" if filters else ""
             return f"{count}{what}{detail} {_anchor_nl(self.since)}"
@@ -63,6 +63,18 @@ def _anchor_nl(since: str) -> str:
     if since.startswith("entered:"):
         return f"sinds '{since.split(':', 1)[1]}' begon"
     return ANCHOR_NL[since]
+
+
+def _value_nl(value: Any, params: Mapping[str, Any]) -> str:
+    """A filter value as an IB reads it: `ja`/`nee`, `a of b`, never a Python repr (True, None)."""
+    got = _resolve(value, params)
+    if got is None and value is not None:
+        return "naar keuze"  # a trigger parameter not chosen yet, e.g. the BOT outcome in a reminder
+    if isinstance(got, bool):
+        return "ja" if got else "nee"
+    if isinstance(got, tuple | list):
+        return " of ".join(_value_nl(v, params) for v in got)
+    return str(got)
 
 
 def _resolve(value: Any, params: Mapping[str, Any]) -> Any:

@@ -27,6 +27,15 @@ def date_long_nl(day: dt.date) -> str:
     return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+MISSING_PREFIX = "ontbreekt: "
+
+
+def missing_item(reason: str) -> str:
+    """One line under the heading "Wat nog ontbreekt:": a guard's reason without its own
+    "ontbreekt: " (the heading says it already); the reason elsewhere (a refusal) keeps it."""
+    return reason[len(MISSING_PREFIX):] if reason.startswith(MISSING_PREFIX) else reason
+
+
 def message_id(key: str, domain: str) -> str:
     """Derived from the outbox key alone, so every (re)send of one reminder carries the same id."""
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
@@ -40,13 +49,15 @@ def _env() -> Any:
     import notifiers
 
     folder = Path(notifiers.__file__).resolve().parent / "templates"
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False,
                                             default=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    env.filters["missing_item"] = missing_item
+    return env
 
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
