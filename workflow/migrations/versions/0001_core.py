@@ -9,26 +9,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from workflow.store.ddl import append_only, drop_append_only
 from workflow.store.types import BigId, UTCDateTime
 
 revision = "0001_core"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-APPEND_ONLY_SQLITE = [
-    """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
-    """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
-]
-APPEND_ONLY_PG = [
-    """CREATE OR REPLACE FUNCTION passend_events_append_only() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'events are append-only'; END; $$ LANGUAGE plpgsql""",
-    """CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
-       FOR EACH ROW EXECUTE FUNCTION passend_events_append_only()""",
-]
-
 
 def upgrade() -> None:
     op.create_table(
@@ -76,19 +63,11 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("destroyed_at", UTCDateTime, nullable=True),
     )
-    dialect = op.get_bind().dialect.name
-    for stmt in APPEND_ONLY_SQLITE if dialect == "sqlite" else APPEND_ONLY_PG:
-        op.execute(stmt)
+    append_only("events", "events are append-only")
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    if dialect == "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS events_no_update")
-        op.execute("DROP TRIGGER IF EXISTS events_no_delete")
-    else:
-        op.execute("DROP TRIGGER IF EXISTS events_append_only ON events")
-        op.execute("DROP FUNCTION IF EXISTS passend_events_append_only()")
+    drop_append_only("events")
     op.drop_table("case_keys")
     op.drop_table("cases")
     op.drop_table("events")

@@ -9,26 +9,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from workflow.store.ddl import append_only, drop_append_only
 from workflow.store.types import BigId, UTCDateTime
 
 revision = "0003_audit"
 down_revision = "0001_core"
 branch_labels = None
 depends_on = None
-
-APPEND_ONLY_SQLITE = [
-    """CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log
-       BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END""",
-    """CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
-       BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END""",
-]
-APPEND_ONLY_PG = [
-    """CREATE OR REPLACE FUNCTION passend_access_log_append_only() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'the access log is append-only'; END; $$ LANGUAGE plpgsql""",
-    """CREATE TRIGGER access_log_append_only BEFORE UPDATE OR DELETE ON access_log
-       FOR EACH ROW EXECUTE FUNCTION passend_access_log_append_only()""",
-]
-
 
 def upgrade() -> None:
     op.create_table(
@@ -46,19 +33,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_access_log_case", "access_log", ["case_id", "at"])
     op.create_index("ix_access_log_actor", "access_log", ["actor", "at"])
-    dialect = op.get_bind().dialect.name
-    for stmt in APPEND_ONLY_SQLITE if dialect == "sqlite" else APPEND_ONLY_PG:
-        op.execute(stmt)
+    append_only("access_log", "the access log is append-only")
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    if dialect == "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS access_log_no_update")
-        op.execute("DROP TRIGGER IF EXISTS access_log_no_delete")
-    else:
-        op.execute("DROP TRIGGER IF EXISTS access_log_append_only ON access_log")
-        op.execute("DROP FUNCTION IF EXISTS passend_access_log_append_only()")
+    drop_append_only("access_log")
     op.drop_index("ix_access_log_actor", "access_log")
     op.drop_index("ix_access_log_case", "access_log")
     op.drop_table("access_log")
