@@ -210,6 +210,10 @@ def test_the_projection_after_every_kind_of_command(tmp_path: Path, db_url: str)
     assert projection(engine)[cid][0] == dt.date(2027, 7, 2)  # 4 weeks before 31 July, a Friday
     engine.fire(cid, "close", actor=IB, params={"reason": "verhuisd"})
     after_command(cid, d0 + dt.timedelta(days=20), closed=True)
+    later = d0 + dt.timedelta(days=3 * 366)  # past the retention period
+    clock.set(later)
+    engine.erase(cid, actor=IB, reason="bewaartermijn verstreken")
+    after_command(cid, later, closed=True)
     engine.db.dispose()
 
 
