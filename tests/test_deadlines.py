@@ -68,6 +68,12 @@ def _with_deadlines(tmp_path: Path, block: str) -> Path:
     ('[[deadlines]]\nname = "x"\nstart = { entered = "niveau_4" }\ndue = "6w"\n'
      'stop = [{ evidence = "signal", where = { note = "x" } }]\n', "deadlines[0].stop[0].where.note"),
     ('[[deadlines]]\nname = "x"\nstart = { entered = "niveau_4" }\ndue = "6w"\nsoon = 3\n', "deadlines[0].soon"),
+    # checked as a guard's filter is (one parser): types, and no trigger parameters
+    ('[[deadlines]]\nname = "x"\nstart = { opp_adopted = true }\ndue = "school_year_end"\n'
+     'restart = [{ evidence = "evaluation", where = { with_parents = "true" } }]\n',
+     "deadlines[0].restart[0].where.with_parents"),
+    ('[[deadlines]]\nname = "x"\nstart = { entered = "niveau_4" }\ndue = "6w"\n'
+     'stop = [{ evidence = "meeting", where = { outcome = "{outcome}" } }]\n', "deadlines[0].stop[0].where.outcome"),
 ])
 def test_bad_declarations_name_file_and_key(tmp_path: Path, block: str, key: str) -> None:
     p = _with_deadlines(tmp_path, block)

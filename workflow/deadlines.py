@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import DefinitionError
-from .evidence import EVIDENCE_KINDS
+from .guards import parse_evidence_filter
 
 if TYPE_CHECKING:
     from .definition import ProcessDefinition, StateDef
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 SCHOOL_YEAR_END = "school_year_end"
 DURATION = re.compile(r"^(\d{1,4})([dw])$")
 DEFAULT_SOON_DAYS = 7
-DERIVED_FIELDS = {"heard", "with_parents"}
 
 
 @dataclass(frozen=True)
@@ -246,27 +245,8 @@ def _parse_conditions(
         for k in c:
             if k not in ("evidence", "where"):
                 raise fail(f"{ckey}.{k}", "unknown key (allowed: entered, evidence, where)")
-        ev = c.get("evidence")
-        if ev not in EVIDENCE_KINDS:
-            raise fail(ckey + ".evidence", f"unknown evidence kind {ev!r} (known: {', '.join(EVIDENCE_KINDS)})")
-        fields = {f.name: f for f in EVIDENCE_KINDS[ev]}
-        where = c.get("where", {})
-        if not isinstance(where, dict):
-            raise fail(ckey + ".where", "must be a table of field = value")
-        for fname, value in where.items():
-            fkey = f"{ckey}.where.{fname}"
-            if fname not in fields and fname not in DERIVED_FIELDS:
-                raise fail(fkey, f"{ev} has no field {fname!r}")
-            if fname in fields and fields[fname].secret:
-                raise fail(fkey, "secret fields are encrypted and cannot be matched")
-            if fname in fields and fields[fname].choices:
-                for v in value if isinstance(value, list) else [value]:
-                    if v not in fields[fname].choices:
-                        raise fail(fkey, f"{v!r} is not one of {', '.join(fields[fname].choices)}")
-        out.append(Condition(
-            evidence=ev,
-            where=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in where.items()),
-        ))
+        ev, where = parse_evidence_filter(c, key=ckey, fail=fail)
+        out.append(Condition(evidence=ev, where=where))
     return tuple(out)
 
 

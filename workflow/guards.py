@@ -7,7 +7,7 @@ when it does not hold, and the engine only fires when the list is empty.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from .evidence import EVIDENCE_KINDS
 from .facts import CaseFacts, Entry, Fact
 
 GUARD_KINDS = ("evidence", "consent", "previous_state")
+DERIVED_FIELDS = frozenset({"heard", "with_parents"})  # booleans evidence.py derives on a record
 
 EVIDENCE_NL = {
     "signal": "signalering", "plan": "handelingsplan", "evaluation": "evaluatie",
@@ -83,6 +84,45 @@ def _resolve(value: Any, params: Mapping[str, Any]) -> Any:
     return value
 
 
+def parse_evidence_filter(
+    raw: Mapping[str, Any], *, key: str, fail: Callable[[str, str], DefinitionError],
+    params: Collection[str] = (),
+) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """`evidence = KIND` and `where = { field = value }` of a guard or of a deadline's stop or
+    restart condition, checked alike for both: a known kind, plain (never secret) fields or the
+    derived `heard`/`with_parents`, values of the field's type and choices, and `{param}` only
+    for a parameter the trigger declares. Lists become tuples (a value matches any of them)."""
+    ev = raw.get("evidence")
+    if ev not in EVIDENCE_KINDS:
+        raise fail(key + ".evidence", f"unknown evidence kind {ev!r} (known: {', '.join(EVIDENCE_KINDS)})")
+    fields = {f.name: f for f in EVIDENCE_KINDS[ev]}
+    where = raw.get("where", {})
+    if not isinstance(where, dict):
+        raise fail(key + ".where", "must be a table of field = value")
+    for fname, value in where.items():
+        fkey = f"{key}.where.{fname}"
+        if fname not in fields and fname not in DERIVED_FIELDS:
+            raise fail(fkey, f"{ev} has no field {fname!r}")
+        if fname in fields and fields[fname].secret:
+            raise fail(fkey, "secret fields are encrypted and cannot be matched")
+        ftype = "bool" if fname in DERIVED_FIELDS else fields[fname].type
+        if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+            if value[1:-1] not in params:
+                raise fail(fkey, f"refers to unknown trigger parameter {value!r}")
+        elif ftype == "bool" and not isinstance(value, bool):
+            raise fail(fkey, "must be true or false")
+        elif ftype == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise fail(fkey, "must be a whole number")
+        elif ftype in ("text", "date") and not isinstance(value, str | list):
+            raise fail(fkey, "must be a string")
+        elif fname in fields and fields[fname].choices:
+            vals = value if isinstance(value, list) else [value]
+            for v in vals:
+                if v not in fields[fname].choices:
+                    raise fail(fkey, f"{v!r} is not one of {', '.join(fields[fname].choices)}")
+    return ev, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in where.items())
+
+
 def parse_guard(
     raw: Any,
     *,
@@ -117,43 +157,11 @@ def parse_guard(
             f"unknown anchor {since!r} (case_opened, state_entered, level_entered, entered:<state>)",
         )
     if kind == "evidence":
-        ev = raw.get("evidence")
-        if ev not in EVIDENCE_KINDS:
-            raise fail(key + ".evidence", f"unknown evidence kind {ev!r} (known: {', '.join(EVIDENCE_KINDS)})")
-        fields = {f.name: f for f in EVIDENCE_KINDS[ev]}
-        derived = {"heard", "with_parents"}
-        where = raw.get("where", {})
-        if not isinstance(where, dict):
-            raise fail(key + ".where", "must be a table of field = value")
-        for fname, value in where.items():
-            fkey = f"{key}.where.{fname}"
-            if fname not in fields and fname not in derived:
-                raise fail(fkey, f"{ev} has no field {fname!r}")
-            if fname in fields and fields[fname].secret:
-                raise fail(fkey, "secret fields are encrypted and cannot be matched")
-            ftype = "bool" if fname in derived else fields[fname].type
-            if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
-                if value[1:-1] not in params:
-                    raise fail(fkey, f"refers to unknown trigger parameter {value!r}")
-            elif ftype == "bool" and not isinstance(value, bool):
-                raise fail(fkey, "must be true or false")
-            elif ftype == "int" and (not isinstance(value, int) or isinstance(value, bool)):
-                raise fail(fkey, "must be a whole number")
-            elif ftype in ("text", "date") and not isinstance(value, str | list):
-                raise fail(fkey, "must be a string")
-            elif fname in fields and fields[fname].choices:
-                vals = value if isinstance(value, list) else [value]
-                for v in vals:
-                    if v not in fields[fname].choices:
-                        raise fail(fkey, f"{v!r} is not one of {', '.join(fields[fname].choices)}")
+        ev, where = parse_evidence_filter(raw, key=key, fail=fail, params=params)
         n = raw.get("min", 1)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise fail(key + ".min", "must be a whole number >= 1")
-        return Guard(
-            kind="evidence", evidence=ev,
-            where=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in where.items()),
-            since=since, min=n, message=message,
-        )
+        return Guard(kind="evidence", evidence=ev, where=where, since=since, min=n, message=message)
     if kind == "consent":
         scope = raw.get("scope")
         if scope not in scopes:
