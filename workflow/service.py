@@ -103,6 +103,16 @@ class Engine:
             raise Refused(f"{user.id} werkt niet voor school '{school}'",
                           reasons=[f"gebruiker '{user.id}' heeft geen toegang tot school '{school}'"])
 
+    def schools_for(self, user: User, school: str | None = None) -> list[str] | None:
+        """The schools a listing or report covers: `school` alone (unknown: exit 2; not the
+        user's: exit 3), else every school the user serves (None: all of them)."""
+        if school is None:
+            return None if "*" in user.schools else list(user.schools)
+        if school not in self.config.schools:
+            raise NotFound(f"onbekende school '{school}'")
+        self._school_access(user, school)
+        return [school]
+
     def _load(self, uow: UnitOfWork, case_id: str, user: User) -> Case:
         if not isinstance(case_id, str) or not CASE_ID.match(case_id):
             raise NotFound("casus bestaat niet (een casusnummer ziet eruit als C-ABCD2345)")
@@ -314,13 +324,7 @@ class Engine:
     ) -> list[dict[str, Any]]:
         user = self.user(actor)
         _bind(actor=actor, command="case.list")
-        if school is not None:
-            if school not in self.config.schools:
-                raise NotFound(f"onbekende school '{school}'")
-            self._school_access(user, school)
-            schools: list[str] | None = [school]
-        else:
-            schools = None if "*" in user.schools else list(user.schools)
+        schools = self.schools_for(user, school)
         if state is not None and state not in self.definition.states:
             raise BadInput(f"onbekende status '{state}' (bekend: {', '.join(self.definition.states)})")
         with self.uow(write=False) as uow:

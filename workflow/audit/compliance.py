@@ -27,7 +27,7 @@ from ..clock import local_date
 from ..deadlines import paused_days
 from ..definition import DefinitionRegistry, ProcessDefinition
 from ..domain import Case
-from ..errors import NotFound, PassendError, Refused
+from ..errors import PassendError
 from ..events import Event
 from ..facts import Fact
 from ..guards import consent_status
@@ -230,14 +230,7 @@ def compliance(engine: Engine, *, actor: str, school: str | None = None,
     from .replay import grouped_events
 
     user = engine.user(actor)
-    if school is not None:
-        if school not in engine.config.schools:
-            raise NotFound(f"onbekende school '{school}'")
-        if not user.serves(school):
-            raise Refused("geweigerd", reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{school}'"])
-        schools: list[str] | None = [school]
-    else:
-        schools = None if "*" in user.schools else list(user.schools)
+    schools = engine.schools_for(user, school)
     today = today or engine.today()
     results: list[dict[str, Any]] = []
     summary: dict[str, dict[str, dict[str, int]]] = {}

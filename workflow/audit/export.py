@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ..clock import SCHOOL_TZ, iso_utc
-from ..errors import BadInput, NotFound, Refused
+from ..errors import BadInput
 from ..events import CHAIN_VERSION, GENESIS_HASH
 from .access import clean_behalf, clean_purpose, log_access
 from .verify import Hasher, stream_rows
@@ -49,14 +49,7 @@ def export(
     user = engine.user(actor)
     clean_purpose(purpose, "audit.export")
     clean_behalf(on_behalf_of)
-    if school is not None:
-        if school not in engine.config.schools:
-            raise NotFound(f"onbekende school '{school}'")
-        if not user.serves(school):
-            raise Refused("geweigerd", reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{school}'"])
-        schools: list[str] | None = [school]
-    else:
-        schools = None if "*" in user.schools else list(user.schools)
+    schools = engine.schools_for(user, school)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BadInput(f"--out: {out} bestaat al en is niet leeg; kies een nieuwe map")
     out.mkdir(parents=True, exist_ok=True)

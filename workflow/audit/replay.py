@@ -205,11 +205,6 @@ def compare_projection(out: Replayed, row: Any | None, engine: Engine | None = N
 
 
 # ---- entry points ---------------------------------------------------------------------------
-def _allowed_schools(engine: Engine, actor: str) -> list[str] | None:
-    user = engine.user(actor)
-    return None if "*" in user.schools else list(user.schools)
-
-
 def replay_case(engine: Engine, case_id: str, *, actor: str, as_of: dt.date | None = None) -> Replayed:
     user = engine.user(actor)
     with engine.db.connect() as conn:
@@ -231,7 +226,7 @@ def replay_all(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Replayed]:
     """Every case the actor may see, streamed: one case's events in memory at a time."""
-    schools = _allowed_schools(engine, actor)
+    schools = engine.schools_for(engine.user(actor))
     cutoff = end_of_day(as_of) if as_of else None
     with engine.db.connect() as conn:
         conn.begin()
