@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import insert
 
 from tests.conftest import write_config
@@ -79,3 +81,17 @@ def test_memory_stays_flat_as_the_store_grows(tmp_path: Path, sqlite_url: str, m
     # export keeps one summary per case for its manifest: it grows with cases, not with events
     assert large["export"] < small["export"] * 5, (small, large)
     engine.db.dispose()
+
+
+def test_a_stream_dropped_halfway_closes_its_cursor(monkeypatch: Any) -> None:
+    """Both databases' streams share one fetch loop (verify._drain): BATCH rows at a time, and
+    the cursor closed when the reader stops early (a broken chain found, an export aborted)."""
+    monkeypatch.setattr(verify_module, "BATCH", 2)
+    db = sqlite3.connect(":memory:")
+    cur = db.cursor()
+    rows = verify_module._drain(cur, "SELECT value FROM json_each('[1,2,3,4,5]')", {})
+    assert [next(rows), next(rows), next(rows)] == [(1,), (2,), (3,)]
+    rows.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        cur.fetchone()
+    assert list(verify_module._drain(db.cursor(), "SELECT value FROM json_each('[1,2,3]')", {})) == [(1,), (2,), (3,)]

@@ -143,32 +143,26 @@ def _fetch(conn: Connection, sql: str, params: dict[str, Any] | None) -> Iterato
     """
     if not conn.in_transaction():
         conn.begin()
+    dbapi: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "sqlite":
-        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cur.execute(sql, params or {})
-            while True:
-                chunk = cur.fetchmany(BATCH)
-                if not chunk:
-                    break
-                yield from chunk
-        finally:
-            cur.close()
+        yield from _drain(dbapi.cursor(), sql, params or {})
         return
     # PostgreSQL: a named (server-side) psycopg cursor, `:name` turned into `%(name)s`. Case ids
     # are ordered bytewise ("C"), as Python compares them when it merges two streams.
     if sql.startswith(EVENTS_SQL):
         sql = _PG_EVENTS_SQL + sql[len(EVENTS_SQL):]
     sql = sql.replace(" ORDER BY case_id", ' ORDER BY case_id COLLATE "C"')
-    dbapi: Any = conn.connection.dbapi_connection
     cur = dbapi.cursor(name=f"passend_audit_{next(_cursor_ids)}")
+    cur.itersize = BATCH
+    yield from _drain(cur, _PARAM.sub(r"%(\1)s", sql), params or {})
+
+
+def _drain(cur: Any, sql: str, params: dict[str, Any]) -> Iterator[Row]:
+    """Run `sql` on a DBAPI cursor and yield its rows BATCH at a time; the cursor is closed
+    however the caller stops (the end, an error, or a generator dropped halfway)."""
     try:
-        cur.itersize = BATCH
-        cur.execute(_PARAM.sub(r"%(\1)s", sql), params or {})
-        while True:
-            chunk = cur.fetchmany(BATCH)
-            if not chunk:
-                break
+        cur.execute(sql, params)
+        while chunk := cur.fetchmany(BATCH):
             yield from chunk
     finally:
         cur.close()
