@@ -209,3 +209,19 @@ def test_paused_days_are_added_to_the_due_date(start: dt.date, gaps: list[tuple[
     assert r.due == start + dt.timedelta(days=42 + paused + extra)
     assert r.paused is open_end
     assert r.anchor == "e2"
+
+
+@pytest.mark.parametrize(("where", "fields", "match"), [
+    ((("subject", "opp"), ("with_parents", True)), {"subject": "opp", "with_parents": True}, True),
+    ((("subject", "opp"), ("with_parents", True)), {"subject": "opp", "with_parents": False}, False),
+    ((("outcome", ("advies", "arrangement")),), {"outcome": "advies"}, True),
+    ((("outcome", ("advies", "arrangement")),), {"outcome": "tlv"}, False),
+    ((("kind", "bot"),), {}, False),
+])
+def test_a_deadline_condition_matches_as_a_guard_filter(where: tuple, fields: dict, match: bool) -> None:
+    from workflow.deadlines import Condition
+    from workflow.guards import fields_match
+
+    assert fields_match(fields, where) is match
+    assert Condition(evidence="meeting", where=where).matches_fact("meeting", fields) is match
+    assert not Condition(evidence="signal", where=where).matches_fact("meeting", fields)

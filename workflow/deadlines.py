@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import DefinitionError
-from .guards import parse_evidence_filter
+from .guards import fields_match, parse_evidence_filter
 
 if TYPE_CHECKING:
     from .definition import ProcessDefinition, StateDef
@@ -71,16 +71,7 @@ class Condition:
     where: tuple[tuple[str, Any], ...] = ()
 
     def matches_fact(self, kind: str, fields: Mapping[str, Any]) -> bool:
-        if self.evidence != kind:
-            return False
-        for name, want in self.where:
-            got = fields.get(name)
-            if isinstance(want, tuple):
-                if got not in want:
-                    return False
-            elif got != want:
-                return False
-        return True
+        return self.evidence == kind and fields_match(fields, self.where)
 
 
 @dataclass(frozen=True)

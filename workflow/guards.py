@@ -199,10 +199,13 @@ def _after(fact: Fact, anchor: Entry | None) -> bool:
     return anchor.seq == 1 or fact.date >= anchor.date
 
 
-def _matches(fact: Fact, where: tuple[tuple[str, Any], ...], params: Mapping[str, Any]) -> bool:
+def fields_match(fields: Mapping[str, Any], where: tuple[tuple[str, Any], ...],
+                 params: Mapping[str, Any] | None = None) -> bool:
+    """Whether a record's plain fields meet a filter (`parse_evidence_filter`): equal, or one of
+    a tuple; `{param}` is the trigger's parameter. Guards and deadline conditions both use it."""
     for name, expected in where:
-        want = _resolve(expected, params)
-        got = fact.fields.get(name)
+        want = _resolve(expected, params or {})
+        got = fields.get(name)
         if isinstance(want, tuple):
             if got not in want:
                 return False
@@ -252,7 +255,7 @@ def check(guard: Guard, case: CaseFacts, params: Mapping[str, Any]) -> str | Non
         anchor = anchor_entry(case, guard.since)
         n = _count(case, [
             f for f in case.facts
-            if f.kind == guard.evidence and _after(f, anchor) and _matches(f, guard.where, params)
+            if f.kind == guard.evidence and _after(f, anchor) and fields_match(f.fields, guard.where, params)
         ], anchor)
         if n >= guard.min:
             return None
