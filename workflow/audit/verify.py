@@ -18,7 +18,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -157,7 +157,7 @@ def _fetch(conn: Connection, sql: str, params: dict[str, Any] | None) -> Iterato
     yield from _drain(cur, _PARAM.sub(r"%(\1)s", sql), params or {})
 
 
-def _drain(cur: Any, sql: str, params: dict[str, Any]) -> Iterator[Row]:
+def _drain(cur: Any, sql: str, params: dict[str, Any]) -> Generator[Row, None, None]:
     """Run `sql` on a DBAPI cursor and yield its rows BATCH at a time; the cursor is closed
     however the caller stops (the end, an error, or a generator dropped halfway)."""
     try:
