@@ -82,3 +82,23 @@ def test_a_case_that_does_not_fold_is_an_integrity_error(config_path: Path, cli:
     assert dump(engine.db) == before  # nothing written, not even an access record
     assert cli("audit", "verify").code == 5  # and verify names what is broken
     engine.db.dispose()
+
+
+def test_compliance_lists_an_unreadable_case_apart_and_exits_5(config_path: Path, cli: Any) -> None:
+    engine, clock = clocked_engine(config_path, T0)
+    bad = journey_to_opp(engine, clock, pupil="KAPOT")
+    good = journey_to_opp(engine, clock, pupil="HEEL")
+    with engine.db.begin() as conn:
+        drop_append_only(conn)
+        TAMPERINGS["wrong_source"](conn, bad)
+    engine.db.dispose()
+    r = cli("audit", "compliance")
+    assert r.code == 5, r.err
+    assert f"  {bad:<12} gebeurtenissen niet te lezen (ValueError); controleer met 'passend audit verify'" in r.out
+    assert "interne fout" not in r.err
+    js = cli("--json", "audit", "compliance")
+    assert js.code == 5
+    report = js.json()
+    assert [u["case_id"] for u in report["unreadable"]] == [bad]
+    assert [c["case_id"] for c in report["cases"]] == [good]  # the rest is judged as ever
+    assert report["summary"]["de-linde"]["opp_binnen_6_weken"]["pass"] == 1

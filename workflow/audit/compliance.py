@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 RULES = ("opp_binnen_6_weken", "opp_jaarlijks_geevalueerd", "instemming_handelingsdeel",
          "leerling_gehoord", "oogo_voor_vaststelling_en_herziening")
 STATUSES = ("pass", "fail", "not_due", "n/a")
+UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, PassendError)  # what a garbled row raises
 OPP_WEEKS_DEFAULT = 42
 CONSENT_SCOPE = "opp_handelingsdeel"
 
@@ -111,7 +112,22 @@ def _facts_after(case: Case, seq: int, evidence: str, **where: Any) -> list[Fact
 
 
 def check_case(evs: Iterable[Event], registry: DefinitionRegistry, today: dt.date) -> dict[str, Any]:
-    """Fold the case's events and judge every rule; the result names no person."""
+    """Fold the case's events and judge every rule; the result names no person.
+
+    A case whose events do not fold (rows changed around the engine) is `unreadable` and has no
+    rules judged: a verdict on part of its history could pass what the rest would fail."""
+    evs = list(evs)
+    try:
+        return _judge(evs, registry, today)
+    except UNREADABLE as exc:
+        first = evs[0]
+        school = first.payload.get("school") if isinstance(first.payload, dict) else None
+        return {"case_id": first.case_id, "school": school, "rules": [],
+                "unreadable": f"gebeurtenissen niet te lezen ({type(exc).__name__}); "
+                              "controleer met 'passend audit verify'"}
+
+
+def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> dict[str, Any]:
     r = {name: RuleResult(name) for name in RULES}
     case: Case | None = None
     definition: ProcessDefinition | None = None  # the case's own version: its states pause clocks
@@ -157,10 +173,7 @@ def check_case(evs: Iterable[Event], registry: DefinitionRegistry, today: dt.dat
                 oogo = _facts_after(case, _since(case, "opp_vastgesteld"), "meeting", kind="oogo")
                 r["oogo_voor_vaststelling_en_herziening"].add(
                     "pass" if oogo else "fail", f"herziening {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
-        try:
-            case.apply(ev)
-        except (KeyError, ValueError, TypeError):
-            break
+        case.apply(ev)
         if ev.type == "transitioned":
             if opp_since is not None and not case.opp_active:
                 opp_periods.append((opp_since, day))
@@ -226,13 +239,15 @@ def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | 
 # ---- entry point ----------------------------------------------------------------------------
 def compliance(engine: Engine, *, actor: str, school: str | None = None,
                today: dt.date | None = None) -> dict[str, Any]:
-    """Every case the actor may see (or one school's), judged; with a summary per school."""
+    """Every case the actor may see (or one school's), judged; with a summary per school, and
+    the cases whose events cannot be read listed apart (`unreadable`, no rules judged)."""
     from .replay import grouped_events
 
     user = engine.user(actor)
     schools = engine.schools_for(user, school)
     today = today or engine.today()
     results: list[dict[str, Any]] = []
+    unreadable: list[dict[str, Any]] = []
     summary: dict[str, dict[str, dict[str, int]]] = {}
     with engine.db.connect() as conn:
         conn.begin()
@@ -240,8 +255,12 @@ def compliance(engine: Engine, *, actor: str, school: str | None = None,
             res = check_case(evs, engine.registry, today)
             if res["case_id"] is None:
                 continue
+            if "unreadable" in res:
+                unreadable.append({"case_id": res["case_id"], "school": res["school"], "error": res["unreadable"]})
+                continue
             results.append(res)
             per = summary.setdefault(res["school"], {name: dict.fromkeys(STATUSES, 0) for name in RULES})
             for rule in res["rules"]:
                 per[rule["rule"]][rule["status"]] += 1
-    return {"today": today.isoformat(), "rules": list(RULES), "summary": summary, "cases": results}
+    return {"today": today.isoformat(), "rules": list(RULES), "summary": summary, "cases": results,
+            "unreadable": unreadable}

@@ -255,7 +255,9 @@ def access_cmd(state: State, case_id: str, actor: str | None) -> None:
 @json_option
 @click.pass_obj
 def compliance_cmd(state: State, school: str | None, actor: str | None) -> None:
-    """The legal rules per case (pass / fail / not_due / n/a) and a summary per school."""
+    """The legal rules per case (pass / fail / not_due / n/a) and a summary per school.
+
+    Exit 5 when a case's events cannot be read (listed apart; `audit verify` names the row)."""
     from ..audit.compliance import RULES, compliance
 
     engine = state.engine()
@@ -275,6 +277,11 @@ def compliance_cmd(state: State, school: str | None, actor: str | None) -> None:
             for d in r["details"]:
                 if d["status"] == "fail":
                     lines.append(f"  {c['case_id']:<12} {r['rule']}: {d['detail']}")
-    if not report["cases"]:
+    if report["unreadable"]:
+        lines.append("Niet te lezen:")
+        lines.extend(f"  {u['case_id']:<12} {u['error']}" for u in report["unreadable"])
+    if not report["cases"] and not report["unreadable"]:
         lines.append("geen casussen")
     emit(report, "\n".join(lines))
+    if report["unreadable"]:
+        raise click.exceptions.Exit(AUDIT_FAILED)
