@@ -100,9 +100,12 @@ class Planner:
         from ..store.eventstore import row_to_event
         from ..store.tables import cases, events
 
-        q = (select(events).join(cases, cases.c.case_id == events.c.case_id)
-             .where(cases.c.closed_at.is_(None)).order_by(events.c.case_id, events.c.seq))
-        parts = [q] if ids is None else [q.where(events.c.case_id.in_(c)) for c in chunks(ids)]
+        if ids is None:
+            parts = [select(events).join(cases, cases.c.case_id == events.c.case_id)
+                     .where(cases.c.closed_at.is_(None)).order_by(events.c.case_id, events.c.seq)]
+        else:  # open when scanned; one closed since folds to no running deadline, so no join
+            parts = [select(events).where(events.c.case_id.in_(c)).order_by(events.c.case_id, events.c.seq)
+                     for c in chunks(ids)]
         with self.engine.db.connect() as conn:
             for part in parts:
                 batch: list[Any] = []
