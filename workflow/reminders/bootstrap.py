@@ -68,19 +68,22 @@ class ReminderService:
         return Planner(self.engine, self.settings)
 
     def plan(self) -> int:
+        """Plan what is due, one chunk of cases at a time: render and store the chunk's messages,
+        then write back its cases' next action days, then drop them. A tick that dies between
+        chunks has planned the chunks it stored; the rest are still due at the next tick."""
         from . import outbox
         from .work import write_back
 
         planner = self.planner()
-        moment = self.now()
-        work = planner.work(moment)
-        items = work.items
-        real = self.real_clock()
-        have = _existing(self.engine, [i.key for i in items])
-        rows = [planner.render(i, real) for i in items if i.key not in have]
-        n = outbox.insert_new(self.engine.db, rows, real)
-        # Only once the rows are stored: a tick that dies before leaves the cases to the next one.
-        write_back(self.engine.db, work.marks)
+        n = 0
+        for work in planner.work_chunks(self.now()):
+            real = self.real_clock()
+            have = _existing(self.engine, [i.key for i in work.items])
+            rows = [planner.render(i, real) for i in work.items if i.key not in have]
+            n += outbox.insert_new(self.engine.db, rows, real)
+            # Only once the rows are stored: a tick that dies before leaves the cases to the next one.
+            write_back(self.engine.db, work.marks)
+            del work, rows, have
         if n:
             log.info("reminders.planned", count=n)
         return n

@@ -29,8 +29,9 @@ from ..errors import PassendError
 from ..guards import EVIDENCE_NL
 from ..logs import get_logger
 from . import ics, messages
+from . import work as _work
 from .settings import ReminderSettings
-from .work import Action, Mark, actions, chunks, due_case_ids, first_day
+from .work import Action, Mark, actions, chunks, due_among, due_case_pages, first_day
 
 if TYPE_CHECKING:
     from ..domain import Case
@@ -95,25 +96,43 @@ class Planner:
     # ---- reading cases -----------------------------------------------------------------------
     def open_cases(self, ids: list[str] | None = None) -> Iterator[Case]:
         """Every open case (or those of `ids`), folded from its events, streamed in case order."""
+        for page in (self.open_id_pages() if ids is None else [ids]):
+            yield from self._fold_ids(page)
+
+    def open_id_pages(self, size: int | None = None) -> Iterator[list[str]]:
+        """The ids of the open cases, a page at a time (keyset on case_id), so no cursor stays
+        open while a tick writes between pages and no page holds more than `size` ids."""
         from sqlalchemy import select
 
-        from ..store.eventstore import row_to_event
-        from ..store.tables import cases, events
+        from ..store.tables import cases
 
-        if ids is None:
-            parts = [select(events).join(cases, cases.c.case_id == events.c.case_id)
-                     .where(cases.c.closed_at.is_(None)).order_by(events.c.case_id, events.c.seq)]
-        else:  # open when scanned; one closed since folds to no running deadline, so no join
-            parts = [select(events).where(events.c.case_id.in_(c)).order_by(events.c.case_id, events.c.seq)
-                     for c in chunks(ids)]
+        size = size or _work.SCAN_CHUNK
+        last = ""
+        while True:
+            q = (select(cases.c.case_id).where(cases.c.closed_at.is_(None), cases.c.case_id > last)
+                 .order_by(cases.c.case_id).limit(size))
+            with self.engine.db.connect() as conn:
+                page = [r[0] for r in conn.execute(q)]
+            if not page:
+                return
+            yield page
+            last = page[-1]
+
+    def _fold_ids(self, ids: list[str]) -> Iterator[Case]:
+        # Open when scanned; one closed since folds to no running deadline, so no join.
+        from sqlalchemy import select
+
+        from ..store.tables import events
+
         with self.engine.db.connect() as conn:
-            for part in parts:
+            for part in chunks(ids):
+                q = select(events).where(events.c.case_id.in_(part)).order_by(events.c.case_id, events.c.seq)
                 batch: list[Any] = []
-                for row in conn.execution_options(stream_results=True, yield_per=2000).execute(part):
+                for row in conn.execution_options(stream_results=True, yield_per=2000).execute(q):
                     if batch and row.case_id != batch[0].case_id:
                         yield from _fold(batch)
                         batch = []
-                    batch.append(row_to_event(row))
+                    batch.append(row)
                 if batch:
                     yield from _fold(batch)
 
@@ -121,11 +140,23 @@ class Planner:
     def due(self, now: dt.datetime, *, skip_planned_digests: bool = False) -> list[Due]:
         """Everything due at `now`, from every open case. With skip_planned_digests, today's
         digests already in the outbox are not gathered again."""
-        return self._plan(now, skip_planned_digests=skip_planned_digests, only=None).items
+        return [i for w in self._plan(now, skip_planned_digests=skip_planned_digests, only=None)
+                for i in w.items]
 
     def work(self, now: dt.datetime) -> Work:
-        """What a tick plans at `now`: reminders and escalations of the cases whose next action
-        day has come, and today's digests not planned yet (which need every open case)."""
+        """What a tick plans at `now`, all chunks of `work_chunks` together (tests, benchmarks)."""
+        out = Work([], [], 0)
+        for w in self.work_chunks(now):
+            out.items.extend(w.items)
+            out.marks.extend(w.marks)
+            out.folded += w.folded
+        return out
+
+    def work_chunks(self, now: dt.datetime) -> Iterator[Work]:
+        """What a tick plans at `now`, a chunk of cases at a time: reminders and escalations of
+        the cases whose next action day has come, then today's digests not planned yet (which
+        need every open case). The caller stores each chunk before asking for the next, so a
+        tick holds one chunk of cases, not all of them."""
 
         local = now.astimezone(SCHOOL_TZ)
         today = local.date()
@@ -133,43 +164,54 @@ class Planner:
         # today wait for a later tick instead of being folded by every tick of the night.
         through = today if local.time().replace(tzinfo=None) >= self.settings.send_time else \
             today - dt.timedelta(days=1)
-        with self.engine.db.connect() as conn:
-            ids = due_case_ids(conn, through, today)
-        return self._plan(now, skip_planned_digests=True, only=ids)
+        return self._plan(now, skip_planned_digests=True, only=(through, today))
 
-    def _plan(self, now: dt.datetime, *, skip_planned_digests: bool, only: list[str] | None) -> Work:
+    def _plan(self, now: dt.datetime, *, skip_planned_digests: bool,
+              only: tuple[dt.date, dt.date] | None) -> Iterator[Work]:
+        """One Work per chunk of folded cases; the digests, if today gathers them, come last.
+        `only` = (through, today): the cases of the due-work scan (workflow.reminders.work),
+        read a page at a time; None: every open case. A digest needs every open case, so on its
+        tick every open case is streamed, page by page, and only the rows the digest lists are
+        kept; the due cases among them are those of the scan's ranges."""
         local = now.astimezone(SCHOOL_TZ)
         today, time = local.date(), local.time().replace(tzinfo=None)
-        out: list[Due] = []
-        marks: list[Mark] = []
         digest_rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        digest = self.settings.digest and time >= self.settings.digest_time and \
-            bool(self._digest_users(today, skip_planned_digests))
-        wanted = None if only is None else set(only)
-        folded = 0
-        for case in self.open_cases(None if digest else only):
-            folded += 1
-            if case.school not in self.engine.config.schools:
-                continue
-            plan = wanted is None or case.case_id in wanted
-            try:
-                d = self.engine.definition_of(case)
-                cal = self.calendar(case.school)
-                unreached: list[Action] = []
-                for r in dl.running(case, d, today):
-                    if plan:
-                        out.extend(self._for_deadline(case, d, r, cal, today, time, unreached))
+        users = self._digest_users(today, skip_planned_digests) \
+            if self.settings.digest and time >= self.settings.digest_time else []
+        digest = bool(users)
+        pages = self.open_id_pages() if only is None or digest else due_case_pages(self.engine.db, *only)
+        for page in pages:
+            wanted = None
+            if only is not None and digest:  # which of these open cases the scan would return
+                with self.engine.db.connect() as conn:
+                    wanted = due_among(conn, page, *only)
+            out: list[Due] = []
+            marks: list[Mark] = []
+            folded = 0
+            for case in self._fold_ids(page):
+                folded += 1
+                if case.school not in self.engine.config.schools:
+                    continue
+                plan = wanted is None or case.case_id in wanted
+                try:
+                    d = self.engine.definition_of(case)
+                    cal = self.calendar(case.school)
+                    unreached: list[Action] = []
+                    for r in dl.running(case, d, today):
+                        if plan:
+                            out.extend(self._for_deadline(case, d, r, cal, today, time, unreached))
+                        if digest:
+                            self._collect_digest(digest_rows, case, r, today)
                     if digest:
-                        self._collect_digest(digest_rows, case, r, today)
-                if digest:
-                    self._collect_consent(digest_rows, case, d)
-                if plan:
-                    marks.append(Mark(case.case_id, case.version, first_day(unreached), today))
-            except PassendError as exc:  # e.g. a definition version no longer installed
-                log.warning("reminders.case_skipped", case_id=case.case_id, error=exc.message)
+                        self._collect_consent(digest_rows, case, d)
+                    if plan:
+                        marks.append(Mark(case.case_id, case.version, first_day(unreached), today))
+                except PassendError as exc:  # e.g. a definition version no longer installed
+                    log.warning("reminders.case_skipped", case_id=case.case_id, error=exc.message)
+            if out or marks or folded:
+                yield Work(out, marks, folded)
         if digest:
-            out.extend(self._digests(digest_rows, today, self._digest_users(today, skip_planned_digests)))
-        return Work(out, marks, folded)
+            yield Work(self._digests(digest_rows, today, users), [], 0)
 
     def _digest_users(self, today: dt.date, skip_planned: bool) -> list[User]:
         """IBs with an address for whom today is a school day (and, optionally, no digest yet)."""
@@ -316,11 +358,14 @@ def _fold(events: list[Any]) -> Iterator[Case]:
     """One case from its events; a case that cannot be folded is logged and skipped, so one
     broken history never silences every other case's reminders."""
     from ..domain import Case
+    from ..store.eventstore import row_to_event
 
-    try:
-        yield Case.from_events(events)
-    except (ValueError, KeyError, PassendError) as exc:
+    try:  # reading the stored JSON is part of folding: a garbled payload skips its case too
+        case = Case.from_events([row_to_event(r) for r in events])
+    except (ValueError, KeyError, TypeError, PassendError) as exc:
         log.error("reminders.case_unreadable", case_id=events[0].case_id, error_type=type(exc).__name__)
+        return
+    yield case
 
 
 def school_calendar(engine: Engine, school: str) -> SchoolCalendar:

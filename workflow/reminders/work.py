@@ -33,9 +33,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, bindparam, or_, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
 from .. import deadlines as dl
 from ..calendar import SchoolCalendar
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from ..definition import ProcessDefinition
     from ..domain import Case
 
+# Cases per chunk: the IN list of an events query, and what a tick folds, plans and stores
+# before it drops them and reads the next (a tick's memory is about one chunk's cases).
 SCAN_CHUNK = 500
 
 
@@ -114,7 +116,56 @@ def due_case_ids(conn: Connection, through: dt.date, today: dt.date | None = Non
     return sorted(ids)
 
 
-def chunks(ids: list[str], size: int = SCAN_CHUNK) -> Iterator[list[str]]:
+# The same two ranges a page at a time, keyset on (date, case_id) so each page is an index range
+# and a tick never holds every due id (at 1M cases after an import that alone is ~100 MB). The
+# second range leaves out what the first returns. A page's cases are written back before the
+# next page is read: that moves them past `through` (their next action day is not reached yet)
+# or to NULL, and `planned_on` to today, so no page returns a case of an earlier one.
+_PAGE_SQL = (
+    "SELECT next_action_on, case_id FROM cases WHERE next_action_on <= ? AND"
+    " (next_action_on > ? OR (next_action_on = ? AND case_id > ?)) ORDER BY next_action_on, case_id LIMIT ?",
+    "SELECT planned_on, case_id FROM cases WHERE planned_on > ? AND"
+    " (next_action_on IS NULL OR next_action_on > ?) AND"
+    " (planned_on > ? OR (planned_on = ? AND case_id > ?)) ORDER BY planned_on, case_id LIMIT ?",
+)
+
+
+def due_case_pages(db: Engine, through: dt.date, today: dt.date, size: int | None = None) -> Iterator[list[str]]:
+    """What `due_case_ids` returns, as pages of at most `size` ids (SCAN_CHUNK), each read on a
+    connection of its own when asked for, so the caller can write between pages."""
+    size = size or SCAN_CHUNK
+    for sql, fixed, floor in ((_PAGE_SQL[0], (through,), dt.date(1, 1, 1)),
+                              (_PAGE_SQL[1], (today, through), today)):
+        last: tuple[Any, str] = (floor, "")
+        while True:
+            with db.connect() as conn:
+                sqlite = conn.dialect.name == "sqlite"
+                days = [d.isoformat() if sqlite and isinstance(d, dt.date) else d for d in (*fixed, last[0])]
+                cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cur.execute(sql if sqlite else sql.replace("?", "%s"),
+                                (*days, days[-1], last[1], size))
+                    rows = cur.fetchall()
+                finally:
+                    cur.close()
+            if rows:
+                yield [r[1] for r in rows]
+            if len(rows) < size:
+                break
+            last = (rows[-1][0], rows[-1][1])
+
+
+def due_among(conn: Connection, ids: list[str], through: dt.date, today: dt.date) -> set[str]:
+    """Those of `ids` that `due_case_ids` would return (for the digest tick, which pages through
+    every open case and plans the due ones among them)."""
+    q = select(cases.c.case_id).where(cases.c.case_id.in_(ids), or_(
+        cases.c.next_action_on <= through, cases.c.planned_on > today))
+    return {r[0] for r in conn.execute(q)}
+
+
+def chunks(ids: list[str], size: int | None = None) -> Iterator[list[str]]:
+    """`ids` in slices of `size` (SCAN_CHUNK, read at call time so a test can make it small)."""
+    size = size or SCAN_CHUNK
     for i in range(0, len(ids), size):
         yield ids[i:i + size]
 

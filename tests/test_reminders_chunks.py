@@ -1,0 +1,143 @@
+"""A tick plans in chunks of cases, and one unreadable case never stops the others.
+
+`ReminderService.plan` folds, plans, stores and writes back one chunk of cases at a time
+(workflow.reminders.work.SCAN_CHUNK), and the digest streams open cases page by page, so a
+tick's memory follows the chunk, not the store. These tests make the chunk tiny so that every
+path crosses many chunk boundaries: the result must still be exactly what the full scan plans,
+a tick that dies between chunks must lose nothing, and peak memory must not grow with the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.conftest import write_config
+from tests.reminders_support import AMS, Clock, clocked_engine
+from tests.tamper import drop_append_only
+from tests.test_reminders_work import START, Ticker, at, extra, projection
+from workflow.population import populate
+from workflow.reminders import outbox, work
+from workflow.service import Engine
+from workflow.store.eventstore import LOOK_NOW
+from workflow.store.tables import events
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(work, "SCAN_CHUNK", 7)
+
+
+def _store(tmp_path: Path, url: str, pupils: int, *, digest: bool = True) -> tuple[Path, Engine]:
+    cfg = write_config(tmp_path, url, extra=extra(tmp_path / "outbox", digest=digest))
+    engine = clocked_engine(cfg, Clock(START))
+    populate(engine, pupils=pupils, seed=11, now=at(START, 6), years=2)
+    return cfg, engine
+
+
+def test_chunked_ticks_plan_exactly_what_the_full_scan_plans(
+        tmp_path: Path, db_url: str, small_chunks: None) -> None:
+    _, engine = _store(tmp_path, db_url, 80)
+    t = Ticker(engine)
+    present = at(START + dt.timedelta(days=3), 9)
+    for moment in (present, present + dt.timedelta(days=1), present + dt.timedelta(days=60),
+                   present + dt.timedelta(days=8), present - dt.timedelta(days=30)):
+        t.plan_like_full_scan(moment)
+    assert len([k for k in t.outbox_keys() if k.startswith("digest:")]) >= 2
+    engine.db.dispose()
+
+
+def test_a_tick_that_dies_between_chunks_loses_nothing(tmp_path: Path, sqlite_url: str,
+                                                       small_chunks: None) -> None:
+    _, engine = _store(tmp_path, sqlite_url, 60, digest=False)
+    t = Ticker(engine)
+    t.moment = at(START + dt.timedelta(days=3), 9)
+    expected = {i.key for i in t.service.planner().due(t.moment)}
+    planner = t.service.planner()
+    real = t.service.real_clock()
+    chunks = planner.work_chunks(t.moment)
+    first = next(chunks)
+    outbox.insert_new(engine.db, [planner.render(i, real) for i in first.items], real)
+    work.write_back(engine.db, first.marks)
+    chunks.close()  # the process dies here: one chunk stored, the rest not even folded
+    done = {m.case_id for m in first.marks}
+    left = [cid for cid, (n, _, closed) in projection(engine).items() if not closed and cid not in done]
+    assert left and all(projection(engine)[cid][0] == LOOK_NOW for cid in left)
+    t.service.plan()  # the next tick
+    assert t.outbox_keys() == expected
+    again = t.service.planner().work(t.moment)
+    assert again.items == [] and again.folded == 0
+    engine.db.dispose()
+
+
+def _peak_of_a_tick(tmp_path: Path, pupils: int, *, digest: bool = True) -> int:
+    """What the first tick after an import (every case folded) held at its peak and let go of
+    by its end: its working set, without what stays (SQLAlchemy's statement cache, calendars)."""
+    tmp_path.mkdir()
+    _, engine = _store(tmp_path, f"sqlite:///{tmp_path / 'passend.db'}", pupils, digest=digest)
+    t = Ticker(engine)
+    t.moment = at(START + dt.timedelta(days=3), 9)
+    tracemalloc.start()
+    try:
+        assert t.service.plan() > 0
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        engine.db.dispose()
+    return peak - kept
+
+
+@pytest.mark.parametrize("digest", [False, True])
+def test_a_tick_holds_one_chunk_of_cases_not_the_store(tmp_path: Path, small_chunks: None,
+                                                      digest: bool) -> None:
+    _peak_of_a_tick(tmp_path / "warm", 20, digest=digest)  # templates compiled, modules imported
+    small = _peak_of_a_tick(tmp_path / "small", 100, digest=digest)
+    large = _peak_of_a_tick(tmp_path / "large", 800, digest=digest)
+    print("peaks", digest, small, large)
+    # Holding every case (and every message with its case) grows about 8x with 8x the cases.
+    # What may grow here: the due case ids of the scan and, on a digest day, the digest's own
+    # lines (every overdue or due case is listed, by id, label and date).
+    assert large < 2.5 * small, (small, large)
+
+
+@pytest.fixture
+def garbled(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    cfg, engine = _store(tmp_path, f"sqlite:///{tmp_path / 'passend.db'}", 30)
+    with engine.db.begin() as conn:
+        drop_append_only(conn)
+        row = conn.execute(select(events.c.id, events.c.case_id).order_by(events.c.id).limit(1)).one()
+        conn.execute(update(events).where(events.c.id == row.id).values(payload='{"school": "de-li'))
+    engine.db.dispose()
+    yield cfg, row.case_id
+
+
+def _passend(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_a_garbled_payload_skips_its_case_and_plans_the_others(garbled: tuple[Path, str]) -> None:
+    cfg, bad = garbled
+    now = at(START + dt.timedelta(days=3), 9).astimezone(AMS).strftime("%Y-%m-%dT%H:%M")
+    due = _passend(cfg, "reminders", "due", "--now", now, "--json")
+    assert due.returncode == 0, due.stderr
+    assert "Traceback" not in due.stderr and "interne fout" not in due.stderr
+    items = json.loads(due.stdout)
+    assert any(i["case_id"] for i in items) and all(i["case_id"] != bad for i in items)
+    assert bad in due.stderr and "JSONDecodeError" in due.stderr and "de-li" not in due.stderr
+    served = _passend(cfg, "serve", "--once", "--now", now, "--json")
+    assert served.returncode == 0, served.stderr
+    assert "Traceback" not in served.stderr and "serve.tick_failed" not in served.stderr
+    assert json.loads(served.stdout)["planned"] > 0
