@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import deadlines as dl
 from .. import domain
@@ -74,11 +74,23 @@ class Due:
         }
 
 
+class DigestLine(NamedTuple):
+    """One case in a digest list: a tuple, not a dict, and its strings shared, because a digest
+    day keeps one per overdue or due case of the store until the digests are rendered."""
+
+    case_id: str
+    school: str
+    label: str
+    due: str
+    school_id: str
+
+
 class Planner:
     def __init__(self, engine: Engine, settings: ReminderSettings) -> None:
         self.engine = engine
         self.settings = settings
         self._calendars: dict[str, SchoolCalendar] = {}
+        self._dates: dict[dt.date, str] = {}  # one string per due date, shared by digest lines
         sender = str(engine.config.raw.get("notifier", {}).get("from", "passend@localhost"))
         self.domain = sender.rsplit("@", 1)[-1] or "localhost"
 
@@ -175,7 +187,7 @@ class Planner:
         kept; the due cases among them are those of the scan's ranges."""
         local = now.astimezone(SCHOOL_TZ)
         today, time = local.date(), local.time().replace(tzinfo=None)
-        digest_rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        digest_rows: dict[str, dict[str, list[Any]]] = {}
         users = self._digest_users(today, skip_planned_digests) \
             if self.settings.digest and time >= self.settings.digest_time else []
         digest = bool(users)
@@ -266,18 +278,20 @@ class Planner:
         return out
 
     # ---- digest -----------------------------------------------------------------------------
-    def _collect_digest(self, rows: dict[str, dict[str, list[dict[str, Any]]]], case: Case,
+    def _collect_digest(self, rows: dict[str, dict[str, list[Any]]], case: Case,
                         r: dl.Running, today: dt.date) -> None:
         school = self.engine.config.schools[case.school].name
-        item = {"case_id": case.case_id, "school": school, "label": r.label,
-                "due": messages.date_nl(r.due), "school_id": case.school}
+        due = self._dates.get(r.due)
+        if due is None:
+            due = self._dates[r.due] = messages.date_nl(r.due)
+        item = DigestLine(case.case_id, school, r.label, due, case.school)
         left = (r.due - today).days
         if left < 0:
             rows.setdefault(case.school, {}).setdefault("overdue", []).append(item)
         elif left <= 6:
             rows.setdefault(case.school, {}).setdefault("due_week", []).append(item)
 
-    def _collect_consent(self, rows: dict[str, dict[str, list[dict[str, Any]]]], case: Case, d: Any) -> None:
+    def _collect_consent(self, rows: dict[str, dict[str, list[Any]]], case: Case, d: Any) -> None:
         # Waiting for consent: the parents' consent, not yet given, is all that keeps a step back.
         scopes: list[str] = []
         for o in domain.options(case, d, "ib"):
@@ -301,12 +315,12 @@ class Planner:
         return [{"case_id": e["case_id"], "school": name, "closed": e["closed_at"][:10], "due": e["due"]}
                 for e in cases_due_for_erasure(self.engine, today=today, school=school)]
 
-    def _digests(self, rows: dict[str, dict[str, list[dict[str, Any]]]], today: dt.date,
+    def _digests(self, rows: dict[str, dict[str, list[Any]]], today: dt.date,
                  users: list[User]) -> list[Due]:
         out: list[Due] = []
         for u in users:
             schools = [s for s in self.engine.config.schools if u.serves(s)]
-            parts: dict[str, list[dict[str, Any]]] = {"due_week": [], "overdue": [], "consent": [], "erasure": []}
+            parts: dict[str, list[Any]] = {"due_week": [], "overdue": [], "consent": [], "erasure": []}
             for s in schools:
                 for k, items in rows.get(s, {}).items():
                     parts[k].extend(items)
