@@ -77,13 +77,19 @@ class ReminderService:
         planner = self.planner()
         n = 0
         for work in planner.work_chunks(self.now()):
-            real = self.real_clock()
-            have = _existing(self.engine, [i.key for i in work.items])
-            rows = [planner.render(i, real) for i in work.items if i.key not in have]
-            n += outbox.insert_new(self.engine.db, rows, real)
+            # A digest lists every overdue case of its schools: at 1M cases one message is
+            # megabytes, so digests are rendered and stored one at a time.
+            step = 1 if any(i.kind == "digest" for i in work.items) else len(work.items) or 1
+            for k in range(0, len(work.items), step):
+                items = work.items[k:k + step]
+                real = self.real_clock()
+                have = _existing(self.engine, [i.key for i in items])
+                rows = [planner.render(i, real) for i in items if i.key not in have]
+                n += outbox.insert_new(self.engine.db, rows, real)
+                del rows
             # Only once the rows are stored: a tick that dies before leaves the cases to the next one.
             write_back(self.engine.db, work.marks)
-            del work, rows, have
+            del work
         if n:
             log.info("reminders.planned", count=n)
         return n
