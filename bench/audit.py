@@ -88,11 +88,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--no-peer", action="store_true")
     p.add_argument("--rounds", type=int, default=1, help="repeat the four measurements, alternating")
     args = p.parse_args(argv)
-    folder = common.workdir(args.dir)
-    try:
-        return _run(args, folder)
-    finally:
-        common.cleanup(folder, args.keep, args.dir)
+    return common.in_workdir(args, _run)
 
 
 def _run(args: Any, folder: Path) -> dict[str, Any]:

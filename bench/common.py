@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,15 @@ def workdir(path: str | None) -> Path:
 def cleanup(folder: Path, keep: bool, given: str | None) -> None:
     if not keep and not given:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def in_workdir(args: Any, run: Callable[[Any, Path], dict[str, Any]]) -> dict[str, Any]:
+    """Run a benchmark in its store folder, removed afterwards unless --keep or --dir keeps it."""
+    folder = workdir(args.dir)
+    try:
+        return run(args, folder)
+    finally:
+        cleanup(folder, args.keep, args.dir)
 
 
 def write_config(folder: Path, url: str, *, schools: int = 12, extra: str = "") -> Path:

@@ -98,11 +98,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--pg-url", default=os.environ.get("PASSEND_TEST_POSTGRES_URL") or DEFAULT_PG)
     p.add_argument("--processes", default="1,2", help="comma-separated process counts to measure")
     args = p.parse_args(argv)
-    folder = common.workdir(args.dir)
-    try:
-        return _run(args, folder)
-    finally:
-        common.cleanup(folder, args.keep, args.dir)
+    return common.in_workdir(args, _run)
 
 
 def _run(args: Any, folder: Path) -> dict[str, Any]:

@@ -81,11 +81,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--reuse", action="store_true", help="use the store already in --dir")
     args = p.parse_args(argv)
-    folder = common.workdir(args.dir)
-    try:
-        return _run(args, folder)
-    finally:
-        common.cleanup(folder, args.keep, args.dir)
+    return common.in_workdir(args, _run)
 
 
 def _run(args: Any, folder: Path) -> dict[str, Any]:
