@@ -116,9 +116,11 @@ def dump(db: SAEngine) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def walk_to_niveau_4(engine: Any, pupil: str = "LL-1", ib: str = "ib.jansen",
-                     lk: str = "lk.devries") -> str:
-    """Open a case through the Engine API and walk it to niveau_4 with the evidence it needs."""
-    cid = str(engine.open_case(pupil=pupil, school="de-linde", actor=ib)["case_id"])
+                     lk: str = "lk.devries", *, school: str = "de-linde",
+                     group: int | None = None) -> str:
+    """Open a case through the Engine API and walk it to niveau_4, on the engine's clock's day,
+    with the evidence it needs."""
+    cid = str(engine.open_case(pupil=pupil, school=school, actor=ib, group=group)["case_id"])
     today = engine.today()
     start = today - dt.timedelta(days=56)
     engine.record("signal", cid, actor=lk, area="lezen", note="n")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.engine_support import walk_to_niveau_4
 from workflow.service import Engine
 
 IB, LK = "ib.jansen", "lk.devries"
@@ -45,24 +46,8 @@ def clocked_engine(config_path: Path, clock: Clock) -> Engine:
 
 def to_niveau_4(engine: Engine, *, school: str = "de-linde", pupil: str = "LL-1",
                 ib: str = IB, lk: str | None = LK) -> str:
-    """Open a case and walk it to niveau_4 on the clock's current day."""
-    lk = lk or ib
-    cid = engine.open_case(pupil=pupil, school=school, actor=ib, group=5)["case_id"]
-    today = engine.today()
-    start = today - dt.timedelta(days=56)
-    engine.record("signal", cid, actor=lk, area="lezen", note="n")
-    engine.fire(cid, "escalate", actor=lk)
-    engine.record("plan", cid, actor=lk, start=start, end=today, goals="g", who="lk", frequency="4x")
-    engine.record("evaluation", cid, actor=lk, outcome="onvoldoende")
-    engine.record("contact", cid, actor=ib, method="telefoon")
-    engine.fire(cid, "escalate", actor=ib)
-    for _ in range(2):
-        engine.record("plan", cid, actor=lk, start=start, end=today, goals="g", who="oa", frequency="3x")
-        engine.record("evaluation", cid, actor=lk, outcome="onvoldoende")
-    engine.record("meeting", cid, actor=ib, kind="expert", participants="IB, expert")
-    engine.record("consent", cid, actor=ib, scope="externe_deskundige", status="granted", by="moeder")
-    engine.fire(cid, "escalate", actor=ib)
-    return cid
+    """Open a case (groep 5) and walk it to niveau_4 on the clock's current day."""
+    return walk_to_niveau_4(engine, pupil, ib, lk or ib, school=school, group=5)
 
 
 def adopt_opp(engine: Engine, cid: str, *, ib: str = IB) -> None:

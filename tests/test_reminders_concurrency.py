@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO, write_config
 from tests.reminders_support import Inbox, free_port, smtp_extra, smtp_server
 from workflow.reminders import outbox
@@ -37,21 +35,9 @@ def _due_rows(n: int) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("count", [pytest.param(3000, id="postgres-3000"), pytest.param(400, id="sqlite-400")])
-def test_two_dispatch_processes_deliver_each_reminder_exactly_once(
-    tmp_path: Path, count: int, request: pytest.FixtureRequest,
-) -> None:
-    if count == 3000:
-        base = os.environ.get("PASSEND_TEST_POSTGRES_URL")
-        if not base:
-            pytest.skip("PASSEND_TEST_POSTGRES_URL is not set")
-        from tests.conftest import _postgres_schema_url
-
-        gen = _postgres_schema_url(base)
-        url = next(gen)
-        request.addfinalizer(lambda: next(gen, None))
-    else:
-        url = f"sqlite:///{tmp_path / 'passend.db'}"
+def test_two_dispatch_processes_deliver_each_reminder_exactly_once(tmp_path: Path, db_url: str) -> None:
+    url = db_url
+    count = 3000 if url.startswith("postgresql") else 400  # SQLite queues its writers: fewer
     port = free_port()
     cfg = write_config(tmp_path, url, extra=smtp_extra(port, batch_size=25))
     engine = Engine.from_config(cfg, create_key=True)
@@ -81,23 +67,10 @@ def test_two_dispatch_processes_deliver_each_reminder_exactly_once(
     engine.db.dispose()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_two_serve_processes_plan_and_send_each_reminder_once(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest,
-) -> None:
+def test_two_serve_processes_plan_and_send_each_reminder_once(tmp_path: Path, db_url: str) -> None:
     from tests.reminders_support import Clock, clocked_engine, to_niveau_4
 
-    if backend == "postgres":
-        base = os.environ.get("PASSEND_TEST_POSTGRES_URL")
-        if not base:
-            pytest.skip("PASSEND_TEST_POSTGRES_URL is not set")
-        from tests.conftest import _postgres_schema_url
-
-        gen = _postgres_schema_url(base)
-        url = next(gen)
-        request.addfinalizer(lambda: next(gen, None))
-    else:
-        url = f"sqlite:///{tmp_path / 'passend.db'}"
+    url = db_url
     port = free_port()
     cfg = write_config(tmp_path, url, extra=smtp_extra(port, batch_size=3))
     d0 = dt.date(2026, 9, 7)
