@@ -12,6 +12,7 @@ BENCHMARKS = {
     "audit": "audit verify / replay --all events/s and peak RSS vs a raw read-and-hash loop and the peer's replay",
     "planner": "the reminder planner's due-work scan vs the bare SQL it streams; serve --once peak RSS",
     "dispatch": "reminder dispatch on PostgreSQL, 1 and 2 processes, to a loopback SMTP server: msg/s, duplicates",
+    "writers": "durable fire/s with 1-8 concurrent writer processes, SQLite vs PostgreSQL: rate, conflicts, lost",
     "populate": "the population generator (`passend demo --pupils N`): events/s",
 }
 

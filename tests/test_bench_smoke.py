@@ -170,3 +170,32 @@ def test_bench_dispatch(tmp_path: Path) -> None:
         assert r["duplicates"] == 0 and r["missing"] == 0 and r["received"] == 120
         positive(r, "messages_per_s")
     assert f["duplicates_total"] == 0
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_bench_writers(tmp_path: Path, database: str) -> None:
+    """1 and 2 writer processes on disjoint cases: every command's event stored exactly once."""
+    extra: list[str] = []
+    if database == "postgresql":
+        url = os.environ.get("PASSEND_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("PASSEND_TEST_POSTGRES_URL is not set")
+        extra = ["--pg-url", url, "--no-sqlite"]
+    f = run_bench("writers", "--pupils", "200", "--fires", "40", "--writers", "1,2", *extra, tmp=tmp_path)
+    assert f["commands_per_run"] == 40 and f["writers"] == [1, 2]
+    assert list(f["databases"]) == [database]
+    runs = f["databases"][database]["runs"]
+    assert [r["writers"] for r in runs] == [1, 2]
+    for r in runs:
+        assert r["attempted"] == 40 and r["commands"] + r["conflicts"] + r["refused"] + r["errors"] == 40
+        assert r["lost"] == 0 and r["duplicated"] == 0
+        assert r["store_events_added"] == r["commands"]
+        positive(r, "seconds", "per_s", "speedup_vs_1")
+    assert f["single_process_per_s"][database] == runs[0]["per_s"]
+    assert f["totals"]["lost"] == 0 and f["totals"]["duplicated"] == 0
+    settings = f["databases"][database]["settings"]
+    if database == "sqlite":
+        assert settings["sqlite_journal"] == "wal" and settings["sqlite_synchronous"] == 2
+        assert settings["sqlite_busy_timeout_ms"] == 15000
+    else:
+        assert settings["synchronous_commit"] == "on"
