@@ -2,8 +2,8 @@
 
 - passend: `Engine.fire` (load the case's events, fold, decide every guard, append the event,
   update the projection, commit), on a generated population, each command its own transaction.
-- raw: a plain `sqlite3` loop writing the very rows passend wrote (one event INSERT and one
-  projection UPDATE per BEGIN IMMEDIATE ... COMMIT) into a copy of the same store: the floor set by
+- raw: a plain `sqlite3` loop writing the very rows passend wrote (one event INSERT and passend's own
+  projection UPDATE, per BEGIN IMMEDIATE ... COMMIT) into a copy of the same store: the floor set by
   SQLite and the disk's fsync.
 - peer: the `eventsourcing` library's load-append-save of an aggregate holding the same history
   (bench/peer.py), on its own SQLite file.
@@ -29,8 +29,6 @@ from . import common
 
 EVENT_COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
                  "recorded_at", "payload", "prev_hash", "hash")
-CASE_COLUMNS = ("state", "level", "version", "head_hash", "opp_active", "state_entered_at",
-                "updated_at", "closed_at", "close_reason")
 
 
 def choose_commands(engine: Any, n: int, rng: random.Random) -> list[tuple[str, str, dict[str, str], str]]:
@@ -233,6 +231,7 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, Any]:
     from workflow.population import populate
+    from workflow.store.eventstore import UPDATED_ON_MOVE, update_case_sql
 
     rng = random.Random(args.seed)
     engine = common.open_engine(common.write_config(folder, side.url))
@@ -250,8 +249,9 @@ def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, 
 
     side.prepare_raw(engine, args.pupils, args.seed, now)
     insert_sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
-    update_sql = (f"UPDATE cases SET {', '.join(c + ' = ?' for c in CASE_COLUMNS)} "
-                  "WHERE case_id = ? AND version = ?")
+    # The raw loop sends passend's own projection UPDATE (same columns, same values, read back
+    # from passend's store): every command here is a transition.
+    update_sql = update_case_sql(UPDATED_ON_MOVE)
 
     t_passend, t_raw, t_peer = common.Stopwatch(), common.Stopwatch(), common.Stopwatch()
     rounds = max(1, min(args.rounds, len(commands)))
@@ -271,7 +271,7 @@ def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, 
         last_id = rows[-1][-1]
         work = []
         for row in rows:
-            case = side.query(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE case_id = ?", (row[0],))[0]
+            case = side.query(f"SELECT {', '.join(UPDATED_ON_MOVE)} FROM cases WHERE case_id = ?", (row[0],))[0]
             work.append((tuple(row[:-1]), (*case, row[0], row[1] - 1)))
         with t_raw:
             side.raw_loop(work, insert_sql, update_sql)

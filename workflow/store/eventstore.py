@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select
 
 from ..clock import as_utc
 from ..domain import Case
@@ -38,11 +38,6 @@ _SELECT_CASE = select(cases).where(cases.c.case_id == bindparam("b_case_id"))
 _INSERT_EVENT = insert(events)
 _INSERT_CASE = insert(cases)
 _INSERT_KEY = insert(case_keys)
-_UPDATE_CASE = (
-    update(cases)
-    .where(cases.c.case_id == bindparam("b_case_id"), cases.c.version == bindparam("b_expected"))
-    .values({c: bindparam("p_" + c) for c in _PROJECTION_COLUMNS})
-)
 
 
 # The three statements of every command (load a case's events, append one, move the projection)
@@ -54,8 +49,22 @@ _EVENT_COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "ac
                   "recorded_at", "payload", "prev_hash", "hash")
 _RAW_SELECT_EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE case_id = ? ORDER BY seq"
 _RAW_INSERT_EVENT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
-_RAW_UPDATE_CASE = (f"UPDATE cases SET {', '.join(c + ' = ?' for c in _PROJECTION_COLUMNS)} "
-                    "WHERE case_id = ? AND version = ?")
+# A command rewrites only the projection columns its events can change: school, group, process
+# and opening time are fixed when a case is opened, and setting an indexed column rewrites its
+# index entries even when the value stays the same (SQLite decides by the SET list, not by value).
+# Every write moves version, head and the planner's days; a transition also moves the state.
+UPDATED_ALWAYS = ("version", "head_hash", "updated_at", "next_action_on", "planned_on")
+UPDATED_ON_MOVE = (*UPDATED_ALWAYS, "state", "level", "opp_active", "state_entered_at", "closed_at",
+                   "close_reason")
+MOVING_EVENTS = frozenset({"transitioned"})
+
+
+def update_case_sql(columns: Sequence[str]) -> str:
+    """The projection UPDATE of one command, in qmark style, guarded by the version it read."""
+    return f"UPDATE cases SET {', '.join(c + ' = ?' for c in columns)} WHERE case_id = ? AND version = ?"
+
+
+_RAW_UPDATE_CASE = {False: update_case_sql(UPDATED_ALWAYS), True: update_case_sql(UPDATED_ON_MOVE)}
 _DATETIME_COLUMNS = frozenset({"opened_at", "state_entered_at", "updated_at", "closed_at", "recorded_at"})
 
 
@@ -96,17 +105,15 @@ def row_to_event(row: Any) -> Event:
         case_id=row.case_id, seq=row.seq, type=row.type, process_id=row.process_id,
         process_version=row.process_version, actor=row.actor, role=row.role,
         recorded_at=row.recorded_at, payload=json.loads(row.payload), prev_hash=row.prev_hash,
-        hash=row.hash,
+        hash=row.hash, payload_json=row.payload,
     )
 
 
 def event_values(ev: Event) -> dict[str, Any]:
-    from ..events import canonical_json
-
     return {
         "case_id": ev.case_id, "seq": ev.seq, "type": ev.type, "process_id": ev.process_id,
         "process_version": ev.process_version, "actor": ev.actor, "role": ev.role,
-        "recorded_at": ev.recorded_at, "payload": canonical_json(ev.payload),
+        "recorded_at": ev.recorded_at, "payload": ev.payload_text,
         "prev_hash": ev.prev_hash, "hash": ev.hash,
     }
 
@@ -126,7 +133,8 @@ class EventStore:
     def events_of(self, case_id: str) -> list[Event]:
         rows = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,)).fetchall()
         return [
-            Event(cid, seq, type_, pid, pver, actor, role, _read_time(at), json.loads(payload), prev, h)
+            Event(cid, seq, type_, pid, pver, actor, role, _read_time(at), json.loads(payload), prev, h,
+                  payload)
             for cid, seq, type_, pid, pver, actor, role, at, payload, prev, h in rows
         ]
 
@@ -198,10 +206,11 @@ class EventStore:
                 v = event_values(e)
                 v["recorded_at"] = drv.time(e.recorded_at)
                 drv.execute(_RAW_INSERT_EVENT, [v[c] for c in _EVENT_COLUMNS])
+            moved = any(e.type in MOVING_EVENTS for e in new)
             params = [drv.time(values[c]) if c in _DATETIME_COLUMNS else drv.date(values[c])
-                      for c in _PROJECTION_COLUMNS]
+                      for c in (UPDATED_ON_MOVE if moved else UPDATED_ALWAYS)]
             params += [case.case_id, expected_version]
-            rowcount = drv.execute(_RAW_UPDATE_CASE, params).rowcount
+            rowcount = drv.execute(_RAW_UPDATE_CASE[moved], params).rowcount
         except drv.integrity_error:
             raise Conflict(
                 f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
