@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from .clock import iso_utc
@@ -37,12 +38,20 @@ class Event:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+    # The payload's text as it was hashed and is stored, when known (a new event, or one read
+    # back from the store): writing it as is saves serialising the payload a second time, and
+    # the stored text is then by construction the text the hash covers.
+    payload_json: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def payload_text(self) -> str:
+        return self.payload_json if self.payload_json is not None else canonical_json(self.payload)
 
     def canonical(self) -> bytes:
         return canonical_bytes(
             case_id=self.case_id, seq=self.seq, type=self.type, process_id=self.process_id,
             process_version=self.process_version, actor=self.actor, role=self.role,
-            recorded_at=self.recorded_at, payload_json=canonical_json(self.payload),
+            recorded_at=self.recorded_at, payload_json=self.payload_text,
             prev_hash=self.prev_hash,
         )
 
@@ -54,9 +63,28 @@ def canonical_bytes(
     """The bytes that are hashed: a fixed JSON object whose payload is the stored payload text.
 
     Taking the payload as its stored text (not re-serialising a parsed copy) lets verify hash
-    exactly what is on disk.
+    exactly what is on disk. The head is written out by hand, because every command and every
+    verified event passes here: it is byte for byte `canonical_json` of the head's dict (keys in
+    sorted order, strings escaped by the same function json.dumps uses), which
+    `canonical_head_dict` keeps for reference and the tests compare against.
     """
-    head = canonical_json({
+    if seq.__class__ is not int or process_version.__class__ is not int:  # a bool would print True
+        raise TypeError("seq and process_version must be int")
+    return (
+        f'{{"actor":{encode_basestring(actor)},"case_id":{encode_basestring(case_id)},'
+        f'"prev_hash":{encode_basestring(prev_hash)},'
+        f'"process":[{encode_basestring(process_id)},{process_version}],'
+        f'"recorded_at":"{iso_utc(recorded_at)}","role":{encode_basestring(role)},"seq":{seq},'
+        f'"type":{encode_basestring(type)},"v":{CHAIN_VERSION},"payload":{payload_json}}}'
+    ).encode()
+
+
+def canonical_head_dict(
+    *, case_id: str, seq: int, type: str, process_id: str, process_version: int, actor: str,
+    role: str, recorded_at: dt.datetime, prev_hash: str,
+) -> dict[str, Any]:
+    """The head as the specification (docs/event-chain.md) states it, before the payload key."""
+    return {
         "v": CHAIN_VERSION,
         "case_id": case_id,
         "seq": seq,
@@ -66,8 +94,7 @@ def canonical_bytes(
         "role": role,
         "recorded_at": iso_utc(recorded_at),
         "prev_hash": prev_hash,
-    })
-    return (head[:-1] + ',"payload":' + payload_json + "}").encode("utf-8")
+    }
 
 
 def chain_hash(canonical: bytes) -> str:
@@ -85,4 +112,4 @@ def make_event(
         payload_json=payload_json, prev_hash=prev_hash,
     ))
     return Event(case_id, seq, type, process_id, process_version, actor, role, recorded_at,
-                 json.loads(payload_json), prev_hash, digest)
+                 json.loads(payload_json), prev_hash, digest, payload_json)
