@@ -8,13 +8,25 @@ folds only the cases whose day has come. Every write (and a bulk import) sets th
 - cold: `passend serve --once --now T1` (T1 = 08:00 school time on the next weekday) as its own
   process: the first tick folds every open case, plans reminders, escalations and the IBs'
   digests, sends them to .eml files, and stores each case's next action day. Wall time, peak RSS.
-- scan: at T2 = T1 + 7 days, 10:00 (a week of reminders has come due), `due_case_ids` (the two
-  index ranges a tick reads) against the same two queries run with plain sqlite3: the bare
-  indexed SQL. Alternated 3 times.
+- scan: at T2 = T1 + 7 days, 10:00 (a week of reminders has come due), what a tick reads to find
+  its cases: every page of `work.due_case_pages` (the two index ranges, keyset-paged, a pooled
+  connection per page), against the bare indexed SQL: the same two ranges as two plain sqlite3
+  queries, unpaged. Alternated 3 times. The same pages read with plain sqlite3 on one connection
+  are timed too (`bare_paged_ms`), so the cost of paging and of the engine can be told apart.
 - tick: `Planner.work(T2)` with the digest off: the scan plus folding and planning the cases it
   found, which is what every tick but the day's first digest tick does.
 - digest day: `passend serve --once --now T2` as its own process: the first tick of that day,
   which gathers the IBs' digests and so folds every open case again. Wall time, peak RSS.
+
+With `--reuse`, the store of an earlier run starts where a fresh import does: the outbox (and
+the .eml folder) emptied, every open case to be looked at now.
+
+The JSON line: `store` (cases, open_cases, events, sqlite_mb), `build` (empty with --reuse),
+`t1`, `t2`, `cold_serve_once` and `digest_day_serve_once` (wall_s, peak_rss_mb and serve's own
+counts: planned, sent, failed, ...), `due_cases` (cases the scan found at T2), `scan_pages`,
+`scan_ms` (all pages of the tick's scan), `bare_query_ms` (the two unpaged queries),
+`bare_paged_ms`, `scan_vs_bare` (bare_query_ms / scan_ms: 1.0 is as fast as the bare SQL),
+`tick_ms`, `tick_folded`, `tick_due` (messages by kind), `targets`.
 
 Targets (issue 5): scan < 200 ms over 1M cases and >= 0.5x the bare query; serve < 150 MB.
 """
@@ -23,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -61,6 +74,46 @@ def bare_scan(db: Path, today: dt.date) -> tuple[int, float]:
     return len(found), seconds
 
 
+def bare_paged_scan(db: Path, today: dt.date, size: int) -> tuple[int, float]:
+    """The pages of `due_case_pages` (its own SQL, through = today) with plain sqlite3 on one
+    connection: what the paging itself costs over the two bare ranges."""
+    from workflow.reminders.work import _PAGE_SQL
+
+    day = today.isoformat()
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    t = time.perf_counter()
+    n = 0
+    for sql, fixed, floor in ((_PAGE_SQL[0], (day,), "0001-01-01"), (_PAGE_SQL[1], (day, day), day)):
+        last = (floor, "")
+        while True:
+            rows = conn.execute(sql, (*fixed, last[0], last[0], last[1], size)).fetchall()
+            n += len(rows)
+            if len(rows) < size:
+                break
+            last = (rows[-1][0], rows[-1][1])
+    seconds = time.perf_counter() - t
+    conn.close()
+    return n, seconds
+
+
+def tick_scan(engine: Any, today: dt.date) -> tuple[int, int, float]:
+    """What a tick at `today` (after send_time) reads to find its cases: every page of
+    `due_case_pages`. Without the tick's write-back between pages, the keyset still moves on,
+    so the pages are the same. (cases, pages, seconds)"""
+    from workflow.reminders.work import due_case_pages
+
+    t = time.perf_counter()
+    ids: list[str] = []
+    pages = 0
+    for page in due_case_pages(engine.db, today, today):
+        ids.extend(page)
+        pages += 1
+    seconds = time.perf_counter() - t
+    if len(set(ids)) != len(ids):
+        raise RuntimeError("the paged scan returned a case twice")
+    return len(ids), pages, seconds
+
+
 def serve_once(config: Path, folder: Path, now: dt.datetime, name: str) -> dict[str, Any]:
     import json
 
@@ -97,9 +150,12 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
     with sqlite3.connect(db) as conn:
         n_cases, n_open = conn.execute("SELECT count(*), sum(closed_at IS NULL) FROM cases").fetchone()
         n_events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-        # A reused store starts where a fresh import does: every open case to be looked at now.
+        # A reused store starts where a fresh import does: nothing planned or sent yet, every
+        # open case to be looked at now.
+        conn.execute(f"DELETE FROM {outbox_table()}")
         conn.execute("UPDATE cases SET next_action_on = '1970-01-01', planned_on = NULL"
                      " WHERE closed_at IS NULL")
+    shutil.rmtree(folder / "outbox", ignore_errors=True)
     engine.db.dispose()
     t1 = next_school_morning(engine.clock())
     t2 = t1 + dt.timedelta(days=7, hours=2)
@@ -113,25 +169,27 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
 
     import dataclasses
 
+    from workflow.reminders import work as reminder_work
     from workflow.reminders.bootstrap import ReminderService
     from workflow.reminders.planner import Planner
-    from workflow.reminders.work import due_case_ids
 
     service = ReminderService.from_engine(engine)
     planner = Planner(engine, dataclasses.replace(service.settings, digest=False))
     today = t2.astimezone(planner_tz()).date()
-    t_scan = t_bare = 0.0
-    n_scan = n_bare = 0
+    if t2.astimezone(planner_tz()).time() < service.settings.send_time:
+        raise RuntimeError("T2 is before send_time: a tick would scan through yesterday")
+    t_scan = t_bare = t_paged = 0.0
+    n_scan = n_bare = n_paged = pages = 0
     rounds = 3
     for _ in range(rounds):
-        t = time.perf_counter()
-        with engine.db.connect() as conn:
-            n_scan = len(due_case_ids(conn, today))
-        t_scan += time.perf_counter() - t
+        n_scan, pages, s = tick_scan(engine, today)
+        t_scan += s
         n_bare, s = bare_scan(db, today)
         t_bare += s
-    if n_scan != n_bare:
-        raise RuntimeError(f"scan found {n_scan} cases, the bare query {n_bare}")
+        n_paged, s = bare_paged_scan(db, today, reminder_work.SCAN_CHUNK)
+        t_paged += s
+    if not n_scan == n_bare == n_paged:
+        raise RuntimeError(f"scan found {n_scan} cases, the bare query {n_bare}, bare pages {n_paged}")
     t = time.perf_counter()
     work = planner.work(t2)
     t_work = time.perf_counter() - t
@@ -139,8 +197,9 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
     for item in work.items:
         kinds[item.kind] = kinds.get(item.kind, 0) + 1
     out.update({
-        "due_cases": n_scan,
+        "due_cases": n_scan, "scan_pages": pages,
         "scan_ms": round(t_scan / rounds * 1000, 1), "bare_query_ms": round(t_bare / rounds * 1000, 1),
+        "bare_paged_ms": round(t_paged / rounds * 1000, 1),
         "scan_vs_bare": common.ratio(t_bare, t_scan),
         "tick_ms": round(t_work * 1000, 1), "tick_folded": work.folded, "tick_due": kinds,
     })
@@ -148,6 +207,12 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
     out["digest_day_serve_once"] = serve_once(config, folder, t2, "digest-day")
     out["targets"] = {"scan_ms_max": 200, "scan_vs_bare_min": 0.5, "peak_rss_mb_max": 150}
     return out
+
+
+def outbox_table() -> str:
+    from workflow.reminders.outbox import outbox
+
+    return outbox.name
 
 
 def planner_tz() -> Any:
