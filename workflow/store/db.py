@@ -48,8 +48,12 @@ def _make_sqlite_durable(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Straight to the driver: this runs for every command, and SQLAlchemy's statement
         # machinery around a bare BEGIN cost more than SQLite taking the lock.
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.connection.driver_connection.execute(_BEGIN[mode])
+        # A unit of work has usually begun already on the driver connection (store.uow), and
+        # a Connection wrapped around it later joins that transaction.
+        dbapi = conn.connection.driver_connection
+        if not dbapi.in_transaction:
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            dbapi.execute(_BEGIN[mode])
 
 
 def is_sqlite(engine: Engine) -> bool:

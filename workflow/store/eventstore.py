@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, insert, select
@@ -76,13 +76,25 @@ def _read_time(value: Any) -> dt.datetime:
     return as_utc(value) if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
-class _Driver:
-    """The DBAPI connection under a SQLAlchemy Connection, with SQL in its parameter style."""
+class Driver:
+    """A DBAPI connection with SQL in its parameter style: the hot statements' way to the database.
 
-    def __init__(self, conn: Connection) -> None:
-        self.sqlite = conn.dialect.name == "sqlite"
-        self.dbapi = conn.connection.driver_connection
-        self.integrity_error: type[Exception] = conn.dialect.loaded_dbapi.IntegrityError
+    On SQLite (which this project runs with the driver's autocommit, issuing BEGIN itself) a
+    statement after a commit would run outside any transaction, so `rebegin` makes the next
+    statement open one again first: a unit of work may commit and go on.
+    """
+
+    def __init__(self, dialect: Any, dbapi: Any, *, begin_sql: str | None = None) -> None:
+        self.sqlite = dialect.name == "sqlite"
+        self.dbapi = dbapi
+        self.integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
+        self.begin_sql = begin_sql
+        self.rebegin = False
+
+    @classmethod
+    def of(cls, conn: Connection) -> Driver:
+        """The driver under a SQLAlchemy Connection (tests and tools that hold one)."""
+        return cls(conn.dialect, conn.connection.driver_connection)
 
     def sql(self, text: str) -> str:
         return text if self.sqlite else text.replace("?", "%s")
@@ -95,7 +107,11 @@ class _Driver:
         return value.isoformat() if self.sqlite and type(value) is dt.date else value
 
     def execute(self, text: str, params: Sequence[Any]) -> Any:
-        cur = self.dbapi.cursor()  # type: ignore[union-attr]
+        if self.rebegin:
+            self.rebegin = False
+            if self.begin_sql is not None and not self.dbapi.in_transaction:
+                self.dbapi.execute(self.begin_sql)
+        cur = self.dbapi.cursor()
         cur.execute(self.sql(text), params)
         return cur
 
@@ -119,14 +135,31 @@ def event_values(ev: Event) -> dict[str, Any]:
 
 
 class EventStore:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._driver: _Driver | None = None
+    """Reads and writes of one unit of work. `conn` may be a SQLAlchemy Connection or a function
+    that makes one when first needed: a command that only loads and appends never needs one (the
+    unit of work hands over the driver), and SQLAlchemy's connection and transaction objects
+    cost more than SQLite's own BEGIN and COMMIT."""
+
+    def __init__(self, conn: Connection | Callable[[], Connection], driver: Driver | None = None) -> None:
+        self._conn: Connection | None = None
+        self._connect: Callable[[], Connection] | None = None
+        if isinstance(conn, Connection):
+            self._conn = conn
+        else:
+            self._connect = conn
+        self._driver = driver
 
     @property
-    def driver(self) -> _Driver:
+    def conn(self) -> Connection:
+        if self._conn is None:
+            assert self._connect is not None
+            self._conn = self._connect()
+        return self._conn
+
+    @property
+    def driver(self) -> Driver:
         if self._driver is None:
-            self._driver = _Driver(self.conn)
+            self._driver = Driver.of(self.conn)
         return self._driver
 
     # ---- reading -------------------------------------------------------------------------

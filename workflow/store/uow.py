@@ -2,74 +2,123 @@
 
 Database errors that mean "someone else wrote first" become a Conflict; everything else rolls
 back and propagates. Nothing a failed command did is left behind.
+
+The transaction is begun on the pooled driver connection itself (SQLite: BEGIN IMMEDIATE for a
+writer, so two writers queue instead of one failing halfway; PostgreSQL: the driver's implicit
+BEGIN). A SQLAlchemy Connection is wrapped around that same connection and transaction only when
+a caller needs Core (opening a case, reports, the planner). `fire` and `record` never do: for
+them SQLAlchemy's connection, transaction and event objects cost about three times SQLite's own
+BEGIN and COMMIT (see BENCHMARKS.md, fire).
 """
 
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..errors import Conflict
 from .db import is_sqlite
-from .eventstore import EventStore
+from .eventstore import Driver, EventStore
+
+_BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
+_LOST = "een andere schrijver was eerder; er is niets opgeslagen"
 
 
 class UnitOfWork:
     def __init__(self, engine: Engine, *, write: bool = True) -> None:
         self._engine = engine
         self._write = write
+        self._fairy: Any = None  # the pool's proxy of the driver connection
         self._conn: Connection | None = None
+        self._dbapi = engine.dialect.loaded_dbapi
         self.store: EventStore
 
     def __enter__(self) -> UnitOfWork:
         engine = self._engine
+        begin_sql = None
+        if is_sqlite(engine):
+            begin_sql = "BEGIN IMMEDIATE" if self._write else "BEGIN"
         try:
-            self._conn = engine.connect()
-            if self._write and is_sqlite(engine):
-                # On this connection only (cheaper than an engine view per command).
-                self._conn.execution_options(sqlite_begin="IMMEDIATE")
-            self._conn.begin()
-        except OperationalError as exc:
-            if self._conn is not None:
-                self._conn.close()
-            if _is_lock(exc):
-                raise Conflict("de database is bezet door een andere schrijver; probeer het opnieuw") from None
-            raise
-        self.store = EventStore(self._conn)
+            self._fairy = engine.raw_connection()
+            if begin_sql is not None:
+                self._fairy.driver_connection.execute(begin_sql)
+        except self._dbapi.Error as exc:
+            if self._fairy is not None:
+                self._fairy.close()
+                self._fairy = None
+            if isinstance(exc, self._dbapi.OperationalError) and _is_lock(exc):
+                raise Conflict(_BUSY) from None
+            raise self._wrap(exc) from exc
+        self._driver = Driver(engine.dialect, self._fairy.driver_connection, begin_sql=begin_sql)
+        self.store = EventStore(self._connection, self._driver)
         return self
+
+    def _connection(self) -> Connection:
+        """A SQLAlchemy Connection on this unit's driver connection, joining its transaction."""
+        if self._conn is None:
+            assert self._fairy is not None
+            self._conn = Connection(self._engine, connection=self._fairy)
+            if self._write and is_sqlite(self._engine):  # after a commit, begin as a writer again
+                self._conn.execution_options(sqlite_begin="IMMEDIATE")
+        return self._conn
 
     @property
     def connection(self) -> Connection:
-        assert self._conn is not None
-        return self._conn
+        return self._connection()
 
     def commit(self) -> None:
         try:
-            self.connection.commit()
+            if self._conn is not None and self._conn.in_transaction():
+                self._conn.commit()
+            else:
+                self._fairy.commit()
         except (IntegrityError, OperationalError) as exc:
-            self.connection.rollback()
+            self._rollback()
             if isinstance(exc, IntegrityError) or _is_lock(exc):
-                raise Conflict("een andere schrijver was eerder; er is niets opgeslagen") from None
+                raise Conflict(_LOST) from None
             raise
+        except (self._dbapi.IntegrityError, self._dbapi.OperationalError) as exc:
+            self._rollback()
+            if isinstance(exc, self._dbapi.IntegrityError) or _is_lock(exc):
+                raise Conflict(_LOST) from None
+            raise self._wrap(exc) from exc
+        # A unit of work may go on after a commit; on SQLite the next statement begins again.
+        self._driver.rebegin = True
+
+    def _rollback(self) -> None:
+        if self._conn is not None and self._conn.in_transaction():
+            self._conn.rollback()
+        self._fairy.rollback()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._conn is not None
         try:
-            if self._conn.in_transaction():
-                self._conn.rollback()
+            self._rollback()
         finally:
-            self._conn.close()
-        if isinstance(exc, IntegrityError):
-            raise Conflict("een andere schrijver was eerder; er is niets opgeslagen") from None
-        if isinstance(exc, OperationalError) and _is_lock(exc):
-            raise Conflict("de database is bezet door een andere schrijver; probeer het opnieuw") from None
+            if self._conn is not None:
+                self._conn.close()  # returns the driver connection to the pool too
+            else:
+                self._fairy.close()
+        if isinstance(exc, IntegrityError | self._dbapi.IntegrityError):
+            raise Conflict(_LOST) from None
+        if isinstance(exc, OperationalError | self._dbapi.OperationalError) and _is_lock(exc):
+            raise Conflict(_BUSY) from None
+        if isinstance(exc, self._dbapi.Error):
+            raise self._wrap(exc) from exc
+
+    def _wrap(self, exc: Exception) -> DBAPIError:
+        """A driver error as the SQLAlchemy error a Core statement would have raised, so callers
+        (the CLI's one-line database messages) see one kind whichever path failed."""
+        return DBAPIError.instance(None, None, exc, self._dbapi.Error, hide_parameters=True,
+                                   dialect=self._engine.dialect)
 
 
-def _is_lock(exc: OperationalError) -> bool:
-    text = str(exc.orig).lower() if exc.orig is not None else ""
+def _is_lock(exc: Exception) -> bool:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(orig).lower() if orig is not None else ""
     return "locked" in text or "busy" in text or "could not serialize" in text
