@@ -125,3 +125,159 @@ def test_the_first_bad_event_is_the_tampered_one(store: Any, action: str, i: int
     assert p.seq == i + 1, (action, i, p)
     expected = {"edit_hash": {"hash_mismatch"}, "edit_prev": {"link_broken"}, "delete": {"missing"}}
     assert p.kind in expected.get(action, {"content_changed", "payload_changed"}), (action, i, p)
+
+
+# ---- the fast walks ---------------------------------------------------------------------------
+# Text as the engine might be given it: quotes, backslashes, control characters, non-ASCII,
+# U+2028 and characters outside the BMP (NUL is left out: PostgreSQL text cannot hold it).
+odd_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=10)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**15), 10**15) | odd_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(odd_text, inner, max_size=3),
+    max_leaves=8,
+)
+# Years from 1000: iso_utc writes earlier years unpadded ("999-..."), which neither walk (nor
+# the general path, before this change either) matches against the stored "0999-...".
+instants = st.datetimes(min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 12, 30),
+                        timezones=st.just(dt.UTC))
+event_fields = st.fixed_dictionaries({
+    "type": odd_text, "process_id": odd_text, "process_version": st.integers(0, 10**6),
+    "actor": odd_text, "role": odd_text, "recorded_at": instants,
+    "payload": st.dictionaries(odd_text, json_values, max_size=4),
+})
+
+
+def _insert_chains(conn: Any, chains: dict[str, list[dict[str, Any]]]) -> int:
+    """Well-chained events written straight into the store, each case with its projection row."""
+    from sqlalchemy import insert
+
+    from workflow.events import GENESIS_HASH, make_event
+    from workflow.store.eventstore import event_values
+    from workflow.store.tables import cases, events
+
+    n = 0
+    for cid, evs in chains.items():
+        prev, rows = GENESIS_HASH, []
+        for seq, f in enumerate(evs, start=1):
+            ev = make_event(case_id=cid, seq=seq, prev_hash=prev, **f)
+            rows.append(event_values(ev))
+            prev = ev.hash
+        conn.execute(insert(events), rows)
+        conn.execute(insert(cases).values(
+            case_id=cid, school="de-linde", state="niveau_1", level=1, process_id="passend-po",
+            process_version=1, version=len(evs), head_hash=prev, opp_active=False,
+            opened_at=T0, state_entered_at=T0, updated_at=T0))
+        n += len(evs)
+    return n
+
+
+def _no_general_path(monkeypatch: Any) -> None:
+    from workflow.audit import verify as verify_module
+
+    def boom(*args: Any, **kw: Any) -> None:
+        raise AssertionError(f"the fast walk left a sound chain to the general path: {args[0]!r}")
+
+    monkeypatch.setattr(verify_module, "diagnose", boom)
+    monkeypatch.setattr(verify_module, "_head_problem", boom)
+
+
+@pytest.fixture
+def bare(config_path: Path) -> Any:
+    engine = Engine.from_config(config_path, create_key=True)
+    engine.init()
+    yield engine
+    engine.db.dispose()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chains=st.dictionaries(odd_text.filter(bool), st.lists(event_fields, min_size=1, max_size=4),
+                              min_size=1, max_size=3))
+def test_the_fast_walk_takes_every_event_the_engine_writes(
+    bare: Any, monkeypatch: Any, chains: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Each event's hash is recomputed by the fast walk alone, never handed to the general path:
+    so its canonical bytes are those of `events.canonical_bytes`, for odd and non-ASCII text in
+    every column and payload (on SQLite the bytes walk, on PostgreSQL the str walk)."""
+    _no_general_path(monkeypatch)
+    with bare.db.connect() as conn:
+        conn.begin()
+        n = _insert_chains(conn, chains)
+        report = verify(conn)
+        conn.rollback()
+    assert report.ok, report.problems
+    assert (report.cases, report.events) == (len(chains), n)
+
+
+def test_both_walks_give_the_same_verdicts(store: Any, sqlite_url: str) -> None:
+    """The bytes walk (SQLite) and the str walk (PostgreSQL) over the same rows, on SQLite."""
+    from workflow.audit import verify as v
+
+    engine, target, bystander = store
+    if engine.db.dialect.name != "sqlite":
+        pytest.skip("bytes rows come from SQLite only")
+    with engine.db.connect() as conn:
+        as_bytes = list(v._byte_chains(v._fetch_batches(conn, v.EVENTS_SQL + v.ORDER_SQL, None, as_bytes=True),
+                                       lambda n: None))
+        as_text = list(v._text_chains(v._fetch_batches(conn, v.EVENTS_SQL + v.ORDER_SQL, None),
+                                      lambda n: None))
+        heads = {r[0]: (r[1], r[2]) for r in conn.exec_driver_sql(v.CASES_SQL)}
+        conn.begin_nested()
+        tamper(conn, target, "edit_role", 3)
+        broken = list(v._byte_chains(v._fetch_batches(conn, v.EVENTS_SQL + v.ORDER_SQL, None, as_bytes=True),
+                                     lambda n: None))
+    assert as_bytes == as_text == [(c, True, *heads[c]) for c in sorted((target, bystander))]
+    assert all(type(x) is str for chain in as_bytes for x in (chain[0], chain[3]))
+    assert {c: sound for c, sound, _, _ in broken} == {target: False, bystander: True}
+
+
+def _set_raw(conn: Any, case_id: str, seq: int, column: str, value: Any) -> None:
+    from tests.tamper import drop_append_only
+
+    drop_append_only(conn)
+    conn.exec_driver_sql(f"UPDATE events SET {column} = ? WHERE case_id = ? AND seq = ?",
+                         (value, case_id, seq))
+
+
+def test_unusual_stored_forms_are_judged_by_the_general_path(store: Any) -> None:
+    """What the fast walk does not take (another time form, another storage class) is decided
+    as before, by the general path: a text that Python reads as the same instant is sound (the
+    hash covers the instant's canonical form), one it cannot read is not."""
+    engine, target, _ = store
+    if engine.db.dialect.name != "sqlite":
+        pytest.skip("text in a time column, and storage classes, are SQLite's")
+
+    def verdict(column: str, change: Any) -> Any:
+        with engine.db.connect() as conn:
+            conn.begin()
+            old = conn.exec_driver_sql(f"SELECT {column} FROM events WHERE case_id = ? AND seq = 3",
+                                       (target,)).scalar()
+            _set_raw(conn, target, 3, column, change(old))
+            report = verify(conn)
+            conn.rollback()
+        return [(p.kind, p.seq) for p in report.problems]
+
+    assert verdict("recorded_at", lambda t: t.replace(" ", "T")) == []
+    assert verdict("recorded_at", lambda t: t.replace(" ", "X")) == []  # fromisoformat: any separator
+    assert verdict("recorded_at", lambda t: t.replace(".", ";")) == [("content_changed", 3)]
+    assert verdict("process_version", lambda v: str(v) + "x") == [("content_changed", 3)]
+    assert verdict("recorded_at", lambda t: 5) == [("content_changed", 3)]  # an INTEGER time
+    # The one thing the bytes walk cannot see: the same bytes stored as a BLOB. The content,
+    # which is what the hash covers, has not changed.
+    assert verdict("payload", lambda p: p.encode()) == []
+
+
+def test_other_cursors_read_str_during_and_after_the_bytes_walk(store: Any) -> None:
+    """The walk switches SQLite's text_factory only around its own fetches: the diagnosis of a
+    broken case (which reads the case again) and the connection afterwards get str."""
+    engine, target, _ = store
+    with engine.db.connect() as conn:
+        conn.begin()
+        tamper(conn, target, "edit_payload", 4)
+        report = verify(conn)
+        dbapi = conn.connection.dbapi_connection
+        if engine.db.dialect.name == "sqlite":
+            assert dbapi.text_factory is str
+        assert type(conn.exec_driver_sql("SELECT actor FROM events LIMIT 1").scalar()) is str
+        conn.rollback()
+    ((kind, seq, case_id),) = [(p.kind, p.seq, p.case_id) for p in report.problems]
+    assert (kind, seq, case_id) == ("content_changed", 5, target) and type(case_id) is str
