@@ -78,7 +78,8 @@ class ReminderService:
         n = 0
         for work in planner.work_chunks(self.now()):
             # A digest lists every overdue case of its schools: at 1M cases one message is
-            # megabytes, so digests are rendered and stored one at a time.
+            # megabytes, so digests are rendered (streaming their lines from disk) and stored
+            # one at a time.
             step = 1 if any(i.kind == "digest" for i in work.items) else len(work.items) or 1
             for k in range(0, len(work.items), step):
                 items = work.items[k:k + step]
@@ -89,6 +90,8 @@ class ReminderService:
                 del rows
             # Only once the rows are stored: a tick that dies before leaves the cases to the next one.
             write_back(self.engine.db, work.marks)
+            if work.lines is not None:  # the digests' lines on disk, no longer needed
+                work.lines.close()
             del work
         if n:
             log.info("reminders.planned", count=n)

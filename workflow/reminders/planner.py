@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from .. import deadlines as dl
 from .. import domain
@@ -30,6 +30,7 @@ from ..guards import EVIDENCE_NL
 from ..logs import get_logger
 from . import ics, messages
 from . import work as _work
+from .digest import SECTIONS, DigestLines
 from .settings import ReminderSettings
 from .work import Action, Mark, actions, chunks, due_among, due_case_pages, first_day
 
@@ -48,6 +49,7 @@ class Work:
     items: list[Due]
     marks: list[Mark]
     folded: int
+    lines: DigestLines | None = None  # what the digests among `items` read when rendered
 
 
 @dataclass
@@ -74,23 +76,12 @@ class Due:
         }
 
 
-class DigestLine(NamedTuple):
-    """One case in a digest list: a tuple, not a dict, and its strings shared, because a digest
-    day keeps one per overdue or due case of the store until the digests are rendered."""
-
-    case_id: str
-    school: str
-    label: str
-    due: str
-    school_id: str
-
-
 class Planner:
     def __init__(self, engine: Engine, settings: ReminderSettings) -> None:
         self.engine = engine
         self.settings = settings
         self._calendars: dict[str, SchoolCalendar] = {}
-        self._dates: dict[dt.date, str] = {}  # one string per due date, shared by digest lines
+        self._dates: dict[dt.date, str] = {}  # one string per due date
         sender = str(engine.config.raw.get("notifier", {}).get("from", "passend@localhost"))
         self.domain = sender.rsplit("@", 1)[-1] or "localhost"
 
@@ -183,14 +174,15 @@ class Planner:
         """One Work per chunk of folded cases; the digests, if today gathers them, come last.
         `only` = (through, today): the cases of the due-work scan (workflow.reminders.work),
         read a page at a time; None: every open case. A digest needs every open case, so on its
-        tick every open case is streamed, page by page, and only the rows the digest lists are
-        kept; the due cases among them are those of the scan's ranges."""
+        tick every open case is streamed, page by page; the lines the digests list go to disk
+        (workflow.reminders.digest) until the last page is read, and the due cases among the
+        pages are those of the scan's ranges."""
         local = now.astimezone(SCHOOL_TZ)
         today, time = local.date(), local.time().replace(tzinfo=None)
-        digest_rows: dict[str, dict[str, list[Any]]] = {}
         users = self._digest_users(today, skip_planned_digests) \
             if self.settings.digest and time >= self.settings.digest_time else []
-        digest = bool(users)
+        lines = DigestLines({s: c.name for s, c in self.engine.config.schools.items()}) if users else None
+        digest = lines is not None
         pages = self.open_id_pages() if only is None or digest else due_case_pages(self.engine.db, *only)
         for page in pages:
             wanted = None
@@ -212,18 +204,20 @@ class Planner:
                     for r in dl.running(case, d, today):
                         if plan:
                             out.extend(self._for_deadline(case, d, r, cal, today, time, unreached))
-                        if digest:
-                            self._collect_digest(digest_rows, case, r, today)
-                    if digest:
-                        self._collect_consent(digest_rows, case, d)
+                        if lines is not None:
+                            self._collect_digest(lines, case, r, today)
+                    if lines is not None:
+                        self._collect_consent(lines, case, d)
                     if plan:
                         marks.append(Mark(case.case_id, case.version, first_day(unreached), today))
                 except PassendError as exc:  # e.g. a definition version no longer installed
                     log.warning("reminders.case_skipped", case_id=case.case_id, error=exc.message)
             if out or marks or folded:
                 yield Work(out, marks, folded)
-        if digest:
-            yield Work(self._digests(digest_rows, today, users), [], 0)
+        if lines is not None:
+            # The digests read their lines from `lines` when rendered: the caller closes it once
+            # they are (ReminderService.plan); else it is closed when the last of them is dropped.
+            yield Work(self._digests(lines, today, users), [], 0, lines)
 
     def _digest_users(self, today: dt.date, skip_planned: bool) -> list[User]:
         """IBs with an address for whom today is a school day (and, optionally, no digest yet)."""
@@ -278,20 +272,16 @@ class Planner:
         return out
 
     # ---- digest -----------------------------------------------------------------------------
-    def _collect_digest(self, rows: dict[str, dict[str, list[Any]]], case: Case,
-                        r: dl.Running, today: dt.date) -> None:
-        school = self.engine.config.schools[case.school].name
+    def _collect_digest(self, lines: DigestLines, case: Case, r: dl.Running, today: dt.date) -> None:
+        left = (r.due - today).days
+        if left > 6:
+            return
         due = self._dates.get(r.due)
         if due is None:
             due = self._dates[r.due] = messages.date_nl(r.due)
-        item = DigestLine(case.case_id, school, r.label, due, case.school)
-        left = (r.due - today).days
-        if left < 0:
-            rows.setdefault(case.school, {}).setdefault("overdue", []).append(item)
-        elif left <= 6:
-            rows.setdefault(case.school, {}).setdefault("due_week", []).append(item)
+        lines.add(case.school, "overdue" if left < 0 else "due_week", case.case_id, r.label, due)
 
-    def _collect_consent(self, rows: dict[str, dict[str, list[Any]]], case: Case, d: Any) -> None:
+    def _collect_consent(self, lines: DigestLines, case: Case, d: Any) -> None:
         # Waiting for consent: the parents' consent, not yet given, is all that keeps a step back.
         scopes: list[str] = []
         for o in domain.options(case, d, "ib"):
@@ -302,9 +292,7 @@ class Planner:
                 if m is not None and m.group(1) not in scopes:
                     scopes.append(m.group(1))
         if scopes:
-            school = self.engine.config.schools[case.school].name
-            rows.setdefault(case.school, {}).setdefault("consent", []).append(
-                {"case_id": case.case_id, "school": school, "scopes": scopes, "school_id": case.school})
+            lines.add_consent(case.school, case.case_id, scopes)
 
     def _erasure(self, school: str, today: dt.date) -> list[dict[str, Any]]:
         try:
@@ -315,16 +303,14 @@ class Planner:
         return [{"case_id": e["case_id"], "school": name, "closed": e["closed_at"][:10], "due": e["due"]}
                 for e in cases_due_for_erasure(self.engine, today=today, school=school)]
 
-    def _digests(self, rows: dict[str, dict[str, list[Any]]], today: dt.date,
-                 users: list[User]) -> list[Due]:
+    def _digests(self, lines: DigestLines, today: dt.date, users: list[User]) -> list[Due]:
+        """One digest per IB with something to list. Its sections are views on `lines` for the
+        IB's schools (in config order), read from disk when the digest is rendered."""
         out: list[Due] = []
         for u in users:
             schools = [s for s in self.engine.config.schools if u.serves(s)]
-            parts: dict[str, list[Any]] = {"due_week": [], "overdue": [], "consent": [], "erasure": []}
-            for s in schools:
-                for k, items in rows.get(s, {}).items():
-                    parts[k].extend(items)
-                parts["erasure"].extend(self._erasure(s, today))
+            parts: dict[str, Any] = {k: lines.section(schools, k) for k in SECTIONS}
+            parts["erasure"] = [e for s in schools for e in self._erasure(s, today)]
             if not any(parts.values()):
                 continue
             out.append(Due(
