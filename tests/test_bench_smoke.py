@@ -188,6 +188,7 @@ def test_bench_writers(tmp_path: Path, database: str) -> None:
     assert [r["writers"] for r in runs] == [1, 2]
     for r in runs:
         assert r["attempted"] == 40 and r["commands"] + r["conflicts"] + r["refused"] + r["errors"] == 40
+        assert r["refused"] == 0 and r["errors"] == 0, r["error_samples"]
         assert r["lost"] == 0 and r["duplicated"] == 0
         assert r["store_events_added"] == r["commands"]
         positive(r, "seconds", "per_s", "speedup_vs_1")
