@@ -95,3 +95,50 @@ def test_a_stream_dropped_halfway_closes_its_cursor(monkeypatch: Any) -> None:
     with pytest.raises(sqlite3.ProgrammingError):
         cur.fetchone()
     assert list(verify_module._drain(db.cursor(), "SELECT value FROM json_each('[1,2,3]')", {})) == [(1,), (2,), (3,)]
+
+
+def _reference_read(at: Any, payload: Any) -> tuple[dt.datetime, Any]:
+    """How replay read a stored time and payload before its parses were made faster."""
+    import json
+
+    try:
+        when = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(at)
+        body = json.loads(payload)
+    except (TypeError, ValueError):
+        when, body = dt.datetime.min, {"$unreadable": True}
+    return (when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)), body
+
+
+@pytest.mark.parametrize(("at", "payload"), [
+    ("2025-01-06 08:01:00.000000", '{"a":1}'),            # SQLite's own form
+    ("2025-01-06T08:01:00.250000", '{"a":"é"}'),          # ISO with T
+    ("2025-01-06 09:01:00.000+01", '{"a":1}'),            # 26 characters, with an offset
+    ("2025-01-06 09:01:00+01:00", ' {"a": [1, 2]} '),     # an offset; JSON with spaces
+    ("2025-01-06", '{"a":1}'),                            # a date alone
+    ("2025-01-06 08:01:00.000000", '{"a":1} x'),          # trailing text
+    ("2025-01-06 08:01:00.000000", "\ufeff{}"),           # a byte order mark
+    ("2025-01-06 08:01:00.000000", "NaN"),                # json.loads takes it, so must replay
+    ("2025-01-06 08:01:00.000000", "not json"),
+    ("2025-13-06 08:01:00.000000", '{"a":1}'),            # no such month
+    (5, '{"a":1}'),                                       # an INTEGER time
+])
+def test_replay_reads_every_stored_form_as_before(tmp_path: Path, sqlite_url: str, at: Any,
+                                                  payload: str) -> None:
+    from workflow.audit.replay import grouped_events
+
+    engine = Engine.from_config(write_config(tmp_path, sqlite_url), create_key=True)
+    engine.init()
+    _grow(engine, 0, 1, per_case=3)
+    with engine.db.connect() as conn:
+        conn.begin()
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
+        conn.exec_driver_sql("UPDATE events SET recorded_at = ?, payload = ? WHERE seq = 2", (at, payload))
+        stored = conn.exec_driver_sql("SELECT recorded_at, payload FROM events WHERE seq = 2").one()
+        ((_, evs),) = list(grouped_events(conn, None))
+        conn.rollback()
+    want_at, want_body = _reference_read(*stored)
+    got = evs[1]
+    assert (got.recorded_at, got.payload) == (want_at, want_body) or (
+        want_body != want_body and got.payload != got.payload)  # NaN is not equal to itself
+    assert got.recorded_at.tzinfo is dt.UTC
+    engine.db.dispose()

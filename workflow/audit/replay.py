@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 PROJECTION_FIELDS = ("school", "school_group", "state", "level", "process_id", "process_version",
                      "version", "head_hash", "opp_active", "closed_at", "close_reason")
+# What replay --all reads of each projection row: the fields above, and the planner's days that
+# `compare_projection` checks with `reminders.work.stale`.
+_PROJECTION_READ = ("case_id", *PROJECTION_FIELDS, "next_action_on", "planned_on")
 
 
 @dataclass
@@ -259,17 +262,58 @@ def _no_events(row: Any) -> Replayed:
 def _stream_projection(conn: Connection, schools: list[str] | None) -> Iterator[Any]:
     # Bytewise order on every database, the order of the event stream and of Python's `<`.
     key = cases.c.case_id if conn.dialect.name == "sqlite" else cases.c.case_id.collate("C")
-    q = select(cases).order_by(key)
+    # Only the columns replay compares or needs: every other time column would be parsed by
+    # SQLAlchemy for each case and then never looked at.
+    q = select(*(cases.c[name] for name in _PROJECTION_READ)).order_by(key)
     if schools is not None:
         q = q.where(cases.c.school.in_(schools))
     yield from conn.execution_options(stream_results=True, yield_per=2000).execute(q)
+
+
+# Per event, the two parses are most of the cost of reading a case. SQLite's naive UTC text gets
+# its zone in the parse (datetime.replace costs ten times the parse), and the payload goes to
+# json's C scanner without json.loads' Python layers. Anything else takes the general forms.
+_SCAN = json.JSONDecoder().scan_once
+_UNREADABLE = object()
+_MIN_UTC = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _utc_instant(at: Any) -> dt.datetime | None:
+    """A stored time as aware UTC (a datetime from PostgreSQL, text from SQLite); None when it
+    cannot be read."""
+    if type(at) is str and len(at) == 26:  # SQLite's 'YYYY-MM-DD HH:MM:SS.ffffff'
+        try:
+            when = dt.datetime.fromisoformat(at + "+00:00")
+            if when.tzinfo is dt.UTC:
+                return when
+        except ValueError:  # not that form after all
+            pass
+    try:
+        when = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        return None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def _payload(text: Any) -> Any:
+    """The stored payload parsed exactly as json.loads would, or _UNREADABLE."""
+    try:
+        body, end = _SCAN(text, 0)
+        if end == len(text):
+            return body
+    except (TypeError, ValueError, StopIteration):
+        pass
+    try:
+        return json.loads(text)  # spaces around it, bytes, ...: json.loads decides, as before
+    except (TypeError, ValueError):
+        return _UNREADABLE
 
 
 def grouped_events(
     conn: Connection, schools: list[str] | None, *, case_id: str | None = None,
 ) -> Iterator[tuple[str, list[Event]]]:
     """Each case's events in seq order, streamed from raw rows (the verify cursor, no ORM rows)."""
-    from .verify import stream_rows
+    from .verify import EVENTS_SQL, ORDER_SQL, _fetch_batches
 
     where, params = "", {}
     if case_id is not None:
@@ -279,22 +323,24 @@ def grouped_events(
         where = (" WHERE case_id IN (SELECT case_id FROM cases WHERE school IN ("
                  + ", ".join(":" + n for n in names) + "))")
         params = dict(zip(names, schools, strict=True))
-    loads = json.loads
-    utc = dt.UTC
+    instant, read = _utc_instant, _payload
     current: str | None = None
     buf: list[Event] = []
-    for cid, seq, typ, pid, pver, actor, role, at, payload, prev, h in stream_rows(conn, where, params):
-        if cid != current:
-            if current is not None:
-                yield current, buf
-            current, buf = cid, []
-        try:
-            when = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(at)
-            body = loads(payload)
-        except (TypeError, ValueError):  # a tampered row: replay reports it, verify names it
-            when, body = dt.datetime.min, {"$unreadable": True}
-        buf.append(Event(cid, seq, typ, pid, pver, actor, role,
-                         when.replace(tzinfo=utc) if when.tzinfo is None else when.astimezone(utc),
-                         body, prev, h))
+    # Batch by batch, not row by row through stream_rows' generators (a million rows add up).
+    batches = _fetch_batches(conn, EVENTS_SQL + where + ORDER_SQL, params)
+    try:
+        for chunk in batches:
+            for cid, seq, typ, pid, pver, actor, role, at, payload, prev, h in chunk:
+                if cid != current:
+                    if current is not None:
+                        yield current, buf
+                    current, buf = cid, []
+                when = instant(at)
+                body = read(payload)
+                if when is None or body is _UNREADABLE:  # a tampered row: replay reports it, verify names it
+                    when, body = _MIN_UTC, {"$unreadable": True}
+                buf.append(Event(cid, seq, typ, pid, pver, actor, role, when, body, prev, h))
+    finally:
+        batches.close()
     if current is not None:
         yield current, buf
