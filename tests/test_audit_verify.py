@@ -208,7 +208,7 @@ def test_the_fast_walk_takes_every_event_the_engine_writes(
     assert (report.cases, report.events) == (len(chains), n)
 
 
-def test_both_walks_give_the_same_verdicts(store: Any, sqlite_url: str) -> None:
+def test_both_walks_give_the_same_verdicts(store: Any) -> None:
     """The bytes walk (SQLite) and the str walk (PostgreSQL) over the same rows, on SQLite."""
     from workflow.audit import verify as v
 
