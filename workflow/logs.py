@@ -32,6 +32,8 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
     out = stream or sys.stderr
     as_json = (not out.isatty()) if json is None else json
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    global _generation
+    _generation += 1
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -49,5 +51,31 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
     )
 
 
+_generation = 0  # bumped by configure(): loggers bound under an older configuration rebind
+
+
+class _Logger:
+    """A module's logger, bound once per configuration.
+
+    structlog's lazy proxy rebinds on every call unless `cache_logger_on_first_use`, and that
+    cache would pin loggers to the first configuration (tests reconfigure; so may a command).
+    Binding once per `configure()` keeps both: the engine logs every command, and the rebind
+    cost a fifth of a log line.
+    """
+
+    __slots__ = ("_bound", "_generation", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._generation = -1
+        self._bound: Any = None
+
+    def __getattr__(self, method: str) -> Any:
+        if self._generation != _generation or not structlog.is_configured():
+            self._bound = structlog.get_logger(self._name).bind()
+            self._generation = _generation
+        return getattr(self._bound, method)
+
+
 def get_logger(name: str) -> Any:
-    return structlog.get_logger(name)
+    return _Logger(name)

@@ -25,11 +25,12 @@ from .definition import DefinitionRegistry, ProcessDefinition
 from .domain import Case, Decision
 from .errors import BadInput, ConfigError, Conflict, NotFound, Refused
 from .guards import latest_consent
+from .logs import get_logger
 from .machine import shared_machine
 from .store.db import make_engine
 from .store.uow import UnitOfWork
 
-log = structlog.get_logger("passend.engine")
+log = get_logger("passend.engine")
 PUPIL_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")  # fits cases.case_id; no NUL, no SQL
 

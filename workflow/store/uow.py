@@ -98,7 +98,8 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            self._rollback()
+            if self._conn is not None or not self._driver.rebegin:  # else nothing is open
+                self._rollback()
         finally:
             if self._conn is not None:
                 self._conn.close()  # returns the driver connection to the pool too
