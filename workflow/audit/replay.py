@@ -11,7 +11,6 @@ was true then: state, level, evidence and the deadlines that were running.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from ..definition import DefinitionRegistry
 from ..domain import Case
 from ..errors import NotFound, PassendError, Refused
 from ..events import Event
+from ..store.codec import UNREADABLE, read_instant, read_payload
 from ..store.tables import cases
 
 if TYPE_CHECKING:
@@ -270,43 +270,7 @@ def _stream_projection(conn: Connection, schools: list[str] | None) -> Iterator[
     yield from conn.execution_options(stream_results=True, yield_per=2000).execute(q)
 
 
-# Per event, the two parses are most of the cost of reading a case. SQLite's naive UTC text gets
-# its zone in the parse (datetime.replace costs ten times the parse), and the payload goes to
-# json's C scanner without json.loads' Python layers. Anything else takes the general forms.
-_SCAN = json.JSONDecoder().scan_once
-_UNREADABLE = object()
 _MIN_UTC = dt.datetime.min.replace(tzinfo=dt.UTC)
-
-
-def _utc_instant(at: Any) -> dt.datetime | None:
-    """A stored time as aware UTC (a datetime from PostgreSQL, text from SQLite); None when it
-    cannot be read."""
-    if type(at) is str and len(at) == 26:  # SQLite's 'YYYY-MM-DD HH:MM:SS.ffffff'
-        try:
-            when = dt.datetime.fromisoformat(at + "+00:00")
-            if when.tzinfo is dt.UTC:
-                return when
-        except ValueError:  # not that form after all
-            pass
-    try:
-        when = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(at)
-    except (TypeError, ValueError):
-        return None
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
-
-
-def _payload(text: Any) -> Any:
-    """The stored payload parsed exactly as json.loads would, or _UNREADABLE."""
-    try:
-        body, end = _SCAN(text, 0)
-        if end == len(text):
-            return body
-    except (TypeError, ValueError, StopIteration):
-        pass
-    try:
-        return json.loads(text)  # spaces around it, bytes, ...: json.loads decides, as before
-    except (TypeError, ValueError):
-        return _UNREADABLE
 
 
 def grouped_events(
@@ -323,7 +287,7 @@ def grouped_events(
         where = (" WHERE case_id IN (SELECT case_id FROM cases WHERE school IN ("
                  + ", ".join(":" + n for n in names) + "))")
         params = dict(zip(names, schools, strict=True))
-    instant, read = _utc_instant, _payload
+    instant, read = read_instant, read_payload
     current: str | None = None
     buf: list[Event] = []
     # Batch by batch, not row by row through stream_rows' generators (a million rows add up).
@@ -337,7 +301,7 @@ def grouped_events(
                     current, buf = cid, []
                 when = instant(at)
                 body = read(payload)
-                if when is None or body is _UNREADABLE:  # a tampered row: replay reports it, verify names it
+                if when is None or body is UNREADABLE:  # a tampered row: replay reports it, verify names it
                     when, body = _MIN_UTC, {"$unreadable": True}
                 buf.append(Event(cid, seq, typ, pid, pver, actor, role, when, body, prev, h))
     finally:

@@ -17,6 +17,7 @@ from ..clock import as_utc
 from ..domain import Case
 from ..errors import Conflict, IntegrityError, NotFound
 from ..events import Event
+from .codec import UNREADABLE, read_instant, read_payload
 from .tables import case_keys, cases, events
 
 # Hot statements are built once: building a Core statement per call (coercing every column and
@@ -70,10 +71,6 @@ _DATETIME_COLUMNS = frozenset({"opened_at", "state_entered_at", "updated_at", "c
 
 def _sqlite_time(value: dt.datetime | None) -> str | None:
     return None if value is None else as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _read_time(value: Any) -> dt.datetime:
-    return as_utc(value) if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
 class Driver:
@@ -165,11 +162,13 @@ class EventStore:
     # ---- reading -------------------------------------------------------------------------
     def events_of(self, case_id: str) -> list[Event]:
         rows = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,)).fetchall()
-        return [
-            Event(cid, seq, type_, pid, pver, actor, role, _read_time(at), json.loads(payload), prev, h,
-                  payload)
-            for cid, seq, type_, pid, pver, actor, role, at, payload, prev, h in rows
-        ]
+        out = []
+        for cid, seq, type_, pid, pver, actor, role, at, payload, prev, h in rows:
+            when, body = read_instant(at), read_payload(payload)
+            if when is None or body is UNREADABLE:
+                raise ValueError(f"event {seq} of case {cid}: time or payload unreadable")
+            out.append(Event(cid, seq, type_, pid, pver, actor, role, when, body, prev, h, payload))
+        return out
 
     def load(self, case_id: str) -> Case | None:
         """The case folded from its events; None when it has none. Events that do not fold (a
