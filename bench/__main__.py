@@ -13,6 +13,7 @@ BENCHMARKS = {
     "planner": "the reminder planner's due-work scan vs the bare SQL it streams; serve --once peak RSS",
     "dispatch": "reminder dispatch on PostgreSQL, 1 and 2 processes, to a loopback SMTP server: msg/s, duplicates",
     "writers": "durable fire/s with 1-8 concurrent writer processes, SQLite vs PostgreSQL: rate, conflicts, lost",
+    "cpu": "instructions per durable fire (valgrind callgrind) vs the raw sqlite3 loop and the eventsourcing peer",
     "populate": "the population generator (`passend demo --pupils N`): events/s",
 }
 
