@@ -24,7 +24,11 @@ store, loading the list of work) is the same in both runs, so
 
     instructions per command = (total with K - total with 0) / K.
 
-The children get PYTHONHASHSEED=0 so that the two runs differ only by the K commands. Runs go two
+The children get PYTHONHASHSEED=0 so that the two runs differ only by the K commands. passend's
+clock is frozen at `--now` (a fixed school-day moment by default), natively and in the children:
+the generator writes histories up to "now" and the guards read it, so with the wall clock each
+run would build a slightly different store, choose different commands and count 1-5% apart;
+frozen, the same tree gives the same store, commands and figures on any day. Runs go two
 at a time (`--jobs`): the counts do not depend on it, only the wall time does.
 
 Ratios: `instr_passend_vs_raw` and `instr_passend_vs_peer` are passend's instructions over the
@@ -36,6 +40,7 @@ ever waited on the disk).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import pickle
@@ -54,6 +59,7 @@ from . import common
 
 ENGINES = ("passend", "raw", "peer")
 WARMUP = 1
+DEFAULT_NOW = "2025-11-26T10:00:00+00:00"  # a Wednesday in term time, 11:00 in the Netherlands
 _COLLECTED = re.compile(rb"Collected\s*:\s*(\d+)")
 _TOTALS = re.compile(rb"^(?:totals|summary):\s*(\d+)", re.MULTILINE)
 
@@ -65,6 +71,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--engines", default=",".join(ENGINES),
                    help="comma-separated subset of passend,raw,peer (the peer needs eventsourcing)")
+    p.add_argument("--now", default=DEFAULT_NOW, help="passend's frozen clock, an ISO instant with its offset")
     p.add_argument("--jobs", type=int, default=2, help="callgrind runs at a time (the counts do not depend on it)")
     args = p.parse_args(argv)
     engines = tuple(e for e in ENGINES if e in set(args.engines.split(",")))
@@ -72,6 +79,14 @@ def main(argv: list[str]) -> dict[str, Any]:
         p.error(f"--engines: a comma-separated subset of {','.join(ENGINES)}")
     if args.pupils < 1 or args.commands < 1 or args.jobs < 1:
         p.error("--pupils, --commands and --jobs must be positive")
+    now: dt.datetime | None
+    try:
+        now = dt.datetime.fromisoformat(args.now)
+    except ValueError:
+        now = None
+    if now is None or now.tzinfo is None:
+        p.error("--now: an ISO instant with its offset, e.g. 2025-11-26T10:00:00+00:00")
+    args.now = now.astimezone(dt.UTC)
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         p.exit(2, "bench cpu: valgrind is not on PATH (e.g. apt-get install valgrind); nothing measured\n")
@@ -131,6 +146,7 @@ def _prepare(args: Any, folder: Path) -> dict[str, Any]:
     scratch.mkdir(exist_ok=True)
     db = scratch / "passend.db"
     engine = common.open_engine(common.write_config(scratch, f"sqlite:///{db}"))
+    engine.clock = _frozen(args.now)
     pop = populate(engine, pupils=args.pupils, seed=args.seed, now=engine.clock())
     commands = fire.choose_commands(engine, WARMUP + args.commands, random.Random(args.seed))
     if len(commands) < WARMUP + args.commands:
@@ -200,7 +216,8 @@ def _callgrind(args: Any, folder: Path, prepared: dict[str, Any], engine: str, n
     env = {**os.environ, "PYTHONHASHSEED": "0",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(common.REPO), os.environ.get("PYTHONPATH")]))}
     cmd = [args.valgrind, "--tool=callgrind", f"--callgrind-out-file={out_file}",
-           sys.executable, "-m", "bench.cpu", engine, str(folder / f"work.{engine}.pickle"), str(store), str(n)]
+           sys.executable, "-m", "bench.cpu", engine, str(folder / f"work.{engine}.pickle"), str(store), str(n),
+           args.now.isoformat()]
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=common.REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seconds = round(time.perf_counter() - t, 1)
@@ -215,7 +232,12 @@ def _callgrind(args: Any, folder: Path, prepared: dict[str, Any], engine: str, n
     return {"instructions": int(found.group(1)), "seconds": seconds}
 
 
-def child(engine: str, work_file: str, store: str, n: int) -> None:
+def _frozen(now: dt.datetime) -> Any:
+    """A clock that always says `now` (Engine takes any callable returning an aware datetime)."""
+    return lambda: now
+
+
+def child(engine: str, work_file: str, store: str, n: int, now: str) -> None:
     """The measured process: 1 warm-up command, then `n` more, on the store it is given.
 
     Imports stay inside the branches so that each engine pays only for its own; whatever it pays
@@ -225,6 +247,7 @@ def child(engine: str, work_file: str, store: str, n: int) -> None:
         work = pickle.load(f)  # written by this benchmark's own parent process
     if engine == "passend":
         engine_ = common.open_engine(Path(store))
+        engine_.clock = _frozen(dt.datetime.fromisoformat(now))
         for case_id, trigger, params, actor in work[:WARMUP + n]:
             engine_.fire(case_id, trigger, actor=actor, params=params)
         engine_.db.dispose()
@@ -252,4 +275,4 @@ def child(engine: str, work_file: str, store: str, n: int) -> None:
 
 
 if __name__ == "__main__":
-    child(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    child(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
