@@ -86,7 +86,7 @@ def bare_paged_scan(db: Path, today: dt.date, size: int) -> tuple[int, float]:
     for sql, fixed, floor in ((_PAGE_SQL[0], (day,), "0001-01-01"), (_PAGE_SQL[1], (day, day), day)):
         last = (floor, "")
         while True:
-            rows = conn.execute(sql, (*fixed, last[0], last[0], last[1], size)).fetchall()
+            rows = conn.execute(sql, (*fixed, last[0], last[1], size)).fetchall()
             n += len(rows)
             if len(rows) < size:
                 break

@@ -29,7 +29,7 @@ from workflow.population import populate
 from workflow.reminders import outbox, work
 from workflow.service import Engine
 from workflow.store.eventstore import LOOK_NOW
-from workflow.store.tables import events
+from workflow.store.tables import cases, events
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -109,6 +109,27 @@ def test_a_tick_holds_one_chunk_of_cases_not_the_store(tmp_path: Path, small_chu
     # What may grow here: the due case ids of the scan and, on a digest day, the digest's own
     # lines (every overdue or due case is listed, by id, label and date).
     assert large < 2.5 * small, (small, large)
+
+
+def test_the_paged_scan_returns_what_the_unpaged_one_does(tmp_path: Path, db_url: str) -> None:
+    """Every page of `due_case_pages` read without writing back in between (the keyset alone
+    moves on): the same cases as `due_case_ids`, each once, across ties on a date."""
+    _, engine = _store(tmp_path, db_url, 90, digest=False)
+    today = START + dt.timedelta(days=10)
+    with engine.db.begin() as conn:
+        ids = sorted(r[0] for r in conn.execute(select(cases.c.case_id).where(cases.c.closed_at.is_(None))))
+        days = [LOOK_NOW, today - dt.timedelta(days=1), today, today + dt.timedelta(days=1), None]
+        for i, cid in enumerate(ids):  # few distinct days, so pages end and start inside a day
+            planned = today + dt.timedelta(days=i % 3 - 1) if i % 5 else None
+            conn.execute(update(cases).where(cases.c.case_id == cid).values(
+                next_action_on=days[i % len(days)], planned_on=planned))
+    with engine.db.connect() as conn:
+        expected = work.due_case_ids(conn, today, today)
+    pages = list(work.due_case_pages(engine.db, today, today, size=4))
+    got = [cid for page in pages for cid in page]
+    assert len(got) == len(set(got)) and sorted(got) == expected
+    assert len(pages) > 5 and len(expected) < len(ids)
+    engine.db.dispose()
 
 
 @pytest.fixture

@@ -121,12 +121,15 @@ def due_case_ids(conn: Connection, through: dt.date, today: dt.date | None = Non
 # second range leaves out what the first returns. A page's cases are written back before the
 # next page is read: that moves them past `through` (their next action day is not reached yet)
 # or to NULL, and `planned_on` to today, so no page returns a case of an earlier one.
+# The keyset is a row value, `(date, case_id) > (?, ?)`: SQLite and PostgreSQL seek the index to
+# it. Spelt `date > ? OR (date = ? AND case_id > ?)`, SQLite walked each page's range from its
+# start, so the pages of a 1M store's scan cost 2-5x the unpaged queries instead of ~1.3x.
 _PAGE_SQL = (
     "SELECT next_action_on, case_id FROM cases WHERE next_action_on <= ? AND"
-    " (next_action_on > ? OR (next_action_on = ? AND case_id > ?)) ORDER BY next_action_on, case_id LIMIT ?",
+    " (next_action_on, case_id) > (?, ?) ORDER BY next_action_on, case_id LIMIT ?",
     "SELECT planned_on, case_id FROM cases WHERE planned_on > ? AND"
     " (next_action_on IS NULL OR next_action_on > ?) AND"
-    " (planned_on > ? OR (planned_on = ? AND case_id > ?)) ORDER BY planned_on, case_id LIMIT ?",
+    " (planned_on, case_id) > (?, ?) ORDER BY planned_on, case_id LIMIT ?",
 )
 
 
@@ -143,8 +146,7 @@ def due_case_pages(db: Engine, through: dt.date, today: dt.date, size: int | Non
                 days = [d.isoformat() if sqlite and isinstance(d, dt.date) else d for d in (*fixed, last[0])]
                 cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
                 try:
-                    cur.execute(sql if sqlite else sql.replace("?", "%s"),
-                                (*days, days[-1], last[1], size))
+                    cur.execute(sql if sqlite else sql.replace("?", "%s"), (*days, last[1], size))
                     rows = cur.fetchall()
                 finally:
                     cur.close()
