@@ -19,10 +19,15 @@ GENESIS_HASH = "0" * 64
 CHAIN_VERSION = 1
 
 
+# Built once: json.dumps with any non-default option builds a new encoder on every call.
+_SCAN = json.JSONDecoder().scan_once  # the C scanner; the text is our own canonical JSON
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 text (not \\u escapes); floats are not allowed in payloads."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True)
@@ -111,5 +116,6 @@ def make_event(
         process_version=process_version, actor=actor, role=role, recorded_at=recorded_at,
         payload_json=payload_json, prev_hash=prev_hash,
     ))
+    # The event keeps its own parse of the text it was hashed over, not the caller's dict.
     return Event(case_id, seq, type, process_id, process_version, actor, role, recorded_at,
-                 json.loads(payload_json), prev_hash, digest, payload_json)
+                 _SCAN(payload_json, 0)[0], prev_hash, digest, payload_json)
