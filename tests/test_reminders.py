@@ -232,7 +232,8 @@ def test_crash_between_send_and_mark_resends_with_the_same_message_id(srig: Rig)
     claim = outbox.claim(srig.engine.db, now=now, batch=10, lease=dt.timedelta(seconds=300))
     from workflow.reminders.dispatcher import row_message
 
-    srig.service.notifier.send(row_message(claim.rows[0]))
+    head = claim.rows[0]
+    srig.service.notifier.send(row_message(head, outbox.load_body(srig.engine.db, head.id, claim.token)))
     srig.service.notifier.close()
     assert srig.service.dispatch()["sent"] == 0  # the lease still holds: nobody sends it again yet
     later = now + dt.timedelta(seconds=301)

@@ -4,6 +4,11 @@ Rows are marked one by one straight after their send, so a crash loses at most t
 one message, which is then resent (same Message-ID) when its lease runs out. A failed send
 goes back to `pending` with exponential backoff, and after `max_attempts` to `failed`, where it
 waits for `passend reminders retry`. One run never retries a row it already tried.
+
+A claim carries the rows' heads only; each message's body is read just before its send and
+dropped when `_send_one` returns, so one run holds one message in memory, not a batch of
+digests. A row whose claim was taken over before its body was read is not sent by this run, and
+counts as `lost_claim`, like one whose lease could not be renewed.
 """
 
 from __future__ import annotations
@@ -35,13 +40,14 @@ class DispatchResult:
         return asdict(self)
 
 
-def row_message(row: Any) -> Message:
+def row_message(row: Any, body: Any) -> Message:
+    """The mail for a claimed row's head (`outbox.Claim.rows`) and its body (`outbox.load_body`)."""
     attachments: tuple[Attachment, ...] = ()
-    if row.ics:
-        attachments = (Attachment("termijn.ics", "text/calendar", row.ics, (("method", "PUBLISH"),)),)
+    if body.ics:
+        attachments = (Attachment("termijn.ics", "text/calendar", body.ics, (("method", "PUBLISH"),)),)
     return Message(
         to=tuple(a.strip() for a in row.to_addrs.split(",") if a.strip()),
-        subject=row.subject, text=row.body_text, html=row.body_html, message_id=row.message_id,
+        subject=body.subject, text=body.body_text, html=body.body_html, message_id=row.message_id,
         attachments=attachments, date=row.created_at,
     )
 
@@ -81,10 +87,18 @@ def dispatch_once(
 
 def _send_one(db: Any, notifier: Notifier, settings: ReminderSettings, row: Any, token: str,
               result: DispatchResult, clock: Callable[[], dt.datetime]) -> bool:
-    """Send one claimed row and record the outcome; False when the channel is down altogether."""
+    """Send one claimed row and record the outcome; False when the channel is down altogether.
+
+    The body lives in this frame only: it is read here, after the caller made sure of the lease,
+    and released when this returns, before the next row's body is read.
+    """
+    body = outbox.load_body(db, row.id, token)
+    if body is None:  # taken over (lease ran out) or marked by another sender: not ours to send
+        result.lost_claim += 1
+        return True
     ids = {"outbox_id": row.id, "kind": row.kind, "case_id": row.case_id, "deadline": row.deadline}
     try:
-        notifier.send(row_message(row))
+        notifier.send(row_message(row, body))
     except Exception as exc:
         error = str(exc) if isinstance(exc, NotifierError) else f"{type(exc).__name__} in {notifier.name}"
         now = clock()

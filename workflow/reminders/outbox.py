@@ -7,6 +7,12 @@ services take different rows; on SQLite under `BEGIN IMMEDIATE`, the single writ
 sender renews its lease before each send and marks the row sent only with its own token. A
 process that dies between send and mark leaves the row `sending`; when the lease runs out
 another claim sends it again, with the same Message-ID, stored in the row at planning time.
+
+A claim returns each row's head (what the dispatcher decides, logs and marks by, and the mail
+headers) without its subject, texts and attachment: a digest is up to 1.2 MB of text and as much
+HTML, so a batch of 50 whole rows held every digest of the day in memory at once while the first
+was sent. The sender loads one row's body (`load_body`) right before sending it, and only while
+the row is still claimed with its token.
 """
 
 from __future__ import annotations
@@ -71,10 +77,17 @@ outbox = Table(
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
 
+# A claimed row's head: enough to decide, log, mark and address it. The body columns stay in the
+# table until `load_body` fetches one row's worth just before its send.
+HEAD = (outbox.c.id, outbox.c.kind, outbox.c.case_id, outbox.c.deadline, outbox.c.to_addrs,
+        outbox.c.message_id, outbox.c.attempts, outbox.c.created_at)
+BODY = (outbox.c.subject, outbox.c.body_text, outbox.c.body_html, outbox.c.ics)
+
+
 @dataclass(frozen=True)
 class Claim:
     token: str
-    rows: list[Any]
+    rows: list[Any]  # heads only (HEAD's columns), in id order
     until: dt.datetime
 
 
@@ -116,7 +129,10 @@ def insert_new(db: Engine, rows: Iterable[dict[str, Any]], now: dt.datetime) -> 
 
 def claim(db: Engine, *, now: dt.datetime, batch: int, lease: dt.timedelta,
           cutoff: dt.datetime | None = None) -> Claim:
-    """Take up to `batch` rows that are due by `cutoff` (or whose sender's lease ran out)."""
+    """Take up to `batch` rows that are due by `cutoff` (or whose sender's lease ran out).
+
+    Returns their heads only; see the module docstring for why the bodies stay behind.
+    """
     token = secrets.token_hex(16)
     until = now + lease
     due = or_(
@@ -135,8 +151,24 @@ def claim(db: Engine, *, now: dt.datetime, batch: int, lease: dt.timedelta,
                 status=SENDING, claim_token=token, claimed_until=until, attempts=outbox.c.attempts + 1,
             )
         )
-        rows = list(conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)))
+        rows = list(conn.execute(select(*HEAD).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)))
     return Claim(token, rows, until)
+
+
+def load_body(db: Engine, row_id: int, token: str) -> Any | None:
+    """One claimed row's subject, texts and attachment, or None when the claim is no longer ours.
+
+    Checked against the token in the same statement, so a sender whose lease ran out and whose
+    row another claim took over (or that was marked meanwhile) gets nothing to send: the row then
+    goes out once, from its new claimant. A plain read, without the write lock: the token only
+    changes under a claim's write, and a claim taken over after this read is the lease's case,
+    which the dispatcher guards by renewing before each send, as before.
+    """
+    with db.connect() as conn:
+        return conn.execute(
+            select(*BODY).where(outbox.c.id == row_id, outbox.c.claim_token == token,
+                                outbox.c.status == SENDING)
+        ).first()
 
 
 def renew(db: Engine, row_id: int, token: str, until: dt.datetime) -> bool:
