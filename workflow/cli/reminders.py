@@ -52,7 +52,7 @@ def reminders() -> None:
 @click.pass_obj
 def due(state: State, now_text: str | None) -> None:
     """What is due now (reminders, escalations, digests), without sending anything."""
-    from ..reminders.bootstrap import _existing
+    from ..reminders.bootstrap import _existing, unreachable
 
     service = _service(state, now_text)
     items = service.planner().due(service.now())
@@ -63,7 +63,13 @@ def due(state: State, now_text: str | None) -> None:
         f"dag {r['send_on']}  termijn {r['due'] or '-':<10}  {r['outbox']}"
         for r in rows
     ) or "niets is nu aan de beurt"
-    emit(rows, text)
+    gaps = [
+        f"let op: school '{school}' heeft geen {' of '.join(roles)} met een e-mailadres; "
+        f"{'herinneringen en overzichten' if what == 'reminders' else 'escalaties'} "
+        "voor haar casussen worden niet verstuurd"
+        for school, what, roles in unreachable(service.engine, service.settings)
+    ]
+    emit(rows, "\n".join([text, *gaps]))
 
 
 @reminders.command("dispatch")

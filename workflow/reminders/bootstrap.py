@@ -42,6 +42,27 @@ def make_notifier(engine: Engine) -> Notifier:
         raise ConfigError(f"{engine.config.path}: {exc}") from None
 
 
+def unreachable(engine: Engine, settings: ReminderSettings) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(school, "reminders" | "escalations", roles) for every school whose messages of that kind
+    have nobody to go to: no user of those roles with an e-mail address serves the school.
+
+    The planner plans a message only for a user with an address, so such a school's deadlines
+    would pass in silence. That is a configuration gap; the service says so whenever it starts
+    (and `passend reminders due` lists it), rather than refusing to run for the other schools.
+    """
+    users = list(engine.config.users.values())
+    escalates = any(dl.escalate_after is not None for d in engine.registry.all() for dl in d.deadlines)
+    wanted = [("reminders", settings.remind_roles)]
+    if escalates:
+        wanted.append(("escalations", settings.escalate_roles))
+    out = []
+    for school in engine.config.schools:
+        for what, roles in wanted:
+            if not any(u.role in roles and u.email and u.serves(school) for u in users):
+                out.append((school, what, roles))
+    return out
+
+
 @dataclass
 class ReminderService:
     """Plan and dispatch, as one tick. `now` decides what is due; outbox times use the real clock."""
@@ -60,6 +81,8 @@ class ReminderService:
         settings = load_settings(engine)
         for school in engine.config.schools:
             school_calendar(engine, school)
+        for school, what, roles in unreachable(engine, settings):
+            log.warning("reminders.no_recipient", school=school, messages=what, roles=list(roles))
         return cls(engine, settings, make_notifier(engine), now)
 
     def planner(self) -> Any:
