@@ -6,6 +6,8 @@ import importlib
 import json
 import sys
 
+from workflow.errors import PassendError
+
 BENCHMARKS = {
     "fire": "durable fire/s on SQLite vs a raw sqlite3 loop and the eventsourcing library",
     "startup": "`passend --help` start-up time vs a bare `python -c pass`",
@@ -25,7 +27,14 @@ def main(argv: list[str]) -> int:
             print(f"  {name:<10} {what}", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     module = importlib.import_module(f"bench.{argv[0]}")
-    figures = module.main(argv[1:])
+    try:
+        figures = module.main(argv[1:])
+    except PassendError as exc:  # bad input the engine refused (e.g. --pupils 0): one line
+        print(f"bench {argv[0]}: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"bench {argv[0]}: interrupted", file=sys.stderr)
+        return 130
     print(json.dumps(figures, sort_keys=False, default=str), flush=True)
     return 0
 

@@ -301,7 +301,10 @@ def main(argv: list[str]) -> dict[str, Any]:
                    help="also run on PostgreSQL (a fresh schema per run on this server), side by side")
     p.add_argument("--no-sqlite", action="store_true", help="with --pg-url: PostgreSQL only")
     args = p.parse_args(argv)
-    ks = [int(x) for x in args.writers.split(",") if x.strip()]
+    try:
+        ks = [int(x) for x in args.writers.split(",") if x.strip()]
+    except ValueError:
+        ks = []
     if not ks or min(ks) < 1:
         p.error("--writers: positive counts, e.g. 1,2,4")
     if args.no_sqlite and not args.pg_url:

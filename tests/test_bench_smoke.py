@@ -223,3 +223,14 @@ def test_bench_cpu(tmp_path: Path) -> None:
     for engine in ("passend", "raw", "peer"):
         run = f["runs"][engine]
         assert run["instructions_k"] > run["instructions_0"] > 0
+
+
+@pytest.mark.parametrize("args", [("writers", "--writers", "0,x"), ("planner", "--pupils", "-3"),
+                                  ("fire", "--pupils", "0"), ("nonsense",)])
+def test_bench_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "bench", *args, "--dir", str(tmp_path / "b")]
+                          if args[0] != "nonsense" else [sys.executable, "-m", "bench", *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
