@@ -160,3 +160,24 @@ def test_a_row_marked_by_its_new_claimant_is_not_sent_again(db: Any, monkeypatch
     result = dispatch_once(db, notifier, ReminderSettings(), clock=lambda: T0)
     assert notifier.sent == [] and result.lost_claim == 2 and result.sent == 0
     assert outbox.counts(db) == {"sent": 1, "sending": 1}
+
+
+def test_a_send_that_fails_after_its_claim_was_taken_over_is_a_lost_claim(db: Any) -> None:
+    """The failure is not this sender's to record: the row stays with its new claimant, and the
+    tick reports a lost claim, not a retry."""
+    from notifiers import NotifierError
+
+    outbox.insert_new(db, _rows(1), T0)
+
+    class TakenOverThenFails(Recorder):
+        def send(self, message: Message) -> None:
+            later = T0 + LEASE + dt.timedelta(seconds=1)  # meanwhile another sender claims it
+            self.other = outbox.claim(db, now=later, batch=10, lease=LEASE)
+            assert len(self.other.rows) == 1
+            raise NotifierError("454 try again later")
+
+    notifier = TakenOverThenFails()
+    result = dispatch_once(db, notifier, ReminderSettings(), clock=lambda: T0)
+    assert result.lost_claim == 1 and result.retrying == result.failed == result.sent == 0
+    assert outbox.counts(db) == {"sending": 1}  # still the new claimant's
+    assert outbox.load_body(db, notifier.other.rows[0].id, notifier.other.token) is not None

@@ -102,12 +102,15 @@ def _send_one(db: Any, notifier: Notifier, settings: ReminderSettings, row: Any,
     except Exception as exc:
         error = str(exc) if isinstance(exc, NotifierError) else f"{type(exc).__name__} in {notifier.name}"
         now = clock()
-        if row.attempts >= settings.max_attempts:
-            outbox.mark_failed(db, row.id, token, error=error, retry_at=None)
+        final = row.attempts >= settings.max_attempts
+        retry_at = None if final else now + settings.backoff(row.attempts)
+        if not outbox.mark_failed(db, row.id, token, error=error, retry_at=retry_at):
+            # The claim was taken over meanwhile: the row's outcome is its new sender's to record.
+            result.lost_claim += 1
+        elif final:
             result.failed += 1
             log.warning("reminder.failed", attempts=row.attempts, error=error, **ids)
         else:
-            outbox.mark_failed(db, row.id, token, error=error, retry_at=now + settings.backoff(row.attempts))
             result.retrying += 1
             log.info("reminder.retry_later", attempts=row.attempts, error=error, **ids)
         return not (isinstance(exc, NotifierError) and exc.down)
