@@ -25,6 +25,17 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
                               allow_nan=False)
 
 
+# The canonical form (docs/event-chain.md) written down once, as a template: the head's keys in
+# sorted order, then the payload. Whatever builds the hashed bytes by hand fills this one
+# (`canonical_bytes`; verify's fast walk derives its byte form from it). The %s slots take JSON
+# text (quoted strings, the payload's own text), except recorded_at, which takes the `iso_utc`
+# text that goes between its quotes; the %d slots take integers.
+CANONICAL_TEMPLATE = (
+    '{"actor":%s,"case_id":%s,"prev_hash":%s,"process":[%s,%d],"recorded_at":"%s","role":%s,'
+    '"seq":%d,"type":%s,"v":' + str(CHAIN_VERSION) + ',"payload":%s}'
+)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 text (not \\u escapes); floats are not allowed in payloads."""
     return _CANONICAL.encode(value)
@@ -68,20 +79,17 @@ def canonical_bytes(
     """The bytes that are hashed: a fixed JSON object whose payload is the stored payload text.
 
     Taking the payload as its stored text (not re-serialising a parsed copy) lets verify hash
-    exactly what is on disk. The head is written out by hand, because every command and every
-    verified event passes here: it is byte for byte `canonical_json` of the head's dict (keys in
-    sorted order, strings escaped by the same function json.dumps uses), which
-    `canonical_head_dict` keeps for reference and the tests compare against.
+    exactly what is on disk. The head is filled into CANONICAL_TEMPLATE rather than serialised,
+    because every command and every verified event passes here: it is byte for byte
+    `canonical_json` of the head's dict (`canonical_head_dict`), which the tests compare against.
     """
     if seq.__class__ is not int or process_version.__class__ is not int:  # a bool would print True
         raise TypeError("seq and process_version must be int")
-    return (
-        f'{{"actor":{encode_basestring(actor)},"case_id":{encode_basestring(case_id)},'
-        f'"prev_hash":{encode_basestring(prev_hash)},'
-        f'"process":[{encode_basestring(process_id)},{process_version}],'
-        f'"recorded_at":"{iso_utc(recorded_at)}","role":{encode_basestring(role)},"seq":{seq},'
-        f'"type":{encode_basestring(type)},"v":{CHAIN_VERSION},"payload":{payload_json}}}'
-    ).encode()
+    q = encode_basestring
+    return (CANONICAL_TEMPLATE % (
+        q(actor), q(case_id), q(prev_hash), q(process_id), process_version, iso_utc(recorded_at),
+        q(role), seq, q(type), payload_json,
+    )).encode()
 
 
 def canonical_head_dict(

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from ..clock import iso_utc
-from ..events import CHAIN_VERSION, GENESIS_HASH, canonical_json
+from ..events import CANONICAL_TEMPLATE, CHAIN_VERSION, GENESIS_HASH, canonical_json
 
 # Column order of the raw rows read by verify and export.
 COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
@@ -92,9 +92,26 @@ def iso_text(value: Any) -> str:
     return json.dumps(value, default=str)  # garbage in a time column: hash it as text, it will not match
 
 
-# The canonical header of docs/event-chain.md, keys sorted, for the common case of clean columns.
-_TEMPLATE = ('{"actor":%s,"case_id":%s,"prev_hash":"%s","process":[%s,%d],"recorded_at":"%sT%sZ",'
-             '"role":%s,"seq":%d,"type":%s,"v":' + str(CHAIN_VERSION) + ',"payload":%s}')
+def _fast_template() -> str:
+    """CANONICAL_TEMPLATE with the two slots the fast walk fills straight from stored text: the
+    stored prev_hash (hex) goes inside its quotes, and the stored time, its space made a "T",
+    goes before the "Z". The time is only taken after checking its length and that [10] is a
+    space and [19] a point: the engine's form. Should a space come earlier, the one at [10]
+    stays, and a canonical form with a space in its time matches no hash the engine ever wrote
+    (the general path then judges the row)."""
+    t = CANONICAL_TEMPLATE
+    for slot, filled in (('"prev_hash":%s', '"prev_hash":"%s"'),
+                         ('"recorded_at":"%s"', '"recorded_at":"%sZ"')):
+        if t.count(slot) != 1:
+            raise RuntimeError(f"the canonical template has no single {slot!r} slot")
+        t = t.replace(slot, filled)
+    return t
+
+
+# Bytes for SQLite's byte rows, str for PostgreSQL's; the (actor, process, role, type) parts
+# are quoted once per distinct value (_quoted_parts) and cached.
+_S_TEMPLATE = _fast_template()
+_B_TEMPLATE = _S_TEMPLATE.encode()
 
 
 def _q(value: Any) -> str:
@@ -124,8 +141,8 @@ class Hasher:
         if (type(seq) is int and type(pver) is int and type(at) is str and len(at) == 26
                 and at[10] == " " and at[19] == "." and type(prev) is str and prev.isalnum()
                 and prev.isascii() and type(payload) is str):
-            return (_TEMPLATE % (c(actor), c(cid), prev, c(pid), pver, at[:10], at[11:], c(role),
-                                 seq, c(typ), payload)).encode("utf-8")
+            return (_S_TEMPLATE % (c(actor), c(cid), prev, c(pid), pver, at[:10] + "T" + at[11:],
+                                   c(role), seq, c(typ), payload)).encode("utf-8")
         # Anything unusual (PostgreSQL datetimes, or tampered column types): the general path.
         text = (
             '{"actor":' + c(actor) + ',"case_id":' + c(cid) + ',"prev_hash":' + _q(prev)
@@ -231,14 +248,6 @@ def _stream_heads(conn: Connection) -> Iterator[Row]:
 # sound" means only "look closer": the general path decides.
 Chain = tuple[str, bool, int, str]
 
-# The canonical header with the (actor, process, role, type) parts pre-quoted; bytes for SQLite's
-# byte rows, str for PostgreSQL's. The time goes in as the stored text with its first space made
-# a "T", after checking the length and that [10] is a space and [19] a point: the engine's form.
-# Should a space come earlier, the one at [10] stays, and a canonical form with a space in its
-# time matches no hash the engine ever wrote (the general path then judges the row).
-_B_TEMPLATE = ('{"actor":%s,"case_id":%s,"prev_hash":"%s","process":[%s],"recorded_at":"%sZ",'
-               '"role":%s,"seq":%d,"type":%s,"v":' + str(CHAIN_VERSION) + ',"payload":%s}').encode()
-_S_TEMPLATE = _B_TEMPLATE.decode()
 _B_GENESIS = GENESIS_HASH.encode()
 # encode_basestring is what json.dumps(str, ensure_ascii=False) itself calls for a str.
 _quote = encode_basestring
@@ -257,8 +266,10 @@ def _quoted_parts(key: tuple[Any, ...], as_bytes: bool) -> tuple[Any, ...] | Non
             actor, pid, role, typ = (v.decode() for v in (actor, pid, role, typ))
         elif not all(type(v) is str for v in (actor, pid, role, typ)):
             return None
-        parts = (_quote(actor), f"{_quote(pid)},{pver}", _quote(role), _quote(typ))
-        return tuple(p.encode() for p in parts) if as_bytes else parts
+        parts = (_quote(actor), _quote(pid), _quote(role), _quote(typ))
+        if as_bytes:
+            parts = tuple(p.encode() for p in parts)
+        return (parts[0], parts[1], pver, parts[2], parts[3])
     except UnicodeError:  # bytes that are not UTF-8 (or lone surrogates): never the engine's
         return None
 
@@ -300,9 +311,9 @@ def _byte_chains(batches: Iterable[list[Row]], counted: Callable[[int], None]) -
                 if parts is None or len(at) != 26 or at[10] != 32 or at[19] != 46:  # " ", "."
                     sound = False
                     continue
-                a, p, ro, ty = parts
-                canonical = template % (a, cid_json, prev_hash, p, at.replace(b" ", b"T", 1), ro, seq,
-                                        ty, payload)
+                a, p, pv, ro, ty = parts
+                canonical = template % (a, cid_json, prev_hash, p, pv, at.replace(b" ", b"T", 1), ro,
+                                        seq, ty, payload)
             except TypeError:
                 sound = False
                 continue
@@ -346,9 +357,9 @@ def _text_chains(batches: Iterable[list[Row]], counted: Callable[[int], None]) -
                         or at[19] != "." or type(payload) is not str):
                     sound = False
                     continue
-                a, p, ro, ty = parts
-                canonical = (template % (a, cid_json, prev_hash, p, at.replace(" ", "T", 1), ro, seq,
-                                         ty, payload)).encode("utf-8")
+                a, p, pv, ro, ty = parts
+                canonical = (template % (a, cid_json, prev_hash, p, pv, at.replace(" ", "T", 1), ro,
+                                         seq, ty, payload)).encode("utf-8")
             except (TypeError, UnicodeError):
                 sound = False
                 continue
