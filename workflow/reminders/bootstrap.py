@@ -46,11 +46,10 @@ def unreachable(engine: Engine, settings: ReminderSettings) -> list[tuple[str, s
     """(school, "reminders" | "escalations", roles) for every school whose messages of that kind
     have nobody to go to: no user of those roles with an e-mail address serves the school.
 
-    The planner plans a message only for a user with an address, so such a school's deadlines
+    The planner plans a message only for `Config.recipients`, so such a school's deadlines
     would pass in silence. That is a configuration gap; the service says so whenever it starts
     (and `passend reminders due` lists it), rather than refusing to run for the other schools.
     """
-    users = list(engine.config.users.values())
     escalates = any(dl.escalate_after is not None for d in engine.registry.all() for dl in d.deadlines)
     wanted = [("reminders", settings.remind_roles)]
     if escalates:
@@ -58,7 +57,7 @@ def unreachable(engine: Engine, settings: ReminderSettings) -> list[tuple[str, s
     out = []
     for school in engine.config.schools:
         for what, roles in wanted:
-            if not any(u.role in roles and u.email and u.serves(school) for u in users):
+            if not engine.config.recipients(roles, school):
                 out.append((school, what, roles))
     return out
 

@@ -93,8 +93,7 @@ class Planner:
         return cal
 
     def users(self, roles: tuple[str, ...], school: str) -> list[User]:
-        return [u for u in self.engine.config.users.values()
-                if u.role in roles and u.email and u.serves(school)]
+        return self.engine.config.recipients(roles, school)
 
     # ---- reading cases -----------------------------------------------------------------------
     def open_cases(self, ids: list[str] | None = None) -> Iterator[Case]:
