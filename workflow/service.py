@@ -27,7 +27,8 @@ from .errors import BadInput, ConfigError, Conflict, NotFound, Refused
 from .guards import latest_consent
 from .logs import get_logger
 from .machine import shared_machine
-from .store.db import make_engine
+from .store.db import is_sqlite, make_engine
+from .store.reserve import Reserve
 from .store.uow import UnitOfWork
 
 log = get_logger("passend.engine")
@@ -55,6 +56,8 @@ class Engine:
         self.config = config
         self.registry = registry
         self.db = db
+        # SQLite only: see store.reserve for why, and why not PostgreSQL.
+        self._reserve = Reserve(db) if is_sqlite(db) else None
         self.keyring = keyring
         self.clock = clock
         for user in config.users.values():
@@ -84,7 +87,7 @@ class Engine:
         return self.registry.active
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self.db, write=write)
+        return UnitOfWork(self.db, write=write, reserve=self._reserve)
 
     def init(self) -> list[str]:
         from .store.migrate import upgrade

@@ -8,7 +8,8 @@ writer, so two writers queue instead of one failing halfway; PostgreSQL: the dri
 BEGIN). A SQLAlchemy Connection is wrapped around that same connection and transaction only when
 a caller needs Core (opening a case, reports, the planner). `fire` and `record` never do: for
 them SQLAlchemy's connection, transaction and event objects cost about three times SQLite's own
-BEGIN and COMMIT (see BENCHMARKS.md, fire).
+BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from, and cleanly
+ends in, a `Reserve` (store.reserve) rather than the pool, for the same reason.
 """
 
 from __future__ import annotations
@@ -22,16 +23,19 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from ..errors import Conflict
 from .db import is_sqlite
 from .eventstore import Driver, EventStore
+from .reserve import Reserve
 
 _BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
 _LOST = "een andere schrijver was eerder; er is niets opgeslagen"
 
 
 class UnitOfWork:
-    def __init__(self, engine: Engine, *, write: bool = True) -> None:
+    def __init__(self, engine: Engine, *, write: bool = True, reserve: Reserve | None = None) -> None:
         self._engine = engine
         self._write = write
+        self._reserve = reserve
         self._fairy: Any = None  # the pool's proxy of the driver connection
+        self._pool: Any = None  # the pool it came from
         self._conn: Connection | None = None
         self._dbapi = engine.dialect.loaded_dbapi
         self.store: EventStore
@@ -42,7 +46,10 @@ class UnitOfWork:
         if is_sqlite(engine):
             begin_sql = "BEGIN IMMEDIATE" if self._write else "BEGIN"
         try:
-            self._fairy = engine.raw_connection()
+            if self._reserve is not None:
+                self._fairy, self._pool = self._reserve.take()
+            else:
+                self._fairy = engine.raw_connection()
             if begin_sql is not None:
                 self._fairy.driver_connection.execute(begin_sql)
         except self._dbapi.Error as exc:
@@ -97,20 +104,29 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        clean = False
         try:
             if self._conn is not None or not self._driver.rebegin:  # else nothing is open
                 self._rollback()
+            clean = not isinstance(exc, DBAPIError | self._dbapi.Error)
         finally:
-            if self._conn is not None:
-                self._conn.close()  # returns the driver connection to the pool too
-            else:
-                self._fairy.close()
+            self._release(clean)
         if isinstance(exc, IntegrityError | self._dbapi.IntegrityError):
             raise Conflict(_LOST) from None
         if isinstance(exc, OperationalError | self._dbapi.OperationalError) and _is_lock(exc):
             raise Conflict(_BUSY) from None
         if isinstance(exc, self._dbapi.Error):
             raise self._wrap(exc) from exc
+
+    def _release(self, clean: bool) -> None:
+        """The connection back where it came from; to the reserve only after a clean end (a
+        database error may have left it unusable, and the pool knows how to judge that)."""
+        if self._conn is not None:
+            self._conn.close()  # returns the driver connection to the pool too
+        elif clean and self._reserve is not None:
+            self._reserve.give(self._fairy, self._pool)
+        else:
+            self._fairy.close()
 
     def _wrap(self, exc: Exception) -> DBAPIError:
         """A driver error as the SQLAlchemy error a Core statement would have raised, so callers
