@@ -166,3 +166,56 @@ def test_console_renderer_on_a_terminal() -> None:
         structlog.reset_defaults()
     text = out.getvalue()
     assert "hello" in text and not text.startswith("{") and "geheim" not in text
+
+
+def test_lines_are_those_of_structlogs_own_processors() -> None:
+    """The short chain (one step for level and time, an encoder built once) writes exactly what
+    structlog's add_log_level, TimeStamper(iso, utc) and JSONRenderer would."""
+    import datetime as dt
+
+    from workflow import logs
+
+    class Odd:
+        def __repr__(self) -> str:
+            return "<odd>"
+
+    class Own:
+        def __structlog__(self) -> dict[str, int]:
+            return {"own": 1}
+
+    times: list[str] = []
+
+    def freeze(_l: Any, _m: str, ed: Any) -> Any:
+        times.append(ed["timestamp"])
+        ed["timestamp"] = "T"
+        return ed
+
+    def lines(processors: list[Any]) -> str:
+        out = io.StringIO()
+        structlog.configure(processors=processors, logger_factory=structlog.WriteLoggerFactory(out))
+        structlog.contextvars.bind_contextvars(case_id="C-1", actor=IB)
+        try:
+            log = structlog.get_logger("t")
+            log.info("one", n=1, note="x", day=dt.date(2026, 1, 1), odd=Odd(), own=Own(), text="ë€")
+            log.warn("two")
+            log.warning("three")
+            log.error("four", flag=True, none=None)
+            try:
+                raise ZeroDivisionError("x")
+            except ZeroDivisionError:
+                log.exception("five")
+        finally:
+            structlog.contextvars.clear_contextvars()
+            structlog.reset_defaults()
+        return out.getvalue()
+
+    head = [structlog.contextvars.merge_contextvars, logs.redact]
+    theirs = lines([*head, structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.format_exc_info, freeze, structlog.processors.JSONRenderer()])
+    ours = lines([*head, logs.add_level_and_time, structlog.processors.format_exc_info, freeze,
+                  logs.render_json])
+    assert ours == theirs
+    assert len(ours.splitlines()) == 5 and "ZeroDivisionError" in ours
+    for stamp in times:  # and the times themselves have the same form: ISO, UTC, with a Z
+        assert stamp.endswith("Z") and dt.datetime.fromisoformat(stamp[:-1] + "+00:00").tzinfo is not None

@@ -6,6 +6,8 @@ redacted too. It drops values by key, so a careless `log.info(..., note=...)` st
 
 from __future__ import annotations
 
+import datetime as dt
+import json as jsonlib
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -21,32 +23,58 @@ REDACTED = "[redacted]"
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in list(event_dict):
-        if key in SECRET_KEYS:
-            event_dict[key] = REDACTED
+    for key in SECRET_KEYS.intersection(event_dict):
+        event_dict[key] = REDACTED
     return event_dict
+
+
+# The engine writes a line for every command, right after its COMMIT, so the chain is kept short:
+# structlog's add_log_level and TimeStamper(fmt="iso", utc=True) as one step, and a JSON renderer
+# whose encoder is built once (structlog's JSONRenderer calls json.dumps with a `default`, which
+# builds a new encoder for every line). The lines are the same, key for key and byte for byte.
+_LEVEL_OF_METHOD = {"warn": "warning", "exception": "error"}
+
+
+def add_level_and_time(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event_dict["level"] = _LEVEL_OF_METHOD.get(method, method)
+    event_dict["timestamp"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    return event_dict
+
+
+def _fallback(value: Any) -> Any:
+    """What structlog's JSONRenderer does with a value JSON cannot hold: its __structlog__, or repr."""
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+_ENCODE = jsonlib.JSONEncoder(default=_fallback).encode
+
+
+def render_json(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> str:
+    return _ENCODE(event_dict)
 
 
 def configure(level: str = "info", *, json: bool | None = None, stream: Any = None) -> None:
     """Set up structlog once per process; logs go to stderr so stdout stays for results."""
     out = stream or sys.stderr
     as_json = (not out.isatty()) if json is None else json
-    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = render_json if as_json else structlog.dev.ConsoleRenderer(colors=False)
     global _generation
     _generation += 1
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             redact,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            add_level_and_time,
             structlog.processors.format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=structlog.WriteLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
 
