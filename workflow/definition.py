@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,17 @@ class ProcessDefinition:
     def key(self) -> tuple[str, int]:
         return (self.id, self.version)
 
-    def candidates(self, trigger: str, source: str) -> list[TransitionDef]:
+    def candidates(self, trigger: str, source: str) -> tuple[TransitionDef, ...]:
         """Transitions of `trigger` leaving `source`, in the order the file declares them."""
-        return [t for t in self.transitions if t.trigger == trigger and t.source == source]
+        return self._edges.get((trigger, source), ())
+
+    @cached_property
+    def _edges(self) -> dict[tuple[str, str], tuple[TransitionDef, ...]]:
+        # Built on first use: every command asks, and the transitions never change.
+        edges: dict[tuple[str, str], list[TransitionDef]] = {}
+        for t in self.transitions:
+            edges.setdefault((t.trigger, t.source), []).append(t)
+        return {k: tuple(v) for k, v in edges.items()}
 
     def triggers_from(self, source: str) -> list[str]:
         seen: list[str] = []
