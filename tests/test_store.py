@@ -89,6 +89,51 @@ def test_timestamps_are_stored_as_utc_and_read_back_aware(config_path: Path) -> 
         engine.db.dispose()
 
 
+def test_driver_times_are_the_text_sqlalchemy_writes() -> None:
+    """The hot path binds times itself; the text must be SQLAlchemy's own, in every zone."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from sqlalchemy.dialects import sqlite
+
+    from workflow.store.eventstore import _sqlite_time
+
+    bind = sqlite.DATETIME().bind_processor(sqlite.dialect())
+    assert bind is not None
+    zones = st.sampled_from([dt.UTC, AMS, ZoneInfo("UTC"), dt.timezone(dt.timedelta(hours=-5))])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.datetimes(min_value=dt.datetime(1000, 1, 2), max_value=dt.datetime(9999, 12, 30),
+                        timezones=zones))
+    def same(value: dt.datetime) -> None:
+        assert _sqlite_time(value) == bind(value.astimezone(dt.UTC).replace(tzinfo=None))
+
+    same()
+    assert _sqlite_time(dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)) == "2026-03-02 09:30:00.000000"
+
+
+def test_state_entered_at_is_the_time_of_the_move_not_of_later_evidence(config_path: Path) -> None:
+    start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    ticks = itertools.count()
+    engine = Engine.from_config(config_path, create_key=True,
+                                clock=lambda: start + dt.timedelta(minutes=next(ticks)))
+    engine.init()
+    try:
+        cid = str(engine.open_case(pupil="T-2", school="de-linde", actor=IB)["case_id"])
+        engine.record("signal", cid, actor=LK, area="lezen", note="n")
+        seq = engine.fire(cid, "escalate", actor=LK)["seq"]
+        engine.record("signal", cid, actor=LK, area="rekenen", note="n")
+        engine.record("contact", cid, actor=LK, method="telefoon")
+        with engine.uow(write=False) as uow:
+            case = uow.store.load(cid)
+            proj = uow.store.projection(cid)
+        assert case is not None
+        moved = next(e for e in case.events if e.seq == seq)
+        assert proj.state_entered_at == moved.recorded_at != case.events[-1].recorded_at
+        assert proj.updated_at == case.events[-1].recorded_at
+    finally:
+        engine.db.dispose()
+
+
 def test_a_late_evening_fact_is_dated_by_the_school_day(config_path: Path) -> None:
     late = dt.datetime(2026, 3, 2, 23, 30, tzinfo=dt.UTC)  # 00:30 on 3 March in Amsterdam
     engine = Engine.from_config(config_path, create_key=True, clock=lambda: late)
