@@ -70,3 +70,22 @@ def test_a_new_event_carries_the_text_it_was_hashed_over() -> None:
         case_id="C-1", seq=2, type="evidence_recorded", process_id="p", process_version=1,
         actor="ib", role="ib", recorded_at=ev.recorded_at, payload_json=ev.payload_json,
         prev_hash="0" * 64)
+
+
+def test_restore_event_makes_what_the_constructor_makes() -> None:
+    """restore_event skips the frozen dataclass's __init__; it must set every field, in order."""
+    import dataclasses
+
+    from workflow.events import Event, restore_event
+
+    at = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+    values = ("C-1", 3, "transitioned", "passend_po", 2, "ib.x", "ib", at, {"a": [1]}, "0" * 64,
+              "f" * 64)
+    for extra in ((), ('{"a":[1]}',)):
+        made, restored = Event(*values, *extra), restore_event(*values, *extra)
+        assert type(restored) is Event
+        assert vars(restored) == vars(made)
+        assert list(vars(restored)) == [f.name for f in dataclasses.fields(Event)]
+        assert restored == made and repr(restored) == repr(made)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            restored.seq = 4  # type: ignore[misc]

@@ -72,6 +72,37 @@ class Event:
         )
 
 
+def restore_event(
+    case_id: str, seq: int, type: str, process_id: str, process_version: int, actor: str,
+    role: str, recorded_at: dt.datetime, payload: dict[str, Any], prev_hash: str, hash: str,
+    payload_json: str | None = None,
+) -> Event:
+    """The Event that `Event(...)` with these values makes, built without its __init__.
+
+    Why: every command loads its case by building one Event per stored event, and a frozen
+    dataclass's __init__ sets each field through object.__setattr__, three times the cost of
+    filling the instance's dict. The fields are Event's, in its order (a test compares the two).
+    """
+    ev = _new(Event)
+    d = ev.__dict__
+    d["case_id"] = case_id
+    d["seq"] = seq
+    d["type"] = type
+    d["process_id"] = process_id
+    d["process_version"] = process_version
+    d["actor"] = actor
+    d["role"] = role
+    d["recorded_at"] = recorded_at
+    d["payload"] = payload
+    d["prev_hash"] = prev_hash
+    d["hash"] = hash
+    d["payload_json"] = payload_json
+    return ev
+
+
+_new = object.__new__
+
+
 def canonical_bytes(
     *, case_id: str, seq: int, type: str, process_id: str, process_version: int, actor: str,
     role: str, recorded_at: dt.datetime, payload_json: str, prev_hash: str,
@@ -125,5 +156,5 @@ def make_event(
         payload_json=payload_json, prev_hash=prev_hash,
     ))
     # The event keeps its own parse of the text it was hashed over, not the caller's dict.
-    return Event(case_id, seq, type, process_id, process_version, actor, role, recorded_at,
-                 _SCAN(payload_json, 0)[0], prev_hash, digest, payload_json)
+    return restore_event(case_id, seq, type, process_id, process_version, actor, role, recorded_at,
+                         _SCAN(payload_json, 0)[0], prev_hash, digest, payload_json)

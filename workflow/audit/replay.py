@@ -22,7 +22,7 @@ from ..clock import SCHOOL_TZ, as_utc, iso_utc, local_date
 from ..definition import DefinitionRegistry
 from ..domain import Case
 from ..errors import NotFound, PassendError, Refused
-from ..events import Event
+from ..events import Event, restore_event
 from ..store.codec import UNREADABLE, read_instant, read_payload
 from ..store.tables import cases
 
@@ -303,7 +303,7 @@ def grouped_events(
                 body = read(payload)
                 if when is None or body is UNREADABLE:  # a tampered row: replay reports it, verify names it
                     when, body = _MIN_UTC, {"$unreadable": True}
-                buf.append(Event(cid, seq, typ, pid, pver, actor, role, when, body, prev, h))
+                buf.append(restore_event(cid, seq, typ, pid, pver, actor, role, when, body, prev, h))
     finally:
         batches.close()
     if current is not None:

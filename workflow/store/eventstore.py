@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from ..clock import as_utc
 from ..domain import Case
 from ..errors import Conflict, IntegrityError, NotFound
-from ..events import Event
+from ..events import Event, restore_event
 from .codec import UNREADABLE, read_instant, read_payload
 from .tables import case_keys, cases, events
 
@@ -171,7 +171,7 @@ class EventStore:
             when, body = read_instant(at), read_payload(payload)
             if when is None or body is UNREADABLE:
                 raise ValueError(f"event {seq} of case {cid}: time or payload unreadable")
-            out.append(Event(cid, seq, type_, pid, pver, actor, role, when, body, prev, h, payload))
+            out.append(restore_event(cid, seq, type_, pid, pver, actor, role, when, body, prev, h, payload))
         return out
 
     def load(self, case_id: str) -> Case | None:
