@@ -169,8 +169,9 @@ def test_console_renderer_on_a_terminal() -> None:
 
 
 def test_lines_are_those_of_structlogs_own_processors() -> None:
-    """The short chain (one step for level and time, an encoder built once) writes exactly what
-    structlog's add_log_level, TimeStamper(iso, utc) and JSONRenderer would."""
+    """The short chain (one step for level and time, exceptions formatted only when there is one,
+    an encoder built once) writes exactly what structlog's add_log_level, TimeStamper(iso, utc),
+    format_exc_info and JSONRenderer would."""
     import datetime as dt
 
     from workflow import logs
@@ -213,8 +214,7 @@ def test_lines_are_those_of_structlogs_own_processors() -> None:
     theirs = lines([*head, structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True),
                     structlog.processors.format_exc_info, freeze, structlog.processors.JSONRenderer()])
-    ours = lines([*head, logs.add_level_and_time, structlog.processors.format_exc_info, freeze,
-                  logs.render_json])
+    ours = lines([*head, logs.add_level_and_time, logs.format_exc_info, freeze, logs.render_json])
     assert ours == theirs
     assert len(ours.splitlines()) == 5 and "ZeroDivisionError" in ours
     for stamp in times:  # and the times themselves have the same form: ISO, UTC, with a Z

@@ -41,6 +41,13 @@ def add_level_and_time(_logger: Any, method: str, event_dict: MutableMapping[str
     return event_dict
 
 
+def format_exc_info(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog's format_exc_info, asked only when a line carries an exception."""
+    if "exc_info" in event_dict:
+        return structlog.processors.format_exc_info(logger, method, event_dict)
+    return event_dict
+
+
 def _fallback(value: Any) -> Any:
     """What structlog's JSONRenderer does with a value JSON cannot hold: its __structlog__, or repr."""
     try:
@@ -68,7 +75,7 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
             structlog.contextvars.merge_contextvars,
             redact,
             add_level_and_time,
-            structlog.processors.format_exc_info,
+            format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
