@@ -48,7 +48,8 @@ _INSERT_KEY = insert(case_keys)
 # rows written either way are the same, and a driver's IntegrityError still becomes a Conflict.
 _EVENT_COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
                   "recorded_at", "payload", "prev_hash", "hash")
-_RAW_SELECT_EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE case_id = ? ORDER BY seq"
+# The case's id is the one asked for (an exact match), so it is not fetched back once per event.
+_RAW_SELECT_EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS[1:])} FROM events WHERE case_id = ? ORDER BY seq"
 _RAW_INSERT_EVENT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
 # A command rewrites only the projection columns its events can change: school, group, process
 # and opening time are fixed when a case is opened, and setting an indexed column rewrites its
@@ -70,11 +71,21 @@ _DATETIME_COLUMNS = frozenset({"opened_at", "state_entered_at", "updated_at", "c
 
 
 def _sqlite_time(value: dt.datetime | None) -> str | None:
+    global _last_time
     if value is None:
         return None
+    last = _last_time  # one command binds its own instant up to four times (event, updated, ...)
+    if last[0] is value:
+        return last[1]
     if value.tzinfo is dt.UTC:  # the engine's own instants: drop the '+00:00' instead of the zone
-        return value.isoformat(" ", "microseconds")[:-6]
-    return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+        text = value.isoformat(" ", "microseconds")[:-6]
+    else:
+        text = as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    _last_time = (value, text)
+    return text
+
+
+_last_time: tuple[dt.datetime | None, str] = (None, "")
 
 
 class Driver:
@@ -167,11 +178,11 @@ class EventStore:
     def events_of(self, case_id: str) -> list[Event]:
         rows = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,)).fetchall()
         out = []
-        for cid, seq, type_, pid, pver, actor, role, at, payload, prev, h in rows:
+        for seq, type_, pid, pver, actor, role, at, payload, prev, h in rows:
             when, body = read_instant(at), read_payload(payload)
             if when is None or body is UNREADABLE:
-                raise ValueError(f"event {seq} of case {cid}: time or payload unreadable")
-            out.append(restore_event(cid, seq, type_, pid, pver, actor, role, when, body, prev, h, payload))
+                raise ValueError(f"event {seq} of case {case_id}: time or payload unreadable")
+            out.append(restore_event(case_id, seq, type_, pid, pver, actor, role, when, body, prev, h, payload))
         return out
 
     def load(self, case_id: str) -> Case | None:
