@@ -44,7 +44,7 @@ def _driver(engine: Engine) -> Any:
 
 def _kept(engine: Engine) -> list[Any]:
     assert engine._reserve is not None
-    return [fairy for fairy, _pool in engine._reserve._idle]
+    return [kept.fairy for kept in engine._reserve._idle]
 
 
 def test_the_next_unit_of_work_gets_the_same_connection(sqlite_engine: Engine) -> None:
@@ -135,14 +135,14 @@ def test_only_a_connection_without_a_transaction_is_kept(sqlite_engine: Engine) 
     from workflow.store.reserve import Reserve
 
     reserve = Reserve(sqlite_engine.db)
-    fairy, pool = reserve.take()
-    fairy.driver_connection.execute("BEGIN")
-    reserve.give(fairy, pool)  # handed back to the pool, which rolls it back
+    kept = reserve.take()
+    kept.dbapi.execute("BEGIN")
+    reserve.give(kept)  # handed back to the pool, which rolls it back
     assert reserve._idle == []
-    again, _ = reserve.take()
-    assert not again.driver_connection.in_transaction
-    reserve.give(again, pool)
-    assert [f for f, _ in reserve._idle] == [again]
+    again = reserve.take()
+    assert not again.dbapi.in_transaction
+    reserve.give(again)
+    assert reserve._idle == [again]
     reserve.clear()
     assert sqlite_engine.db.pool.checkedout() == 0
 

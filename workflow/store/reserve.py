@@ -19,9 +19,19 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, event
+
+
+class Kept(NamedTuple):
+    """A checked-out connection: the pool's proxy, the pool it came from, and the driver's
+    connection under it (looked up once: SQLAlchemy's property chain to it costs more than
+    SQLite's BEGIN)."""
+
+    fairy: Any
+    pool: Any
+    dbapi: Any
 
 
 class Reserve:
@@ -29,42 +39,43 @@ class Reserve:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._idle: list[tuple[Any, Any]] = []  # [(fairy, its pool)]: at most one
+        self._idle: list[Kept] = []  # at most one
         self._lock = threading.Lock()
         event.listen(engine, "engine_disposed", self._on_dispose)
         _RESERVES.add(self)
 
-    def take(self) -> tuple[Any, Any]:
-        """(a checked-out connection, the pool it belongs to): the kept one, else the pool's."""
+    def take(self) -> Kept:
+        """A checked-out connection: the kept one, else a new one from the pool."""
         with self._lock:
             kept = self._idle.pop() if self._idle else None
         if kept is not None:
             return kept
         pool = self._engine.pool
-        return pool.connect(), pool
+        fairy = pool.connect()
+        return Kept(fairy, pool, fairy.driver_connection)
 
-    def give(self, fairy: Any, pool: Any) -> None:
-        """Keep `fairy` for the next unit of work, or hand it back to its pool.
+    def give(self, kept: Kept) -> None:
+        """Keep the connection for the next unit of work, or hand it back to its pool.
 
         Kept only when it has no transaction open and its pool is still the engine's (a
         dispose in between replaced the pool), and when no other connection is kept already
         (two threads finishing together: the second goes back to the pool).
         """
-        if pool is self._engine.pool and not fairy.driver_connection.in_transaction:
+        if kept.pool is self._engine.pool and not kept.dbapi.in_transaction:
             with self._lock:
                 if not self._idle:
-                    self._idle.append((fairy, pool))
+                    self._idle.append(kept)
                     return
-        fairy.close()
+        kept.fairy.close()
 
     def clear(self) -> None:
         """Hand the kept connection back to its pool, which closes it if it was disposed."""
         with self._lock:
             idle, self._idle = self._idle, []
-        for fairy, pool in idle:
-            fairy.close()
-            if pool is not self._engine.pool:
-                pool.dispose()  # the engine disposed of this pool while ours was still out
+        for kept in idle:
+            kept.fairy.close()
+            if kept.pool is not self._engine.pool:
+                kept.pool.dispose()  # the engine disposed of this pool while ours was still out
 
     def _on_dispose(self, _engine: Engine) -> None:
         self.clear()
@@ -78,7 +89,7 @@ class Reserve:
 
 
 _RESERVES: weakref.WeakSet[Reserve] = weakref.WeakSet()
-_ORPHANS: list[tuple[Any, Any]] = []
+_ORPHANS: list[Kept] = []
 
 
 def _after_fork_in_child() -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from ..errors import Conflict
 from .db import is_sqlite
 from .eventstore import Driver, EventStore
-from .reserve import Reserve
+from .reserve import Kept, Reserve
 
 _BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
 _LOST = "een andere schrijver was eerder; er is niets opgeslagen"
@@ -35,7 +35,7 @@ class UnitOfWork:
         self._write = write
         self._reserve = reserve
         self._fairy: Any = None  # the pool's proxy of the driver connection
-        self._pool: Any = None  # the pool it came from
+        self._kept: Kept | None = None  # the same, with its pool, when it came from the reserve
         self._conn: Connection | None = None
         self._dbapi = engine.dialect.loaded_dbapi
         self.store: EventStore
@@ -47,11 +47,13 @@ class UnitOfWork:
             begin_sql = "BEGIN IMMEDIATE" if self._write else "BEGIN"
         try:
             if self._reserve is not None:
-                self._fairy, self._pool = self._reserve.take()
+                self._kept = self._reserve.take()
+                self._fairy, dbapi = self._kept.fairy, self._kept.dbapi
             else:
                 self._fairy = engine.raw_connection()
+                dbapi = self._fairy.driver_connection
             if begin_sql is not None:
-                self._fairy.driver_connection.execute(begin_sql)
+                dbapi.execute(begin_sql)
         except self._dbapi.Error as exc:
             if self._fairy is not None:
                 self._fairy.close()
@@ -59,7 +61,7 @@ class UnitOfWork:
             if isinstance(exc, self._dbapi.OperationalError) and _is_lock(exc):
                 raise Conflict(_BUSY) from None
             raise self._wrap(exc) from exc
-        self._driver = Driver(engine.dialect, self._fairy.driver_connection, begin_sql=begin_sql)
+        self._driver = Driver(engine.dialect, dbapi, begin_sql=begin_sql)
         self.store = EventStore(self._connection, self._driver)
         return self
 
@@ -81,7 +83,7 @@ class UnitOfWork:
             if self._conn is not None and self._conn.in_transaction():
                 self._conn.commit()
             else:
-                self._fairy.commit()
+                self._driver.dbapi.commit()
         except (IntegrityError, OperationalError) as exc:
             self._rollback()
             if isinstance(exc, IntegrityError) or _is_lock(exc):
@@ -98,7 +100,7 @@ class UnitOfWork:
     def _rollback(self) -> None:
         if self._conn is not None and self._conn.in_transaction():
             self._conn.rollback()
-        self._fairy.rollback()
+        self._driver.dbapi.rollback()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -108,9 +110,11 @@ class UnitOfWork:
         try:
             if self._conn is not None or not self._driver.rebegin:  # else nothing is open
                 self._rollback()
-            clean = not isinstance(exc, DBAPIError | self._dbapi.Error)
+            clean = exc is None or not isinstance(exc, DBAPIError | self._dbapi.Error)
         finally:
             self._release(clean)
+        if exc is None:
+            return
         if isinstance(exc, IntegrityError | self._dbapi.IntegrityError):
             raise Conflict(_LOST) from None
         if isinstance(exc, OperationalError | self._dbapi.OperationalError) and _is_lock(exc):
@@ -123,8 +127,8 @@ class UnitOfWork:
         database error may have left it unusable, and the pool knows how to judge that)."""
         if self._conn is not None:
             self._conn.close()  # returns the driver connection to the pool too
-        elif clean and self._reserve is not None:
-            self._reserve.give(self._fairy, self._pool)
+        elif clean and self._reserve is not None and self._kept is not None:
+            self._reserve.give(self._kept)
         else:
             self._fairy.close()
 
