@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from . import jsontext
 from .clock import iso_utc
 
 GENESIS_HASH = "0" * 64
@@ -21,6 +20,7 @@ CHAIN_VERSION = 1
 
 
 # Built once: json.dumps with any non-default option builds a new encoder on every call.
+_SCAN = json.JSONDecoder().scan_once  # the C scanner; the text is our own canonical JSON
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                               allow_nan=False)
 
@@ -157,4 +157,4 @@ def make_event(
     ))
     # The event keeps its own parse of the text it was hashed over, not the caller's dict.
     return restore_event(case_id, seq, type, process_id, process_version, actor, role, recorded_at,
-                         jsontext.loads(payload_json), prev_hash, digest, payload_json)
+                         _SCAN(payload_json, 0)[0], prev_hash, digest, payload_json)

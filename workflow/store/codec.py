@@ -2,9 +2,9 @@
 
 Per event these two parses are most of the cost of loading a case (every command) and of
 replaying a store (audit). SQLite's naive UTC text gets its zone inside the parse (a separate
-datetime.replace costs ten times the parse), and a payload's text goes to `jsontext.loads`
-(json.loads' result, twice as fast). Anything else takes the general forms, so a value is read
-exactly as before, whichever path it takes.
+datetime.replace costs ten times the parse), and the payload goes to json's C scanner without
+json.loads' Python layers. Anything else takes the general forms, so a value is read exactly as
+before, whichever path it takes.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
-
-from .. import jsontext
 
 _SCAN = json.JSONDecoder().scan_once
 UNREADABLE: Any = object()
@@ -38,12 +36,7 @@ def read_instant(at: Any) -> dt.datetime | None:
 
 def read_payload(text: Any) -> Any:
     """The stored payload parsed exactly as json.loads would, or UNREADABLE."""
-    if type(text) is str:
-        try:
-            return jsontext.loads(text)
-        except ValueError:
-            return UNREADABLE
-    try:  # bytes (PostgreSQL never, SQLite for a BLOB), or anything else json.loads may judge
+    try:
         body, end = _SCAN(text, 0)
         if end == len(text):
             return body
