@@ -51,6 +51,7 @@ def test_the_next_unit_of_work_gets_the_same_connection(sqlite_engine: Engine) -
     cid = _open(sqlite_engine)
     first = _driver(sqlite_engine)
     sqlite_engine.record("signal", cid, actor=LK, area="lezen", note="n")
+    assert _kept(sqlite_engine)[0].driver_connection is first  # record: no Core, so kept
     sqlite_engine.fire(cid, "escalate", actor=LK)
     assert _driver(sqlite_engine) is first
     assert len(_kept(sqlite_engine)) == 1

@@ -34,7 +34,6 @@ _PROJECTION_COLUMNS = (
 # here would need the school calendar, which is configuration, not store.
 LOOK_NOW = dt.date(1970, 1, 1)
 _SELECT_EVENTS = select(events).where(events.c.case_id == bindparam("b_case_id")).order_by(events.c.seq)
-_SELECT_KEY = select(case_keys.c.wrapped).where(case_keys.c.case_id == bindparam("b_case_id"))
 _SELECT_CASE = select(cases).where(cases.c.case_id == bindparam("b_case_id"))
 _INSERT_EVENT = insert(events)
 _INSERT_CASE = insert(cases)
@@ -50,6 +49,7 @@ _EVENT_COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "ac
                   "recorded_at", "payload", "prev_hash", "hash")
 # The case's id is the one asked for (an exact match), so it is not fetched back once per event.
 _RAW_SELECT_EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS[1:])} FROM events WHERE case_id = ? ORDER BY seq"
+_RAW_SELECT_KEY = "SELECT wrapped FROM case_keys WHERE case_id = ?"
 _RAW_INSERT_EVENT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
 # A command rewrites only the projection columns its events can change: school, group, process
 # and opening time are fixed when a case is opened, and setting an indexed column rewrites its
@@ -230,8 +230,9 @@ class EventStore:
         self.conn.execute(_INSERT_KEY, {"case_id": case_id, "wrapped": wrapped, "created_at": now})
 
     def wrapped_key(self, case_id: str) -> bytes | None:
-        row = self.conn.execute(_SELECT_KEY, {"b_case_id": case_id}).first()
-        return None if row is None else row.wrapped
+        # Through the driver like a case's events: `record` reads the key for every command.
+        row = self.driver.execute(_RAW_SELECT_KEY, (case_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     # ---- writing ---------------------------------------------------------------------------
     def append(
