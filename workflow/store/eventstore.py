@@ -71,21 +71,11 @@ _DATETIME_COLUMNS = frozenset({"opened_at", "state_entered_at", "updated_at", "c
 
 
 def _sqlite_time(value: dt.datetime | None) -> str | None:
-    global _last_time
     if value is None:
         return None
-    last = _last_time  # one command binds its own instant up to four times (event, updated, ...)
-    if last[0] is value:
-        return last[1]
     if value.tzinfo is dt.UTC:  # the engine's own instants: drop the '+00:00' instead of the zone
-        text = value.isoformat(" ", "microseconds")[:-6]
-    else:
-        text = as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
-    _last_time = (value, text)
-    return text
-
-
-_last_time: tuple[dt.datetime | None, str] = (None, "")
+        return value.isoformat(" ", "microseconds")[:-6]
+    return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class Driver:
@@ -102,6 +92,9 @@ class Driver:
         self.integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
         self.begin_sql = begin_sql
         self.rebegin = False
+        # A command binds its own instant up to four times (event, updated, entered, closed):
+        # formatted once per unit of work, which is what a Driver lives for.
+        self._last_time: tuple[dt.datetime | None, Any] = (None, None)
 
     @classmethod
     def of(cls, conn: Connection) -> Driver:
@@ -112,7 +105,14 @@ class Driver:
         return text if self.sqlite else text.replace("?", "%s")
 
     def time(self, value: dt.datetime | None) -> Any:
-        return _sqlite_time(value) if self.sqlite else value
+        if not self.sqlite or value is None:
+            return value
+        last = self._last_time
+        if last[0] is value:
+            return last[1]
+        text = _sqlite_time(value)
+        self._last_time = (value, text)
+        return text
 
     def date(self, value: Any) -> Any:
         """A date as SQLAlchemy's Date stores it on SQLite ('YYYY-MM-DD'); anything else as is."""

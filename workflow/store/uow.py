@@ -15,7 +15,6 @@ ends in, a `Reserve` (store.reserve) rather than the pool, for the same reason.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -34,8 +33,7 @@ class UnitOfWork:
         self._engine = engine
         self._write = write
         self._reserve = reserve
-        self._fairy: Any = None  # the pool's proxy of the driver connection
-        self._kept: Kept | None = None  # the same, with its pool, when it came from the reserve
+        self._kept: Kept | None = None  # the pool's proxy of the connection, its pool, the driver's
         self._conn: Connection | None = None
         self._dbapi = engine.dialect.loaded_dbapi
         self.store: EventStore
@@ -48,28 +46,27 @@ class UnitOfWork:
         try:
             if self._reserve is not None:
                 self._kept = self._reserve.take()
-                self._fairy, dbapi = self._kept.fairy, self._kept.dbapi
             else:
-                self._fairy = engine.raw_connection()
-                dbapi = self._fairy.driver_connection
+                fairy = engine.raw_connection()
+                self._kept = Kept(fairy, engine.pool, fairy.driver_connection)
             if begin_sql is not None:
-                dbapi.execute(begin_sql)
+                self._kept.dbapi.execute(begin_sql)
         except self._dbapi.Error as exc:
-            if self._fairy is not None:
-                self._fairy.close()
-                self._fairy = None
+            if self._kept is not None:
+                self._kept.fairy.close()
+                self._kept = None
             if isinstance(exc, self._dbapi.OperationalError) and _is_lock(exc):
                 raise Conflict(_BUSY) from None
             raise self._wrap(exc) from exc
-        self._driver = Driver(engine.dialect, dbapi, begin_sql=begin_sql)
+        self._driver = Driver(engine.dialect, self._kept.dbapi, begin_sql=begin_sql)
         self.store = EventStore(self._connection, self._driver)
         return self
 
     def _connection(self) -> Connection:
         """A SQLAlchemy Connection on this unit's driver connection, joining its transaction."""
         if self._conn is None:
-            assert self._fairy is not None
-            self._conn = Connection(self._engine, connection=self._fairy)
+            assert self._kept is not None
+            self._conn = Connection(self._engine, connection=self._kept.fairy)
             if self._write and is_sqlite(self._engine):  # after a commit, begin as a writer again
                 self._conn.execution_options(sqlite_begin="IMMEDIATE")
         return self._conn
@@ -125,12 +122,13 @@ class UnitOfWork:
     def _release(self, clean: bool) -> None:
         """The connection back where it came from; to the reserve only after a clean end (a
         database error may have left it unusable, and the pool knows how to judge that)."""
+        assert self._kept is not None
         if self._conn is not None:
             self._conn.close()  # returns the driver connection to the pool too
-        elif clean and self._reserve is not None and self._kept is not None:
+        elif clean and self._reserve is not None:
             self._reserve.give(self._kept)
         else:
-            self._fairy.close()
+            self._kept.fairy.close()
 
     def _wrap(self, exc: Exception) -> DBAPIError:
         """A driver error as the SQLAlchemy error a Core statement would have raised, so callers
