@@ -114,7 +114,8 @@ def test_bench_fire(tmp_path: Path, database: str) -> None:
     f = run_bench("fire", "--pupils", "120", "--fires", "40", "--rounds", "2", *extra, tmp=tmp_path)
     assert f["commands"] == 40 and f["database"] == database
     positive(f, "passend_per_s", "raw_per_s", "peer_eventsourcing_per_s", "ratio_vs_raw",
-             "ratio_vs_peer")
+             "ratio_vs_peer", "raw_vs_peer")
+    assert f["raw_vs_peer"] == pytest.approx(f["raw_per_s"] / f["peer_eventsourcing_per_s"], rel=0.01)
     if database == "sqlite":
         assert f["store"]["sqlite_journal"] == "wal" and f["store"]["sqlite_synchronous"] == 2
         assert f["peer_sqlite_synchronous"] == 2
