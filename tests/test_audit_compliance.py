@@ -6,6 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.audit_support import IB, LK, clocked_engine, journey_to_opp
 from tests.engine_support import adopt, walk_to_niveau_4
 from workflow.audit.compliance import compliance
@@ -131,3 +133,69 @@ def test_days_in_a_dispute_do_not_count_towards_the_six_weeks(config_path: Path)
                   if r["rule"] == "opp_binnen_6_weken")["details"][0]["detail"]
     assert f"uiterlijk {due}, 21 dagen geschil niet meegeteld" in detail
     engine.db.dispose()
+
+
+def _reference_text(report: dict[str, Any]) -> str:
+    """The text report as it was rendered from the whole report in memory, before streaming."""
+    from workflow.audit.compliance import RULES
+
+    lines = [f"Naleving op {report['today']}"]
+    for sid, per in sorted(report["summary"].items()):
+        lines.append(f"School {sid}:")
+        for rule in RULES:
+            c = per[rule]
+            lines.append(f"  {rule:<38} voldaan {c['pass']:>4}  niet voldaan {c['fail']:>4}  "
+                         f"nog niet aan de orde {c['not_due']:>4}  n.v.t. {c['n/a']:>4}")
+    failing = [c for c in report["cases"] if any(r["status"] == "fail" for r in c["rules"])]
+    if failing:
+        lines.append("Niet voldaan:")
+    for c in failing:
+        for r in c["rules"]:
+            for d in r["details"]:
+                if d["status"] == "fail":
+                    lines.append(f"  {c['case_id']:<12} {r['rule']}: {d['detail']}")
+    if not report["cases"]:
+        lines.append("geen casussen")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("spool_bytes", [1 << 20, 64])
+def test_cli_streams_the_same_report_as_the_api(
+    config_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch, spool_bytes: int,
+) -> None:
+    """The CLI judges case by case without holding the report; what it prints is the report the
+    API builds in memory: the same JSON, and the same text whether the failing lines stayed in
+    memory or went to a temporary file (64 bytes: after the first line)."""
+    from workflow.cli import audit as cli_audit
+
+    monkeypatch.setattr(cli_audit, "FAILING_SPOOL_BYTES", spool_bytes)
+    engine, clock = clocked_engine(config_path, T0)
+    journey_to_opp(engine, clock, pupil="GOOD")
+    for pupil in ("BAD1", "BAD2", "BAD3"):
+        bad = engine.open_case(pupil=pupil, school="de-linde", actor=IB)["case_id"]
+        for src, dst, lf, lt in (("niveau_1", "niveau_2", 1, 2), ("niveau_2", "niveau_3", 2, 3),
+                                 ("niveau_3", "niveau_4", 3, 4), ("niveau_4", "opp_concept", 4, 4),
+                                 ("opp_concept", "opp_vastgesteld", 4, 4)):
+            _forge(engine, bad, "escalate", src, dst, lf, lt)
+    engine.open_case(pupil="LOW", school="het-anker", actor="ib.smit")
+    js = cli("--json", "audit", "compliance")  # judged on the real today, as the CLI's clock runs
+    assert js.code == 0, js.err
+    report = compliance(engine, actor="auditor", today=dt.date.fromisoformat(js.json()["today"]))
+    engine.db.dispose()
+    assert sum(r["status"] == "fail" for c in report["cases"] for r in c["rules"]) >= 9
+    assert js.json() == report
+    text = cli("audit", "compliance")
+    assert text.code == 0, text.err
+    assert text.out == _reference_text(report)
+    mine = cli("--json", "audit", "compliance", "--actor", "ib.smit")
+    assert [c["case_id"] for c in mine.json()["cases"]] == [
+        c["case_id"] for c in report["cases"] if c["school"] == "het-anker"]
+
+
+def test_cli_on_an_empty_store(config_path: Path, cli: Any) -> None:
+    engine, _clock = clocked_engine(config_path, T0)
+    engine.db.dispose()
+    text = cli("audit", "compliance")
+    assert text.code == 0 and text.out.splitlines()[-1] == "geen casussen"
+    js = cli("--json", "audit", "compliance")
+    assert js.code == 0 and js.json()["cases"] == [] and js.json()["summary"] == {}

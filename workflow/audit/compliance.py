@@ -19,7 +19,7 @@ auditor wants the rules checked independently of it. Each rule (../shared/domain
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -237,30 +237,48 @@ def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | 
 
 
 # ---- entry point ----------------------------------------------------------------------------
+class ComplianceRun:
+    """One pass over every case the actor may see (or one school's), streamed.
+
+    Iterating yields each judged case in turn and keeps only what the report needs at the end:
+    the per-school summary and the cases whose events cannot be read (`unreadable`, no rules
+    judged). So a region or the whole country is judged in the memory of one case, where a list
+    of every result grew with the store. Who may see what is checked when the run is made,
+    before anything is read or written out.
+    """
+
+    def __init__(self, engine: Engine, *, actor: str, school: str | None = None,
+                 today: dt.date | None = None) -> None:
+        self._engine = engine
+        self.schools = engine.schools_for(engine.user(actor), school)
+        self.today = today or engine.today()
+        self.summary: dict[str, dict[str, dict[str, int]]] = {}
+        self.unreadable: list[dict[str, Any]] = []
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        from .replay import grouped_events
+
+        with self._engine.db.connect() as conn:
+            conn.begin()
+            for _cid, evs in grouped_events(conn, self.schools):
+                res = check_case(evs, self._engine.registry, self.today)
+                if res["case_id"] is None:
+                    continue
+                if "unreadable" in res:
+                    self.unreadable.append({"case_id": res["case_id"], "school": res["school"],
+                                            "error": res["unreadable"]})
+                    continue
+                per = self.summary.setdefault(
+                    res["school"], {name: dict.fromkeys(STATUSES, 0) for name in RULES})
+                for rule in res["rules"]:
+                    per[rule["rule"]][rule["status"]] += 1
+                yield res
+
+
 def compliance(engine: Engine, *, actor: str, school: str | None = None,
                today: dt.date | None = None) -> dict[str, Any]:
-    """Every case the actor may see (or one school's), judged; with a summary per school, and
-    the cases whose events cannot be read listed apart (`unreadable`, no rules judged)."""
-    from .replay import grouped_events
-
-    user = engine.user(actor)
-    schools = engine.schools_for(user, school)
-    today = today or engine.today()
-    results: list[dict[str, Any]] = []
-    unreadable: list[dict[str, Any]] = []
-    summary: dict[str, dict[str, dict[str, int]]] = {}
-    with engine.db.connect() as conn:
-        conn.begin()
-        for _cid, evs in grouped_events(conn, schools):
-            res = check_case(evs, engine.registry, today)
-            if res["case_id"] is None:
-                continue
-            if "unreadable" in res:
-                unreadable.append({"case_id": res["case_id"], "school": res["school"], "error": res["unreadable"]})
-                continue
-            results.append(res)
-            per = summary.setdefault(res["school"], {name: dict.fromkeys(STATUSES, 0) for name in RULES})
-            for rule in res["rules"]:
-                per[rule["rule"]][rule["status"]] += 1
-    return {"today": today.isoformat(), "rules": list(RULES), "summary": summary, "cases": results,
-            "unreadable": unreadable}
+    """The whole report in memory, every case judged (see ComplianceRun); the CLI streams it."""
+    run = ComplianceRun(engine, actor=actor, school=school, today=today)
+    results = list(run)
+    return {"today": run.today.isoformat(), "rules": list(RULES), "summary": run.summary,
+            "cases": results, "unreadable": run.unreadable}

@@ -258,30 +258,60 @@ def compliance_cmd(state: State, school: str | None, actor: str | None) -> None:
     """The legal rules per case (pass / fail / not_due / n/a) and a summary per school.
 
     Exit 5 when a case's events cannot be read (listed apart; `audit verify` names the row)."""
-    from ..audit.compliance import RULES, compliance
+    import json
+
+    from ..audit.compliance import RULES, ComplianceRun
+    from . import main as cli_main
 
     engine = state.engine()
-    report = compliance(engine, actor=_reader(engine, actor), school=school)
-    lines = [f"Naleving op {report['today']}"]
-    for sid, per in sorted(report["summary"].items()):
-        lines.append(f"School {sid}:")
-        for rule in RULES:
-            c = per[rule]
-            lines.append(f"  {rule:<38} voldaan {c['pass']:>4}  niet voldaan {c['fail']:>4}  "
-                         f"nog niet aan de orde {c['not_due']:>4}  n.v.t. {c['n/a']:>4}")
-    failing = [c for c in report["cases"] if any(r["status"] == "fail" for r in c["rules"])]
-    if failing:
-        lines.append("Niet voldaan:")
-    for c in failing:
-        for r in c["rules"]:
-            for d in r["details"]:
-                if d["status"] == "fail":
-                    lines.append(f"  {c['case_id']:<12} {r['rule']}: {d['detail']}")
-    if report["unreadable"]:
-        lines.append("Niet te lezen:")
-        lines.extend(f"  {u['case_id']:<12} {u['error']}" for u in report["unreadable"])
-    if not report["cases"] and not report["unreadable"]:
-        lines.append("geen casussen")
-    emit(report, "\n".join(lines))
-    if report["unreadable"]:
+    run = ComplianceRun(engine, actor=_reader(engine, actor), school=school)
+    if cli_main._json_mode:  # streamed JSON: one case a line, so memory stays flat at any size
+        click.echo('{"today": ' + json.dumps(run.today.isoformat()) + ', "rules": '
+                   + json.dumps(list(RULES)) + ', "cases": [')
+        for n, case in enumerate(run):
+            click.echo(("," if n else "") + json.dumps(case, ensure_ascii=False, default=str))
+        click.echo('], "unreadable": ' + json.dumps(run.unreadable, ensure_ascii=False)
+                   + ', "summary": ' + json.dumps(run.summary, ensure_ascii=False) + "}")
+    else:
+        _compliance_text(run)
+    if run.unreadable:
         raise click.exceptions.Exit(AUDIT_FAILED)
+
+
+FAILING_SPOOL_BYTES = 1 << 20
+
+
+def _compliance_text(run: Any) -> None:
+    """The summary first, then every failing rule: the failing lines wait in a temporary file
+    (in memory up to FAILING_SPOOL_BYTES) while the run goes on, since the summary is known only
+    at its end. The lines name case ids, rules and dates, never a person."""
+    import tempfile
+
+    from ..audit.compliance import RULES
+
+    counted = 0
+    with tempfile.SpooledTemporaryFile(max_size=FAILING_SPOOL_BYTES, mode="w+", encoding="utf-8") as failing:
+        for case in run:
+            counted += 1
+            for r in case["rules"]:
+                for d in r["details"]:
+                    if d["status"] == "fail":
+                        failing.write(f"  {case['case_id']:<12} {r['rule']}: {d['detail']}\n")
+        click.echo(f"Naleving op {run.today.isoformat()}")
+        for sid, per in sorted(run.summary.items()):
+            click.echo(f"School {sid}:")
+            for rule in RULES:
+                c = per[rule]
+                click.echo(f"  {rule:<38} voldaan {c['pass']:>4}  niet voldaan {c['fail']:>4}  "
+                           f"nog niet aan de orde {c['not_due']:>4}  n.v.t. {c['n/a']:>4}")
+        if failing.tell():
+            click.echo("Niet voldaan:")
+            failing.seek(0)
+            for line in failing:
+                click.echo(line, nl=False)
+    if run.unreadable:
+        click.echo("Niet te lezen:")
+        for u in run.unreadable:
+            click.echo(f"  {u['case_id']:<12} {u['error']}")
+    if not counted and not run.unreadable:
+        click.echo("geen casussen")
