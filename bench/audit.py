@@ -1,7 +1,9 @@
-"""`audit verify` and `audit replay --all`: events per second over a large store, and peak RSS.
+"""`audit verify`, `audit replay --all` and `audit compliance`: events per second over a large store, and peak RSS.
 
 - passend: the real commands, each a fresh `passend` process (start-up included), timed by wall
-  clock; peak RSS from wait4. Replay is measured when `passend audit replay` exists.
+  clock; peak RSS from wait4. Replay is measured when `passend audit replay` exists. Compliance
+  (`--json`, every case judged, the report streamed to a file) has no peer: it is here for its
+  memory, which must not grow with the store.
 - raw: a plain sqlite3 loop that reads every event row in (case, seq) order and SHA-256s the
   stored columns, checking only the prev-hash link: the floor of "read and hash everything".
 - peer: the `eventsourcing` library replaying every aggregate of the same cases
@@ -72,6 +74,12 @@ def _replayed_cases(report: Path) -> int:
     return int(m.group(1))
 
 
+def _judged_cases(report: Path) -> int:
+    """The cases in compliance's streamed JSON report: one line each, counted without parsing it whole."""
+    with open(report, "rb") as f:
+        return sum(1 for line in f if line.startswith((b'{"case_id"', b',{"case_id"')))
+
+
 def has_command(cmd: list[str], env: dict[str, str]) -> bool:
     import subprocess
 
@@ -130,10 +138,10 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
     has_replay = has_command([*passend, "audit", "replay"], env)
     peer_ok = not args.no_peer and (folder / "peer.db").exists()
     # Each round runs all four one after another; totals over the rounds even out some drift.
-    secs = {"verify": 0.0, "replay": 0.0, "raw": 0.0, "peer": 0.0}
-    rss = {"verify": 0.0, "replay": 0.0}
+    secs = {"verify": 0.0, "replay": 0.0, "raw": 0.0, "peer": 0.0, "compliance": 0.0}
+    rss = {"verify": 0.0, "replay": 0.0, "compliance": 0.0}
     own_timer: list[Any] = []
-    replayed = n_raw = n_peer = 0
+    replayed = judged = n_raw = n_peer = 0
     for _ in range(args.rounds):
         verify = common.run_measured([*passend, "audit", "verify", "--json"], env=env,
                                      stdout=folder / "verify.json")
@@ -156,6 +164,13 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
             replayed = _replayed_cases(folder / "replay.json")
             secs["replay"] += replay["seconds"]
             rss["replay"] = max(rss["replay"], replay["peak_rss_mb"])
+        comp = common.run_measured([*passend, "audit", "compliance", "--json"], env=env,
+                                   stdout=folder / "compliance.json")
+        if comp["exit_code"] != 0:
+            raise RuntimeError(f"audit compliance failed: {comp}")
+        judged = _judged_cases(folder / "compliance.json")
+        secs["compliance"] += comp["seconds"]
+        rss["compliance"] = max(rss["compliance"], comp["peak_rss_mb"])
     r = args.rounds
     out["rounds"] = r
     out["verify"] = {
@@ -167,6 +182,10 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
         "cases": replayed, "events": n_events, "wall_s": round(secs["replay"] / r, 3),
         "events_per_s": common.rate(n_events * r, secs["replay"]), "peak_rss_mb": rss["replay"],
     } if has_replay else None
+    out["compliance"] = {
+        "cases": judged, "events": n_events, "wall_s": round(secs["compliance"] / r, 3),
+        "events_per_s": common.rate(n_events * r, secs["compliance"]), "peak_rss_mb": rss["compliance"],
+    }
     out["raw_read_hash"] = {"events": n_raw, "events_per_s": common.rate(n_raw * r, secs["raw"])}
     v = out["verify"]["events_per_s"]
     out["verify_vs_raw"] = common.ratio(v, out["raw_read_hash"]["events_per_s"])

@@ -144,6 +144,8 @@ def test_bench_audit(tmp_path: Path) -> None:
     if f["replay"] is not None:
         positive(f["replay"], "events_per_s", "peak_rss_mb")
         assert f["replay"]["cases"] == f["store"]["cases"]
+    positive(f["compliance"], "events_per_s", "peak_rss_mb")
+    assert f["compliance"]["cases"] == f["store"]["cases"]
 
 
 def test_bench_planner(tmp_path: Path) -> None:
