@@ -4,6 +4,7 @@ does not serve (exit 3) with the same words, and otherwise cover the user's own 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -40,4 +41,6 @@ def test_every_report_scopes_schools_alike(engine: Engine, tmp_path: Path) -> No
         assert refused.value.reasons == [f"gebruiker '{IB}' heeft geen toegang tot school 'het-anker'"], name
     assert [c["case_id"] for c in engine.list_cases(actor=IB)] == [mine]
     assert [c["case_id"] for c in compliance(engine, actor=IB)["cases"]] == [mine]
-    assert [c["case_id"] for c in export(engine, tmp_path / "all", actor=IB)["cases"]] == [mine]
+    assert export(engine, tmp_path / "all", actor=IB)["counts"]["cases"] == 1
+    manifest = json.loads((tmp_path / "all" / "manifest.json").read_text(encoding="utf-8"))
+    assert [c["case_id"] for c in manifest["cases"]] == [mine]

@@ -10,6 +10,7 @@ and the table is append-only by database triggers (migration 0003_audit).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -68,17 +69,22 @@ def log_access(
     conn: Connection, *, actor: str, role: str, action: str, cases: Iterable[tuple[str, str | None]],
     purpose: str | None, on_behalf_of: str | None = None, at: dt.datetime, source: str = "passend",
 ) -> int:
-    """Append one access record per (case_id, school); returns how many were written."""
+    """Append one access record per (case_id, school); returns how many were written.
+
+    `cases` may be a stream (an export of a whole region): it is written 1 000 records at a time,
+    never held whole."""
     p = clean_purpose(purpose, action)
     b = clean_behalf(on_behalf_of)
-    rows = [
+    written = 0
+    it = iter(cases)
+    while chunk := [
         {"at": at, "actor": actor, "role": role, "action": action, "case_id": cid, "school": school,
          "purpose": p, "on_behalf_of": b, "source": source}
-        for cid, school in cases
-    ]
-    for start in range(0, len(rows), 1000):
-        conn.execute(insert(access_log), rows[start:start + 1000])
-    return len(rows)
+        for cid, school in itertools.islice(it, 1000)
+    ]:
+        conn.execute(insert(access_log), chunk)
+        written += len(chunk)
+    return written
 
 
 def record_access(
