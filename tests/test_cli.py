@@ -87,6 +87,37 @@ def test_case_open_exit_codes(ready: Any) -> None:
     assert r.code == 3
 
 
+def test_case_list_streams_what_it_printed_whole(ready: Any, config_path: Path) -> None:
+    """`case list` prints the cases as they stream from the store; the bytes are those of the
+    whole list rendered at once (json.dumps(indent=2) for --json, a line a case for text)."""
+    import json
+
+    from workflow.service import Engine
+
+    ids = [open_case(ready, pupil=f"LL-{i}") for i in range(3)]
+    closed = ready("case", "fire", ids[1], "close", "--reason", "verhuisd", "--actor", IB)
+    assert closed.code == 0, closed.err
+    engine = Engine.from_config(config_path)
+    try:
+        whole = engine.list_cases(actor="auditor")
+    finally:
+        engine.db.dispose()
+    assert sorted(c["case_id"] for c in whole) == sorted(ids)
+    r = ready("case", "list", "--json")
+    assert r.code == 0 and r.out == json.dumps(whole, ensure_ascii=False, indent=2, default=str) + "\n"
+    text = ready("case", "list", "--actor", "auditor")
+    expected = [
+        f"{c['case_id']:<12} {c['school']:<14} groep {c['group'] or '-':<2} "
+        f"{c['state']:<16} niveau {c['level'] if c['level'] is not None else '-'}"
+        + (f"  ({c['close_reason']})" if c["close_reason"] else "")
+        for c in whole
+    ]
+    assert text.code == 0 and text.out.splitlines() == expected
+    assert "(verhuisd)" in text.out
+    none = ready("case", "list", "--school", "het-anker", "--actor", "auditor")
+    assert none.code == 0 and none.out == "geen casussen\n"
+
+
 def test_case_list_and_show(ready: Any) -> None:
     cid = open_case(ready)
     r = ready("case", "list", "--actor", IB)

@@ -11,7 +11,7 @@ import base64
 import datetime as dt
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -326,22 +326,34 @@ class Engine:
     def list_cases(
         self, *, actor: str, school: str | None = None, state: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Every case the actor may see, as a list (see iter_cases for a stream)."""
+        return list(self.iter_cases(actor=actor, school=school, state=state))
+
+    def iter_cases(
+        self, *, actor: str, school: str | None = None, state: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The cases the actor may see, one at a time, without personal data.
+
+        Who may see which school, and whether the state exists, is checked here, before the
+        first case is read; the cases then stream from one read transaction.
+        """
         user = self.user(actor)
         _bind(actor=actor, command="case.list")
         schools = self.schools_for(user, school)
         if state is not None and state not in self.definition.states:
             raise BadInput(f"onbekende status '{state}' (bekend: {', '.join(self.definition.states)})")
+        return self._listed(schools, state)
+
+    def _listed(self, schools: list[str] | None, state: str | None) -> Iterator[dict[str, Any]]:
         with self.uow(write=False) as uow:
-            rows = uow.store.list(schools=schools, state=state)
-        return [
-            {
-                "case_id": r.case_id, "school": r.school, "group": r.school_group,
-                "state": r.state, "level": r.level, "version": r.version,
-                "opened_at": r.opened_at.isoformat(), "closed_at": r.closed_at.isoformat() if r.closed_at else None,
-                "close_reason": r.close_reason, "process": f"{r.process_id}@{r.process_version}",
-            }
-            for r in rows
-        ]
+            for r in uow.store.list(schools=schools, state=state):
+                yield {
+                    "case_id": r.case_id, "school": r.school, "group": r.school_group,
+                    "state": r.state, "level": r.level, "version": r.version,
+                    "opened_at": r.opened_at.isoformat(),
+                    "closed_at": r.closed_at.isoformat() if r.closed_at else None,
+                    "close_reason": r.close_reason, "process": f"{r.process_id}@{r.process_version}",
+                }
 
 
 def _check_consent_order(case: Case, valid: evidence.ValidEvidence) -> None:

@@ -217,13 +217,15 @@ class EventStore:
         ).first()
         return None if row is None else str(row.case_id)
 
-    def list(self, *, schools: Sequence[str] | None, state: str | None) -> list[Any]:
+    def list(self, *, schools: Sequence[str] | None, state: str | None) -> Iterator[Any]:
+        """Projection rows in (school, opened_at, case_id) order, fetched 1 000 at a time: a
+        listing of a whole region or country is never held whole."""
         q = select(cases).order_by(cases.c.school, cases.c.opened_at, cases.c.case_id)
         if schools is not None:
             q = q.where(cases.c.school.in_(list(schools)))
         if state is not None:
             q = q.where(cases.c.state == state)
-        return list(self.conn.execute(q))
+        yield from self.conn.execution_options(stream_results=True, yield_per=1000).execute(q)
 
     # ---- keys ------------------------------------------------------------------------------
     def put_key(self, case_id: str, wrapped: bytes, now: dt.datetime) -> None:
