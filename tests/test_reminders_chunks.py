@@ -162,3 +162,49 @@ def test_a_garbled_payload_skips_its_case_and_plans_the_others(garbled: tuple[Pa
     assert served.returncode == 0, served.stderr
     assert "Traceback" not in served.stderr and "serve.tick_failed" not in served.stderr
     assert json.loads(served.stdout)["planned"] > 0
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_reminders_due_prints_page_by_page_what_the_whole_list_gives(
+        tmp_path: Path, db_url: str, small_chunks: None, capsys: pytest.CaptureFixture[str],
+        as_json: bool) -> None:
+    """`reminders due` lists a page of cases at a time (the Due items hold their folded cases),
+    and what it prints is the whole due list rendered at once: the same items, order, outbox
+    status (some planned by an earlier tick, some new) and bytes."""
+    from workflow.cli.main import main as cli_main
+    from workflow.reminders.bootstrap import unreachable
+
+    cfg, engine = _store(tmp_path, db_url, 150)
+    t = Ticker(engine)
+    t.moment = later = at(START + dt.timedelta(days=3), 9)
+    t.service.plan()
+    with engine.db.begin() as conn:  # half of it planned, half not yet
+        conn.execute(outbox.outbox.delete().where(outbox.outbox.c.id % 2 == 0))
+    items = t.service.planner().due(later)
+    have = _existing_keys(engine, [i.key for i in items])
+    rows = [{**i.summary(), "outbox": have.get(i.key, "new")} for i in items]
+    assert {r["outbox"] for r in rows} >= {"new", "pending"}
+    assert sum(1 for chunk in t.service.planner().due_chunks(later) if chunk) >= 3  # pages apart
+    if as_json:
+        expected = json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
+    else:
+        expected = "".join(
+            f"{r['kind']:<10} {r['case_id'] or '-':<12} {r['deadline'] or '-':<16} aan {r['recipient']:<12} "
+            f"dag {r['send_on']}  termijn {r['due'] or '-':<10}  {r['outbox']}\n" for r in rows)
+        expected += "".join(
+            f"let op: school '{school}' heeft geen {' of '.join(roles)} met een e-mailadres; "
+            f"{'herinneringen en overzichten' if what == 'reminders' else 'escalaties'} "
+            "voor haar casussen worden niet verstuurd\n"
+            for school, what, roles in unreachable(engine, t.service.settings))
+    now = later.astimezone(AMS).strftime("%Y-%m-%dT%H:%M")
+    capsys.readouterr()
+    code = cli_main(["--config", str(cfg), *(["--json"] if as_json else []), "reminders", "due", "--now", now])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out == expected
+    engine.db.dispose()
+
+
+def _existing_keys(engine: Engine, keys: list[str]) -> dict[str, str]:
+    with engine.db.connect() as conn:
+        return outbox.existing_keys(conn, keys)

@@ -52,24 +52,37 @@ def reminders() -> None:
 @click.pass_obj
 def due(state: State, now_text: str | None) -> None:
     """What is due now (reminders, escalations, digests), without sending anything."""
+    import json
+
     from ..reminders.bootstrap import _existing, unreachable
+    from . import main as cli_main
 
     service = _service(state, now_text)
-    items = service.planner().due(service.now())
-    have = _existing(service.engine, [i.key for i in items])
-    rows = [{**i.summary(), "outbox": have.get(i.key, "new")} for i in items]
-    text = "\n".join(
-        f"{r['kind']:<10} {r['case_id'] or '-':<12} {r['deadline'] or '-':<16} aan {r['recipient']:<12} "
-        f"dag {r['send_on']}  termijn {r['due'] or '-':<10}  {r['outbox']}"
-        for r in rows
-    ) or "niets is nu aan de beurt"
-    gaps = [
-        f"let op: school '{school}' heeft geen {' of '.join(roles)} met een e-mailadres; "
-        f"{'herinneringen en overzichten' if what == 'reminders' else 'escalaties'} "
-        "voor haar casussen worden niet verstuurd"
-        for school, what, roles in unreachable(service.engine, service.settings)
-    ]
-    emit(rows, "\n".join([text, *gaps]))
+    as_json = cli_main._json_mode
+    n = 0
+    # Printed a page of cases at a time, as the planner folds them: the same bytes as the whole
+    # list rendered at once (json.dumps(indent=2) for --json), in the memory of one page.
+    for chunk in service.planner().due_chunks(service.now()):
+        have = _existing(service.engine, [i.key for i in chunk])
+        for i in chunk:
+            r = {**i.summary(), "outbox": have.get(i.key, "new")}
+            n += 1
+            if as_json:
+                item = json.dumps(r, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
+                click.echo(("[\n  " if n == 1 else ",\n  ") + item, nl=False)
+            else:
+                click.echo(f"{r['kind']:<10} {r['case_id'] or '-':<12} {r['deadline'] or '-':<16} "
+                           f"aan {r['recipient']:<12} dag {r['send_on']}  termijn {r['due'] or '-':<10}  "
+                           f"{r['outbox']}")
+    if as_json:
+        click.echo("\n]" if n else "[]")
+        return
+    if not n:
+        click.echo("niets is nu aan de beurt")
+    for school, what, roles in unreachable(service.engine, service.settings):
+        click.echo(f"let op: school '{school}' heeft geen {' of '.join(roles)} met een e-mailadres; "
+                   f"{'herinneringen en overzichten' if what == 'reminders' else 'escalaties'} "
+                   "voor haar casussen worden niet verstuurd")
 
 
 @reminders.command("dispatch")

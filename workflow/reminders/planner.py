@@ -142,8 +142,15 @@ class Planner:
     def due(self, now: dt.datetime, *, skip_planned_digests: bool = False) -> list[Due]:
         """Everything due at `now`, from every open case. With skip_planned_digests, today's
         digests already in the outbox are not gathered again."""
-        return [i for w in self._plan(now, skip_planned_digests=skip_planned_digests, only=None)
-                for i in w.items]
+        return [i for chunk in self.due_chunks(now, skip_planned_digests=skip_planned_digests)
+                for i in chunk]
+
+    def due_chunks(self, now: dt.datetime, *, skip_planned_digests: bool = False) -> Iterator[list[Due]]:
+        """`due`, a page of open cases at a time (the digests last). Each Due holds its folded
+        case until it is rendered, so a caller that only lists them (`reminders due`) drops
+        each chunk before the next: a whole region's due list held every due case's history."""
+        for w in self._plan(now, skip_planned_digests=skip_planned_digests, only=None):
+            yield w.items
 
     def work(self, now: dt.datetime) -> Work:
         """What a tick plans at `now`, all chunks of `work_chunks` together (tests, benchmarks)."""
