@@ -195,7 +195,7 @@ def test_failed_after_max_attempts_is_listed_and_retried(tmp_path: Path, sqlite_
     moment = D0 + dt.timedelta(days=28)
     service = ReminderService.from_engine(engine, lambda: at(moment))
     assert service.tick() == {"planned": 1, "sent": 0, "retrying": 1, "failed": 0, "lost_claim": 0,
-                              "deferred": 0}
+                              "deferred": 0, "cleared": 0}
     assert service.tick()["failed"] == 1
     assert service.tick()["failed"] == 0  # failed rows wait for a retry
 

@@ -124,13 +124,23 @@ class ReminderService:
 
         return dispatch_once(self.engine.db, self.notifier, self.settings, self.real_clock).as_dict()
 
+    def clear_sent(self) -> int:
+        """Clear the texts of messages sent more than keep_sent_days ago (outbox.clear_sent_bodies)."""
+        from . import outbox
+
+        before = self.real_clock() - dt.timedelta(days=self.settings.keep_sent_days)
+        n = outbox.clear_sent_bodies(self.engine.db, before=before)
+        if n:
+            log.info("reminders.bodies_cleared", count=n, keep_sent_days=self.settings.keep_sent_days)
+        return n
+
     def tick(self, *, plan: bool = True) -> dict[str, int]:
         import structlog
 
         structlog.contextvars.clear_contextvars()  # nothing of an earlier command leaks into these logs
         structlog.contextvars.bind_contextvars(command="reminders.tick")
         planned = self.plan() if plan else 0
-        return {"planned": planned, **self.dispatch()}
+        return {"planned": planned, **self.dispatch(), "cleared": self.clear_sent()}
 
 
 def _existing(engine: Engine, keys: list[str]) -> dict[str, str]:

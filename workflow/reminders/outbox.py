@@ -38,6 +38,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 
@@ -72,6 +73,10 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
     Index("ix_reminder_outbox_status_next", "status", "next_attempt_at"),
+    # Sent rows whose bodies are still kept (migration 0007; clear_sent_bodies).
+    Index("ix_reminder_outbox_sent_bodies", "sent_at",
+          sqlite_where=text("sent_at IS NOT NULL AND body_text <> ''"),
+          postgresql_where=text("sent_at IS NOT NULL AND body_text <> ''")),
 )
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
@@ -247,6 +252,38 @@ def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None)
             q = q.where(outbox.c.id.in_(wanted))
         r = conn.execute(q.values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None))
         return int(r.rowcount or 0)
+
+
+# The rows of migration 0007's partial index: sent (sent_at is set exactly when a row is marked
+# sent, and never again unset), texts kept. Literal, not bound, so that both databases' planners
+# match it to the index; and without `status = 'sent'`, which made SQLite prefer the
+# (status, next_attempt_at) index and sort every sent row there ever was.
+_BODY_KEPT = text("sent_at IS NOT NULL AND body_text <> ''")
+CLEAR_LIMIT = 1000
+
+
+def clear_sent_bodies(db: Engine, *, before: dt.datetime, limit: int = CLEAR_LIMIT) -> int:
+    """Clear the subject, texts and calendar file of up to `limit` messages sent before
+    `before`, oldest first; returns how many were cleared.
+
+    Why: a digest is kilobytes to megabytes, sent every school day to every IB, so the outbox
+    would grow by gigabytes a year at a region's scale with text nobody reads again. The row
+    itself stays for good: its key is what stops the planner from planning the message again,
+    and its kind, case, deadline, recipient, sent_at and message_id are the record that the
+    message went out. Rows still pending, being sent or failed keep their bodies. Nothing is
+    locked when nothing is due to be cleared; two services clearing at once clear each row once
+    (the UPDATE rechecks the body).
+    """
+    with db.connect() as conn:
+        ids = [r[0] for r in conn.execute(
+            select(outbox.c.id).where(_BODY_KEPT, outbox.c.sent_at < before)
+            .order_by(outbox.c.sent_at).limit(limit))]
+    if not ids:
+        return 0
+    with _begin_write(db) as conn:
+        r = conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.status == SENT, _BODY_KEPT)
+                         .values(subject="", body_text="", body_html=None, ics=None))
+        return int(r.rowcount)
 
 
 def rows(db: Engine, *, status: str | None = None, limit: int = 200) -> list[Any]:

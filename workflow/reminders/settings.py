@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "backoff_max_seconds": 3600,
     "lease_seconds": 300,
     "batch_size": 50,
+    "keep_sent_days": 90,
 }
 
 
@@ -36,6 +37,7 @@ class ReminderSettings:
     backoff_max_seconds: int = 3600
     lease_seconds: int = 300
     batch_size: int = 50
+    keep_sent_days: int = 90  # a sent message's texts are cleared after this; its row stays
 
     def backoff(self, attempts: int) -> dt.timedelta:
         """Wait before attempt `attempts + 1`: doubling from backoff_seconds, capped."""
@@ -95,5 +97,6 @@ def parse_settings(raw: Any, where: str = "config.toml") -> ReminderSettings:
         backoff_max_seconds=whole("backoff_max_seconds", 0, 7 * 86_400),
         lease_seconds=whole("lease_seconds", 1, 86_400),
         batch_size=whole("batch_size", 1, 10_000),
+        keep_sent_days=whole("keep_sent_days", 1, 36_500),
     )
     return s
