@@ -142,6 +142,17 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
     rss = {"verify": 0.0, "replay": 0.0, "compliance": 0.0}
     own_timer: list[Any] = []
     replayed = judged = n_raw = n_peer = 0
+
+    def measured(command: str, options: list[str], count: Any) -> int:
+        """`passend audit COMMAND OPTIONS` timed, with its peak RSS; `count` reads its report."""
+        report = folder / f"{command}.json"
+        run = common.run_measured([*passend, "audit", command, *options], env=env, stdout=report)
+        if run["exit_code"] != 0:
+            raise RuntimeError(f"audit {command} failed: {run}")
+        secs[command] += run["seconds"]
+        rss[command] = max(rss[command], run["peak_rss_mb"])
+        return int(count(report))
+
     for _ in range(args.rounds):
         verify = common.run_measured([*passend, "audit", "verify", "--json"], env=env,
                                      stdout=folder / "verify.json")
@@ -157,20 +168,8 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
             n_peer, s = peer_replay(folder, case_ids)
             secs["peer"] += s
         if has_replay:
-            replay = common.run_measured([*passend, "audit", "replay", "--all", "--json"], env=env,
-                                         stdout=folder / "replay.json")
-            if replay["exit_code"] != 0:
-                raise RuntimeError(f"audit replay --all failed: {replay}")
-            replayed = _replayed_cases(folder / "replay.json")
-            secs["replay"] += replay["seconds"]
-            rss["replay"] = max(rss["replay"], replay["peak_rss_mb"])
-        comp = common.run_measured([*passend, "audit", "compliance", "--json"], env=env,
-                                   stdout=folder / "compliance.json")
-        if comp["exit_code"] != 0:
-            raise RuntimeError(f"audit compliance failed: {comp}")
-        judged = _judged_cases(folder / "compliance.json")
-        secs["compliance"] += comp["seconds"]
-        rss["compliance"] = max(rss["compliance"], comp["peak_rss_mb"])
+            replayed = measured("replay", ["--all", "--json"], _replayed_cases)
+        judged = measured("compliance", ["--json"], _judged_cases)
     r = args.rounds
     out["rounds"] = r
     out["verify"] = {
