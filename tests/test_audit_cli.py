@@ -25,7 +25,7 @@ def test_init_applies_every_head(engine: Any) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     heads = sorted(ScriptDirectory.from_config(cfg).get_heads())
-    assert "0003_audit" in heads
+    assert "0008_access_chain" in heads  # the audit branch: 0003_audit, then its hash chain
     assert current_heads(engine.db) == heads
     assert engine.init() == heads  # idempotent
 

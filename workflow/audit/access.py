@@ -14,10 +14,11 @@ import itertools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Connection, Index, MetaData, String, Table, insert, select
 
 from ..errors import BadInput, NotFound
 from ..store.types import BigId, UTCDateTime
+from . import access_chain
 
 if TYPE_CHECKING:
     from ..service import Engine
@@ -34,6 +35,10 @@ access_log = Table(
     Column("purpose", String(200), nullable=False),
     Column("on_behalf_of", String(128)),
     Column("source", String(32), nullable=False),
+    # The hash chain over the log (migration 0008; workflow.audit.access_chain).
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
+    Index("ix_access_log_prev_hash", "prev_hash", unique=True),
 )
 
 # Default purposes per action, in the words a school uses; `--purpose` overrides them.
@@ -72,16 +77,19 @@ def log_access(
     """Append one access record per (case_id, school); returns how many were written.
 
     `cases` may be a stream (an export of a whole region): it is written 1 000 records at a time,
-    never held whole."""
+    never held whole. Each record is sealed into the log's hash chain (access_chain), under the
+    append lock the caller's writing transaction holds until it ends."""
     p = clean_purpose(purpose, action)
     b = clean_behalf(on_behalf_of)
     written = 0
     it = iter(cases)
+    head: str | None = None
     while chunk := [
         {"at": at, "actor": actor, "role": role, "action": action, "case_id": cid, "school": school,
          "purpose": p, "on_behalf_of": b, "source": source}
         for cid, school in itertools.islice(it, 1000)
     ]:
+        head = access_chain.seal(chunk, access_chain.locked_head(conn) if head is None else head)
         conn.execute(insert(access_log), chunk)
         written += len(chunk)
     return written
@@ -91,11 +99,17 @@ def record_access(
     engine: Engine, *, actor: str, action: str, cases: Sequence[tuple[str, str | None]],
     purpose: str | None = None, on_behalf_of: str | None = None,
 ) -> int:
-    """Write access records in their own short transaction (reads stay read-only)."""
+    """Write access records in their own short transaction (reads stay read-only); on SQLite it
+    begins IMMEDIATE, as every writer does, since it reads the chain's head before it appends."""
     user = engine.user(actor)
-    with engine.db.begin() as conn:
+    with writing(engine.db) as conn:
         return log_access(conn, actor=actor, role=user.role, action=action, cases=cases,
                           purpose=purpose, on_behalf_of=on_behalf_of, at=engine.clock())
+
+
+def writing(db: Any) -> Any:
+    """A transaction that may append to the access log (SQLite: BEGIN IMMEDIATE)."""
+    return (db.execution_options(sqlite_begin="IMMEDIATE") if db.dialect.name == "sqlite" else db).begin()
 
 
 def access_records(engine: Engine, case_id: str, *, actor: str) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from ..clock import SCHOOL_TZ, iso_utc
 from ..errors import BadInput
 from ..events import CHAIN_VERSION, GENESIS_HASH
-from .access import clean_behalf, clean_purpose, log_access
+from .access import clean_behalf, clean_purpose, log_access, writing
 from .verify import Hasher, stream_rows
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def export(
         (out / SUMS_FILE).write_text(
             f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n", encoding="ascii",
         )
-        with engine.db.begin() as log_conn:
+        with writing(engine.db) as log_conn:
             log_access(log_conn, actor=actor, role=user.role, action="audit.export",
                        cases=_spooled_schools(spool), purpose=purpose, on_behalf_of=on_behalf_of, at=now)
     return head

@@ -29,6 +29,8 @@ from sqlalchemy import Connection, text
 
 from ..clock import iso_utc
 from ..events import CANONICAL_TEMPLATE, CHAIN_VERSION, GENESIS_HASH, canonical_json
+from . import access_chain
+from .access_chain import AccessChainReport
 
 # Column order of the raw rows read by verify and export.
 COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
@@ -64,16 +66,18 @@ class VerifyReport:
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    access: AccessChainReport = field(default_factory=AccessChainReport)  # the access log's chain
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and self.access.ok
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "cases": self.cases, "events": self.events,
                 "broken": [asdict(p) for p in self.problems],
                 "seconds": round(self.seconds, 3),
-                "events_per_second": round(self.events / self.seconds) if self.seconds > 0 else None}
+                "events_per_second": round(self.events / self.seconds) if self.seconds > 0 else None,
+                "access_log": self.access.as_dict()}
 
 
 # ---- canonical form, fast -------------------------------------------------------------------
@@ -384,7 +388,8 @@ def _cache_parts(cache: dict[tuple[Any, ...], tuple[Any, ...] | None], key: tupl
 
 # ---- the walk -------------------------------------------------------------------------------
 def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Walk every chain; report the first bad event of each broken case. Memory: one batch."""
+    """Walk every chain; report the first bad event of each broken case, then every break in
+    the access log's chain (access_chain.walk). Memory: one batch."""
     t0 = time.perf_counter()
     # Through SQLAlchemy first, so a missing table is its DBAPIError (one clear CLI line).
     conn.execute(text("SELECT 1 FROM events, cases WHERE 1 = 0")).close()
@@ -433,7 +438,8 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -
         report.problems.append(Problem(head[0], None, "no_events",
                                        "de casus staat in 'cases' maar heeft geen gebeurtenissen"))
         head = next(heads, None)
-    report.seconds = time.perf_counter() - t0
+    report.seconds = time.perf_counter() - t0  # the events' walk: events_per_second is its rate
+    report.access = access_chain.walk(conn)
     return report
 
 

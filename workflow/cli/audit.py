@@ -43,7 +43,8 @@ def audit() -> None:
 @json_option
 @click.pass_obj
 def verify_cmd(state: State) -> None:
-    """Walk every case's hash chain; exit 5 if anything was edited, removed, moved or added."""
+    """Walk every case's hash chain and the access log's; exit 5 if anything was edited,
+    removed, moved or added."""
     from ..audit.progress import Progress
     from ..audit.verify import verify
 
@@ -60,17 +61,24 @@ def verify_cmd(state: State) -> None:
         db.dispose()
     bar.close()
     d = report.as_dict()
-    if report.ok:
-        text = (f"intact: {d['cases']} casussen, {d['events']} gebeurtenissen "
-                f"({d['seconds']} s)")
+    if not report.problems:
+        lines = [f"intact: {d['cases']} casussen, {d['events']} gebeurtenissen ({d['seconds']} s)"]
     else:
         lines = [f"NIET intact: {len(report.problems)} van {d['cases']} casussen gebroken "
                  f"({d['events']} gebeurtenissen gelezen)"]
         for p in report.problems:
             where = f"gebeurtenis {p.seq}" if p.seq is not None else "casus"
             lines.append(f"  {p.case_id}  {where}: {p.kind}: {p.detail}")
-        text = "\n".join(lines)
-    emit(d, text)
+    access = report.access
+    if access.ok:
+        lines.append(f"toegangslog intact: {access.records} regels, laatste hash {access.head_hash}")
+    else:
+        broken = len(access.problems) + access.more_problems
+        lines.append(f"toegangslog NIET intact: {broken} van {access.records} regels gebroken")
+        lines.extend(f"  regel {p.record_id}: {p.kind}: {p.detail}" for p in access.problems)
+        if access.more_problems:
+            lines.append(f"  ... en nog {access.more_problems}")
+    emit(d, "\n".join(lines))
     if not report.ok:
         raise click.exceptions.Exit(AUDIT_FAILED)
 

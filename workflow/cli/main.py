@@ -134,6 +134,8 @@ def _database_problem(exc: Exception) -> tuple[int, str] | None:
     text = str(exc.orig).lower()
     if "no such table" in text or ("relation" in text and "does not exist" in text):
         return 2, "de database is nog niet ingericht: voer eerst 'passend init' uit"
+    if "no such column" in text or ("column" in text and "does not exist" in text):
+        return 2, "de database heeft een oudere opbouw: voer eerst 'passend init' uit (dat werkt hem bij)"
     if "unable to open database" in text or "connection" in text or "could not connect" in text:
         return 1, "de database is niet bereikbaar (zie database.url of PASSEND_DATABASE_URL)"
     return None

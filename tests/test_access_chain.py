@@ -1,0 +1,252 @@
+"""The access log is one hash chain: a record changed, removed, put in between or moved shows in
+`audit verify`; a fork cannot be written; old records are sealed by the migration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Connection, delete, exc, func, insert, select, text, update
+
+from workflow.audit import access_chain
+from workflow.audit.access import access_log
+from workflow.audit.export import export
+from workflow.audit.verify import verify
+from workflow.events import GENESIS_HASH
+from workflow.service import Engine
+from workflow.store.migrate import MIGRATIONS
+
+IB = "ib.jansen"
+
+
+def _drop_triggers(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("DROP TRIGGER IF EXISTS access_log_no_update"))
+        conn.execute(text("DROP TRIGGER IF EXISTS access_log_no_delete"))
+    else:
+        conn.execute(text("DROP TRIGGER IF EXISTS access_log_append_only ON access_log"))
+
+
+def _records(conn: Connection) -> list[Any]:
+    return list(conn.execute(select(access_log).order_by(access_log.c.id)))
+
+
+def _reads(engine: Engine, tmp_path: Path) -> list[str]:
+    """Access records from every writer: case show, a timeline, an export of two cases."""
+    from workflow.audit.timeline import timeline
+
+    ids = [engine.open_case(pupil=f"LL-{i}", school="de-linde", actor=IB)["case_id"] for i in range(2)]
+    engine.case(ids[0], actor=IB)
+    engine.case(ids[1], actor="auditor", purpose="controle", on_behalf_of="Inspectie")
+    timeline(engine, ids[0], actor="auditor")
+    export(engine, tmp_path / "export", actor="auditor")
+    return ids
+
+
+def test_every_writer_appends_to_one_chain(engine: Engine, tmp_path: Path) -> None:
+    _reads(engine, tmp_path)
+    with engine.db.connect() as conn:
+        rows = _records(conn)
+        report = verify(conn)
+    assert len(rows) == 5 and report.ok and report.access.records == 5
+    prev = GENESIS_HASH
+    for r in rows:
+        assert r.prev_hash == prev
+        assert r.hash == hashlib.sha256(access_chain.canonical(r._asdict(), prev)).hexdigest()
+        prev = r.hash
+    assert report.access.head_hash == prev
+
+
+def test_the_canonical_form_is_documented_json() -> None:
+    record = {"at": dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+              "actor": "auditor", "role": "auditor", "action": "case.show", "case_id": "C-ABCD2345",
+              "school": "de-linde", "purpose": "controle \"Ü\"", "on_behalf_of": None, "source": "passend"}
+    assert access_chain.canonical(record, "ab" * 32) == (
+        '{"action":"case.show","actor":"auditor","at":"2026-03-01T08:30:00.000000Z","case_id":"C-ABCD2345",'
+        '"on_behalf_of":null,"prev_hash":"' + "ab" * 32 + '","purpose":"controle \\"Ü\\"","role":"auditor",'
+        '"school":"de-linde","source":"passend","v":1}').encode("utf-8")
+
+
+_text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
+
+
+@given(record=st.fixed_dictionaries({
+    "at": st.datetimes(min_value=dt.datetime(1000, 1, 1), timezones=st.just(dt.UTC)),
+    "actor": _text, "role": _text, "action": _text, "case_id": st.none() | _text,
+    "school": st.none() | _text, "purpose": _text, "on_behalf_of": st.none() | _text, "source": _text,
+}), prev=st.text("0123456789abcdef", min_size=64, max_size=64))
+def test_the_template_is_canonical_json_of_the_record(record: dict[str, Any], prev: str) -> None:
+    """What docs/event-chain.md specifies (canonical JSON of the fields, prev_hash and v) is what
+    the template makes, for any text: quotes, backslashes, control characters, non-ASCII."""
+    from workflow.clock import iso_utc
+    from workflow.events import canonical_json
+
+    spec = {**record, "at": iso_utc(record["at"]), "prev_hash": prev, "v": 1}
+    assert access_chain.canonical(record, prev) == canonical_json(spec).encode("utf-8")
+
+
+TAMPERINGS = {
+    "purpose_changed": ("record_changed", 3,
+                        lambda conn, rows: conn.execute(update(access_log).where(access_log.c.id == rows[2].id)
+                                                        .values(purpose="iets anders"))),
+    "actor_changed": ("record_changed", 1,
+                      lambda conn, rows: conn.execute(update(access_log).where(access_log.c.id == rows[0].id)
+                                                      .values(actor="ib.smit"))),
+    "middle_removed": ("link_broken", 4,
+                       lambda conn, rows: conn.execute(delete(access_log).where(access_log.c.id == rows[2].id))),
+    "time_changed": ("record_changed", 2,
+                     lambda conn, rows: conn.execute(update(access_log).where(access_log.c.id == rows[1].id)
+                                                     .values(at=rows[1].at + dt.timedelta(microseconds=1)))),
+    "null_purpose_text": ("record_changed", 4,  # on_behalf_of was null; now a text
+                          lambda conn, rows: conn.execute(update(access_log).where(access_log.c.id == rows[3].id)
+                                                          .values(on_behalf_of="iemand"))),
+    "hash_rewritten": ("link_broken", 3,  # a record re-sealed over new content: its successor no longer links
+                       lambda conn, rows: conn.execute(
+                           update(access_log).where(access_log.c.id == rows[1].id)
+                           .values(purpose="x", hash=hashlib.sha256(access_chain.canonical(
+                               {**rows[1]._asdict(), "purpose": "x"}, rows[1].prev_hash)).hexdigest()))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERINGS))
+def test_tampering_shows(engine: Engine, tmp_path: Path, name: str) -> None:
+    _reads(engine, tmp_path)
+    kind, position, tamper = TAMPERINGS[name]
+    with engine.db.begin() as conn:
+        _drop_triggers(conn)
+        rows = _records(conn)
+        tamper(conn, rows)
+    with engine.db.connect() as conn:
+        report = verify(conn)
+    assert not report.ok and report.problems == []  # the events are intact; the access log is not
+    (problem,) = report.access.problems
+    assert (problem.kind, problem.record_id) == (kind, rows[position - 1].id)
+    assert str(problem.record_id) in problem.detail
+
+
+def test_a_record_moved_or_slipped_in_shows(engine: Engine, tmp_path: Path) -> None:
+    _reads(engine, tmp_path)
+    with engine.db.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(text("DROP INDEX ix_access_log_prev_hash"))  # else the fork could not be written
+        rows = _records(conn)
+        # a forged record, well sealed onto the one before the newest, then the newest moved after it
+        forged = {k: getattr(rows[-1], k) for k in access_chain.FIELDS}
+        forged["actor"] = "ib.smit"
+        access_chain.seal([forged], rows[-2].hash)
+        conn.execute(delete(access_log).where(access_log.c.id == rows[-1].id))
+        conn.execute(insert(access_log), [forged, {**rows[-1]._asdict(), "id": None}])
+    with engine.db.connect() as conn:
+        report = verify(conn)
+    kinds = [p.kind for p in report.access.problems]
+    assert kinds == ["link_broken"]  # the moved record no longer follows its predecessor
+
+
+def test_removing_the_newest_records_changes_the_head(engine: Engine, tmp_path: Path) -> None:
+    """The one thing a chain cannot show by itself: a shorter log is still a sound chain. The
+    head hash that verify prints, kept outside the system, is what shows it."""
+    _reads(engine, tmp_path)
+    with engine.db.connect() as conn:
+        head = verify(conn).access.head_hash
+    with engine.db.begin() as conn:
+        _drop_triggers(conn)
+        last = conn.execute(select(func.max(access_log.c.id))).scalar_one()
+        conn.execute(delete(access_log).where(access_log.c.id == last))
+    with engine.db.connect() as conn:
+        report = verify(conn)
+    assert report.ok and report.access.head_hash != head
+
+
+def test_a_fork_cannot_be_written(engine: Engine, tmp_path: Path) -> None:
+    _reads(engine, tmp_path)
+    with engine.db.connect() as conn:
+        rows = _records(conn)
+    twin = {k: getattr(rows[1], k) for k in access_chain.FIELDS}
+    twin["purpose"] = "een tweede opvolger"
+    access_chain.seal([twin], rows[0].hash)
+    with pytest.raises(exc.IntegrityError), engine.db.begin() as conn:
+        conn.execute(insert(access_log), [twin])
+
+
+def test_concurrent_readers_keep_one_chain(config_path: Path) -> None:
+    """Two engines (two pools, as two processes would have) record reads at the same time."""
+    engines = [Engine.from_config(config_path, create_key=True) for _ in range(2)]
+    engines[0].init()
+    cid = engines[0].open_case(pupil="LL-1", school="de-linde", actor=IB)["case_id"]
+    errors: list[BaseException] = []
+
+    def read(e: Engine) -> None:
+        try:
+            for _ in range(40):
+                e.case(cid, actor=IB)
+        except BaseException as err:  # reported below, in the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=read, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with engines[0].db.connect() as conn:
+        report = verify(conn)
+    assert report.ok and report.access.records == 80
+    for e in engines:
+        e.db.dispose()
+
+
+def _alembic(engine: Engine, action: str, target: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.db.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, action)(cfg, target)
+
+
+def test_the_migration_seals_the_records_written_before_it(engine: Engine, cli: Any) -> None:
+    """Records from before the chain are sealed in id order, a few at a time (BATCH made 3 so
+    that seven records take three rounds), and the append-only triggers are back afterwards."""
+    import importlib.util
+
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    _alembic(engine, "downgrade", "0008_access_chain@-1")  # the access log as 0003_audit made it
+    at = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
+    old = [{"at": at + dt.timedelta(minutes=i), "actor": "auditor", "role": "auditor", "action": "case.show",
+            "case_id": f"C-AAAAAAA{i}", "school": "de-linde", "purpose": "controle", "on_behalf_of": None,
+            "source": "passend"} for i in range(7)]
+    with engine.db.begin() as conn:
+        conn.execute(insert(access_log), old)  # only the columns 0003 knows
+    stale = cli("audit", "verify")
+    assert stale.code == 2 and "passend init" in stale.err and stale.err.count("\n") == 1
+
+    path = MIGRATIONS / "versions" / "0008_access_chain.py"
+    spec = importlib.util.spec_from_file_location("migration_0008", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.BATCH = 3
+    with engine.db.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        module.upgrade()
+    _alembic(engine, "stamp", "0008_access_chain")
+    assert "0008_access_chain" in engine.init()  # stamped: nothing left to apply
+
+    with engine.db.connect() as conn:
+        rows = _records(conn)
+        report = verify(conn)
+    assert report.ok and report.access.records == 7
+    assert [r.case_id for r in rows] == [o["case_id"] for o in old]
+    assert rows[0].prev_hash == GENESIS_HASH and all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
+    with pytest.raises(exc.DBAPIError, match="append-only"), engine.db.begin() as conn:
+        conn.execute(update(access_log).values(purpose="x"))
+    assert cli("audit", "verify").code == 0
