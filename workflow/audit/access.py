@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Column, Connection, Index, MetaData, String, Table, insert, select
 
 from ..errors import BadInput, NotFound
+from ..store.db import begin_write
 from ..store.types import BigId, UTCDateTime
 from . import access_chain
 
@@ -102,14 +103,9 @@ def record_access(
     """Write access records in their own short transaction (reads stay read-only); on SQLite it
     begins IMMEDIATE, as every writer does, since it reads the chain's head before it appends."""
     user = engine.user(actor)
-    with writing(engine.db) as conn:
+    with begin_write(engine.db) as conn:
         return log_access(conn, actor=actor, role=user.role, action=action, cases=cases,
                           purpose=purpose, on_behalf_of=on_behalf_of, at=engine.clock())
-
-
-def writing(db: Any) -> Any:
-    """A transaction that may append to the access log (SQLite: BEGIN IMMEDIATE)."""
-    return (db.execution_options(sqlite_begin="IMMEDIATE") if db.dialect.name == "sqlite" else db).begin()
 
 
 def access_records(engine: Engine, case_id: str, *, actor: str) -> list[dict[str, Any]]:

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from ..clock import SCHOOL_TZ, iso_utc
 from ..errors import BadInput
 from ..events import CHAIN_VERSION, GENESIS_HASH
-from .access import clean_behalf, clean_purpose, log_access, writing
+from ..store.db import begin_write
+from .access import clean_behalf, clean_purpose, log_access
 from .verify import Hasher, stream_rows
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def export(
         (out / SUMS_FILE).write_text(
             f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n", encoding="ascii",
         )
-        with writing(engine.db) as log_conn:
+        with begin_write(engine.db) as log_conn:
             log_access(log_conn, actor=actor, role=user.role, action="audit.export",
                        cases=_spooled_schools(spool), purpose=purpose, on_behalf_of=on_behalf_of, at=now)
     return head

@@ -42,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 
-from ..store.db import is_sqlite
+from ..store.db import begin_write, is_sqlite
 from ..store.types import BigId, UTCDateTime
 
 metadata = MetaData()
@@ -96,10 +96,6 @@ class Claim:
     until: dt.datetime
 
 
-def _begin_write(db: Engine) -> Any:
-    return (db.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(db) else db).begin()
-
-
 def existing_keys(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
     """key -> status for the keys already in the outbox."""
     out: dict[str, str] = {}
@@ -122,7 +118,7 @@ def insert_new(db: Engine, rows: Iterable[dict[str, Any]], now: dt.datetime) -> 
     else:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
     n = 0
-    with _begin_write(db) as conn:
+    with begin_write(db) as conn:
         have = existing_keys(conn, [v["key"] for v in values])
         fresh = [v for v in values if v["key"] not in have]
         for i in range(0, len(fresh), 500):
@@ -144,7 +140,7 @@ def claim(db: Engine, *, now: dt.datetime, batch: int, lease: dt.timedelta,
         and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= (cutoff or now)),
         and_(outbox.c.status == SENDING, outbox.c.claimed_until < now),
     )
-    with _begin_write(db) as conn:
+    with begin_write(db) as conn:
         q = select(outbox.c.id).where(due).order_by(outbox.c.id).limit(batch)
         if not is_sqlite(db):
             q = q.with_for_update(skip_locked=True)
@@ -178,7 +174,7 @@ def load_body(db: Engine, row_id: int, token: str) -> Any | None:
 
 def renew(db: Engine, row_id: int, token: str, until: dt.datetime) -> bool:
     """Extend our lease on one row; False when another sender has taken it over."""
-    with _begin_write(db) as conn:
+    with begin_write(db) as conn:
         r = conn.execute(
             update(outbox)
             .where(outbox.c.id == row_id, outbox.c.claim_token == token, outbox.c.status == SENDING)
@@ -189,7 +185,7 @@ def renew(db: Engine, row_id: int, token: str, until: dt.datetime) -> bool:
 
 def renew_all(db: Engine, token: str, until: dt.datetime) -> int:
     """Extend the lease of every row this claim still holds."""
-    with _begin_write(db) as conn:
+    with begin_write(db) as conn:
         r = conn.execute(
             update(outbox).where(outbox.c.claim_token == token, outbox.c.status == SENDING)
             .values(claimed_until=until)
@@ -199,7 +195,7 @@ def renew_all(db: Engine, token: str, until: dt.datetime) -> int:
 
 def release(db: Engine, token: str) -> int:
     """Hand back the rows of a claim that were not tried: pending again, no attempt counted."""
-    with _begin_write(db) as conn:
+    with begin_write(db) as conn:
         r = conn.execute(
             update(outbox).where(outbox.c.claim_token == token, outbox.c.status == SENDING)
             .values(status=PENDING, claim_token=None, claimed_until=None, attempts=outbox.c.attempts - 1)
@@ -208,7 +204,7 @@ def release(db: Engine, token: str) -> int:
 
 
 def mark_sent(db: Engine, row_id: int, token: str, now: dt.datetime) -> bool:
-    with _begin_write(db) as conn:
+    with begin_write(db) as conn:
         r = conn.execute(
             update(outbox)
             .where(outbox.c.id == row_id, outbox.c.claim_token == token)
@@ -219,7 +215,7 @@ def mark_sent(db: Engine, row_id: int, token: str, now: dt.datetime) -> bool:
 
 def mark_failed(db: Engine, row_id: int, token: str, *, error: str, retry_at: dt.datetime | None) -> bool:
     """Back to pending with a later attempt time, or `failed` when retry_at is None."""
-    with _begin_write(db) as conn:
+    with begin_write(db) as conn:
         r = conn.execute(
             update(outbox)
             .where(outbox.c.id == row_id, outbox.c.claim_token == token)
@@ -239,7 +235,7 @@ def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None)
     """
     from ..errors import BadInput
 
-    with _begin_write(db) as conn:
+    with begin_write(db) as conn:
         q = update(outbox).where(outbox.c.status == FAILED)
         if ids:
             wanted = sorted(set(ids))
@@ -280,7 +276,7 @@ def clear_sent_bodies(db: Engine, *, before: dt.datetime, limit: int = CLEAR_LIM
             .order_by(outbox.c.sent_at).limit(limit))]
     if not ids:
         return 0
-    with _begin_write(db) as conn:
+    with begin_write(db) as conn:
         r = conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.status == SENT, _BODY_KEPT)
                          .values(subject="", body_text="", body_html=None, ics=None))
         return int(r.rowcount)

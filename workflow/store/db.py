@@ -58,3 +58,10 @@ def _make_sqlite_durable(engine: Engine) -> None:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def begin_write(engine: Engine) -> Any:
+    """A transaction that will write: on SQLite begun IMMEDIATE, so it holds the write lock from
+    its first statement and a read it makes first (a chain's head, a row to claim) cannot be
+    overtaken by another writer before its own write."""
+    return (engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(engine) else engine).begin()
