@@ -182,11 +182,11 @@ _WRITE_BACK = (
 
 def write_back(db: Engine, marks: list[Mark]) -> int:
     """Store each case's next action day; a case written since it was folded keeps LOOK_NOW."""
-    from .outbox import _begin_write
+    from ..store.db import begin_write
 
     n = 0
     for part in (marks[i:i + 1000] for i in range(0, len(marks), 1000)):
-        with _begin_write(db) as conn:
+        with begin_write(db) as conn:
             r = conn.execute(_WRITE_BACK, [
                 {"b_case_id": m.case_id, "b_version": m.version, "b_next": m.next_action_on,
                  "b_planned_on": m.planned_on} for m in part])
