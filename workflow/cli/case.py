@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .main import State, emit, json_option
+from .main import State, emit, emit_each, json_option
 
 actor_option = click.option("--actor", required=True, metavar="USER",
                             help="Who does this (a user id from config.toml).")
@@ -41,27 +41,14 @@ def open_(state: State, pupil: str, school: str, name: str | None, group: int | 
 @click.pass_obj
 def list_(state: State, school: str | None, state_name: str | None, actor: str | None) -> None:
     """List cases (no personal data)."""
-    import json
-
-    from . import main as cli_main
-
     engine = state.engine()
     actor = actor or _default_reader(engine)
-    n = 0
-    # Printed as they stream in, so a country's list takes the memory of one case. The JSON is
-    # what json.dumps(list, indent=2) gives, written item by item.
-    for n, r in enumerate(engine.iter_cases(actor=actor, school=school, state=state_name), 1):
-        if cli_main._json_mode:
-            item = json.dumps(r, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
-            click.echo(("[\n  " if n == 1 else ",\n  ") + item, nl=False)
-        else:
-            click.echo(f"{r['case_id']:<12} {r['school']:<14} groep {r['group'] or '-':<2} "
-                       f"{r['state']:<16} niveau {r['level'] if r['level'] is not None else '-'}"
-                       + (f"  ({r['close_reason']})" if r["close_reason"] else ""))
-    if cli_main._json_mode:
-        click.echo("\n]" if n else "[]")
-    elif not n:
-        click.echo("geen casussen")
+    emit_each(  # printed as they stream in: a country's list in the memory of one case
+        engine.iter_cases(actor=actor, school=school, state=state_name),
+        lambda r: (f"{r['case_id']:<12} {r['school']:<14} groep {r['group'] or '-':<2} "
+                   f"{r['state']:<16} niveau {r['level'] if r['level'] is not None else '-'}"
+                   + (f"  ({r['close_reason']})" if r["close_reason"] else "")),
+        "geen casussen")
 
 
 def _default_reader(engine: Any) -> str:

@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 import traceback
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
@@ -112,6 +113,25 @@ def emit(obj: Any, text: str | None = None) -> None:
         click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
     elif text is not None:
         click.echo(text)
+
+
+def emit_each(items: Iterable[Any], line: Callable[[Any], str], empty: str) -> int:
+    """`emit` for a list that streams in: each item printed as it comes, so a list of a whole
+    region takes the memory of one item. The bytes are emit's: with --json those of
+    json.dumps(list, indent=2), written item by item; else one `line` an item, or `empty` for
+    none. Returns how many were printed."""
+    n = 0
+    for n, item in enumerate(items, 1):
+        if _json_mode:
+            text = json.dumps(item, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
+            click.echo(("[\n  " if n == 1 else ",\n  ") + text, nl=False)
+        else:
+            click.echo(line(item))
+    if _json_mode:
+        click.echo("\n]" if n else "[]")
+    elif not n:
+        click.echo(empty)
+    return n
 
 
 def _fail(code: int, message: str, reasons: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .main import State, emit, json_option
+from .main import State, emit, emit_each, json_option
 
 
 def _now_option(f: Any) -> Any:
@@ -52,33 +52,22 @@ def reminders() -> None:
 @click.pass_obj
 def due(state: State, now_text: str | None) -> None:
     """What is due now (reminders, escalations, digests), without sending anything."""
-    import json
-
     from ..reminders.bootstrap import _existing, unreachable
     from . import main as cli_main
 
     service = _service(state, now_text)
-    as_json = cli_main._json_mode
-    n = 0
-    # Printed a page of cases at a time, as the planner folds them: the same bytes as the whole
-    # list rendered at once (json.dumps(indent=2) for --json), in the memory of one page.
-    for chunk in service.planner().due_chunks(service.now()):
-        have = _existing(service.engine, [i.key for i in chunk])
-        for i in chunk:
-            r = {**i.summary(), "outbox": have.get(i.key, "new")}
-            n += 1
-            if as_json:
-                item = json.dumps(r, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
-                click.echo(("[\n  " if n == 1 else ",\n  ") + item, nl=False)
-            else:
-                click.echo(f"{r['kind']:<10} {r['case_id'] or '-':<12} {r['deadline'] or '-':<16} "
-                           f"aan {r['recipient']:<12} dag {r['send_on']}  termijn {r['due'] or '-':<10}  "
-                           f"{r['outbox']}")
-    if as_json:
-        click.echo("\n]" if n else "[]")
+
+    def rows() -> Any:  # a page of cases at a time, as the planner folds them
+        for chunk in service.planner().due_chunks(service.now()):
+            have = _existing(service.engine, [i.key for i in chunk])
+            yield from ({**i.summary(), "outbox": have.get(i.key, "new")} for i in chunk)
+
+    emit_each(rows(), lambda r: (f"{r['kind']:<10} {r['case_id'] or '-':<12} {r['deadline'] or '-':<16} "
+                                 f"aan {r['recipient']:<12} dag {r['send_on']}  termijn {r['due'] or '-':<10}  "
+                                 f"{r['outbox']}"),
+              "niets is nu aan de beurt")
+    if cli_main._json_mode:
         return
-    if not n:
-        click.echo("niets is nu aan de beurt")
     for school, what, roles in unreachable(service.engine, service.settings):
         click.echo(f"let op: school '{school}' heeft geen {' of '.join(roles)} met een e-mailadres; "
                    f"{'herinneringen en overzichten' if what == 'reminders' else 'escalaties'} "
