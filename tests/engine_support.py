@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +148,22 @@ def adopt(engine: Any, cid: str, ib: str = "ib.jansen") -> None:
     engine.record("view", cid, actor=ib, party="ouders", text="eens")
     engine.record("view", cid, actor=ib, party="leerling", text="ja")
     engine.fire(cid, "adopt_opp", actor=ib)
+
+
+def in_threads(target: Callable[[Any], None], args: Iterable[Any]) -> list[BaseException]:
+    """Run target(a) for each a, each in a thread of its own, all at once; returns what they raised
+    (a thread's exception would otherwise only be printed, and the test pass)."""
+    errors: list[BaseException] = []
+
+    def run(a: Any) -> None:
+        try:
+            target(a)
+        except BaseException as exc:  # handed to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

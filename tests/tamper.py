@@ -13,15 +13,14 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, text, update
 
 from workflow.events import canonical_bytes, canonical_json
+from workflow.store.ddl import drop_append_only_sql
 from workflow.store.tables import cases, events
 
 
-def drop_append_only(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.execute(text("DROP TRIGGER IF EXISTS events_no_update"))
-        conn.execute(text("DROP TRIGGER IF EXISTS events_no_delete"))
-    else:
-        conn.execute(text("DROP TRIGGER IF EXISTS events_append_only ON events"))
+def drop_append_only(conn: Connection, table: str = "events") -> None:
+    """Lift the triggers that make `table` append-only (workflow.store.ddl), for this transaction."""
+    for stmt in drop_append_only_sql(conn.dialect.name, table):
+        conn.execute(text(stmt))
 
 
 def rows_of(conn: Connection, case_id: str) -> list[Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, delete, exc, func, insert, select, text, update
 
+from tests.engine_support import in_threads
+from tests.tamper import drop_append_only
 from workflow.audit import access_chain
 from workflow.audit.access import access_log
 from workflow.audit.export import export
@@ -26,14 +27,6 @@ from workflow.service import Engine
 from workflow.store.migrate import MIGRATIONS
 
 IB = "ib.jansen"
-
-
-def _drop_triggers(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.execute(text("DROP TRIGGER IF EXISTS access_log_no_update"))
-        conn.execute(text("DROP TRIGGER IF EXISTS access_log_no_delete"))
-    else:
-        conn.execute(text("DROP TRIGGER IF EXISTS access_log_append_only ON access_log"))
 
 
 def _records(conn: Connection) -> list[Any]:
@@ -122,7 +115,7 @@ def test_tampering_shows(engine: Engine, tmp_path: Path, name: str) -> None:
     _reads(engine, tmp_path)
     kind, position, tamper = TAMPERINGS[name]
     with engine.db.begin() as conn:
-        _drop_triggers(conn)
+        drop_append_only(conn, "access_log")
         rows = _records(conn)
         tamper(conn, rows)
     with engine.db.connect() as conn:
@@ -136,7 +129,7 @@ def test_tampering_shows(engine: Engine, tmp_path: Path, name: str) -> None:
 def test_a_record_moved_or_slipped_in_shows(engine: Engine, tmp_path: Path) -> None:
     _reads(engine, tmp_path)
     with engine.db.begin() as conn:
-        _drop_triggers(conn)
+        drop_append_only(conn, "access_log")
         conn.execute(text("DROP INDEX ix_access_log_prev_hash"))  # else the fork could not be written
         rows = _records(conn)
         # a forged record, well sealed onto the one before the newest, then the newest moved after it
@@ -158,7 +151,7 @@ def test_removing_the_newest_records_changes_the_head(engine: Engine, tmp_path: 
     with engine.db.connect() as conn:
         head = verify(conn).access.head_hash
     with engine.db.begin() as conn:
-        _drop_triggers(conn)
+        drop_append_only(conn, "access_log")
         last = conn.execute(select(func.max(access_log.c.id))).scalar_one()
         conn.execute(delete(access_log).where(access_log.c.id == last))
     with engine.db.connect() as conn:
@@ -182,20 +175,11 @@ def test_concurrent_readers_keep_one_chain(config_path: Path) -> None:
     engines = [Engine.from_config(config_path, create_key=True) for _ in range(2)]
     engines[0].init()
     cid = engines[0].open_case(pupil="LL-1", school="de-linde", actor=IB)["case_id"]
-    errors: list[BaseException] = []
-
     def read(e: Engine) -> None:
-        try:
-            for _ in range(40):
-                e.case(cid, actor=IB)
-        except BaseException as err:  # reported below, in the main thread
-            errors.append(err)
+        for _ in range(40):
+            e.case(cid, actor=IB)
 
-    threads = [threading.Thread(target=read, args=(e,)) for e in engines]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(read, engines)
     assert errors == []
     with engines[0].db.connect() as conn:
         report = verify(conn)

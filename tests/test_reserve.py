@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.conftest import write_config
+from tests.engine_support import in_threads
 from workflow.service import Engine
 from workflow.store.tables import events
 
@@ -150,20 +150,12 @@ def test_only_a_connection_without_a_transaction_is_kept(sqlite_engine: Engine) 
 
 def test_threads_share_the_reserve_safely(sqlite_engine: Engine) -> None:
     cases = [_open(sqlite_engine, pupil=f"LL-T{i}") for i in range(4)]
-    errors: list[BaseException] = []
 
     def work(cid: str) -> None:
-        try:
-            for _ in range(15):
-                sqlite_engine.record("signal", cid, actor=LK, area="lezen", note="n")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for _ in range(15):
+            sqlite_engine.record("signal", cid, actor=LK, area="lezen", note="n")
 
-    threads = [threading.Thread(target=work, args=(c,)) for c in cases]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(work, cases)
     assert errors == []
     assert len(_kept(sqlite_engine)) <= 1
     with sqlite_engine.db.connect() as conn:
