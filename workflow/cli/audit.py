@@ -71,7 +71,8 @@ def verify_cmd(state: State) -> None:
             lines.append(f"  {p.case_id}  {where}: {p.kind}: {p.detail}")
     access = report.access
     if access.ok:
-        lines.append(f"toegangslog intact: {access.records} regels, laatste hash {access.head_hash}")
+        lines.append(f"toegangslog intact: {access.records} {'regel' if access.records == 1 else 'regels'}, "
+                     f"laatste hash {access.head_hash}")
     else:
         broken = len(access.problems) + access.more_problems
         lines.append(f"toegangslog NIET intact: {broken} van {access.records} regels gebroken")
