@@ -111,7 +111,7 @@ TAMPERINGS = {
 
 
 @pytest.mark.parametrize("name", sorted(TAMPERINGS))
-def test_tampering_shows(engine: Engine, tmp_path: Path, name: str) -> None:
+def test_tampering_shows(engine: Engine, tmp_path: Path, cli: Any, name: str) -> None:
     _reads(engine, tmp_path)
     kind, position, tamper = TAMPERINGS[name]
     with engine.db.begin() as conn:
@@ -124,6 +124,12 @@ def test_tampering_shows(engine: Engine, tmp_path: Path, name: str) -> None:
     (problem,) = report.access.problems
     assert (problem.kind, problem.record_id) == (kind, rows[position - 1].id)
     assert str(problem.record_id) in problem.detail
+    r = cli("audit", "verify")
+    assert r.code == 5
+    assert r.out.splitlines()[-2:] == [f"toegangslog NIET intact: 1 van {report.access.records} regels gebroken",
+                                       f"  regel {problem.record_id}: {kind}: {problem.detail}"]
+    js = cli("--json", "audit", "verify")
+    assert js.code == 5 and js.json()["access_log"]["broken"][0]["kind"] == kind and not js.json()["ok"]
 
 
 def test_a_record_moved_or_slipped_in_shows(engine: Engine, tmp_path: Path) -> None:
@@ -233,4 +239,6 @@ def test_the_migration_seals_the_records_written_before_it(engine: Engine, cli: 
     assert rows[0].prev_hash == GENESIS_HASH and all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     with pytest.raises(exc.DBAPIError, match="append-only"), engine.db.begin() as conn:
         conn.execute(update(access_log).values(purpose="x"))
-    assert cli("audit", "verify").code == 0
+    ok = cli("audit", "verify")
+    assert ok.code == 0
+    assert ok.out.splitlines()[-1] == f"toegangslog intact: 7 regels, laatste hash {rows[-1].hash}"
