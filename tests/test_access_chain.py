@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Connection, delete, exc, func, insert, select, text, update
+from sqlalchemy import Connection, delete, exc, insert, select, text, update
 
 from tests.engine_support import in_threads
 from tests.tamper import drop_append_only
@@ -150,19 +151,31 @@ def test_a_record_moved_or_slipped_in_shows(engine: Engine, tmp_path: Path) -> N
     assert kinds == ["link_broken"]  # the moved record no longer follows its predecessor
 
 
-def test_removing_the_newest_records_changes_the_head(engine: Engine, tmp_path: Path) -> None:
-    """The one thing a chain cannot show by itself: a shorter log is still a sound chain. The
-    head hash that verify prints, kept outside the system, is what shows it."""
+def test_removing_the_newest_records_shows_against_an_anchor(engine: Engine, tmp_path: Path, cli: Any) -> None:
+    """The one thing a chain cannot show by itself: a shorter log is still a sound chain. A head
+    hash kept outside the system (verify's last line, an export's manifest) is what shows it."""
     _reads(engine, tmp_path)
+    manifest = json.loads((tmp_path / "export" / "manifest.json").read_text(encoding="utf-8"))
     with engine.db.connect() as conn:
+        rows = _records(conn)
         head = verify(conn).access.head_hash
+    # the export noted the log as it was before its own two records
+    assert manifest["access_log"] == {"records": 3, "head_hash": rows[2].hash}
+    for anchor in (head, manifest["access_log"]["head_hash"], head.upper()):
+        assert cli("audit", "verify", "--access-anchor", anchor).code == 0
     with engine.db.begin() as conn:
         drop_append_only(conn, "access_log")
-        last = conn.execute(select(func.max(access_log.c.id))).scalar_one()
-        conn.execute(delete(access_log).where(access_log.c.id == last))
+        conn.execute(delete(access_log).where(access_log.c.id >= rows[2].id))  # the last three
     with engine.db.connect() as conn:
-        report = verify(conn)
-    assert report.ok and report.access.head_hash != head
+        assert verify(conn).ok and verify(conn).access.head_hash != head  # sound, only shorter
+        report = verify(conn, access_anchor=manifest["access_log"]["head_hash"])
+    assert [(p.kind, p.record_id) for p in report.access.problems] == [("anchor_missing", 0)]
+    r = cli("audit", "verify", "--access-anchor", head)
+    assert r.code == 5 and r.out.splitlines()[-2] == f"toegangslog NIET intact: 2 regels, laatste hash {rows[1].hash}"
+    assert r.out.splitlines()[-1].startswith(
+        f"  anchor_missing: geen toegangsregel heeft meer de eerder vastgelegde hash {head}")
+    bad = cli("audit", "verify", "--access-anchor", "abc")
+    assert bad.code == 2 and bad.err.count("\n") == 1 and "--access-anchor" in bad.err
 
 
 def test_a_fork_cannot_be_written(engine: Engine, tmp_path: Path) -> None:

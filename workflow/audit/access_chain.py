@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, func, select, text
 
 from ..clock import iso_utc
 from ..events import GENESIS_HASH
@@ -93,7 +93,7 @@ class AccessProblem:
     """A record whose hash no longer matches its fields, or that does not follow its predecessor."""
 
     record_id: int
-    kind: str  # record_changed | link_broken
+    kind: str  # record_changed | link_broken | anchor_missing (record_id 0)
     detail: str
 
 
@@ -123,12 +123,15 @@ _WALK_SQL = {
 }
 
 
-def walk(conn: Connection, *, progress: Callable[[int], None] | None = None) -> AccessChainReport:
+def walk(conn: Connection, *, progress: Callable[[int], None] | None = None,
+         anchor: str | None = None) -> AccessChainReport:
     """Check every record of the access log in id order, a batch at a time, inside the caller's
     transaction (verify's: the same snapshot as the events).
 
     After a break the walk goes on from the stored hash, so one removed or changed record is
-    one problem, not every record after it.
+    one problem, not every record after it. `anchor`: a head hash noted earlier (verify's output,
+    an export's manifest); the log must still hold the record with that hash, else it was cut
+    short or rewritten from there on, which the links alone cannot show.
     """
     from .verify import _fetch_batches, iso_text
 
@@ -152,11 +155,26 @@ def walk(conn: Connection, *, progress: Callable[[int], None] | None = None) -> 
                     _problem(report, rid, "record_changed",
                              f"toegangsregel {rid} is gewijzigd (de hash klopt niet met de inhoud)")
             prev = h if h.__class__ is str else ""
+            if prev == anchor:
+                anchor = None  # found
         report.records += len(chunk)
         if progress is not None:
             progress(len(chunk))
     report.head_hash = prev
+    if anchor is not None and anchor != GENESIS_HASH:
+        _problem(report, 0, "anchor_missing",
+                 f"geen toegangsregel heeft meer de eerder vastgelegde hash {anchor}: het log is "
+                 "ingekort of vanaf daar herschreven")
     return report
+
+
+def head_of(conn: Connection) -> dict[str, Any]:
+    """The log's size and newest hash now, for an export's manifest: an anchor kept outside."""
+    from .access import access_log
+
+    n = conn.execute(select(func.count()).select_from(access_log)).scalar_one()
+    row = conn.execute(select(access_log.c.hash).order_by(access_log.c.id.desc()).limit(1)).first()
+    return {"records": int(n), "head_hash": GENESIS_HASH if row is None else row.hash}
 
 
 def _problem(report: AccessChainReport, record_id: int, kind: str, detail: str) -> None:

@@ -24,6 +24,7 @@ from ..clock import SCHOOL_TZ, iso_utc
 from ..errors import BadInput
 from ..events import CHAIN_VERSION, GENESIS_HASH
 from ..store.db import begin_write
+from . import access_chain
 from .access import clean_behalf, clean_purpose, log_access
 from .verify import Hasher, stream_rows
 
@@ -78,6 +79,7 @@ def export(
     with tempfile.TemporaryFile() as spool:
         with engine.db.connect() as conn, (out / EVENTS_FILE).open("wb") as fh:
             finished = _Finisher(conn, spool, check_heads=since is None)
+            access_head = access_chain.head_of(conn)  # before this export's own records
             current: dict[str, Any] | None = None
             for r in stream_rows(conn, clause, params):
                 cid, seq = r[0], r[1]
@@ -121,6 +123,7 @@ def export(
             "files": {EVENTS_FILE: {"sha256": events_sha, "lines": n_events}},
             "export_sha256": events_sha,
             "definitions": _definitions(engine, versions),
+            "access_log": access_head,
         }
         manifest_sha = _write_manifest(out / MANIFEST_FILE, head, spool)
         (out / SUMS_FILE).write_text(

@@ -387,9 +387,11 @@ def _cache_parts(cache: dict[tuple[Any, ...], tuple[Any, ...] | None], key: tupl
 
 
 # ---- the walk -------------------------------------------------------------------------------
-def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
+def verify(conn: Connection, *, progress: Callable[[int], None] | None = None,
+           access_anchor: str | None = None) -> VerifyReport:
     """Walk every chain; report the first bad event of each broken case, then every break in
-    the access log's chain (access_chain.walk). Memory: one batch."""
+    the access log's chain (access_chain.walk; `access_anchor`: a head hash noted earlier, which
+    the log must still hold). Memory: one batch."""
     t0 = time.perf_counter()
     # Through SQLAlchemy first, so a missing table is its DBAPIError (one clear CLI line).
     conn.execute(text("SELECT 1 FROM events, cases WHERE 1 = 0")).close()
@@ -439,7 +441,7 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -
                                        "de casus staat in 'cases' maar heeft geen gebeurtenissen"))
         head = next(heads, None)
     report.seconds = time.perf_counter() - t0  # the events' walk: events_per_second is its rate
-    report.access = access_chain.walk(conn)
+    report.access = access_chain.walk(conn, anchor=access_anchor)
     return report
 
 

@@ -6,6 +6,7 @@ chain is not an error of the command: the report is printed, then the exit code 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -39,10 +40,16 @@ def audit() -> None:
     """Verify, replay, show and export case history; check the legal rules."""
 
 
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
 @audit.command("verify")
+@click.option("--access-anchor", "anchor", default=None, metavar="HASH",
+              help="A head hash of the access log noted earlier (verify's last line, an export's "
+                   "manifest): exit 5 unless the log still holds that record.")
 @json_option
 @click.pass_obj
-def verify_cmd(state: State) -> None:
+def verify_cmd(state: State, anchor: str | None) -> None:
     """Walk every case's hash chain and the access log's; exit 5 if anything was edited,
     removed, moved or added."""
     from ..audit.progress import Progress
@@ -52,11 +59,13 @@ def verify_cmd(state: State) -> None:
     from ..config import load_config
     from ..store.db import make_engine
 
+    if anchor is not None and not _HEX64.fullmatch(anchor):
+        raise click.BadParameter("64 hexadecimal characters (a SHA-256 hash)", param_hint="--access-anchor")
     db = make_engine(load_config(state.config).database_url)
     bar = Progress("verify")
     try:
         with db.connect() as conn:
-            report = verify(conn, progress=bar.advance)
+            report = verify(conn, progress=bar.advance, access_anchor=anchor and anchor.lower())
     finally:
         db.dispose()
     bar.close()
@@ -74,9 +83,11 @@ def verify_cmd(state: State) -> None:
         lines.append(f"toegangslog intact: {access.records} {'regel' if access.records == 1 else 'regels'}, "
                      f"laatste hash {access.head_hash}")
     else:
-        broken = len(access.problems) + access.more_problems
-        lines.append(f"toegangslog NIET intact: {broken} van {access.records} regels gebroken")
-        lines.extend(f"  regel {p.record_id}: {p.kind}: {p.detail}" for p in access.problems)
+        broken = sum(1 for p in access.problems if p.record_id) + access.more_problems
+        lines.append(f"toegangslog NIET intact: {broken} van {access.records} regels gebroken" if broken else
+                     f"toegangslog NIET intact: {access.records} regels, laatste hash {access.head_hash}")
+        lines.extend(f"  regel {p.record_id}: {p.kind}: {p.detail}" if p.record_id else f"  {p.kind}: {p.detail}"
+                     for p in access.problems)
         if access.more_problems:
             lines.append(f"  ... en nog {access.more_problems}")
     emit(d, "\n".join(lines))
