@@ -82,6 +82,10 @@ def locked_head(conn: Connection) -> str:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    return _newest_hash(conn)
+
+
+def _newest_hash(conn: Connection) -> str:
     from .access import access_log
 
     row = conn.execute(select(access_log.c.hash).order_by(access_log.c.id.desc()).limit(1)).first()
@@ -173,8 +177,7 @@ def head_of(conn: Connection) -> dict[str, Any]:
     from .access import access_log
 
     n = conn.execute(select(func.count()).select_from(access_log)).scalar_one()
-    row = conn.execute(select(access_log.c.hash).order_by(access_log.c.id.desc()).limit(1)).first()
-    return {"records": int(n), "head_hash": GENESIS_HASH if row is None else row.hash}
+    return {"records": int(n), "head_hash": _newest_hash(conn)}
 
 
 def _problem(report: AccessChainReport, record_id: int, kind: str, detail: str) -> None:

@@ -7,7 +7,7 @@ due, never a time recorded on an event or in the outbox's bookkeeping.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -57,7 +57,7 @@ def due(state: State, now_text: str | None) -> None:
 
     service = _service(state, now_text)
 
-    def rows() -> Any:  # a page of cases at a time, as the planner folds them
+    def rows() -> Iterator[dict[str, Any]]:  # a page of cases at a time, as the planner folds them
         for chunk in service.planner().due_chunks(service.now()):
             have = _existing(service.engine, [i.key for i in chunk])
             yield from ({**i.summary(), "outbox": have.get(i.key, "new")} for i in chunk)

@@ -47,6 +47,12 @@ from ..store.types import BigId, UTCDateTime
 
 metadata = MetaData()
 
+# The rows of migration 0007's partial index: sent (sent_at is set exactly when a row is marked
+# sent, and never again unset), texts kept. Literal, not bound, so that both databases' planners
+# match it to the index; and without `status = 'sent'`, which made SQLite prefer the
+# (status, next_attempt_at) index and sort every sent row there ever was.
+_BODY_KEPT = text("sent_at IS NOT NULL AND body_text <> ''")
+
 outbox = Table(
     "reminder_outbox", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
@@ -74,9 +80,7 @@ outbox = Table(
     Column("sent_at", UTCDateTime, nullable=True),
     Index("ix_reminder_outbox_status_next", "status", "next_attempt_at"),
     # Sent rows whose bodies are still kept (migration 0007; clear_sent_bodies).
-    Index("ix_reminder_outbox_sent_bodies", "sent_at",
-          sqlite_where=text("sent_at IS NOT NULL AND body_text <> ''"),
-          postgresql_where=text("sent_at IS NOT NULL AND body_text <> ''")),
+    Index("ix_reminder_outbox_sent_bodies", "sent_at", sqlite_where=_BODY_KEPT, postgresql_where=_BODY_KEPT),
 )
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
@@ -250,11 +254,6 @@ def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None)
         return int(r.rowcount or 0)
 
 
-# The rows of migration 0007's partial index: sent (sent_at is set exactly when a row is marked
-# sent, and never again unset), texts kept. Literal, not bound, so that both databases' planners
-# match it to the index; and without `status = 'sent'`, which made SQLite prefer the
-# (status, next_attempt_at) index and sort every sent row there ever was.
-_BODY_KEPT = text("sent_at IS NOT NULL AND body_text <> ''")
 CLEAR_LIMIT = 1000
 
 
