@@ -6,7 +6,7 @@ import importlib
 import json
 import sys
 
-from workflow.errors import PassendError
+from workflow.domain.errors import PassendError
 
 BENCHMARKS = {
     "fire": "durable fire/s on SQLite vs a raw sqlite3 loop and the eventsourcing library",

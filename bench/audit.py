@@ -106,7 +106,7 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
     if args.reuse and db.exists():
         common.open_engine(config).db.dispose()  # bring a kept store up to the current schema
     else:
-        from workflow.population import populate
+        from workflow.demo.population import populate
 
         for f in folder.glob("*.db*"):
             f.unlink()

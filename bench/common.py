@@ -81,16 +81,16 @@ def write_config(folder: Path, url: str, *, schools: int = 12, extra: str = "") 
 
 def quiet_logs() -> None:
     """Engine logs at info, as in production, but into /dev/null (stdout is for the JSON line)."""
-    from workflow.logs import configure
+    from workflow.adapters.logs import configure
 
     configure("info", json=True, stream=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
 
 
 def open_engine(config: Path) -> Any:
-    from workflow.service import Engine
+    from workflow.bootstrap import bootstrap
 
     quiet_logs()
-    engine = Engine.from_config(config, create_key=True)
+    engine = bootstrap(config, create_key=True)
     engine.init()
     return engine
 
@@ -175,8 +175,8 @@ def machine() -> dict[str, Any]:
 
 
 def passend_cmd() -> list[str]:
-    """The installed `passend` script next to this interpreter, else `python -m workflow.cli.main`."""
+    """The installed `passend` script next to this interpreter, else `python -m workflow.entrypoints.cli.main`."""
     script = Path(sys.executable).with_name("passend")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "workflow.cli.main"]
+    return [sys.executable, "-m", "workflow.entrypoints.cli.main"]

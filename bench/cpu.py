@@ -137,8 +137,8 @@ def _prepare(args: Any, folder: Path) -> dict[str, Any]:
     first), so that the raw loop and the peer get the very rows passend writes; every callgrind
     run starts from a fresh copy of a pristine file.
     """
-    from workflow.population import populate
-    from workflow.store.eventstore import UPDATED_ON_MOVE, update_case_sql
+    from workflow.adapters.store.eventstore import UPDATED_ON_MOVE, update_case_sql
+    from workflow.demo.population import populate
 
     from . import fire
 

@@ -53,7 +53,8 @@ def free_port() -> int:
 
 
 def fill_outbox(engine: Any, run: str, n: int) -> list[str]:
-    from workflow.reminders import messages, outbox
+    from workflow.adapters.store import outbox
+    from workflow.service_layer.reminders import messages
 
     now = dt.datetime.now(dt.UTC)
     today = now.date()

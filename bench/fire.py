@@ -39,7 +39,7 @@ def choose_commands(engine: Any, n: int, rng: random.Random) -> list[tuple[str, 
     A guarded trigger (escalate, start_opp, ...) where one is allowed, else `close`, which every
     IB may fire: realistic work, decided by the real guards, chosen before the clock starts.
     """
-    from workflow import domain
+    from workflow.domain import case as domain
 
     ib_of = {s: next(u.id for u in engine.config.users.values() if u.role == "ib" and s in u.schools)
              for s in engine.config.schools}
@@ -164,7 +164,7 @@ class PostgresSide:
         """The twin store: the same generator, seed and moment give the same cases and histories."""
         import psycopg
 
-        from workflow.population import populate
+        from workflow.demo.population import populate
 
         folder = engine.config.base / "twin"
         folder.mkdir(exist_ok=True)
@@ -232,8 +232,8 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, Any]:
-    from workflow.population import populate
-    from workflow.store.eventstore import UPDATED_ON_MOVE, update_case_sql
+    from workflow.adapters.store.eventstore import UPDATED_ON_MOVE, update_case_sql
+    from workflow.demo.population import populate
 
     rng = random.Random(args.seed)
     engine = common.open_engine(common.write_config(folder, side.url))

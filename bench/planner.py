@@ -1,7 +1,7 @@
 """The reminder planner over a large store: the due-work scan of a tick, and serve's peak RSS.
 
 A tick (`Planner.work`) does not fold every open case: the `cases` row carries the day each case
-next needs the planner (`next_action_on`, `planned_on`; workflow/reminders/work.py), and a tick
+next needs the planner (`next_action_on`, `planned_on`; workflow/service_layer/reminders/work.py), and a tick
 folds only the cases whose day has come. Every write (and a bulk import) sets that day to
 "now", so the first tick after loading a store folds everything once.
 
@@ -53,7 +53,7 @@ BARE_SQL = (
 
 def next_school_morning(now: dt.datetime) -> dt.datetime:
     """08:00 school time on the next weekday after `now`: a tick that plans reminders and digests."""
-    from workflow.clock import SCHOOL_TZ
+    from workflow.domain.instants import SCHOOL_TZ
 
     day = now.astimezone(SCHOOL_TZ).date() + dt.timedelta(days=1)
     while day.weekday() >= 5:
@@ -77,7 +77,7 @@ def bare_scan(db: Path, today: dt.date) -> tuple[int, float]:
 def bare_paged_scan(db: Path, today: dt.date, size: int) -> tuple[int, float]:
     """The pages of `due_case_pages` (its own SQL, through = today) with plain sqlite3 on one
     connection: what the paging itself costs over the two bare ranges."""
-    from workflow.reminders.work import _PAGE_SQL
+    from workflow.service_layer.reminders.work import _PAGE_SQL
 
     day = today.isoformat()
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -100,7 +100,7 @@ def tick_scan(engine: Any, today: dt.date) -> tuple[int, int, float]:
     """What a tick at `today` (after send_time) reads to find its cases: every page of
     `due_case_pages`. Without the tick's write-back between pages, the keyset still moves on,
     so the pages are the same. (cases, pages, seconds)"""
-    from workflow.reminders.work import due_case_pages
+    from workflow.service_layer.reminders.work import due_case_pages
 
     t = time.perf_counter()
     ids: list[str] = []
@@ -138,7 +138,7 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 def _run(args: Any, folder: Path) -> dict[str, Any]:
-    from workflow.population import populate
+    from workflow.demo.population import populate
 
     db = folder / "passend.db"
     config = common.write_config(folder, f"sqlite:///{db}", extra=NOTIFIER.format(folder=folder / "outbox"))
@@ -169,11 +169,11 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
 
     import dataclasses
 
-    from workflow.reminders import work as reminder_work
-    from workflow.reminders.bootstrap import ReminderService
-    from workflow.reminders.planner import Planner
+    from workflow.bootstrap import reminder_service
+    from workflow.service_layer.reminders import work as reminder_work
+    from workflow.service_layer.reminders.planner import Planner
 
-    service = ReminderService.from_engine(engine)
+    service = reminder_service(engine)
     planner = Planner(engine, dataclasses.replace(service.settings, digest=False))
     today = t2.astimezone(planner_tz()).date()
     if t2.astimezone(planner_tz()).time() < service.settings.send_time:
@@ -210,12 +210,12 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
 
 
 def outbox_table() -> str:
-    from workflow.reminders.outbox import outbox
+    from workflow.adapters.store.outbox import outbox
 
     return outbox.name
 
 
 def planner_tz() -> Any:
-    from workflow.clock import SCHOOL_TZ
+    from workflow.domain.instants import SCHOOL_TZ
 
     return SCHOOL_TZ

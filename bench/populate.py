@@ -19,7 +19,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     args = p.parse_args(argv)
     folder = common.workdir(args.dir)
     try:
-        from workflow.population import populate
+        from workflow.demo.population import populate
 
         url = args.url or f"sqlite:///{folder / 'passend.db'}"
         engine = common.open_engine(common.write_config(folder, url))

@@ -1,7 +1,7 @@
 """Start-up: `passend --help` against a bare `python -c pass`, each run as a fresh process.
 
 A CLI that imports SQLAlchemy, cryptography and transitions before it knows the command feels
-slow on every call; sub-commands are imported lazily (workflow/cli/main.py). The two commands
+slow on every call; sub-commands are imported lazily (workflow/entrypoints/cli/main.py). The two commands
 alternate, and the medians are compared. Target (issue 5): at most 4x.
 """
 
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         ours.append(_time(passend))
         base.append(_time(bare))
     imports = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "from workflow.cli.main import cli"],
+        [sys.executable, "-X", "importtime", "-c", "from workflow.entrypoints.cli.main import cli"],
         capture_output=True, text=True, check=True,
     ).stderr
     heavy = sorted(

@@ -20,7 +20,7 @@ cases and histories, so the same commands are allowed in each), and the database
 K so that load from other work hits both alike. Afterwards every command's event is looked up:
 `lost` = commands reported done whose `transitioned` event (case, seq, trigger) is not stored,
 `duplicated` = new events beyond exactly one per done command. `conflicts` counts
-workflow.errors.Conflict (a writer that lost the lock after the busy timeout, or a version
+workflow.domain.errors.Conflict (a writer that lost the lock after the busy timeout, or a version
 conflict): with disjoint cases there must be none, but it is counted, not assumed.
 
 The machine these figures come from has 2 cores, shared with other work. K writers are K Python
@@ -64,12 +64,12 @@ def _writer(config: str, commands: list[Command], ready: Any, go: Any, results: 
     one bad command cannot hide what the others did.
     """
     try:
-        from workflow.errors import Conflict, Refused
-        from workflow.machine import shared_machine
-        from workflow.service import Engine
+        from workflow.bootstrap import bootstrap
+        from workflow.domain.errors import Conflict, Refused
+        from workflow.domain.machine import shared_machine
 
         common.quiet_logs()
-        engine = Engine.from_config(config)
+        engine = bootstrap(config)
         # Warm-up outside the clock: imports, the pool's connection, the state graph, a decision.
         shared_machine(engine.definition)
         case_id, trigger, params, actor = commands[0]
@@ -192,7 +192,7 @@ class PostgresStores:
 
 def build_store(side: SqliteStores | PostgresStores, folder: Path, tag: str, args: Any, now: Any) -> Store:
     """Generate the run's store: same seed, same moment, same master key as every other run."""
-    from workflow.population import populate
+    from workflow.demo.population import populate
 
     sub = folder / tag
     sub.mkdir(parents=True, exist_ok=True)
@@ -328,7 +328,7 @@ def main(argv: list[str]) -> dict[str, Any]:
 def _run(args: Any, folder: Path, sides: list[SqliteStores | PostgresStores]) -> dict[str, Any]:
     import random
 
-    from workflow.clock import utcnow
+    from workflow.adapters.clock import utcnow
 
     from .fire import choose_commands
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from workflow.service import Engine
+from workflow.bootstrap import bootstrap
+from workflow.service_layer.engine import Engine
 
 IB, LK = "ib.jansen", "lk.devries"
 
@@ -26,7 +27,7 @@ class Clock:
 
 def clocked_engine(config_path: Path, start: dt.datetime) -> tuple[Engine, Clock]:
     clock = Clock(start)
-    e = Engine.from_config(config_path, create_key=True, clock=clock)
+    e = bootstrap(config_path, create_key=True, clock=clock)
     e.init()
     return e, clock
 

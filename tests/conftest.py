@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import structlog
 
-from workflow.cli.main import main as cli_main
-from workflow.service import Engine
+from workflow.bootstrap import bootstrap
+from workflow.entrypoints.cli.main import main as cli_main
+from workflow.service_layer.engine import Engine
 
 REPO = Path(__file__).resolve().parents[1]
 STATES = REPO / "states"
@@ -140,7 +141,7 @@ def config_path(tmp_path: Path, db_url: str) -> Path:
 
 @pytest.fixture
 def engine(config_path: Path) -> Iterator[Engine]:
-    e = Engine.from_config(config_path, create_key=True)
+    e = bootstrap(config_path, create_key=True)
     e.init()
     yield e
     e.db.dispose()

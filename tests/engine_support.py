@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import MetaData, select
 
-from workflow import evidence
-from workflow.definition import ProcessDefinition, load_definition
-from workflow.domain import Case, Decision, decide, transition_payload
-from workflow.events import GENESIS_HASH, make_event
+from workflow.domain import evidence
+from workflow.domain.case import Case, Decision, decide, transition_payload
+from workflow.domain.definition import ProcessDefinition, load_definition
+from workflow.domain.events import GENESIS_HASH, make_event
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "states" / "passend_po_v1.toml"

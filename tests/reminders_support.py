@@ -15,7 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tests.engine_support import walk_to_niveau_4
-from workflow.service import Engine
+from workflow.bootstrap import bootstrap
+from workflow.service_layer.engine import Engine
 
 IB, LK = "ib.jansen", "lk.devries"
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -39,7 +40,7 @@ class Clock:
 
 
 def clocked_engine(config_path: Path, clock: Clock) -> Engine:
-    e = Engine.from_config(config_path, create_key=True, clock=clock)
+    e = bootstrap(config_path, create_key=True, clock=clock)
     e.init()
     return e
 

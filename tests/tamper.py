@@ -12,13 +12,13 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, text, update
 
-from workflow.events import canonical_bytes, canonical_json
-from workflow.store.ddl import drop_append_only_sql
-from workflow.store.tables import cases, events
+from workflow.adapters.store.ddl import drop_append_only_sql
+from workflow.adapters.store.tables import cases, events
+from workflow.domain.events import canonical_bytes, canonical_json
 
 
 def drop_append_only(conn: Connection, table: str = "events") -> None:
-    """Lift the triggers that make `table` append-only (workflow.store.ddl), for this transaction."""
+    """Lift the triggers that make `table` append-only (workflow.adapters.store.ddl), for this transaction."""
     for stmt in drop_append_only_sql(conn.dialect.name, table):
         conn.execute(text(stmt))
 

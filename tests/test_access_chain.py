@@ -19,13 +19,14 @@ from sqlalchemy import Connection, delete, exc, insert, select, text, update
 
 from tests.engine_support import in_threads
 from tests.tamper import drop_append_only
-from workflow.audit import access_chain
-from workflow.audit.access import access_log
-from workflow.audit.export import export
-from workflow.audit.verify import verify
-from workflow.events import GENESIS_HASH
-from workflow.service import Engine
-from workflow.store.migrate import MIGRATIONS
+from workflow.adapters.store.migrate import MIGRATIONS
+from workflow.bootstrap import bootstrap
+from workflow.domain.events import GENESIS_HASH
+from workflow.service_layer.audit import access_chain
+from workflow.service_layer.audit.access import access_log
+from workflow.service_layer.audit.export import export
+from workflow.service_layer.audit.verify import verify
+from workflow.service_layer.engine import Engine
 
 IB = "ib.jansen"
 
@@ -36,7 +37,7 @@ def _records(conn: Connection) -> list[Any]:
 
 def _reads(engine: Engine, tmp_path: Path) -> list[str]:
     """Access records from every writer: case show, a timeline, an export of two cases."""
-    from workflow.audit.timeline import timeline
+    from workflow.service_layer.audit.timeline import timeline
 
     ids = [engine.open_case(pupil=f"LL-{i}", school="de-linde", actor=IB)["case_id"] for i in range(2)]
     engine.case(ids[0], actor=IB)
@@ -81,8 +82,8 @@ _text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
 def test_the_template_is_canonical_json_of_the_record(record: dict[str, Any], prev: str) -> None:
     """What docs/event-chain.md specifies (canonical JSON of the fields, prev_hash and v) is what
     the template makes, for any text: quotes, backslashes, control characters, non-ASCII."""
-    from workflow.clock import iso_utc
-    from workflow.events import canonical_json
+    from workflow.domain.events import canonical_json
+    from workflow.domain.instants import iso_utc
 
     spec = {**record, "at": iso_utc(record["at"]), "prev_hash": prev, "v": 1}
     assert access_chain.canonical(record, prev) == canonical_json(spec).encode("utf-8")
@@ -191,7 +192,7 @@ def test_a_fork_cannot_be_written(engine: Engine, tmp_path: Path) -> None:
 
 def test_concurrent_readers_keep_one_chain(config_path: Path) -> None:
     """Two engines (two pools, as two processes would have) record reads at the same time."""
-    engines = [Engine.from_config(config_path, create_key=True) for _ in range(2)]
+    engines = [bootstrap(config_path, create_key=True) for _ in range(2)]
     engines[0].init()
     cid = engines[0].open_case(pupil="LL-1", school="de-linde", actor=IB)["case_id"]
     def read(e: Engine) -> None:

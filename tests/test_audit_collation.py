@@ -14,12 +14,12 @@ from sqlalchemy import insert, text
 
 from tests.conftest import PG_ENV, write_config
 from tests.test_audit_streaming import T0
-from workflow.audit.replay import replay_all
-from workflow.audit.verify import verify
-from workflow.events import GENESIS_HASH, make_event
-from workflow.service import Engine
-from workflow.store.eventstore import event_values
-from workflow.store.tables import cases, events
+from workflow.adapters.store.eventstore import event_values
+from workflow.adapters.store.tables import cases, events
+from workflow.bootstrap import bootstrap
+from workflow.domain.events import GENESIS_HASH, make_event
+from workflow.service_layer.audit.replay import replay_all
+from workflow.service_layer.audit.verify import verify
 
 
 @pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"{PG_ENV} is not set")
@@ -29,7 +29,7 @@ def test_language_collation_does_not_break_the_merge(tmp_path: Path) -> None:
     gen = _postgres_schema_url(os.environ[PG_ENV])
     url = next(gen)
     try:
-        engine = Engine.from_config(write_config(tmp_path, url), create_key=True)
+        engine = bootstrap(write_config(tmp_path, url), create_key=True)
         engine.init()
         d = engine.definition
         with engine.db.begin() as conn:

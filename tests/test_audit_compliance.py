@@ -10,8 +10,8 @@ import pytest
 
 from tests.audit_support import IB, LK, clocked_engine, journey_to_opp
 from tests.engine_support import adopt, walk_to_niveau_4
-from workflow.audit.compliance import compliance
-from workflow.service import Engine
+from workflow.service_layer.audit.compliance import compliance
+from workflow.service_layer.engine import Engine
 
 T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -137,7 +137,7 @@ def test_days_in_a_dispute_do_not_count_towards_the_six_weeks(config_path: Path)
 
 def _reference_text(report: dict[str, Any]) -> str:
     """The text report as it was rendered from the whole report in memory, before streaming."""
-    from workflow.audit.compliance import RULES
+    from workflow.service_layer.audit.compliance import RULES
 
     lines = [f"Naleving op {report['today']}"]
     for sid, per in sorted(report["summary"].items()):
@@ -166,7 +166,7 @@ def test_cli_streams_the_same_report_as_the_api(
     """The CLI judges case by case without holding the report; what it prints is the report the
     API builds in memory: the same JSON, and the same text whether the failing lines stayed in
     memory or went to a temporary file (64 bytes: after the first line)."""
-    from workflow.cli import audit as cli_audit
+    from workflow.entrypoints.cli import audit as cli_audit
 
     monkeypatch.setattr(cli_audit, "FAILING_SPOOL_BYTES", spool_bytes)
     engine, clock = clocked_engine(config_path, T0)

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.audit_support import IB, clocked_engine, journey_to_tlv, quick_closed
-from workflow.audit.verify import verify
-from workflow.crypto import ERASED
-from workflow.errors import Refused
-from workflow.store.tables import case_keys, cases, events
+from workflow.adapters.crypto import ERASED
+from workflow.adapters.store.tables import case_keys, cases, events
+from workflow.domain.errors import Refused
+from workflow.service_layer.audit.verify import verify
 
 T0 = dt.datetime(2023, 5, 8, 10, 0, tzinfo=dt.UTC)
 

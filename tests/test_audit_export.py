@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.audit_support import IB, clocked_engine, journey_to_tlv, quick_closed
-from workflow.audit.access import access_records
-from workflow.audit.export import export
+from workflow.service_layer.audit.access import access_records
+from workflow.service_layer.audit.export import export
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "docs" / "verify_export.py"
@@ -98,7 +98,7 @@ def test_manifest_is_written_entry_by_entry_as_json_dumps_would(
 ) -> None:
     """The case entries go through a temporary file a chunk at a time (2: every chunk boundary
     is crossed), and the manifest's bytes are still those of json.dumps(indent=2) of the whole."""
-    from workflow.audit import export as export_module
+    from workflow.service_layer.audit import export as export_module
 
     monkeypatch.setattr(export_module._Finisher, "CHUNK", chunk)
     engine, _clock = clocked_engine(config_path, T0)
@@ -126,7 +126,7 @@ def test_manifest_is_written_entry_by_entry_as_json_dumps_would(
     # a projection that no longer matches its chain is caught, in whichever chunk it falls
     from sqlalchemy import update
 
-    from workflow.store.tables import cases
+    from workflow.adapters.store.tables import cases
     with engine.db.begin() as conn:
         conn.execute(update(cases).where(cases.c.case_id == ids[-1]).values(version=99))
     again = export(engine, tmp_path / "y", actor="auditor")

@@ -16,9 +16,10 @@ import pytest
 
 from tests import test_journey
 from tests.conftest import write_config
-from workflow.audit.replay import replay_all
-from workflow.audit.verify import verify
-from workflow.service import Engine
+from workflow.bootstrap import bootstrap
+from workflow.service_layer.audit.replay import replay_all
+from workflow.service_layer.audit.verify import verify
+from workflow.service_layer.engine import Engine
 
 
 def _journeys() -> list[tuple[str, Any, dict[str, Any]]]:
@@ -53,7 +54,7 @@ def _check_store(engine: Engine) -> None:
     f"{n}[{','.join(map(str, p.values()))}]" if p else n for n, _, p in JOURNEYS])
 def test_journey_replays_to_its_projection(tmp_path: Path, db_url: str, name: str, fn: Any,
                                            params: dict[str, Any]) -> None:
-    engine = Engine.from_config(write_config(tmp_path, db_url), create_key=True)
+    engine = bootstrap(write_config(tmp_path, db_url), create_key=True)
     engine.init()
     try:
         fn(engine, **params)
@@ -67,9 +68,9 @@ def test_journeys_found() -> None:
 
 
 def test_generated_population_replays(tmp_path: Path, sqlite_url: str) -> None:
-    from workflow.population import populate
+    from workflow.demo.population import populate
 
-    engine = Engine.from_config(write_config(tmp_path, sqlite_url), create_key=True)
+    engine = bootstrap(write_config(tmp_path, sqlite_url), create_key=True)
     engine.init()
     try:
         populate(engine, pupils=300, seed=7)

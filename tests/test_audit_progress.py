@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from workflow.audit.progress import Progress
+from workflow.entrypoints.cli.progress import Progress
 
 
 class _Tty(io.StringIO):

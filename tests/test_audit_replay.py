@@ -12,10 +12,10 @@ from sqlalchemy import update
 
 from tests.audit_support import IB, LK, clocked_engine, journey_to_opp, journey_to_tlv, quick_closed
 from tests.conftest import STATES, write_config
-from workflow import domain
-from workflow.audit.replay import replay_all, replay_case
-from workflow.service import Engine
-from workflow.store.tables import cases
+from workflow.adapters.store.tables import cases
+from workflow.bootstrap import bootstrap
+from workflow.domain import case as domain
+from workflow.service_layer.audit.replay import replay_all, replay_case
 
 T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.UTC)  # 10:00 in Amsterdam
 
@@ -107,7 +107,7 @@ def test_older_version_replays_with_its_own_rules(tmp_path: Path, db_url: str) -
     states.mkdir()
     v1 = Path(shutil.copy(STATES / "passend_po_v1.toml", states / "passend_po_v1.toml"))
     cfg = write_config(tmp_path, db_url, definition=v1, defs_folder=states)
-    engine = Engine.from_config(cfg, create_key=True)
+    engine = bootstrap(cfg, create_key=True)
     engine.init()
     old = engine.open_case(pupil="OLD", school="de-linde", actor=IB)["case_id"]
     engine.record("signal", old, actor=LK, area="lezen", note="n")
@@ -116,7 +116,7 @@ def test_older_version_replays_with_its_own_rules(tmp_path: Path, db_url: str) -
 
     v2 = _v2(states)
     cfg = write_config(tmp_path, db_url, definition=v2, defs_folder=states)
-    engine = Engine.from_config(cfg)
+    engine = bootstrap(cfg)
     assert engine.definition.version == 2
     new = engine.open_case(pupil="NEW", school="de-linde", actor=IB)["case_id"]
     engine.record("signal", new, actor=LK, area="lezen", note="n")
@@ -130,7 +130,7 @@ def test_older_version_replays_with_its_own_rules(tmp_path: Path, db_url: str) -
     assert r_old.as_dict()["process"] == "passend-po@1"
     assert replay_case(engine, new, actor="auditor").ok
     # had v1's case been judged by v2, its escalation would not have been allowed
-    evs = __import__("workflow.store.eventstore", fromlist=["EventStore"])
+    evs = __import__("workflow.adapters.store.eventstore", fromlist=["EventStore"])
     with engine.db.connect() as conn:
         events = evs.EventStore(conn).events_of(old)
     before = domain.Case.from_events(events[:2])
@@ -158,7 +158,7 @@ def test_a_reworded_definition_is_noted_not_failed(tmp_path: Path, sqlite_url: s
     states = tmp_path / "states"
     states.mkdir()
     v1 = Path(shutil.copy(STATES / "passend_po_v1.toml", states / "passend_po_v1.toml"))
-    engine = Engine.from_config(write_config(tmp_path, sqlite_url, definition=v1, defs_folder=states),
+    engine = bootstrap(write_config(tmp_path, sqlite_url, definition=v1, defs_folder=states),
                                 create_key=True)
     engine.init()
     cid = engine.open_case(pupil="P", school="de-linde", actor=IB)["case_id"]
@@ -169,7 +169,7 @@ def test_a_reworded_definition_is_noted_not_failed(tmp_path: Path, sqlite_url: s
     v1.write_text(v1.read_text(encoding="utf-8").replace(
         old, '{ kind = "evidence", evidence = "signal", since = "level_entered", message = "een signaal" },', 1),
         encoding="utf-8")
-    engine = Engine.from_config(write_config(tmp_path, sqlite_url, definition=v1, defs_folder=states))
+    engine = bootstrap(write_config(tmp_path, sqlite_url, definition=v1, defs_folder=states))
     r = replay_case(engine, cid, actor="auditor")
     assert r.ok and r.notes == ["gebeurtenis 3: de voorwaarden luiden nu anders dan vastgelegd"]
     engine.db.dispose()

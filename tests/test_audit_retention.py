@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.audit_support import clocked_engine, journey_to_tlv, quick_closed
-from workflow.audit.retention import cases_due_for_erasure, parse_retention
-from workflow.errors import ConfigError
+from workflow.domain.errors import ConfigError
+from workflow.service_layer.audit.retention import cases_due_for_erasure, parse_retention
 
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC)
 

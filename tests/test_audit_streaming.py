@@ -12,14 +12,15 @@ import pytest
 from sqlalchemy import insert
 
 from tests.conftest import write_config
-from workflow.audit import verify as verify_module
-from workflow.audit.export import export
-from workflow.audit.replay import replay_all
-from workflow.audit.verify import verify
-from workflow.events import GENESIS_HASH, make_event
-from workflow.service import Engine
-from workflow.store.eventstore import event_values
-from workflow.store.tables import cases, events
+from workflow.adapters.store.eventstore import event_values
+from workflow.adapters.store.tables import cases, events
+from workflow.bootstrap import bootstrap
+from workflow.domain.events import GENESIS_HASH, make_event
+from workflow.service_layer.audit import verify as verify_module
+from workflow.service_layer.audit.export import export
+from workflow.service_layer.audit.replay import replay_all
+from workflow.service_layer.audit.verify import verify
+from workflow.service_layer.engine import Engine
 
 T0 = dt.datetime(2025, 1, 6, 8, 0, tzinfo=dt.UTC)
 
@@ -70,7 +71,7 @@ def _peaks(engine: Engine, tmp: Path, tag: str) -> dict[str, int]:
 def test_memory_stays_flat_as_the_store_grows(tmp_path: Path, sqlite_url: str, monkeypatch: Any) -> None:
     # Small fetch batches, so that both stores span many of them (the batch is the constant).
     monkeypatch.setattr(verify_module, "BATCH", 500)
-    engine = Engine.from_config(write_config(tmp_path, sqlite_url), create_key=True)
+    engine = bootstrap(write_config(tmp_path, sqlite_url), create_key=True)
     engine.init()
     _grow(engine, 0, 400)
     small = _peaks(engine, tmp_path, "small")
@@ -122,9 +123,9 @@ def _reference_read(at: Any, payload: Any) -> tuple[dt.datetime, Any]:
 ])
 def test_replay_reads_every_stored_form_as_before(tmp_path: Path, sqlite_url: str, at: Any,
                                                   payload: str) -> None:
-    from workflow.audit.replay import grouped_events
+    from workflow.service_layer.audit.replay import grouped_events
 
-    engine = Engine.from_config(write_config(tmp_path, sqlite_url), create_key=True)
+    engine = bootstrap(write_config(tmp_path, sqlite_url), create_key=True)
     engine.init()
     _grow(engine, 0, 1, per_case=3)
     with engine.db.connect() as conn:

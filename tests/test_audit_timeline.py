@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.audit_support import IB, LK, clocked_engine, journey_to_tlv
-from workflow.audit.access import access_records
-from workflow.audit.timeline import render, timeline
-from workflow.crypto import ERASED
+from workflow.adapters.crypto import ERASED
+from workflow.service_layer.audit.access import access_records
+from workflow.service_layer.audit.timeline import render, timeline
 
 T0 = dt.datetime(2024, 2, 5, 8, 0, tzinfo=dt.UTC)
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes" \'single\''

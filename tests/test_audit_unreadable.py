@@ -18,9 +18,9 @@ from sqlalchemy import Connection, select, update
 from tests.audit_support import IB, LK, clocked_engine, journey_to_opp
 from tests.engine_support import dump
 from tests.tamper import drop_append_only
-from workflow.errors import IntegrityError
-from workflow.events import canonical_json
-from workflow.store.tables import events
+from workflow.adapters.store.tables import events
+from workflow.domain.errors import IntegrityError
+from workflow.domain.events import canonical_json
 
 T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.UTC)
 

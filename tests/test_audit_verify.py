@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from tests.audit_support import clocked_engine, journey_to_tlv, quick_closed
 from tests.tamper import ACTIONS, rows_of, tamper
-from workflow.audit.verify import COLUMNS, Hasher, verify
-from workflow.events import canonical_bytes
-from workflow.service import Engine
+from workflow.bootstrap import bootstrap
+from workflow.domain.events import canonical_bytes
+from workflow.service_layer.audit.verify import COLUMNS, Hasher, verify
+from workflow.service_layer.engine import Engine
 
 T0 = dt.datetime(2025, 9, 1, 8, 30, tzinfo=dt.UTC)
 
@@ -151,9 +152,9 @@ def _insert_chains(conn: Any, chains: dict[str, list[dict[str, Any]]]) -> int:
     """Well-chained events written straight into the store, each case with its projection row."""
     from sqlalchemy import insert
 
-    from workflow.events import GENESIS_HASH, make_event
-    from workflow.store.eventstore import event_values
-    from workflow.store.tables import cases, events
+    from workflow.adapters.store.eventstore import event_values
+    from workflow.adapters.store.tables import cases, events
+    from workflow.domain.events import GENESIS_HASH, make_event
 
     n = 0
     for cid, evs in chains.items():
@@ -172,7 +173,7 @@ def _insert_chains(conn: Any, chains: dict[str, list[dict[str, Any]]]) -> int:
 
 
 def _no_general_path(monkeypatch: Any) -> None:
-    from workflow.audit import verify as verify_module
+    from workflow.service_layer.audit import verify as verify_module
 
     def boom(*args: Any, **kw: Any) -> None:
         raise AssertionError(f"the fast walk left a sound chain to the general path: {args[0]!r}")
@@ -183,7 +184,7 @@ def _no_general_path(monkeypatch: Any) -> None:
 
 @pytest.fixture
 def bare(config_path: Path) -> Any:
-    engine = Engine.from_config(config_path, create_key=True)
+    engine = bootstrap(config_path, create_key=True)
     engine.init()
     yield engine
     engine.db.dispose()
@@ -210,7 +211,7 @@ def test_the_fast_walk_takes_every_event_the_engine_writes(
 
 def test_both_walks_give_the_same_verdicts(store: Any) -> None:
     """The bytes walk (SQLite) and the str walk (PostgreSQL) over the same rows, on SQLite."""
-    from workflow.audit import verify as v
+    from workflow.service_layer.audit import verify as v
 
     engine, target, bystander = store
     if engine.db.dialect.name != "sqlite":

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import write_config
-from workflow.population import populate
-from workflow.service import Engine
+from workflow.bootstrap import bootstrap
+from workflow.demo.population import populate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,11 +44,11 @@ def positive(figures: dict[str, Any], *keys: str) -> None:
 
 def test_population_is_valid_and_spread(tmp_path: Path, sqlite_url: str) -> None:
     """Generated cases are what the engine itself would write: chains, projections, guards."""
-    from workflow import domain
-    from workflow.events import GENESIS_HASH, make_event
-    from workflow.store.eventstore import _projection_values
+    from workflow.adapters.store.eventstore import _projection_values
+    from workflow.domain import case as domain
+    from workflow.domain.events import GENESIS_HASH, make_event
 
-    engine = Engine.from_config(write_config(tmp_path, sqlite_url), create_key=True)
+    engine = bootstrap(write_config(tmp_path, sqlite_url), create_key=True)
     engine.init()
     pop = populate(engine, pupils=400, seed=7)
     assert pop.pupils == 400 and pop.events > 1600

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow.calendar import SchoolCalendar, parse_days_off
-from workflow.errors import ConfigError
+from workflow.domain.calendar import SchoolCalendar, parse_days_off
+from workflow.domain.errors import ConfigError
 
 D = dt.date
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from workflow.cli.main import main as cli_main
+from workflow.bootstrap import bootstrap
+from workflow.entrypoints.cli.main import main as cli_main
 
 from .conftest import write_config
 from .engine_support import DEFAULT, dump
@@ -38,8 +39,8 @@ def open_case(cli: Any, pupil: str = "LL-1", actor: str = IB) -> str:
 
 @pytest.fixture
 def engine_db(config_path: Path) -> Iterator[Any]:
-    from workflow.config import load_config
-    from workflow.store.db import make_engine
+    from workflow.adapters.config import load_config
+    from workflow.adapters.store.db import make_engine
 
     db = make_engine(load_config(config_path).database_url)
     yield lambda: db
@@ -92,12 +93,11 @@ def test_case_list_streams_what_it_printed_whole(ready: Any, config_path: Path) 
     whole list rendered at once (json.dumps(indent=2) for --json, a line a case for text)."""
     import json
 
-    from workflow.service import Engine
 
     ids = [open_case(ready, pupil=f"LL-{i}") for i in range(3)]
     closed = ready("case", "fire", ids[1], "close", "--reason", "verhuisd", "--actor", IB)
     assert closed.code == 0, closed.err
-    engine = Engine.from_config(config_path)
+    engine = bootstrap(config_path)
     try:
         whole = engine.list_cases(actor="auditor")
     finally:
@@ -364,7 +364,7 @@ def test_a_real_process_keeps_stdout_for_results_and_stderr_for_logs(tmp_path: P
     cfg.write_text(cfg.read_text().replace('level = "warning"', 'level = "info"'))
 
     def passend(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), *args],
+        return subprocess.run([sys.executable, "-m", "workflow.entrypoints.cli.main", "--config", str(cfg), *args],
                               capture_output=True, text=True, timeout=120,
                               cwd=Path(__file__).resolve().parents[1])
 

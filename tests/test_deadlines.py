@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from tests.conftest import STATES, write_config
 from tests.reminders_support import IB, Clock, adopt_opp, clocked_engine, deadline, to_niveau_4
-from workflow.deadlines import parse_duration, running, school_year_end
-from workflow.definition import load_definition
-from workflow.domain import Case
-from workflow.errors import DefinitionError
-from workflow.events import GENESIS_HASH, make_event
-from workflow.service import Engine
+from workflow.domain.case import Case
+from workflow.domain.deadlines import parse_duration, running, school_year_end
+from workflow.domain.definition import load_definition
+from workflow.domain.errors import DefinitionError
+from workflow.domain.events import GENESIS_HASH, make_event
+from workflow.service_layer.engine import Engine
 
 D0 = dt.date(2026, 9, 7)  # a Monday
 
@@ -157,7 +157,7 @@ def test_closed_case_has_no_running_deadlines(eng) -> None:
 
 
 def test_case_show_prints_the_deadlines(tmp_path: Path, sqlite_url: str, clock: Clock, capsys) -> None:
-    from workflow.cli.main import main
+    from workflow.entrypoints.cli.main import main
 
     cfg = write_config(tmp_path, sqlite_url)
     e = clocked_engine(cfg, clock)
@@ -228,8 +228,8 @@ def test_paused_days_are_added_to_the_due_date(start: dt.date, gaps: list[tuple[
     ((("kind", "bot"),), {}, False),
 ])
 def test_a_deadline_condition_matches_as_a_guard_filter(where: tuple, fields: dict, match: bool) -> None:
-    from workflow.deadlines import Condition
-    from workflow.guards import fields_match
+    from workflow.domain.deadlines import Condition
+    from workflow.domain.guards import fields_match
 
     assert fields_match(fields, where) is match
     assert Condition(evidence="meeting", where=where).matches_fact("meeting", fields) is match

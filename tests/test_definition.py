@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from workflow.cli.main import main as cli_main
-from workflow.definition import DefinitionRegistry, load_definition, parse_definition
-from workflow.errors import BadInput, DefinitionError, Refused
-from workflow.service import Engine
+from workflow.bootstrap import bootstrap
+from workflow.domain.definition import DefinitionRegistry, load_definition, parse_definition
+from workflow.domain.errors import BadInput, DefinitionError, Refused
+from workflow.entrypoints.cli.main import main as cli_main
 
 from .conftest import write_config
 from .engine_support import DEFAULT, FIXTURES, PureCase
@@ -103,7 +103,7 @@ def test_five_level_fixture_pure() -> None:
 @pytest.mark.parametrize("fixture", ["three_levels.toml", "five_levels.toml"])
 def test_alternative_definitions_run_on_the_same_engine(tmp_path: Path, db_url: str, fixture: str) -> None:
     cfg = write_config(tmp_path, db_url, definition=FIXTURES / fixture, defs_folder=tmp_path / "defs")
-    engine = Engine.from_config(cfg, create_key=True)
+    engine = bootstrap(cfg, create_key=True)
     try:
         engine.init()
         d = engine.definition

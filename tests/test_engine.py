@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from workflow.errors import BadInput, Conflict, NotFound, Refused
-from workflow.service import Engine
+from workflow.bootstrap import bootstrap
+from workflow.domain.errors import BadInput, Conflict, NotFound, Refused
+from workflow.service_layer.engine import Engine
 
 from .conftest import write_config
 from .engine_support import DEFAULT, dump, walk_to_niveau_4
@@ -270,13 +271,13 @@ def test_old_cases_keep_the_definition_version_they_were_opened_under(tmp_path: 
         '{ kind = "evidence", evidence = "signal", since = "level_entered" }',
         '{ kind = "evidence", evidence = "signal", since = "level_entered", min = 2 }')
     (states / "v2.toml").write_text(v2, encoding="utf-8")
-    e1 = Engine.from_config(write_config(tmp_path, db_url, definition=states / "v1.toml",
+    e1 = bootstrap(write_config(tmp_path, db_url, definition=states / "v1.toml",
                                          defs_folder=states), create_key=True)
     e1.init()
     old = opened(e1, "OLD-1")
     e1.record("signal", old, actor=LK, area="lezen", note="n")
     e1.db.dispose()
-    e2 = Engine.from_config(write_config(tmp_path, db_url, definition=states / "v2.toml",
+    e2 = bootstrap(write_config(tmp_path, db_url, definition=states / "v2.toml",
                                          defs_folder=states))
     try:
         new = opened(e2, "NEW-1")
@@ -289,7 +290,7 @@ def test_old_cases_keep_the_definition_version_they_were_opened_under(tmp_path: 
     finally:
         e2.db.dispose()
     (states / "v1.toml").unlink()  # uninstalling a version that cases still use
-    e3 = Engine.from_config(write_config(tmp_path, db_url, definition=states / "v2.toml",
+    e3 = bootstrap(write_config(tmp_path, db_url, definition=states / "v2.toml",
                                          defs_folder=states))
     try:
         with pytest.raises(BadInput, match="version 1 is not installed"):
@@ -301,7 +302,7 @@ def test_old_cases_keep_the_definition_version_they_were_opened_under(tmp_path: 
 def test_two_concurrent_opens_for_one_pupil_make_one_case(engine: Engine) -> None:
     import threading
 
-    other = Engine.from_config(engine.config.path)
+    other = bootstrap(engine.config.path)
     barrier = threading.Barrier(2)
     results: list[object] = []
 

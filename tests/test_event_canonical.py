@@ -13,13 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow.clock import iso_utc
-from workflow.events import (
-    canonical_bytes,
-    canonical_head_dict,
-    canonical_json,
-    make_event,
-)
+from workflow.domain.events import canonical_bytes, canonical_head_dict, canonical_json, make_event
+from workflow.domain.instants import iso_utc
 
 texts = st.text(max_size=12)
 instants = st.datetimes(
@@ -76,7 +71,7 @@ def test_restore_event_makes_what_the_constructor_makes() -> None:
     """restore_event skips the frozen dataclass's __init__; it must set every field, in order."""
     import dataclasses
 
-    from workflow.events import Event, restore_event
+    from workflow.domain.events import Event, restore_event
 
     at = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
     values = ("C-1", 3, "transitioned", "passend_po", 2, "ib.x", "ib", at, {"a": [1]}, "0" * 64,

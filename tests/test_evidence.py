@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from workflow.errors import BadInput
-from workflow.evidence import EVIDENCE_KINDS, validate
-from workflow.service import Engine
+from workflow.domain.errors import BadInput
+from workflow.domain.evidence import EVIDENCE_KINDS, validate
+from workflow.service_layer.engine import Engine
 
 from .engine_support import dump
 

@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from workflow import domain
-from workflow.errors import BadInput, NotFound
-from workflow.facts import CaseFacts, Entry, Fact
-from workflow.guards import Guard, check, consent_status
+from workflow.domain import case as domain
+from workflow.domain.errors import BadInput, NotFound
+from workflow.domain.facts import CaseFacts, Entry, Fact
+from workflow.domain.guards import Guard, check, consent_status
 
 from .engine_support import PureCase
 
@@ -438,7 +438,7 @@ def test_random_walks_keep_decisions_machine_and_replay_in_step() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from workflow.machine import shared_machine
+    from workflow.domain.machine import shared_machine
 
     @settings(max_examples=150, deadline=None)
     @given(st.lists(st.tuples(st.integers(0, len(ACTIONS) - 1), st.integers(0, 20)), max_size=60))

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from workflow.errors import BadInput, Refused
-from workflow.service import Engine
+from workflow.domain.errors import BadInput, Refused
+from workflow.service_layer.engine import Engine
 
 from .engine_support import adopt, walk_to_niveau_4
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import structlog
 
-from workflow.cli.main import main as cli_main
-from workflow.logs import REDACTED, configure
+from workflow.adapters.logs import REDACTED, configure
+from workflow.entrypoints.cli.main import main as cli_main
 
 from .conftest import CliResult, write_config
 
@@ -174,7 +174,7 @@ def test_lines_are_those_of_structlogs_own_processors() -> None:
     format_exc_info and JSONRenderer would."""
     import datetime as dt
 
-    from workflow import logs
+    from workflow.adapters import logs
 
     class Odd:
         def __repr__(self) -> str:

@@ -15,9 +15,9 @@ import pytest
 from tests.audit_support import IB, clocked_engine
 from tests.conftest import FIXTURES, STATES
 from tests.engine_support import walk_to_niveau_4
-from workflow.definition import load_definition
-from workflow.guards import Guard
-from workflow.reminders.messages import render
+from workflow.domain.definition import load_definition
+from workflow.domain.guards import Guard
+from workflow.service_layer.reminders.messages import render
 
 T0 = dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC)  # a Tuesday
 REPRS = ("True", "False", "None")

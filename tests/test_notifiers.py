@@ -13,7 +13,7 @@ from notifiers import Attachment, Message, NotifierConfigError, NotifierError
 from notifiers.console import ConsoleNotifier
 from notifiers.file import FileNotifier
 from tests.reminders_support import free_port, smtp_server
-from workflow.reminders import ics
+from workflow.service_layer.reminders import ics
 
 MSG = Message(
     to=("ib@de-linde.school.example",),

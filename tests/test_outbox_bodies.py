@@ -18,11 +18,11 @@ import pytest
 
 from notifiers import Message, Notifier
 from tests.conftest import write_config
-from workflow.reminders import outbox
-from workflow.reminders.dispatcher import dispatch_once
-from workflow.reminders.messages import message_id
-from workflow.reminders.settings import ReminderSettings
-from workflow.service import Engine
+from workflow.adapters.store import outbox
+from workflow.bootstrap import bootstrap
+from workflow.service_layer.reminders.dispatcher import dispatch_once
+from workflow.service_layer.reminders.messages import message_id
+from workflow.service_layer.reminders.settings import ReminderSettings
 
 T0 = dt.datetime(2026, 10, 5, 6, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(seconds=300)
@@ -64,7 +64,7 @@ def _rows(n: int, size: int = 40) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def db(tmp_path: Path, db_url: str) -> Iterator[Any]:
-    engine = Engine.from_config(write_config(tmp_path, db_url), create_key=True)
+    engine = bootstrap(write_config(tmp_path, db_url), create_key=True)
     engine.init()
     yield engine.db
     engine.db.dispose()

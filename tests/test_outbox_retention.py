@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 from tests.conftest import write_config
 from tests.reminders_support import free_port, smtp_extra, to_niveau_4
 from tests.test_reminders import D0, Rig, _rig
-from workflow.errors import ConfigError
-from workflow.reminders import outbox
-from workflow.reminders.settings import parse_settings
+from workflow.adapters.store import outbox
+from workflow.domain.errors import ConfigError
+from workflow.service_layer.reminders.settings import parse_settings
 
 SENT_AT = dt.datetime(2026, 10, 5, 6, 0, tzinfo=dt.UTC)
 

@@ -26,9 +26,9 @@ from tests.reminders_support import (
     smtp_server,
     to_niveau_4,
 )
-from workflow.reminders import outbox
-from workflow.reminders.bootstrap import ReminderService
-from workflow.service import Engine
+from workflow.adapters.store import outbox
+from workflow.bootstrap import reminder_service
+from workflow.service_layer.engine import Engine
 
 D0 = dt.date(2026, 9, 7)  # Monday; niveau_4 entered -> OPP due Monday 19 October 2026
 
@@ -43,7 +43,7 @@ class Rig:
     def __init__(self, engine: Engine, clock: Clock, port: int, inbox: Any) -> None:
         self.engine, self.clock, self.port, self.inbox = engine, clock, port, inbox
         self.moment = at(D0)
-        self.service = ReminderService.from_engine(engine, lambda: self.moment)
+        self.service = reminder_service(engine, lambda: self.moment)
 
     def tick(self, day: dt.date, hour: int = 8) -> dict[str, int]:
         self.moment = at(day, hour)
@@ -166,7 +166,7 @@ def test_smtp_refusing_then_down_then_back_delivers_each_reminder_once(tmp_path:
     engine = clocked_engine(cfg, Clock(D0))
     for i in range(5):
         to_niveau_4(engine, pupil=f"LL-{i}")
-    service = ReminderService.from_engine(engine, lambda: at(D0 + dt.timedelta(days=28)))
+    service = reminder_service(engine, lambda: at(D0 + dt.timedelta(days=28)))
     inbox = Inbox()
     inbox.refuse = 3  # the server answers 451 to the first three messages
     with smtp_server(port, inbox):
@@ -185,7 +185,7 @@ def test_smtp_refusing_then_down_then_back_delivers_each_reminder_once(tmp_path:
 
 
 def test_failed_after_max_attempts_is_listed_and_retried(tmp_path: Path, sqlite_url: str, capsys: Any) -> None:
-    from workflow.cli.main import main
+    from workflow.entrypoints.cli.main import main
 
     port = free_port()  # nothing listens here yet: the mail server is down
     cfg = write_config(tmp_path, sqlite_url, extra=smtp_extra(port, max_attempts=2))
@@ -193,7 +193,7 @@ def test_failed_after_max_attempts_is_listed_and_retried(tmp_path: Path, sqlite_
     engine = clocked_engine(cfg, clock)
     to_niveau_4(engine)
     moment = D0 + dt.timedelta(days=28)
-    service = ReminderService.from_engine(engine, lambda: at(moment))
+    service = reminder_service(engine, lambda: at(moment))
     assert service.tick() == {"planned": 1, "sent": 0, "retrying": 1, "failed": 0, "lost_claim": 0,
                               "deferred": 0, "cleared": 0}
     assert service.tick()["failed"] == 1
@@ -230,7 +230,7 @@ def test_crash_between_send_and_mark_resends_with_the_same_message_id(srig: Rig)
     # A service claims the row and sends it, then dies before marking it sent.
     now = dt.datetime.now(dt.UTC)
     claim = outbox.claim(srig.engine.db, now=now, batch=10, lease=dt.timedelta(seconds=300))
-    from workflow.reminders.dispatcher import row_message
+    from workflow.service_layer.reminders.dispatcher import row_message
 
     head = claim.rows[0]
     srig.service.notifier.send(row_message(head, outbox.load_body(srig.engine.db, head.id, claim.token)))
@@ -247,7 +247,7 @@ def test_crash_between_send_and_mark_resends_with_the_same_message_id(srig: Rig)
 def test_planning_twice_or_from_two_services_plans_once(srig: Rig) -> None:
     to_niveau_4(srig.engine)
     srig.moment = at(D0 + dt.timedelta(days=28))
-    other = ReminderService.from_engine(srig.engine, lambda: srig.moment)
+    other = reminder_service(srig.engine, lambda: srig.moment)
     planner = srig.service.planner()
     items = planner.due(srig.moment)
     rows = [planner.render(i, dt.datetime.now(dt.UTC)) for i in items]
@@ -276,7 +276,7 @@ def test_daily_digest_on_school_days(tmp_path: Path, sqlite_url: str) -> None:
     soon = to_niveau_4(engine, pupil="LL-4")  # due 2 November
     day = dt.date(2026, 10, 29)  # Thursday after the autumn holiday
     moment = [at(day, 7)]
-    service = ReminderService.from_engine(engine, lambda: moment[0])
+    service = reminder_service(engine, lambda: moment[0])
     with smtp_server(port) as (_, inbox):
         service.tick()  # 07:00: before digest_time
         assert not any("Overzicht" in str(m["Subject"]) for m in inbox.messages())
@@ -295,7 +295,7 @@ def test_daily_digest_on_school_days(tmp_path: Path, sqlite_url: str) -> None:
 
 
 def test_messages_escape_html_and_keep_the_subject_on_one_line() -> None:
-    from workflow.reminders.messages import render
+    from workflow.service_layer.reminders.messages import render
 
     ctx = {"case_id": "C-X", "school": "OBS <De Linde> & Co", "group": 5, "label": "BOT\nOverleg <b>",
            "due": "01-02-2027", "due_long": "maandag 1 februari 2027", "days_left": 1, "overdue_days": 0,
@@ -310,7 +310,7 @@ def test_messages_escape_html_and_keep_the_subject_on_one_line() -> None:
 def test_no_pupil_name_or_reference_in_the_service_logs(srig: Rig) -> None:
     import io
 
-    from workflow.logs import configure
+    from workflow.adapters.logs import configure
 
     stream = io.StringIO()
     configure("debug", json=True, stream=stream)

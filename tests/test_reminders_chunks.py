@@ -1,7 +1,7 @@
 """A tick plans in chunks of cases, and one unreadable case never stops the others.
 
 `ReminderService.plan` folds, plans, stores and writes back one chunk of cases at a time
-(workflow.reminders.work.SCAN_CHUNK), and the digest streams open cases page by page, so a
+(workflow.service_layer.reminders.work.SCAN_CHUNK), and the digest streams open cases page by page, so a
 tick's memory follows the chunk, not the store. These tests make the chunk tiny so that every
 path crosses many chunk boundaries: the result must still be exactly what the full scan plans,
 a tick that dies between chunks must lose nothing, and peak memory must not grow with the store.
@@ -25,11 +25,12 @@ from tests.conftest import write_config
 from tests.reminders_support import AMS, Clock, clocked_engine
 from tests.tamper import drop_append_only
 from tests.test_reminders_work import START, Ticker, at, extra, projection
-from workflow.population import populate
-from workflow.reminders import outbox, work
-from workflow.service import Engine
-from workflow.store.eventstore import LOOK_NOW
-from workflow.store.tables import cases, events
+from workflow.adapters.store import outbox
+from workflow.adapters.store.eventstore import LOOK_NOW
+from workflow.adapters.store.tables import cases, events
+from workflow.demo.population import populate
+from workflow.service_layer.engine import Engine
+from workflow.service_layer.reminders import work
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -145,7 +146,7 @@ def garbled(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 def _passend(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), *args],
+    return subprocess.run([sys.executable, "-m", "workflow.entrypoints.cli.main", "--config", str(cfg), *args],
                           capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -171,8 +172,8 @@ def test_reminders_due_prints_page_by_page_what_the_whole_list_gives(
     """`reminders due` lists a page of cases at a time (the Due items hold their folded cases),
     and what it prints is the whole due list rendered at once: the same items, order, outbox
     status (some planned by an earlier tick, some new) and bytes."""
-    from workflow.cli.main import main as cli_main
-    from workflow.reminders.bootstrap import unreachable
+    from workflow.entrypoints.cli.main import main as cli_main
+    from workflow.service_layer.reminders.service import unreachable
 
     cfg, engine = _store(tmp_path, db_url, 150)
     t = Ticker(engine)

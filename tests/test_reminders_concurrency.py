@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tests.conftest import REPO, write_config
 from tests.reminders_support import Inbox, free_port, smtp_extra, smtp_server
-from workflow.reminders import outbox
-from workflow.reminders.messages import message_id
-from workflow.service import Engine
+from workflow.adapters.store import outbox
+from workflow.bootstrap import bootstrap
+from workflow.service_layer.reminders.messages import message_id
 
 
 def _due_rows(n: int) -> list[dict]:
@@ -40,14 +40,14 @@ def test_two_dispatch_processes_deliver_each_reminder_exactly_once(tmp_path: Pat
     count = 3000 if url.startswith("postgresql") else 400  # SQLite queues its writers: fewer
     port = free_port()
     cfg = write_config(tmp_path, url, extra=smtp_extra(port, batch_size=25))
-    engine = Engine.from_config(cfg, create_key=True)
+    engine = bootstrap(cfg, create_key=True)
     engine.init()
     now = dt.datetime.now(dt.UTC)
     assert outbox.insert_new(engine.db, _due_rows(count), now) == count
     inbox = Inbox()
     inbox.refuse = 10  # a few transient refusals on the way, retried by whichever process
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), "reminders", "dispatch",
+    cmd = [sys.executable, "-m", "workflow.entrypoints.cli.main", "--config", str(cfg), "reminders", "dispatch",
            "--once", "--no-plan", "--json"]
     with smtp_server(port, inbox):
         procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
@@ -79,8 +79,8 @@ def test_two_serve_processes_plan_and_send_each_reminder_once(tmp_path: Path, db
     engine.db.dispose()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     moment = (d0 + dt.timedelta(days=28)).isoformat() + "T08:00"
-    cmd = [sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), "serve", "--once", "--now", moment,
-           "--json"]
+    cmd = [sys.executable, "-m", "workflow.entrypoints.cli.main", "--config", str(cfg), "serve", "--once",
+           "--now", moment, "--json"]
     with smtp_server(port) as (_, inbox):
         procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
                  for _ in range(2)]

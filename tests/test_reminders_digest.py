@@ -3,7 +3,7 @@
 An IB's digest lists every overdue or due-this-week case of its schools (and every case that
 waits for parental consent). A digest tick only knows them all once the last open case is
 folded; it used to keep them as tuples in memory for every IB, which at 1M cases was the largest
-part of a digest day's peak. They now go to a scratch SQLite file (workflow.reminders.digest)
+part of a digest day's peak. They now go to a scratch SQLite file (workflow.service_layer.reminders.digest)
 and each digest streams its lines back when it is rendered. These tests hold it to that: the
 digests are byte for byte what the in-memory gathering rendered, nothing of the lines stays in
 memory when the digests are handed over, and no scratch file is left behind or readable by
@@ -25,12 +25,13 @@ import pytest
 from tests.conftest import write_config
 from tests.reminders_support import Clock, clocked_engine, to_niveau_4
 from tests.test_reminders_work import START, Ticker, at, extra
-from workflow import deadlines as dl
-from workflow import domain
-from workflow.population import populate
-from workflow.reminders import digest, messages, outbox, work
-from workflow.reminders.planner import CONSENT_WAITING, Due, Planner
-from workflow.service import Engine
+from workflow.adapters.store import outbox
+from workflow.demo.population import populate
+from workflow.domain import case as domain
+from workflow.domain import deadlines as dl
+from workflow.service_layer.engine import Engine
+from workflow.service_layer.reminders import digest, messages, work
+from workflow.service_layer.reminders.planner import CONSENT_WAITING, Due, Planner
 
 # An IB for both schools, so a digest's lines come from two schools, in config order.
 BOTH = ('\n[[users]]\nid = "ib.beide"\nrole = "ib"\nschools = ["de-linde", "het-anker"]\n'
@@ -108,7 +109,7 @@ def in_memory_digests(planner: Planner, now: dt.datetime) -> dict[str, tuple[str
 
 
 def messages_tz() -> Any:
-    from workflow.clock import SCHOOL_TZ
+    from workflow.domain.instants import SCHOOL_TZ
 
     return SCHOOL_TZ
 

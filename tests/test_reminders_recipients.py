@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import write_config
-from workflow.reminders.bootstrap import ReminderService, load_settings, unreachable
-from workflow.service import Engine
+from workflow.bootstrap import bootstrap, load_settings, reminder_service
+from workflow.service_layer.reminders.service import unreachable
 
 MONDAY = "2026-11-30T08:00"
 HET_ANKER_DIRECTEUR = """
@@ -36,15 +36,15 @@ def test_reminders_due_names_the_school_without_a_recipient(cli: Any) -> None:
 
 
 def test_a_fully_staffed_config_has_no_gaps(tmp_path: Path, sqlite_url: str) -> None:
-    engine = Engine.from_config(write_config(tmp_path, sqlite_url, extra=HET_ANKER_DIRECTEUR),
+    engine = bootstrap(write_config(tmp_path, sqlite_url, extra=HET_ANKER_DIRECTEUR),
                                 create_key=True)
     engine.init()
     assert unreachable(engine, load_settings(engine)) == []
-    ReminderService.from_engine(engine)  # starts without a warning to give
+    reminder_service(engine)  # starts without a warning to give
 
 
 def test_a_user_without_an_address_does_not_count(tmp_path: Path, sqlite_url: str) -> None:
     no_address = HET_ANKER_DIRECTEUR.replace('email = "directie@het-anker.school.example"\n', "")
-    engine = Engine.from_config(write_config(tmp_path, sqlite_url, extra=no_address), create_key=True)
+    engine = bootstrap(write_config(tmp_path, sqlite_url, extra=no_address), create_key=True)
     engine.init()
     assert unreachable(engine, load_settings(engine)) == [("het-anker", "escalations", ("directeur",))]

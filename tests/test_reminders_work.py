@@ -1,4 +1,4 @@
-"""The planner's work projection (`cases.next_action_on`, workflow.reminders.work).
+"""The planner's work projection (`cases.next_action_on`, workflow.service_layer.reminders.work).
 
 A tick folds only the cases whose next action day has come. These tests hold it to the old
 behaviour: on generated populations, with commands in between and `--now` moving forwards and
@@ -21,16 +21,17 @@ from sqlalchemy import select
 
 from tests.conftest import write_config
 from tests.reminders_support import AMS, IB, Clock, clocked_engine, to_niveau_4
-from workflow import deadlines as dl
-from workflow import domain
-from workflow.errors import BadInput
-from workflow.population import populate
-from workflow.reminders import outbox
-from workflow.reminders.bootstrap import ReminderService
-from workflow.reminders.work import actions
-from workflow.service import Engine
-from workflow.store.eventstore import LOOK_NOW
-from workflow.store.tables import cases
+from workflow.adapters.store import outbox
+from workflow.adapters.store.eventstore import LOOK_NOW
+from workflow.adapters.store.tables import cases
+from workflow.bootstrap import reminder_service
+from workflow.demo.population import populate
+from workflow.domain import case as domain
+from workflow.domain import deadlines as dl
+from workflow.domain.errors import BadInput
+from workflow.service_layer.engine import Engine
+from workflow.service_layer.reminders.service import ReminderService
+from workflow.service_layer.reminders.work import actions
 
 START = dt.date(2026, 9, 1)
 ACTOR = {"de-linde": "ib.jansen", "het-anker": "ib.smit"}
@@ -51,7 +52,7 @@ class Ticker:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.moment = at(START)
-        self.service = ReminderService.from_engine(engine, lambda: self.moment)
+        self.service = reminder_service(engine, lambda: self.moment)
 
     def outbox_keys(self) -> set[str]:
         with self.engine.db.connect() as conn:
@@ -219,7 +220,7 @@ def test_the_projection_after_every_kind_of_command(tmp_path: Path, db_url: str)
 
 def test_a_write_between_fold_and_write_back_keeps_the_case_for_the_next_tick(
         tmp_path: Path, sqlite_url: str) -> None:
-    from workflow.reminders.work import write_back
+    from workflow.service_layer.reminders.work import write_back
 
     cfg = write_config(tmp_path, sqlite_url, extra=extra(tmp_path / "outbox", digest=False))
     d0 = dt.date(2026, 9, 7)
@@ -238,7 +239,7 @@ def test_backfill_on_a_store_from_before_the_migration(tmp_path: Path, db_url: s
     from alembic import command
     from alembic.config import Config
 
-    from workflow.store import migrate
+    from workflow.adapters.store import migrate
 
     cfg_path = write_config(tmp_path, db_url, extra=extra(tmp_path / "outbox", digest=True))
     clock = Clock(START)
@@ -265,7 +266,7 @@ def test_backfill_on_a_store_from_before_the_migration(tmp_path: Path, db_url: s
 def test_audit_replay_catches_a_stale_next_action_day(populated: tuple[Engine, Clock]) -> None:
     from sqlalchemy import update
 
-    from workflow.audit.replay import replay_all
+    from workflow.service_layer.audit.replay import replay_all
 
     engine, _ = populated
     t = Ticker(engine)

@@ -19,15 +19,16 @@ from sqlalchemy import select, text
 
 from tests.conftest import write_config
 from tests.engine_support import in_threads
-from workflow.service import Engine
-from workflow.store.tables import events
+from workflow.adapters.store.tables import events
+from workflow.bootstrap import bootstrap
+from workflow.service_layer.engine import Engine
 
 IB, LK = "ib.jansen", "lk.devries"
 
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path, sqlite_url: str) -> Iterator[Engine]:
-    e = Engine.from_config(write_config(tmp_path, sqlite_url), create_key=True)
+    e = bootstrap(write_config(tmp_path, sqlite_url), create_key=True)
     e.init()
     yield e
     e.db.dispose()
@@ -89,7 +90,7 @@ def test_a_database_error_hands_the_connection_back_to_the_pool(sqlite_engine: E
 
 
 def test_a_refused_or_conflicting_command_keeps_the_connection(sqlite_engine: Engine) -> None:
-    from workflow.errors import Conflict, Refused
+    from workflow.domain.errors import Conflict, Refused
 
     cid = _open(sqlite_engine)
     conn = _driver(sqlite_engine)
@@ -133,7 +134,7 @@ def test_a_connection_out_during_a_dispose_is_not_kept(sqlite_engine: Engine) ->
 
 
 def test_only_a_connection_without_a_transaction_is_kept(sqlite_engine: Engine) -> None:
-    from workflow.store.reserve import Reserve
+    from workflow.adapters.store.reserve import Reserve
 
     reserve = Reserve(sqlite_engine.db)
     kept = reserve.take()

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from workflow.audit.compliance import compliance
-from workflow.audit.export import export
-from workflow.errors import NotFound, Refused
-from workflow.service import Engine
+from workflow.domain.errors import NotFound, Refused
+from workflow.service_layer.audit.compliance import compliance
+from workflow.service_layer.audit.export import export
+from workflow.service_layer.engine import Engine
 
 IB = "ib.jansen"
 

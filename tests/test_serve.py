@@ -31,15 +31,15 @@ from = "passend@test.example"
 
 def passend(cfg: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), *args],
+    return subprocess.run([sys.executable, "-m", "workflow.entrypoints.cli.main", "--config", str(cfg), *args],
                           capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def serve_until(cfg: Path, folder: Path, count: int, *args: str) -> subprocess.CompletedProcess[str]:
     """Start `passend serve`, wait until `count` .eml files exist, then stop it with SIGTERM."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "workflow.cli.main", "--config", str(cfg), "serve", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "workflow.entrypoints.cli.main", "--config", str(cfg), "serve",
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(list(folder.glob("*.eml"))) < count:
         time.sleep(0.1)
@@ -106,7 +106,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, sqlite_url: str) -> No
 
 
 def test_help_is_light() -> None:
-    code = ("import sys; from workflow.cli.main import main; main(['--help']); "
+    code = ("import sys; from workflow.entrypoints.cli.main import main; main(['--help']); "
             "print([m for m in ('apscheduler', 'holidays', 'sqlalchemy', 'jinja2', 'notifiers') if m in sys.modules])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)

@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from workflow.errors import Conflict
-from workflow.events import GENESIS_HASH, chain_hash
-from workflow.service import Engine
-from workflow.store import migrate
-from workflow.store.eventstore import EventStore
-from workflow.store.tables import cases, events
+from workflow.adapters.store import migrate
+from workflow.adapters.store.eventstore import EventStore
+from workflow.adapters.store.tables import cases, events
+from workflow.bootstrap import bootstrap
+from workflow.domain.errors import Conflict
+from workflow.domain.events import GENESIS_HASH, chain_hash
+from workflow.service_layer.engine import Engine
 
 from .engine_support import adopt, dump, walk_to_niveau_4
 
@@ -57,7 +58,7 @@ def sensitive_case(engine: Engine) -> str:
 
 def test_timestamps_are_stored_as_utc_and_read_back_aware(config_path: Path) -> None:
     local = dt.datetime(2026, 3, 2, 10, 30, 15, 123456, tzinfo=AMS)  # 09:30:15 UTC
-    engine = Engine.from_config(config_path, create_key=True, clock=lambda: local)
+    engine = bootstrap(config_path, create_key=True, clock=lambda: local)
     engine.init()
     try:
         cid = str(engine.open_case(pupil="T-1", school="de-linde", actor=IB)["case_id"])
@@ -95,7 +96,7 @@ def test_driver_times_are_the_text_sqlalchemy_writes() -> None:
     from hypothesis import strategies as st
     from sqlalchemy.dialects import sqlite
 
-    from workflow.store.eventstore import _sqlite_time
+    from workflow.adapters.store.eventstore import _sqlite_time
 
     bind = sqlite.DATETIME().bind_processor(sqlite.dialect())
     assert bind is not None
@@ -114,7 +115,7 @@ def test_driver_times_are_the_text_sqlalchemy_writes() -> None:
 def test_state_entered_at_is_the_time_of_the_move_not_of_later_evidence(config_path: Path) -> None:
     start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     ticks = itertools.count()
-    engine = Engine.from_config(config_path, create_key=True,
+    engine = bootstrap(config_path, create_key=True,
                                 clock=lambda: start + dt.timedelta(minutes=next(ticks)))
     engine.init()
     try:
@@ -136,7 +137,7 @@ def test_state_entered_at_is_the_time_of_the_move_not_of_later_evidence(config_p
 
 def test_a_late_evening_fact_is_dated_by_the_school_day(config_path: Path) -> None:
     late = dt.datetime(2026, 3, 2, 23, 30, tzinfo=dt.UTC)  # 00:30 on 3 March in Amsterdam
-    engine = Engine.from_config(config_path, create_key=True, clock=lambda: late)
+    engine = bootstrap(config_path, create_key=True, clock=lambda: late)
     engine.init()
     try:
         cid = str(engine.open_case(pupil="T-2", school="de-linde", actor=IB)["case_id"])
@@ -205,7 +206,7 @@ def test_hash_chain_links_and_seq_is_contiguous(engine: Engine) -> None:
             assert all(e.process_id == "passend-po" and e.process_version == 1 for e in evs)
         # The raw payload text on disk is what is hashed.
         row = uow.connection.execute(select(events).where(events.c.case_id == cid, events.c.seq == 2)).one()
-        from workflow.events import canonical_bytes
+        from workflow.domain.events import canonical_bytes
 
         recomputed = chain_hash(canonical_bytes(
             case_id=row.case_id, seq=row.seq, type=row.type, process_id=row.process_id,
@@ -242,7 +243,7 @@ def test_init_is_idempotent_and_upgrades_an_older_schema(config_path: Path) -> N
     from alembic import command
     from alembic.config import Config
 
-    engine = Engine.from_config(config_path, create_key=True)
+    engine = bootstrap(config_path, create_key=True)
     try:
         cfg = Config()
         cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
@@ -284,7 +285,7 @@ def test_sqlite_is_durable(engine: Engine) -> None:
 # ---- two writers --------------------------------------------------------------------------------
 
 def _second_engine(engine: Engine) -> Engine:
-    return Engine.from_config(engine.config.path)
+    return bootstrap(engine.config.path)
 
 
 def test_two_writers_that_read_the_same_version_one_wins(engine: Engine) -> None:
@@ -424,12 +425,12 @@ def test_the_version_check_alone_refuses_a_stale_projection_update(engine: Engin
 
 
 def test_another_master_key_does_not_open_the_cases(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workflow.crypto import new_master_key
-    from workflow.errors import ConfigError
+    from workflow.adapters.crypto import new_master_key
+    from workflow.domain.errors import ConfigError
 
     cid = sensitive_case(engine)
     monkeypatch.setenv("PASSEND_MASTER_KEY", new_master_key())
-    stranger = Engine.from_config(engine.config.path)
+    stranger = bootstrap(engine.config.path)
     try:
         with pytest.raises(ConfigError, match="does not open"):
             stranger.case(cid, actor=IB)
@@ -449,9 +450,9 @@ def test_two_processes_writing_one_case(engine: Engine) -> None:
     cid = str(engine.open_case(pupil="P-PROC", school="de-linde", actor=IB)["case_id"])
     script = (
         "import sys\n"
-        "from workflow.errors import Conflict\n"
-        "from workflow.service import Engine\n"
-        "e = Engine.from_config(sys.argv[1])\n"
+        "from workflow.domain.errors import Conflict\n"
+        "from workflow.bootstrap import bootstrap\n"
+        "e = bootstrap(sys.argv[1])\n"
         "ok = conflict = 0\n"
         "for i in range(8):\n"
         "    try:\n"

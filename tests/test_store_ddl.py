@@ -1,4 +1,4 @@
-"""The append-only triggers come from one helper (workflow.store.ddl) and the schema is what the
+"""The append-only triggers come from one helper (workflow.adapters.store.ddl) and the schema is what the
 migrations always created: the same names and, on SQLite, the same stored trigger text; a full
 downgrade removes them and an upgrade brings back the same schema."""
 
@@ -11,9 +11,9 @@ from alembic.config import Config
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import text
 
-from workflow.service import Engine
-from workflow.store.ddl import append_only_sql, drop_append_only_sql
-from workflow.store.migrate import MIGRATIONS
+from workflow.adapters.store.ddl import append_only_sql, drop_append_only_sql
+from workflow.adapters.store.migrate import MIGRATIONS
+from workflow.service_layer.engine import Engine
 
 # What 0001_core and 0003_audit created before the helper existed, as SQLite stores it.
 SQLITE_TRIGGERS = {

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from tests.engine_support import dump
-from workflow.domain import Case
-from workflow.service import Engine
-from workflow.store.tables import cases, events
+from workflow.adapters.store.tables import cases, events
+from workflow.domain.case import Case
+from workflow.service_layer.engine import Engine
 
 
 def _open(engine: Engine) -> str:

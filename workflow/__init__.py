@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .service import Engine
+    from workflow.service_layer.engine import Engine
 
 __all__ = ["Engine"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Engine":
-        from .service import Engine
+        from workflow.service_layer.engine import Engine
 
         return Engine
     raise AttributeError(name)

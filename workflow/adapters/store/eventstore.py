@@ -1,0 +1,333 @@
+"""The event store: append a case's new events and its projection row, or load them back.
+
+Appends are checked against the version the command read: the projection row is updated
+only `WHERE version = expected`, and (case_id, seq) is unique, so of two writers one loses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, bindparam, insert, select
+
+from workflow.adapters.store.codec import UNREADABLE, read_instant, read_payload
+from workflow.adapters.store.tables import case_keys, cases, events
+from workflow.domain.case import Case
+from workflow.domain.errors import Conflict, IntegrityError, NotFound
+from workflow.domain.events import Event, restore_event
+from workflow.domain.instants import as_utc
+
+# Hot statements are built once: building a Core statement per call (coercing every column and
+# computing its cache key) cost more than SQLite's own work for a `fire`. A statement object
+# memoises its cache key, so reusing it leaves only parameter binding per call.
+_PROJECTION_COLUMNS = (
+    "school", "school_group", "state", "level", "process_id", "process_version", "version",
+    "head_hash", "opp_active", "opened_at", "state_entered_at", "updated_at", "closed_at",
+    "close_reason", "next_action_on", "planned_on",
+)
+# Any write may change a case's deadlines, so it hands the case back to the reminder planner:
+# next_action_on = LOOK_NOW ("plan it at the next tick"), planned_on = NULL. The planner folds it
+# once, plans what is due and stores the real date (workflow.service_layer.reminders.work). Computing the date
+# here would need the school calendar, which is configuration, not store.
+LOOK_NOW = dt.date(1970, 1, 1)
+_SELECT_EVENTS = select(events).where(events.c.case_id == bindparam("b_case_id")).order_by(events.c.seq)
+_SELECT_CASE = select(cases).where(cases.c.case_id == bindparam("b_case_id"))
+_INSERT_EVENT = insert(events)
+_INSERT_CASE = insert(cases)
+_INSERT_KEY = insert(case_keys)
+
+
+# The three statements of every command (load a case's events, append one, move the projection)
+# go straight to the driver's cursor: SQLAlchemy's execution and result machinery cost three
+# times SQLite's own work for them. Datetimes are bound and read in the exact form SQLAlchemy
+# uses (naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' on SQLite, timestamptz on PostgreSQL), so
+# rows written either way are the same, and a driver's IntegrityError still becomes a Conflict.
+_EVENT_COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
+                  "recorded_at", "payload", "prev_hash", "hash")
+# The case's id is the one asked for (an exact match), so it is not fetched back once per event.
+_RAW_SELECT_EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS[1:])} FROM events WHERE case_id = ? ORDER BY seq"
+_RAW_SELECT_KEY = "SELECT wrapped FROM case_keys WHERE case_id = ?"
+_RAW_INSERT_EVENT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+# A command rewrites only the projection columns its events can change: school, group, process
+# and opening time are fixed when a case is opened, and setting an indexed column rewrites its
+# index entries even when the value stays the same (SQLite decides by the SET list, not by value).
+# Every write moves version, head and the planner's days; a transition also moves the state.
+UPDATED_ALWAYS = ("version", "head_hash", "updated_at", "next_action_on", "planned_on")
+UPDATED_ON_MOVE = (*UPDATED_ALWAYS, "state", "level", "opp_active", "state_entered_at", "closed_at",
+                   "close_reason")
+MOVING_EVENTS = frozenset({"transitioned"})
+
+
+def update_case_sql(columns: Sequence[str]) -> str:
+    """The projection UPDATE of one command, in qmark style, guarded by the version it read."""
+    return f"UPDATE cases SET {', '.join(c + ' = ?' for c in columns)} WHERE case_id = ? AND version = ?"
+
+
+_RAW_UPDATE_CASE = {False: update_case_sql(UPDATED_ALWAYS), True: update_case_sql(UPDATED_ON_MOVE)}
+_DATETIME_COLUMNS = frozenset({"opened_at", "state_entered_at", "updated_at", "closed_at", "recorded_at"})
+
+
+def _sqlite_time(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is dt.UTC:  # the engine's own instants: drop the '+00:00' instead of the zone
+        return value.isoformat(" ", "microseconds")[:-6]
+    return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+class Driver:
+    """A DBAPI connection with SQL in its parameter style: the hot statements' way to the database.
+
+    On SQLite (which this project runs with the driver's autocommit, issuing BEGIN itself) a
+    statement after a commit would run outside any transaction, so `rebegin` makes the next
+    statement open one again first: a unit of work may commit and go on.
+    """
+
+    def __init__(self, dialect: Any, dbapi: Any, *, begin_sql: str | None = None) -> None:
+        self.sqlite = dialect.name == "sqlite"
+        self.dbapi = dbapi
+        self.integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
+        self.begin_sql = begin_sql
+        self.rebegin = False
+        # A command binds its own instant up to four times (event, updated, entered, closed):
+        # formatted once per unit of work, which is what a Driver lives for.
+        self._last_time: tuple[dt.datetime | None, Any] = (None, None)
+
+    @classmethod
+    def of(cls, conn: Connection) -> Driver:
+        """The driver under a SQLAlchemy Connection (tests and tools that hold one)."""
+        return cls(conn.dialect, conn.connection.driver_connection)
+
+    def sql(self, text: str) -> str:
+        return text if self.sqlite else text.replace("?", "%s")
+
+    def time(self, value: dt.datetime | None) -> Any:
+        if not self.sqlite or value is None:
+            return value
+        last = self._last_time
+        if last[0] is value:
+            return last[1]
+        text = _sqlite_time(value)
+        self._last_time = (value, text)
+        return text
+
+    def date(self, value: Any) -> Any:
+        """A date as SQLAlchemy's Date stores it on SQLite ('YYYY-MM-DD'); anything else as is."""
+        return value.isoformat() if self.sqlite and type(value) is dt.date else value
+
+    def execute(self, text: str, params: Sequence[Any]) -> Any:
+        if self.rebegin:
+            self.rebegin = False
+            if self.begin_sql is not None and not self.dbapi.in_transaction:
+                self.dbapi.execute(self.begin_sql)
+        cur = self.dbapi.cursor()
+        cur.execute(self.sql(text), params)
+        return cur
+
+
+def row_to_event(row: Any) -> Event:
+    return Event(
+        case_id=row.case_id, seq=row.seq, type=row.type, process_id=row.process_id,
+        process_version=row.process_version, actor=row.actor, role=row.role,
+        recorded_at=row.recorded_at, payload=json.loads(row.payload), prev_hash=row.prev_hash,
+        hash=row.hash, payload_json=row.payload,
+    )
+
+
+def event_values(ev: Event) -> dict[str, Any]:
+    return {
+        "case_id": ev.case_id, "seq": ev.seq, "type": ev.type, "process_id": ev.process_id,
+        "process_version": ev.process_version, "actor": ev.actor, "role": ev.role,
+        "recorded_at": ev.recorded_at, "payload": ev.payload_text,
+        "prev_hash": ev.prev_hash, "hash": ev.hash,
+    }
+
+
+class EventStore:
+    """Reads and writes of one unit of work. `conn` may be a SQLAlchemy Connection or a function
+    that makes one when first needed: a command that only loads and appends never needs one (the
+    unit of work hands over the driver), and SQLAlchemy's connection and transaction objects
+    cost more than SQLite's own BEGIN and COMMIT."""
+
+    def __init__(self, conn: Connection | Callable[[], Connection], driver: Driver | None = None) -> None:
+        self._conn: Connection | None = None
+        self._connect: Callable[[], Connection] | None = None
+        if isinstance(conn, Connection):
+            self._conn = conn
+        else:
+            self._connect = conn
+        self._driver = driver
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            assert self._connect is not None
+            self._conn = self._connect()
+        return self._conn
+
+    @property
+    def driver(self) -> Driver:
+        if self._driver is None:
+            self._driver = Driver.of(self.conn)
+        return self._driver
+
+    # ---- reading -------------------------------------------------------------------------
+    def events_of(self, case_id: str) -> list[Event]:
+        rows = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,)).fetchall()
+        out = []
+        for seq, type_, pid, pver, actor, role, at, payload, prev, h in rows:
+            when, body = read_instant(at), read_payload(payload)
+            if when is None or body is UNREADABLE:
+                raise ValueError(f"event {seq} of case {case_id}: time or payload unreadable")
+            out.append(restore_event(case_id, seq, type_, pid, pver, actor, role, when, body, prev, h, payload))
+        return out
+
+    def load(self, case_id: str) -> Case | None:
+        """The case folded from its events; None when it has none. Events that do not fold (a
+        payload that is no JSON, misses a key, or leaves a state the case is not in) raise
+        IntegrityError: the store was changed around the engine, and no command may act on it."""
+        try:
+            evs = self.events_of(case_id)
+            return Case.from_events(evs) if evs else None
+        except (ValueError, KeyError, TypeError, AttributeError, NotFound) as exc:
+            raise IntegrityError(
+                f"casus {case_id}: de opgeslagen gebeurtenissen zijn niet te lezen ({type(exc).__name__}); "
+                "controleer de opslag met 'passend audit verify'"
+            ) from exc
+
+    def stream(self, case_id: str | None = None, batch: int = 5000) -> Iterator[Any]:
+        """All event rows in (case, seq) order without holding them in memory."""
+        q = select(events).order_by(events.c.case_id, events.c.seq)
+        if case_id is not None:
+            q = q.where(events.c.case_id == case_id)
+        result = self.conn.execution_options(stream_results=True, yield_per=batch).execute(q)
+        yield from result
+
+    def projection(self, case_id: str) -> Any | None:
+        return self.conn.execute(_SELECT_CASE, {"b_case_id": case_id}).first()
+
+    def find_open(self, pupil_index: str) -> str | None:
+        row = self.conn.execute(
+            select(cases.c.case_id).where(
+                cases.c.pupil_index == pupil_index, cases.c.closed_at.is_(None)
+            )
+        ).first()
+        return None if row is None else str(row.case_id)
+
+    def list(self, *, schools: Sequence[str] | None, state: str | None) -> Iterator[Any]:
+        """Projection rows in (school, opened_at, case_id) order, fetched 1 000 at a time: a
+        listing of a whole region or country is never held whole."""
+        q = select(cases).order_by(cases.c.school, cases.c.opened_at, cases.c.case_id)
+        if schools is not None:
+            q = q.where(cases.c.school.in_(list(schools)))
+        if state is not None:
+            q = q.where(cases.c.state == state)
+        yield from self.conn.execution_options(stream_results=True, yield_per=1000).execute(q)
+
+    # ---- keys ------------------------------------------------------------------------------
+    def put_key(self, case_id: str, wrapped: bytes, now: dt.datetime) -> None:
+        self.conn.execute(_INSERT_KEY, {"case_id": case_id, "wrapped": wrapped, "created_at": now})
+
+    def wrapped_key(self, case_id: str) -> bytes | None:
+        # Through the driver like a case's events: `record` reads the key for every command.
+        row = self.driver.execute(_RAW_SELECT_KEY, (case_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    # ---- writing ---------------------------------------------------------------------------
+    def append(
+        self, case: Case, new: Sequence[Event], *, expected_version: int,
+        pupil_index: str | None = None, now: dt.datetime,
+    ) -> None:
+        """Store `new` (already folded into `case`) and bring the projection up to date."""
+        if not new:
+            return
+        values = _projection_values(case, now)
+        if expected_version == 0:
+            self.conn.execute(_INSERT_EVENT, [event_values(e) for e in new])
+            values["pupil_index"] = pupil_index
+            self.conn.execute(_INSERT_CASE, values)
+            return
+        drv = self.driver
+        try:
+            for e in new:  # the values of _EVENT_COLUMNS, in order
+                drv.execute(_RAW_INSERT_EVENT, (
+                    e.case_id, e.seq, e.type, e.process_id, e.process_version, e.actor, e.role,
+                    drv.time(e.recorded_at), e.payload_text, e.prev_hash, e.hash,
+                ))
+            moved = any(e.type in MOVING_EVENTS for e in new)
+            params = [drv.time(values[c]) if c in _DATETIME_COLUMNS else drv.date(values[c])
+                      for c in (UPDATED_ON_MOVE if moved else UPDATED_ALWAYS)]
+            params += [case.case_id, expected_version]
+            rowcount = drv.execute(_RAW_UPDATE_CASE[moved], params).rowcount
+        except drv.integrity_error:
+            raise Conflict(
+                f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
+            ) from None
+        if rowcount != 1:
+            raise Conflict(
+                f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
+            )
+
+    def import_new_cases(self, batch: Sequence[NewCase]) -> None:
+        """Insert whole new cases (events, projection row, wrapped key) with one statement per table.
+
+        For bulk loads (the population generator, benchmarks): the cases must not exist yet, and
+        the unique keys still refuse a duplicate. Three multi-row statements per batch instead of
+        three per case is what makes a million events take a minute rather than an hour.
+        """
+        if not batch:
+            return
+        self.conn.execute(_INSERT_KEY, [
+            {"case_id": c.case.case_id, "wrapped": c.wrapped_key, "created_at": c.case.opened_at}
+            for c in batch
+        ])
+        self.conn.execute(_INSERT_EVENT, [event_values(e) for c in batch for e in c.case.events])
+        rows = []
+        for c in batch:
+            values = _projection_values(c.case, c.case.events[-1].recorded_at)
+            values["pupil_index"] = c.pupil_index
+            rows.append(values)
+        self.conn.execute(_INSERT_CASE, rows)
+
+
+class NewCase(NamedTuple):
+    """A case built in memory from its events, ready for `EventStore.import_new_cases`."""
+
+    case: Case
+    pupil_index: str | None
+    wrapped_key: bytes
+
+
+def _projection_values(case: Case, now: dt.datetime) -> dict[str, Any]:
+    evs = case.events
+    last = evs[-1]
+    entered = case.facts.entries[-1].seq if case.facts.entries else 1
+    # Folded events are consecutive (Case.apply refuses a gap), so the entry is found by
+    # position; scanning for it cost more than the rest of this row on a long history.
+    at = entered - evs[0].seq
+    if 0 <= at < len(evs) and evs[at].seq == entered:
+        entered_at = evs[at].recorded_at
+    else:
+        entered_at = next((e.recorded_at for e in evs if e.seq == entered), last.recorded_at)
+    return {
+        "case_id": case.case_id,
+        "school": case.school,
+        "school_group": case.group,
+        "state": case.state,
+        "level": case.level,
+        "process_id": case.process_id,
+        "process_version": case.process_version,
+        "version": case.version,
+        "head_hash": case.head_hash,
+        "opp_active": case.opp_active,
+        "opened_at": case.opened_at,
+        "state_entered_at": entered_at,
+        "updated_at": now,
+        "closed_at": case.closed_at,
+        "close_reason": case.close_reason,
+        "next_action_on": None if case.closed else LOOK_NOW,
+        "planned_on": None,
+    }

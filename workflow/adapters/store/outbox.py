@@ -1,0 +1,295 @@
+"""The outbox: one row per message that is due, keyed so it can never be planned twice.
+
+Planning inserts rows (a unique `key`: kind, case, deadline, clock start, due date, offset,
+recipient); dispatching claims them. A claim marks rows `sending` with a random token and a
+lease, inside one transaction: on PostgreSQL with `SELECT ... FOR UPDATE SKIP LOCKED`, so two
+services take different rows; on SQLite under `BEGIN IMMEDIATE`, the single writer lock. A
+sender renews its lease before each send and marks the row sent only with its own token. A
+process that dies between send and mark leaves the row `sending`; when the lease runs out
+another claim sends it again, with the same Message-ID, stored in the row at planning time.
+
+A claim returns each row's head (what the dispatcher decides, logs and marks by, and the mail
+headers) without its subject, texts and attachment: a digest is up to 1.2 MB of text and as much
+HTML, so a batch of 50 whole rows held every digest of the day in memory at once while the first
+was sent. The sender loads one row's body (`load_body`) right before sending it, and only while
+the row is still claimed with its token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+
+from workflow.adapters.store.db import begin_write, is_sqlite
+from workflow.adapters.store.types import BigId, UTCDateTime
+
+metadata = MetaData()
+
+# The rows of migration 0007's partial index: sent (sent_at is set exactly when a row is marked
+# sent, and never again unset), texts kept. Literal, not bound, so that both databases' planners
+# match it to the index; and without `status = 'sent'`, which made SQLite prefer the
+# (status, next_attempt_at) index and sort every sent row there ever was.
+_BODY_KEPT = text("sent_at IS NOT NULL AND body_text <> ''")
+
+outbox = Table(
+    "reminder_outbox", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("case_id", String(40), nullable=True),
+    Column("deadline", String(48), nullable=True),
+    Column("school", String(64), nullable=True),
+    Column("recipient", String(128), nullable=False),
+    Column("to_addrs", Text, nullable=False),
+    Column("send_on", Date, nullable=False),
+    Column("due_on", Date, nullable=True),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text, nullable=True),
+    Column("ics", Text, nullable=True),
+    Column("message_id", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claim_token", String(32), nullable=True),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Index("ix_reminder_outbox_status_next", "status", "next_attempt_at"),
+    # Sent rows whose bodies are still kept (migration 0007; clear_sent_bodies).
+    Index("ix_reminder_outbox_sent_bodies", "sent_at", sqlite_where=_BODY_KEPT, postgresql_where=_BODY_KEPT),
+)
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+
+
+# A claimed row's head: enough to decide, log, mark and address it. The body columns stay in the
+# table until `load_body` fetches one row's worth just before its send.
+HEAD = (outbox.c.id, outbox.c.kind, outbox.c.case_id, outbox.c.deadline, outbox.c.to_addrs,
+        outbox.c.message_id, outbox.c.attempts, outbox.c.created_at)
+BODY = (outbox.c.subject, outbox.c.body_text, outbox.c.body_html, outbox.c.ics)
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    rows: list[Any]  # heads only (HEAD's columns), in id order
+    until: dt.datetime
+
+
+def existing_keys(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
+    """key -> status for the keys already in the outbox."""
+    out: dict[str, str] = {}
+    for i in range(0, len(keys), 500):
+        chunk = list(keys[i:i + 500])
+        for r in conn.execute(select(outbox.c.key, outbox.c.status).where(outbox.c.key.in_(chunk))):
+            out[r.key] = r.status
+    return out
+
+
+def insert_new(db: Engine, rows: Iterable[dict[str, Any]], now: dt.datetime) -> int:
+    """Insert the rows whose key is not in the outbox yet; returns how many were new."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    base = {"status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+    values = [{**base, **r} for r in rows]
+    if is_sqlite(db):
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
+    n = 0
+    with begin_write(db) as conn:
+        have = existing_keys(conn, [v["key"] for v in values])
+        fresh = [v for v in values if v["key"] not in have]
+        for i in range(0, len(fresh), 500):
+            stmt = (dialect_insert(outbox).values(fresh[i:i + 500])
+                    .on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.id))
+            n += len(conn.execute(stmt).all())
+    return n
+
+
+def claim(db: Engine, *, now: dt.datetime, batch: int, lease: dt.timedelta,
+          cutoff: dt.datetime | None = None) -> Claim:
+    """Take up to `batch` rows that are due by `cutoff` (or whose sender's lease ran out).
+
+    Returns their heads only; see the module docstring for why the bodies stay behind.
+    """
+    token = secrets.token_hex(16)
+    until = now + lease
+    due = or_(
+        and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= (cutoff or now)),
+        and_(outbox.c.status == SENDING, outbox.c.claimed_until < now),
+    )
+    with begin_write(db) as conn:
+        q = select(outbox.c.id).where(due).order_by(outbox.c.id).limit(batch)
+        if not is_sqlite(db):
+            q = q.with_for_update(skip_locked=True)
+        ids = [r.id for r in conn.execute(q)]
+        if not ids:
+            return Claim(token, [], until)
+        conn.execute(
+            update(outbox).where(outbox.c.id.in_(ids)).values(
+                status=SENDING, claim_token=token, claimed_until=until, attempts=outbox.c.attempts + 1,
+            )
+        )
+        rows = list(conn.execute(select(*HEAD).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)))
+    return Claim(token, rows, until)
+
+
+def load_body(db: Engine, row_id: int, token: str) -> Any | None:
+    """One claimed row's subject, texts and attachment, or None when the claim is no longer ours.
+
+    Checked against the token in the same statement, so a sender whose lease ran out and whose
+    row another claim took over (or that was marked meanwhile) gets nothing to send: the row then
+    goes out once, from its new claimant. A plain read, without the write lock: the token only
+    changes under a claim's write, and a claim taken over after this read is the lease's case,
+    which the dispatcher guards by renewing before each send, as before.
+    """
+    with db.connect() as conn:
+        return conn.execute(
+            select(*BODY).where(outbox.c.id == row_id, outbox.c.claim_token == token,
+                                outbox.c.status == SENDING)
+        ).first()
+
+
+def renew(db: Engine, row_id: int, token: str, until: dt.datetime) -> bool:
+    """Extend our lease on one row; False when another sender has taken it over."""
+    with begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.claim_token == token, outbox.c.status == SENDING)
+            .values(claimed_until=until)
+        )
+        return bool(r.rowcount == 1)
+
+
+def renew_all(db: Engine, token: str, until: dt.datetime) -> int:
+    """Extend the lease of every row this claim still holds."""
+    with begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox).where(outbox.c.claim_token == token, outbox.c.status == SENDING)
+            .values(claimed_until=until)
+        )
+        return int(r.rowcount or 0)
+
+
+def release(db: Engine, token: str) -> int:
+    """Hand back the rows of a claim that were not tried: pending again, no attempt counted."""
+    with begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox).where(outbox.c.claim_token == token, outbox.c.status == SENDING)
+            .values(status=PENDING, claim_token=None, claimed_until=None, attempts=outbox.c.attempts - 1)
+        )
+        return int(r.rowcount or 0)
+
+
+def mark_sent(db: Engine, row_id: int, token: str, now: dt.datetime) -> bool:
+    with begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.claim_token == token)
+            .values(status=SENT, sent_at=now, claim_token=None, claimed_until=None, last_error=None)
+        )
+        return bool(r.rowcount == 1)
+
+
+def mark_failed(db: Engine, row_id: int, token: str, *, error: str, retry_at: dt.datetime | None) -> bool:
+    """Back to pending with a later attempt time, or `failed` when retry_at is None."""
+    with begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.claim_token == token)
+            .values(
+                status=FAILED if retry_at is None else PENDING,
+                next_attempt_at=retry_at if retry_at is not None else outbox.c.next_attempt_at,
+                claim_token=None, claimed_until=None, last_error=error[:300],
+            )
+        )
+        return bool(r.rowcount == 1)
+
+
+def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None) -> int:
+    """Failed rows (all, or those in `ids`) become pending again with a fresh attempt count.
+
+    With `ids`, every one must be a failed message, or nothing changes (BadInput).
+    """
+    from workflow.domain.errors import BadInput
+
+    with begin_write(db) as conn:
+        q = update(outbox).where(outbox.c.status == FAILED)
+        if ids:
+            wanted = sorted(set(ids))
+            found = {r.id for r in conn.execute(
+                select(outbox.c.id).where(outbox.c.id.in_(wanted), outbox.c.status == FAILED))}
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                raise BadInput(f"geen mislukt bericht: {', '.join(f'#{i}' for i in missing)} "
+                               "(zie passend reminders list --failed); er is niets veranderd")
+            q = q.where(outbox.c.id.in_(wanted))
+        r = conn.execute(q.values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None))
+        return int(r.rowcount or 0)
+
+
+CLEAR_LIMIT = 1000
+
+
+def clear_sent_bodies(db: Engine, *, before: dt.datetime, limit: int = CLEAR_LIMIT) -> int:
+    """Clear the subject, texts and calendar file of up to `limit` messages sent before
+    `before`, oldest first; returns how many were cleared.
+
+    Why: a digest is kilobytes to megabytes, sent every school day to every IB, so the outbox
+    would grow by gigabytes a year at a region's scale with text nobody reads again. The row
+    itself stays for good: its key is what stops the planner from planning the message again,
+    and its kind, case, deadline, recipient, sent_at and message_id are the record that the
+    message went out. Rows still pending, being sent or failed keep their bodies. Nothing is
+    locked when nothing is due to be cleared; two services clearing at once clear each row once
+    (the UPDATE rechecks the body).
+    """
+    with db.connect() as conn:
+        ids = [r[0] for r in conn.execute(
+            select(outbox.c.id).where(_BODY_KEPT, outbox.c.sent_at < before)
+            .order_by(outbox.c.sent_at).limit(limit))]
+    if not ids:
+        return 0
+    with begin_write(db) as conn:
+        r = conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.status == SENT, _BODY_KEPT)
+                         .values(subject="", body_text="", body_html=None, ics=None))
+        return int(r.rowcount)
+
+
+def rows(db: Engine, *, status: str | None = None, limit: int = 200) -> list[Any]:
+    q = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+    if status is not None:
+        q = q.where(outbox.c.status == status)
+    with db.connect() as conn:
+        return list(conn.execute(q))
+
+
+def counts(db: Engine) -> dict[str, int]:
+    with db.connect() as conn:
+        return {r[0]: int(r[1]) for r in conn.execute(
+            select(outbox.c.status, func.count()).group_by(outbox.c.status))}

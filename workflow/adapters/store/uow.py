@@ -1,0 +1,143 @@
+"""The unit of work: one command, one transaction, all or nothing.
+
+Database errors that mean "someone else wrote first" become a Conflict; everything else rolls
+back and propagates. Nothing a failed command did is left behind.
+
+The transaction is begun on the pooled driver connection itself (SQLite: BEGIN IMMEDIATE for a
+writer, so two writers queue instead of one failing halfway; PostgreSQL: the driver's implicit
+BEGIN). A SQLAlchemy Connection is wrapped around that same connection and transaction only when
+a caller needs Core (opening a case, reports, the planner). `fire` and `record` never do: for
+them SQLAlchemy's connection, transaction and event objects cost about three times SQLite's own
+BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from, and cleanly
+ends in, a `Reserve` (store.reserve) rather than the pool, for the same reason.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from workflow.adapters.store.db import is_sqlite
+from workflow.adapters.store.eventstore import Driver, EventStore
+from workflow.adapters.store.reserve import Kept, Reserve
+from workflow.domain.errors import Conflict
+
+_BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
+_LOST = "een andere schrijver was eerder; er is niets opgeslagen"
+
+
+class UnitOfWork:
+    def __init__(self, engine: Engine, *, write: bool = True, reserve: Reserve | None = None) -> None:
+        self._engine = engine
+        self._write = write
+        self._reserve = reserve
+        self._kept: Kept | None = None  # the pool's proxy of the connection, its pool, the driver's
+        self._conn: Connection | None = None
+        self._dbapi = engine.dialect.loaded_dbapi
+        self.store: EventStore
+
+    def __enter__(self) -> UnitOfWork:
+        engine = self._engine
+        begin_sql = None
+        if is_sqlite(engine):
+            begin_sql = "BEGIN IMMEDIATE" if self._write else "BEGIN"
+        try:
+            if self._reserve is not None:
+                self._kept = self._reserve.take()
+            else:
+                fairy = engine.raw_connection()
+                self._kept = Kept(fairy, engine.pool, fairy.driver_connection)
+            if begin_sql is not None:
+                self._kept.dbapi.execute(begin_sql)
+        except self._dbapi.Error as exc:
+            if self._kept is not None:
+                self._kept.fairy.close()
+                self._kept = None
+            if isinstance(exc, self._dbapi.OperationalError) and _is_lock(exc):
+                raise Conflict(_BUSY) from None
+            raise self._wrap(exc) from exc
+        self._driver = Driver(engine.dialect, self._kept.dbapi, begin_sql=begin_sql)
+        self.store = EventStore(self._connection, self._driver)
+        return self
+
+    def _connection(self) -> Connection:
+        """A SQLAlchemy Connection on this unit's driver connection, joining its transaction."""
+        if self._conn is None:
+            assert self._kept is not None
+            self._conn = Connection(self._engine, connection=self._kept.fairy)
+            if self._write and is_sqlite(self._engine):  # after a commit, begin as a writer again
+                self._conn.execution_options(sqlite_begin="IMMEDIATE")
+        return self._conn
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection()
+
+    def commit(self) -> None:
+        try:
+            if self._conn is not None and self._conn.in_transaction():
+                self._conn.commit()
+            else:
+                self._driver.dbapi.commit()
+        except (IntegrityError, OperationalError) as exc:
+            self._rollback()
+            if isinstance(exc, IntegrityError) or _is_lock(exc):
+                raise Conflict(_LOST) from None
+            raise
+        except (self._dbapi.IntegrityError, self._dbapi.OperationalError) as exc:
+            self._rollback()
+            if isinstance(exc, self._dbapi.IntegrityError) or _is_lock(exc):
+                raise Conflict(_LOST) from None
+            raise self._wrap(exc) from exc
+        # A unit of work may go on after a commit; on SQLite the next statement begins again.
+        self._driver.rebegin = True
+
+    def _rollback(self) -> None:
+        if self._conn is not None and self._conn.in_transaction():
+            self._conn.rollback()
+        self._driver.dbapi.rollback()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        clean = False
+        try:
+            if self._conn is not None or not self._driver.rebegin:  # else nothing is open
+                self._rollback()
+            clean = exc is None or not isinstance(exc, DBAPIError | self._dbapi.Error)
+        finally:
+            self._release(clean)
+        if exc is None:
+            return
+        if isinstance(exc, IntegrityError | self._dbapi.IntegrityError):
+            raise Conflict(_LOST) from None
+        if isinstance(exc, OperationalError | self._dbapi.OperationalError) and _is_lock(exc):
+            raise Conflict(_BUSY) from None
+        if isinstance(exc, self._dbapi.Error):
+            raise self._wrap(exc) from exc
+
+    def _release(self, clean: bool) -> None:
+        """The connection back where it came from; to the reserve only after a clean end (a
+        database error may have left it unusable, and the pool knows how to judge that)."""
+        assert self._kept is not None
+        if self._conn is not None:
+            self._conn.close()  # returns the driver connection to the pool too
+        elif clean and self._reserve is not None:
+            self._reserve.give(self._kept)
+        else:
+            self._kept.fairy.close()
+
+    def _wrap(self, exc: Exception) -> DBAPIError:
+        """A driver error as the SQLAlchemy error a Core statement would have raised, so callers
+        (the CLI's one-line database messages) see one kind whichever path failed."""
+        return DBAPIError.instance(None, None, exc, self._dbapi.Error, hide_parameters=True,
+                                   dialect=self._engine.dialect)
+
+
+def _is_lock(exc: Exception) -> bool:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(orig).lower() if orig is not None else ""
+    return "locked" in text or "busy" in text or "could not serialize" in text

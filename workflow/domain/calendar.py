@@ -1,0 +1,89 @@
+"""The school calendar: which days are school days for one school.
+
+Reminders are only useful on a day the IB is at school, so a reminder that would fall on a
+weekend, a Dutch public holiday, a school holiday of the school's region (noord, midden, zuid) or
+one of the school's own days off moves to the school day before. Legal deadlines themselves count
+calendar days and are never moved here.
+
+The `holidays` package (>= 0.109) knows the public holidays and the regional school holidays; it
+is imported lazily because it is slow to import and most commands never need it. Years the
+package has no school holidays for fall back to weekends and public holidays plus the days off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from functools import lru_cache
+
+from workflow.domain.errors import ConfigError
+
+SUBDIVISIONS = {"noord": "Noord", "midden": "Midden", "zuid": "Zuid"}
+SEARCH_LIMIT = 400  # days; a school year never has a longer stretch without school days
+
+
+def parse_days_off(values: Iterable[str], key: str) -> frozenset[dt.date]:
+    """Dates (`2026-10-02`) and inclusive ranges (`2026-10-05/2026-10-09`) as a set of days."""
+    days: set[dt.date] = set()
+    for i, value in enumerate(values):
+        where = f"{key}[{i}]"
+        text = str(value).strip()
+        first, _, last = text.partition("/")
+        try:
+            begin = dt.date.fromisoformat(first)
+            end = dt.date.fromisoformat(last) if last else begin
+        except ValueError:
+            raise ConfigError(f"{where}: '{text}' is not a date or range (YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD)") \
+                from None
+        if end < begin:
+            raise ConfigError(f"{where}: '{text}' ends before it begins")
+        if (end - begin).days > 366:
+            raise ConfigError(f"{where}: '{text}' is longer than a year")
+        days.update(begin + dt.timedelta(days=n) for n in range((end - begin).days + 1))
+    return frozenset(days)
+
+
+@lru_cache(maxsize=64)
+def _holidays(subdiv: str, year: int) -> frozenset[dt.date]:
+    import holidays
+
+    public = holidays.country_holidays("NL", years=year)
+    school = holidays.country_holidays("NL", subdiv=subdiv, years=year, categories=("school",))
+    return frozenset(public) | frozenset(school)
+
+
+class SchoolCalendar:
+    """School days of one school: its region's holidays plus its own days off."""
+
+    def __init__(self, region: str, days_off: Iterable[dt.date] = ()) -> None:
+        if region not in SUBDIVISIONS:
+            raise ConfigError(f"region '{region}' is not one of {', '.join(SUBDIVISIONS)}")
+        self.region = region
+        self.days_off = frozenset(days_off)
+
+    @classmethod
+    def for_school(cls, school: object, key: str = "schools") -> SchoolCalendar:
+        """From a config `School` (region, days_off strings)."""
+        region = getattr(school, "region", "midden")
+        raw = getattr(school, "days_off", ())
+        return cls(region, parse_days_off(raw, f"{key}.days_off"))
+
+    def is_school_day(self, day: dt.date) -> bool:
+        if day.weekday() >= 5 or day in self.days_off:
+            return False
+        return day not in _holidays(SUBDIVISIONS[self.region], day.year)
+
+    def on_or_before(self, day: dt.date) -> dt.date:
+        """The school day `day` itself, or the last school day before it."""
+        for n in range(SEARCH_LIMIT):
+            d = day - dt.timedelta(days=n)
+            if self.is_school_day(d):
+                return d
+        return day
+
+    def on_or_after(self, day: dt.date) -> dt.date:
+        for n in range(SEARCH_LIMIT):
+            d = day + dt.timedelta(days=n)
+            if self.is_school_day(d):
+                return d
+        return day

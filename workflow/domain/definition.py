@@ -1,0 +1,461 @@
+"""Process definitions: a TOML file of states, triggers, transitions and guards, loaded and checked.
+
+A school or SWV changes its process by editing data, so every mistake in that data must surface
+at load time with the file and the key that is wrong, never as a surprise mid-transition.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from workflow.domain.deadlines import DeadlineDef, parse_deadlines
+from workflow.domain.errors import DefinitionError
+from workflow.domain.evidence import EVIDENCE_KINDS
+from workflow.domain.guards import Guard, parse_guard
+
+TOP_LEVEL_KEYS = {
+    "process", "roles", "consent", "evidence", "states", "triggers", "transitions", "deadlines",
+}
+
+
+@dataclass(frozen=True)
+class StateDef:
+    name: str
+    label: str
+    level: int | None
+    final: bool = False
+    pauses_deadlines: bool = False
+
+
+@dataclass(frozen=True)
+class ParamDef:
+    name: str
+    required: bool
+    choices: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class TriggerDef:
+    name: str
+    label: str
+    params: dict[str, ParamDef]
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    """One edge. Several may share a trigger and source; the first whose `when` and guards hold wins."""
+
+    index: int
+    trigger: str
+    source: str
+    dest: str
+    roles: tuple[str, ...]
+    guards: tuple[Guard, ...]
+    when: dict[str, tuple[str, ...]]
+    close_reason: str | None = None
+    ends_opp: bool = False
+    adopts_opp: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class ProcessDefinition:
+    id: str
+    version: int
+    title: str
+    path: str
+    initial: str
+    roles: dict[str, str]
+    read_only_roles: frozenset[str]
+    open_roles: frozenset[str]
+    consent_scopes: tuple[str, ...]
+    evidence_roles: dict[str, frozenset[str]]
+    states: dict[str, StateDef]
+    triggers: dict[str, TriggerDef]
+    transitions: tuple[TransitionDef, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+    deadlines: tuple[DeadlineDef, ...] = ()
+    # Scopes that share data with another party: a grant must say with whom, why and on what basis.
+    sharing_scopes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.id, self.version)
+
+    def candidates(self, trigger: str, source: str) -> tuple[TransitionDef, ...]:
+        """Transitions of `trigger` leaving `source`, in the order the file declares them."""
+        return self._edges.get((trigger, source), ())
+
+    @cached_property
+    def _edges(self) -> dict[tuple[str, str], tuple[TransitionDef, ...]]:
+        # Built on first use: every command asks, and the transitions never change.
+        edges: dict[tuple[str, str], list[TransitionDef]] = {}
+        for t in self.transitions:
+            edges.setdefault((t.trigger, t.source), []).append(t)
+        return {k: tuple(v) for k, v in edges.items()}
+
+    def triggers_from(self, source: str) -> list[str]:
+        seen: list[str] = []
+        for t in self.transitions:
+            if t.source == source and t.trigger not in seen:
+                seen.append(t.trigger)
+        return seen
+
+    def level_of(self, state: str) -> int | None:
+        return self.states[state].level
+
+
+class _KeyedError(DefinitionError):
+    """A definition error that remembers its key, so the loader can add the line."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+_KEY_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The 1-based line a key like `transitions[2].guards[0].where.kind` is on, or None.
+
+    A best effort over the usual layout of a definition file (tables, arrays of tables, one
+    inline guard table per line); when unsure it names the table's header line or nothing.
+    """
+    lines = text.splitlines()
+    parts: list[str | int] = [int(i) if i else n for i, n in _KEY_PART.findall(key)]
+    headers = [(n, m.group(2), m.group(1) == "[[") for n, line in enumerate(lines)
+               if (m := _HEADER.match(line))]
+    start, rest = -1, parts
+    if len(parts) >= 2 and isinstance(parts[0], str) and isinstance(parts[1], int):
+        arrays = [n for n, name, is_array in headers if is_array and name == parts[0]]
+        if parts[1] >= len(arrays):
+            return None
+        start, rest = arrays[parts[1]], parts[2:]
+    else:
+        for k in range(len(parts), 0, -1):
+            if not all(isinstance(x, str) for x in parts[:k]):
+                continue
+            name = ".".join(str(x) for x in parts[:k])
+            found = [n for n, h, is_array in headers if not is_array and h == name]
+            if found:
+                start, rest = found[0], parts[k:]
+                break
+        else:
+            if len(parts) > 1:
+                return None
+    end = next((n for n, _, _ in headers if n > start), len(lines))
+    if not rest:
+        return start + 1 if start >= 0 else None
+    first = rest[0]
+    if not isinstance(first, str):
+        return start + 1 if start >= 0 else None
+    at = next((n for n in range(start + 1, end)
+               if re.match(rf"^\s*{re.escape(first)}\s*(=|\.)", lines[n])), None)
+    if at is None:
+        return start + 1 if start >= 0 else None
+    if len(rest) > 1 and isinstance(rest[1], int):
+        items = [n for n in range(at + 1, end) if lines[n].lstrip().startswith("{")]
+        if rest[1] < len(items) and "{" not in lines[at]:
+            at = items[rest[1]]
+    return at + 1
+
+
+class _Ctx:
+    """Carries the file name so every error names file and key."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> DefinitionError:
+        return _KeyedError(f"{self.path}: {key}: {problem}", key)
+
+    def table(self, value: Any, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        return value
+
+    def string(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, "must be a non-empty string")
+        return value
+
+    def boolean(self, value: Any, key: str, default: bool = False) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
+    def strings(self, value: Any, key: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, "must be a string or a list of strings")
+        return tuple(value)
+
+    def no_unknown(self, table: dict[str, Any], allowed: set[str], key: str) -> None:
+        for k in table:
+            if k not in allowed:
+                where = f"{key}.{k}" if key else k
+                raise self.fail(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def load_definition(path: str | Path) -> ProcessDefinition:
+    """Read and validate one definition file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
+    except FileNotFoundError as exc:
+        raise DefinitionError(f"{p}: process definition not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(f"{p}: cannot read process definition ({type(exc).__name__})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise DefinitionError(f"{p}: invalid TOML: {exc}") from exc
+    try:
+        return parse_definition(raw, str(p))
+    except _KeyedError as exc:
+        line = _line_of(text, exc.key)
+        if line is None:
+            raise
+        raise DefinitionError(f"{exc.message} (line {line})") from None
+
+
+def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> ProcessDefinition:
+    c = _Ctx(path)
+    c.no_unknown(raw, TOP_LEVEL_KEYS, "")
+    proc = c.table(raw.get("process"), "process")
+    c.no_unknown(
+        proc,
+        {"id", "version", "title", "initial", "default_roles", "open_roles", "read_only_roles"},
+        "process",
+    )
+    pid = c.string(proc.get("id"), "process.id")
+    version = proc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise c.fail("process.version", "must be a whole number >= 1")
+
+    roles_raw = c.table(raw.get("roles"), "roles")
+    roles = {c.string(k, "roles"): c.string(v, f"roles.{k}") for k, v in roles_raw.items()}
+
+    def known_roles(value: Any, key: str) -> tuple[str, ...]:
+        rs = c.strings(value, key)
+        for r in rs:
+            if r not in roles:
+                raise c.fail(key, f"unknown role {r!r} (known: {', '.join(roles)})")
+        return rs
+
+    read_only = frozenset(known_roles(proc.get("read_only_roles", []), "process.read_only_roles"))
+
+    def writer_roles(value: Any, key: str) -> tuple[str, ...]:
+        rs = known_roles(value, key)
+        for r in rs:
+            if r in read_only:
+                raise c.fail(key, f"role {r!r} is read-only and may not write")
+        return rs
+
+    default_roles = writer_roles(proc.get("default_roles", ["ib"]), "process.default_roles")
+    open_roles = frozenset(writer_roles(proc.get("open_roles", default_roles), "process.open_roles"))
+
+    consent = c.table(raw.get("consent", {"scopes": []}), "consent")
+    c.no_unknown(consent, {"scopes", "sharing"}, "consent")
+    scopes = c.strings(consent.get("scopes", []), "consent.scopes") if consent.get("scopes") else ()
+    sharing = c.strings(consent.get("sharing", []), "consent.sharing") if consent.get("sharing") else ()
+    for scope in sharing:
+        if scope not in scopes:
+            raise c.fail("consent.sharing", f"unknown consent scope {scope!r} (declared: {', '.join(scopes)})")
+
+    ev_raw = c.table(raw.get("evidence", {}), "evidence")
+    evidence_roles: dict[str, frozenset[str]] = {}
+    for kind, spec in ev_raw.items():
+        key = f"evidence.{kind}"
+        if kind not in EVIDENCE_KINDS:
+            raise c.fail(key, f"unknown evidence kind (known: {', '.join(EVIDENCE_KINDS)})")
+        spec = c.table(spec, key)
+        c.no_unknown(spec, {"roles"}, key)
+        evidence_roles[kind] = frozenset(writer_roles(spec.get("roles", default_roles), key + ".roles"))
+    for kind in EVIDENCE_KINDS:  # a kind the file does not mention is recorded by the default roles
+        evidence_roles.setdefault(kind, frozenset(default_roles))
+
+    states: dict[str, StateDef] = {}
+    for name, spec in c.table(raw.get("states"), "states").items():
+        key = f"states.{name}"
+        spec = c.table(spec, key)
+        c.no_unknown(spec, {"level", "label", "final", "pauses_deadlines"}, key)
+        level = spec.get("level")
+        final = c.boolean(spec.get("final"), key + ".final")
+        if level is None and not final:
+            raise c.fail(key + ".level", "a state that is not final needs a level")
+        if level is not None and (not isinstance(level, int) or isinstance(level, bool) or level < 0):
+            raise c.fail(key + ".level", "must be a whole number >= 0")
+        states[name] = StateDef(
+            name=name,
+            label=str(spec.get("label", name)),
+            level=level,
+            final=final,
+            pauses_deadlines=c.boolean(spec.get("pauses_deadlines"), key + ".pauses_deadlines"),
+        )
+    if not states:
+        raise c.fail("states", "at least one state is needed")
+    initial = c.string(proc.get("initial"), "process.initial")
+    if initial not in states or states[initial].final:
+        raise c.fail("process.initial", f"must name a state that is not final, not {initial!r}")
+
+    triggers: dict[str, TriggerDef] = {}
+    for name, spec in c.table(raw.get("triggers"), "triggers").items():
+        key = f"triggers.{name}"
+        spec = c.table(spec, key)
+        c.no_unknown(spec, {"label", "params"}, key)
+        params: dict[str, ParamDef] = {}
+        for pname, pspec in c.table(spec.get("params", {}), key + ".params").items():
+            pkey = f"{key}.params.{pname}"
+            pspec = c.table(pspec, pkey)
+            c.no_unknown(pspec, {"required", "choices"}, pkey)
+            choices = c.strings(pspec["choices"], pkey + ".choices") if "choices" in pspec else None
+            params[pname] = ParamDef(pname, c.boolean(pspec.get("required"), pkey + ".required"), choices)
+        triggers[name] = TriggerDef(name, str(spec.get("label", name)), params)
+
+    raw_transitions = raw.get("transitions")
+    if not isinstance(raw_transitions, list) or not raw_transitions:
+        raise c.fail("transitions", "must be a non-empty array of tables ([[transitions]])")
+    transitions: list[TransitionDef] = []
+    for i, spec in enumerate(raw_transitions):
+        key = f"transitions[{i}]"
+        spec = c.table(spec, key)
+        c.no_unknown(
+            spec,
+            {"trigger", "source", "dest", "roles", "guards", "when", "close_reason", "ends_opp",
+             "adopts_opp"},
+            key,
+        )
+        trigger = c.string(spec.get("trigger"), key + ".trigger")
+        if trigger not in triggers:
+            raise c.fail(key + ".trigger", f"unknown trigger {trigger!r}; declare it under [triggers]")
+        dest = c.string(spec.get("dest"), key + ".dest")
+        if dest not in states:
+            raise c.fail(key + ".dest", f"unknown state {dest!r}")
+        src_raw = spec.get("source")
+        if src_raw == "*":
+            sources = tuple(s for s, d in states.items() if not d.final)
+        else:
+            sources = c.strings(src_raw, key + ".source")
+        for s in sources:
+            if s not in states:
+                raise c.fail(key + ".source", f"unknown state {s!r}")
+            if states[s].final:
+                raise c.fail(key + ".source", f"state {s!r} is final; nothing leaves it")
+        roles_t = writer_roles(spec.get("roles", default_roles), key + ".roles")
+        when: dict[str, tuple[str, ...]] = {}
+        for pname, values in c.table(spec.get("when", {}), key + ".when").items():
+            tdef = triggers[trigger]
+            if pname not in tdef.params:
+                raise c.fail(f"{key}.when.{pname}", f"trigger {trigger!r} has no parameter {pname!r}")
+            vals = c.strings(values, f"{key}.when.{pname}")
+            choices = tdef.params[pname].choices
+            for v in vals:
+                if choices is not None and v not in choices:
+                    raise c.fail(f"{key}.when.{pname}", f"{v!r} is not one of {', '.join(choices)}")
+            when[pname] = vals
+        guards_raw = spec.get("guards", [])
+        if not isinstance(guards_raw, list):
+            raise c.fail(key + ".guards", "must be an array of tables")
+        guards = tuple(
+            parse_guard(
+                g,
+                key=f"{key}.guards[{j}]",
+                fail=c.fail,
+                states=states,
+                scopes=scopes,
+                params=triggers[trigger].params,
+            )
+            for j, g in enumerate(guards_raw)
+        )
+        close_reason = spec.get("close_reason")
+        if close_reason is not None:
+            close_reason = c.string(close_reason, key + ".close_reason")
+        ends_opp = c.boolean(spec.get("ends_opp"), key + ".ends_opp")
+        adopts_opp = c.boolean(spec.get("adopts_opp"), key + ".adopts_opp")
+        for s in sources:
+            transitions.append(
+                TransitionDef(
+                    index=i,
+                    trigger=trigger,
+                    source=s,
+                    dest=dest,
+                    roles=roles_t,
+                    guards=guards,
+                    when=when,
+                    close_reason=close_reason,
+                    ends_opp=ends_opp,
+                    adopts_opp=adopts_opp,
+                )
+            )
+
+    if not any(d.final for d in states.values()):
+        raise c.fail("states", "at least one state must be final (final = true)")
+    for name, sdef in states.items():
+        if sdef.final and not any(t.dest == name for t in transitions):
+            raise c.fail(f"states.{name}", "final state cannot be reached by any transition")
+
+    deadlines = parse_deadlines(raw.get("deadlines"), fail=c.fail, states=states)
+
+    return ProcessDefinition(
+        id=pid,
+        version=version,
+        title=str(proc.get("title", pid)),
+        path=path,
+        initial=initial,
+        roles=roles,
+        read_only_roles=read_only,
+        open_roles=open_roles,
+        consent_scopes=scopes,
+        evidence_roles=evidence_roles,
+        states=states,
+        triggers=triggers,
+        transitions=tuple(transitions),
+        raw=raw,
+        deadlines=deadlines,
+        sharing_scopes=sharing,
+    )
+
+
+class DefinitionRegistry:
+    """Every definition version in a folder, so an old case is decided by the version it ran on."""
+
+    def __init__(self, definitions: list[ProcessDefinition], active: ProcessDefinition) -> None:
+        self._by_key = {d.key: d for d in definitions}
+        self.active = active
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, active_file: str | Path) -> DefinitionRegistry:
+        active = load_definition(active_file)
+        defs: dict[tuple[str, int], ProcessDefinition] = {}
+        folder = Path(folder)
+        if folder.is_dir():
+            for f in sorted(folder.glob("*.toml")):
+                d = active if f.resolve() == Path(active_file).resolve() else load_definition(f)
+                if d.key in defs and defs[d.key].raw != d.raw:
+                    raise DefinitionError(
+                        f"{f}: process {d.id!r} version {d.version} is also defined, differently, "
+                        f"in {defs[d.key].path}; raise the version"
+                    )
+                defs[d.key] = d
+        defs[active.key] = active
+        return cls(list(defs.values()), active)
+
+    def get(self, process_id: str, version: int) -> ProcessDefinition:
+        try:
+            return self._by_key[(process_id, version)]
+        except KeyError:
+            raise DefinitionError(
+                f"process {process_id!r} version {version} is not installed; keep its file in states/"
+            ) from None
+
+    def all(self) -> list[ProcessDefinition]:
+        return sorted(self._by_key.values(), key=lambda d: d.key)

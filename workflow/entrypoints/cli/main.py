@@ -1,0 +1,211 @@
+"""Entry point: global options, lazy sub-commands, and the one place errors become exit codes.
+
+Exit codes: 0 done; 2 bad input or usage; 3 refused by a guard or a role; 4 conflict;
+5 audit verification failed, or a case's stored events cannot be folded (IntegrityError);
+1 anything else. No traceback ever reaches the user.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+
+from workflow.domain.errors import PassendError
+
+# name -> "module:attribute", imported only when that command runs (fast --help, fast start).
+COMMANDS: dict[str, str] = {
+    "init": "workflow.entrypoints.cli.admin:init",
+    "demo": "workflow.entrypoints.cli.admin:demo",
+    "case": "workflow.entrypoints.cli.case:case",
+    "record": "workflow.entrypoints.cli.record:record",
+    "process": "workflow.entrypoints.cli.process:process",
+    "audit": "workflow.entrypoints.cli.audit:audit",
+    "reminders": "workflow.entrypoints.cli.reminders:reminders",
+    "serve": "workflow.entrypoints.cli.reminders:serve",
+}
+HELP: dict[str, str] = {
+    "init": "Create or upgrade the database (and the master key file when missing).",
+    "demo": "Open a demo case and walk it through the process.",
+    "case": "Open, list, show and move cases.",
+    "record": "Record evidence on a case (signal, plan, evaluation, ...).",
+    "process": "Show the process definition.",
+    "audit": "Verify, replay, timeline, export, compliance and access log (exit 5: chain broken).",
+    "reminders": "Deadline reminders: what is due, send once, the outbox, retry failed (--now).",
+    "serve": "Run the reminder service: plan and send what is due, every tick (--now, --once).",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+class State:
+    def __init__(self, config: str | None, json_out: bool) -> None:
+        self.config = config
+        self.json = json_out
+        self._engine: Any = None
+
+    def engine(self, *, create_key: bool = False) -> Any:
+        if self._engine is None:
+            from workflow.adapters.logs import configure
+            from workflow.bootstrap import bootstrap
+
+            self._engine = bootstrap(self.config, create_key=create_key)
+            configure(self._engine.config.log_level)
+        return self._engine
+
+
+_json_mode = False
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", envvar="PASSEND_CONFIG", default=None, metavar="PATH",
+              help="config.toml to use (default ./config.toml, env PASSEND_CONFIG).")
+@click.option("--json", "json_out", is_flag=True, help="Print results as JSON.")
+@click.version_option(package_name="passend", prog_name="passend")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, json_out: bool) -> None:
+    """passend: pupil support cases from first signal to OPP, BOT and closing.
+
+    Exit codes: 0 done, 2 bad input, 3 refused, 4 conflict, 5 audit failed, 1 other error.
+    """
+    global _json_mode
+    _json_mode = _json_mode or json_out
+    ctx.obj = State(config, json_out)
+
+
+def json_option(f: Any) -> Any:
+    """`--json` on every command, as well as before it."""
+
+    def callback(ctx: click.Context, _param: Any, value: bool) -> bool:
+        global _json_mode
+        if value:
+            _json_mode = True
+            if isinstance(ctx.obj, State):
+                ctx.obj.json = True
+        return value
+
+    return click.option("--json", "json_flag", is_flag=True, expose_value=False,
+                        callback=callback, help="Print results as JSON.")(f)
+
+
+def emit(obj: Any, text: str | None = None) -> None:
+    if _json_mode:
+        click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+    elif text is not None:
+        click.echo(text)
+
+
+def emit_each(items: Iterable[Any], line: Callable[[Any], str], empty: str) -> int:
+    """`emit` for a list that streams in: each item printed as it comes, so a list of a whole
+    region takes the memory of one item. The bytes are emit's: with --json those of
+    json.dumps(list, indent=2), written item by item; else one `line` an item, or `empty` for
+    none. Returns how many were printed."""
+    n = 0
+    for n, item in enumerate(items, 1):
+        if _json_mode:
+            text = json.dumps(item, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
+            click.echo(("[\n  " if n == 1 else ",\n  ") + text, nl=False)
+        else:
+            click.echo(line(item))
+    if _json_mode:
+        click.echo("\n]" if n else "[]")
+    elif not n:
+        click.echo(empty)
+    return n
+
+
+def _fail(code: int, message: str, reasons: list[str] | None = None) -> int:
+    if _json_mode:
+        click.echo(json.dumps({"error": message, "reasons": reasons or [], "exit_code": code},
+                              ensure_ascii=False))
+    else:
+        click.echo(f"passend: {message}", err=True)
+        for r in reasons or []:
+            click.echo(f"  - {r}", err=True)
+    return code
+
+
+def _database_problem(exc: Exception) -> tuple[int, str] | None:
+    """A clear line for a database that is missing its tables or cannot be reached."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    text = str(exc.orig).lower()
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return 2, "de database is nog niet ingericht: voer eerst 'passend init' uit"
+    if "no such column" in text or ("column" in text and "does not exist" in text):
+        return 2, "de database heeft een oudere opbouw: voer eerst 'passend init' uit (dat werkt hem bij)"
+    if "unable to open database" in text or "connection" in text or "could not connect" in text:
+        return 1, "de database is niet bereikbaar (zie database.url of PASSEND_DATABASE_URL)"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    global _json_mode
+    _json_mode = "--json" in (argv if argv is not None else sys.argv[1:])
+    try:
+        # Without standalone mode click returns (not raises) a command's `Exit(code)`.
+        rv = cli.main(args=argv, prog_name="passend", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        return _fail(1, "afgebroken")
+    except click.exceptions.NoArgsIsHelpError as exc:  # `passend` or `passend case` alone
+        if exc.ctx is not None and not _json_mode:
+            click.echo(exc.ctx.get_help(), err=True)
+            return 2
+        return _fail(2, "geef een opdracht (zie --help)")
+    except click.ClickException as exc:
+        return _fail(2, exc.format_message().replace("\n", " "))
+    except PassendError as exc:
+        return _fail(exc.exit_code, exc.message, exc.reasons)
+    except KeyboardInterrupt:
+        return _fail(130, "onderbroken")
+    except Exception as exc:  # the last line of defence: no traceback, no data
+        known = _database_problem(exc)
+        if known is not None:
+            return _fail(*known)
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+        try:
+            import structlog
+
+            from workflow.adapters.logs import configure, get_logger
+
+            if not structlog.is_configured():  # never structlog's default: it prints to stdout
+                configure()
+            get_logger("passend.cli").error("internal.error", error_type=type(exc).__name__,
+                                            where=where)
+        except Exception:  # logging must never turn an error into a traceback
+            pass
+        return _fail(1, f"interne fout ({type(exc).__name__} bij {where}); er is niets opgeslagen")
+    return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+
+
+if __name__ == "__main__":
+    # `python -m workflow.entrypoints.cli.main`: run the imported module's main, not this __main__ copy, so the
+    # sub-commands (which import workflow.entrypoints.cli.main) share its --json state.
+    from workflow.entrypoints.cli.main import main as _main
+
+    sys.exit(_main())

@@ -1,0 +1,56 @@
+"""`passend process show`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from workflow.entrypoints.cli.main import State, json_option
+
+
+@click.group()
+def process() -> None:
+    """The process definition."""
+
+
+@process.command("show")
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "json"]), default="text")
+@click.option("--version", "version", type=int, default=None, help="An installed older version.")
+@json_option
+@click.pass_obj
+def show(state: State, fmt: str, version: int | None) -> None:
+    """Show the active process (states, triggers, guards) as text, Mermaid or JSON."""
+    from workflow.adapters.config import load_config
+    from workflow.domain.definition import DefinitionRegistry
+
+    cfg = load_config(state.config)
+    reg = DefinitionRegistry.from_folder(cfg.definitions_folder, cfg.definition_file)
+    d = reg.active if version is None else reg.get(reg.active.id, version)
+    if fmt == "mermaid" and not state.json:
+        from workflow.domain.machine import mermaid
+
+        click.echo(mermaid(d))
+        return
+    data: dict[str, Any] = {
+        "id": d.id, "version": d.version, "title": d.title, "initial": d.initial,
+        "states": {s.name: {"level": s.level, "label": s.label, "final": s.final,
+                            "pauses_deadlines": s.pauses_deadlines} for s in d.states.values()},
+        "transitions": [
+            {"trigger": t.trigger, "source": t.source, "dest": t.dest, "roles": list(t.roles),
+             "when": {k: list(v) for k, v in t.when.items()},
+             "guards": [g.describe({k: v[0] for k, v in t.when.items()}) for g in t.guards]}
+            for t in d.transitions
+        ],
+    }
+    if fmt == "json" or state.json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    lines = [f"{d.title} ({d.id}, versie {d.version})", ""]
+    for t in data["transitions"]:
+        when = ", ".join(k + "=" + "/".join(v) for k, v in t["when"].items())
+        when = f" [{when}]" if when else ""
+        lines.append(f"{t['trigger']}{when}: {t['source']} -> {t['dest']}  (rollen: {', '.join(t['roles'])})")
+        lines.extend(f"    - {g}" for g in t["guards"])
+    click.echo("\n".join(lines))

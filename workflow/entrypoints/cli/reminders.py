@@ -1,0 +1,153 @@
+"""`passend reminders due | dispatch | list | retry` and `passend serve`.
+
+`--now DATETIME` runs a command as if it were another moment: it changes which deadlines are
+due, never a time recorded on an event or in the outbox's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+
+from workflow.entrypoints.cli.main import State, emit, emit_each, json_option
+
+
+def _now_option(f: Any) -> Any:
+    return click.option("--now", "now_text", default=None, metavar="DATETIME",
+                        help="Act as if it were this moment (YYYY-MM-DD[THH:MM], school time).")(f)
+
+
+def _clock(now_text: str | None) -> Callable[[], dt.datetime]:
+    """The clock that decides what is due: real time, or shifted so it starts at --now."""
+    from workflow.adapters.clock import utcnow
+    from workflow.domain.instants import parse_instant
+
+    if now_text is None:
+        return utcnow
+    try:
+        start = parse_instant(now_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
+    offset = start - utcnow()
+    return lambda: utcnow() + offset
+
+
+def _service(state: State, now_text: str | None) -> Any:
+    from workflow.bootstrap import reminder_service
+
+    clock = _clock(now_text)
+    return reminder_service(state.engine(), clock)
+
+
+@click.group()
+def reminders() -> None:
+    """What is due, sending it, and the outbox (failed messages and retries)."""
+
+
+@reminders.command("due")
+@_now_option
+@json_option
+@click.pass_obj
+def due(state: State, now_text: str | None) -> None:
+    """What is due now (reminders, escalations, digests), without sending anything."""
+    from workflow.entrypoints.cli import main as cli_main
+    from workflow.service_layer.reminders.service import _existing, unreachable
+
+    service = _service(state, now_text)
+
+    def rows() -> Iterator[dict[str, Any]]:  # a page of cases at a time, as the planner folds them
+        for chunk in service.planner().due_chunks(service.now()):
+            have = _existing(service.engine, [i.key for i in chunk])
+            yield from ({**i.summary(), "outbox": have.get(i.key, "new")} for i in chunk)
+
+    emit_each(rows(), lambda r: (f"{r['kind']:<10} {r['case_id'] or '-':<12} {r['deadline'] or '-':<16} "
+                                 f"aan {r['recipient']:<12} dag {r['send_on']}  termijn {r['due'] or '-':<10}  "
+                                 f"{r['outbox']}"),
+              "niets is nu aan de beurt")
+    if cli_main._json_mode:
+        return
+    for school, what, roles in unreachable(service.engine, service.settings):
+        click.echo(f"let op: school '{school}' heeft geen {' of '.join(roles)} met een e-mailadres; "
+                   f"{'herinneringen en overzichten' if what == 'reminders' else 'escalaties'} "
+                   "voor haar casussen worden niet verstuurd")
+
+
+@reminders.command("dispatch")
+@click.option("--once", is_flag=True, default=True,
+              help="Plan and send what is due now, then exit (the default; `passend serve` keeps going).")
+@click.option("--no-plan", is_flag=True, help="Only send what is already in the outbox.")
+@_now_option
+@json_option
+@click.pass_obj
+def dispatch(state: State, once: bool, no_plan: bool, now_text: str | None) -> None:
+    """Plan what is due and send it through the configured notifier, once."""
+    service = _service(state, now_text)
+    r = service.tick(plan=not no_plan)
+    emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
+            f"mislukt {r['failed']}")
+
+
+@reminders.command("list")
+@click.option("--failed", is_flag=True, help="Only messages that failed for good.")
+@click.option("--pending", is_flag=True, help="Only messages not sent yet.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@json_option
+@click.pass_obj
+def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
+    """The outbox, newest first: what was planned, sent, is waiting or failed."""
+    from workflow.adapters.store import outbox
+
+    if failed and pending:
+        raise click.UsageError("--failed and --pending exclude each other")
+    status = outbox.FAILED if failed else outbox.PENDING if pending else None
+    rows = [
+        {
+            "id": r.id, "kind": r.kind, "case_id": r.case_id, "deadline": r.deadline,
+            "recipient": r.recipient, "send_on": r.send_on.isoformat(),
+            "due": r.due_on.isoformat() if r.due_on else None, "status": r.status,
+            "attempts": r.attempts, "last_error": r.last_error, "message_id": r.message_id,
+            "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+        }
+        for r in outbox.rows(state.engine().db, status=status, limit=limit)
+    ]
+    text = "\n".join(
+        f"#{r['id']:<6} {r['status']:<8} {r['kind']:<10} {r['case_id'] or '-':<12} "
+        f"{r['deadline'] or '-':<16} aan {r['recipient']:<12} pogingen {r['attempts']}"
+        + (f"  ({r['last_error']})" if r["last_error"] and r["status"] != "sent" else "")
+        for r in rows
+    ) or "geen berichten"
+    emit(rows, text)
+
+
+@reminders.command("retry")
+@click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
+@json_option
+@click.pass_obj
+def retry(state: State, ids: tuple[int, ...]) -> None:
+    """Put failed messages (all, or the given ids) back in the queue; serve or dispatch sends them."""
+    from workflow.adapters.clock import utcnow
+    from workflow.adapters.store import outbox
+
+    n = outbox.retry_failed(state.engine().db, utcnow(), list(ids) or None)
+    emit({"requeued": n}, f"{n} bericht(en) opnieuw in de wachtrij")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run one tick (plan and send) and exit.")
+@_now_option
+@json_option
+@click.pass_obj
+def serve(state: State, once: bool, now_text: str | None) -> None:
+    """Run the reminder service: every tick, plan what is due and send it (until Ctrl-C)."""
+    from workflow.entrypoints.serve import serve as run
+
+    service = _service(state, now_text)
+    if once:
+        r = service.tick()
+        emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
+                f"mislukt {r['failed']} ({service.notifier.describe()})")
+        return
+    run(service)

@@ -1,0 +1,188 @@
+"""The access log's hash chain: each record seals the one before it (docs/event-chain.md).
+
+Why: the access log is what shows the Inspectie, or parents, who looked at a pupil's file and
+why (NEN 7513), so it must be as hard to rewrite quietly as the events. The database triggers
+refuse UPDATE and DELETE; the chain is for whoever goes around them with the database's own
+rights. A record changed, removed or put in between no longer links to its neighbours, and
+`passend audit verify` says which. Removing the newest records leaves a shorter, intact chain:
+only a head hash kept outside the system (verify prints it) shows that.
+
+One chain over the whole log, in id order. A record's hash is the SHA-256 of its canonical
+form: its fields and the previous record's hash, as canonical JSON (sorted keys, no spaces,
+UTF-8), the first record's previous hash being 64 zeros. Records are appended under a lock
+(SQLite: the writer's BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock), and a
+unique index on `prev_hash` makes a fork impossible even so: a second record after the same
+one cannot be inserted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+
+from workflow.domain.events import GENESIS_HASH
+from workflow.domain.instants import iso_utc
+
+ACCESS_CHAIN_VERSION = 1
+FIELDS = ("at", "actor", "role", "action", "case_id", "school", "purpose", "on_behalf_of", "source")
+# pg_advisory_xact_lock's key for appending to the access log: "pass" in ASCII.
+_PG_LOCK_KEY = 0x70617373
+MAX_PROBLEMS = 100
+
+
+# The canonical form is canonical_json of {FIELDS..., "prev_hash", "v"} (the tests compare the
+# two); it is filled into this template because verify checks every record of a log that can
+# be longer than the event store, and the template is about 4x faster than the JSON encoder.
+_TEMPLATE = ('{"action":%s,"actor":%s,"at":"%s","case_id":%s,"on_behalf_of":%s,"prev_hash":%s,'
+             '"purpose":%s,"role":%s,"school":%s,"source":%s,"v":' + str(ACCESS_CHAIN_VERSION) + "}")
+
+
+def _q(value: Any) -> str:
+    """A stored value as canonical JSON: a string quoted (non-ASCII kept), None as null. Anything
+    else (another type written around the engine) gets a form no engine record has."""
+    if value is None:
+        return "null"
+    if value.__class__ is str:
+        return str(encode_basestring(value))
+    return str(encode_basestring(repr(value))) + "!"
+
+
+def _form(at_text: str, actor: Any, role: Any, action: Any, case_id: Any, school: Any, purpose: Any,
+          on_behalf_of: Any, source: Any, prev_hash: Any) -> bytes:
+    return (_TEMPLATE % (_q(action), _q(actor), at_text, _q(case_id), _q(on_behalf_of), _q(prev_hash),
+                         _q(purpose), _q(role), _q(school), _q(source))).encode("utf-8")
+
+
+def canonical(record: dict[str, Any], prev_hash: str) -> bytes:
+    """The bytes a record's hash is taken over: its FIELDS (the time as UTC ISO text) and the
+    previous record's hash."""
+    r = record
+    return _form(iso_utc(r["at"]), r["actor"], r["role"], r["action"], r["case_id"], r["school"],
+                 r["purpose"], r["on_behalf_of"], r["source"], prev_hash)
+
+
+def seal(records: Iterable[dict[str, Any]], prev_hash: str) -> str:
+    """Give each record, in order, its `prev_hash` and `hash`; returns the last hash."""
+    for r in records:
+        r["prev_hash"] = prev_hash
+        r["hash"] = prev_hash = hashlib.sha256(canonical(r, prev_hash)).hexdigest()
+    return prev_hash
+
+
+def locked_head(conn: Connection) -> str:
+    """The hash of the newest record (64 zeros for an empty log), taken under the append lock.
+
+    The caller's transaction must be able to write: on SQLite one begun IMMEDIATE or that has
+    already written; on PostgreSQL the advisory lock taken here lasts until it ends.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    return _newest_hash(conn)
+
+
+def _newest_hash(conn: Connection) -> str:
+    from workflow.service_layer.audit.access import access_log
+
+    row = conn.execute(select(access_log.c.hash).order_by(access_log.c.id.desc()).limit(1)).first()
+    return GENESIS_HASH if row is None or row.hash is None else str(row.hash)
+
+
+@dataclass(frozen=True)
+class AccessProblem:
+    """A record whose hash no longer matches its fields, or that does not follow its predecessor."""
+
+    record_id: int
+    kind: str  # record_changed | link_broken | anchor_missing (record_id 0)
+    detail: str
+
+
+@dataclass
+class AccessChainReport:
+    records: int = 0
+    head_hash: str = GENESIS_HASH
+    problems: list[AccessProblem] = field(default_factory=list)
+    more_problems: int = 0  # beyond MAX_PROBLEMS, counted only
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "records": self.records, "head_hash": self.head_hash,
+                "broken": [{"record_id": p.record_id, "kind": p.kind, "detail": p.detail} for p in self.problems],
+                "more_broken": self.more_problems}
+
+
+_COLUMNS = "id, {at}, actor, role, action, case_id, school, purpose, on_behalf_of, source, prev_hash, hash"
+_WALK_SQL = {
+    "sqlite": "SELECT " + _COLUMNS.format(at="at") + " FROM access_log ORDER BY id",
+    # PostgreSQL hands out the time in SQLite's stored text form, so both take the fast path.
+    "postgresql": "SELECT " + _COLUMNS.format(at="to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
+                  + " FROM access_log ORDER BY id",
+}
+
+
+def walk(conn: Connection, *, progress: Callable[[int], None] | None = None,
+         anchor: str | None = None) -> AccessChainReport:
+    """Check every record of the access log in id order, a batch at a time, inside the caller's
+    transaction (verify's: the same snapshot as the events).
+
+    After a break the walk goes on from the stored hash, so one removed or changed record is
+    one problem, not every record after it. `anchor`: a head hash noted earlier (verify's output,
+    an export's manifest); the log must still hold the record with that hash, else it was cut
+    short or rewritten from there on, which the links alone cannot show.
+    """
+    from workflow.service_layer.audit.verify import _fetch_batches, iso_text
+
+    # Through SQLAlchemy first, so a schema from before 0008 is its DBAPIError (one clear CLI line).
+    conn.execute(text("SELECT prev_hash, hash FROM access_log WHERE 1 = 0")).close()
+    report = AccessChainReport()
+    prev = GENESIS_HASH
+    sha = hashlib.sha256
+    for chunk in _fetch_batches(conn, _WALK_SQL[conn.dialect.name], None):
+        for rid, at, actor, role, action, cid, school, purpose, behalf, source, prev_hash, h in chunk:
+            if prev_hash != prev:
+                _problem(report, rid, "link_broken",
+                         f"toegangsregel {rid} volgt niet op de regel ervoor "
+                         "(een regel is verwijderd, tussengevoegd of verplaatst)")
+            else:
+                # The stored form "YYYY-MM-DD HH:MM:SS.ffffff" straight to the canonical one.
+                at_text = (at[:10] + "T" + at[11:] + "Z" if at.__class__ is str and len(at) == 26
+                           and at[10] == " " and at[19] == "." else iso_text(at))
+                if h != sha(_form(at_text, actor, role, action, cid, school, purpose, behalf, source,
+                                  prev)).hexdigest():
+                    _problem(report, rid, "record_changed",
+                             f"toegangsregel {rid} is gewijzigd (de hash klopt niet met de inhoud)")
+            prev = h if h.__class__ is str else ""
+            if prev == anchor:
+                anchor = None  # found
+        report.records += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    report.head_hash = prev
+    if anchor is not None and anchor != GENESIS_HASH:
+        _problem(report, 0, "anchor_missing",
+                 f"geen toegangsregel heeft meer de eerder vastgelegde hash {anchor}: het log is "
+                 "ingekort of vanaf daar herschreven")
+    return report
+
+
+def head_of(conn: Connection) -> dict[str, Any]:
+    """The log's size and newest hash now, for an export's manifest: an anchor kept outside."""
+    from workflow.service_layer.audit.access import access_log
+
+    n = conn.execute(select(func.count()).select_from(access_log)).scalar_one()
+    return {"records": int(n), "head_hash": _newest_hash(conn)}
+
+
+def _problem(report: AccessChainReport, record_id: int, kind: str, detail: str) -> None:
+    if len(report.problems) < MAX_PROBLEMS:
+        report.problems.append(AccessProblem(record_id, kind, detail))
+    else:
+        report.more_problems += 1
+

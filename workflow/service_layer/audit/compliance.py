@@ -1,0 +1,284 @@
+"""Compliance: the legal rules of passend onderwijs checked per case from the events alone.
+
+The guards already refuse unlawful steps, but a school may run its own definition, and an
+auditor wants the rules checked independently of it. Each rule (../shared/domain.md) gives
+`pass`, `fail`, `not_due` (its moment has not come yet) or `n/a` (the case never got there):
+
+- `opp_binnen_6_weken`: an OPP adopted within 6 weeks of entering level 4 (WPO art. 40a lid 2;
+  the period comes from the definition's `opp_vaststellen` deadline when it has one). Days spent
+  in a state with `pauses_deadlines` (`geschil`, a dispute with the parents) do not count: they
+  are added to the due date exactly as the reminders add them (`deadlines.paused_days`), so the
+  report never fails a case the IB was told was still within its term;
+- `opp_jaarlijks_geevalueerd`: each school year (1 Aug - 31 Jul) that ends with an OPP in force
+  has an OPP evaluation with the parents dated in it (lid 3; the same duty as the deadline);
+- `instemming_handelingsdeel`: parents' consent on the handelingsdeel granted at adoption (34446);
+- `leerling_gehoord`: the pupil's view, or the reason why not, recorded before adoption (hoorrecht);
+- `oogo_voor_vaststelling_en_herziening`: an OOGO meeting before every adoption and revision (lid 1, 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workflow.domain.case import Case
+from workflow.domain.deadlines import paused_days
+from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
+from workflow.domain.errors import PassendError
+from workflow.domain.events import Event
+from workflow.domain.facts import Fact
+from workflow.domain.guards import consent_status
+from workflow.domain.instants import local_date
+
+if TYPE_CHECKING:
+    from workflow.service_layer.engine import Engine
+
+RULES = ("opp_binnen_6_weken", "opp_jaarlijks_geevalueerd", "instemming_handelingsdeel",
+         "leerling_gehoord", "oogo_voor_vaststelling_en_herziening")
+STATUSES = ("pass", "fail", "not_due", "n/a")
+UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, PassendError)  # what a garbled row raises
+OPP_WEEKS_DEFAULT = 42
+CONSENT_SCOPE = "opp_handelingsdeel"
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    findings: list[tuple[str, str]] = field(default_factory=list)  # (status, detail)
+
+    def add(self, status: str, detail: str) -> None:
+        self.findings.append((status, detail))
+
+    @property
+    def status(self) -> str:
+        got = {s for s, _ in self.findings}
+        for s in ("fail", "not_due", "pass"):
+            if s in got:
+                return s
+        return "n/a"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "status": self.status,
+                "details": [{"status": s, "detail": d} for s, d in self.findings]}
+
+
+def school_year(day: dt.date) -> tuple[dt.date, dt.date]:
+    start = dt.date(day.year if day.month >= 8 else day.year - 1, 8, 1)
+    return start, dt.date(start.year + 1, 7, 31)
+
+
+def _definition(registry: DefinitionRegistry, process_id: str, version: int) -> ProcessDefinition | None:
+    try:
+        return registry.get(process_id, version)
+    except PassendError:
+        return None
+
+
+def _opp_days(registry: DefinitionRegistry, ev: Event) -> int:
+    d = _definition(registry, ev.process_id, ev.process_version)
+    for dd in getattr(d, "deadlines", ()):
+        if getattr(dd, "name", None) == "opp_vaststellen" and getattr(dd, "due", None) is not None:
+            return int(dd.due.days)
+    return OPP_WEEKS_DEFAULT
+
+
+@dataclass
+class _Level4:
+    """The level-4 OPP clock: started by event `seq` on `start`, `days` long."""
+
+    seq: int
+    start: dt.date
+    days: int
+    adopted: bool = False
+
+    def due(self, case: Case, definition: ProcessDefinition | None, until: dt.date) -> tuple[dt.date, str]:
+        """The due date with the days paused up to `until` added, and a note on the pause."""
+        paused = 0 if definition is None else paused_days(case, definition, self.seq, self.start, until)
+        note = f", {paused} dagen geschil niet meegeteld" if paused else ""
+        return self.start + dt.timedelta(days=self.days + paused), note
+
+
+def _since(case: Case, state: str) -> int:
+    """Sequence number of the last entry into `state` (0 if never)."""
+    e = case.facts.last_entry(state)
+    return e.seq if e is not None else 0
+
+
+def _facts_after(case: Case, seq: int, evidence: str, **where: Any) -> list[Fact]:
+    return [f for f in case.facts.facts
+            if f.seq > seq and f.kind == evidence and all(f.fields.get(k) == v for k, v in where.items())]
+
+
+def check_case(evs: Iterable[Event], registry: DefinitionRegistry, today: dt.date) -> dict[str, Any]:
+    """Fold the case's events and judge every rule; the result names no person.
+
+    A case whose events do not fold (rows changed around the engine) is `unreadable` and has no
+    rules judged: a verdict on part of its history could pass what the rest would fail."""
+    evs = list(evs)
+    try:
+        return _judge(evs, registry, today)
+    except UNREADABLE as exc:
+        first = evs[0]
+        school = first.payload.get("school") if isinstance(first.payload, dict) else None
+        return {"case_id": first.case_id, "school": school, "rules": [],
+                "unreadable": f"gebeurtenissen niet te lezen ({type(exc).__name__}); "
+                              "controleer met 'passend audit verify'"}
+
+
+def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> dict[str, Any]:
+    r = {name: RuleResult(name) for name in RULES}
+    case: Case | None = None
+    definition: ProcessDefinition | None = None  # the case's own version: its states pause clocks
+    level4: _Level4 | None = None
+    opp_since: dt.date | None = None  # the OPP in force since this date
+    opp_periods: list[tuple[dt.date, dt.date | None]] = []
+    for ev in evs:
+        if case is None:
+            case = Case.from_events([ev])
+            definition = _definition(registry, case.process_id, case.process_version)
+            if case.level == 4:
+                level4 = _Level4(ev.seq, local_date(ev.recorded_at), _opp_days(registry, ev))
+            continue
+        day = local_date(ev.recorded_at)
+        p = ev.payload
+        if ev.type == "transitioned":
+            source, dest = p.get("source"), p.get("dest")
+            adopts = bool(p.get("adopts_opp")) or (source == "opp_concept" and dest == "opp_vastgesteld")
+            revises = p.get("trigger") == "revise_opp" or (source == "opp_vastgesteld" and dest == "opp_concept")
+            if adopts:
+                concept = _since(case, "opp_concept")
+                status = consent_status(case.facts, CONSENT_SCOPE)
+                r["instemming_handelingsdeel"].add(
+                    "pass" if status == "granted" else "fail",
+                    f"vaststelling {day}: toestemming handelingsdeel {status or 'niet vastgelegd'}")
+                heard = _facts_after(case, concept, "view", party="leerling")
+                r["leerling_gehoord"].add(
+                    "pass" if heard else "fail",
+                    f"vaststelling {day}: " + ("mening leerling of reden vastgelegd" if heard
+                                               else "geen mening van de leerling en geen reden"))
+                oogo = _facts_after(case, concept, "meeting", kind="oogo")
+                r["oogo_voor_vaststelling_en_herziening"].add(
+                    "pass" if oogo else "fail", f"vaststelling {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
+                if level4 is not None and not level4.adopted:
+                    due, note = level4.due(case, definition, day)
+                    r["opp_binnen_6_weken"].add(
+                        "pass" if day <= due else "fail",
+                        f"niveau 4 sinds {level4.start}, OPP vastgesteld {day} (uiterlijk {due}{note})")
+                    level4.adopted = True
+                if opp_since is None:
+                    opp_since = day
+            if revises:
+                oogo = _facts_after(case, _since(case, "opp_vastgesteld"), "meeting", kind="oogo")
+                r["oogo_voor_vaststelling_en_herziening"].add(
+                    "pass" if oogo else "fail", f"herziening {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
+        case.apply(ev)
+        if ev.type == "transitioned":
+            if opp_since is not None and not case.opp_active:
+                opp_periods.append((opp_since, day))
+                opp_since = None
+            if case.level == 4 and level4 is None:
+                level4 = _Level4(ev.seq, day, _opp_days(registry, ev))
+            elif case.level != 4 and level4 is not None:
+                _close_level4(r["opp_binnen_6_weken"], case, definition, level4, day)
+                level4 = None
+    if case is None:
+        return {"case_id": None, "rules": []}
+    if level4 is not None and not level4.adopted:
+        if case.closed:
+            _close_level4(r["opp_binnen_6_weken"], case, definition, level4,
+                          local_date(case.closed_at) if case.closed_at else today)
+        else:
+            due, note = level4.due(case, definition, today)
+            res = r["opp_binnen_6_weken"]
+            if today > due:
+                res.add("fail", f"niveau 4 sinds {level4.start}, nog geen OPP (uiterlijk {due}{note})")
+            else:
+                res.add("not_due", f"niveau 4 sinds {level4.start}, OPP uiterlijk {due}{note}")
+    if opp_since is not None:
+        opp_periods.append((opp_since, None))
+    if case.state == "opp_concept" and not r["instemming_handelingsdeel"].findings:
+        for name in ("instemming_handelingsdeel", "leerling_gehoord", "oogo_voor_vaststelling_en_herziening"):
+            r[name].add("not_due", "OPP in concept, nog niet vastgesteld")
+    _yearly(r["opp_jaarlijks_geevalueerd"], case, opp_periods, today)
+    return {"case_id": case.case_id, "school": case.school, "state": case.state,
+            "process": f"{case.process_id}@{case.process_version}",
+            "rules": [r[name].as_dict() for name in RULES]}
+
+
+def _close_level4(res: RuleResult, case: Case, definition: ProcessDefinition | None, level4: _Level4,
+                  left: dt.date) -> None:
+    if level4.adopted:
+        return
+    due, note = level4.due(case, definition, left)
+    if left > due:
+        res.add("fail", f"niveau 4 van {level4.start} tot {left} zonder OPP (uiterlijk {due}{note})")
+    else:
+        res.add("n/a", f"niveau 4 verlaten op {left}, vóór de termijn ({due}{note})")
+
+
+def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | None]], today: dt.date) -> None:
+    evals = [f.date for f in case.facts.facts
+             if f.kind == "evaluation" and f.fields.get("subject") == "opp" and f.fields.get("with_parents")]
+    for since, until in periods:
+        start, end = school_year(since)
+        while start <= (until or today):
+            in_force_at_end = until is None or until > end
+            done = [d for d in evals if start <= d <= end]
+            label = f"schooljaar {start.year}-{end.year}"
+            if done:
+                res.add("pass", f"{label}: met ouders geëvalueerd op {done[0]}")
+            elif end < today and in_force_at_end:
+                res.add("fail", f"{label}: OPP niet met ouders geëvalueerd")
+            elif end >= today and until is None:
+                res.add("not_due", f"{label}: evaluatie met ouders uiterlijk {end}")
+            start, end = dt.date(start.year + 1, 8, 1), dt.date(end.year + 1, 7, 31)
+
+
+# ---- entry point ----------------------------------------------------------------------------
+class ComplianceRun:
+    """One pass over every case the actor may see (or one school's), streamed.
+
+    Iterating yields each judged case in turn and keeps only what the report needs at the end:
+    the per-school summary and the cases whose events cannot be read (`unreadable`, no rules
+    judged). So a region or the whole country is judged in the memory of one case, where a list
+    of every result grew with the store. Who may see what is checked when the run is made,
+    before anything is read or written out.
+    """
+
+    def __init__(self, engine: Engine, *, actor: str, school: str | None = None,
+                 today: dt.date | None = None) -> None:
+        self._engine = engine
+        self.schools = engine.schools_for(engine.user(actor), school)
+        self.today = today or engine.today()
+        self.summary: dict[str, dict[str, dict[str, int]]] = {}
+        self.unreadable: list[dict[str, Any]] = []
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        from workflow.service_layer.audit.replay import grouped_events
+
+        with self._engine.db.connect() as conn:
+            conn.begin()
+            for _cid, evs in grouped_events(conn, self.schools):
+                res = check_case(evs, self._engine.registry, self.today)
+                if res["case_id"] is None:
+                    continue
+                if "unreadable" in res:
+                    self.unreadable.append({"case_id": res["case_id"], "school": res["school"],
+                                            "error": res["unreadable"]})
+                    continue
+                per = self.summary.setdefault(
+                    res["school"], {name: dict.fromkeys(STATUSES, 0) for name in RULES})
+                for rule in res["rules"]:
+                    per[rule["rule"]][rule["status"]] += 1
+                yield res
+
+
+def compliance(engine: Engine, *, actor: str, school: str | None = None,
+               today: dt.date | None = None) -> dict[str, Any]:
+    """The whole report in memory, every case judged (see ComplianceRun); the CLI streams it."""
+    run = ComplianceRun(engine, actor=actor, school=school, today=today)
+    results = list(run)
+    return {"today": run.today.isoformat(), "rules": list(RULES), "summary": run.summary,
+            "cases": results, "unreadable": run.unreadable}

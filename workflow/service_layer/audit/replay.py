@@ -1,0 +1,311 @@
+"""Replay: rebuild a case from its events alone and re-decide every step with the rules of the day.
+
+Each event names the process definition version it was decided under; replay takes that exact
+version from the registry (every installed version stays loadable) and asks `domain.decide`
+again, with the role recorded on the event and the evidence folded so far (the evidence that
+existed at that moment). A step that would not be allowed, or a projection that differs from
+what the events prove, is reported. `as_of` stops the fold at the end of a date and shows what
+was true then: state, level, evidence and the deadlines that were running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, select
+
+from workflow.adapters.store.codec import UNREADABLE, read_instant, read_payload
+from workflow.adapters.store.tables import cases
+from workflow.domain import case as domain
+from workflow.domain import deadlines
+from workflow.domain.case import Case
+from workflow.domain.definition import DefinitionRegistry
+from workflow.domain.errors import NotFound, PassendError, Refused
+from workflow.domain.events import Event, restore_event
+from workflow.domain.instants import SCHOOL_TZ, as_utc, iso_utc, local_date
+
+if TYPE_CHECKING:
+    from workflow.service_layer.engine import Engine
+
+PROJECTION_FIELDS = ("school", "school_group", "state", "level", "process_id", "process_version",
+                     "version", "head_hash", "opp_active", "closed_at", "close_reason")
+# What replay --all reads of each projection row: the fields above, and the planner's days that
+# `compare_projection` checks with `reminders.work.stale`.
+_PROJECTION_READ = ("case_id", *PROJECTION_FIELDS, "next_action_on", "planned_on")
+
+
+@dataclass
+class Replayed:
+    """What a case's events prove, and everything that disagrees with them."""
+
+    case_id: str
+    case: Case | None = None
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    # Differences that do not make a step unlawful (e.g. a guard now worded otherwise).
+    notes: list[str] = field(default_factory=list)
+    as_of: dt.datetime | None = None
+    running: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.refused or self.mismatches or self.errors)
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.case
+        out: dict[str, Any] = {"case_id": self.case_id, "ok": self.ok}
+        if self.as_of is not None:
+            out["as_of"] = iso_utc(self.as_of)
+        if c is not None:
+            out.update({
+                "school": c.school, "process": f"{c.process_id}@{c.process_version}",
+                "state": c.state, "level": c.level, "version": c.version, "head_hash": c.head_hash,
+                "opp_active": c.opp_active, "erased": c.erased,
+                "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+                "close_reason": c.close_reason,
+            })
+            if self.as_of is not None:
+                out["evidence"] = evidence_of(c)
+                out["deadlines"] = self.running
+        out.update(refused=self.refused, mismatches=self.mismatches, errors=self.errors, notes=self.notes)
+        return out
+
+
+def evidence_of(case: Case) -> list[dict[str, Any]]:
+    """The evidence folded so far, plain fields only (secrets stay sealed: replay needs no key)."""
+    return [
+        {"seq": f.seq, "kind": f.kind, "date": f.date.isoformat(), "level": f.level, "state": f.state,
+         "fields": dict(f.fields)}
+        for f in case.facts.facts
+    ]
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """The first instant after `day` in school time, as UTC: events before it count."""
+    nxt = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), tzinfo=SCHOOL_TZ)
+    return nxt.astimezone(dt.UTC)
+
+
+def replay_events(
+    case_id: str, evs: Iterable[Event], registry: DefinitionRegistry, *, as_of: dt.datetime | None = None,
+) -> Replayed:
+    """Fold `evs` (in seq order), re-deciding every transition; stop before `as_of` if given."""
+    out = Replayed(case_id, as_of=as_of)
+    case: Case | None = None
+    for ev in evs:
+        if as_of is not None and as_utc(ev.recorded_at) >= as_of:
+            break
+        try:
+            d = registry.get(ev.process_id, ev.process_version)
+        except PassendError as exc:
+            out.errors.append(f"gebeurtenis {ev.seq}: {exc.message}")
+            return out
+        if case is None:
+            if ev.type != "case_opened" or ev.seq != 1:
+                out.errors.append(f"gebeurtenis {ev.seq}: een casus begint met case_opened als nummer 1")
+                return out
+            if ev.role not in d.open_roles:
+                out.refused.append(_refusal(ev, "case_opened", [f"rol '{ev.role}' mag geen casus openen"]))
+            try:
+                case = Case.from_events([ev])
+            except (KeyError, ValueError, PassendError) as exc:
+                out.errors.append(f"gebeurtenis 1: niet te lezen ({type(exc).__name__})")
+                return out
+            continue
+        p = ev.payload
+        if ev.type == "transitioned":
+            _recheck(out, case, d, ev)
+        elif ev.type == "evidence_recorded":
+            kind = p.get("kind")
+            if ev.role not in d.evidence_roles.get(str(kind), frozenset()):
+                out.refused.append(_refusal(ev, f"record {kind}", [f"rol '{ev.role}' mag geen '{kind}' vastleggen"]))
+            if case.closed:
+                out.refused.append(_refusal(ev, f"record {kind}", ["de casus was al afgesloten"]))
+        elif ev.type == "case_erased" and not case.closed:
+            out.refused.append(_refusal(ev, "case_erased", ["de casus was nog open"]))
+        try:
+            case.apply(ev)
+        except (KeyError, ValueError, TypeError) as exc:
+            out.errors.append(f"gebeurtenis {ev.seq}: past niet op de casus ({type(exc).__name__})")
+            break
+    out.case = case
+    if case is None and not out.errors:
+        out.errors.append("geen gebeurtenissen" if as_of is None else "de casus bestond toen nog niet")
+    if case is not None and as_of is not None:
+        day = local_date(as_of - dt.timedelta(microseconds=1))
+        try:
+            d = registry.get(case.process_id, case.process_version)
+            out.running = [r.as_dict(day) for r in deadlines.running(case, d, day)]
+        except PassendError as exc:
+            out.errors.append(exc.message)
+    return out
+
+
+def _refusal(ev: Event, what: str, reasons: Sequence[str]) -> dict[str, Any]:
+    return {"seq": ev.seq, "at": ev.recorded_at.isoformat(), "actor": ev.actor, "role": ev.role,
+            "step": what, "reasons": list(reasons)}
+
+
+def _recheck(out: Replayed, case: Case, d: Any, ev: Event) -> None:
+    p = ev.payload
+    trigger = str(p.get("trigger"))
+    params = {str(k): str(v) for k, v in (p.get("params") or {}).items()}
+    try:
+        decision = domain.decide(case, d, trigger, params, ev.role)
+    except PassendError as exc:
+        out.refused.append(_refusal(ev, trigger, [exc.message]))
+        return
+    if not decision.allowed:
+        out.refused.append(_refusal(ev, f"{trigger} {p.get('source')} -> {p.get('dest')}", decision.reasons))
+    elif decision.dest != p.get("dest"):
+        out.refused.append(_refusal(ev, trigger, [
+            f"de regels leiden naar '{decision.dest}', vastgelegd is '{p.get('dest')}'"]))
+    elif list(decision.checked) != list(p.get("guards", [])):
+        # The step is still allowed; the wording or set of guards differs from what was recorded
+        # (a reworded message, or a definition file edited without raising its version).
+        out.notes.append(f"gebeurtenis {ev.seq}: de voorwaarden luiden nu anders dan vastgelegd")
+
+
+def compare_projection(out: Replayed, row: Any | None, engine: Engine | None = None) -> None:
+    """Every projected column must equal what the events prove (and, given the engine, the
+    planner's next action day must not lie after a reminder the events and calendar imply)."""
+    c = out.case
+    if c is None:
+        return
+    if row is None:
+        out.mismatches.append("de casus ontbreekt in 'cases'")
+        return
+    proven = {
+        "school": c.school, "school_group": c.group, "state": c.state, "level": c.level,
+        "process_id": c.process_id, "process_version": c.process_version, "version": c.version,
+        "head_hash": c.head_hash, "opp_active": c.opp_active, "closed_at": c.closed_at,
+        "close_reason": c.close_reason,
+    }
+    for name in PROJECTION_FIELDS:
+        stored = getattr(row, name)
+        want = proven[name]
+        if isinstance(stored, dt.datetime) and isinstance(want, dt.datetime):
+            same = as_utc(stored) == as_utc(want)
+        else:
+            same = stored == want or (name == "opp_active" and bool(stored) == bool(want))
+        if not same:
+            out.mismatches.append(f"projectie: {name} is {stored!r}, de gebeurtenissen zeggen {want!r}")
+    if engine is not None and c.school in engine.config.schools:
+        from workflow.domain.calendar import SchoolCalendar
+        from workflow.service_layer.reminders.work import stale
+
+        try:
+            problem = stale(c, engine.registry.get(c.process_id, c.process_version),
+                            SchoolCalendar.for_school(engine.config.schools[c.school]),
+                            row.next_action_on, row.planned_on)
+        except PassendError:  # a definition no longer installed is reported by the replay itself
+            problem = None
+        if problem is not None:
+            out.mismatches.append(f"projectie: {problem}")
+
+
+# ---- entry points ---------------------------------------------------------------------------
+def replay_case(engine: Engine, case_id: str, *, actor: str, as_of: dt.date | None = None) -> Replayed:
+    user = engine.user(actor)
+    with engine.db.connect() as conn:
+        row = conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+        evs = next((e for _, e in grouped_events(conn, None, case_id=case_id)), [])
+    if row is None and not evs:
+        raise NotFound(f"casus '{case_id}' bestaat niet")
+    school = row.school if row is not None else (evs[0].payload.get("school") if evs else None)
+    if school is not None and not user.serves(str(school)):
+        raise Refused("geweigerd", reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{school}'"])
+    out = replay_events(case_id, evs, engine.registry, as_of=end_of_day(as_of) if as_of else None)
+    if as_of is None:
+        compare_projection(out, row, engine)
+    return out
+
+
+def replay_all(
+    engine: Engine, *, actor: str, as_of: dt.date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Replayed]:
+    """Every case the actor may see, streamed: one case's events in memory at a time."""
+    schools = engine.schools_for(engine.user(actor))
+    cutoff = end_of_day(as_of) if as_of else None
+    with engine.db.connect() as conn:
+        conn.begin()
+        heads = _stream_projection(conn, schools)
+        head = next(heads, None)
+        for case_id, evs in grouped_events(conn, schools):
+            while head is not None and head.case_id < case_id:
+                yield _no_events(head)
+                head = next(heads, None)
+            row = None
+            if head is not None and head.case_id == case_id:
+                row, head = head, next(heads, None)
+            out = replay_events(case_id, evs, engine.registry, as_of=cutoff)
+            if cutoff is None:
+                compare_projection(out, row, engine)
+            if progress is not None:
+                progress(len(evs))
+            if cutoff is not None and out.case is None and not out.refused:
+                continue  # not yet opened on that date
+            yield out
+        while head is not None:
+            yield _no_events(head)
+            head = next(heads, None)
+
+
+def _no_events(row: Any) -> Replayed:
+    return Replayed(row.case_id, errors=["de casus staat in 'cases' maar heeft geen gebeurtenissen"])
+
+
+def _stream_projection(conn: Connection, schools: list[str] | None) -> Iterator[Any]:
+    # Bytewise order on every database, the order of the event stream and of Python's `<`.
+    key = cases.c.case_id if conn.dialect.name == "sqlite" else cases.c.case_id.collate("C")
+    # Only the columns replay compares or needs: every other time column would be parsed by
+    # SQLAlchemy for each case and then never looked at.
+    q = select(*(cases.c[name] for name in _PROJECTION_READ)).order_by(key)
+    if schools is not None:
+        q = q.where(cases.c.school.in_(schools))
+    yield from conn.execution_options(stream_results=True, yield_per=2000).execute(q)
+
+
+_MIN_UTC = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def grouped_events(
+    conn: Connection, schools: list[str] | None, *, case_id: str | None = None,
+) -> Iterator[tuple[str, list[Event]]]:
+    """Each case's events in seq order, streamed from raw rows (the verify cursor, no ORM rows)."""
+    from workflow.service_layer.audit.verify import EVENTS_SQL, ORDER_SQL, _fetch_batches
+
+    where, params = "", {}
+    if case_id is not None:
+        where, params = " WHERE case_id = :cid", {"cid": case_id}
+    elif schools is not None:
+        names = [f"s{i}" for i in range(len(schools))]
+        where = (" WHERE case_id IN (SELECT case_id FROM cases WHERE school IN ("
+                 + ", ".join(":" + n for n in names) + "))")
+        params = dict(zip(names, schools, strict=True))
+    instant, read = read_instant, read_payload
+    current: str | None = None
+    buf: list[Event] = []
+    # Batch by batch, not row by row through stream_rows' generators (a million rows add up).
+    batches = _fetch_batches(conn, EVENTS_SQL + where + ORDER_SQL, params)
+    try:
+        for chunk in batches:
+            for cid, seq, typ, pid, pver, actor, role, at, payload, prev, h in chunk:
+                if cid != current:
+                    if current is not None:
+                        yield current, buf
+                    current, buf = cid, []
+                when = instant(at)
+                body = read(payload)
+                if when is None or body is UNREADABLE:  # a tampered row: replay reports it, verify names it
+                    when, body = _MIN_UTC, {"$unreadable": True}
+                buf.append(restore_event(cid, seq, typ, pid, pver, actor, role, when, body, prev, h))
+    finally:
+        batches.close()
+    if current is not None:
+        yield current, buf

@@ -1,0 +1,114 @@
+"""Retention: when a closed case's personal data must go (AVG; PO-Raad: 2 years, 3 after a TLV).
+
+The period is configuration (`[retention]` in config.toml), read and checked here with errors
+that name the key. `cases_due_for_erasure` is the one list the CLI (`case erase --due`) and the
+reminder digest share, so both always agree on what is due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workflow.domain.errors import ConfigError
+from workflow.domain.instants import SCHOOL_TZ, local_date
+
+if TYPE_CHECKING:
+    from workflow.service_layer.engine import Engine
+
+DEFAULT_YEARS = 2
+DEFAULT_BY_REASON = {"tlv": 3}
+DEFAULT_ERASE_ROLES = ("ib",)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """Years to keep a closed case, by close reason, and who may erase."""
+
+    years: int = DEFAULT_YEARS
+    by_reason: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BY_REASON))
+    erase_roles: tuple[str, ...] = DEFAULT_ERASE_ROLES
+
+    def years_for(self, close_reason: str | None) -> int:
+        return self.by_reason.get(close_reason or "", self.years)
+
+    def due_date(self, closed_at: dt.datetime, close_reason: str | None) -> dt.date:
+        """The first day on which the case may (and should) be erased."""
+        return add_years(local_date(closed_at, SCHOOL_TZ), self.years_for(close_reason))
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def _whole(value: Any, key: str, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+        raise ConfigError(f"{where}: {key}: must be a whole number of years (0-100)")
+    return value
+
+
+def parse_retention(raw: Any, where: str = "config.toml") -> RetentionPolicy:
+    """Read the `[retention]` table; every mistake names its key."""
+    if raw is None:
+        return RetentionPolicy()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: retention: must be a table")
+    allowed = {"years", "years_by_reason", "erase_roles"}
+    for k in raw:
+        if k not in allowed:
+            raise ConfigError(f"{where}: retention.{k}: unknown key (allowed: {', '.join(sorted(allowed))})")
+    years = _whole(raw.get("years", DEFAULT_YEARS), "retention.years", where)
+    by_raw = raw.get("years_by_reason", DEFAULT_BY_REASON)
+    if not isinstance(by_raw, dict):
+        raise ConfigError(f"{where}: retention.years_by_reason: must be a table of reason = years")
+    by_reason = {str(k): _whole(v, f"retention.years_by_reason.{k}", where) for k, v in by_raw.items()}
+    roles = raw.get("erase_roles", list(DEFAULT_ERASE_ROLES))
+    if isinstance(roles, str):
+        roles = [roles]
+    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles):
+        raise ConfigError(f"{where}: retention.erase_roles: must be a non-empty list of roles")
+    return RetentionPolicy(years=years, by_reason=by_reason, erase_roles=tuple(roles))
+
+
+def policy_of(engine: Engine) -> RetentionPolicy:
+    return parse_retention(engine.config.raw.get("retention"), str(engine.config.path))
+
+
+def cases_due_for_erasure(
+    engine: Engine, *, today: dt.date | None = None, school: str | None = None,
+) -> list[dict[str, Any]]:
+    """Closed, not yet erased cases whose retention period has passed, oldest due first.
+
+    Each item: case_id, school, closed_at (ISO), close_reason, due (ISO date), years. No personal
+    data, so the list may go into the IB's reminder digest as is.
+    """
+    from sqlalchemy import select
+
+    from workflow.adapters.store.tables import case_keys, cases
+
+    policy = policy_of(engine)
+    today = today or engine.today()
+    q = (
+        select(cases.c.case_id, cases.c.school, cases.c.closed_at, cases.c.close_reason)
+        .select_from(cases.outerjoin(case_keys, case_keys.c.case_id == cases.c.case_id))
+        .where(cases.c.closed_at.is_not(None), case_keys.c.destroyed_at.is_(None))
+        .order_by(cases.c.closed_at, cases.c.case_id)
+    )
+    if school is not None:
+        q = q.where(cases.c.school == school)
+    out: list[dict[str, Any]] = []
+    with engine.db.connect() as conn:
+        for r in conn.execute(q):
+            due = policy.due_date(r.closed_at, r.close_reason)
+            if due <= today:
+                out.append({
+                    "case_id": r.case_id, "school": r.school, "closed_at": r.closed_at.isoformat(),
+                    "close_reason": r.close_reason, "due": due.isoformat(),
+                    "years": policy.years_for(r.close_reason),
+                })
+    out.sort(key=lambda d: (d["due"], d["case_id"]))
+    return out

@@ -1,0 +1,145 @@
+"""The timeline: a case's chronology for a human (auditor, parents): who did what, when, and why
+it was allowed. Rendered as text, JSON, or one self-contained, printable HTML file.
+
+Personal data is decrypted for the reader, so reading a timeline is logged as an access record.
+After erasure the same timeline shows the structure with `[gewist]` in place of every secret.
+The HTML template is autoescaped: notes are text typed by people and may hold anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+from workflow.adapters.crypto import CaseCipher
+from workflow.domain.errors import BadInput, PassendError
+from workflow.domain.events import Event
+from workflow.domain.guards import EVIDENCE_NL
+from workflow.domain.instants import SCHOOL_TZ, as_utc
+from workflow.service_layer.audit.access import clean_behalf, clean_purpose, record_access
+
+if TYPE_CHECKING:
+    from workflow.service_layer.engine import Engine
+
+FORMATS = ("text", "json", "html")
+
+
+def _local(at: dt.datetime) -> str:
+    return as_utc(at).astimezone(SCHOOL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def _labels(engine: Engine, ev: Event) -> tuple[dict[str, str], dict[str, str]]:
+    try:
+        d = engine.registry.get(ev.process_id, ev.process_version)
+    except PassendError:
+        return {}, {}
+    return ({k: s.label for k, s in d.states.items()}, {k: t.label for k, t in d.triggers.items()})
+
+
+def build(engine: Engine, events: list[Event], cipher: CaseCipher) -> dict[str, Any]:
+    """The timeline as data: one entry per event, secrets opened with `cipher`."""
+    entries: list[dict[str, Any]] = []
+    state: str | None = None
+    first = events[0].payload if events else {}
+    for ev in events:
+        p = ev.payload
+        states, triggers = _labels(engine, ev)
+        before = state
+        fields: dict[str, Any] = {}
+        guards: list[str] = []
+        if ev.type == "case_opened":
+            state = p.get("state")
+            what = f"Casus geopend (school {p.get('school')}" + (
+                f", groep {p['group']})" if p.get("group") is not None else ")")
+            fields = {"leerling": cipher.open("pupil", p.get("pupil"))}
+            if "name" in p:
+                fields["naam"] = cipher.open("name", p["name"])
+        elif ev.type == "evidence_recorded":
+            kind = str(p.get("kind"))
+            what = f"{EVIDENCE_NL.get(kind, kind).capitalize()} vastgelegd (datum {p.get('date')})"
+            fields = {**p.get("fields", {}), **cipher.open_all(p.get("secret", {}))}
+        elif ev.type == "transitioned":
+            state = p.get("dest")
+            trig = str(p.get("trigger"))
+            what = f"{triggers.get(trig, trig)} ({trig})"
+            params = p.get("params") or {}
+            if params:
+                what += ": " + ", ".join(f"{k}={v}" for k, v in params.items())
+            if p.get("close_reason"):
+                fields["reden sluiten"] = p["close_reason"]
+            guards = [str(g) for g in p.get("guards", [])]
+        elif ev.type == "case_erased":
+            what = "Persoonsgegevens gewist: sleutel vernietigd"
+            fields = {"reden": p.get("reason"), "bewaartermijn (jaar)": p.get("retention_years")}
+        else:
+            what = ev.type
+        entries.append({
+            "seq": ev.seq, "at": _local(ev.recorded_at), "at_utc": as_utc(ev.recorded_at).isoformat(),
+            "actor": ev.actor, "role": ev.role, "type": ev.type, "what": what,
+            "state_before": before, "state_after": state,
+            "state_before_label": states.get(before or "", before),
+            "state_after_label": states.get(state or "", state),
+            "guards": guards, "fields": {k: v for k, v in fields.items() if v is not None},
+            "process": f"{ev.process_id}@{ev.process_version}", "hash": ev.hash,
+        })
+    return {
+        "case_id": events[0].case_id if events else None,
+        "school": first.get("school"),
+        "erased": cipher.erased,
+        "events": len(events),
+        "head_hash": events[-1].hash if events else None,
+        "entries": entries,
+    }
+
+
+def timeline(
+    engine: Engine, case_id: str, *, actor: str, purpose: str | None = None,
+    on_behalf_of: str | None = None,
+) -> dict[str, Any]:
+    """Read the case (role and school checked), log the access, return the timeline data."""
+    clean_purpose(purpose, "audit.timeline")
+    clean_behalf(on_behalf_of)
+    user = engine.user(actor)
+    with engine.uow(write=False) as uow:
+        case = engine._load(uow, case_id, user)
+        cipher = engine.cipher(uow, case_id)
+        events = list(case.events)
+    record_access(engine, actor=actor, action="audit.timeline", cases=[(case_id, case.school)],
+                  purpose=purpose, on_behalf_of=on_behalf_of)
+    data = build(engine, events, cipher)
+    data["generated_at"] = _local(engine.clock())
+    data["generated_for"] = actor
+    return data
+
+
+def render(data: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    if fmt == "html":
+        return render_html(data)
+    if fmt != "text":
+        raise BadInput(f"--format: kies uit {', '.join(FORMATS)}")
+    lines = [f"Tijdlijn casus {data['case_id']} (school {data['school']}, {data['events']} gebeurtenissen)"
+             + ("  [persoonsgegevens gewist]" if data["erased"] else "")]
+    for e in data["entries"]:
+        lines.append(f"#{e['seq']:<3} {e['at']}  {e['actor']} ({e['role']})  {e['what']}")
+        if e["state_before"] != e["state_after"] or e["type"] == "transitioned":
+            lines.append(f"      status: {e['state_before'] or '-'} -> {e['state_after']}")
+        for k, v in e["fields"].items():
+            lines.append(f"      {k}: {_one_line(v)}")
+        for g in e["guards"]:
+            lines.append(f"      voorwaarde: {g}")
+    return "\n".join(lines)
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split()) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def render_html(data: dict[str, Any]) -> str:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("workflow.service_layer.audit", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("timeline.html.j2").render(t=data)

@@ -1,0 +1,413 @@
+"""Planning: at a given moment, which reminders, escalations and digests are due.
+
+Computes each case's running deadlines (workflow.domain.deadlines), places reminders on school days
+(workflow.domain.calendar, through workflow.service_layer.reminders.work) and renders each message once, at planning
+time, into an outbox row; the row's key makes planning idempotent, however often or by how many
+services it runs. A reminder is due from `send_time` on its (school) day until its deadline's
+day: after that the escalation and the digest take over. A digest is only planned on its own day.
+
+`due` folds every open case (what `passend reminders due` shows, planned or not); `work`, what a
+tick runs, folds only the cases whose next action day has come (workflow.service_layer.reminders.work) and
+returns the day each of them needs looking at again. The digest still needs every open case,
+so the one tick a day that gathers it folds them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workflow.adapters.config import User
+from workflow.adapters.logs import get_logger
+from workflow.domain import case as domain
+from workflow.domain import deadlines as dl
+from workflow.domain.calendar import SchoolCalendar
+from workflow.domain.errors import PassendError
+from workflow.domain.guards import EVIDENCE_NL
+from workflow.domain.instants import SCHOOL_TZ
+from workflow.service_layer.reminders import ics, messages
+from workflow.service_layer.reminders import work as _work
+from workflow.service_layer.reminders.digest import SECTIONS, DigestLines
+from workflow.service_layer.reminders.settings import ReminderSettings
+from workflow.service_layer.reminders.work import Action, Mark, actions, chunks, due_among, due_case_pages, first_day
+
+if TYPE_CHECKING:
+    from workflow.domain.case import Case
+    from workflow.service_layer.engine import Engine
+
+log = get_logger("passend.reminders")
+CONSENT_WAITING = re.compile(r"toestemming van ouders voor '([^']+)' verleend.*niet vastgelegd")
+
+
+@dataclass
+class Work:
+    """What a tick plans, and what it learned about the next action day of each case it folded."""
+
+    items: list[Due]
+    marks: list[Mark]
+    folded: int
+    lines: DigestLines | None = None  # what the digests among `items` read when rendered
+
+
+@dataclass
+class Due:
+    """One message that is due now (not yet rendered)."""
+
+    key: str
+    kind: str  # reminder | escalation | digest
+    recipient: str  # user id
+    to: tuple[str, ...]
+    send_on: dt.date
+    case_id: str | None = None
+    deadline: str | None = None
+    school: str | None = None
+    due_on: dt.date | None = None
+    meeting: bool = False
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "kind": self.kind, "case_id": self.case_id, "deadline": self.deadline,
+            "school": self.school, "recipient": self.recipient, "send_on": self.send_on.isoformat(),
+            "due": self.due_on.isoformat() if self.due_on else None,
+        }
+
+
+class Planner:
+    def __init__(self, engine: Engine, settings: ReminderSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._calendars: dict[str, SchoolCalendar] = {}
+        self._dates: dict[dt.date, str] = {}  # one string per due date
+        sender = str(engine.config.raw.get("notifier", {}).get("from", "passend@localhost"))
+        self.domain = sender.rsplit("@", 1)[-1] or "localhost"
+
+    def calendar(self, school: str) -> SchoolCalendar:
+        cal = self._calendars.get(school)
+        if cal is None:
+            cal = school_calendar(self.engine, school)
+            self._calendars[school] = cal
+        return cal
+
+    def users(self, roles: tuple[str, ...], school: str) -> list[User]:
+        return self.engine.config.recipients(roles, school)
+
+    # ---- reading cases -----------------------------------------------------------------------
+    def open_cases(self, ids: list[str] | None = None) -> Iterator[Case]:
+        """Every open case (or those of `ids`), folded from its events, streamed in case order."""
+        for page in (self.open_id_pages() if ids is None else [ids]):
+            yield from self._fold_ids(page)
+
+    def open_id_pages(self, size: int | None = None) -> Iterator[list[str]]:
+        """The ids of the open cases, a page at a time (keyset on case_id), so no cursor stays
+        open while a tick writes between pages and no page holds more than `size` ids."""
+        from sqlalchemy import select
+
+        from workflow.adapters.store.tables import cases
+
+        size = size or _work.SCAN_CHUNK
+        last = ""
+        while True:
+            q = (select(cases.c.case_id).where(cases.c.closed_at.is_(None), cases.c.case_id > last)
+                 .order_by(cases.c.case_id).limit(size))
+            with self.engine.db.connect() as conn:
+                page = [r[0] for r in conn.execute(q)]
+            if not page:
+                return
+            yield page
+            last = page[-1]
+
+    def _fold_ids(self, ids: list[str]) -> Iterator[Case]:
+        # Open when scanned; one closed since folds to no running deadline, so no join.
+        from sqlalchemy import select
+
+        from workflow.adapters.store.tables import events
+
+        with self.engine.db.connect() as conn:
+            for part in chunks(ids):
+                q = select(events).where(events.c.case_id.in_(part)).order_by(events.c.case_id, events.c.seq)
+                batch: list[Any] = []
+                for row in conn.execution_options(stream_results=True, yield_per=2000).execute(q):
+                    if batch and row.case_id != batch[0].case_id:
+                        yield from _fold(batch)
+                        batch = []
+                    batch.append(row)
+                if batch:
+                    yield from _fold(batch)
+
+    # ---- what is due ------------------------------------------------------------------------
+    def due(self, now: dt.datetime, *, skip_planned_digests: bool = False) -> list[Due]:
+        """Everything due at `now`, from every open case. With skip_planned_digests, today's
+        digests already in the outbox are not gathered again."""
+        return [i for chunk in self.due_chunks(now, skip_planned_digests=skip_planned_digests)
+                for i in chunk]
+
+    def due_chunks(self, now: dt.datetime, *, skip_planned_digests: bool = False) -> Iterator[list[Due]]:
+        """`due`, a page of open cases at a time (the digests last). Each Due holds its folded
+        case until it is rendered, so a caller that only lists them (`reminders due`) drops
+        each chunk before the next: a whole region's due list held every due case's history."""
+        for w in self._plan(now, skip_planned_digests=skip_planned_digests, only=None):
+            yield w.items
+
+    def work(self, now: dt.datetime) -> Work:
+        """What a tick plans at `now`, all chunks of `work_chunks` together (tests, benchmarks)."""
+        out = Work([], [], 0)
+        for w in self.work_chunks(now):
+            out.items.extend(w.items)
+            out.marks.extend(w.marks)
+            out.folded += w.folded
+        return out
+
+    def work_chunks(self, now: dt.datetime) -> Iterator[Work]:
+        """What a tick plans at `now`, a chunk of cases at a time: reminders and escalations of
+        the cases whose next action day has come, then today's digests not planned yet (which
+        need every open case). The caller stores each chunk before asking for the next, so a
+        tick holds one chunk of cases, not all of them."""
+
+        local = now.astimezone(SCHOOL_TZ)
+        today = local.date()
+        # Before send_time nothing dated today is reached yet, so cases whose next action day is
+        # today wait for a later tick instead of being folded by every tick of the night.
+        through = today if local.time().replace(tzinfo=None) >= self.settings.send_time else \
+            today - dt.timedelta(days=1)
+        return self._plan(now, skip_planned_digests=True, only=(through, today))
+
+    def _plan(self, now: dt.datetime, *, skip_planned_digests: bool,
+              only: tuple[dt.date, dt.date] | None) -> Iterator[Work]:
+        """One Work per chunk of folded cases; the digests, if today gathers them, come last.
+        `only` = (through, today): the cases of the due-work scan (workflow.service_layer.reminders.work),
+        read a page at a time; None: every open case. A digest needs every open case, so on its
+        tick every open case is streamed, page by page; the lines the digests list go to disk
+        (workflow.service_layer.reminders.digest) until the last page is read, and the due cases among the
+        pages are those of the scan's ranges."""
+        local = now.astimezone(SCHOOL_TZ)
+        today, time = local.date(), local.time().replace(tzinfo=None)
+        users = self._digest_users(today, skip_planned_digests) \
+            if self.settings.digest and time >= self.settings.digest_time else []
+        lines = DigestLines({s: c.name for s, c in self.engine.config.schools.items()}) if users else None
+        digest = lines is not None
+        pages = self.open_id_pages() if only is None or digest else due_case_pages(self.engine.db, *only)
+        for page in pages:
+            wanted = None
+            if only is not None and digest:  # which of these open cases the scan would return
+                with self.engine.db.connect() as conn:
+                    wanted = due_among(conn, page, *only)
+            out: list[Due] = []
+            marks: list[Mark] = []
+            folded = 0
+            for case in self._fold_ids(page):
+                folded += 1
+                if case.school not in self.engine.config.schools:
+                    continue
+                plan = wanted is None or case.case_id in wanted
+                try:
+                    d = self.engine.definition_of(case)
+                    cal = self.calendar(case.school)
+                    unreached: list[Action] = []
+                    for r in dl.running(case, d, today):
+                        if plan:
+                            out.extend(self._for_deadline(case, d, r, cal, today, time, unreached))
+                        if lines is not None:
+                            self._collect_digest(lines, case, r, today)
+                    if lines is not None:
+                        self._collect_consent(lines, case, d)
+                    if plan:
+                        marks.append(Mark(case.case_id, case.version, first_day(unreached), today))
+                except PassendError as exc:  # e.g. a definition version no longer installed
+                    log.warning("reminders.case_skipped", case_id=case.case_id, error=exc.message)
+            if out or marks or folded:
+                yield Work(out, marks, folded)
+        if lines is not None:
+            # The digests read their lines from `lines` when rendered: the caller closes it once
+            # they are (ReminderService.plan); else it is closed when the last of them is dropped.
+            yield Work(self._digests(lines, today, users), [], 0, lines)
+
+    def _digest_users(self, today: dt.date, skip_planned: bool) -> list[User]:
+        """IBs with an address for whom today is a school day (and, optionally, no digest yet)."""
+        users = []
+        for u in self.engine.config.users.values():
+            if u.role not in self.settings.remind_roles or not u.email:
+                continue
+            schools = [s for s in self.engine.config.schools if u.serves(s)]
+            if any(self.calendar(s).is_school_day(today) for s in schools):
+                users.append(u)
+        if skip_planned and users:
+            from workflow.adapters.store import outbox
+
+            with self.engine.db.connect() as conn:
+                have = outbox.existing_keys(conn, [digest_key(u.id, today) for u in users])
+            users = [u for u in users if digest_key(u.id, today) not in have]
+        return users
+
+    def _reached(self, day: dt.date, today: dt.date, time: dt.time) -> bool:
+        return today > day or (today == day and time >= self.settings.send_time)
+
+    def _for_deadline(self, case: Case, d: Any, r: dl.Running, cal: SchoolCalendar,
+                      today: dt.date, time: dt.time, unreached: list[Action] | None = None) -> list[Due]:
+        """The reminders and escalations of one clock reached at (today, time); the actions not
+        reached yet go to `unreached` (their first send day is the case's next action day)."""
+        out: list[Due] = []
+        base = f"{case.case_id}:{r.name}:{r.anchor}:{r.due.isoformat()}"
+        for a in actions(r, cal):
+            if not self._reached(a.send_on, today, time):
+                if unreached is not None:
+                    unreached.append(a)
+                continue
+            if not a.open_on(today):
+                continue
+            if a.kind == "reminder":
+                assert a.offset is not None
+                for u in self.users(self.settings.remind_roles, case.school):
+                    out.append(Due(
+                        key=f"reminder:{base}:{a.offset.text}:{u.id}", kind="reminder", recipient=u.id,
+                        to=(str(u.email),), send_on=a.send_on, case_id=case.case_id, deadline=r.name,
+                        school=case.school, due_on=r.due, meeting=r.definition.meeting,
+                        context={"case": case, "definition": d, "running": r, "today": today, "actor": u.id},
+                    ))
+            else:
+                for u in self.users(self.settings.escalate_roles, case.school):
+                    out.append(Due(
+                        key=f"escalation:{base}:{u.id}", kind="escalation", recipient=u.id,
+                        to=(str(u.email),), send_on=a.send_on, case_id=case.case_id, deadline=r.name,
+                        school=case.school, due_on=r.due,
+                        context={"case": case, "definition": d, "running": r, "today": today, "actor": u.id},
+                    ))
+        return out
+
+    # ---- digest -----------------------------------------------------------------------------
+    def _collect_digest(self, lines: DigestLines, case: Case, r: dl.Running, today: dt.date) -> None:
+        left = (r.due - today).days
+        if left > 6:
+            return
+        due = self._dates.get(r.due)
+        if due is None:
+            due = self._dates[r.due] = messages.date_nl(r.due)
+        lines.add(case.school, "overdue" if left < 0 else "due_week", case.case_id, r.label, due)
+
+    def _collect_consent(self, lines: DigestLines, case: Case, d: Any) -> None:
+        # Waiting for consent: the parents' consent, not yet given, is all that keeps a step back.
+        scopes: list[str] = []
+        for o in domain.options(case, d, "ib"):
+            found = [CONSENT_WAITING.search(r) for r in o.reasons]
+            if not o.reasons or not all(found):
+                continue
+            for m in found:
+                if m is not None and m.group(1) not in scopes:
+                    scopes.append(m.group(1))
+        if scopes:
+            lines.add_consent(case.school, case.case_id, scopes)
+
+    def _erasure(self, school: str, today: dt.date) -> list[dict[str, Any]]:
+        try:
+            from workflow.service_layer.audit.retention import cases_due_for_erasure
+        except ImportError:  # the audit part is optional for the reminder service
+            return []
+        name = self.engine.config.schools[school].name
+        return [{"case_id": e["case_id"], "school": name, "closed": e["closed_at"][:10], "due": e["due"]}
+                for e in cases_due_for_erasure(self.engine, today=today, school=school)]
+
+    def _digests(self, lines: DigestLines, today: dt.date, users: list[User]) -> list[Due]:
+        """One digest per IB with something to list. Its sections are views on `lines` for the
+        IB's schools (in config order), read from disk when the digest is rendered."""
+        out: list[Due] = []
+        for u in users:
+            schools = [s for s in self.engine.config.schools if u.serves(s)]
+            parts: dict[str, Any] = {k: lines.section(schools, k) for k in SECTIONS}
+            parts["erasure"] = [e for s in schools for e in self._erasure(s, today)]
+            if not any(parts.values()):
+                continue
+            out.append(Due(
+                key=digest_key(u.id, today), kind="digest", recipient=u.id,
+                to=(str(u.email),), send_on=today, context={"parts": parts, "today": today, "actor": u.id},
+            ))
+        return out
+
+    # ---- rendering --------------------------------------------------------------------------
+    def render(self, item: Due, now: dt.datetime) -> dict[str, Any]:
+        """The outbox row for `item`: the full message, fixed now so a resend is identical."""
+        mid = messages.message_id(item.key, self.domain)
+        ics_text = None
+        if item.kind == "digest":
+            parts, today = item.context["parts"], item.context["today"]
+            ctx = {**parts, "day": messages.date_nl(today), "day_long": messages.date_long_nl(today),
+                   "actor": item.context["actor"]}
+            subject, text, html = messages.render("digest", ctx)
+        else:
+            case, d, r, today = (item.context[k] for k in ("case", "definition", "running", "today"))
+            ctx = {
+                "case_id": case.case_id, "school": self.engine.config.schools[case.school].name,
+                "group": case.group, "label": r.label, "due": messages.date_nl(r.due),
+                "due_long": messages.date_long_nl(r.due), "days_left": (r.due - today).days,
+                "overdue_days": (today - r.due).days, "state_label": d.states[case.state].label,
+                "missing": missing(case, d, r.definition), "meeting": item.meeting,
+                "actor": item.context["actor"],
+            }
+            subject, text, html = messages.render(item.kind, ctx)
+            if item.kind == "reminder" and item.meeting:
+                ics_text = ics.all_day_event(
+                    uid=mid.strip("<>"), day=r.due, stamp=now,
+                    summary=f"Uiterste datum: {r.label} (casus {case.case_id})",
+                    description=f"passend case show {case.case_id}",
+                )
+        return {
+            "key": item.key, "kind": item.kind, "case_id": item.case_id, "deadline": item.deadline,
+            "school": item.school, "recipient": item.recipient, "to_addrs": ", ".join(item.to),
+            "send_on": item.send_on, "due_on": item.due_on, "subject": subject, "body_text": text,
+            "body_html": html, "ics": ics_text, "message_id": mid,
+        }
+
+
+def _fold(events: list[Any]) -> Iterator[Case]:
+    """One case from its events; a case that cannot be folded is logged and skipped, so one
+    broken history never silences every other case's reminders."""
+    from workflow.adapters.store.eventstore import row_to_event
+    from workflow.domain.case import Case
+
+    try:  # reading the stored JSON is part of folding: a garbled payload skips its case too
+        case = Case.from_events([row_to_event(r) for r in events])
+    except (ValueError, KeyError, TypeError, PassendError) as exc:
+        log.error("reminders.case_unreadable", case_id=events[0].case_id, error_type=type(exc).__name__)
+        return
+    yield case
+
+
+def school_calendar(engine: Engine, school: str) -> SchoolCalendar:
+    """The calendar of one configured school; a bad `days_off` entry names file and key."""
+    idx = list(engine.config.schools).index(school)
+    return SchoolCalendar.for_school(engine.config.schools[school], f"{engine.config.path}: schools[{idx}]")
+
+
+def digest_key(user: str, day: dt.date) -> str:
+    return f"digest:{user}:{day.isoformat()}"
+
+
+def missing(case: Case, d: Any, dd: dl.DeadlineDef) -> list[str]:
+    """What the IB still has to do to meet `dd`, in Dutch, from the guards of the next steps."""
+    out: list[str] = []
+    goals = [c.entered for c in dd.stop if c.entered]
+    goal = goals[0] if goals else None
+    if goal is not None:
+        options = domain.options(case, d, "ib")
+        direct = [o for o in options if o.dest == goal]
+        for o in direct:
+            if o.allowed:
+                out.append(f"alles is aanwezig: de stap '{o.trigger}' kan nu worden gezet")
+            out.extend(r for r in o.reasons if r not in out)
+        if not direct:
+            for o in options:
+                nxt = [t for t in d.transitions if t.source == o.dest and t.dest == goal]
+                if not o.allowed or not nxt:
+                    continue
+                out.append(f"eerst de stap '{o.trigger}' ({d.triggers[o.trigger].label})")
+                for t in nxt:
+                    out.extend(f"nodig voor '{t.trigger}': {g.describe({})}" for g in t.guards)
+    for c in (*dd.stop, *dd.restart):
+        if c.evidence is None:
+            continue
+        what = EVIDENCE_NL.get(c.evidence, c.evidence)
+        filters = ", ".join(f"{k}={'ja' if v is True else 'nee' if v is False else v}" for k, v in c.where)
+        out.append(f"vast te leggen: {what}" + (f" ({filters})" if filters else ""))
+    return out

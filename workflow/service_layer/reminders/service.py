@@ -1,0 +1,119 @@
+"""The one place that turns config.toml into a running reminder service.
+
+Settings come from `[reminders]`, the notifier from `[notifier]` (default: the file notifier
+writing .eml files to var/outbox/, so a fresh machine needs no mail server). Everything else
+receives these objects; nothing below this module reads config.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workflow.adapters.clock import utcnow
+from workflow.adapters.logs import get_logger
+from workflow.service_layer.reminders.settings import ReminderSettings
+
+if TYPE_CHECKING:
+    from notifiers import Notifier
+    from workflow.service_layer.engine import Engine
+
+log = get_logger("passend.reminders")
+
+
+def unreachable(engine: Engine, settings: ReminderSettings) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(school, "reminders" | "escalations", roles) for every school whose messages of that kind
+    have nobody to go to: no user of those roles with an e-mail address serves the school.
+
+    The planner plans a message only for `Config.recipients`, so such a school's deadlines
+    would pass in silence. That is a configuration gap; the service says so whenever it starts
+    (and `passend reminders due` lists it), rather than refusing to run for the other schools.
+    """
+    escalates = any(dl.escalate_after is not None for d in engine.registry.all() for dl in d.deadlines)
+    wanted = [("reminders", settings.remind_roles)]
+    if escalates:
+        wanted.append(("escalations", settings.escalate_roles))
+    out = []
+    for school in engine.config.schools:
+        for what, roles in wanted:
+            if not engine.config.recipients(roles, school):
+                out.append((school, what, roles))
+    return out
+
+
+@dataclass
+class ReminderService:
+    """Plan and dispatch, as one tick. `now` decides what is due; outbox times use the real clock."""
+
+    engine: Engine
+    settings: ReminderSettings
+    notifier: Notifier
+    now: Callable[[], dt.datetime] = utcnow
+    real_clock: Callable[[], dt.datetime] = utcnow
+
+    def planner(self) -> Any:
+        from workflow.service_layer.reminders.planner import Planner
+
+        return Planner(self.engine, self.settings)
+
+    def plan(self) -> int:
+        """Plan what is due, one chunk of cases at a time: render and store the chunk's messages,
+        then write back its cases' next action days, then drop them. A tick that dies between
+        chunks has planned the chunks it stored; the rest are still due at the next tick."""
+        from workflow.adapters.store import outbox
+        from workflow.service_layer.reminders.work import write_back
+
+        planner = self.planner()
+        n = 0
+        for work in planner.work_chunks(self.now()):
+            # A digest lists every overdue case of its schools: at 1M cases one message is
+            # megabytes, so digests are rendered (streaming their lines from disk) and stored
+            # one at a time.
+            step = 1 if any(i.kind == "digest" for i in work.items) else len(work.items) or 1
+            for k in range(0, len(work.items), step):
+                items = work.items[k:k + step]
+                real = self.real_clock()
+                have = _existing(self.engine, [i.key for i in items])
+                rows = [planner.render(i, real) for i in items if i.key not in have]
+                n += outbox.insert_new(self.engine.db, rows, real)
+                del rows
+            # Only once the rows are stored: a tick that dies before leaves the cases to the next one.
+            write_back(self.engine.db, work.marks)
+            if work.lines is not None:  # the digests' lines on disk, no longer needed
+                work.lines.close()
+            del work
+        if n:
+            log.info("reminders.planned", count=n)
+        return n
+
+    def dispatch(self) -> dict[str, int]:
+        from workflow.service_layer.reminders.dispatcher import dispatch_once
+
+        return dispatch_once(self.engine.db, self.notifier, self.settings, self.real_clock).as_dict()
+
+    def clear_sent(self) -> int:
+        """Clear the texts of messages sent more than keep_sent_days ago (outbox.clear_sent_bodies)."""
+        from workflow.adapters.store import outbox
+
+        before = self.real_clock() - dt.timedelta(days=self.settings.keep_sent_days)
+        n = outbox.clear_sent_bodies(self.engine.db, before=before)
+        if n:
+            log.info("reminders.bodies_cleared", count=n, keep_sent_days=self.settings.keep_sent_days)
+        return n
+
+    def tick(self, *, plan: bool = True) -> dict[str, int]:
+        import structlog
+
+        structlog.contextvars.clear_contextvars()  # nothing of an earlier command leaks into these logs
+        structlog.contextvars.bind_contextvars(command="reminders.tick")
+        planned = self.plan() if plan else 0
+        return {"planned": planned, **self.dispatch(), "cleared": self.clear_sent()}
+
+
+def _existing(engine: Engine, keys: list[str]) -> dict[str, str]:
+    from workflow.adapters.store import outbox
+
+    with engine.db.connect() as conn:
+        return outbox.existing_keys(conn, keys)
