@@ -356,6 +356,7 @@ def test_demo_walks_a_case_to_an_adopted_opp(cli: Any) -> None:
     assert cli("--json", "case", "show", cid, "--actor", IB).json()["opp_active"] is True
 
 
+@pytest.mark.slow
 def test_a_real_process_keeps_stdout_for_results_and_stderr_for_logs(tmp_path: Path) -> None:
     import subprocess
     import sys
