@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email
+import os
+import random
 import socket
 import threading
 from collections.abc import Iterator
@@ -68,11 +70,45 @@ def deadline(view: dict, name: str) -> dict | None:
 # ---- a real SMTP server on loopback (aiosmtpd) ----------------------------------------------
 
 
+_PORTS_FROM, _PORTS_TO = 10_000, 30_000  # below Linux's default ephemeral range (32768-60999)
+_handed_out: set[int] = set()
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """aiosmtpd's Controller does not take port 0, so find a free loopback port first."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on: for aiosmtpd's Controller (it does not take port 0) and
+    for a mail server that is down. A test writes the port into its config before the server
+    starts, so it must stay free meanwhile. A port from bind(0) would not: it lies in the kernel's
+    ephemeral range, which every outgoing connection (PostgreSQL clients, in other xdist workers
+    too) and every other bind(0) draws from. So the port comes from below that range, from this
+    xdist worker's own slice, at random (another run of the suite may share the machine), and
+    never twice in one process."""
+    if _ephemeral_start() < _PORTS_TO:  # an unusual kernel setting: fall back to the kernel's pick
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    width = (_PORTS_TO - _PORTS_FROM) // max(workers, 1)
+    start = _PORTS_FROM + (int(worker) % max(workers, 1) if worker.isdigit() else 0) * width
+    for _ in range(1000):
+        port = start + random.randrange(width)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # someone listens there
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port between {start} and {start + width}")
 
 
 class Inbox:
@@ -103,10 +139,17 @@ class Inbox:
 def smtp_server(port: int | None = None, inbox: Inbox | None = None, **kwargs: Any) -> Iterator[tuple[int, Inbox]]:
     from aiosmtpd.controller import Controller
 
-    port = port or free_port()
     inbox = inbox or Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
-    controller.start()
+    for attempt in range(5):
+        chosen = port or free_port()
+        controller = Controller(inbox, hostname="127.0.0.1", port=chosen, **kwargs)
+        try:
+            controller.start()
+            break
+        except OSError:  # taken since it was chosen: a port of our own choosing may be retried
+            if port is not None or attempt == 4:
+                raise
+    port = chosen
     try:
         yield port, inbox
     finally:

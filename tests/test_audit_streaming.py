@@ -68,6 +68,7 @@ def _peaks(engine: Engine, tmp: Path, tag: str) -> dict[str, int]:
     return out
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_as_the_store_grows(tmp_path: Path, sqlite_url: str, monkeypatch: Any) -> None:
     # Small fetch batches, so that both stores span many of them (the batch is the constant).
     monkeypatch.setattr(verify_module, "BATCH", 500)

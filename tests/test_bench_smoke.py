@@ -101,6 +101,7 @@ def test_demo_without_pupils_still_walks_one_case(cli: Any) -> None:
     assert r.json()[-1]["state"] == "opp_vastgesteld"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_bench_fire(tmp_path: Path, database: str) -> None:
     pytest.importorskip("eventsourcing")
@@ -123,17 +124,20 @@ def test_bench_fire(tmp_path: Path, database: str) -> None:
         assert f["store"]["synchronous_commit"] == "on"
 
 
+@pytest.mark.slow
 def test_bench_startup(tmp_path: Path) -> None:
     f = run_bench("startup", "--runs", "3", tmp=tmp_path)
     positive(f, "passend_help_s", "python_pass_s", "ratio")
 
 
+@pytest.mark.slow
 def test_bench_populate(tmp_path: Path) -> None:
     f = run_bench("populate", "--pupils", "300", tmp=tmp_path)
     assert f["pupils"] == 300
     positive(f, "events", "events_per_s")
 
 
+@pytest.mark.slow
 def test_bench_audit(tmp_path: Path) -> None:
     pytest.importorskip("eventsourcing")
     f = run_bench("audit", "--pupils", "150", tmp=tmp_path)
@@ -148,6 +152,7 @@ def test_bench_audit(tmp_path: Path) -> None:
     assert f["compliance"]["cases"] == f["store"]["cases"]
 
 
+@pytest.mark.slow
 def test_bench_planner(tmp_path: Path) -> None:
     pytest.importorskip("holidays")
     f = run_bench("planner", "--pupils", "300", tmp=tmp_path)
@@ -161,6 +166,7 @@ def test_bench_planner(tmp_path: Path) -> None:
     assert f["cold_serve_once"]["planned"] > 0
 
 
+@pytest.mark.slow
 def test_bench_dispatch(tmp_path: Path) -> None:
     """Two dispatchers on one PostgreSQL outbox: every message once, to a loopback SMTP server."""
     pytest.importorskip("aiosmtpd")
@@ -175,6 +181,7 @@ def test_bench_dispatch(tmp_path: Path) -> None:
     assert f["duplicates_total"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_bench_writers(tmp_path: Path, database: str) -> None:
     """1 and 2 writer processes on disjoint cases: every command's event stored exactly once."""
@@ -205,6 +212,7 @@ def test_bench_writers(tmp_path: Path, database: str) -> None:
         assert settings["synchronous_commit"] == "on"
 
 
+@pytest.mark.slow
 def test_bench_cpu(tmp_path: Path) -> None:
     """Instructions per command under callgrind: positive for every engine, passend above the raw loop.
 
@@ -228,6 +236,7 @@ def test_bench_cpu(tmp_path: Path) -> None:
         assert run["instructions_k"] > run["instructions_0"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [("writers", "--writers", "0,x"), ("planner", "--pupils", "-3"),
                                   ("fire", "--pupils", "0"), ("nonsense",)])
 def test_bench_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:

@@ -63,10 +63,14 @@ def test_smtp_login_with_the_password_from_the_environment(monkeypatch: pytest.M
 
     def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
         seen.append((auth_data.login.decode(), auth_data.password.decode()))
-        return AuthResult(success=auth_data.password == b"geheim")
+        # handled=False: aiosmtpd itself answers "535"; with the default (True) it sends nothing
+        # and a refused login only ended at the client's 5 s timeout.
+        return AuthResult(success=auth_data.password == b"geheim", handled=False)
 
     monkeypatch.setenv("PASSEND_SMTP_PASSWORD", "geheim")
-    with smtp_server(authenticator=authenticator, auth_require_tls=False) as (port, inbox):
+    # PLAIN only, so each login is one attempt (smtplib would try LOGIN after a refused PLAIN).
+    with smtp_server(authenticator=authenticator, auth_require_tls=False,
+                     auth_exclude_mechanism=["LOGIN"]) as (port, inbox):
         n = smtp(port, username="passend", password_env="PASSEND_SMTP_PASSWORD")
         n.send(MSG)
         n.close()

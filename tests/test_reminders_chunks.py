@@ -99,6 +99,7 @@ def _peak_of_a_tick(tmp_path: Path, pupils: int, *, digest: bool = True) -> int:
     return peak - kept
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("digest", [False, True])
 def test_a_tick_holds_one_chunk_of_cases_not_the_store(tmp_path: Path, small_chunks: None,
                                                       digest: bool) -> None:
@@ -150,6 +151,7 @@ def _passend(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_a_garbled_payload_skips_its_case_and_plans_the_others(garbled: tuple[Path, str]) -> None:
     cfg, bad = garbled
     now = at(START + dt.timedelta(days=3), 9).astimezone(AMS).strftime("%Y-%m-%dT%H:%M")

@@ -13,11 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, write_config
 from tests.reminders_support import Inbox, free_port, smtp_extra, smtp_server
 from workflow.adapters.store import outbox
 from workflow.bootstrap import bootstrap
 from workflow.service_layer.reminders.messages import message_id
+
+pytestmark = pytest.mark.slow  # several OS processes on one store
 
 
 def _due_rows(n: int) -> list[dict]:

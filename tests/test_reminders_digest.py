@@ -195,6 +195,7 @@ def _render_each(planner: Planner, items: list[Due]) -> None:
         planner.render(i, LATER)
 
 
+@pytest.mark.slow
 def test_the_digest_lines_are_not_held_in_memory_as_the_store_grows(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(work, "SCAN_CHUNK", 7)

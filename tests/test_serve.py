@@ -12,6 +12,8 @@ import time
 from email import policy
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, write_config
 from tests.reminders_support import Clock, clocked_engine, to_niveau_4
 
@@ -49,6 +51,7 @@ def serve_until(cfg: Path, folder: Path, count: int, *args: str) -> subprocess.C
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+@pytest.mark.slow
 def test_serve_writes_eml_files_stops_on_sigterm_and_catches_up_after_downtime(
     tmp_path: Path, sqlite_url: str,
 ) -> None:
@@ -71,6 +74,7 @@ def test_serve_writes_eml_files_stops_on_sigterm_and_catches_up_after_downtime(
     assert listed.stdout.count("sent") == 2
 
 
+@pytest.mark.slow
 def test_serve_once_and_due(tmp_path: Path, sqlite_url: str) -> None:
     cfg = write_config(tmp_path, sqlite_url, extra=FILE_NOTIFIER)
     engine = clocked_engine(cfg, Clock(D0))
@@ -89,6 +93,7 @@ def test_serve_once_and_due(tmp_path: Path, sqlite_url: str) -> None:
     assert passend(cfg, "reminders", "due", "--now", moment, "--json").stdout.count('"sent"') == 1
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, sqlite_url: str) -> None:
     cfg = write_config(tmp_path, sqlite_url, extra=FILE_NOTIFIER)
     assert passend(cfg, "init").returncode == 0
@@ -114,6 +119,7 @@ def test_help_is_light() -> None:
     assert r.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_a_bad_day_off_stops_the_start_with_file_and_key(tmp_path: Path, sqlite_url: str) -> None:
     cfg = write_config(tmp_path, sqlite_url, extra=FILE_NOTIFIER)
     assert passend(cfg, "init").returncode == 0

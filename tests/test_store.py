@@ -442,6 +442,7 @@ def test_another_master_key_does_not_open_the_cases(engine: Engine, monkeypatch:
         stranger.db.dispose()
 
 
+@pytest.mark.slow
 def test_two_processes_writing_one_case(engine: Engine) -> None:
     """Real OS processes, each with its own connections: no lost update, no half-written event."""
     import subprocess

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from workflow.domain.instants import iso_utc
@@ -20,7 +21,8 @@ CHAIN_VERSION = 1
 
 
 # Built once: json.dumps with any non-default option builds a new encoder on every call.
-_SCAN = json.JSONDecoder().scan_once  # the C scanner; the text is our own canonical JSON
+# The C scanner (typeshed does not declare the attribute); the text is our own canonical JSON.
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                               allow_nan=False)
 

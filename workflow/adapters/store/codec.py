@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
-_SCAN = json.JSONDecoder().scan_once
+# typeshed does not declare the decoder's scan_once attribute (set in JSONDecoder.__init__).
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 UNREADABLE: Any = object()
 
 

@@ -133,8 +133,10 @@ class UnitOfWork:
     def _wrap(self, exc: Exception) -> DBAPIError:
         """A driver error as the SQLAlchemy error a Core statement would have raised, so callers
         (the CLI's one-line database messages) see one kind whichever path failed."""
-        return DBAPIError.instance(None, None, exc, self._dbapi.Error, hide_parameters=True,
-                                   dialect=self._engine.dialect)
+        wrapped = DBAPIError.instance(None, None, exc, self._dbapi.Error, hide_parameters=True,
+                                      dialect=self._engine.dialect)
+        assert isinstance(wrapped, DBAPIError)  # without a statement, instance() always builds one
+        return wrapped
 
 
 def _is_lock(exc: Exception) -> bool:

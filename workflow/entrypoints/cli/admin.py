@@ -6,35 +6,43 @@ import sys
 
 import click
 
+from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.main import State, emit, json_option
 
 
-@click.command()
+@click.command(cls=nl.Command)
 @json_option
 @click.pass_obj
 def init(state: State) -> None:
-    """Create or upgrade the database to the newest schema."""
+    """Maak de database aan of werk hem bij tot de nieuwste opbouw.
+
+    Maakt ook het sleutelbestand (security.master_key_file) als het nog niet bestaat.
+    """
     engine = state.engine(create_key=True)
     heads = engine.init()
     emit({"database": engine.config.database_url.split("@")[-1], "heads": heads},
          f"database klaar: {engine.config.database_url.split('@')[-1]} (schema {', '.join(heads)})")
 
 
-@click.command()
-@click.option("--school", default=None, help="School to use (default: the first in config).")
+@click.command(cls=nl.Command)
+@click.option("--school", default=None, metavar="SCHOOL", help="De school (standaard: de eerste in config.toml).")
 @click.option("--pupils", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Instead of one walked case, generate N cases with made-up pupils, spread over "
-                   "the configured schools, levels and states, with up to --years of history.")
-@click.option("--years", type=click.FloatRange(min=0.1, max=10), default=3.0, show_default=True,
-              help="With --pupils: how far back the generated history reaches.")
-@click.option("--seed", type=int, default=None, help="With --pupils: random seed, for a repeatable population.")
+              help="In plaats van één doorlopen casus: N casussen met verzonnen leerlingen, verdeeld over "
+                   "de ingestelde scholen, niveaus en statussen, met tot --years aan geschiedenis.")
+@click.option("--years", type=click.FloatRange(min=0.1, max=10), default=3.0, show_default=True, metavar="JAREN",
+              help="Met --pupils: hoe ver de verzonnen geschiedenis teruggaat.")
+@click.option("--seed", type=int, default=None, metavar="GETAL",
+              help="Met --pupils: startwaarde van het toeval, voor een herhaalbare populatie.")
 @click.option("--batch", type=click.IntRange(min=1, max=100_000), default=2000, show_default=True,
-              help="With --pupils: cases per transaction.")
+              metavar="AANTAL", help="Met --pupils: casussen per transactie.")
 @json_option
 @click.pass_obj
 def demo(state: State, school: str | None, pupils: int | None, years: float, seed: int | None,
          batch: int) -> None:
-    """Initialise the database, then walk one demo case to an adopted OPP (or generate --pupils N)."""
+    """Loop een voorbeeldcasus door tot een vastgesteld OPP, of maak er veel.
+
+    Richt eerst de database in. Met --pupils N: N verzonnen casussen in plaats van één.
+    """
     engine = state.engine(create_key=True)
     engine.init()
     if pupils is None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.main import State, emit, json_option
 
 AUDIT_FAILED = 5
@@ -23,21 +24,24 @@ def _reader(engine: Any, actor: str | None) -> str:
         return actor
     users = [u.id for u in engine.config.users.values() if "*" in u.schools]
     if len(users) != 1:
-        raise click.UsageError("--actor is required (which user is asking?)")
+        raise nl.UsageProblem("geef --actor: welke gebruiker vraagt dit?")
     return str(users[0])
 
 
-actor_option = click.option("--actor", default=None, metavar="USER",
-                            help="Who asks (default: the only user with access to every school).")
-purpose_option = click.option("--purpose", default=None, metavar="TEXT",
-                              help="Why the data is read (kept in the access log).")
-behalf_option = click.option("--on-behalf-of", "on_behalf_of", default=None, metavar="WHO",
-                             help="On whose behalf (kept in the access log).")
+actor_option = click.option("--actor", default=None, metavar="GEBRUIKER",
+                            help="Wie vraagt (standaard: de enige gebruiker met toegang tot alle scholen).")
+purpose_option = click.option("--purpose", default=None, metavar="TEKST",
+                              help="Waarom de gegevens gelezen worden (komt in het inzagelog).")
+behalf_option = click.option("--on-behalf-of", "on_behalf_of", default=None, metavar="WIE",
+                             help="Namens wie (komt in het inzagelog).")
 
 
-@click.group()
+@click.group(cls=nl.Group)
 def audit() -> None:
-    """Verify, replay, show and export case history; check the legal rules."""
+    """Casusgeschiedenis controleren, herspelen, tonen en exporteren; de wettelijke regels nagaan.
+
+    Code 5: een keten is gebroken, een stap klopt niet of een casus is niet te lezen.
+    """
 
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -45,13 +49,15 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 @audit.command("verify")
 @click.option("--access-anchor", "anchor", default=None, metavar="HASH",
-              help="A head hash of the access log noted earlier (verify's last line, an export's "
-                   "manifest): exit 5 unless the log still holds that record.")
+              help="Een eerder genoteerde laatste hash van het inzagelog (de laatste regel van verify, "
+                   "het manifest van een export): code 5 als het log die regel niet meer bevat.")
 @json_option
 @click.pass_obj
 def verify_cmd(state: State, anchor: str | None) -> None:
-    """Walk every case's hash chain and the access log's; exit 5 if anything was edited,
-    removed, moved or added."""
+    """Controleer de hash-ketens van de casussen en het inzagelog.
+
+    Code 5 als er iets is gewijzigd, verwijderd, verplaatst of toegevoegd.
+    """
     # Only the config and a connection: verify needs no keys, definitions or ORM (fast start).
     from workflow.adapters.config import load_config
     from workflow.adapters.store.db import make_engine
@@ -59,7 +65,7 @@ def verify_cmd(state: State, anchor: str | None) -> None:
     from workflow.service_layer.audit.verify import verify
 
     if anchor is not None and not _HEX64.fullmatch(anchor):
-        raise click.BadParameter("64 hexadecimal characters (a SHA-256 hash)", param_hint="--access-anchor")
+        raise nl.BadValue("verwacht 64 hexadecimale tekens (een SHA-256-hash)", param_hint="--access-anchor")
     db = make_engine(load_config(state.config).database_url)
     bar = Progress("verify")
     try:
@@ -102,13 +108,13 @@ def _date(value: str | None, option: str) -> Any:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)", param_hint=option) from None
+        raise nl.BadValue(f"'{value}' is geen datum (JJJJ-MM-DD)", param_hint=option) from None
 
 
 @audit.command("export")
-@click.option("--out", "out", required=True, metavar="DIR", help="A new or empty folder.")
-@click.option("--school", default=None, help="Only this school's cases.")
-@click.option("--since", default=None, metavar="DATE", help="Only events recorded on or after DATE.")
+@click.option("--out", "out", required=True, metavar="MAP", help="Een nieuwe of lege map.")
+@click.option("--school", default=None, metavar="SCHOOL", help="Alleen de casussen van deze school.")
+@click.option("--since", default=None, metavar="DATUM", help="Alleen gebeurtenissen vastgelegd op of na DATUM.")
 @actor_option
 @purpose_option
 @behalf_option
@@ -116,7 +122,11 @@ def _date(value: str | None, option: str) -> Any:
 @click.pass_obj
 def export_cmd(state: State, out: str, school: str | None, since: str | None, actor: str | None,
                purpose: str | None, on_behalf_of: str | None) -> None:
-    """Events as JSON Lines, a manifest and SHA256SUMS (docs/event-chain.md; docs/verify_export.py)."""
+    """Exporteer de gebeurtenissen voor een controleur.
+
+    Als JSON Lines, met een manifest en SHA256SUMS (docs/event-chain.md); docs/verify_export.py
+    controleert een export met alleen de standaardbibliotheek van Python.
+    """
     from pathlib import Path
 
     from workflow.entrypoints.cli.progress import Progress
@@ -137,23 +147,25 @@ def export_cmd(state: State, out: str, school: str | None, since: str | None, ac
 
 
 @audit.command("replay")
-@click.argument("case_id", metavar="CASE", required=False)
-@click.option("--all", "all_cases", is_flag=True, help="Every case you may see.")
-@click.option("--as-of", "as_of", default=None, metavar="DATE",
-              help="State, level, evidence and running deadlines at the end of DATE.")
+@click.argument("case_id", metavar="[CASUS]", required=False)
+@click.option("--all", "all_cases", is_flag=True, help="Elke casus die u mag zien.")
+@click.option("--as-of", "as_of", default=None, metavar="DATUM",
+              help="Status, niveau, bewijs en lopende termijnen aan het eind van DATUM.")
 @actor_option
 @json_option
 @click.pass_obj
 def replay_cmd(state: State, case_id: str | None, all_cases: bool, as_of: str | None,
                actor: str | None) -> None:
-    """Rebuild cases from their events with the definition version on them; re-check every step.
+    """Herspeel casussen uit hun gebeurtenissen.
 
-    Exit 5 when a step would not have been allowed or the projection differs from the events.
+    Elke casus wordt opnieuw opgebouwd en elke stap opnieuw nagegaan, met de versie van de
+    procesdefinitie die op de gebeurtenissen staat. Code 5 als een stap niet
+    toegestaan had mogen zijn of als de opgeslagen stand afwijkt van de gebeurtenissen.
     """
     from workflow.service_layer.audit.replay import replay_all, replay_case
 
     if (case_id is None) == (not all_cases):
-        raise click.UsageError("give a CASE or --all")
+        raise nl.UsageProblem("geef een CASUS of --all")
     from workflow.entrypoints.cli import main as cli_main
 
     engine = state.engine()
@@ -217,9 +229,11 @@ def _render_replay(d: dict[str, Any]) -> str:
 
 
 @audit.command("timeline")
-@click.argument("case_id", metavar="CASE")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
-@click.option("--out", "out", default=None, metavar="FILE", help="Write to FILE instead of stdout.")
+@click.argument("case_id", metavar="CASUS")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True,
+              help="De vorm: tekst, JSON of een HTML-pagina.")
+@click.option("--out", "out", default=None, metavar="BESTAND",
+              help="Schrijf naar BESTAND in plaats van naar het scherm.")
 @actor_option
 @purpose_option
 @behalf_option
@@ -227,7 +241,11 @@ def _render_replay(d: dict[str, Any]) -> str:
 @click.pass_obj
 def timeline_cmd(state: State, case_id: str, fmt: str, out: str | None, actor: str | None,
                  purpose: str | None, on_behalf_of: str | None) -> None:
-    """Who did what and when, state before and after, the guards checked (logged as an access)."""
+    """De tijdlijn van een casus: wie deed wat en wanneer.
+
+    Met de status ervoor en erna en de voorwaarden die gecontroleerd zijn. Het lezen komt als
+    inzage in het inzagelog.
+    """
     from workflow.entrypoints.cli import main as cli_main
     from workflow.service_layer.audit.timeline import render, timeline
 
@@ -245,17 +263,20 @@ def timeline_cmd(state: State, case_id: str, fmt: str, out: str | None, actor: s
     try:
         Path(out).write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
-        raise click.BadParameter(f"cannot write {out}: {exc.strerror}", param_hint="--out") from None
+        raise nl.BadValue(f"kan {out} niet schrijven ({nl.os_error(exc)})", param_hint="--out") from None
     emit({"case_id": case_id, "out": out, "format": fmt}, f"tijdlijn van {case_id} geschreven naar {out}")
 
 
 @audit.command("access")
-@click.argument("case_id", metavar="CASE")
+@click.argument("case_id", metavar="CASUS")
 @actor_option
 @json_option
 @click.pass_obj
 def access_cmd(state: State, case_id: str, actor: str | None) -> None:
-    """Who read or exported this case, when, and why (NEN 7513 fields)."""
+    """Wie deze casus las of exporteerde, wanneer en waarom.
+
+    De velden volgen NEN 7513: wat, wanneer, welke casus, welke gebruiker, namens wie.
+    """
     from workflow.service_layer.audit.access import access_records
 
     engine = state.engine()
@@ -269,14 +290,16 @@ def access_cmd(state: State, case_id: str, actor: str | None) -> None:
 
 
 @audit.command("compliance")
-@click.option("--school", default=None, help="Only this school's cases.")
+@click.option("--school", default=None, metavar="SCHOOL", help="Alleen de casussen van deze school.")
 @actor_option
 @json_option
 @click.pass_obj
 def compliance_cmd(state: State, school: str | None, actor: str | None) -> None:
-    """The legal rules per case (pass / fail / not_due / n/a) and a summary per school.
+    """Ga de wettelijke regels na, per casus en per school.
 
-    Exit 5 when a case's events cannot be read (listed apart; `audit verify` names the row)."""
+    Per regel: voldaan, niet voldaan, nog niet aan de orde of n.v.t. Code 5 als de gebeurtenissen
+    van een casus niet te lezen zijn (apart vermeld; `audit verify` noemt de rij).
+    """
     import json
 
     from workflow.entrypoints.cli import main as cli_main

@@ -6,41 +6,46 @@ from typing import Any
 
 import click
 
+from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.main import State, emit, emit_each, json_option
 
-actor_option = click.option("--actor", required=True, metavar="USER",
-                            help="Who does this (a user id from config.toml).")
+actor_option = click.option("--actor", required=True, metavar="GEBRUIKER",
+                            help="Wie dit doet (een gebruiker uit config.toml).")
 
 
-@click.group()
+@click.group(cls=nl.Group)
 def case() -> None:
-    """Open, list, show and move cases."""
+    """Casussen openen, opsommen, tonen, een stap verder zetten en wissen."""
 
 
 @case.command("open")
-@click.option("--pupil", required=True, metavar="REF", help="The school's pupil reference.")
-@click.option("--school", required=True, metavar="SCHOOL")
-@click.option("--name", default=None, help="Pupil's name (stored encrypted).")
-@click.option("--group", type=click.IntRange(1, 8), default=None, help="Groep 1-8.")
+@click.option("--pupil", required=True, metavar="KENMERK",
+              help="Het kenmerk van de leerling bij de school (bijvoorbeeld het leerlingnummer).")
+@click.option("--school", required=True, metavar="SCHOOL", help="De school (een school uit config.toml).")
+@click.option("--name", default=None, metavar="NAAM", help="De naam van de leerling (versleuteld opgeslagen).")
+@click.option("--group", type=click.IntRange(1, 8), default=None, metavar="GROEP", help="De groep van de leerling.")
 @actor_option
 @json_option
 @click.pass_obj
 def open_(state: State, pupil: str, school: str, name: str | None, group: int | None,
           actor: str) -> None:
-    """Open a case for a pupil; it starts at the process's first level."""
+    """Open een casus voor een leerling.
+
+    De casus begint op het eerste niveau van het proces.
+    """
     r = state.engine().open_case(pupil=pupil, school=school, actor=actor, name=name, group=group)
     emit(r, f"{r['case_id']} geopend in {r['state']}")
 
 
 @case.command("list")
-@click.option("--school", default=None)
-@click.option("--state", "state_name", default=None, help="Only cases in this state.")
-@click.option("--actor", default=None, metavar="USER",
-              help="Whose view (default: the only user with access to every school).")
+@click.option("--school", default=None, metavar="SCHOOL", help="Alleen de casussen van deze school.")
+@click.option("--state", "state_name", default=None, metavar="STATUS", help="Alleen casussen in deze status.")
+@click.option("--actor", default=None, metavar="GEBRUIKER",
+              help="Wie kijkt (standaard: de enige gebruiker met toegang tot alle scholen).")
 @json_option
 @click.pass_obj
 def list_(state: State, school: str | None, state_name: str | None, actor: str | None) -> None:
-    """List cases (no personal data)."""
+    """Som de casussen op (zonder persoonsgegevens)."""
     engine = state.engine()
     actor = actor or _default_reader(engine)
     emit_each(  # printed as they stream in: a country's list in the memory of one case
@@ -54,20 +59,24 @@ def list_(state: State, school: str | None, state_name: str | None, actor: str |
 def _default_reader(engine: Any) -> str:
     users = [u.id for u in engine.config.users.values() if "*" in u.schools]
     if len(users) != 1:
-        raise click.UsageError("--actor is required (which user is asking?)")
-    return users[0]
+        raise nl.UsageProblem("geef --actor: welke gebruiker vraagt dit?")
+    return str(users[0])
 
 
 @case.command("show")
-@click.argument("case_id", metavar="CASE")
-@click.option("--actor", required=True, metavar="USER")
-@click.option("--purpose", default=None, metavar="TEXT", help="Why you look (kept in the access log).")
-@click.option("--on-behalf-of", "on_behalf_of", default=None, metavar="WHO",
-              help="On whose behalf (kept in the access log).")
+@click.argument("case_id", metavar="CASUS")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie kijkt (een gebruiker uit config.toml).")
+@click.option("--purpose", default=None, metavar="TEKST", help="Waarom u kijkt (komt in het inzagelog).")
+@click.option("--on-behalf-of", "on_behalf_of", default=None, metavar="WIE",
+              help="Namens wie u kijkt (komt in het inzagelog).")
 @json_option
 @click.pass_obj
 def show(state: State, case_id: str, actor: str, purpose: str | None, on_behalf_of: str | None) -> None:
-    """State, level, evidence, and every trigger possible from here with its reasons."""
+    """Toon een casus en de stappen die vanaf hier kunnen.
+
+    Status, niveau, termijnen, bewijs, en elke stap die vanaf hier kan, met alles wat daarvoor
+    nog ontbreekt.
+    """
     v = state.engine().case(case_id, actor=actor, purpose=purpose, on_behalf_of=on_behalf_of)
     emit(v, render_case(v))
 
@@ -101,22 +110,25 @@ def render_case(v: dict[str, Any]) -> str:
 
 
 @case.command("fire")
-@click.argument("case_id", metavar="CASE")
-@click.argument("trigger")
+@click.argument("case_id", metavar="CASUS")
+@click.argument("trigger", metavar="STAP")
 @actor_option
-@click.option("--outcome", default=None, help="Outcome parameter (bot_outcome).")
-@click.option("--reason", default=None, help="Reason parameter (close).")
-@click.option("--param", "extra", multiple=True, metavar="NAME=VALUE",
-              help="Any other trigger parameter.")
-@click.option("--expect-version", type=int, default=None,
-              help="Refuse (exit 4) if the case changed since you saw this version.")
-@click.option("--dry-run", is_flag=True, help="Check the guards; store nothing.")
+@click.option("--outcome", default=None, metavar="UITKOMST", help="De uitkomst (bij de stap bot_outcome).")
+@click.option("--reason", default=None, metavar="REDEN", help="De reden (bij de stap close).")
+@click.option("--param", "extra", multiple=True, metavar="NAAM=WAARDE",
+              help="Een andere waarde die de stap vraagt (mag vaker).")
+@click.option("--expect-version", type=int, default=None, metavar="VERSIE",
+              help="Weiger (code 4) als de casus veranderd is sinds u deze versie zag.")
+@click.option("--dry-run", is_flag=True, help="Alleen de voorwaarden nagaan; niets opslaan.")
 @json_option
 @click.pass_obj
 def fire(state: State, case_id: str, trigger: str, actor: str, outcome: str | None,
          reason: str | None, extra: tuple[str, ...], expect_version: int | None,
          dry_run: bool) -> None:
-    """Move a case along TRIGGER if every guard holds; otherwise print every reason (exit 3)."""
+    """Zet een casus een stap verder.
+
+    Alleen als aan elke voorwaarde van STAP is voldaan; anders noemt passend elke reden (code 3).
+    """
     params: dict[str, str] = {}
     if outcome is not None:
         params["outcome"] = outcome
@@ -124,7 +136,7 @@ def fire(state: State, case_id: str, trigger: str, actor: str, outcome: str | No
         params["reason"] = reason
     for item in extra:
         if "=" not in item:
-            raise click.BadParameter(f"'{item}' is not NAME=VALUE", param_hint="--param")
+            raise nl.BadValue(f"'{item}' heeft niet de vorm NAAM=WAARDE", param_hint="--param")
         k, val = item.split("=", 1)
         params[k] = val
     r = state.engine().fire(case_id, trigger, actor=actor, params=params, dry_run=dry_run,
@@ -137,24 +149,30 @@ def fire(state: State, case_id: str, trigger: str, actor: str, outcome: str | No
 
 
 @case.command("erase")
-@click.argument("case_id", metavar="CASE", required=False)
-@click.option("--actor", default=None, metavar="USER", help="Who erases (a user id from config.toml).")
-@click.option("--reason", default=None, help="Why (no personal data), e.g. 'bewaartermijn verstreken'.")
-@click.option("--due", is_flag=True, help="Only list the closed cases whose retention period has passed.")
-@click.option("--school", default=None, help="With --due: only this school.")
+@click.argument("case_id", metavar="[CASUS]", required=False)
+@click.option("--actor", default=None, metavar="GEBRUIKER",
+              help="Wie wist (een gebruiker uit config.toml); nodig om te wissen.")
+@click.option("--reason", default=None, metavar="REDEN",
+              help="Waarom (zonder persoonsgegevens), bijvoorbeeld 'bewaartermijn verstreken'; nodig om te wissen.")
+@click.option("--due", is_flag=True, help="Toon alleen de gesloten casussen waarvan de bewaartermijn voorbij is.")
+@click.option("--school", default=None, metavar="SCHOOL", help="Met --due: alleen deze school.")
 @json_option
 @click.pass_obj
 def erase(state: State, case_id: str | None, actor: str | None, reason: str | None, due: bool,
           school: str | None) -> None:
-    """Destroy a closed case's key after its retention period (exit 3 before); the proof stays."""
+    """Wis een gesloten casus na de bewaartermijn.
+
+    De sleutel van de casus wordt vernietigd, zodat de persoonsgegevens niet meer te lezen zijn;
+    het bewijs van het proces blijft. Voor het eind van de bewaartermijn: code 3.
+    """
     engine = state.engine()
     if due:
         if case_id is not None:
-            raise click.UsageError("give either CASE or --due, not both")
+            raise nl.UsageProblem("geef een CASUS of --due, niet allebei")
         from workflow.service_layer.audit.retention import cases_due_for_erasure
 
         if school is not None and school not in engine.config.schools:
-            raise click.BadParameter(f"unknown school '{school}'", param_hint="--school")
+            raise nl.BadValue(f"onbekende school '{school}'", param_hint="--school")
         rows = cases_due_for_erasure(engine, school=school)
         text = "\n".join(
             f"{r['case_id']:<12} {r['school']:<14} gesloten {r['closed_at'][:10]} ({r['close_reason']}), "
@@ -164,8 +182,9 @@ def erase(state: State, case_id: str | None, actor: str | None, reason: str | No
         emit(rows, text)
         return
     if case_id is None:
-        raise click.UsageError("give a CASE to erase, or --due to list what is due")
+        raise nl.UsageProblem("geef de CASUS die gewist wordt, of --due voor wat gewist mag worden")
+    missing = [name for name, value in (("--actor", actor), ("--reason", reason)) if value is None]
     if actor is None or reason is None:
-        raise click.UsageError("erasing needs --actor and --reason")
+        raise nl.UsageProblem(f"wissen vraagt ook {' en '.join(missing)}")
     r = engine.erase(case_id, actor=actor, reason=reason)
     emit(r, f"{case_id}: sleutel vernietigd, persoonsgegevens gewist (gebeurtenis {r['seq']})")

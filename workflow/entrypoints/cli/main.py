@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from workflow.domain.errors import PassendError
+from workflow.entrypoints.cli import nl
 
 # name -> "module:attribute", imported only when that command runs (fast --help, fast start).
 COMMANDS: dict[str, str] = {
@@ -30,18 +31,18 @@ COMMANDS: dict[str, str] = {
     "serve": "workflow.entrypoints.cli.reminders:serve",
 }
 HELP: dict[str, str] = {
-    "init": "Create or upgrade the database (and the master key file when missing).",
-    "demo": "Open a demo case and walk it through the process.",
-    "case": "Open, list, show and move cases.",
-    "record": "Record evidence on a case (signal, plan, evaluation, ...).",
-    "process": "Show the process definition.",
-    "audit": "Verify, replay, timeline, export, compliance and access log (exit 5: chain broken).",
-    "reminders": "Deadline reminders: what is due, send once, the outbox, retry failed (--now).",
-    "serve": "Run the reminder service: plan and send what is due, every tick (--now, --once).",
+    "init": "Database aanmaken of bijwerken (en zo nodig het sleutelbestand).",
+    "demo": "Een voorbeeldcasus door het proces, of veel casussen (--pupils).",
+    "case": "Casussen openen, opsommen, tonen, verder zetten en wissen.",
+    "record": "Bewijs vastleggen bij een casus (signalering, plan, ...).",
+    "process": "De procesdefinitie tonen.",
+    "audit": "Controleren, herspelen, tijdlijn, export, naleving en inzage.",
+    "reminders": "Herinneringen: wat aan de beurt is, versturen, de outbox.",
+    "serve": "De herinneringsdienst: elke tik plannen en versturen.",
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(nl.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -54,7 +55,7 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
+        with formatter.section("Opdrachten"):
             formatter.write_dl(rows)
 
 
@@ -78,15 +79,18 @@ _json_mode = False
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config", envvar="PASSEND_CONFIG", default=None, metavar="PATH",
-              help="config.toml to use (default ./config.toml, env PASSEND_CONFIG).")
-@click.option("--json", "json_out", is_flag=True, help="Print results as JSON.")
-@click.version_option(package_name="passend", prog_name="passend")
+@click.option("--config", "config", envvar="PASSEND_CONFIG", default=None, metavar="PAD",
+              help="Het config.toml dat geldt (standaard ./config.toml, of de omgevingsvariabele "
+                   "PASSEND_CONFIG).")
+@click.option("--json", "json_out", is_flag=True, help="Toon het resultaat als JSON.")
+@click.version_option(package_name="passend", prog_name="passend", help="Toon de versie en stop.",
+                      message="%(prog)s, versie %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, json_out: bool) -> None:
-    """passend: pupil support cases from first signal to OPP, BOT and closing.
+    """passend: casussen van leerlingondersteuning, van het eerste signaal via OPP en BOT tot de
+    afsluiting.
 
-    Exit codes: 0 done, 2 bad input, 3 refused, 4 conflict, 5 audit failed, 1 other error.
+    Afsluitcodes: 0 klaar, 2 onjuiste invoer, 3 geweigerd, 4 conflict, 5 audit mislukt, 1 andere fout.
     """
     global _json_mode
     _json_mode = _json_mode or json_out
@@ -105,7 +109,7 @@ def json_option(f: Any) -> Any:
         return value
 
     return click.option("--json", "json_flag", is_flag=True, expose_value=False,
-                        callback=callback, help="Print results as JSON.")(f)
+                        callback=callback, help="Toon het resultaat als JSON.")(f)
 
 
 def emit(obj: Any, text: str | None = None) -> None:
@@ -176,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             click.echo(exc.ctx.get_help(), err=True)
             return 2
         return _fail(2, "geef een opdracht (zie --help)")
-    except click.ClickException as exc:
-        return _fail(2, exc.format_message().replace("\n", " "))
+    except click.ClickException as exc:  # click's own errors and the CLI's: one Dutch line (nl.EXPLAIN)
+        return _fail(2, nl.explain(exc))
     except PassendError as exc:
         return _fail(exc.exit_code, exc.message, exc.reasons)
     except KeyboardInterrupt:

@@ -7,21 +7,27 @@ from typing import Any
 
 import click
 
+from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.main import State, json_option
 
 
-@click.group()
+@click.group(cls=nl.Group)
 def process() -> None:
-    """The process definition."""
+    """De procesdefinitie."""
 
 
 @process.command("show")
-@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "json"]), default="text")
-@click.option("--version", "version", type=int, default=None, help="An installed older version.")
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "json"]), default="text",
+              show_default=True, help="De vorm: tekst, een Mermaid-diagram of JSON.")
+@click.option("--version", "version", type=int, default=None, metavar="VERSIE",
+              help="Een eerdere versie die nog in de map met definities staat.")
 @json_option
 @click.pass_obj
 def show(state: State, fmt: str, version: int | None) -> None:
-    """Show the active process (states, triggers, guards) as text, Mermaid or JSON."""
+    """Toon het proces: statussen, stappen en voorwaarden.
+
+    Als tekst, als Mermaid-diagram of als JSON; standaard de actieve versie.
+    """
     from workflow.adapters.config import load_config
     from workflow.domain.definition import DefinitionRegistry
 

@@ -11,22 +11,26 @@ from typing import Any
 import click
 
 from workflow.domain.evidence import EVIDENCE_KINDS, FieldSpec
+from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.main import State, emit, json_option
 
 KIND_HELP = {
-    "signal": "An observation that a pupil may need more support.",
-    "plan": "A support plan (handelingsplan) for a period.",
-    "evaluation": "The evaluation of a plan period or of the OPP.",
-    "consent": "Parents' decision on a consent scope (granted, refused, revoked).",
-    "view": "The parents' or the pupil's view (or why they could not be heard).",
-    "meeting": "A meeting: OOGO with parents, BOT, expert, leerlingbespreking.",
-    "contact": "Contact with the parents (parents informed).",
+    "signal": "Een signaal dat de leerling meer ondersteuning nodig heeft.",
+    "plan": "Een handelingsplan voor een periode.",
+    "evaluation": "De evaluatie van een planperiode of van het OPP.",
+    "consent": "Het besluit van de ouders over een toestemming. Gegeven, geweigerd of ingetrokken.",
+    "view": "De mening van ouders of leerling (of waarom niet gehoord).",
+    "meeting": "Een overleg: OOGO, BOT, deskundige, leerlingbespreking.",
+    "contact": "Contact met de ouders (ouders geïnformeerd).",
 }
 
 
-@click.group()
+@click.group(cls=nl.Group)
 def record() -> None:
-    """Record evidence on a case."""
+    """Leg bewijs vast bij een casus: één opdracht per soort bewijs.
+
+    `passend record SOORT --help` noemt de velden van die soort.
+    """
 
 
 def _option(spec: FieldSpec) -> Any:

@@ -12,12 +12,13 @@ from typing import Any
 
 import click
 
+from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.main import State, emit, emit_each, json_option
 
 
 def _now_option(f: Any) -> Any:
-    return click.option("--now", "now_text", default=None, metavar="DATETIME",
-                        help="Act as if it were this moment (YYYY-MM-DD[THH:MM], school time).")(f)
+    return click.option("--now", "now_text", default=None, metavar="MOMENT",
+                        help="Doe alsof het dit moment is (JJJJ-MM-DD[TUU:MM], schooltijd).")(f)
 
 
 def _clock(now_text: str | None) -> Callable[[], dt.datetime]:
@@ -29,8 +30,8 @@ def _clock(now_text: str | None) -> Callable[[], dt.datetime]:
         return utcnow
     try:
         start = parse_instant(now_text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--now") from None
+    except ValueError:
+        raise nl.BadValue(f"'{now_text}' is geen datum of moment (JJJJ-MM-DD[TUU:MM])", param_hint="--now") from None
     offset = start - utcnow()
     return lambda: utcnow() + offset
 
@@ -42,9 +43,13 @@ def _service(state: State, now_text: str | None) -> Any:
     return reminder_service(state.engine(), clock)
 
 
-@click.group()
+@click.group(cls=nl.Group)
 def reminders() -> None:
-    """What is due, sending it, and the outbox (failed messages and retries)."""
+    """Herinneringen bij termijnen: wat aan de beurt is, het versturen, en de outbox.
+
+    --now doet alsof het een ander moment is: dat verandert wat aan de beurt is, nooit een tijd
+    die wordt vastgelegd.
+    """
 
 
 @reminders.command("due")
@@ -52,7 +57,10 @@ def reminders() -> None:
 @json_option
 @click.pass_obj
 def due(state: State, now_text: str | None) -> None:
-    """What is due now (reminders, escalations, digests), without sending anything."""
+    """Wat nu aan de beurt is, zonder iets te versturen.
+
+    Herinneringen, escalaties en dagoverzichten, met hun stand in de outbox.
+    """
     from workflow.entrypoints.cli import main as cli_main
     from workflow.service_layer.reminders.service import _existing, unreachable
 
@@ -77,13 +85,16 @@ def due(state: State, now_text: str | None) -> None:
 
 @reminders.command("dispatch")
 @click.option("--once", is_flag=True, default=True,
-              help="Plan and send what is due now, then exit (the default; `passend serve` keeps going).")
-@click.option("--no-plan", is_flag=True, help="Only send what is already in the outbox.")
+              help="Plan en verstuur wat nu aan de beurt is en stop (altijd zo; `passend serve` gaat door).")
+@click.option("--no-plan", is_flag=True, help="Verstuur alleen wat al in de outbox staat.")
 @_now_option
 @json_option
 @click.pass_obj
 def dispatch(state: State, once: bool, no_plan: bool, now_text: str | None) -> None:
-    """Plan what is due and send it through the configured notifier, once."""
+    """Plan wat aan de beurt is en verstuur het, één keer.
+
+    Via de ingestelde notifier (config.toml: [notifier]).
+    """
     service = _service(state, now_text)
     r = service.tick(plan=not no_plan)
     emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
@@ -91,17 +102,21 @@ def dispatch(state: State, once: bool, no_plan: bool, now_text: str | None) -> N
 
 
 @reminders.command("list")
-@click.option("--failed", is_flag=True, help="Only messages that failed for good.")
-@click.option("--pending", is_flag=True, help="Only messages not sent yet.")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@click.option("--failed", is_flag=True, help="Alleen berichten die definitief mislukt zijn.")
+@click.option("--pending", is_flag=True, help="Alleen berichten die nog niet verstuurd zijn.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True, metavar="AANTAL",
+              help="Hoogstens zoveel berichten.")
 @json_option
 @click.pass_obj
 def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
-    """The outbox, newest first: what was planned, sent, is waiting or failed."""
+    """Toon de outbox, nieuwste eerst.
+
+    Wat gepland, verstuurd, wachtend of mislukt is, met het aantal pogingen.
+    """
     from workflow.adapters.store import outbox
 
     if failed and pending:
-        raise click.UsageError("--failed and --pending exclude each other")
+        raise nl.UsageProblem("--failed en --pending sluiten elkaar uit")
     status = outbox.FAILED if failed else outbox.PENDING if pending else None
     rows = [
         {
@@ -127,7 +142,10 @@ def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
 @json_option
 @click.pass_obj
 def retry(state: State, ids: tuple[int, ...]) -> None:
-    """Put failed messages (all, or the given ids) back in the queue; serve or dispatch sends them."""
+    """Zet mislukte berichten terug in de wachtrij.
+
+    Alle, of de berichten met de gegeven ID's; serve of dispatch verstuurt ze daarna.
+    """
     from workflow.adapters.clock import utcnow
     from workflow.adapters.store import outbox
 
@@ -135,13 +153,16 @@ def retry(state: State, ids: tuple[int, ...]) -> None:
     emit({"requeued": n}, f"{n} bericht(en) opnieuw in de wachtrij")
 
 
-@click.command()
-@click.option("--once", is_flag=True, help="Run one tick (plan and send) and exit.")
+@click.command(cls=nl.Command)
+@click.option("--once", is_flag=True, help="Eén tik (plannen en versturen), dan stoppen.")
 @_now_option
 @json_option
 @click.pass_obj
 def serve(state: State, once: bool, now_text: str | None) -> None:
-    """Run the reminder service: every tick, plan what is due and send it (until Ctrl-C)."""
+    """Draai de herinneringsdienst.
+
+    Elke tik plant hij wat aan de beurt is en verstuurt het, tot Ctrl-C of SIGTERM.
+    """
     from workflow.entrypoints.serve import serve as run
 
     service = _service(state, now_text)

@@ -1,7 +1,7 @@
 """Compliance: the legal rules of passend onderwijs checked per case from the events alone.
 
 The guards already refuse unlawful steps, but a school may run its own definition, and an
-auditor wants the rules checked independently of it. Each rule (../shared/domain.md) gives
+auditor wants the rules checked independently of it. Each rule (docs/domain.md) gives
 `pass`, `fail`, `not_due` (its moment has not come yet) or `n/a` (the case never got there):
 
 - `opp_binnen_6_weken`: an OPP adopted within 6 weeks of entering level 4 (WPO art. 40a lid 2;

@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -270,9 +270,8 @@ def _quoted_parts(key: tuple[Any, ...], as_bytes: bool) -> tuple[Any, ...] | Non
             actor, pid, role, typ = (v.decode() for v in (actor, pid, role, typ))
         elif not all(type(v) is str for v in (actor, pid, role, typ)):
             return None
-        parts = (_quote(actor), _quote(pid), _quote(role), _quote(typ))
-        if as_bytes:
-            parts = tuple(p.encode() for p in parts)
+        quoted = (_quote(actor), _quote(pid), _quote(role), _quote(typ))
+        parts: tuple[str | bytes, ...] = tuple(p.encode() for p in quoted) if as_bytes else quoted
         return (parts[0], parts[1], pver, parts[2], parts[3])
     except UnicodeError:  # bytes that are not UTF-8 (or lone surrogates): never the engine's
         return None
