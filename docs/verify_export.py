@@ -54,8 +54,8 @@ LINE_KEYS = (*HEAD_KEYS, "payload", "hash")
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
-INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SEALED_TEXT = re.compile(r"v1\.[A-Za-z0-9_-]+")
 SEALED_MIN_BYTES = 12 + 16  # AES-GCM nonce + tag around an empty plaintext
 
@@ -90,7 +90,7 @@ EVIDENCE = {
     "plan": ({"start": ("date", True), "end": ("date", True), "frequency": ("text", True)},
              {"goals": True, "who": True}),
     "evaluation": ({"outcome": (("voldoende", "onvoldoende"), True), "subject": (("plan", "opp"), True),
-                    "with_parents": ("bool", True), "plan": ("count", False)},
+                    "with_parents": ("bool", True), "plan": ("seq", False)},
                    {"notes": False}),
     "consent": ({"scope": ("text", True), "status": (("granted", "refused", "revoked"), True),
                  "recipient": ("text", False), "legal_basis": ("text", False), "purpose": ("text", False)},
@@ -216,6 +216,8 @@ def value_problem(value: object, kind: object) -> str | None:
         return None if value is None or (is_int(value) and value >= 0) else "must be an integer >= 0 or null"
     if kind == "count":
         return None if is_int(value) and value >= 0 else "must be an integer >= 0"
+    if kind == "seq":
+        return None if is_int(value) and value >= 1 else "must be an integer >= 1"
     if kind == "group":
         return None if is_int(value) and 1 <= value <= 8 else "must be an integer 1-8"
     if kind == "date":
@@ -601,7 +603,8 @@ def definition_ok(d: object) -> bool:
     if not isinstance(d, dict):
         return False
     if list(d) == ["id", "version", "installed"]:
-        return isinstance(d["id"], str) and is_int(d["version"]) and d["installed"] is False
+        return isinstance(d["id"], str) and d["id"] != "" and is_int(d["version"]) and d["version"] >= 1 \
+            and d["installed"] is False
     return (list(d) == ["id", "version", "installed", "title", "file", "sha256"]
             and isinstance(d["id"], str) and d["id"] and is_int(d["version"]) and d["version"] >= 1
             and d["installed"] is True and isinstance(d["title"], str) and isinstance(d["file"], str)
@@ -967,6 +970,10 @@ class Checker:
         elif not (is_int(e["store_version"]) and e["store_version"] >= case.last_seq
                   and (e["store_version"] != case.last_seq or e["store_head_hash"] == case.head)):
             self.report.fail(where, "store_version/store_head_hash do not agree with the last event")
+        elif e["store_version"] > case.last_seq:
+            self.report.note(f"{where}: the export stops at seq {case.last_seq}, the store's head is seq "
+                             f"{e['store_version']}: a later event was stamped before the since instant "
+                             "(the server's clock ran backwards)")
         if case.school is not None and e["school"] != case.school:
             self.report.fail(where, f"school is {e['school']!r}, case_opened says {case.school!r}")
         schools = self.filters.get("schools")
