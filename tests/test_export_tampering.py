@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -331,6 +332,20 @@ def deeply_nested(c: ExportCopy, ids: dict[str, str]) -> str:
     return rf"events\.jsonl line {i + 1}: is not JSON"
 
 
+def nested_in_payload(c: ExportCopy, ids: dict[str, str]) -> str:
+    """Valid JSON nested almost as deep as Python's stack allows, hash recomputed."""
+    deep: Any = []
+    for _ in range(970):
+        deep = [deep]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)  # for this test's own json calls, deep in pytest's stack
+    try:
+        n = edit(c, first_index(c, is_kind("signal")), lambda ev: ev["payload"]["fields"].update(area=deep))
+    finally:
+        sys.setrecursionlimit(limit)
+    return rf"events\.jsonl line {n} .*payload\.fields\.area must be one of"
+
+
 def overlong_line(c: ExportCopy, ids: dict[str, str]) -> str:
     i = c.index(ids["tlv"], 3)
     c.lines[i] = b'{"x":"' + b"a" * (2 << 20) + b'"}\n'
@@ -518,7 +533,8 @@ TAMPERINGS: dict[str, Callable[[ExportCopy, dict[str, str]], str]] = {f.__name__
     unknown_event_type, plaintext_pupil, plaintext_secret, sealed_with_padding, sealed_other_version,
     sealed_too_short, sealed_where_plain_belongs, split_case, cases_out_of_order, reordered_lines,
     case_opened_removed, event_after_erasure, event_after_close, recorded_at_with_offset, upper_case_hash,
-    chain_version_in_line, not_json, not_utf8, deeply_nested, overlong_line, truncated, truncated_and_resealed,
+    chain_version_in_line, not_json, not_utf8, deeply_nested, nested_in_payload, overlong_line, truncated,
+    truncated_and_resealed,
     no_final_newline, crlf, empty_line, byte_order_mark, store_chain_not_intact, chain_version_in_manifest,
     format_version_changed, manifest_count_changed, manifest_case_count_changed, manifest_lines_changed,
     manifest_export_sha_changed, manifest_head_hash_changed, manifest_entry_removed, manifest_entry_added_field,
