@@ -923,21 +923,14 @@ class Checker:
         where = f"{EVENTS} line {case.first_line} ({case.case_id})"
         if self.manifest is not None and self.head is not None:
             entry = None
-            while True:
-                if self.manifest.pending_entry is None:
-                    self.manifest.pending_entry = self.manifest.next_entry()
-                if self.manifest.pending_entry is None:
-                    break
-                line, candidate = self.manifest.pending_entry
-                cid = candidate.get("case_id")
-                if not self.entry_in_order(line, candidate):
+            while (pending := self.pending_entry()) is not None:
+                line, candidate = pending
+                if candidate["case_id"] < case.case_id:
+                    self.report.fail(f"{MANIFEST} line {line} ({candidate['case_id']})",
+                                     "listed, but no events of it in events.jsonl")
                     self.manifest.pending_entry = None
                     continue
-                if isinstance(cid, str) and cid < case.case_id:
-                    self.report.fail(f"{MANIFEST} line {line} ({cid})", "listed, but no events of it in events.jsonl")
-                    self.manifest.pending_entry = None
-                    continue
-                if cid == case.case_id:
+                if candidate["case_id"] == case.case_id:
                     entry = candidate
                     self.manifest.pending_entry = None
                 break
@@ -947,6 +940,18 @@ class Checker:
                 self.compare_entry(case, entry, f"{MANIFEST} line {line} ({case.case_id})")
         for anchor, entry in case.anchors:
             self.compare_anchor(case, anchor, entry)
+
+    def pending_entry(self) -> tuple[int, dict] | None:
+        """The manifest's next case entry not yet matched with the events, read and checked once."""
+        m = self.manifest
+        assert m is not None
+        while m.pending_entry is None:
+            found = m.next_entry()
+            if found is None:
+                return None
+            if self.entry_in_order(*found):
+                m.pending_entry = found
+        return m.pending_entry
 
     def entry_in_order(self, line: int, entry: dict) -> bool:
         assert self.manifest is not None
@@ -1071,15 +1076,11 @@ class Checker:
         m = self.manifest
         manifest_sha = None
         if m is not None:
-            while m.head is not None:  # entries left over: cases with no events in the file
-                pending = m.pending_entry or m.next_entry()
-                m.pending_entry = None
-                if pending is None:
-                    break
+            while m.head is not None and (pending := self.pending_entry()) is not None:
+                m.pending_entry = None  # entries left over: cases with no events in the file
                 line, entry = pending
-                if self.entry_in_order(line, entry):
-                    self.report.fail(f"{MANIFEST} line {line} ({entry.get('case_id')})",
-                                     "listed, but no events of it in events.jsonl")
+                self.report.fail(f"{MANIFEST} line {line} ({entry['case_id']})",
+                                 "listed, but no events of it in events.jsonl")
             while chunk := m.fh.read(1 << 16):  # the rest of a broken manifest counts for its SHA-256
                 m.sha.update(chunk)
             manifest_sha = m.sha.hexdigest()

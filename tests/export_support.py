@@ -7,15 +7,18 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.audit_support import IB, Clock, journey_to_opp, journey_to_tlv, quick_closed
+from tests.audit_support import IB, Clock, clocked_engine, journey_to_opp, journey_to_tlv, quick_closed
+from tests.conftest import write_config
+from workflow.service_layer.audit.export import export
 from workflow.service_layer.engine import Engine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,3 +179,58 @@ def _entries(events: Iterable[dict[str, Any]], schools: dict[str, str]) -> Itera
                "process_versions": sorted({e["process"][1] for e in evs}), "school": schools.get(cid),
                "store_version": evs[-1]["seq"], "store_head_hash": evs[-1]["hash"],
                "complete": evs[0]["seq"] == 1 and evs[0]["prev_hash"] == "0" * 64}
+
+
+# ---- a store's exports to tamper with ------------------------------------------------------
+
+T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.UTC)
+Tampering = Callable[[ExportCopy, dict[str, str]], str]  # tampers, returns the FAIL it must cause
+
+
+@dataclass(frozen=True)
+class Exports:
+    first: Path    # the store's first export
+    second: Path   # after honest growth: one more event on an open case, one new case
+    since: Path    # the same store, only the events since the growth day
+    ids: dict[str, str]
+
+
+def build_exports(base: Path) -> Exports:
+    """A real store (SQLite file) with every kind of case, and three exports of it."""
+    engine, clock = clocked_engine(write_config(base, f"sqlite:///{base / 'passend.db'}"), T0)
+    ids = every_kind_of_case(engine, clock)
+    export(engine, base / "first", actor="auditor")
+    clock.advance(days=2)
+    engine.record("signal", ids["other"], actor="ib.smit", area="taal", note="later")
+    ids["new"] = engine.open_case(pupil="LL-4", school="de-linde", actor=IB)["case_id"]
+    export(engine, base / "second", actor="auditor")
+    export(engine, base / "since", actor="auditor", since=clock.now.date())
+    engine.db.dispose()
+    return Exports(base / "first", base / "second", base / "since", ids)
+
+
+def first_index(copy: ExportCopy, pred: Callable[[dict[str, Any]], bool]) -> int:
+    return next(i for i, ev in enumerate(copy.events()) if pred(ev))
+
+
+def edit(copy: ExportCopy, i: int, change: Callable[[dict[str, Any]], None]) -> int:
+    """Change event i, recompute its hash and its case's later links, reseal; its line number."""
+    ev = copy.events()[i]
+    change(ev)
+    copy.put(i, ev)
+    copy.reseal()
+    return i + 1
+
+
+def is_kind(kind: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda ev: ev["type"] == "evidence_recorded" and ev["payload"]["kind"] == kind
+
+
+def assert_rejected(exports: Exports, tmp_path: Path, tamper: Tampering) -> None:
+    """Tamper with a copy of the first export: the checker exits 1 with the FAIL line expected."""
+    copy = ExportCopy(exports.first, tmp_path / "export")
+    pattern = tamper(copy, exports.ids)
+    r = run_checker(copy.folder)
+    assert r.code == 1, r.out
+    assert r.out.splitlines()[-1].startswith("BROKEN: ")
+    assert any(re.search(pattern, f) for f in r.failures), f"{pattern!r} not in:\n{r.out}"
