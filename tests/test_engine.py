@@ -54,6 +54,9 @@ def test_open_case_bad_input(engine: Engine) -> None:
         ({"pupil": "x" * 65, "school": "de-linde"}, BadInput),
         ({"pupil": "P1", "school": "de-eik"}, NotFound),
         ({"pupil": "P1", "school": "de-linde", "group": 9}, BadInput),
+        # would enter the chain as true / 5.0: the export's specification has integers only
+        ({"pupil": "P1", "school": "de-linde", "group": True}, BadInput),
+        ({"pupil": "P1", "school": "de-linde", "group": 5.0}, BadInput),
         ({"pupil": "P1", "school": "de-linde", "name": "  "}, BadInput),
     ]:
         with pytest.raises(err):

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
 
 from workflow.domain import case as domain
+from workflow.domain.definition import load_definition
 from workflow.domain.errors import BadInput, NotFound
 from workflow.domain.facts import CaseFacts, Entry, Fact
 from workflow.domain.guards import Guard, check, consent_status
 
+from .conftest import STATES
 from .engine_support import PureCase
 
 
@@ -319,6 +323,21 @@ def test_close_needs_a_known_reason_and_the_ib() -> None:
         c.decide("close", reason="verhuisd", extra="x")
     with pytest.raises(NotFound):
         c.decide("explode")
+
+
+def test_a_trigger_parameter_must_be_text(tmp_path: Path) -> None:
+    """Parameters go into the chain as they are; the chain's params hold strings only
+    (docs/event-chain.md). Without choices to compare with, a number got in as a number."""
+    toml = (STATES / "passend_po_v1.toml").read_text(encoding="utf-8")
+    free = 'params.reason = { required = true }'
+    toml = re.sub(r"params\.reason = \{ required = true, choices = \[[^]]*\] \}", free, toml)
+    assert free in toml
+    (tmp_path / "free.toml").write_text(toml, encoding="utf-8")
+    c = PureCase(load_definition(tmp_path / "free.toml")).record("signal", area="lezen", note="n")
+    for value in (1.5, 3, True, None):
+        with pytest.raises(BadInput, match="moet tekst zijn"):
+            c.decide("close", reason=value)
+    assert c.decide("close", reason="anders").allowed
 
 
 def test_a_closed_case_refuses_everything() -> None:

@@ -156,6 +156,8 @@ def check_params(definition: ProcessDefinition, trigger: str, params: Mapping[st
         spec = tdef.params.get(name)
         if spec is None:
             raise BadInput(f"{trigger}: onbekende parameter '{name}'")
+        if not isinstance(value, str):  # stored in the chain, whose params are strings only
+            raise BadInput(f"{trigger}: parameter '{name}' moet tekst zijn")
         if spec.choices is not None and value not in spec.choices:
             raise BadInput(f"{trigger}: {name} '{value}' is niet toegestaan (kies uit: {', '.join(spec.choices)})")
     for name, spec in tdef.params.items():

@@ -144,7 +144,9 @@ class Engine:
         pupil = (pupil or "").strip()
         if not PUPIL_REF.match(pupil):
             raise BadInput("--pupil: een leerlingreferentie van 1-64 tekens (letters, cijfers, . _ / -)")
-        if group is not None and not 1 <= group <= 8:
+        # A bool or a float passes `1 <= group <= 8` but would enter the chain as true or 5.0,
+        # which the export's specification (docs/event-chain.md) does not allow.
+        if group is not None and (type(group) is not int or not 1 <= group <= 8):
             raise BadInput("--group: een groep van 1 tot en met 8")
         if name is not None:
             name = name.strip()
