@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from workflow.adapters.config import User
 from workflow.adapters.store.auth_tables import users, web_sessions
 from workflow.adapters.store.db import begin_write, is_sqlite
+from workflow.adapters.store.lookup import KeptReader
 from workflow.adapters.store.reserve import Reserve
 from workflow.domain.errors import BadInput, ConfigError, NotFound, Refused
 
@@ -96,16 +97,20 @@ class UserDirectory:
 
     def __init__(self, db: SqlEngine, *, reserve: Reserve | None = None) -> None:
         self.db = db
-        self._reserve = reserve
+        self._reserve = reserve if is_sqlite(db) else None
+        self._reader = None if is_sqlite(db) else KeptReader(db)
+        if self._reserve is None and self._reader is None:
+            self._reserve = Reserve(db)
         self._sql = _GET if is_sqlite(db) else _GET.replace("?", "%s")
 
     # ---- the hot read ------------------------------------------------------------------------
     def get_acting(self, user_id: str) -> User:
         """The user `user_id` acting now: unknown -> NotFound (exit 2), disabled -> Refused (3).
 
-        Straight on the driver connection, on SQLite the engine's kept one (store.reserve): a
-        read by primary key costs SQLite a few microseconds, and SQLAlchemy's pool and result
-        machinery around it would cost more than that (BENCHMARKS.md, fire)."""
+        Straight on a driver connection kept between commands: on SQLite the engine's own
+        (store.reserve), where a read by primary key costs ~18 us; on PostgreSQL one of its own in
+        autocommit (store.lookup), one round trip instead of the pool's three. Through the pool
+        it cost more than SQLite's work for a whole `fire` (BENCHMARKS.md, fire)."""
         row = self._fetch(user_id) if isinstance(user_id, str) else None
         if row is None:
             raise NotFound(f"onbekende gebruiker '{user_id}' (zie passend user list)")
@@ -118,24 +123,16 @@ class UserDirectory:
     def _fetch(self, user_id: str) -> tuple[Any, ...] | None:
         dbapi = self.db.dialect.loaded_dbapi
         try:
-            if self._reserve is not None:
-                kept = self._reserve.take()
-                try:
-                    row = kept.dbapi.execute(self._sql, (user_id,)).fetchone()
-                except BaseException:
-                    kept.fairy.close()
-                    raise
-                self._reserve.give(kept)
-                return row  # type: ignore[no-any-return]
-            fairy = self.db.raw_connection()
+            if self._reader is not None:
+                return self._reader.fetchone(self._sql, (user_id,))
+            assert self._reserve is not None
+            kept = self._reserve.take()
             try:
-                cur = fairy.cursor()
-                cur.execute(self._sql, (user_id,))
-                row = cur.fetchone()
-                cur.close()
-                fairy.rollback()
-            finally:
-                fairy.close()
+                row = kept.dbapi.execute(self._sql, (user_id,)).fetchone()
+            except BaseException:
+                kept.fairy.close()
+                raise
+            self._reserve.give(kept)
             return row  # type: ignore[no-any-return]
         except dbapi.Error as exc:  # as a Core statement would raise it: the CLI names the problem
             raise DBAPIError.instance(None, None, exc, dbapi.Error, hide_parameters=True,
