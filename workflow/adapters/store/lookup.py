@@ -11,6 +11,7 @@ engine's kept connection (store.reserve), where a read by primary key costs micr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from typing import Any
@@ -48,7 +49,7 @@ class KeptReader:
             self._fairy = None  # the parent's: never touched in a child, not even to close it
         if self._fairy is None:
             fairy = self._engine.raw_connection()
-            driver = fairy.driver_connection
+            driver: Any = fairy.driver_connection
             fairy.detach()
             driver.rollback()
             driver.autocommit = True
@@ -58,10 +59,8 @@ class KeptReader:
     def _drop(self) -> None:
         fairy, self._fairy = self._fairy, None
         if fairy is not None:
-            try:
+            with contextlib.suppress(Exception):  # a connection the server dropped may fail to close
                 fairy.close()
-            except Exception:  # a connection the server already dropped may fail to close
-                pass
 
     def close(self) -> None:
         with self._lock:

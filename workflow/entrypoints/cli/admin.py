@@ -13,11 +13,15 @@ from workflow.entrypoints.cli.main import State, emit, json_option
 @json_option
 @click.pass_obj
 def init(state: State) -> None:
-    """Create or upgrade the database to the newest schema."""
+    """Create or upgrade the database to the newest schema, and import config.toml's users."""
     engine = state.engine(create_key=True)
     heads = engine.init()
-    emit({"database": engine.config.database_url.split("@")[-1], "heads": heads},
-         f"database klaar: {engine.config.database_url.split('@')[-1]} (schema {', '.join(heads)})")
+    synced = engine.users_synced
+    where = engine.config.database_url.split("@")[-1]
+    text = (f"database klaar: {where} (schema {', '.join(heads)})\n"
+            f"gebruikers uit {engine.config.path.name}: {len(synced['added'])} nieuw, "
+            f"{len(synced['updated'])} bijgewerkt, {len(synced['disabled'])} uitgeschakeld (niet meer in het bestand)")
+    emit({"database": where, "heads": heads, "users": synced}, text)
 
 
 @click.command()

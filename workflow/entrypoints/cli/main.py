@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "audit": "workflow.entrypoints.cli.audit:audit",
     "reminders": "workflow.entrypoints.cli.reminders:reminders",
     "serve": "workflow.entrypoints.cli.reminders:serve",
+    "user": "workflow.entrypoints.cli.users:user",
+    "web": "workflow.entrypoints.cli.web:web",
 }
 HELP: dict[str, str] = {
     "init": "Create or upgrade the database (and the master key file when missing).",
@@ -38,6 +40,8 @@ HELP: dict[str, str] = {
     "audit": "Verify, replay, timeline, export, compliance and access log (exit 5: chain broken).",
     "reminders": "Deadline reminders: what is due, send once, the outbox, retry failed (--now).",
     "serve": "Run the reminder service: plan and send what is due, every tick (--now, --once).",
+    "user": "Gebruikers: toevoegen, uitschakelen, weer aanzetten, tonen (--json).",
+    "web": "De web-app starten (uvicorn; --host, --port).",
 }
 
 
