@@ -61,6 +61,7 @@ signin_flows = Table(
     Column("id", String(64), primary_key=True),  # keyed hash of the OIDC `state`
     Column("nonce", String(64), nullable=False),
     Column("verifier", String(128), nullable=False),  # the PKCE code verifier
+    Column("browser", String(64), nullable=False),  # keyed hash of the starting browser's cookie
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_signin_flows_expires", "expires_at"),

@@ -74,7 +74,7 @@ def use_link(request: Request, token: str) -> Response:
     try:
         user_id = web.links.consume(token)
     except LinkRefused as exc:
-        log.info("signin.link_refused", reason=exc.reason)
+        log.warning("signin.link_refused", reason=exc.reason)
         return render(request, "link_refused.html", 400, reason=exc.reason)
     old = current_session(request)
     if old is not None:  # whoever was signed in on this browser is no longer
@@ -115,7 +115,7 @@ def check_code(request: Request, code: Annotated[str, Form(max_length=20)] = "")
         return RedirectResponse("/inloggen", status_code=303)
     result = web.codes.check(session.user.id, code)
     if result == "throttled":
-        log.info("signin.code_throttled", user=session.user.id)
+        log.warning("signin.code_throttled", user=session.user.id)
         return _code_form(request, 429, "Te veel verkeerde codes. Wacht een kwartier en probeer het dan opnieuw.")
     if result == "wrong":
         log.info("signin.code_wrong", user=session.user.id)

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("nonce", sa.String(64), nullable=False),
         sa.Column("verifier", sa.String(128), nullable=False),
+        sa.Column("browser", sa.String(64), nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("expires_at", UTCDateTime, nullable=False),
     )
