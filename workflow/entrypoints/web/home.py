@@ -21,6 +21,12 @@ def home(request: Request, user: Annotated[User, Depends(signed_in)]) -> Respons
     return render(request, "home.html")
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """No icon (yet): an empty answer instead of a 404 in every browser's console."""
+    return Response(status_code=204)
+
+
 @router.get("/gezond", include_in_schema=False)
 def health() -> Response:
     """For a proxy's or monitor's health check: the process answers (no database read)."""
