@@ -55,6 +55,10 @@ def outbox(tmp_path: Path) -> Path:
 def app(engine: Engine) -> Any:
     application = make_app(engine)
 
+    @application.get("/test/kapot")  # a bug: the 500 page, with every header, and no traceback
+    def broken() -> None:
+        raise RuntimeError("stuk")
+
     @application.post("/test/schrijf")  # a write route, as the pages will have: guarded by `writer`
     def write(user: Any = Depends(writer)) -> dict[str, str]:  # noqa: B008
         return {"by": user.id}
@@ -93,6 +97,9 @@ def test_every_page_sends_the_security_headers(client: TestClient) -> None:
         assert r.headers["referrer-policy"] == "no-referrer"
         assert r.headers["cache-control"] == "no-store"
         assert "strict-transport-security" not in r.headers  # served over http here
+    broken = TestClient(client.app, raise_server_exceptions=False).get("/test/kapot")
+    assert broken.status_code == 500 and "Er ging iets mis" in broken.text and "RuntimeError" not in broken.text
+    assert broken.headers["content-security-policy"] == CSP and broken.headers["cache-control"] == "no-store"
     static = client.get("/static/passend.css")
     assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
     assert client.get("/static/htmx.min.js").status_code == 200

@@ -36,6 +36,16 @@ log = get_logger("passend.web")
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+class PassendApp(FastAPI):
+    """FastAPI with the security headers outside everything, even the 500 page Starlette's
+    outermost ServerErrorMiddleware writes (a middleware added the usual way sits inside it)."""
+
+    hsts = False
+
+    def build_middleware_stack(self) -> Any:
+        return SecurityHeaders(super().build_middleware_stack(), hsts=self.hsts)
+
+
 @dataclass
 class WebContext:
     """Everything a request may need, made once per app."""
@@ -63,8 +73,9 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
         oidc_client = OidcClient(issuer=o.issuer, discovery_url=o.discovery_url, client_id=o.client_id,
                                  client_secret=o.client_secret, scopes=o.scopes,
                                  redirect_uri=settings.url(oidc.CALLBACK))
-    app = FastAPI(title="passend", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(protect)])
+    app = PassendApp(title="passend", docs_url=None, redoc_url=None, openapi_url=None,
+                     dependencies=[Depends(protect)])
+    app.hsts = settings.base_url.startswith("https://")
     app.state.web = WebContext(
         engine=engine, settings=settings, notifier=notifier,
         sessions=Sessions(engine, idle=dt.timedelta(minutes=settings.idle_minutes),
@@ -78,7 +89,6 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(oidc.router)
     app.include_router(home.router)
     _error_pages(app)
-    app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
     return app
 
 
