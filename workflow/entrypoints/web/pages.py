@@ -37,6 +37,7 @@ def render(request: Request, name: str, status: int = 200, **values: Any) -> HTM
         "role_name": ROLE_NAMES.get(user.role, user.role) if user else None,
         "school_names": {k: s.name for k, s in web.engine.config.schools.items()},
         "email_link": web.settings.email_link,
+        "link_minutes": web.settings.link_minutes,
         "oidc_label": web.settings.oidc.label if web.settings.oidc else None,
         **values,
     }

@@ -96,9 +96,8 @@ class Links:
             if row.used_at is not None:
                 raise LinkRefused("Deze inloglink is al gebruikt. Een link werkt maar één keer.")
             if row.expires_at <= now:
-                raise LinkRefused("Deze inloglink is verlopen. Een link werkt 15 minuten." if
-                                  self.lifetime == dt.timedelta(minutes=15) else
-                                  "Deze inloglink is verlopen.")
+                minutes = int(self.lifetime.total_seconds() // 60)
+                raise LinkRefused(f"Deze inloglink is verlopen. Een link werkt {minutes} minuten.")
             if row.disabled_at is not None:
                 raise LinkRefused("U heeft geen toegang meer tot passend.")
             done = conn.execute(update(signin_links).where(
