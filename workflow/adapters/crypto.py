@@ -69,6 +69,10 @@ class KeyRing:
     def __init__(self, master: bytes) -> None:
         self._wrap = AESGCM(hashlib.sha256(b"passend/wrap/v1" + master).digest())
         self._index_key = hashlib.sha256(b"passend/index/v1" + master).digest()
+        # Sign-in secrets (a user's TOTP seed) and the keyed hashes of sign-in tokens get keys of
+        # their own, derived like the others: a key never serves two purposes.
+        self._secret = AESGCM(hashlib.sha256(b"passend/secret/v1" + master).digest())
+        self._token_key = hashlib.sha256(b"passend/token/v1" + master).digest()
 
     def new_case_key(self, case_id: str) -> tuple[bytes, bytes]:
         """(plain data key, wrapped form to store)."""
@@ -81,6 +85,23 @@ class KeyRing:
             return self._wrap.decrypt(wrapped[:12], wrapped[12:], case_id.encode())
         except InvalidTag:
             raise ConfigError("the master key does not open this database's case keys") from None
+
+    def seal_secret(self, context: str, value: str) -> bytes:
+        """`value` encrypted with the master key, bound to `context` (e.g. "totp/ib.jansen"), so a
+        sealed value copied to another user's row does not open."""
+        nonce = os.urandom(12)
+        return nonce + self._secret.encrypt(nonce, value.encode("utf-8"), context.encode())
+
+    def open_secret(self, context: str, sealed: bytes) -> str:
+        try:
+            return self._secret.decrypt(sealed[:12], sealed[12:], context.encode()).decode("utf-8")
+        except InvalidTag:
+            raise ConfigError("the master key does not open this database's sign-in secrets") from None
+
+    def token_hash(self, purpose: str, token: str) -> str:
+        """The keyed hash a sign-in link or session token is stored and looked up by: a copy of
+        the database alone can neither use a stored token nor make one that verifies."""
+        return hmac.new(self._token_key, f"{purpose}\x00{token}".encode(), hashlib.sha256).hexdigest()
 
     def pupil_index(self, school: str, pupil_ref: str) -> str:
         """A keyed hash of the pupil reference: findable, but not readable from the database."""

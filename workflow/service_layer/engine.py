@@ -32,6 +32,7 @@ from workflow.domain.events import GENESIS_HASH, make_event
 from workflow.domain.guards import latest_consent
 from workflow.domain.instants import SCHOOL_TZ, local_date
 from workflow.domain.machine import shared_machine
+from workflow.service_layer.users import UserDirectory
 
 log = get_logger("passend.engine")
 PUPIL_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
@@ -62,6 +63,8 @@ class Engine:
         self._reserve = Reserve(db) if is_sqlite(db) else None
         self.keyring = keyring
         self.clock = clock
+        self.users = UserDirectory(db, reserve=self._reserve)
+        self.users_synced: dict[str, list[str]] = {}  # what the last init() imported from config
         for user in config.users.values():
             if user.role not in registry.active.roles:
                 raise ConfigError(
@@ -81,14 +84,16 @@ class Engine:
         from workflow.adapters.store.migrate import upgrade
 
         heads = upgrade(self.db)
-        log.info("database.ready", heads=heads)
+        self.users_synced = self.users.sync_config(
+            self.config.users, source=self.config.path.name, known_schools=self.config.schools,
+            now=self.clock())
+        log.info("database.ready", heads=heads, **{f"users_{k}": len(v) for k, v in self.users_synced.items()})
         return heads
 
     def user(self, actor: str) -> User:
-        user = self.config.users.get(actor)
-        if user is None:
-            raise NotFound(f"onbekende gebruiker '{actor}' (zie users in {self.config.path.name})")
-        return user
+        """The acting user, read from the database (service_layer.users): unknown is exit 2, a
+        disabled user is refused (exit 3)."""
+        return self.users.get_acting(actor)
 
     def _school_access(self, user: User, school: str) -> None:
         if not user.serves(school):

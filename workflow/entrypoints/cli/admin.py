@@ -14,14 +14,19 @@ from workflow.entrypoints.cli.main import State, emit, json_option
 @json_option
 @click.pass_obj
 def init(state: State) -> None:
-    """Maak de database aan of werk hem bij tot de nieuwste opbouw.
+    """Maak de database aan of werk hem bij tot de nieuwste opbouw, en neem de gebruikers over.
 
-    Maakt ook het sleutelbestand (security.master_key_file) als het nog niet bestaat.
+    Maakt ook het sleutelbestand (security.master_key_file) als het nog niet bestaat, en zet de
+    gebruikers van config.toml in de database.
     """
     engine = state.engine(create_key=True)
     heads = engine.init()
-    emit({"database": engine.config.database_url.split("@")[-1], "heads": heads},
-         f"database klaar: {engine.config.database_url.split('@')[-1]} (schema {', '.join(heads)})")
+    synced = engine.users_synced
+    where = engine.config.database_url.split("@")[-1]
+    text = (f"database klaar: {where} (schema {', '.join(heads)})\n"
+            f"gebruikers uit {engine.config.path.name}: {len(synced['added'])} nieuw, "
+            f"{len(synced['updated'])} bijgewerkt, {len(synced['disabled'])} uitgeschakeld (niet meer in het bestand)")
+    emit({"database": where, "heads": heads, "users": synced}, text)
 
 
 @click.command(cls=nl.Command)

@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "audit": "workflow.entrypoints.cli.audit:audit",
     "reminders": "workflow.entrypoints.cli.reminders:reminders",
     "serve": "workflow.entrypoints.cli.reminders:serve",
+    "user": "workflow.entrypoints.cli.users:user",
+    "web": "workflow.entrypoints.cli.web:web",
 }
 HELP: dict[str, str] = {
     "init": "Database aanmaken of bijwerken (en zo nodig het sleutelbestand).",
@@ -39,6 +41,8 @@ HELP: dict[str, str] = {
     "audit": "Controleren, herspelen, tijdlijn, export, naleving en inzage.",
     "reminders": "Herinneringen: wat aan de beurt is, versturen, de outbox.",
     "serve": "De herinneringsdienst: elke tik plannen en versturen.",
+    "user": "Gebruikers: toevoegen, uitschakelen, weer aanzetten, tonen (--json).",
+    "web": "De web-app starten (uvicorn; --host, --port).",
 }
 
 

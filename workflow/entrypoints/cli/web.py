@@ -1,0 +1,35 @@
+"""`passend web`: the web app under uvicorn.
+
+The config is checked and the database's users read before the server starts, so a bad
+`[web]` section or a database without `passend init` stops with one line and exit 2. uvicorn's
+access log stays off: a sign-in link's path holds its token, and a log is no place for one.
+"""
+
+from __future__ import annotations
+
+import click
+
+from workflow.entrypoints.cli.main import State
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Het adres om op te luisteren.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="De poort.")
+@click.option("--forwarded-allow-ips", "forwarded", default="127.0.0.1", show_default=True, metavar="IPS",
+              help="Proxy's waarvan X-Forwarded-For en -Proto vertrouwd worden (komma's; * voor alle).")
+@click.pass_obj
+def web(state: State, host: str, port: int, forwarded: str) -> None:
+    """Start de web-app (Ctrl-C stopt hem). Adres, cookies en inlogmanieren staan in [web] van config.toml."""
+    import uvicorn
+
+    from workflow.bootstrap import make_notifier
+    from workflow.entrypoints.web.app import create_app
+    from workflow.entrypoints.web.settings import parse_web
+
+    engine = state.engine()
+    settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)
+    engine.users.all()  # no users table: 'voer eerst passend init uit' (exit 2), before listening
+    app = create_app(engine, settings, make_notifier(engine))
+    click.echo(f"passend web: {settings.base_url} (luistert op {host}:{port}; Ctrl-C stopt)", err=True)
+    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True, forwarded_allow_ips=forwarded,
+                server_header=False, log_level="warning")

@@ -1,0 +1,139 @@
+"""The web app's factory: `create_app(engine, settings)` wires the sign-in services, the routes,
+the security headers and the error pages. uvicorn runs it (`passend web`); tests run it in
+process or as a real server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from workflow.adapters.logs import get_logger
+from workflow.domain.errors import Conflict, NotFound, PassendError, Refused
+from workflow.entrypoints.web.guard import PRE_COOKIE, SESSION_COOKIE, SignInRequired, protect
+from workflow.entrypoints.web.security import SecurityHeaders, cookie_name
+from workflow.entrypoints.web.settings import WebSettings
+from workflow.service_layer.signin.flows import Flows
+from workflow.service_layer.signin.links import Links
+from workflow.service_layer.signin.sessions import Sessions
+from workflow.service_layer.signin.totp import Codes
+
+if TYPE_CHECKING:
+    from notifiers import Notifier
+    from workflow.adapters.oidc import OidcClient
+    from workflow.service_layer.engine import Engine
+
+log = get_logger("passend.web")
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class PassendApp(FastAPI):
+    """FastAPI with the security headers outside everything, even the 500 page Starlette's
+    outermost ServerErrorMiddleware writes (a middleware added the usual way sits inside it)."""
+
+    hsts = False
+
+    def build_middleware_stack(self) -> Any:
+        return SecurityHeaders(super().build_middleware_stack(), hsts=self.hsts)
+
+
+@dataclass
+class WebContext:
+    """Everything a request may need, made once per app."""
+
+    engine: Engine
+    settings: WebSettings
+    notifier: Notifier
+    sessions: Sessions
+    links: Links
+    codes: Codes
+    flows: Flows
+    oidc: OidcClient | None
+    session_cookie: str
+    pre_cookie: str
+
+
+def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
+    from workflow.entrypoints.web import home, oidc, signin
+
+    oidc_client = None
+    if settings.oidc is not None:
+        from workflow.adapters.oidc import OidcClient
+
+        o = settings.oidc
+        oidc_client = OidcClient(issuer=o.issuer, discovery_url=o.discovery_url, client_id=o.client_id,
+                                 client_secret=o.client_secret, scopes=o.scopes,
+                                 redirect_uri=settings.url(oidc.CALLBACK))
+    app = PassendApp(title="passend", docs_url=None, redoc_url=None, openapi_url=None,
+                     dependencies=[Depends(protect)])
+    app.hsts = settings.base_url.startswith("https://")
+    app.state.web = WebContext(
+        engine=engine, settings=settings, notifier=notifier,
+        sessions=Sessions(engine, idle=dt.timedelta(minutes=settings.idle_minutes),
+                          lifetime=dt.timedelta(hours=settings.max_hours)),
+        links=Links(engine, minutes=settings.link_minutes), codes=Codes(engine), flows=Flows(engine),
+        oidc=oidc_client, session_cookie=cookie_name(SESSION_COOKIE, settings.secure),
+        pre_cookie=cookie_name(PRE_COOKIE, settings.secure),
+    )
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(signin.router)
+    app.include_router(oidc.router)
+    app.include_router(home.router)
+    _error_pages(app)
+    return app
+
+
+def _error_pages(app: FastAPI) -> None:
+    from workflow.entrypoints.web.pages import render
+
+    messages = {400: "Dit verzoek klopt niet.", 403: "U heeft hier geen toegang toe.",
+                404: "Deze pagina bestaat niet.", 405: "Dit kan zo niet.",
+                409: "Iemand anders was u voor. Er is niets opgeslagen.", 429: "Te veel pogingen. Wacht even.",
+                500: "Er ging iets mis. Er is niets opgeslagen."}
+
+    def page(request: Request, status: int, detail: str | None = None, reasons: list[str] | None = None) -> Response:
+        return render(request, "error.html", status, status_code=status,
+                      message=detail or messages.get(status, "Er ging iets mis."), reasons=reasons or [])
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse("/inloggen", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else None
+        return page(request, exc.status_code, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        return page(request, 400)
+
+    @app.exception_handler(PassendError)
+    async def refused(request: Request, exc: PassendError) -> Response:
+        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Refused) else \
+            409 if isinstance(exc, Conflict) else 400
+        return page(request, status, exc.message, exc.reasons)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.error("web.internal_error", error_type=type(exc).__name__, path=request.url.path)
+        return page(request, 500)
+
+
+def app_from_config(config: str | None = None) -> Any:
+    """The app for a config file (uvicorn's factory: `passend web` uses it)."""
+    from workflow.bootstrap import bootstrap, make_notifier
+    from workflow.entrypoints.web.settings import parse_web
+
+    engine = bootstrap(config)
+    settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)
+    return create_app(engine, settings, make_notifier(engine))

@@ -1,0 +1,110 @@
+"""Sign-in through the school's identity provider (OpenID Connect; adapters.oidc).
+
+GET  /inloggen/oidc         start: a flow (state, nonce, PKCE verifier) kept on the server and
+                            bound to this browser's pre-session cookie, then off to the provider
+                            (limited per IP: START_LIMIT per WINDOW). A link, not a form: the
+                            CSP's form-action 'self' rightly stops a form's redirect to another
+                            site, and starting a flow changes nothing but that flow's own row.
+GET  /inloggen/oidc/terug   the provider's answer: state checked (once), code traded, ID token
+                            checked; its e-mail address must belong to an active passend user
+
+A person the provider knows but passend does not (or no longer) gets a Dutch page saying so;
+the log says that and why, never the address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from workflow.adapters.logs import get_logger
+from workflow.adapters.store.db import begin_write
+from workflow.entrypoints.web.guard import context, current_session, new_pre_cookie
+from workflow.entrypoints.web.pages import render
+from workflow.entrypoints.web.security import client_ip, set_cookie
+from workflow.service_layer.signin import throttle
+
+router = APIRouter()
+log = get_logger("passend.web")
+CALLBACK = "/inloggen/oidc/terug"
+START_LIMIT = 30
+WINDOW = dt.timedelta(minutes=15)
+
+
+@router.get("/inloggen/oidc")
+def start(request: Request) -> Response:
+    from workflow.adapters.oidc import OidcError
+
+    web = context(request)
+    if web.oidc is None:
+        raise HTTPException(404)
+    cookie = request.cookies.get(web.pre_cookie)
+    fresh = None
+    if not cookie or len(cookie) > 100:
+        cookie = fresh = new_pre_cookie()
+    with begin_write(web.engine.db) as conn:
+        allowed = throttle.hit(conn, f"oidc-ip:{client_ip(request)[:64]}", limit=START_LIMIT, window=WINDOW,
+                               now=web.engine.clock())
+    if not allowed:
+        return render(request, "refused.html", 429, message="Te veel pogingen om in te loggen. Wacht een kwartier.")
+    state, nonce, verifier = web.flows.start(_browser(request, cookie))
+    try:
+        url = web.oidc.authorization_url(state=state, nonce=nonce, verifier=verifier)
+    except OidcError as exc:
+        log.error("signin.oidc_unavailable", problem=str(exc))
+        return render(request, "refused.html", 502, message="Het inlogsysteem van de school is nu niet bereikbaar. "
+                                                            "Probeer het later opnieuw.")
+    response = RedirectResponse(url, status_code=303)
+    if fresh is not None:
+        set_cookie(response, web.pre_cookie, fresh, secure=web.settings.secure)
+    return response
+
+
+def _browser(request: Request, cookie: str | None) -> str:
+    return context(request).engine.keyring.token_hash("oidc-browser", cookie or "")
+
+
+@router.get(CALLBACK)
+def callback(request: Request, state: str = "", code: str = "", error: str = "") -> Response:
+    from workflow.adapters.oidc import OidcError
+
+    web = context(request)
+    if web.oidc is None or web.settings.oidc is None:
+        raise HTTPException(404)
+    cookie = request.cookies.get(web.pre_cookie)
+    flow = web.flows.take(state, _browser(request, cookie)) if cookie and len(cookie) <= 100 else None
+    if flow is None:
+        log.warning("signin.oidc_refused", reason="state")
+        return _refused(request, "Deze inlogpoging is verlopen of al gebruikt. Begin opnieuw.")
+    if error or not code:
+        log.warning("signin.oidc_refused", reason="provider", error=error[:64])
+        return _refused(request, "Het inlogsysteem van de school gaf geen toestemming.")
+    nonce, verifier = flow
+    try:
+        identity = web.oidc.finish(code=code, nonce=nonce, verifier=verifier)
+    except OidcError as exc:
+        log.warning("signin.oidc_refused", reason="token", problem=str(exc))
+        return _refused(request, "Het inlogsysteem van de school gaf een antwoord dat niet klopt. Begin opnieuw.")
+    claim = identity.claims.get(web.settings.oidc.email_claim)
+    if not isinstance(claim, str) or identity.email_verified is False:
+        log.warning("signin.oidc_refused", reason="no_verified_email")
+        return _refused(request, "Het inlogsysteem van de school gaf geen bevestigd e-mailadres door.")
+    user = web.engine.users.by_email(claim)
+    if user is None or not user.active:
+        log.warning("signin.oidc_refused", reason="unknown_user" if user is None else "disabled_user")
+        return _refused(request, "U bent ingelogd bij de school, maar u heeft (nog) geen toegang tot passend. "
+                                 "Vraag de beheerder van passend om u toe te voegen.")
+    if current_session(request) is not None:
+        web.sessions.end(request.cookies.get(web.session_cookie))
+    cookie = web.sessions.start(user.id, stage="full", method="oidc")
+    response = RedirectResponse("/", status_code=303)
+    set_cookie(response, web.session_cookie, cookie, secure=web.settings.secure)
+    log.info("signin.done", user=user.id, method="oidc")
+    return response
+
+
+def _refused(request: Request, message: str) -> Response:
+    return render(request, "refused.html", 403, message=message)

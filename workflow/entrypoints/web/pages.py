@@ -1,0 +1,47 @@
+"""Rendering a page: the template, with what every page needs (the user, `read_only`, the CSRF
+token, the schools' names), and the pre-session cookie set when a form needs one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from workflow.entrypoints.web.guard import context, current_session, is_read_only, new_pre_cookie, pre_token
+from workflow.entrypoints.web.security import set_cookie
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+ROLE_NAMES = {"ib": "intern begeleider (IB)", "leerkracht": "leerkracht", "directeur": "directeur",
+              "auditor": "auditor"}
+
+
+def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    web = context(request)
+    session = current_session(request)
+    new_cookie = None
+    if session is not None:
+        csrf: str | None = session.csrf
+    else:
+        csrf = pre_token(request)
+        if csrf is None:
+            new_cookie = new_pre_cookie()
+            csrf = pre_token(request, new_cookie)
+    user = session.user if session is not None and session.full else None
+    page = {
+        "user": user,
+        "read_only": user is not None and is_read_only(request, user),
+        "csrf": csrf,
+        "role_name": ROLE_NAMES.get(user.role, user.role) if user else None,
+        "school_names": {k: s.name for k, s in web.engine.config.schools.items()},
+        "email_link": web.settings.email_link,
+        "link_minutes": web.settings.link_minutes,
+        "oidc_label": web.settings.oidc.label if web.settings.oidc else None,
+        **values,
+    }
+    response = TEMPLATES.TemplateResponse(request, name, page, status_code=status)
+    if new_cookie is not None:
+        set_cookie(response, web.pre_cookie, new_cookie, secure=web.settings.secure)
+    return response
