@@ -10,10 +10,11 @@ from typing import Any
 
 import click
 
+from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.main import State, emit, json_option
 
 
-@click.group("user")
+@click.group("user", cls=nl.Group)
 def user() -> None:
     """Gebruikers: toevoegen, uitschakelen, weer aanzetten, tonen.
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import click
 
+from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.main import State
 
 
-@click.command()
+@click.command(cls=nl.Command)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Het adres om op te luisteren.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="De poort.")
 @click.option("--forwarded-allow-ips", "forwarded", default="127.0.0.1", show_default=True, metavar="IPS",
