@@ -54,6 +54,9 @@ class Guard:
 
     kind: ClassVar[str] = ""
     keys: ClassVar[frozenset[str]] = frozenset()  # the table's keys besides `kind` and `message`
+    # Dutch wording of the codes this kind's reasons use that the message catalog does not have
+    # (a guard kind added outside the package): {code: "text with {param} placeholders"}.
+    messages: ClassVar[Mapping[str, str]] = {}
     message: str | None
 
     @classmethod
@@ -84,6 +87,8 @@ class Guard:
 
 
 GUARD_KINDS: dict[str, type[Guard]] = {}
+# Wording of reason codes declared by guard kinds themselves (see `Guard.messages`).
+MESSAGES: dict[str, str] = {}
 G = TypeVar("G", bound=type[Guard])
 
 
@@ -95,6 +100,7 @@ def guard_kind(name: str) -> Callable[[G], G]:
             raise ValueError(f"guard kind {name!r} is registered twice")
         cls.kind = name
         GUARD_KINDS[name] = cls
+        MESSAGES.update(cls.messages)
         return cls
 
     return register

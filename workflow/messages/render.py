@@ -17,6 +17,7 @@ from typing import Any
 
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind, FieldSpec
+from workflow.domain.guards import MESSAGES
 from workflow.domain.reasons import Reason
 
 LOCALE = Path(__file__).resolve().parent / "locale"
@@ -107,6 +108,37 @@ class _Words:
                 parts.append(f"{spec.title} {self.value(spec, value)}")
         return " ".join([base, *parts])
 
+    def other(self, code: str, p: Mapping[str, Any]) -> str:
+        """A code without its own rule above: the catalog's text, else the wording the guard kind
+        declared (`Guard.messages`), with ids among the parameters shown by their labels."""
+        text = self.cat.gettext(code)
+        if text == code:
+            text = MESSAGES.get(code, code)
+        values: dict[str, Any] = {}
+        for k, v in p.items():
+            if k in ("state", "source", "dest"):
+                values[k] = self.state(v)
+            elif k == "trigger":
+                values[k] = self.trigger(v)
+            elif k == "kind":
+                kind = self.kind(v)
+                values[k] = kind.label if kind is not None else _plain_id(v)
+            elif k == "scope":
+                values[k] = self.scope(v)
+            elif k == "role":
+                values[k] = self.role(v)
+            elif k == "where" and isinstance(v, Mapping):
+                values[k] = self.what(p.get("kind"), v)
+            else:
+                values[k] = v
+        if "where" in p and "what" not in values:
+            values["what"] = self.what(p.get("kind"), p.get("where") or {})
+        values["since"] = self.since(p)
+        try:
+            return _sentence(text.format(**values))
+        except (KeyError, IndexError, ValueError):
+            return _sentence(text)
+
     def since(self, p: Mapping[str, Any], lead: str = "") -> str:
         since = p.get("since")
         if since is None:
@@ -174,8 +206,7 @@ def render(reason: Reason, d: ProcessDefinition | None, lang: str | None = None)
         return w.t(code, trigger=w.trigger(p.get("trigger")), need=need_text)
     if code == "to_record":
         return _sentence(w.t(code, what=w.what(p.get("kind"), p.get("where") or {})))
-    # Codes whose parameters are shown as they are (case ids, user ids, schools).
-    return w.t(code, **{k: v for k, v in p.items() if isinstance(v, str | int)})
+    return w.other(code, p)
 
 
 def render_all(reasons: Iterable[Reason], d: ProcessDefinition | None, lang: str | None = None) -> list[str]:
