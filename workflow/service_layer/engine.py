@@ -422,8 +422,9 @@ def _close_label(d: ProcessDefinition, reason: str | None) -> str | None:
 def shown_fields(d: ProcessDefinition, kind: str, fields: Mapping[str, Any]) -> list[dict[str, str]]:
     """A record's fields as a person reads them: each field's label and its value's label."""
     spec = d.evidence_kinds.get(kind)
+    order = [f.name for f in (*spec.fields, *spec.derived)] if spec is not None else []
     out: list[dict[str, str]] = []
-    for name, value in fields.items():
+    for name, value in sorted(fields.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
         f = spec.field(name) if spec is not None else None
         if f is None:
             out.append({"label": name.replace("_", " "), "value": str(value)})
