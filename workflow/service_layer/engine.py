@@ -28,6 +28,7 @@ from workflow.domain import deadlines, evidence
 from workflow.domain.case import Case, Decision
 from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
 from workflow.domain.errors import BadInput, ConfigError, Conflict, NotFound
+from workflow.domain.events import GENESIS_HASH, make_event
 from workflow.domain.guards import latest_consent
 from workflow.domain.instants import SCHOOL_TZ, local_date
 from workflow.domain.machine import perform
@@ -176,10 +177,10 @@ class Engine:
                 payload["name"] = cipher.seal("name", name)
             if group is not None:
                 payload["group"] = group
-            ev = domain.make_event(
+            ev = make_event(
                 case_id=case_id, seq=1, type="case_opened", process_id=d.id,
                 process_version=d.version, actor=actor, role=user.role, recorded_at=now,
-                payload=payload, prev_hash=domain.GENESIS_HASH,
+                payload=payload, prev_hash=GENESIS_HASH,
             )
             case = Case.from_events([ev])
             uow.store.append(case, [ev], expected_version=0, pupil_index=index, now=now)

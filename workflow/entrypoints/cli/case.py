@@ -55,7 +55,7 @@ def _default_reader(engine: Any) -> str:
     users = [u.id for u in engine.config.users.values() if "*" in u.schools]
     if len(users) != 1:
         raise click.UsageError("--actor is required (which user is asking?)")
-    return users[0]
+    return str(users[0])
 
 
 @case.command("show")

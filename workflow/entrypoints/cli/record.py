@@ -24,14 +24,13 @@ def _active_kinds(ctx: click.Context) -> tuple[Mapping[str, EvidenceKind], Passe
     cached = ctx.meta.get("passend.kinds")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    from workflow.adapters.config import load_config
+    from workflow.adapters.config import definition_file_of
     from workflow.domain.definition import load_definition
 
     state = ctx.find_object(State)
     try:
-        config = load_config(state.config if state is not None else None)
         got: tuple[Mapping[str, EvidenceKind], PassendError | None] = (
-            load_definition(config.definition_file).evidence_kinds, None)
+            load_definition(definition_file_of(state.config if state is not None else None)).evidence_kinds, None)
     except PassendError as exc:
         got = (BUILTIN_KINDS, exc)
     ctx.meta["passend.kinds"] = got

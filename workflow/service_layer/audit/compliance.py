@@ -190,7 +190,7 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
                     r["instemming_handelingsdeel"].add(
                         "pass" if status == "granted" else "fail",
                         f"vaststelling {day}: toestemming {definition.scope_label(scope) if definition else scope} "
-                        f"{STATUS_NL.get(status, 'niet vastgelegd')}")
+                        f"{STATUS_NL.get(status or '', 'niet vastgelegd')}")
                 heard = _facts_after(case, concept, "view", party="leerling")
                 r["leerling_gehoord"].add(
                     "pass" if heard else "fail",

@@ -24,6 +24,7 @@ from workflow.adapters.logs import get_logger
 from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
 from workflow.domain.calendar import SchoolCalendar
+from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import PassendError
 from workflow.domain.instants import SCHOOL_TZ
 from workflow.domain.reasons import Reason
@@ -376,7 +377,7 @@ def digest_key(user: str, day: dt.date) -> str:
     return f"digest:{user}:{day.isoformat()}"
 
 
-def acting_role(d: Any, remind_roles: tuple[str, ...]) -> str:
+def acting_role(d: ProcessDefinition, remind_roles: tuple[str, ...]) -> str:
     """The role whose next steps a reminder lists: the first reminded role the definition knows
     (the IB in the default configuration), else the definition's first writing role."""
     for role in remind_roles:
