@@ -122,6 +122,10 @@ def test_a_new_evidence_kind_and_guard_kind_through_the_cli(run: Any, tmp_path: 
                                     "text": "Er is al 3 keer huisbezoek vastgelegd; hooguit 2 keer mag."}]
     r = run("case", "fire", cid, "Ondersteuning thuis starten", "--actor", IB)  # by its label
     assert r.code == 3 and "hooguit 2 keer mag" in r.err
+    options = run("--json", "case", "show", cid, "--actor", IB).json()["options"]
+    refused = next(o for o in options if o["trigger"] == "escalate")
+    assert refused["trigger_label"] == "Ondersteuning thuis starten" and refused["dest_label"] == "Ondersteuning thuis"
+    assert [set(r) for r in refused["reasons"]] == [{"code", "params", "text"}]
     shown = run("case", "show", cid, "--actor", IB).out
     assert "Huisbezoek" in shown or "huisbezoek" in shown
     assert "met wie: huisbezoek bij de voogd" in shown and "met_wie" not in shown

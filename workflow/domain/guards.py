@@ -76,10 +76,6 @@ class Guard:
         """False when the guard says "this edge is not for this case" rather than "not yet"."""
         return True
 
-    def describe(self, params: Mapping[str, Any] | None = None) -> str:
-        """The recorded wording (kept for callers that printed it before the catalog)."""
-        return self.recorded(params)
-
     def _with_message(self, reason: Reason) -> Reason:
         if self.message:
             return Reason(reason.code, {**reason.params, "message": self.message})

@@ -217,7 +217,3 @@ def with_text(reason: Reason, d: ProcessDefinition | None, lang: str | None = No
     """What JSON carries for a reason: {code, params, text}."""
     return {**reason.as_dict(), "text": render(reason, d, lang)}
 
-
-def describe(reason: Reason, d: ProcessDefinition | None, lang: str | None = None) -> str:
-    """A requirement (a guard's `explain`) as a sentence: the same catalog as refusals."""
-    return render(reason, d, lang)
