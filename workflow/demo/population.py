@@ -2,7 +2,7 @@
 
 Writing a million events through `Engine` one command at a time would take hours (every command
 is its own durable transaction), so the generator builds each case in memory with the domain's
-own code (`evidence.validate`, `domain.decide`, `Case.next_event`, `transition_payload`) and hands
+own code (`evidence.validate`, `domain.decide`, the shared machine, `Case.next_event`) and hands
 whole batches of finished cases to the event store. Every transition is decided by the real
 guards at the moment it is stamped, so `audit replay` finds nothing a live engine would have
 refused, and the hash chains and projections are exactly what the engine itself writes.

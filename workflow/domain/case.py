@@ -10,6 +10,7 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from workflow.domain import upcasts
@@ -17,6 +18,7 @@ from workflow.domain.definition import ProcessDefinition, TransitionDef
 from workflow.domain.errors import BadInput, NotFound
 from workflow.domain.events import GENESIS_HASH, Event, make_event
 from workflow.domain.facts import CaseFacts, Entry, Fact
+from workflow.domain.guards import Guard
 from workflow.domain.instants import local_date
 from workflow.domain.reasons import Reason
 
@@ -170,6 +172,22 @@ def when_matches(t: TransitionDef, params: Mapping[str, str]) -> bool:
     return all(params.get(k) in values for k, values in t.when.items())
 
 
+def recorded(guards: tuple[Guard, ...], params: Mapping[str, str]) -> tuple[str, ...]:
+    """The guards' recorded wording for these parameters (what a transition's event keeps)."""
+    try:
+        return _recorded(guards, tuple(sorted(params.items())))
+    except TypeError:  # a parameter value that cannot be hashed: worded without the cache
+        return tuple(g.recorded(params) for g in guards)
+
+
+@lru_cache(maxsize=4096)
+def _recorded(guards: tuple[Guard, ...], params: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    # Every decision words every guard of its edge; the words depend on the guards and the
+    # parameters alone, and a command decides the same few edges again and again.
+    p = dict(params)
+    return tuple(g.recorded(p) for g in guards)
+
+
 def verdict(case: Case, t: TransitionDef, params: Mapping[str, str], role: str) -> list[Reason]:
     """Every reason `t` may not be taken now by `role` (empty: it may). All guards are asked,
     so a refusal names every missing piece at once."""
@@ -197,12 +215,12 @@ def decide(
     if not candidates:
         return Decision(**base, allowed=False, dest=None, checked=(), reasons=(Reason("trigger_not_here", {
             "trigger": trigger, "state": source, "possible": definition.triggers_from(source)}),))
-    verdicts: list[tuple[TransitionDef, list[Reason], list[str]]] = []
+    verdicts: list[tuple[TransitionDef, list[Reason], tuple[str, ...]]] = []
     for t in candidates:
         reasons = verdict(case, t, params, role)
-        checked = [g.recorded(params) for g in t.guards]
+        checked = recorded(t.guards, params)
         if not reasons:
-            return Decision(**base, allowed=True, dest=t.dest, reasons=(), checked=tuple(checked),
+            return Decision(**base, allowed=True, dest=t.dest, reasons=(), checked=checked,
                             transition=t)
         verdicts.append((t, reasons, checked))
     # Report the candidates that apply to this case (a guard such as previous_state that fails
@@ -253,7 +271,7 @@ def payload_for(t: TransitionDef, params: Mapping[str, str], definition: Process
         "level_from": definition.level_of(t.source),
         "level_to": definition.level_of(t.dest),
         "params": dict(params),
-        "guards": [g.recorded(params) for g in t.guards],
+        "guards": list(recorded(t.guards, params)),
     }
     if definition.states[t.dest].final:
         payload["close_reason"] = t.close_reason or params.get("reason") or params.get("outcome") or t.trigger

@@ -64,6 +64,12 @@ class SharedMachine:
         self._slot = _Slot()
         self._lock = threading.Lock()
         d = definition
+        # What entering a state does to the clocks, worked out once per definition.
+        self._starts = {s: [dd.name for dd in d.deadlines if dd.start == "entered" and dd.start_state == s]
+                        for s in d.states}
+        self._stops = {s: [dd.name for dd in d.deadlines if any(c.entered == s for c in dd.stop)]
+                       for s in d.states}
+        self._on_adoption = [dd.name for dd in d.deadlines if dd.start == "opp_adopted"]
         states = [State(name, on_enter=[self._entered], on_exit=[self._left]) for name in d.states]
         transitions = [
             {"trigger": t.trigger, "source": t.source, "dest": t.dest, "conditions": [_condition(t)],
@@ -78,11 +84,8 @@ class SharedMachine:
     def _entered(self, event: Any) -> None:
         m: Move = event.model.move
         state = event.transition.dest
-        for dd in self.definition.deadlines:
-            if dd.start == "entered" and dd.start_state == state:
-                m.clocks["started"].append(dd.name)
-            if any(c.entered == state for c in dd.stop):
-                m.clocks["stopped"].append(dd.name)
+        m.clocks["started"].extend(self._starts[state])
+        m.clocks["stopped"].extend(self._stops[state])
         if self.definition.states[state].pauses_deadlines:
             m.clocks["paused"].append(state)
 
@@ -97,9 +100,8 @@ class SharedMachine:
             m: Move = event.model.move
             m.dest = t.dest
             m.payload = payload_for(t, m.params, self.definition)
-            for dd in self.definition.deadlines:
-                if t.adopts_opp and dd.start == "opp_adopted":
-                    m.clocks["started"].append(dd.name)
+            if t.adopts_opp:
+                m.clocks["started"].extend(self._on_adoption)
 
         after.__name__ = f"event_of_edge_{t.index}"
         return after

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gettext
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -112,8 +112,9 @@ class _Words:
         """A code without its own rule above: the catalog's text, else the wording the guard kind
         declared (`Guard.messages`), with ids among the parameters shown by their labels."""
         text = self.cat.gettext(code)
+        shape: Callable[[str], str] = str  # the catalog's wording stands as written
         if text == code:
-            text = MESSAGES.get(code, code)
+            text, shape = MESSAGES.get(code, code), _sentence
         values: dict[str, Any] = {}
         for k, v in p.items():
             if k in ("state", "source", "dest"):
@@ -135,9 +136,9 @@ class _Words:
             values["what"] = self.what(p.get("kind"), p.get("where") or {})
         values["since"] = self.since(p)
         try:
-            return _sentence(text.format(**values))
+            return shape(text.format(**values))
         except (KeyError, IndexError, ValueError):
-            return _sentence(text)
+            return shape(text)
 
     def since(self, p: Mapping[str, Any], lead: str = "") -> str:
         since = p.get("since")
