@@ -70,7 +70,12 @@ class SharedMachine:
         self._stops = {s: [dd.name for dd in d.deadlines if any(c.entered == s for c in dd.stop)]
                        for s in d.states}
         self._on_adoption = [dd.name for dd in d.deadlines if dd.start == "opp_adopted"]
-        states = [State(name, on_enter=[self._entered], on_exit=[self._left]) for name in d.states]
+        # Callbacks only where a move does something to a clock: fewer calls on every other move.
+        states = [State(name,
+                        on_enter=[self._entered] if (self._starts[name] or self._stops[name]
+                                                     or d.states[name].pauses_deadlines) else None,
+                        on_exit=[self._left] if d.states[name].pauses_deadlines else None)
+                  for name in d.states]
         transitions = [
             {"trigger": t.trigger, "source": t.source, "dest": t.dest, "conditions": [_condition(t)],
              "after": [self._produce(t)]}
@@ -110,11 +115,14 @@ class SharedMachine:
     def move(self, case: Case, trigger: str, params: Mapping[str, str], role: str) -> Move:
         """Run `trigger` on `case` through the machine; the Move holds the event payload."""
         m = Move(case, dict(params), role)
+        event = self._machine.events.get(trigger)
+        if event is None or case.state not in self.definition.states:
+            raise RuntimeError(f"state graph has no {trigger} from {case.state}")
         with self._lock:
-            self._machine.set_state(case.state, model=self._slot)
+            self._slot.state = case.state  # what Machine.set_state does, without its lookups
             self._slot.move = m
             try:
-                moved = self._slot.trigger(trigger)  # type: ignore[attr-defined]
+                moved = event.trigger(self._slot)
             finally:
                 self._slot.move = None
         if not moved or m.payload is None:
