@@ -35,8 +35,12 @@ class Upcast:
     set: tuple[tuple[str, Any], ...]
 
     def applies(self, ev_type: str, payload: Mapping[str, Any]) -> bool:
-        return ev_type == self.event and all(payload.get(k) == v for k, v in self.when) and any(
-            k not in payload for k, _ in self.set)
+        if ev_type != self.event:
+            return False
+        for k, v in self.when:  # a plain loop: the fold asks this of every event of its type
+            if payload.get(k) != v:
+                return False
+        return any(k not in payload for k, _ in self.set)
 
 
 _RULES: dict[tuple[str, int], dict[str, tuple[Upcast, ...]]] = {}  # by process version, by event type
