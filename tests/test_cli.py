@@ -81,7 +81,7 @@ def test_case_open_exit_codes(ready: Any) -> None:
                          "--actor", IB), 2)
     one_line_error(ready("case", "open", "--pupil", "LL-2", "--school", "de-linde"), 2)  # no actor
     r = ready("case", "open", "--pupil", "LL-2", "--school", "de-linde", "--actor", DIR)
-    assert r.code == 3 and "mag geen casus openen" in r.err
+    assert r.code == 3 and "mag u geen casus openen" in r.err
     r = ready("case", "open", "--pupil", "LL-1", "--school", "de-linde", "--actor", IB)
     assert r.code == 3 and "al een open casus" in r.err
     r = ready("case", "open", "--pupil", "LL-2", "--school", "de-linde", "--actor", SMIT)
@@ -128,8 +128,8 @@ def test_case_list_and_show(ready: Any) -> None:
     one_line_error(ready("case", "list", "--state", "zweven", "--actor", IB), 2)
     one_line_error(ready("case", "list", "--school", "de-linde", "--actor", SMIT), 3)
     r = ready("case", "show", cid, "--actor", IB)
-    assert r.code == 0 and "Mogelijke stappen" in r.out and "[nee] escalate" in r.out
-    assert "ontbreekt: signalering" in r.out
+    assert r.code == 0 and "Mogelijke stappen" in r.out and "[nee] Opschalen" in r.out
+    assert "Er is nog geen signalering" in r.out
     v = ready("case", "show", cid, "--actor", DIR, "--json").json()
     assert v["case_id"] == cid and v["state"] == "niveau_1" and v["options"]
     one_line_error(ready("case", "show", "C-NOPE", "--actor", IB), 2)
@@ -164,12 +164,14 @@ def test_fire_exit_codes(ready: Any, engine_db: Any) -> None:
     cid = open_case(ready)
     r = ready("case", "fire", cid, "escalate", "--actor", LK)
     assert r.code == 3 and r.out == ""
-    assert r.err.splitlines() == [f"passend: 'escalate' geweigerd voor casus {cid}",
-                                  "  - ontbreekt: signalering op het huidige niveau"]
+    text = "Er is nog geen signalering vastgelegd sinds de casus op niveau 1 kwam."
+    assert r.err.splitlines() == [f"passend: Opschalen geweigerd voor casus {cid}", f"  - {text}"]
     j = ready("case", "fire", cid, "escalate", "--actor", LK, "--json")
-    assert j.code == 3 and j.json() == {"error": f"'escalate' geweigerd voor casus {cid}",
-                                        "reasons": ["ontbreekt: signalering op het huidige niveau"],
-                                        "exit_code": 3}
+    assert j.code == 3 and j.json() == {
+        "error": f"Opschalen geweigerd voor casus {cid}",
+        "reasons": [{"code": "evidence_missing", "text": text, "params": {
+            "kind": "signal", "where": {}, "since": "level_entered", "level": 1, "min": 1, "have": 0}}],
+        "exit_code": 3}
     ready("record", "signal", cid, "--area", "lezen", "--note", "n", "--actor", LK)
     before = dump(engine_db())
     r = ready("case", "fire", cid, "escalate", "--actor", LK, "--dry-run")
@@ -189,9 +191,9 @@ def test_fire_exit_codes(ready: Any, engine_db: Any) -> None:
     r = ready("case", "fire", cid, "escalate", "--actor", LK, "--expect-version", "2", "--json")
     assert r.code == 0 and r.json()["state"] == "niveau_2" and r.json()["version"] == 3
     r = ready("case", "fire", cid, "close", "--param", "reason=verhuisd", "--actor", IB)
-    assert r.code == 0 and "afgesloten" in r.out
+    assert r.code == 0 and "Afgesloten" in r.out
     r = ready("case", "fire", cid, "escalate", "--actor", IB)
-    assert r.code == 3 and "de casus is afgesloten" in r.err
+    assert r.code == 3 and "De casus is afgesloten." in r.err
 
 
 # ---- process show ------------------------------------------------------------------------------

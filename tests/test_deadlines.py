@@ -166,7 +166,7 @@ def test_case_show_prints_the_deadlines(tmp_path: Path, sqlite_url: str, clock: 
     capsys.readouterr()
     assert main(["--config", str(cfg), "case", "show", cid, "--actor", IB]) == 0
     out = capsys.readouterr().out
-    assert "Termijn:  opp_vaststellen op" in out
+    assert "Termijn:  OPP vaststellen (uiterlijk 6 weken na niveau 4, WPO art. 40a lid 2): uiterlijk" in out
 
 
 # ---- pure: cases folded from hand-made events ------------------------------------------------

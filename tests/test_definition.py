@@ -13,6 +13,7 @@ import pytest
 from workflow.bootstrap import bootstrap
 from workflow.domain.definition import DefinitionRegistry, load_definition, parse_definition
 from workflow.domain.errors import BadInput, DefinitionError, Refused
+from workflow.domain.reasons import Reason
 from workflow.entrypoints.cli.main import main as cli_main
 
 from .conftest import write_config
@@ -62,16 +63,17 @@ def test_three_level_fixture_pure() -> None:
     d = load_definition(FIXTURES / "three_levels.toml")
     c = PureCase(d)
     assert c.state == "basis"
-    assert "(nu 0)" in c.decide("escalate").reasons[0]
+    assert c.decide("escalate").reasons[0].params["have"] == 0
     c.record("signal", area="lezen", note="n")
-    assert "(nu 1)" in c.decide("escalate").reasons[0]
+    assert c.decide("escalate").reasons[0].params["have"] == 1
     c.record("signal", area="rekenen", note="n")
     c.fire("escalate", "leerkracht")
     assert c.state == "extra" and c.case.level == 2
     assert len(c.decide("escalate").reasons) == 2
     c.evaluated("onvoldoende", 2).consent("intensief").fire("escalate")
     assert c.state == "intensief" and c.case.level == 3
-    assert "kan niet vanuit 'intensief'" in c.decide("escalate").reasons[0]
+    assert c.decide("escalate").reasons[0] == Reason(
+        "trigger_not_here", {"trigger": "escalate", "state": "intensief", "possible": ["deescalate", "close"]})
     c.evaluated("voldoende").fire("deescalate")
     assert c.state == "basis"
     c.fire("close", reason="verhuisd")
@@ -88,7 +90,7 @@ def test_five_level_fixture_pure() -> None:
         c.evaluated("onvoldoende", needed).fire("escalate")
     assert c.state == "n4"
     reasons = c.decide("escalate").reasons
-    assert len(reasons) == 3 and "minstens 3×" in reasons[0]
+    assert len(reasons) == 3 and reasons[0].params["min"] == 3
     c.evaluated("onvoldoende", 3).record("meeting", kind="bot", participants="SWV", outcome="advies")
     assert len(c.decide("escalate").reasons) == 2  # an advice is not an arrangement
     c.record("meeting", kind="bot", participants="SWV", outcome="arrangement")
@@ -111,7 +113,7 @@ def test_alternative_definitions_run_on_the_same_engine(tmp_path: Path, db_url: 
         assert engine.case(cid, actor=IB)["state"] == d.initial
         with pytest.raises(Refused) as refused:
             engine.fire(cid, "escalate", actor=IB)
-        assert refused.value.reasons and all(r.startswith("ontbreekt") for r in refused.value.reasons)
+        assert refused.value.reasons and all(r["code"] == "evidence_missing" for r in refused.value.details)
         for _ in range(2):
             engine.record("signal", cid, actor=LK, area="lezen", note="n")
         r = engine.fire(cid, "escalate", actor=LK)

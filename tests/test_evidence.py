@@ -46,45 +46,46 @@ def test_valid_records_split_plain_and_secret_fields() -> None:
 
 BAD_PURE = [
     ("signal", {"area": "lezen", "note": "n", "colour": "red"}, "onbekend veld 'colour'"),
-    ("signal", {"note": "n"}, "veld 'area' is verplicht"),
-    ("signal", {"area": "lezen"}, "veld 'note' is verplicht"),
-    ("signal", {"area": "zwemmen", "note": "n"}, "area: 'zwemmen' is niet toegestaan"),
-    ("signal", {"area": "lezen", "note": "   "}, "note: mag niet leeg zijn"),
-    ("signal", {"area": "lezen", "note": "x" * 20_001}, "note: te lang"),
+    ("signal", {"note": "n"}, "nog niet ingevuld: gebied"),
+    ("signal", {"area": "lezen"}, "nog niet ingevuld: notitie"),
+    ("signal", {"area": "zwemmen", "note": "n"}, "gebied: 'zwemmen' is niet toegestaan"),
+    ("signal", {"area": "lezen", "note": "   "}, "notitie: mag niet leeg zijn"),
+    ("signal", {"area": "lezen", "note": "x" * 20_001}, "notitie: te lang"),
     ("signal", {"area": "lezen", "note": "n", "date": "2026-13-01"}, "is geen datum"),
     ("signal", {"area": "lezen", "note": "n", "date": "gisteren"}, "is geen datum"),
     ("signal", {"area": "lezen", "note": "n", "date": "2026-03-03"}, "ligt in de toekomst"),
     ("plan", {"start": "2026-02-01", "end": "2026-01-01", "goals": "g", "who": "w", "frequency": "f"},
-     "'end' moet na 'start' liggen"),
+     "het einde moet na het begin liggen"),
     ("plan", {"start": "2026-02-01", "end": "2026-02-01", "goals": "g", "who": "w", "frequency": "f"},
-     "'end' moet na 'start' liggen"),
+     "het einde moet na het begin liggen"),
     ("plan", {"start": "2025-01-01", "end": "2026-02-01", "goals": "g", "who": "w", "frequency": "f"},
      "hooguit een jaar"),
     ("plan", {"start": "2026-02-01", "end": "2026-03-01", "who": "w", "frequency": "f"},
-     "veld 'goals' is verplicht"),
+     "nog niet ingevuld: doelen"),
     ("plan", {"start": "1-2-2026", "end": "2026-03-01", "goals": "g", "who": "w", "frequency": "f"},
-     "start: '1-2-2026' is geen datum"),
-    ("evaluation", {"outcome": "matig"}, "outcome: 'matig' is niet toegestaan"),
-    ("evaluation", {}, "veld 'outcome' is verplicht"),
+     "begin: '1-2-2026' is geen datum"),
+    ("evaluation", {"outcome": "matig"}, "uitkomst: 'matig' is niet toegestaan"),
+    ("evaluation", {}, "nog niet ingevuld: uitkomst"),
     ("evaluation", {"outcome": "voldoende", "plan": 9}, "geen plan met nummer 9"),
-    ("evaluation", {"outcome": "voldoende", "plan": "0"}, "plan: moet 1 of hoger zijn"),
-    ("evaluation", {"outcome": "voldoende", "plan": "x"}, "plan: 'x' is geen geheel getal"),
+    ("evaluation", {"outcome": "voldoende", "plan": "0"}, "plannummer: moet 1 of hoger zijn"),
+    ("evaluation", {"outcome": "voldoende", "plan": "x"}, "plannummer: 'x' is geen geheel getal"),
     ("evaluation", {"outcome": "voldoende", "with_parents": "misschien"}, "geen ja/nee-waarde"),
     ("evaluation", {"outcome": "voldoende", "subject": "opp"}, "geen vastgesteld OPP"),
-    ("evaluation", {"outcome": "voldoende", "subject": "opp", "plan": 5}, "hoort alleen bij"),
+    ("evaluation", {"outcome": "voldoende", "subject": "opp", "plan": 5},
+     "hoort alleen bij een evaluatie van een handelingsplan"),
     ("evaluation", {"outcome": "voldoende", "date": "2026-01-01"}, "ligt voor de start van plan #5"),
-    ("consent", {"scope": "alles", "status": "granted", "by": "m"}, "scope: 'alles' is niet toegestaan"),
-    ("consent", {"scope": "bot_aanmelding", "status": "ja", "by": "m"}, "status: 'ja'"),
-    ("consent", {"scope": "bot_aanmelding", "status": "granted"}, "veld 'by' is verplicht"),
-    ("view", {"party": "ouders"}, "precies een van 'text' of 'reason_not_heard'"),
+    ("consent", {"scope": "alles", "status": "granted", "by": "m"}, "waarvoor: 'alles' is niet toegestaan"),
+    ("consent", {"scope": "bot_aanmelding", "status": "ja", "by": "m"}, "besluit: 'ja'"),
+    ("consent", {"scope": "bot_aanmelding", "status": "granted"}, "nog niet ingevuld: wie besliste"),
+    ("view", {"party": "ouders"}, "vul precies een van beide in"),
     ("view", {"party": "ouders", "text": "t", "reason_not_heard": "r"}, "precies een van"),
-    ("view", {"party": "opa", "text": "t"}, "party: 'opa'"),
-    ("meeting", {"kind": "bot", "participants": "p"}, "BOT-overleg heeft een 'outcome'"),
-    ("meeting", {"kind": "oogo", "participants": "p", "outcome": "tlv"}, "hoort alleen bij een BOT"),
-    ("meeting", {"kind": "koffie", "participants": "p"}, "kind: 'koffie'"),
-    ("meeting", {"kind": "oogo"}, "veld 'participants' is verplicht"),
-    ("contact", {}, "veld 'method' is verplicht"),
-    ("contact", {"method": "sms"}, "method: 'sms'"),
+    ("view", {"party": "opa", "text": "t"}, "van wie: 'opa'"),
+    ("meeting", {"kind": "bot", "participants": "p"}, "een BOT-overleg heeft een uitkomst"),
+    ("meeting", {"kind": "oogo", "participants": "p", "outcome": "tlv"}, "hoort alleen bij een BOT-overleg"),
+    ("meeting", {"kind": "koffie", "participants": "p"}, "soort overleg: 'koffie'"),
+    ("meeting", {"kind": "oogo"}, "nog niet ingevuld: deelnemers"),
+    ("contact", {}, "nog niet ingevuld: hoe"),
+    ("contact", {"method": "sms"}, "hoe: 'sms'"),
     ("sticker", {}, "onbekende soort bewijs 'sticker'"),
 ]
 
@@ -234,9 +235,9 @@ def test_any_garbage_is_bad_input_or_valid_never_a_crash() -> None:
 def test_a_data_sharing_grant_records_recipient_basis_and_purpose() -> None:
     base = {"scope": "gegevensdeling_swv", "status": "granted", "by": "m"}
     scopes = (*SCOPES, "gegevensdeling_swv")
-    with pytest.raises(BadInput, match="'recipient'"):
+    with pytest.raises(BadInput, match="ontvanger, grondslag en doel"):
         validate("consent", base, today=TODAY, consent_scopes=scopes, sharing_scopes=("gegevensdeling_swv",))
-    with pytest.raises(BadInput, match="'purpose'"):
+    with pytest.raises(BadInput, match="vraagt ook doel"):
         validate("consent", {**base, "recipient": "SWV", "legal_basis": "AVG 6.1e"}, today=TODAY,
                  consent_scopes=scopes, sharing_scopes=("gegevensdeling_swv",))
     full = {**base, "recipient": "SWV Rijnstreek", "legal_basis": "AVG 6.1e", "purpose": "BOT"}

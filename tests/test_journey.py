@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from workflow.domain.errors import BadInput, Refused
+from workflow.domain.reasons import Reason
 from workflow.service_layer.engine import Engine
 
 from .engine_support import adopt, walk_to_niveau_4
@@ -41,7 +42,7 @@ def test_seed_journey_to_tlv(engine: Engine) -> None:
     assert engine.fire(cid, "refer_bot", actor=IB)["state"] == "bot_aangemeld"
     with pytest.raises(Refused) as refused:
         engine.fire(cid, "bot_outcome", actor=IB, params={"outcome": "tlv"})
-    assert any("bot" in r for r in refused.value.reasons)
+    assert any("BOT-overleg" in r for r in refused.value.reasons)
     engine.record("meeting", cid, actor=IB, kind="bot", participants="SWV", outcome="tlv")
     r = engine.fire(cid, "bot_outcome", actor=IB, params={"outcome": "tlv"})
     assert r["state"] == "afgesloten"
@@ -73,7 +74,8 @@ def test_journey_down_and_up_again(engine: Engine) -> None:
     engine.fire(cid, "escalate", actor=LK)
     with pytest.raises(Refused) as refused:
         engine.fire(cid, "deescalate", actor=IB)
-    assert refused.value.reasons == ["ontbreekt: evaluatie (outcome=voldoende) op het huidige niveau"]
+    assert refused.value.reasons == [
+        "Er is nog geen evaluatie met uitkomst voldoende vastgelegd sinds de casus op niveau 2 kwam."]
     engine.record("plan", cid, actor=LK, start=today - dt.timedelta(days=42), end=today, goals="g",
                   who="lk", frequency="2x")
     engine.record("evaluation", cid, actor=LK, outcome="voldoende")
@@ -99,7 +101,9 @@ def test_journey_opp_revise_dispute_resolve_and_end(engine: Engine) -> None:
         engine.fire(cid, "adopt_opp", actor=IB)
     # OOGO, consent on the revised handelingsdeel, and both views again.
     assert len(refused.value.reasons) == 4
-    assert any("'opp_handelingsdeel'" in r and "niet vastgelegd" in r for r in refused.value.reasons)
+    assert any(r["code"] == "consent_missing" and r["params"] == {
+        "scope": "opp_handelingsdeel", "since": "state_entered", "state": "opp_concept", "status": None}
+        for r in refused.value.details)
     engine.record("meeting", cid, actor=IB, kind="oogo", participants="ouders")
     engine.record("consent", cid, actor=IB, scope="opp_handelingsdeel", status="granted", by="vader")
     engine.record("view", cid, actor=IB, party="ouders", text="eens")
@@ -109,8 +113,7 @@ def test_journey_opp_revise_dispute_resolve_and_end(engine: Engine) -> None:
     engine.record("consent", cid, actor=IB, scope="opp_handelingsdeel", status="revoked", by="vader")
     assert engine.fire(cid, "dispute", actor=IB)["state"] == "geschil"
     assert engine.check(cid, "resolve", actor=IB).reasons == (
-        "ontbreekt: toestemming van ouders voor 'opp_handelingsdeel' verleend en niet ingetrokken "
-        "(nu: ingetrokken)",)
+        Reason("consent_missing", {"scope": "opp_handelingsdeel", "status": "revoked"}),)
     engine.record("consent", cid, actor=IB, scope="opp_handelingsdeel", status="granted", by="vader")
     assert engine.fire(cid, "resolve", actor=IB)["state"] == "opp_vastgesteld"
     # Ending the OPP: an evaluation with the parents and an OOGO since (re-)entering opp_vastgesteld.

@@ -1,5 +1,5 @@
-"""The Dutch an IB reads: guard filters say `ja`/`nee`, never Python's True/False/None, and the
-reminder mail lists what is missing under "Wat nog ontbreekt:" without repeating "ontbreekt:"."""
+"""The Dutch an IB reads: guard filters say `ja`/`nee` or a label, never Python's True/False/None,
+and the reminder mail lists what is missing under "Wat nog ontbreekt:" without repeating "ontbreekt:"."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from tests.audit_support import IB, clocked_engine
 from tests.conftest import FIXTURES, STATES
 from tests.engine_support import walk_to_niveau_4
 from workflow.domain.definition import load_definition
-from workflow.domain.guards import Guard
+from workflow.domain.guards import EvidenceGuard
+from workflow.messages import render as render_reason
 from workflow.service_layer.reminders.messages import render
 
 T0 = dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC)  # a Tuesday
@@ -30,18 +31,25 @@ def test_no_guard_is_described_with_a_python_repr(path: Path) -> None:
     for t in d.transitions:
         for g in t.guards:
             for params in ({}, {"outcome": "tlv", "reason": "verhuisd"}):
-                text = g.describe(params)
-                assert not any(r in text for r in REPRS), (t.trigger, text)
+                for text in (g.recorded(params), render_reason(g.explain(params, t.source), d)):
+                    assert not any(r in text for r in REPRS), (t.trigger, text)
 
 
 def test_filter_values_in_dutch() -> None:
-    g = Guard(kind="evidence", evidence="evaluation",
-              where=(("subject", "opp"), ("with_parents", True), ("heard", False), ("outcome", ("a", "b"))))
-    assert g.describe() == ("evaluatie (subject=opp, with_parents=ja, heard=nee, outcome=a of b) "
+    g = EvidenceGuard(evidence="evaluation",
+                      where=(("subject", "opp"), ("with_parents", True), ("outcome", ("voldoende", "onvoldoende"))))
+    # The wording a transition's event records never changes (it is hashed).
+    assert g.recorded() == ("evaluatie (subject=opp, with_parents=ja, outcome=voldoende of onvoldoende) "
                             "sinds de opening van de casus")
-    bot = Guard(kind="evidence", evidence="meeting", where=(("kind", "bot"), ("outcome", "{outcome}")))
-    assert "outcome=tlv" in bot.describe({"outcome": "tlv"})
-    assert "outcome=naar keuze" in bot.describe({})  # a reminder names no chosen outcome yet
+    # What a person reads is built from the labels.
+    assert render_reason(g.explain(), None) == (
+        "Evaluatie van het OPP samen met de ouders met uitkomst voldoende of onvoldoende vastgelegd "
+        "sinds de casus is geopend.")
+    bot = EvidenceGuard(evidence="meeting", where=(("kind", "bot"), ("outcome", "{outcome}")))
+    assert "outcome=tlv" in bot.recorded({"outcome": "tlv"})
+    assert "BOT-overleg met uitkomst TLV" in render_reason(bot.explain({"outcome": "tlv"}), None)
+    # a reminder names no chosen outcome yet
+    assert "BOT-overleg met uitkomst naar keuze" in render_reason(bot.explain({}), None)
 
 
 def test_rendered_list_drops_the_repeated_prefix_only() -> None:
@@ -78,7 +86,8 @@ def test_the_reminder_mail_reads_as_dutch(config_path: Path, cli: Any) -> None:
     body = mail.get_body(("plain",))
     assert body is not None
     text = body.get_content()
-    assert "Wat nog ontbreekt:\n  - overleg (kind=oogo) sinds de huidige stap begon\n" in text
-    assert "  - mening (party=ouders, heard=ja) sinds de huidige stap begon\n" in text
+    assert ("Wat nog ontbreekt:\n  - Er is nog geen OOGO-gesprek met de ouders vastgelegd sinds de stap "
+            "‘OPP in concept’ begon.\n") in text
+    assert "  - Er is nog geen mening van de ouders in eigen woorden vastgelegd sinds de stap" in text
     assert "ontbreekt: " not in text.replace("Wat nog ontbreekt:", "")
     assert not any(f"={r}" in text for r in REPRS)

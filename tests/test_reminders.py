@@ -92,7 +92,7 @@ def test_opp_reminders_arrive_once_on_their_days_then_the_escalation(rig: Rig) -
                                 f"WPO art. 40a lid 2) voor casus {cid} uiterlijk 19-10-2026")
     text = first.get_body(("plain",)).get_content()
     assert "maandag 19 oktober 2026" in text and "nog 14 dagen" in text
-    assert "eerst de stap 'start_opp'" in text and "overleg (kind=oogo)" in text
+    assert "Eerst de stap ‘OPP opstellen’." in text and "OOGO-gesprek met de ouders" in text
     assert f"passend case show {cid} --actor ib.jansen" in text
     assert "http" not in text and "href" not in first.get_body(("html",)).get_content()
     assert "Termijn verstreken" in str(msgs[2]["Subject"])
@@ -289,7 +289,7 @@ def test_daily_digest_on_school_days(tmp_path: Path, sqlite_url: str) -> None:
     assert str(digest["Subject"]) == "[passend] Overzicht 29-10-2026: 1 deze week, 2 verstreken, 1 wacht op toestemming"
     text = digest.get_body(("plain",)).get_content()
     assert overdue in text and soon in text and quiet not in text
-    assert f"{waiting} (OBS De Linde): opp_handelingsdeel" in text
+    assert f"{waiting} (OBS De Linde): het handelingsdeel van het OPP" in text
     assert f"{gone} (OBS De Linde): gesloten 2023-09-04, wissen vanaf 2025-09-04" in text
     engine.db.dispose()
 

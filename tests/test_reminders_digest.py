@@ -31,7 +31,7 @@ from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
 from workflow.service_layer.engine import Engine
 from workflow.service_layer.reminders import digest, messages, work
-from workflow.service_layer.reminders.planner import CONSENT_WAITING, Due, Planner
+from workflow.service_layer.reminders.planner import Due, Planner, waiting_for_consent
 
 # An IB for both schools, so a digest's lines come from two schools, in config order.
 BOTH = ('\n[[users]]\nid = "ib.beide"\nrole = "ib"\nschools = ["de-linde", "het-anker"]\n'
@@ -79,14 +79,7 @@ def in_memory_digests(planner: Planner, now: dt.datetime) -> dict[str, tuple[str
                 rows.setdefault(case.school, {}).setdefault("overdue", []).append(item)
             elif left <= 6:
                 rows.setdefault(case.school, {}).setdefault("due_week", []).append(item)
-        scopes: list[str] = []
-        for o in domain.options(case, d, "ib"):
-            found = [CONSENT_WAITING.search(r) for r in o.reasons]
-            if not o.reasons or not all(found):
-                continue
-            for m in found:
-                if m is not None and m.group(1) not in scopes:
-                    scopes.append(m.group(1))
+        scopes = [d.scope_label(s) for s in waiting_for_consent(domain.options(case, d, "ib"))]
         if scopes:
             rows.setdefault(case.school, {}).setdefault("consent", []).append(
                 {"case_id": case.case_id, "school": name, "scopes": scopes, "school_id": case.school})

@@ -18,7 +18,7 @@ import structlog
 from workflow.adapters.clock import utcnow
 from workflow.adapters.config import load_config
 from workflow.adapters.crypto import KeyRing, load_master_key
-from workflow.adapters.logs import configure, get_logger
+from workflow.adapters.logs import configure, get_logger, redact_also
 from workflow.adapters.store.db import make_engine
 from workflow.domain.definition import DefinitionRegistry
 from workflow.domain.errors import ConfigError
@@ -44,6 +44,7 @@ def bootstrap(
     if not structlog.is_configured():  # structlog's default prints to stdout and redacts nothing
         configure(config.log_level)
     registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)
+    redact_also(n for d in registry.all() for n in d.secret_fields)  # kinds a definition declares
     keyring = KeyRing(load_master_key(config.master_key_file, create=create_key))
     return Engine(config, registry, make_engine(config.database_url), keyring, clock)
 

@@ -197,3 +197,26 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
         log_level=log_level,
         raw=raw,
     )
+
+
+def definition_file_of(path: str | Path | None = None) -> Path:
+    """The active process definition a config file names, read without checking the rest.
+
+    The CLI's `record` group lists the evidence kinds of the active definition, also for
+    `--help`; `load_config` would import SQLAlchemy to check the database URL (half a second).
+    """
+    p = Path(path) if path is not None else default_path()
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found (use --config or {CONFIG_ENV})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config file ({type(exc).__name__})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+    proc = raw.get("process", {})
+    definition = proc.get("definition", "states/passend_po_v1.toml") if isinstance(proc, dict) else None
+    if not isinstance(definition, str) or not definition:
+        raise ConfigError(f"{p}: process.definition: must be a non-empty string")
+    f = Path(definition).expanduser()
+    return f if f.is_absolute() else p.resolve().parent / f

@@ -10,20 +10,33 @@ import datetime as dt
 import json as jsonlib
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import structlog
 
-SECRET_KEYS = frozenset({
-    "name", "pupil", "pupil_ref", "note", "notes", "text", "goals", "who", "participants",
-    "summary", "by", "reason_not_heard", "view", "diagnosis", "email_body", "body",
-})
+from workflow.domain.evidence import BUILTIN_KINDS
+
+# Keys that hold personal data whatever the evidence kinds: the pupil, mail bodies, views.
+_ALWAYS = frozenset({"name", "pupil", "pupil_ref", "view", "diagnosis", "email_body", "body"})
+# ... and every secret field of every built-in evidence kind (notes, goals, participants, ...).
+SECRET_KEYS = _ALWAYS | frozenset(n for kind in BUILTIN_KINDS.values() for n in kind.secret_names)
 REDACTED = "[redacted]"
+_redacted: set[str] = set(SECRET_KEYS)
+
+
+def redact_also(keys: Iterable[str]) -> None:
+    """Redact these keys too: the secret fields of the evidence kinds a definition declares
+    (bootstrap calls this for every installed definition)."""
+    _redacted.update(keys)
+
+
+def secret_keys() -> frozenset[str]:
+    return frozenset(_redacted)
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in SECRET_KEYS.intersection(event_dict):
+    for key in _redacted.intersection(event_dict):
         event_dict[key] = REDACTED
     return event_dict
 

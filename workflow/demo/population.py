@@ -2,7 +2,7 @@
 
 Writing a million events through `Engine` one command at a time would take hours (every command
 is its own durable transaction), so the generator builds each case in memory with the domain's
-own code (`evidence.validate`, `domain.decide`, `Case.next_event`, `transition_payload`) and hands
+own code (`evidence.validate`, `domain.decide`, the shared machine, `Case.next_event`) and hands
 whole batches of finished cases to the event store. Every transition is decided by the real
 guards at the moment it is stamped, so `audit replay` finds nothing a live engine would have
 refused, and the hash chains and projections are exactly what the engine itself writes.
@@ -34,6 +34,7 @@ from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput
 from workflow.domain.events import GENESIS_HASH, make_event
 from workflow.domain.instants import local_date
+from workflow.domain.machine import perform
 from workflow.service_layer.engine import Engine
 
 # Where the journey of a generated case stops at the latest (it may stop earlier because its
@@ -133,7 +134,9 @@ class _Journey:
         decision = domain.decide(case, d, trigger, params, role)
         if not decision.allowed:  # the script and the definition disagree: a bug, not data
             raise RuntimeError(f"generator: {trigger} refused from {case.state}: {decision.reasons}")
-        case.apply(case.next_event(type="transitioned", payload=domain.transition_payload(decision, d),
+        move = perform(case, d, decision, role)  # through the shared machine, as the engine does
+        assert move.payload is not None
+        case.apply(case.next_event(type="transitioned", payload=move.payload,
                                    actor=self.ib, role=role, recorded_at=self.at, process=d))
         return True
 

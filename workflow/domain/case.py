@@ -10,14 +10,17 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from workflow.domain import guards
+from workflow.domain import upcasts
 from workflow.domain.definition import ProcessDefinition, TransitionDef
 from workflow.domain.errors import BadInput, NotFound
 from workflow.domain.events import GENESIS_HASH, Event, make_event
 from workflow.domain.facts import CaseFacts, Entry, Fact
+from workflow.domain.guards import Guard
 from workflow.domain.instants import local_date
+from workflow.domain.reasons import Reason
 
 
 @dataclass
@@ -83,7 +86,7 @@ class Case:
         """Fold one event into the case; the only way state changes."""
         if ev.seq != self.version + 1:
             raise ValueError(f"event {ev.seq} does not follow {self.version} in case {self.case_id}")
-        p = ev.payload
+        p = upcasts.payload(ev)  # older events read as their definition's [[upcasts]] say
         if ev.type == "evidence_recorded":
             self.facts.facts.append(Fact(
                 seq=ev.seq, kind=p["kind"], date=dt.date.fromisoformat(p["date"]),
@@ -96,8 +99,7 @@ class Case:
             f.previous_state = p["source"]
             f.state, f.level = p["dest"], p["level_to"]
             f.entries.append(Entry(ev.seq, f.state, f.level, local_date(ev.recorded_at)))
-            # `adopts_opp` is set by the definition; version-1 events predate the flag.
-            if p.get("adopts_opp") or (p["source"] == "opp_concept" and p["dest"] == "opp_vastgesteld"):
+            if p.get("adopts_opp"):
                 self.opp_active = True
             if p.get("ends_opp"):
                 self.opp_active = False
@@ -136,14 +138,15 @@ class Decision:
     source: str
     dest: str | None
     params: dict[str, str]
-    reasons: tuple[str, ...]
-    checked: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+    checked: tuple[str, ...]  # the guards' recorded wording, as the transition's event keeps it
     transition: TransitionDef | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The decision as data; reasons as {code, params} (the service layer adds their text)."""
         return {
             "trigger": self.trigger, "allowed": self.allowed, "source": self.source,
-            "dest": self.dest, "params": self.params, "reasons": list(self.reasons),
+            "dest": self.dest, "params": self.params, "reasons": [r.as_dict() for r in self.reasons],
             "checked": list(self.checked),
         }
 
@@ -151,23 +154,54 @@ class Decision:
 def check_params(definition: ProcessDefinition, trigger: str, params: Mapping[str, str]) -> None:
     tdef = definition.triggers.get(trigger)
     if tdef is None:
-        raise NotFound(f"onbekende trigger '{trigger}' (bekend: {', '.join(definition.triggers)})")
+        raise NotFound(f"onbekende stap '{trigger}' (bekend: {', '.join(definition.triggers)})")
     for name, value in params.items():
         spec = tdef.params.get(name)
         if spec is None:
-            raise BadInput(f"{trigger}: onbekende parameter '{name}'")
+            raise BadInput(f"{tdef.label}: onbekende keuze '{name}'")
         if not isinstance(value, str):  # stored in the chain, whose params are strings only
-            raise BadInput(f"{trigger}: parameter '{name}' moet tekst zijn")
+            raise BadInput(f"{tdef.label}: de keuze '{spec.title}' moet tekst zijn")
         if spec.choices is not None and value not in spec.choices:
-            raise BadInput(f"{trigger}: {name} '{value}' is niet toegestaan (kies uit: {', '.join(spec.choices)})")
-    for name, spec in tdef.params.items():
-        if spec.required and name not in params:
-            choices = f" ({', '.join(spec.choices)})" if spec.choices else ""
-            raise BadInput(f"{trigger}: parameter '{name}' is verplicht{choices}")
+            raise BadInput(f"{tdef.label}: {spec.title} '{value}' is niet toegestaan "
+                           f"(kies uit: {', '.join(spec.choices)})")
+    lacking = [spec for name, spec in tdef.params.items() if spec.required and name not in params]
+    if lacking:
+        raise BadInput(f"{tdef.label}: kies ook " + "; ".join(
+            spec.title + (f" ({', '.join(spec.choices)})" if spec.choices else "") for spec in lacking))
 
 
-def _when_matches(t: TransitionDef, params: Mapping[str, str]) -> bool:
+def when_matches(t: TransitionDef, params: Mapping[str, str]) -> bool:
     return all(params.get(k) in values for k, values in t.when.items())
+
+
+def recorded(guards: tuple[Guard, ...], params: Mapping[str, str]) -> tuple[str, ...]:
+    """The guards' recorded wording for these parameters (what a transition's event keeps)."""
+    try:
+        return _recorded(guards, tuple(sorted(params.items())))
+    except TypeError:  # a parameter value that cannot be hashed: worded without the cache
+        return tuple(g.recorded(params) for g in guards)
+
+
+@lru_cache(maxsize=4096)
+def _recorded(guards: tuple[Guard, ...], params: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    # Every decision words every guard of its edge; the words depend on the guards and the
+    # parameters alone, and a command decides the same few edges again and again.
+    p = dict(params)
+    return tuple(g.recorded(p) for g in guards)
+
+
+def verdict(case: Case, t: TransitionDef, params: Mapping[str, str], role: str) -> list[Reason]:
+    """Every reason `t` may not be taken now by `role` (empty: it may). All guards are asked,
+    so a refusal names every missing piece at once."""
+    reasons: list[Reason] = []
+    if role not in t.roles:
+        reasons.append(Reason("role_may_not_fire", {"role": role, "trigger": t.trigger, "state": t.source,
+                                                    "roles": list(t.roles)}))
+    for g in t.guards:
+        why = g.check(case.facts, params)
+        if why is not None:
+            reasons.append(why)
+    return reasons
 
 
 def decide(
@@ -178,35 +212,23 @@ def decide(
     source = case.state
     base: dict[str, Any] = {"trigger": trigger, "source": source, "params": dict(params)}
     if case.closed or definition.states[source].final:
-        return Decision(**base, allowed=False, dest=None,
-                        reasons=("de casus is afgesloten",), checked=())
-    candidates = [t for t in definition.candidates(trigger, source) if _when_matches(t, params)]
+        return Decision(**base, allowed=False, dest=None, reasons=(Reason("case_closed"),), checked=())
+    candidates = [t for t in definition.candidates(trigger, source) if when_matches(t, params)]
     if not candidates:
-        possible = ", ".join(definition.triggers_from(source)) or "geen"
-        return Decision(**base, allowed=False, dest=None,
-                        reasons=(f"'{trigger}' kan niet vanuit '{source}' (mogelijk: {possible})",),
-                        checked=())
-    verdicts: list[tuple[TransitionDef, list[str], list[str]]] = []
+        return Decision(**base, allowed=False, dest=None, checked=(), reasons=(Reason("trigger_not_here", {
+            "trigger": trigger, "state": source, "possible": definition.triggers_from(source)}),))
+    verdicts: list[tuple[TransitionDef, list[Reason], tuple[str, ...]]] = []
     for t in candidates:
-        reasons: list[str] = []
-        if role not in t.roles:
-            reasons.append(f"rol '{role}' mag '{trigger}' vanuit '{source}' niet uitvoeren "
-                           f"(wel: {', '.join(t.roles)})")
-        checked = [g.describe(params) for g in t.guards]
-        for g in t.guards:
-            why = guards.check(g, case.facts, params)
-            if why is not None:
-                reasons.append(why)
+        reasons = verdict(case, t, params, role)
+        checked = recorded(t.guards, params)
         if not reasons:
-            return Decision(**base, allowed=True, dest=t.dest, reasons=(), checked=tuple(checked),
+            return Decision(**base, allowed=True, dest=t.dest, reasons=(), checked=checked,
                             transition=t)
         verdicts.append((t, reasons, checked))
-    # Report the candidates that apply to this case (a previous_state guard that fails means
-    # "this edge is not for you"); if none applies, report them all.
-    applicable = [v for v in verdicts if not any(
-        g.kind == "previous_state" and guards.check(g, case.facts, params) for g in v[0].guards
-    )] or verdicts
-    reasons_all: list[str] = []
+    # Report the candidates that apply to this case (a guard such as previous_state that fails
+    # means "this edge is not for you"); if none applies, report them all.
+    applicable = [v for v in verdicts if all(g.applies(case.facts) for g in v[0].guards)] or verdicts
+    reasons_all: list[Reason] = []
     for _, rs, _ in applicable:
         reasons_all.extend(r for r in rs if r not in reasons_all)
     t0 = applicable[0][0]
@@ -241,20 +263,20 @@ def options(case: Case, definition: ProcessDefinition, role: str) -> list[Decisi
     return out
 
 
-def transition_payload(decision: Decision, definition: ProcessDefinition) -> dict[str, Any]:
-    t = decision.transition
-    assert t is not None and decision.allowed
+def payload_for(t: TransitionDef, params: Mapping[str, str], definition: ProcessDefinition) -> dict[str, Any]:
+    """The event payload of taking `t` with `params`: the shared machine's `after` callback
+    produces it. Its keys and wording are part of the hashed history and never change."""
     payload: dict[str, Any] = {
-        "trigger": decision.trigger,
+        "trigger": t.trigger,
         "source": t.source,
         "dest": t.dest,
         "level_from": definition.level_of(t.source),
         "level_to": definition.level_of(t.dest),
-        "params": dict(decision.params),
-        "guards": list(decision.checked),
+        "params": dict(params),
+        "guards": list(recorded(t.guards, params)),
     }
     if definition.states[t.dest].final:
-        payload["close_reason"] = t.close_reason or decision.params.get("reason") or trigger_reason(decision)
+        payload["close_reason"] = t.close_reason or params.get("reason") or params.get("outcome") or t.trigger
     if t.ends_opp:
         payload["ends_opp"] = True
     if t.adopts_opp:
@@ -262,5 +284,7 @@ def transition_payload(decision: Decision, definition: ProcessDefinition) -> dic
     return payload
 
 
-def trigger_reason(decision: Decision) -> str:
-    return decision.params.get("outcome") or decision.trigger
+def transition_payload(decision: Decision, definition: ProcessDefinition) -> dict[str, Any]:
+    """The payload of an allowed decision, without the machine (tests build histories with it)."""
+    assert decision.transition is not None and decision.allowed
+    return payload_for(decision.transition, decision.params, definition)

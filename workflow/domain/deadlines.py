@@ -23,73 +23,27 @@ Declaration (every key but `name`, `start` and `due` is optional)::
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from workflow.domain.errors import DefinitionError
-from workflow.domain.guards import fields_match, parse_evidence_filter
+from workflow.domain import upcasts
+from workflow.domain.case import Case
+from workflow.domain.deadline_defs import (
+    DEFAULT_SOON_DAYS,
+    DURATION,
+    SCHOOL_YEAR_END,
+    Condition,
+    DeadlineDef,
+    Duration,
+    parse_deadlines,
+    parse_duration,
+)
+from workflow.domain.definition import ProcessDefinition
 
-if TYPE_CHECKING:
-    from workflow.domain.case import Case
-    from workflow.domain.definition import ProcessDefinition, StateDef
-
-SCHOOL_YEAR_END = "school_year_end"
-DURATION = re.compile(r"^(\d{1,4})([dw])$")
-DEFAULT_SOON_DAYS = 7
-
-
-@dataclass(frozen=True)
-class Duration:
-    """A whole number of calendar days, written `10d` or `6w` in the definition."""
-
-    days: int
-    text: str
-
-    @property
-    def delta(self) -> dt.timedelta:
-        return dt.timedelta(days=self.days)
-
-
-def parse_duration(value: Any) -> Duration | None:
-    if not isinstance(value, str):
-        return None
-    m = DURATION.match(value.strip())
-    if m is None:
-        return None
-    n = int(m.group(1))
-    return Duration(n * 7 if m.group(2) == "w" else n, value.strip())
-
-
-@dataclass(frozen=True)
-class Condition:
-    """Entering a state, or recording evidence of a kind whose plain fields match `where`."""
-
-    entered: str | None = None
-    evidence: str | None = None
-    where: tuple[tuple[str, Any], ...] = ()
-
-    def matches_fact(self, kind: str, fields: Mapping[str, Any]) -> bool:
-        return self.evidence == kind and fields_match(fields, self.where)
-
-
-@dataclass(frozen=True)
-class DeadlineDef:
-    name: str
-    label: str
-    start: str  # "entered" | "plan_end" | "opp_adopted"
-    start_state: str | None
-    stop: tuple[Condition, ...]
-    restart: tuple[Condition, ...]
-    due: Duration | None  # None means the end of the school year (31 July)
-    remind: tuple[Duration, ...]
-    escalate_after: Duration | None
-    meeting: bool = False
-
-    @property
-    def due_text(self) -> str:
-        return SCHOOL_YEAR_END if self.due is None else self.due.text
+__all__ = [
+    "DEFAULT_SOON_DAYS", "DURATION", "SCHOOL_YEAR_END", "Condition", "DeadlineDef", "Duration", "Running",
+    "parse_deadlines", "parse_duration", "paused_days", "running", "school_year_end",
+]
 
 
 @dataclass(frozen=True)
@@ -128,119 +82,6 @@ class Running:
         }
 
 
-# ---- parsing --------------------------------------------------------------------------------
-Fail = Callable[[str, str], DefinitionError]
-
-
-def parse_deadlines(raw: Any, *, fail: Fail, states: Mapping[str, StateDef]) -> tuple[DeadlineDef, ...]:
-    """Read the `[[deadlines]]` array of a definition; every mistake names its key."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise fail("deadlines", "must be an array of tables ([[deadlines]])")
-    out: list[DeadlineDef] = []
-    names: set[str] = set()
-    for i, spec in enumerate(raw):
-        key = f"deadlines[{i}]"
-        if not isinstance(spec, dict):
-            raise fail(key, "must be a table")
-        allowed = {"name", "label", "start", "stop", "restart", "due", "remind", "escalate_after", "meeting"}
-        for k in spec:
-            if k not in allowed:
-                raise fail(f"{key}.{k}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        name = spec.get("name")
-        if not isinstance(name, str) or not re.match(r"^[a-z][a-z0-9_]{0,47}$", name):
-            raise fail(key + ".name", "must be a short lower-case name (a-z, 0-9, _)")
-        if name in names:
-            raise fail(key + ".name", f"deadline {name!r} is declared twice")
-        names.add(name)
-        label = spec.get("label", name)
-        if not isinstance(label, str) or not label:
-            raise fail(key + ".label", "must be a non-empty string")
-        start, start_state = _parse_start(spec.get("start"), key + ".start", fail, states)
-        stop = _parse_conditions(spec.get("stop", []), key + ".stop", fail, states)
-        restart = _parse_conditions(spec.get("restart", []), key + ".restart", fail, states)
-        if any(c.entered for c in restart):
-            raise fail(key + ".restart", "a clock restarts on evidence only, not on entering a state")
-        due_raw = spec.get("due")
-        if due_raw == SCHOOL_YEAR_END:
-            due = None
-        else:
-            due = parse_duration(due_raw)
-            if due is None:
-                raise fail(key + ".due", f"must be a duration such as '6w' or '10d', or '{SCHOOL_YEAR_END}'")
-        remind_raw = spec.get("remind", [])
-        if isinstance(remind_raw, str):
-            remind_raw = [remind_raw]
-        if not isinstance(remind_raw, list):
-            raise fail(key + ".remind", "must be a list of durations such as ['2w', '3d']")
-        remind: list[Duration] = []
-        for j, r in enumerate(remind_raw):
-            d = parse_duration(r)
-            if d is None:
-                raise fail(f"{key}.remind[{j}]", f"{r!r} is not a duration such as '2w' or '3d'")
-            if any(x.days == d.days for x in remind):
-                raise fail(f"{key}.remind[{j}]", f"{r!r} is the same day as another reminder")
-            remind.append(d)
-        esc_raw = spec.get("escalate_after")
-        escalate = None
-        if esc_raw is not None:
-            escalate = parse_duration(esc_raw)
-            if escalate is None:
-                raise fail(key + ".escalate_after", f"{esc_raw!r} is not a duration such as '1w'")
-        meeting = spec.get("meeting", False)
-        if not isinstance(meeting, bool):
-            raise fail(key + ".meeting", "must be true or false")
-        out.append(DeadlineDef(
-            name=name, label=label, start=start, start_state=start_state, stop=stop,
-            restart=restart, due=due, remind=tuple(sorted(remind, key=lambda d: -d.days)),
-            escalate_after=escalate, meeting=meeting,
-        ))
-    return tuple(out)
-
-
-def _parse_start(raw: Any, key: str, fail: Fail, states: Mapping[str, StateDef]) -> tuple[str, str | None]:
-    if not isinstance(raw, dict) or len(raw) != 1:
-        raise fail(key, "must be one of { entered = \"STATE\" }, { plan_end = true }, { opp_adopted = true }")
-    (kind, value), = raw.items()
-    if kind == "entered":
-        if value not in states:
-            raise fail(key + ".entered", f"unknown state {value!r}")
-        return "entered", value
-    if kind in ("plan_end", "opp_adopted"):
-        if value is not True:
-            raise fail(f"{key}.{kind}", "must be true")
-        return kind, None
-    raise fail(f"{key}.{kind}", "unknown clock start (entered, plan_end, opp_adopted)")
-
-
-def _parse_conditions(
-    raw: Any, key: str, fail: Fail, states: Mapping[str, StateDef],
-) -> tuple[Condition, ...]:
-    if isinstance(raw, dict):
-        raw = [raw]
-    if not isinstance(raw, list):
-        raise fail(key, "must be a list of { entered = STATE } or { evidence = KIND, where = {...} }")
-    out: list[Condition] = []
-    for j, c in enumerate(raw):
-        ckey = f"{key}[{j}]"
-        if not isinstance(c, dict):
-            raise fail(ckey, "must be a table")
-        if "entered" in c:
-            if set(c) != {"entered"}:
-                raise fail(ckey, "{ entered = STATE } takes no other keys")
-            if c["entered"] not in states:
-                raise fail(ckey + ".entered", f"unknown state {c['entered']!r}")
-            out.append(Condition(entered=c["entered"]))
-            continue
-        for k in c:
-            if k not in ("evidence", "where"):
-                raise fail(f"{ckey}.{k}", "unknown key (allowed: entered, evidence, where)")
-        ev, where = parse_evidence_filter(c, key=ckey, fail=fail)
-        out.append(Condition(evidence=ev, where=where))
-    return tuple(out)
-
-
 # ---- computing ------------------------------------------------------------------------------
 def school_year_end(day: dt.date) -> dt.date:
     """31 July that ends the school year (1 August - 31 July) containing `day`."""
@@ -258,7 +99,7 @@ def running(case: Case, definition: ProcessDefinition, today: dt.date) -> list[R
     if case.closed or definition.states[case.state].final:
         return []
     out: list[Running] = []
-    for dd in getattr(definition, "deadlines", ()):
+    for dd in definition.deadlines:
         for anchor_key, mark, restarted in _starts(case, dd):
             if _stopped(case, dd, mark, anchor_key):
                 continue
@@ -295,11 +136,10 @@ def _starts(case: Case, dd: DeadlineDef) -> list[tuple[str, _Mark, bool]]:
         for ev in case.events:
             if ev.type != "transitioned":
                 continue
-            p = ev.payload
+            p = upcasts.payload(ev)  # older events read as their definition's [[upcasts]] say
             if p.get("ends_opp"):
                 mark = None
-            elif mark is None and (p.get("adopts_opp") or (
-                    p["source"] == "opp_concept" and p["dest"] == "opp_vastgesteld")):
+            elif mark is None and p.get("adopts_opp"):
                 mark = _Mark(ev.seq, _entry_date(case, ev.seq))
     if mark is None:
         return []

@@ -13,13 +13,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from workflow.domain.deadlines import DeadlineDef, parse_deadlines
+from workflow.domain import upcasts as _upcasts
+from workflow.domain.deadline_defs import DeadlineDef, parse_deadlines
 from workflow.domain.errors import DefinitionError
-from workflow.domain.evidence import EVIDENCE_KINDS
+from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind
 from workflow.domain.guards import Guard, parse_guard
+from workflow.domain.kinds import parse_kind
 
 TOP_LEVEL_KEYS = {
-    "process", "roles", "consent", "evidence", "states", "triggers", "transitions", "deadlines",
+    "process", "roles", "consent", "evidence", "states", "triggers", "transitions", "deadlines", "upcasts",
 }
 
 
@@ -37,6 +39,18 @@ class ParamDef:
     name: str
     required: bool
     choices: tuple[str, ...] | None
+    label: str = ""
+    choice_labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ")
+
+    def choice_label(self, value: Any) -> str:
+        for k, v in self.choice_labels:
+            if k == value:
+                return v
+        return str(value).replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,7 @@ class TransitionDef:
     close_reason: str | None = None
     ends_opp: bool = False
     adopts_opp: bool = False
+    revises_opp: bool = False  # read by the compliance report (OOGO before a revision)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +96,24 @@ class ProcessDefinition:
     deadlines: tuple[DeadlineDef, ...] = ()
     # Scopes that share data with another party: a grant must say with whom, why and on what basis.
     sharing_scopes: tuple[str, ...] = ()
+    # The built-in evidence kinds and the ones this file declares, by name.
+    evidence_kinds: dict[str, EvidenceKind] = field(default_factory=lambda: dict(BUILTIN_KINDS))
+    consent_labels: dict[str, str] = field(default_factory=dict)
+
+    def scope_label(self, scope: str) -> str:
+        return self.consent_labels.get(scope) or scope.replace("_", " ")
+
+    def edge(self, trigger: str, source: str, dest: str) -> TransitionDef | None:
+        """The transition a recorded event took (first declared, as `decide` picks)."""
+        for t in self.candidates(trigger, source):
+            if t.dest == dest:
+                return t
+        return None
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        """Every secret field of every evidence kind this definition knows (for log redaction)."""
+        return frozenset(n for k in self.evidence_kinds.values() for n in k.secret_names)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -264,23 +297,33 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
     open_roles = frozenset(writer_roles(proc.get("open_roles", default_roles), "process.open_roles"))
 
     consent = c.table(raw.get("consent", {"scopes": []}), "consent")
-    c.no_unknown(consent, {"scopes", "sharing"}, "consent")
+    c.no_unknown(consent, {"scopes", "sharing", "labels"}, "consent")
     scopes = c.strings(consent.get("scopes", []), "consent.scopes") if consent.get("scopes") else ()
     sharing = c.strings(consent.get("sharing", []), "consent.sharing") if consent.get("sharing") else ()
     for scope in sharing:
         if scope not in scopes:
             raise c.fail("consent.sharing", f"unknown consent scope {scope!r} (declared: {', '.join(scopes)})")
+    consent_labels = {str(k): c.string(v, f"consent.labels.{k}")
+                      for k, v in c.table(consent.get("labels", {}), "consent.labels").items()}
+    for scope in consent_labels:
+        if scope not in scopes:
+            raise c.fail(f"consent.labels.{scope}", f"unknown consent scope (declared: {', '.join(scopes)})")
 
     ev_raw = c.table(raw.get("evidence", {}), "evidence")
     evidence_roles: dict[str, frozenset[str]] = {}
+    kinds: dict[str, EvidenceKind] = dict(BUILTIN_KINDS)
     for kind, spec in ev_raw.items():
         key = f"evidence.{kind}"
-        if kind not in EVIDENCE_KINDS:
-            raise c.fail(key, f"unknown evidence kind (known: {', '.join(EVIDENCE_KINDS)})")
         spec = c.table(spec, key)
-        c.no_unknown(spec, {"roles"}, key)
+        if kind in BUILTIN_KINDS:
+            c.no_unknown(spec, {"roles"}, key)
+        elif "fields" not in spec:
+            raise c.fail(key, f"unknown evidence kind (known: {', '.join(kinds)}); "
+                              "a new kind declares its fields ([evidence.KIND.fields.NAME])")
+        else:
+            kinds[kind] = parse_kind(kind, spec, key, c.fail)
         evidence_roles[kind] = frozenset(writer_roles(spec.get("roles", default_roles), key + ".roles"))
-    for kind in EVIDENCE_KINDS:  # a kind the file does not mention is recorded by the default roles
+    for kind in kinds:  # a kind the file does not mention is recorded by the default roles
         evidence_roles.setdefault(kind, frozenset(default_roles))
 
     states: dict[str, StateDef] = {}
@@ -316,9 +359,16 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         for pname, pspec in c.table(spec.get("params", {}), key + ".params").items():
             pkey = f"{key}.params.{pname}"
             pspec = c.table(pspec, pkey)
-            c.no_unknown(pspec, {"required", "choices"}, pkey)
+            c.no_unknown(pspec, {"required", "choices", "label", "labels"}, pkey)
             choices = c.strings(pspec["choices"], pkey + ".choices") if "choices" in pspec else None
-            params[pname] = ParamDef(pname, c.boolean(pspec.get("required"), pkey + ".required"), choices)
+            labels = c.table(pspec.get("labels", {}), pkey + ".labels")
+            for v in labels:
+                if choices is None or v not in choices:
+                    raise c.fail(f"{pkey}.labels.{v}", "not one of the parameter's choices")
+            params[pname] = ParamDef(
+                pname, c.boolean(pspec.get("required"), pkey + ".required"), choices,
+                label=c.string(pspec["label"], pkey + ".label") if "label" in pspec else "",
+                choice_labels=tuple((k, c.string(v, f"{pkey}.labels.{k}")) for k, v in labels.items()))
         triggers[name] = TriggerDef(name, str(spec.get("label", name)), params)
 
     raw_transitions = raw.get("transitions")
@@ -331,7 +381,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         c.no_unknown(
             spec,
             {"trigger", "source", "dest", "roles", "guards", "when", "close_reason", "ends_opp",
-             "adopts_opp"},
+             "adopts_opp", "revises_opp"},
             key,
         )
         trigger = c.string(spec.get("trigger"), key + ".trigger")
@@ -373,6 +423,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
                 states=states,
                 scopes=scopes,
                 params=triggers[trigger].params,
+                kinds=kinds,
             )
             for j, g in enumerate(guards_raw)
         )
@@ -381,6 +432,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
             close_reason = c.string(close_reason, key + ".close_reason")
         ends_opp = c.boolean(spec.get("ends_opp"), key + ".ends_opp")
         adopts_opp = c.boolean(spec.get("adopts_opp"), key + ".adopts_opp")
+        revises_opp = c.boolean(spec.get("revises_opp"), key + ".revises_opp")
         for s in sources:
             transitions.append(
                 TransitionDef(
@@ -394,6 +446,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
                     close_reason=close_reason,
                     ends_opp=ends_opp,
                     adopts_opp=adopts_opp,
+                    revises_opp=revises_opp,
                 )
             )
 
@@ -403,7 +456,8 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         if sdef.final and not any(t.dest == name for t in transitions):
             raise c.fail(f"states.{name}", "final state cannot be reached by any transition")
 
-    deadlines = parse_deadlines(raw.get("deadlines"), fail=c.fail, states=states)
+    deadlines = parse_deadlines(raw.get("deadlines"), fail=c.fail, states=states, kinds=kinds)
+    _upcasts.register(pid, version, _upcasts.parse_upcasts(raw.get("upcasts"), fail=c.fail))
 
     return ProcessDefinition(
         id=pid,
@@ -422,6 +476,8 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         raw=raw,
         deadlines=deadlines,
         sharing_scopes=sharing,
+        evidence_kinds=kinds,
+        consent_labels=consent_labels,
     )
 
 

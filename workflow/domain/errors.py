@@ -6,16 +6,21 @@ kinds and fields, never a pupil's name, a note or a view.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PassendError(Exception):
     """Base of every expected failure; the CLI turns it into one line and an exit code."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
+    def __init__(self, message: str, *, reasons: list[str] | None = None,
+                 details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.reasons: list[str] = list(reasons or [])
+        # The reasons as data, when the service layer knows them: {code, params, text} each.
+        self.details: list[dict[str, Any]] = list(details or [])
 
 
 class BadInput(PassendError):

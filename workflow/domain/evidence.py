@@ -1,95 +1,315 @@
-"""Evidence kinds and their fields: what each record must hold, what is secret, what is checked.
+"""Evidence kinds: each one declaration of its fields, checks, labels and help.
 
-The schema lives in code because guards depend on field meaning; which roles may record a kind, and
-which consent scopes exist, live in the process definition. Secret fields (notes, views, names of
-participants) are returned apart so the service can encrypt them before anything is stored.
+An evidence kind says, in one place, which fields a record has (type, choices, required, secret),
+the rules that tie fields together, the plain fields it derives for guards to filter on
+(`heard`, `with_parents`), and how a person reads it: a Dutch label and help for the kind, each
+field and each choice. Everything else derives from it: the CLI's `record` options and help,
+validation (every missing field named in one message), which fields a guard may filter on, the
+keys the logs redact, and the words a refusal uses.
+
+The built-in kinds are declared here, in code, because their cross-field rules are code; a
+process definition may declare more kinds in TOML (`[evidence.KIND]` with `label`, `help` and
+`fields`: see `workflow.domain.kinds`). Secret fields (notes, views, names of participants) are
+returned apart so the service can encrypt them before anything is stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from workflow.domain.errors import BadInput
 
+FIELD_TYPES = ("text", "choice", "date", "bool", "int")
+TEXT_LIMIT = 20_000
+
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """One field of an evidence kind.
+
+    `label` names the field to a person; `choice_labels` name its values. How a guard's filter
+    on the field reads: a field that `names` the record (a meeting's kind) replaces the kind's
+    label by its choice's label ("OOGO-gesprek met de ouders" rather than "overleg"); any other
+    choice reads through `phrase` ("met uitkomst {value}"); a yes/no field as `yes` or `no`.
+    """
+
     name: str
     type: str  # text | choice | date | bool | int
     required: bool = False
     secret: bool = False
     choices: tuple[str, ...] = ()
     help: str = ""
+    label: str = ""
+    choice_labels: tuple[tuple[str, str], ...] = ()
+    phrase: str = ""
+    names: bool = False
+    yes: str = ""
+    no: str = ""
+    # "consent_scopes": the choices are the definition's consent scopes, not fixed here.
+    choices_from: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ")
+
+    def choice_label(self, value: Any) -> str:
+        for k, v in self.choice_labels:
+            if k == value:
+                return v
+        return str(value).replace("_", " ")
 
 
-def _f(name: str, type_: str, *, required: bool = False, secret: bool = False,
-       choices: tuple[str, ...] = (), help: str = "") -> FieldSpec:
-    return FieldSpec(name, type_, required, secret, choices, help)
+def _f(name: str, type_: str, label: str, *, required: bool = False, secret: bool = False,
+       choices: tuple[str, ...] | dict[str, str] = (), help: str = "", phrase: str = "",
+       names: bool = False, yes: str = "", no: str = "", choices_from: str = "") -> FieldSpec:
+    labels = tuple(choices.items()) if isinstance(choices, dict) else ()
+    return FieldSpec(name, type_, required, secret, tuple(choices), help, label, labels, phrase, names,
+                     yes, no, choices_from)
 
 
-SIGNAL_AREAS = (
-    "lezen", "spelling", "rekenen", "taal", "gedrag", "sociaal_emotioneel", "werkhouding",
-    "fysiek", "ontwikkelingsvoorsprong", "anders",
-)
+@dataclass
+class Draft:
+    """A record being validated: what the kind's checks read and may complete."""
 
-EVIDENCE_KINDS: dict[str, tuple[FieldSpec, ...]] = {
-    "signal": (
-        _f("date", "date", help="date of the observation (default today)"),
-        _f("area", "choice", required=True, choices=SIGNAL_AREAS),
-        _f("note", "text", required=True, secret=True, help="what was observed"),
-    ),
-    "plan": (
-        _f("date", "date", help="date the plan was made (default today)"),
-        _f("start", "date", required=True, help="first day of the support period"),
-        _f("end", "date", required=True, help="last day of the period; evaluate by then"),
-        _f("goals", "text", required=True, secret=True),
-        _f("who", "text", required=True, secret=True, help="who gives the support"),
-        _f("frequency", "text", required=True, help="how often, e.g. '3x per week 20 min'"),
-    ),
-    "evaluation": (
-        _f("date", "date", help="date of the evaluation (default today)"),
-        _f("outcome", "choice", required=True, choices=("voldoende", "onvoldoende")),
-        _f("subject", "choice", choices=("plan", "opp"), help="what is evaluated (default plan)"),
-        _f("plan", "int", help="event number of the plan evaluated (default: the latest plan)"),
-        _f("with_parents", "bool", help="evaluated together with the parents"),
-        _f("notes", "text", secret=True),
-    ),
-    "consent": (
-        _f("date", "date", help="date the parents decided (default today)"),
-        _f("scope", "choice", required=True, help="what the consent is for"),
-        _f("status", "choice", required=True, choices=("granted", "refused", "revoked")),
-        _f("by", "text", required=True, secret=True, help="who decided (parent or guardian)"),
-        _f("recipient", "text", help="to whom data is shared (data sharing scopes)"),
-        _f("legal_basis", "text", help="legal basis for sharing (AVG art. 6)"),
-        _f("purpose", "text", help="purpose of sharing"),
-    ),
-    "view": (
-        _f("date", "date", help="date the view was given (default today)"),
-        _f("party", "choice", required=True, choices=("ouders", "leerling")),
-        _f("text", "text", secret=True, help="the view, in their words"),
-        _f("reason_not_heard", "text", secret=True, help="why the view could not be heard"),
-    ),
-    "meeting": (
-        _f("date", "date", help="date of the meeting (default today)"),
-        _f("kind", "choice", required=True,
-           choices=("oogo", "bot", "expert", "leerlingbespreking")),
-        _f("participants", "text", required=True, secret=True),
-        _f("outcome", "choice", choices=("advies", "arrangement", "tlv"),
-           help="BOT meetings: the outcome"),
-        _f("summary", "text", secret=True, help="what was agreed"),
-    ),
-    "contact": (
-        _f("date", "date", help="date of the contact (default today)"),
-        _f("party", "choice", choices=("ouders", "leerling", "externe"), help="with whom (default ouders)"),
-        _f("method", "choice", required=True, choices=("gesprek", "telefoon", "email", "brief")),
-        _f("note", "text", secret=True),
-    ),
+    kind: EvidenceKind
+    date: dt.date
+    plain: dict[str, Any]
+    secret: dict[str, str]
+    context: Context
+
+
+@dataclass(frozen=True)
+class Context:
+    """What validation needs to know of the case and the definition."""
+
+    today: dt.date
+    consent_scopes: tuple[str, ...] = ()
+    sharing_scopes: tuple[str, ...] = ()
+    plans: Callable[[], list[tuple[int, dt.date, dt.date]]] = list
+    opp_active: bool = True
+
+
+Check = Callable[[Draft], None]
+
+
+@dataclass(frozen=True)
+class EvidenceKind:
+    """One kind of evidence. Iterating it yields its input fields, in order (date first)."""
+
+    name: str
+    label: str
+    help: str
+    fields: tuple[FieldSpec, ...]
+    derived: tuple[FieldSpec, ...] = ()  # plain booleans the checks set; guards may filter on them
+    checks: tuple[Check, ...] = ()
+    exactly_one_of: tuple[tuple[str, ...], ...] = ()
+    builtin: bool = True
+
+    def __iter__(self) -> Iterator[FieldSpec]:
+        return iter(self.fields)
+
+    def field(self, name: str) -> FieldSpec | None:
+        for f in (*self.fields, *self.derived):
+            if f.name == name:
+                return f
+        return None
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields if f.secret)
+
+    @property
+    def filterable(self) -> dict[str, FieldSpec]:
+        """The fields a guard or deadline may filter on: plain ones and derived ones."""
+        return {f.name: f for f in (*self.fields, *self.derived) if not f.secret}
+
+
+def _labels(kind: EvidenceKind, names: Any) -> str:
+    titles = [(kind.field(n) or FieldSpec(n, "text")).title for n in names]
+    return ", ".join(titles[:-1]) + " en " + titles[-1] if len(titles) > 1 else "".join(titles)
+
+
+# ---- the built-in kinds' rules ---------------------------------------------------------------
+def _plan_period(d: Draft) -> None:
+    if d.plain["end"] <= d.plain["start"]:
+        raise BadInput("handelingsplan: het einde moet na het begin liggen")
+    if (d.plain["end"] - d.plain["start"]).days > 366:
+        raise BadInput("handelingsplan: een periode duurt hooguit een jaar; evalueer en maak een nieuw plan")
+
+
+def _evaluation_subject(d: Draft) -> None:
+    plain = d.plain
+    plain.setdefault("subject", "plan")
+    plain.setdefault("with_parents", False)
+    if plain["subject"] == "plan":
+        known = {seq: start for seq, start, _ in d.context.plans()}
+        if "plan" in plain:
+            if plain["plan"] not in known:
+                raise BadInput(f"evaluatie: er is geen plan met nummer {plain['plan']}")
+        elif known:
+            plain["plan"] = max(known)
+        else:
+            raise BadInput("evaluatie: er is nog geen plan vastgelegd om te evalueren")
+        if d.date < known[plain["plan"]]:
+            raise BadInput(f"evaluatie: datum {d.date.isoformat()} ligt voor de start van "
+                           f"plan #{plain['plan']} ({known[plain['plan']].isoformat()})")
+    elif "plan" in plain:
+        raise BadInput("evaluatie: een plannummer hoort alleen bij een evaluatie van een handelingsplan")
+    elif not d.context.opp_active:
+        raise BadInput("evaluatie: er is geen vastgesteld OPP om te evalueren")
+
+
+def _view_heard(d: Draft) -> None:
+    has_text, has_reason = "text" in d.secret, "reason_not_heard" in d.secret
+    if has_text == has_reason:
+        raise BadInput("mening: vul precies een van beide in: de mening in eigen woorden, "
+                       "of de reden waarom die niet gehoord kon worden")
+    d.plain["heard"] = has_text
+
+
+def _meeting_outcome(d: Draft) -> None:
+    plain = d.plain
+    if plain["kind"] == "bot" and "outcome" not in plain:
+        raise BadInput("overleg: een BOT-overleg heeft een uitkomst (advies, arrangement, tlv)")
+    if plain["kind"] != "bot" and "outcome" in plain:
+        raise BadInput("overleg: een uitkomst hoort alleen bij een BOT-overleg; schrijf de afspraken "
+                       "bij de samenvatting")
+    plain["with_parents"] = plain["kind"] in ("oogo", "bot")
+
+
+def _contact_party(d: Draft) -> None:
+    d.plain.setdefault("party", "ouders")
+
+
+def _consent_sharing(d: Draft) -> None:
+    plain = d.plain
+    if plain["scope"] in d.context.sharing_scopes and plain["status"] == "granted":
+        lacking = [n for n in ("recipient", "legal_basis", "purpose") if n not in plain]
+        if lacking:
+            raise BadInput(f"toestemming: gegevensdeling vraagt ook {_labels(d.kind, lacking)} "
+                           "(aan wie, op welke grondslag, met welk doel)")
+
+
+SIGNAL_AREAS = {
+    "lezen": "lezen", "spelling": "spelling", "rekenen": "rekenen", "taal": "taal", "gedrag": "gedrag",
+    "sociaal_emotioneel": "sociaal-emotionele ontwikkeling", "werkhouding": "werkhouding",
+    "fysiek": "lichamelijke ontwikkeling", "ontwikkelingsvoorsprong": "ontwikkelingsvoorsprong",
+    "anders": "iets anders",
 }
 
-TEXT_LIMIT = 20_000
+
+def _date(what: str) -> FieldSpec:
+    return _f("date", "date", "datum", help=f"datum {what} (standaard vandaag)")
+
+
+BUILTIN_KINDS: dict[str, EvidenceKind] = {k.name: k for k in (
+    EvidenceKind(
+        "signal", "signalering", "Een signaal dat een leerling misschien meer ondersteuning nodig heeft.",
+        (
+            _date("van de observatie"),
+            _f("area", "choice", "gebied", required=True, choices=SIGNAL_AREAS, phrase="over {value}",
+               help="waar het signaal over gaat"),
+            _f("note", "text", "notitie", required=True, secret=True, help="wat is opgemerkt"),
+        ),
+    ),
+    EvidenceKind(
+        "plan", "handelingsplan", "Een handelingsplan voor een periode van ondersteuning.",
+        (
+            _date("waarop het plan is gemaakt"),
+            _f("start", "date", "begin", required=True, help="eerste dag van de ondersteuningsperiode"),
+            _f("end", "date", "einde", required=True, help="laatste dag van de periode; evalueer uiterlijk dan"),
+            _f("goals", "text", "doelen", required=True, secret=True, help="de doelen van het plan"),
+            _f("who", "text", "wie helpt", required=True, secret=True, help="wie de ondersteuning geeft"),
+            _f("frequency", "text", "hoe vaak", required=True,
+               help="hoe vaak, bijvoorbeeld '3x per week 20 min'"),
+        ),
+        checks=(_plan_period,),
+    ),
+    EvidenceKind(
+        "evaluation", "evaluatie", "De evaluatie van een periode van een handelingsplan of van het OPP.",
+        (
+            _date("van de evaluatie"),
+            _f("outcome", "choice", "uitkomst", required=True,
+               choices={"voldoende": "voldoende", "onvoldoende": "onvoldoende"}, phrase="met uitkomst {value}",
+               help="genoeg vooruitgang (voldoende) of niet (onvoldoende)"),
+            _f("subject", "choice", "onderwerp", names=True,
+               choices={"plan": "evaluatie van het handelingsplan", "opp": "evaluatie van het OPP"},
+               help="wat wordt geëvalueerd: plan of opp (standaard plan)"),
+            _f("plan", "int", "plannummer", phrase="van plan {value}",
+               help="nummer van het geëvalueerde plan (standaard het laatste plan)"),
+            _f("with_parents", "bool", "samen met de ouders", yes="samen met de ouders", no="zonder de ouders",
+               help="samen met de ouders geëvalueerd"),
+            _f("notes", "text", "aantekeningen", secret=True, help="aantekeningen bij de evaluatie"),
+        ),
+        checks=(_evaluation_subject,),
+    ),
+    EvidenceKind(
+        "consent", "toestemming", "Het besluit van de ouders over een toestemming (verleend, geweigerd, ingetrokken).",
+        (
+            _date("waarop de ouders besloten"),
+            _f("scope", "choice", "waarvoor", required=True, choices_from="consent_scopes", phrase="voor {value}",
+               help="waarvoor de toestemming is"),
+            _f("status", "choice", "besluit", required=True,
+               choices={"granted": "verleend", "refused": "geweigerd", "revoked": "ingetrokken"},
+               phrase="{value}", help="het besluit: granted (verleend), refused (geweigerd), revoked (ingetrokken)"),
+            _f("by", "text", "wie besliste", required=True, secret=True, help="wie besliste (ouder of verzorger)"),
+            _f("recipient", "text", "ontvanger", help="aan wie gegevens worden gedeeld (bij gegevensdeling)"),
+            _f("legal_basis", "text", "grondslag", help="grondslag voor het delen (AVG art. 6)"),
+            _f("purpose", "text", "doel", help="doel van het delen"),
+        ),
+        checks=(_consent_sharing,),
+    ),
+    EvidenceKind(
+        "view", "mening", "De mening van de ouders of van de leerling (of waarom die niet gehoord kon worden).",
+        (
+            _date("waarop de mening is gegeven"),
+            _f("party", "choice", "van wie", required=True, names=True,
+               choices={"ouders": "mening van de ouders", "leerling": "mening van de leerling"},
+               help="van wie: ouders of leerling"),
+            _f("text", "text", "mening in eigen woorden", secret=True, help="de mening, in hun eigen woorden"),
+            _f("reason_not_heard", "text", "reden niet gehoord", secret=True,
+               help="waarom de mening niet gehoord kon worden"),
+        ),
+        derived=(_f("heard", "bool", "gehoord", yes="in eigen woorden", no="met de reden waarom niet gehoord"),),
+        checks=(_view_heard,),
+    ),
+    EvidenceKind(
+        "meeting", "overleg", "Een overleg: OOGO met de ouders, BOT, met een deskundige, leerlingbespreking.",
+        (
+            _date("van het overleg"),
+            _f("kind", "choice", "soort overleg", required=True, names=True, choices={
+                "oogo": "OOGO-gesprek met de ouders", "bot": "BOT-overleg",
+                "expert": "overleg met een externe deskundige", "leerlingbespreking": "leerlingbespreking"},
+               help="soort overleg: oogo, bot, expert of leerlingbespreking"),
+            _f("participants", "text", "deelnemers", required=True, secret=True, help="wie er waren"),
+            _f("outcome", "choice", "uitkomst", phrase="met uitkomst {value}",
+               choices={"advies": "advies", "arrangement": "arrangement", "tlv": "TLV"},
+               help="bij een BOT-overleg: de uitkomst"),
+            _f("summary", "text", "afspraken", secret=True, help="wat is afgesproken"),
+        ),
+        derived=(_f("with_parents", "bool", "met de ouders", yes="met de ouders", no="zonder de ouders"),),
+        checks=(_meeting_outcome,),
+    ),
+    EvidenceKind(
+        "contact", "contact", "Contact met de ouders (ouders geïnformeerd), de leerling of een externe partij.",
+        (
+            _date("van het contact"),
+            _f("party", "choice", "met wie", names=True, choices={
+                "ouders": "contact met de ouders", "leerling": "contact met de leerling",
+                "externe": "contact met een externe partij"}, help="met wie (standaard de ouders)"),
+            _f("method", "choice", "hoe", required=True, phrase="via {value}", choices={
+                "gesprek": "een gesprek", "telefoon": "de telefoon", "email": "e-mail", "brief": "een brief"},
+               help="hoe: gesprek, telefoon, email of brief"),
+            _f("note", "text", "notitie", secret=True, help="wat is besproken"),
+        ),
+        checks=(_contact_party,),
+    ),
+)}
+# The name the rest of the code (and older imports) know the built-in registry by.
+EVIDENCE_KINDS = BUILTIN_KINDS
 
 
 @dataclass(frozen=True)
@@ -97,10 +317,10 @@ class ValidEvidence:
     kind: str
     date: dt.date
     plain: dict[str, Any]
-    secret: dict[str, str]
+    secret: dict[str, str] = field(default_factory=dict)
 
 
-def parse_date(value: Any, field: str) -> dt.date:
+def parse_date(value: Any, label: str) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -108,11 +328,11 @@ def parse_date(value: Any, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise BadInput(f"{field}: '{value}' is geen datum (verwacht JJJJ-MM-DD)") from None
+        raise BadInput(f"{label}: '{value}' is geen datum (verwacht JJJJ-MM-DD)") from None
 
 
-def _coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...]) -> Any:
-    name = spec.name
+def _coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...], what: str) -> Any:
+    name = f"{what}: {spec.title}"
     if spec.type == "date":
         return parse_date(value, name)
     if spec.type == "bool":
@@ -146,7 +366,7 @@ def _coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...]) -> Any:
 
 
 def validate(
-    kind: str,
+    kind: str | EvidenceKind,
     values: Mapping[str, Any],
     *,
     today: dt.date,
@@ -154,88 +374,52 @@ def validate(
     plans: Callable[[], list[tuple[int, dt.date, dt.date]]] = list,
     opp_active: bool = True,
     sharing_scopes: tuple[str, ...] = (),
+    kinds: Mapping[str, EvidenceKind] = BUILTIN_KINDS,
 ) -> ValidEvidence:
-    """Check one evidence record; raise BadInput naming the first field that is wrong.
+    """Check one evidence record; raise BadInput naming what is wrong, by label.
 
-    `plans` lists the case's recorded plans (seq, start, end) so an evaluation can name its plan;
-    `opp_active` says whether the case has an adopted OPP that an evaluation can be about;
-    a grant for one of `sharing_scopes` must record recipient, legal basis and purpose.
+    Every missing required field is named in one message. `kinds` are the kinds the case's
+    definition knows (the built-in ones and its own); `plans` lists the case's recorded plans
+    (seq, start, end) so an evaluation can name its plan; `opp_active` says whether the case has
+    an adopted OPP that an evaluation can be about; a grant for one of `sharing_scopes` must
+    record recipient, legal basis and purpose.
     """
-    if kind not in EVIDENCE_KINDS:
-        raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(EVIDENCE_KINDS)})")
-    specs = {s.name: s for s in EVIDENCE_KINDS[kind]}
+    if isinstance(kind, str):
+        spec_kind = kinds.get(kind)
+        if spec_kind is None:
+            raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(kinds)})")
+    else:
+        spec_kind = kind
+    what = spec_kind.label
+    specs = {s.name: s for s in spec_kind.fields}
     for name in values:
         if name not in specs:
-            raise BadInput(f"{kind}: onbekend veld '{name}' (velden: {', '.join(specs)})")
+            raise BadInput(f"{what}: onbekend veld '{name}' (velden: {', '.join(specs)})")
+    context = Context(today, consent_scopes, sharing_scopes, plans, opp_active)
     plain: dict[str, Any] = {}
     secret: dict[str, str] = {}
+    lacking: list[str] = []
     for spec in specs.values():
         value = values.get(spec.name)
         if value is None or (isinstance(value, str) and value == "" and spec.type != "text"):
             if spec.required:
-                raise BadInput(f"{kind}: veld '{spec.name}' is verplicht")
+                lacking.append(spec.name)
             continue
-        choices = consent_scopes if (kind, spec.name) == ("consent", "scope") else spec.choices
-        coerced = _coerce(spec, value, choices)
+        choices = consent_scopes if spec.choices_from == "consent_scopes" else spec.choices
+        coerced = _coerce(spec, value, choices, what)
         if spec.secret:
             secret[spec.name] = coerced
         else:
             plain[spec.name] = coerced
+    if lacking:
+        raise BadInput(f"{what}: nog niet ingevuld: {_labels(spec_kind, lacking)}")
     date = plain.pop("date", today)
     if date > today:
-        raise BadInput(f"{kind}: datum {date.isoformat()} ligt in de toekomst")
-    _check_kind(kind, date, plain, secret, plans, opp_active)
-    if kind == "consent" and plain["scope"] in sharing_scopes and plain["status"] == "granted":
-        for name in ("recipient", "legal_basis", "purpose"):
-            if name not in plain:
-                raise BadInput(f"consent: gegevensdeling '{plain['scope']}' vraagt '{name}' "
-                               "(aan wie, op welke grondslag, met welk doel)")
-    return ValidEvidence(kind, date, plain, secret)
-
-
-def _check_kind(
-    kind: str,
-    date: dt.date,
-    plain: dict[str, Any],
-    secret: dict[str, str],
-    plans: Callable[[], list[tuple[int, dt.date, dt.date]]],
-    opp_active: bool,
-) -> None:
-    """Rules that tie fields together, and derived plain fields the guards filter on."""
-    if kind == "plan":
-        if plain["end"] <= plain["start"]:
-            raise BadInput("plan: 'end' moet na 'start' liggen")
-        if (plain["end"] - plain["start"]).days > 366:
-            raise BadInput("plan: een periode duurt hooguit een jaar; evalueer en maak een nieuw plan")
-    elif kind == "evaluation":
-        plain.setdefault("subject", "plan")
-        plain.setdefault("with_parents", False)
-        if plain["subject"] == "plan":
-            known = {seq: start for seq, start, _ in plans()}
-            if "plan" in plain:
-                if plain["plan"] not in known:
-                    raise BadInput(f"evaluation: er is geen plan met nummer {plain['plan']}")
-            elif known:
-                plain["plan"] = max(known)
-            else:
-                raise BadInput("evaluation: er is nog geen plan vastgelegd om te evalueren")
-            if date < known[plain["plan"]]:
-                raise BadInput(f"evaluation: datum {date.isoformat()} ligt voor de start van "
-                               f"plan #{plain['plan']} ({known[plain['plan']].isoformat()})")
-        elif "plan" in plain:
-            raise BadInput("evaluation: 'plan' hoort alleen bij een evaluatie met subject plan")
-        elif not opp_active:
-            raise BadInput("evaluation: er is geen vastgesteld OPP om te evalueren")
-    elif kind == "view":
-        has_text, has_reason = "text" in secret, "reason_not_heard" in secret
-        if has_text == has_reason:
-            raise BadInput("view: geef precies een van 'text' of 'reason_not_heard'")
-        plain["heard"] = has_text
-    elif kind == "meeting":
-        if plain["kind"] == "bot" and "outcome" not in plain:
-            raise BadInput("meeting: een BOT-overleg heeft een 'outcome' (advies, arrangement, tlv)")
-        if plain["kind"] != "bot" and "outcome" in plain:
-            raise BadInput("meeting: 'outcome' hoort alleen bij een BOT-overleg; gebruik 'summary'")
-        plain["with_parents"] = plain["kind"] in ("oogo", "bot")
-    elif kind == "contact":
-        plain.setdefault("party", "ouders")
+        raise BadInput(f"{what}: datum {date.isoformat()} ligt in de toekomst")
+    for group in spec_kind.exactly_one_of:
+        if sum(1 for n in group if n in plain or n in secret) != 1:
+            raise BadInput(f"{what}: vul precies een van deze in: {_labels(spec_kind, group)}")
+    draft = Draft(spec_kind, date, plain, secret, context)
+    for check in spec_kind.checks:
+        check(draft)
+    return ValidEvidence(spec_kind.name, date, plain, secret)

@@ -1,28 +1,36 @@
-"""Generic, parameterised guard kinds that process definitions compose.
+"""Guard kinds: each one class that parses its TOML table, checks a case and explains itself.
+
+A definition composes guards (`guards = [{ kind = "evidence", ... }]`); each `kind` names a
+class registered here with `@guard_kind`. A guard kind is one class:
+
+- `parse(raw, ctx)`: build the guard from its TOML table; every error names its key;
+- `check(case, params)`: None when it holds, else a `Reason` (a code and parameters);
+- `explain(params, source)`: a `Reason` saying what it requires (for `process show` and the
+  reminders' "what is still missing");
+- `recorded(params)`: the wording written into a transition's event (`guards`). It is part of
+  the hashed history, so it never changes: replay compares it byte for byte.
 
 transitions' own conditions refuse silently and stop at the first False; an IB needs to hear
-everything that is missing at once. So guards are evaluated here, each returning a Dutch reason
-when it does not hold, and the engine only fires when the list is empty.
+everything that is missing at once. So the case aggregate asks every guard first and collects
+every reason; the shared machine (workflow.domain.machine) then runs the same checks as its
+conditions when it moves the case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from workflow.domain.errors import DefinitionError
-from workflow.domain.evidence import EVIDENCE_KINDS
+from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind
 from workflow.domain.facts import CaseFacts, Entry, Fact
+from workflow.domain.reasons import Reason
 
-GUARD_KINDS = ("evidence", "consent", "previous_state")
-DERIVED_FIELDS = frozenset({"heard", "with_parents"})  # booleans evidence.py derives on a record
-
-EVIDENCE_NL = {
-    "signal": "signalering", "plan": "handelingsplan", "evaluation": "evaluatie",
-    "consent": "toestemming", "view": "mening", "meeting": "overleg", "contact": "contact",
-}
-ANCHOR_NL = {
+Fail = Callable[[str, str], DefinitionError]
+ANCHORS = ("case_opened", "state_entered", "level_entered")
+# The wording of the anchors in the recorded form of a guard (events; never changes).
+_RECORDED_ANCHOR = {
     "case_opened": "sinds de opening van de casus",
     "state_entered": "sinds de huidige stap begon",
     "level_entered": "op het huidige niveau",
@@ -30,44 +38,140 @@ ANCHOR_NL = {
 
 
 @dataclass(frozen=True)
+class ParseContext:
+    """What a guard's parser may check its table against."""
+
+    key: str
+    fail: Fail
+    states: Mapping[str, Any]
+    scopes: tuple[str, ...]
+    params: Mapping[str, Any]
+    kinds: Mapping[str, EvidenceKind]
+
+
 class Guard:
-    kind: str
-    evidence: str | None = None
-    where: tuple[tuple[str, Any], ...] = ()
-    since: str = "case_opened"
-    min: int = 1
-    scope: str | None = None
-    expect: str = "granted"
-    state: str | None = None
-    message: str | None = None
+    """Base of every guard kind. Subclasses are frozen dataclasses registered by name."""
 
-    def describe(self, params: Mapping[str, Any] | None = None) -> str:
-        """A Dutch sentence of what this guard requires, for refusals and the audit timeline."""
+    kind: ClassVar[str] = ""
+    keys: ClassVar[frozenset[str]] = frozenset()  # the table's keys besides `kind` and `message`
+    # Dutch wording of the codes this kind's reasons use that the message catalog does not have
+    # (a guard kind added outside the package): {code: "text with {param} placeholders"}.
+    messages: ClassVar[Mapping[str, str]] = {}
+    message: str | None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], ctx: ParseContext) -> Guard:
+        raise NotImplementedError
+
+    def check(self, case: CaseFacts, params: Mapping[str, Any]) -> Reason | None:
+        raise NotImplementedError
+
+    def explain(self, params: Mapping[str, Any] | None = None, source: str | None = None) -> Reason:
+        raise NotImplementedError
+
+    def recorded(self, params: Mapping[str, Any] | None = None) -> str:
+        raise NotImplementedError
+
+    def applies(self, case: CaseFacts) -> bool:
+        """False when the guard says "this edge is not for this case" rather than "not yet"."""
+        return True
+
+    def _with_message(self, reason: Reason) -> Reason:
         if self.message:
-            return self.message
-        if self.kind == "evidence":
-            assert self.evidence is not None
-            what = EVIDENCE_NL.get(self.evidence, self.evidence)
-            filters = ", ".join(f"{k}={_value_nl(v, params or {})}" for k, v in self.where)
-            count = f"minstens {self.min}× " if self.min > 1 else ""
-            detail = f" ({filters})" if filters else ""
-            return f"{count}{what}{detail} {_anchor_nl(self.since)}"
-        if self.kind == "consent":
-            when = "" if self.since == "case_opened" else " " + _anchor_nl(self.since)
-            if self.expect == "withheld":
-                return f"toestemming van ouders voor '{self.scope}' geweigerd of ingetrokken{when}"
-            return f"toestemming van ouders voor '{self.scope}' verleend en niet ingetrokken{when}"
-        return f"de casus kwam uit '{self.state}'"
+            return Reason(reason.code, {**reason.params, "message": self.message})
+        return reason
 
 
-def _anchor_nl(since: str) -> str:
+GUARD_KINDS: dict[str, type[Guard]] = {}
+# Wording of reason codes declared by guard kinds themselves (see `Guard.messages`).
+MESSAGES: dict[str, str] = {}
+G = TypeVar("G", bound=type[Guard])
+
+
+def guard_kind(name: str) -> Callable[[G], G]:
+    """Register a guard kind under `name` (the TOML's `kind = "name"`)."""
+
+    def register(cls: G) -> G:
+        if name in GUARD_KINDS and GUARD_KINDS[name] is not cls:
+            raise ValueError(f"guard kind {name!r} is registered twice")
+        cls.kind = name
+        GUARD_KINDS[name] = cls
+        MESSAGES.update(cls.messages)
+        return cls
+
+    return register
+
+
+def parse_guard(
+    raw: Any, *, key: str, fail: Fail, states: Mapping[str, Any], scopes: tuple[str, ...],
+    params: Mapping[str, Any], kinds: Mapping[str, EvidenceKind] = BUILTIN_KINDS,
+) -> Guard:
+    if not isinstance(raw, dict):
+        raise fail(key, "must be a table")
+    kind = raw.get("kind")
+    cls = GUARD_KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise fail(key + ".kind", f"unknown guard kind {kind!r} (known: {', '.join(GUARD_KINDS)})")
+    allowed = cls.keys | {"kind", "message"}
+    for k in raw:
+        if k not in allowed:
+            raise fail(f"{key}.{k}", f"unknown key for a {kind} guard (allowed: {', '.join(sorted(allowed))})")
+    message = raw.get("message")
+    if message is not None and not isinstance(message, str):
+        raise fail(key + ".message", "must be a string")
+    return cls.parse(raw, ParseContext(key, fail, states, scopes, params, kinds))
+
+
+def check(guard: Guard, case: CaseFacts, params: Mapping[str, Any]) -> Reason | None:
+    """None when the guard holds, else the reason it does not."""
+    return guard.check(case, params)
+
+
+# ---- anchors and filters, shared by the guard kinds and the deadlines ----------------------
+def parse_since(raw: Mapping[str, Any], ctx: ParseContext) -> str:
+    since = raw.get("since", "case_opened")
+    if not isinstance(since, str) or not (
+        since in ANCHORS or (since.startswith("entered:") and since.split(":", 1)[1] in ctx.states)
+    ):
+        raise ctx.fail(
+            ctx.key + ".since",
+            f"unknown anchor {since!r} (case_opened, state_entered, level_entered, entered:<state>)",
+        )
+    return since
+
+
+def _recorded_anchor(since: str) -> str:
     if since.startswith("entered:"):
         return f"sinds '{since.split(':', 1)[1]}' begon"
-    return ANCHOR_NL[since]
+    return _RECORDED_ANCHOR[since]
+
+
+def _anchor_params(since: str, case: CaseFacts | None, source: str | None) -> dict[str, Any]:
+    """What the catalog needs to say which moment counts: the state or level it began."""
+    out: dict[str, Any] = {"since": since}
+    if since.startswith("entered:"):
+        out["since"], out["state"] = "entered", since.split(":", 1)[1]
+    elif since == "state_entered":
+        state = case.state if case is not None else source
+        if state is not None:
+            out["state"] = state
+    elif since == "level_entered" and case is not None and case.level is not None:
+        out["level"] = case.level
+    return out
+
+
+def anchor_entry(case: CaseFacts, since: str) -> Entry | None:
+    if since == "case_opened":
+        return case.entries[0] if case.entries else None
+    if since == "state_entered":
+        return case.last_entry()
+    if since == "level_entered":
+        return case.level_entry()
+    return case.last_entry(since.split(":", 1)[1])
 
 
 def _value_nl(value: Any, params: Mapping[str, Any]) -> str:
-    """A filter value as an IB reads it: `ja`/`nee`, `a of b`, never a Python repr (True, None)."""
+    """A filter value in the recorded wording: `ja`/`nee`, `a of b`, never a Python repr."""
     got = _resolve(value, params)
     if got is None and value is not None:
         return "naar keuze"  # a trigger parameter not chosen yet, e.g. the BOT outcome in a reminder
@@ -84,106 +188,48 @@ def _resolve(value: Any, params: Mapping[str, Any]) -> Any:
     return value
 
 
+def resolved_where(where: tuple[tuple[str, Any], ...], params: Mapping[str, Any]) -> dict[str, Any]:
+    """A filter with `{param}` replaced by the chosen value (None: not chosen yet)."""
+    return {k: _resolve(v, params) for k, v in where}
+
+
 def parse_evidence_filter(
-    raw: Mapping[str, Any], *, key: str, fail: Callable[[str, str], DefinitionError],
-    params: Collection[str] = (),
+    raw: Mapping[str, Any], *, key: str, fail: Fail, params: Collection[str] = (),
+    kinds: Mapping[str, EvidenceKind] = BUILTIN_KINDS,
 ) -> tuple[str, tuple[tuple[str, Any], ...]]:
     """`evidence = KIND` and `where = { field = value }` of a guard or of a deadline's stop or
     restart condition, checked alike for both: a known kind, plain (never secret) fields or the
-    derived `heard`/`with_parents`, values of the field's type and choices, and `{param}` only
-    for a parameter the trigger declares. Lists become tuples (a value matches any of them)."""
+    kind's derived ones, values of the field's type and choices, and `{param}` only for a
+    parameter the trigger declares. Lists become tuples (a value matches any of them)."""
     ev = raw.get("evidence")
-    if ev not in EVIDENCE_KINDS:
-        raise fail(key + ".evidence", f"unknown evidence kind {ev!r} (known: {', '.join(EVIDENCE_KINDS)})")
-    fields = {f.name: f for f in EVIDENCE_KINDS[ev]}
+    if not isinstance(ev, str) or ev not in kinds:
+        raise fail(key + ".evidence", f"unknown evidence kind {ev!r} (known: {', '.join(kinds)})")
+    kind = kinds[ev]
     where = raw.get("where", {})
     if not isinstance(where, dict):
         raise fail(key + ".where", "must be a table of field = value")
     for fname, value in where.items():
         fkey = f"{key}.where.{fname}"
-        if fname not in fields and fname not in DERIVED_FIELDS:
+        spec = kind.field(fname)
+        if spec is None:
             raise fail(fkey, f"{ev} has no field {fname!r}")
-        if fname in fields and fields[fname].secret:
+        if spec.secret:
             raise fail(fkey, "secret fields are encrypted and cannot be matched")
-        ftype = "bool" if fname in DERIVED_FIELDS else fields[fname].type
         if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
             if value[1:-1] not in params:
                 raise fail(fkey, f"refers to unknown trigger parameter {value!r}")
-        elif ftype == "bool" and not isinstance(value, bool):
+        elif spec.type == "bool" and not isinstance(value, bool):
             raise fail(fkey, "must be true or false")
-        elif ftype == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+        elif spec.type == "int" and (not isinstance(value, int) or isinstance(value, bool)):
             raise fail(fkey, "must be a whole number")
-        elif ftype in ("text", "date") and not isinstance(value, str | list):
+        elif spec.type in ("text", "date") and not isinstance(value, str | list):
             raise fail(fkey, "must be a string")
-        elif fname in fields and fields[fname].choices:
+        elif spec.choices:
             vals = value if isinstance(value, list) else [value]
             for v in vals:
-                if v not in fields[fname].choices:
-                    raise fail(fkey, f"{v!r} is not one of {', '.join(fields[fname].choices)}")
+                if v not in spec.choices:
+                    raise fail(fkey, f"{v!r} is not one of {', '.join(spec.choices)}")
     return ev, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in where.items())
-
-
-def parse_guard(
-    raw: Any,
-    *,
-    key: str,
-    fail: Callable[[str, str], DefinitionError],
-    states: Mapping[str, Any],
-    scopes: tuple[str, ...],
-    params: Mapping[str, Any],
-) -> Guard:
-    if not isinstance(raw, dict):
-        raise fail(key, "must be a table")
-    kind = raw.get("kind")
-    if kind not in GUARD_KINDS:
-        raise fail(key + ".kind", f"unknown guard kind {kind!r} (known: {', '.join(GUARD_KINDS)})")
-    allowed = {
-        "evidence": {"kind", "evidence", "where", "since", "min", "message"},
-        "consent": {"kind", "scope", "expect", "since", "message"},
-        "previous_state": {"kind", "state", "message"},
-    }[kind]
-    for k in raw:
-        if k not in allowed:
-            raise fail(f"{key}.{k}", f"unknown key for a {kind} guard (allowed: {', '.join(sorted(allowed))})")
-    message = raw.get("message")
-    if message is not None and not isinstance(message, str):
-        raise fail(key + ".message", "must be a string")
-    since = raw.get("since", "case_opened")
-    if not isinstance(since, str) or not (
-        since in ANCHOR_NL or (since.startswith("entered:") and since.split(":", 1)[1] in states)
-    ):
-        raise fail(
-            key + ".since",
-            f"unknown anchor {since!r} (case_opened, state_entered, level_entered, entered:<state>)",
-        )
-    if kind == "evidence":
-        ev, where = parse_evidence_filter(raw, key=key, fail=fail, params=params)
-        n = raw.get("min", 1)
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise fail(key + ".min", "must be a whole number >= 1")
-        return Guard(kind="evidence", evidence=ev, where=where, since=since, min=n, message=message)
-    if kind == "consent":
-        scope = raw.get("scope")
-        if scope not in scopes:
-            raise fail(key + ".scope", f"unknown consent scope {scope!r} (declared: {', '.join(scopes)})")
-        expect = raw.get("expect", "granted")
-        if expect not in ("granted", "withheld"):
-            raise fail(key + ".expect", "must be 'granted' or 'withheld'")
-        return Guard(kind="consent", scope=scope, expect=expect, since=since, message=message)
-    state = raw.get("state")
-    if state not in states:
-        raise fail(key + ".state", f"unknown state {state!r}")
-    return Guard(kind="previous_state", state=state, message=message)
-
-
-def anchor_entry(case: CaseFacts, since: str) -> Entry | None:
-    if since == "case_opened":
-        return case.entries[0] if case.entries else None
-    if since == "state_entered":
-        return case.last_entry()
-    if since == "level_entered":
-        return case.level_entry()
-    return case.last_entry(since.split(":", 1)[1])
 
 
 def _after(fact: Fact, anchor: Entry | None) -> bool:
@@ -226,6 +272,12 @@ def latest_consent(case: CaseFacts, scope: str, since: Entry | None = None) -> F
     return latest
 
 
+def consent_status(case: CaseFacts, scope: str, since: Entry | None = None) -> str | None:
+    """The parents' latest decision on `scope` ('granted', 'refused', 'revoked'), or None."""
+    latest = latest_consent(case, scope, since)
+    return None if latest is None else str(latest.fields["status"])
+
+
 def _count(case: CaseFacts, facts: list[Fact], anchor: Entry | None) -> int:
     """How many records count. An evaluation of a plan stands for that plan's period: it counts
     once per plan, and only for a plan made since the anchor (a level-2 plan evaluated after
@@ -243,41 +295,136 @@ def _count(case: CaseFacts, facts: list[Fact], anchor: Entry | None) -> int:
     return n
 
 
-def consent_status(case: CaseFacts, scope: str, since: Entry | None = None) -> str | None:
-    """The parents' latest decision on `scope` ('granted', 'refused', 'revoked'), or None."""
-    latest = latest_consent(case, scope, since)
-    return None if latest is None else str(latest.fields["status"])
+# ---- the built-in guard kinds ----------------------------------------------------------------
+@guard_kind("evidence")
+@dataclass(frozen=True)
+class EvidenceGuard(Guard):
+    """At least `min` records of a kind whose plain fields match `where`, since an anchor."""
 
+    keys: ClassVar[frozenset[str]] = frozenset({"evidence", "where", "since", "min"})
+    evidence: str = ""
+    where: tuple[tuple[str, Any], ...] = ()
+    since: str = "case_opened"
+    min: int = 1
+    message: str | None = None
+    label: str = ""  # the kind's label when the definition was read (the recorded wording)
 
-def check(guard: Guard, case: CaseFacts, params: Mapping[str, Any]) -> str | None:
-    """None when the guard holds, else a Dutch reason naming what is missing."""
-    if guard.kind == "evidence":
-        anchor = anchor_entry(case, guard.since)
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], ctx: ParseContext) -> Guard:
+        since = parse_since(raw, ctx)
+        ev, where = parse_evidence_filter(raw, key=ctx.key, fail=ctx.fail, params=ctx.params, kinds=ctx.kinds)
+        n = raw.get("min", 1)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ctx.fail(ctx.key + ".min", "must be a whole number >= 1")
+        return cls(evidence=ev, where=where, since=since, min=n, message=raw.get("message"),
+                   label=ctx.kinds[ev].label)
+
+    def _params(self, params: Mapping[str, Any], case: CaseFacts | None, source: str | None) -> dict[str, Any]:
+        return {"kind": self.evidence, "where": resolved_where(self.where, params),
+                **_anchor_params(self.since, case, source), "min": self.min}
+
+    def check(self, case: CaseFacts, params: Mapping[str, Any]) -> Reason | None:
+        anchor = anchor_entry(case, self.since)
         n = _count(case, [
             f for f in case.facts
-            if f.kind == guard.evidence and _after(f, anchor) and fields_match(f.fields, guard.where, params)
+            if f.kind == self.evidence and _after(f, anchor) and fields_match(f.fields, self.where, params)
         ], anchor)
-        if n >= guard.min:
+        if n >= self.min:
             return None
-        have = f" (nu {n})" if guard.min > 1 else ""
-        return f"ontbreekt: {guard.describe(params)}{have}"
-    if guard.kind == "consent":
-        assert guard.scope is not None
-        since = anchor_entry(case, guard.since) if guard.since != "case_opened" else None
-        status = consent_status(case, guard.scope, since)
-        if guard.expect == "withheld":
+        return self._with_message(Reason("evidence_missing", {**self._params(params, case, None), "have": n}))
+
+    def explain(self, params: Mapping[str, Any] | None = None, source: str | None = None) -> Reason:
+        return self._with_message(Reason("needs_evidence", self._params(params or {}, None, source)))
+
+    def recorded(self, params: Mapping[str, Any] | None = None) -> str:
+        if self.message:
+            return self.message
+        what = self.label or (BUILTIN_KINDS[self.evidence].label if self.evidence in BUILTIN_KINDS
+                              else self.evidence)
+        filters = ", ".join(f"{k}={_value_nl(v, params or {})}" for k, v in self.where)
+        count = f"minstens {self.min}× " if self.min > 1 else ""
+        detail = f" ({filters})" if filters else ""
+        return f"{count}{what}{detail} {_recorded_anchor(self.since)}"
+
+
+@guard_kind("consent")
+@dataclass(frozen=True)
+class ConsentGuard(Guard):
+    """The parents' latest decision on a scope is a grant (or, `expect = "withheld"`, is not)."""
+
+    keys: ClassVar[frozenset[str]] = frozenset({"scope", "expect", "since"})
+    scope: str = ""
+    expect: str = "granted"
+    since: str = "case_opened"
+    message: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], ctx: ParseContext) -> Guard:
+        since = parse_since(raw, ctx)
+        scope = raw.get("scope")
+        if not isinstance(scope, str) or scope not in ctx.scopes:
+            raise ctx.fail(ctx.key + ".scope", f"unknown consent scope {scope!r} (declared: {', '.join(ctx.scopes)})")
+        expect = raw.get("expect", "granted")
+        if expect not in ("granted", "withheld"):
+            raise ctx.fail(ctx.key + ".expect", "must be 'granted' or 'withheld'")
+        return cls(scope=scope, expect=expect, since=since, message=raw.get("message"))
+
+    def _params(self, case: CaseFacts | None, source: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"scope": self.scope}
+        if self.since != "case_opened":
+            out.update(_anchor_params(self.since, case, source))
+        return out
+
+    def check(self, case: CaseFacts, params: Mapping[str, Any]) -> Reason | None:
+        since = anchor_entry(case, self.since) if self.since != "case_opened" else None
+        status = consent_status(case, self.scope, since)
+        if self.expect == "withheld":
             if status in ("refused", "revoked"):
                 return None
-            return f"ontbreekt: {guard.describe(params)} (nu: {_status_nl(status)})"
+            return self._with_message(Reason("consent_not_withheld", {**self._params(case, None), "status": status}))
         if status == "granted":
             return None
-        return f"ontbreekt: {guard.describe(params)} (nu: {_status_nl(status)})"
-    if case.previous_state == guard.state:
-        return None
-    return f"niet van toepassing: {guard.describe(params)}"
+        return self._with_message(Reason("consent_missing", {**self._params(case, None), "status": status}))
+
+    def explain(self, params: Mapping[str, Any] | None = None, source: str | None = None) -> Reason:
+        code = "needs_consent_withheld" if self.expect == "withheld" else "needs_consent"
+        return self._with_message(Reason(code, self._params(None, source)))
+
+    def recorded(self, params: Mapping[str, Any] | None = None) -> str:
+        if self.message:
+            return self.message
+        when = "" if self.since == "case_opened" else " " + _recorded_anchor(self.since)
+        if self.expect == "withheld":
+            return f"toestemming van ouders voor '{self.scope}' geweigerd of ingetrokken{when}"
+        return f"toestemming van ouders voor '{self.scope}' verleend en niet ingetrokken{when}"
 
 
-def _status_nl(status: str | None) -> str:
-    return {
-        None: "niet vastgelegd", "granted": "verleend", "refused": "geweigerd", "revoked": "ingetrokken",
-    }[status]
+@guard_kind("previous_state")
+@dataclass(frozen=True)
+class PreviousStateGuard(Guard):
+    """The case came from `state`: picks the way back out of a pausing state (a dispute)."""
+
+    keys: ClassVar[frozenset[str]] = frozenset({"state"})
+    state: str = ""
+    message: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], ctx: ParseContext) -> Guard:
+        state = raw.get("state")
+        if not isinstance(state, str) or state not in ctx.states:
+            raise ctx.fail(ctx.key + ".state", f"unknown state {state!r}")
+        return cls(state=state, message=raw.get("message"))
+
+    def check(self, case: CaseFacts, params: Mapping[str, Any]) -> Reason | None:
+        if case.previous_state == self.state:
+            return None
+        return self._with_message(Reason("not_from_state", {"state": self.state}))
+
+    def explain(self, params: Mapping[str, Any] | None = None, source: str | None = None) -> Reason:
+        return self._with_message(Reason("needs_previous_state", {"state": self.state}))
+
+    def recorded(self, params: Mapping[str, Any] | None = None) -> str:
+        return self.message or f"de casus kwam uit '{self.state}'"
+
+    def applies(self, case: CaseFacts) -> bool:
+        return case.previous_state == self.state

@@ -27,11 +27,13 @@ from workflow.domain import case as domain
 from workflow.domain import deadlines, evidence
 from workflow.domain.case import Case, Decision
 from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
-from workflow.domain.errors import BadInput, ConfigError, Conflict, NotFound, Refused
+from workflow.domain.errors import BadInput, ConfigError, Conflict, NotFound
 from workflow.domain.events import GENESIS_HASH, make_event
 from workflow.domain.guards import latest_consent
 from workflow.domain.instants import SCHOOL_TZ, local_date
-from workflow.domain.machine import shared_machine
+from workflow.domain.machine import perform
+from workflow.domain.reasons import Reason
+from workflow.service_layer.refusals import decision_dict, refused
 from workflow.service_layer.users import UserDirectory
 
 log = get_logger("passend.engine")
@@ -97,8 +99,8 @@ class Engine:
 
     def _school_access(self, user: User, school: str) -> None:
         if not user.serves(school):
-            raise Refused(f"{user.id} werkt niet voor school '{school}'",
-                          reasons=[f"gebruiker '{user.id}' heeft geen toegang tot school '{school}'"])
+            raise refused(f"{user.id} werkt niet voor school '{school}'",
+                          [Reason("no_school_access", {"user": user.id, "school": school})], self.definition)
 
     def schools_for(self, user: User, school: str | None = None) -> list[str] | None:
         """The schools a listing or report covers: `school` alone (unknown: exit 2; not the
@@ -160,15 +162,14 @@ class Engine:
         self._school_access(user, school)
         d = self.definition
         if user.role not in d.open_roles:
-            raise Refused("geweigerd", reasons=[
-                f"rol '{user.role}' mag geen casus openen (wel: {', '.join(sorted(d.open_roles))})"])
+            raise refused("geweigerd", [Reason("role_may_not_open", {
+                "role": user.role, "roles": sorted(d.open_roles)})], d)
         index = self.keyring.pupil_index(school, pupil)
         now = self.clock()
         with self.uow() as uow:
             existing = uow.store.find_open(index)
             if existing is not None:
-                raise Refused("geweigerd", reasons=[
-                    f"deze leerling heeft al een open casus: {existing}"])
+                raise refused("geweigerd", [Reason("case_already_open", {"case_id": existing})], d)
             case_id = new_case_id()
             key, wrapped = self.keyring.new_case_key(case_id)
             uow.store.put_key(case_id, wrapped, now)
@@ -201,25 +202,28 @@ class Engine:
         """Record one piece of evidence; returns its event number and the case's new version."""
         user = self.user(actor)
         _bind(actor=actor, case_id=case_id, command="record")
-        if kind not in evidence.EVIDENCE_KINDS:
-            raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(evidence.EVIDENCE_KINDS)})")
+        known = self.definition.evidence_kinds
+        if kind not in known:
+            raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(known)})")
         now = self.clock()
         with self.uow() as uow:
             case = self._load(uow, case_id, user)
             d = self.definition_of(case)
+            if kind not in d.evidence_kinds:  # a kind newer than the case's process version
+                raise BadInput(f"soort bewijs '{kind}' bestaat niet in de procesversie van deze casus "
+                               f"(kies uit: {', '.join(d.evidence_kinds)})")
             if user.role not in d.evidence_roles.get(kind, frozenset()):
-                raise Refused("geweigerd", reasons=[
-                    f"rol '{user.role}' mag geen '{kind}' vastleggen"])
+                raise refused("geweigerd", [Reason("role_may_not_record", {"role": user.role, "kind": kind})], d)
             if case.closed:
-                raise Refused("geweigerd", reasons=["de casus is afgesloten"])
+                raise refused("geweigerd", [Reason("case_closed")], d)
             self._expect(case, expected_version)
             valid = evidence.validate(
                 kind, {k: v for k, v in fields.items() if v is not None},
                 today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans,
-                opp_active=case.opp_active, sharing_scopes=d.sharing_scopes,
+                opp_active=case.opp_active, sharing_scopes=d.sharing_scopes, kinds=d.evidence_kinds,
             )
             if kind == "consent":
-                _check_consent_order(case, valid)
+                _check_consent_order(case, valid, d)
             cipher = self.cipher(uow, case_id)
             payload = {
                 "kind": kind,
@@ -264,17 +268,15 @@ class Engine:
             decision = domain.decide(case, d, trigger, params, user.role)
             if not decision.allowed:
                 log.info("transition.refused", trigger=trigger, source=case.state,
-                         reasons=len(decision.reasons))
-                raise Refused(f"'{trigger}' geweigerd voor casus {case_id}",
-                              reasons=list(decision.reasons))
-            result = {"case_id": case_id, "dry_run": dry_run, **decision.as_dict()}
+                         reasons=len(decision.reasons), codes=sorted({r.code for r in decision.reasons}))
+                raise refused(f"{d.triggers[trigger].label} geweigerd voor casus {case_id}", decision.reasons, d)
+            result = {"case_id": case_id, "dry_run": dry_run, **decision_dict(decision, d)}
             if dry_run:
                 return result
-            assert decision.transition is not None
-            arrived = shared_machine(d).advance(case.state, decision.transition)
-            if arrived != decision.dest:
-                raise RuntimeError(f"state graph moved to {arrived}, expected {decision.dest}")
-            ev = case.next_event(type="transitioned", payload=domain.transition_payload(decision, d),
+            move = perform(case, d, decision, user.role)  # the shared machine runs the step
+            assert move.payload is not None
+            result["deadlines"] = move.clocks
+            ev = case.next_event(type="transitioned", payload=move.payload,
                                  actor=actor, role=user.role, recorded_at=now, process=d)
             expected = case.version
             case.apply(ev)
@@ -351,15 +353,15 @@ class Engine:
                 }
 
 
-def _check_consent_order(case: Case, valid: evidence.ValidEvidence) -> None:
+def _check_consent_order(case: Case, valid: evidence.ValidEvidence, d: ProcessDefinition) -> None:
     """A revocation needs a grant in force, and no decision may predate the one in force."""
     scope = valid.plain["scope"]
     latest = latest_consent(case.facts, scope)
     if valid.plain["status"] == "revoked" and (latest is None or latest.fields["status"] != "granted"):
-        raise BadInput(f"consent: er is geen verleende toestemming voor '{scope}' om in te trekken")
+        raise BadInput(f"toestemming: er is geen verleende toestemming voor {d.scope_label(scope)} om in te trekken")
     if latest is not None and valid.date < latest.date:
-        raise BadInput(f"consent: datum {valid.date.isoformat()} ligt voor het laatste besluit over "
-                       f"'{scope}' ({latest.date.isoformat()})")
+        raise BadInput(f"toestemming: datum {valid.date.isoformat()} ligt voor het laatste besluit over "
+                       f"{d.scope_label(scope)} ({latest.date.isoformat()})")
 
 
 def case_view(case: Case, d: ProcessDefinition, cipher: CaseCipher,
@@ -370,15 +372,19 @@ def case_view(case: Case, d: ProcessDefinition, cipher: CaseCipher,
         if ev.type != "evidence_recorded":
             continue
         p = ev.payload
+        fields = {**p["fields"], **cipher.open_all(p["secret"])}
         items.append({
             "seq": ev.seq, "kind": p["kind"], "date": p["date"], "level": p["level"],
             "state": p["state"], "actor": ev.actor, "recorded_at": ev.recorded_at.isoformat(),
-            "fields": {**p["fields"], **cipher.open_all(p["secret"])},
+            "fields": fields, "kind_label": _kind_label(d, p["kind"]),
+            "shown": shown_fields(d, p["kind"], fields),
         })
     history = [
         {"seq": ev.seq, "trigger": ev.payload["trigger"], "source": ev.payload["source"],
          "dest": ev.payload["dest"], "actor": ev.actor, "at": ev.recorded_at.isoformat(),
-         "params": ev.payload.get("params", {})}
+         "params": ev.payload.get("params", {}),
+         "trigger_label": d.triggers[ev.payload["trigger"]].label if ev.payload["trigger"] in d.triggers
+         else ev.payload["trigger"]}
         for ev in case.events if ev.type == "transitioned"
     ]
     return {
@@ -389,6 +395,7 @@ def case_view(case: Case, d: ProcessDefinition, cipher: CaseCipher,
         "group": case.group,
         "state": case.state,
         "state_label": d.states[case.state].label,
+        "close_reason_label": _close_label(d, case.close_reason),
         "level": case.level,
         "version": case.version,
         "process": f"{case.process_id}@{case.process_version}",
@@ -400,5 +407,43 @@ def case_view(case: Case, d: ProcessDefinition, cipher: CaseCipher,
         "head_hash": case.head_hash,
         "evidence": items,
         "history": history,
-        "options": [o.as_dict() for o in options],
+        "options": [decision_dict(o, d) for o in options],
     }
+
+
+def _kind_label(d: ProcessDefinition, kind: str) -> str:
+    spec = d.evidence_kinds.get(kind)
+    return spec.label if spec is not None else kind.replace("_", " ")
+
+
+def _close_label(d: ProcessDefinition, reason: str | None) -> str | None:
+    """A close reason as a person reads it: the label of the trigger parameter's choice."""
+    if reason is None:
+        return None
+    for t in d.triggers.values():
+        for p in t.params.values():
+            if p.choices and reason in p.choices:
+                return p.choice_label(reason)
+    return d.triggers[reason].label if reason in d.triggers else reason.replace("_", " ")
+
+
+def shown_fields(d: ProcessDefinition, kind: str, fields: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A record's fields as a person reads them: each field's label and its value's label."""
+    spec = d.evidence_kinds.get(kind)
+    order = [f.name for f in (*spec.fields, *spec.derived)] if spec is not None else []
+    out: list[dict[str, str]] = []
+    for name, value in sorted(fields.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
+        f = spec.field(name) if spec is not None else None
+        if f is None:
+            out.append({"label": name.replace("_", " "), "value": str(value)})
+            continue
+        if isinstance(value, bool):
+            text = "ja" if value else "nee"
+        elif f.choices_from == "consent_scopes":
+            text = d.scope_label(str(value))
+        elif f.type == "choice":
+            text = f.choice_label(value)
+        else:
+            text = str(value)
+        out.append({"label": f.title, "value": text})
+    return out

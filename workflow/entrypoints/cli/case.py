@@ -82,31 +82,46 @@ def show(state: State, case_id: str, actor: str, purpose: str | None, on_behalf_
 
 
 def render_case(v: dict[str, Any]) -> str:
+    """`case show` as a person reads it: labels, never ids or field keys."""
     lines = [
         f"Casus {v['case_id']}  school {v['school']}, groep {v['group'] or '-'}",
         f"Leerling: {v['pupil']}" + (f"  ({v['name']})" if v["name"] else ""),
-        f"Status:   {v['state']}: {v['state_label']}  (niveau {v['level'] if v['level'] is not None else '-'}, "
+        f"Stand:    {v['state_label']}  (niveau {v['level'] if v['level'] is not None else '-'}, "
         f"versie {v['version']}, proces {v['process']})",
     ]
     if v["closed_at"]:
-        lines.append(f"Gesloten: {v['closed_at'][:10]} ({v['close_reason']})")
+        lines.append(f"Gesloten: {v['closed_at'][:10]} ({v.get('close_reason_label') or v['close_reason']})")
     for d in v.get("deadlines", []):
-        lines.append(f"Termijn:  {d['name']} op {d['due']} ({d['status']})")
+        lines.append(f"Termijn:  {d['label']}: uiterlijk {d['due']} ({STATUS_NL.get(d['status'], d['status'])})")
     lines.append("Bewijs:")
     if not v["evidence"]:
         lines.append("  (nog niets vastgelegd)")
     for e in v["evidence"]:
-        detail = ", ".join(f"{k}={val}" for k, val in e["fields"].items())
-        lines.append(f"  #{e['seq']:<3} {e['date']} {e['kind']:<10} niveau {e['level']}: {detail}")
+        detail = "; ".join(f"{f['label']}: {f['value']}" for f in e["shown"])
+        lines.append(f"  #{e['seq']:<3} {e['date']} {e['kind_label']:<14} niveau {e['level']}: {detail}")
     lines.append("Mogelijke stappen:")
     if not v["options"]:
         lines.append("  (geen)")
     for o in v["options"]:
         mark = "ja " if o["allowed"] else "nee"
-        params = " ".join(f"--{k} {val}" for k, val in o["params"].items())
-        lines.append(f"  [{mark}] {o['trigger']} {params}".rstrip() + f" -> {o['dest']}")
-        lines.extend(f"        - {r}" for r in o["reasons"])
+        chosen = ", ".join(o.get("params_label", {}).values())
+        step = o["trigger_label"] + (f" ({chosen})" if chosen else "")
+        dest = f" -> {o['dest_label']}" if o.get("dest_label") else ""
+        lines.append(f"  [{mark}] {step}{dest}")
+        lines.extend(f"        - {r['text']}" for r in o["reasons"])
     return "\n".join(lines)
+
+
+STATUS_NL = {"ok": "op tijd", "soon": "binnenkort", "overdue": "verlopen"}
+
+
+def _trigger_id(engine: Any, given: str) -> str:
+    """A trigger named by its id or by its label (as `case show` prints it), case-insensitive."""
+    triggers = engine.definition.triggers
+    if given in triggers:
+        return given
+    found = [t for t, td in triggers.items() if td.label.casefold() == given.strip().casefold()]
+    return found[0] if len(found) == 1 else given
 
 
 @case.command("fire")
@@ -127,7 +142,8 @@ def fire(state: State, case_id: str, trigger: str, actor: str, outcome: str | No
          dry_run: bool) -> None:
     """Zet een casus een stap verder.
 
-    Alleen als aan elke voorwaarde van STAP is voldaan; anders noemt passend elke reden (code 3).
+    STAP is de naam of het label van de stap, zoals case show het toont. Alleen als aan elke
+    voorwaarde is voldaan; anders noemt passend elke reden (code 3).
     """
     params: dict[str, str] = {}
     if outcome is not None:
@@ -139,12 +155,16 @@ def fire(state: State, case_id: str, trigger: str, actor: str, outcome: str | No
             raise nl.BadValue(f"'{item}' heeft niet de vorm NAAM=WAARDE", param_hint="--param")
         k, val = item.split("=", 1)
         params[k] = val
-    r = state.engine().fire(case_id, trigger, actor=actor, params=params, dry_run=dry_run,
-                            expected_version=expect_version)
+    engine = state.engine()
+    trigger = _trigger_id(engine, trigger)
+    r = engine.fire(case_id, trigger, actor=actor, params=params, dry_run=dry_run,
+                    expected_version=expect_version)
+    d = engine.definition
+    source = d.states[r["source"]].label if r["source"] in d.states else r["source"]
     if dry_run:
-        text = f"{trigger} is toegestaan: {r['source']} -> {r['dest']} (niets opgeslagen)"
+        text = f"{r['trigger_label']} is toegestaan: {source} -> {r['dest_label']} (niets opgeslagen)"
     else:
-        text = f"{case_id}: {r['source']} -> {r['state']} (versie {r['version']})"
+        text = f"{case_id}: {r['trigger_label']}: {source} -> {r['dest_label']} (versie {r['version']})"
     emit(r, text)
 
 

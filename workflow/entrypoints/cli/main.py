@@ -142,10 +142,15 @@ def emit_each(items: Iterable[Any], line: Callable[[Any], str], empty: str) -> i
     return n
 
 
-def _fail(code: int, message: str, reasons: list[str] | None = None) -> int:
+def _fail(code: int, message: str, reasons: list[str] | None = None,
+          details: list[dict[str, Any]] | None = None) -> int:
+    """One line (and the reasons) on stderr; with --json, {error, reasons, exit_code} on stdout,
+    each reason as {code, params, text} (a reason the service layer gave only as text has the
+    code "other")."""
     if _json_mode:
-        click.echo(json.dumps({"error": message, "reasons": reasons or [], "exit_code": code},
-                              ensure_ascii=False))
+        data = details or [{"code": "other", "params": {}, "text": r} for r in reasons or []]
+        click.echo(json.dumps({"error": message, "reasons": data, "exit_code": code},
+                              ensure_ascii=False, default=str))
     else:
         click.echo(f"passend: {message}", err=True)
         for r in reasons or []:
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:  # click's own errors and the CLI's: one Dutch line (nl.EXPLAIN)
         return _fail(2, nl.explain(exc))
     except PassendError as exc:
-        return _fail(exc.exit_code, exc.message, exc.reasons)
+        return _fail(exc.exit_code, exc.message, exc.reasons, exc.details)
     except KeyboardInterrupt:
         return _fail(130, "onderbroken")
     except Exception as exc:  # the last line of defence: no traceback, no data

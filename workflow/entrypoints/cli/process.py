@@ -30,6 +30,7 @@ def show(state: State, fmt: str, version: int | None) -> None:
     """
     from workflow.adapters.config import load_config
     from workflow.domain.definition import DefinitionRegistry
+    from workflow.messages import with_text
 
     cfg = load_config(state.config)
     reg = DefinitionRegistry.from_folder(cfg.definitions_folder, cfg.definition_file)
@@ -46,7 +47,9 @@ def show(state: State, fmt: str, version: int | None) -> None:
         "transitions": [
             {"trigger": t.trigger, "source": t.source, "dest": t.dest, "roles": list(t.roles),
              "when": {k: list(v) for k, v in t.when.items()},
-             "guards": [g.describe({k: v[0] for k, v in t.when.items()}) for g in t.guards]}
+             "label": d.triggers[t.trigger].label,
+             "guards": [with_text(g.explain({k: v[0] for k, v in t.when.items()}, t.source), d)
+                        for g in t.guards]}
             for t in d.transitions
         ],
     }
@@ -57,6 +60,7 @@ def show(state: State, fmt: str, version: int | None) -> None:
     for t in data["transitions"]:
         when = ", ".join(k + "=" + "/".join(v) for k, v in t["when"].items())
         when = f" [{when}]" if when else ""
-        lines.append(f"{t['trigger']}{when}: {t['source']} -> {t['dest']}  (rollen: {', '.join(t['roles'])})")
-        lines.extend(f"    - {g}" for g in t["guards"])
+        roles = ", ".join(t["roles"])
+        lines.append(f"{t['trigger']}{when}: {t['source']} -> {t['dest']}  ({t['label']}; rollen: {roles})")
+        lines.extend(f"    - {g['text']}" for g in t["guards"])
     click.echo("\n".join(lines))

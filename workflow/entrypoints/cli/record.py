@@ -1,70 +1,94 @@
 """`passend record KIND CASE --actor USER [fields]`: one sub-command per evidence kind.
 
-The options are generated from the evidence schema, so the CLI can never drift from what the
-engine validates.
+The sub-commands, their options and their Dutch help are generated from the evidence kinds of
+the active process definition (the built-in kinds and any the definition declares), so the CLI
+can never drift from what the engine validates. Required fields are marked in the help but not
+enforced by click: the engine names every missing field in one message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
-from workflow.domain.evidence import EVIDENCE_KINDS, FieldSpec
+from workflow.domain.errors import PassendError
+from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind, FieldSpec
 from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.main import State, emit, json_option
 
-KIND_HELP = {
-    "signal": "Een signaal dat de leerling meer ondersteuning nodig heeft.",
-    "plan": "Een handelingsplan voor een periode.",
-    "evaluation": "De evaluatie van een planperiode of van het OPP.",
-    "consent": "Het besluit van de ouders over een toestemming. Gegeven, geweigerd of ingetrokken.",
-    "view": "De mening van ouders of leerling (of waarom niet gehoord).",
-    "meeting": "Een overleg: OOGO, BOT, deskundige, leerlingbespreking.",
-    "contact": "Contact met de ouders (ouders geïnformeerd).",
-}
+
+def _active_kinds(ctx: click.Context) -> tuple[Mapping[str, EvidenceKind], PassendError | None]:
+    """The evidence kinds of the active definition (config.toml's [process]); the built-in
+    ones, and why, when the config or definition cannot be read (help must still work)."""
+    cached = ctx.meta.get("passend.kinds")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    from workflow.adapters.config import definition_file_of
+    from workflow.domain.definition import load_definition
+
+    state = ctx.find_object(State)
+    try:
+        got: tuple[Mapping[str, EvidenceKind], PassendError | None] = (
+            load_definition(definition_file_of(state.config if state is not None else None)).evidence_kinds, None)
+    except PassendError as exc:
+        got = (BUILTIN_KINDS, exc)
+    ctx.meta["passend.kinds"] = got
+    return got
 
 
-@click.group(cls=nl.Group)
+class KindsGroup(nl.Group):
+    """The `record` group: a command for every evidence kind the active definition knows."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_active_kinds(ctx)[0])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        kinds, problem = _active_kinds(ctx)
+        kind = kinds.get(cmd_name)
+        if kind is None and problem is not None:
+            raise problem  # an unknown kind may be one the unreadable definition declares
+        return None if kind is None else _make(kind)
+
+
+@click.group(cls=KindsGroup)
 def record() -> None:
-    """Leg bewijs vast bij een casus: één opdracht per soort bewijs.
-
-    `passend record SOORT --help` noemt de velden van die soort.
-    """
+    """Bewijs vastleggen bij een casus (de soorten komen uit de procesdefinitie)."""
 
 
 def _option(spec: FieldSpec) -> Any:
     name = "--" + spec.name.replace("_", "-")
-    help_text = spec.help or spec.name
+    help_text = (spec.help or spec.title)[:1].upper() + (spec.help or spec.title)[1:]
     if spec.secret:
-        help_text += " (stored encrypted)"
+        help_text += " (versleuteld opgeslagen)"
+    if spec.required:
+        help_text += " (verplicht)"
     if spec.type == "bool":
         return click.option(f"{name}/--no-{spec.name.replace('_', '-')}", spec.name, default=None,
                             help=help_text)
     if spec.choices:
         help_text += f" [{' | '.join(spec.choices)}]"
+    metavar = {"date": "JJJJ-MM-DD", "int": "NUMMER", "choice": "KEUZE"}.get(spec.type, "TEKST")
     # Validation (and its Dutch message) happens in the engine, the one place that knows the rules.
-    return click.option(name, spec.name, default=None, metavar=spec.type.upper(), help=help_text)
+    return click.option(name, spec.name, default=None, metavar=metavar, help=help_text)
 
 
-def _make(kind: str) -> click.Command:
+def _make(kind: EvidenceKind) -> click.Command:
     def run(state: State, case_id: str, actor: str, expect_version: int | None,
             **fields: Any) -> None:
-        r = state.engine().record(kind, case_id, actor=actor, expected_version=expect_version,
+        r = state.engine().record(kind.name, case_id, actor=actor, expected_version=expect_version,
                                   **fields)
-        emit(r, f"{case_id}: {kind} vastgelegd als #{r['seq']} (versie {r['version']})")
+        emit(r, f"{case_id}: {kind.label} vastgelegd als #{r['seq']} (versie {r['version']})")
 
     cmd: Any = run
-    for spec in reversed(EVIDENCE_KINDS[kind]):
+    for spec in reversed(kind.fields):
         cmd = _option(spec)(cmd)
-    cmd = click.option("--expect-version", type=int, default=None,
-                       help="Refuse (exit 4) if the case changed since this version.")(cmd)
-    cmd = click.option("--actor", required=True, metavar="USER")(cmd)
-    cmd = click.argument("case_id", metavar="CASE")(cmd)
+    cmd = click.option("--expect-version", type=int, default=None, metavar="VERSIE",
+                       help="Weiger (exit 4) als de casus sinds deze versie is gewijzigd.")(cmd)
+    cmd = click.option("--actor", required=True, metavar="GEBRUIKER",
+                       help="Wie dit vastlegt (een gebruiker uit config.toml).")(cmd)
+    cmd = click.argument("case_id", metavar="CASUS")(cmd)
     cmd = json_option(cmd)
     cmd = click.pass_obj(cmd)
-    return click.command(kind, help=KIND_HELP[kind])(cmd)
-
-
-for _kind in EVIDENCE_KINDS:
-    record.add_command(_make(_kind))
+    return click.command(kind.name, cls=nl.Command, help=kind.help, short_help=kind.label)(cmd)

@@ -5,7 +5,8 @@ auditor wants the rules checked independently of it. Each rule (docs/domain.md) 
 `pass`, `fail`, `not_due` (its moment has not come yet) or `n/a` (the case never got there):
 
 - `opp_binnen_6_weken`: an OPP adopted within 6 weeks of entering level 4 (WPO art. 40a lid 2;
-  the period comes from the definition's `opp_vaststellen` deadline when it has one). Days spent
+  the period comes from the definition's deadline that runs until the OPP is adopted, when it
+  has one). Days spent
   in a state with `pauses_deadlines` (`geschil`, a dispute with the parents) do not count: they
   are added to the due date exactly as the reminders add them (`deadlines.paused_days`), so the
   report never fails a case the IB was told was still within its term;
@@ -14,6 +15,11 @@ auditor wants the rules checked independently of it. Each rule (docs/domain.md) 
 - `instemming_handelingsdeel`: parents' consent on the handelingsdeel granted at adoption (34446);
 - `leerling_gehoord`: the pupil's view, or the reason why not, recorded before adoption (hoorrecht);
 - `oogo_voor_vaststelling_en_herziening`: an OOGO meeting before every adoption and revision (lid 1, 4).
+
+No state of a process is named here: the definition's flags say which step adopts the OPP
+(`adopts_opp`, with its `[[upcasts]]` for events older than the flag) and which revises it
+(`revises_opp`); the OPP's level is the level of the state an adopting step leaves; the consent
+checked at adoption is the one the adopting step's guards ask for.
 """
 
 from __future__ import annotations
@@ -23,13 +29,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workflow.domain import upcasts
 from workflow.domain.case import Case
 from workflow.domain.deadlines import paused_days
-from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
+from workflow.domain.definition import DefinitionRegistry, ProcessDefinition, TransitionDef
 from workflow.domain.errors import PassendError
 from workflow.domain.events import Event
 from workflow.domain.facts import Fact
-from workflow.domain.guards import consent_status
+from workflow.domain.guards import ConsentGuard, consent_status
 from workflow.domain.instants import local_date
 
 if TYPE_CHECKING:
@@ -38,9 +45,9 @@ if TYPE_CHECKING:
 RULES = ("opp_binnen_6_weken", "opp_jaarlijks_geevalueerd", "instemming_handelingsdeel",
          "leerling_gehoord", "oogo_voor_vaststelling_en_herziening")
 STATUSES = ("pass", "fail", "not_due", "n/a")
+STATUS_NL = {"granted": "verleend", "refused": "geweigerd", "revoked": "ingetrokken"}
 UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, PassendError)  # what a garbled row raises
 OPP_WEEKS_DEFAULT = 42
-CONSENT_SCOPE = "opp_handelingsdeel"
 
 
 @dataclass
@@ -76,10 +83,33 @@ def _definition(registry: DefinitionRegistry, process_id: str, version: int) -> 
         return None
 
 
+def _adopting(d: ProcessDefinition | None) -> list[TransitionDef]:
+    return [] if d is None else [t for t in d.transitions if t.adopts_opp]
+
+
+def opp_level(d: ProcessDefinition | None) -> int | None:
+    """The level at which an OPP is due: that of the state an adopting step leaves."""
+    for t in _adopting(d):
+        assert d is not None
+        return d.level_of(t.source)
+    return None
+
+
+def adoption_scopes(d: ProcessDefinition | None, source: str, dest: str) -> list[str]:
+    """The consent scopes the adopting step from `source` asks to be granted."""
+    for t in _adopting(d):
+        if t.source == source and t.dest == dest:
+            return [g.scope for g in t.guards if isinstance(g, ConsentGuard) and g.expect == "granted"]
+    return []
+
+
 def _opp_days(registry: DefinitionRegistry, ev: Event) -> int:
+    """The OPP term: the deadline that starts on entering a state and stops when an adopting
+    step arrives (the definition's), else the legal 6 weeks."""
     d = _definition(registry, ev.process_id, ev.process_version)
-    for dd in getattr(d, "deadlines", ()):
-        if getattr(dd, "name", None) == "opp_vaststellen" and getattr(dd, "due", None) is not None:
+    goals = {t.dest for t in _adopting(d)}
+    for dd in d.deadlines if d is not None else ():
+        if dd.start == "entered" and dd.due is not None and any(c.entered in goals for c in dd.stop):
             return int(dd.due.days)
     return OPP_WEEKS_DEFAULT
 
@@ -138,21 +168,29 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
         if case is None:
             case = Case.from_events([ev])
             definition = _definition(registry, case.process_id, case.process_version)
-            if case.level == 4:
+            level = opp_level(definition)
+            if level is not None and case.level == level:
                 level4 = _Level4(ev.seq, local_date(ev.recorded_at), _opp_days(registry, ev))
             continue
         day = local_date(ev.recorded_at)
         p = ev.payload
         if ev.type == "transitioned":
-            source, dest = p.get("source"), p.get("dest")
-            adopts = bool(p.get("adopts_opp")) or (source == "opp_concept" and dest == "opp_vastgesteld")
-            revises = p.get("trigger") == "revise_opp" or (source == "opp_vastgesteld" and dest == "opp_concept")
+            source, dest = str(p.get("source")), str(p.get("dest"))
+            adopts = bool(upcasts.payload(ev).get("adopts_opp"))
+            edge = definition.edge(str(p.get("trigger")), source, dest) if definition is not None else None
+            revises = edge is not None and edge.revises_opp
             if adopts:
-                concept = _since(case, "opp_concept")
-                status = consent_status(case.facts, CONSENT_SCOPE)
-                r["instemming_handelingsdeel"].add(
-                    "pass" if status == "granted" else "fail",
-                    f"vaststelling {day}: toestemming handelingsdeel {status or 'niet vastgelegd'}")
+                concept = _since(case, source)
+                scopes = adoption_scopes(definition, source, dest)
+                if not scopes:
+                    r["instemming_handelingsdeel"].add(
+                        "n/a", f"vaststelling {day}: de procesdefinitie vraagt hier geen toestemming")
+                for scope in scopes:
+                    status = consent_status(case.facts, scope)
+                    r["instemming_handelingsdeel"].add(
+                        "pass" if status == "granted" else "fail",
+                        f"vaststelling {day}: toestemming {definition.scope_label(scope) if definition else scope} "
+                        f"{STATUS_NL.get(status or '', 'niet vastgelegd')}")
                 heard = _facts_after(case, concept, "view", party="leerling")
                 r["leerling_gehoord"].add(
                     "pass" if heard else "fail",
@@ -170,7 +208,7 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
                 if opp_since is None:
                     opp_since = day
             if revises:
-                oogo = _facts_after(case, _since(case, "opp_vastgesteld"), "meeting", kind="oogo")
+                oogo = _facts_after(case, _since(case, source), "meeting", kind="oogo")
                 r["oogo_voor_vaststelling_en_herziening"].add(
                     "pass" if oogo else "fail", f"herziening {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
         case.apply(ev)
@@ -178,9 +216,10 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
             if opp_since is not None and not case.opp_active:
                 opp_periods.append((opp_since, day))
                 opp_since = None
-            if case.level == 4 and level4 is None:
+            level = opp_level(definition)
+            if level is not None and case.level == level and level4 is None:
                 level4 = _Level4(ev.seq, day, _opp_days(registry, ev))
-            elif case.level != 4 and level4 is not None:
+            elif case.level != level and level4 is not None:
                 _close_level4(r["opp_binnen_6_weken"], case, definition, level4, day)
                 level4 = None
     if case is None:
@@ -198,7 +237,7 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
                 res.add("not_due", f"niveau 4 sinds {level4.start}, OPP uiterlijk {due}{note}")
     if opp_since is not None:
         opp_periods.append((opp_since, None))
-    if case.state == "opp_concept" and not r["instemming_handelingsdeel"].findings:
+    if case.state in {t.source for t in _adopting(definition)} and not r["instemming_handelingsdeel"].findings:
         for name in ("instemming_handelingsdeel", "leerling_gehoord", "oogo_voor_vaststelling_en_herziening"):
             r[name].add("not_due", "OPP in concept, nog niet vastgesteld")
     _yearly(r["opp_jaarlijks_geevalueerd"], case, opp_periods, today)

@@ -26,6 +26,7 @@ from workflow.domain.definition import DefinitionRegistry
 from workflow.domain.errors import NotFound, PassendError, Refused
 from workflow.domain.events import Event, restore_event
 from workflow.domain.instants import SCHOOL_TZ, as_utc, iso_utc, local_date
+from workflow.messages import render_all
 
 if TYPE_CHECKING:
     from workflow.service_layer.engine import Engine
@@ -160,7 +161,8 @@ def _recheck(out: Replayed, case: Case, d: Any, ev: Event) -> None:
         out.refused.append(_refusal(ev, trigger, [exc.message]))
         return
     if not decision.allowed:
-        out.refused.append(_refusal(ev, f"{trigger} {p.get('source')} -> {p.get('dest')}", decision.reasons))
+        out.refused.append(_refusal(ev, f"{trigger} {p.get('source')} -> {p.get('dest')}",
+                                    render_all(decision.reasons, d)))
     elif decision.dest != p.get("dest"):
         out.refused.append(_refusal(ev, trigger, [
             f"de regels leiden naar '{decision.dest}', vastgelegd is '{p.get('dest')}'"]))

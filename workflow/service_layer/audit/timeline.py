@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from workflow.adapters.crypto import CaseCipher
 from workflow.domain.errors import BadInput, PassendError
 from workflow.domain.events import Event
-from workflow.domain.guards import EVIDENCE_NL
+from workflow.domain.evidence import BUILTIN_KINDS
 from workflow.domain.instants import SCHOOL_TZ, as_utc
 from workflow.service_layer.audit.access import clean_behalf, clean_purpose, record_access
 
@@ -27,6 +27,14 @@ FORMATS = ("text", "json", "html")
 
 def _local(at: dt.datetime) -> str:
     return as_utc(at).astimezone(SCHOOL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def _kind_label(engine: Engine, ev: Event, kind: str) -> str:
+    try:
+        kinds = engine.registry.get(ev.process_id, ev.process_version).evidence_kinds
+    except PassendError:
+        kinds = BUILTIN_KINDS
+    return kinds[kind].label if kind in kinds else kind
 
 
 def _labels(engine: Engine, ev: Event) -> tuple[dict[str, str], dict[str, str]]:
@@ -57,7 +65,7 @@ def build(engine: Engine, events: list[Event], cipher: CaseCipher) -> dict[str, 
                 fields["naam"] = cipher.open("name", p["name"])
         elif ev.type == "evidence_recorded":
             kind = str(p.get("kind"))
-            what = f"{EVIDENCE_NL.get(kind, kind).capitalize()} vastgelegd (datum {p.get('date')})"
+            what = f"{_kind_label(engine, ev, kind).capitalize()} vastgelegd (datum {p.get('date')})"
             fields = {**p.get("fields", {}), **cipher.open_all(p.get("secret", {}))}
         elif ev.type == "transitioned":
             state = p.get("dest")

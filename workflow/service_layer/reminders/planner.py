@@ -15,8 +15,7 @@ so the one tick a day that gathers it folds them all.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +24,11 @@ from workflow.adapters.logs import get_logger
 from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
 from workflow.domain.calendar import SchoolCalendar
+from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import PassendError
-from workflow.domain.guards import EVIDENCE_NL
 from workflow.domain.instants import SCHOOL_TZ
+from workflow.domain.reasons import Reason
+from workflow.messages import render_all
 from workflow.service_layer.reminders import ics, messages
 from workflow.service_layer.reminders import work as _work
 from workflow.service_layer.reminders.digest import SECTIONS, DigestLines
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from workflow.service_layer.engine import Engine
 
 log = get_logger("passend.reminders")
-CONSENT_WAITING = re.compile(r"toestemming van ouders voor '([^']+)' verleend.*niet vastgelegd")
 
 
 @dataclass
@@ -288,17 +288,9 @@ class Planner:
         lines.add(case.school, "overdue" if left < 0 else "due_week", case.case_id, r.label, due)
 
     def _collect_consent(self, lines: DigestLines, case: Case, d: Any) -> None:
-        # Waiting for consent: the parents' consent, not yet given, is all that keeps a step back.
-        scopes: list[str] = []
-        for o in domain.options(case, d, "ib"):
-            found = [CONSENT_WAITING.search(r) for r in o.reasons]
-            if not o.reasons or not all(found):
-                continue
-            for m in found:
-                if m is not None and m.group(1) not in scopes:
-                    scopes.append(m.group(1))
+        scopes = waiting_for_consent(domain.options(case, d, acting_role(d, self.settings.remind_roles)))
         if scopes:
-            lines.add_consent(case.school, case.case_id, scopes)
+            lines.add_consent(case.school, case.case_id, [d.scope_label(s) for s in scopes])
 
     def _erasure(self, school: str, today: dt.date) -> list[dict[str, Any]]:
         try:
@@ -342,7 +334,8 @@ class Planner:
                 "group": case.group, "label": r.label, "due": messages.date_nl(r.due),
                 "due_long": messages.date_long_nl(r.due), "days_left": (r.due - today).days,
                 "overdue_days": (today - r.due).days, "state_label": d.states[case.state].label,
-                "missing": missing(case, d, r.definition), "meeting": item.meeting,
+                "missing": render_all(missing(case, d, r.definition, acting_role(d, self.settings.remind_roles)), d),
+                "meeting": item.meeting,
                 "actor": item.context["actor"],
             }
             subject, text, html = messages.render(item.kind, ctx)
@@ -384,30 +377,53 @@ def digest_key(user: str, day: dt.date) -> str:
     return f"digest:{user}:{day.isoformat()}"
 
 
-def missing(case: Case, d: Any, dd: dl.DeadlineDef) -> list[str]:
-    """What the IB still has to do to meet `dd`, in Dutch, from the guards of the next steps."""
-    out: list[str] = []
+def acting_role(d: ProcessDefinition, remind_roles: tuple[str, ...]) -> str:
+    """The role whose next steps a reminder lists: the first reminded role the definition knows
+    (the IB in the default configuration), else the definition's first writing role."""
+    for role in remind_roles:
+        if role in d.roles:
+            return role
+    return next(iter(d.open_roles), next(iter(d.roles)))
+
+
+def waiting_for_consent(options: Iterable[domain.Decision]) -> list[str]:
+    """The consent scopes a case waits for: steps whose only reasons are consents the parents
+    have not decided on yet (a code and a status, never wording)."""
+    scopes: list[str] = []
+    for o in options:
+        if not o.reasons or not all(r.code == "consent_missing" and r.params.get("status") is None
+                                    for r in o.reasons):
+            continue
+        for r in o.reasons:
+            if r.params["scope"] not in scopes:
+                scopes.append(str(r.params["scope"]))
+    return scopes
+
+
+def missing(case: Case, d: Any, dd: dl.DeadlineDef, role: str = "ib") -> list[Reason]:
+    """What `role` still has to do to meet `dd`, from the guards of the next steps, as reasons
+    (rendered through the message catalog in the mail)."""
+    out: list[Reason] = []
     goals = [c.entered for c in dd.stop if c.entered]
     goal = goals[0] if goals else None
     if goal is not None:
-        options = domain.options(case, d, "ib")
+        options = domain.options(case, d, role)
         direct = [o for o in options if o.dest == goal]
         for o in direct:
             if o.allowed:
-                out.append(f"alles is aanwezig: de stap '{o.trigger}' kan nu worden gezet")
+                out.append(Reason("step_ready", {"trigger": o.trigger}))
             out.extend(r for r in o.reasons if r not in out)
         if not direct:
             for o in options:
                 nxt = [t for t in d.transitions if t.source == o.dest and t.dest == goal]
                 if not o.allowed or not nxt:
                     continue
-                out.append(f"eerst de stap '{o.trigger}' ({d.triggers[o.trigger].label})")
+                out.append(Reason("step_first", {"trigger": o.trigger}))
                 for t in nxt:
-                    out.extend(f"nodig voor '{t.trigger}': {g.describe({})}" for g in t.guards)
+                    out.extend(Reason("needed_for", {"trigger": t.trigger, "need": g.explain({}, t.source).as_dict()})
+                               for g in t.guards)
     for c in (*dd.stop, *dd.restart):
         if c.evidence is None:
             continue
-        what = EVIDENCE_NL.get(c.evidence, c.evidence)
-        filters = ", ".join(f"{k}={'ja' if v is True else 'nee' if v is False else v}" for k, v in c.where)
-        out.append(f"vast te leggen: {what}" + (f" ({filters})" if filters else ""))
+        out.append(Reason("to_record", {"kind": c.evidence, "where": dict(c.where)}))
     return out

@@ -1,0 +1,100 @@
+"""The message catalog: every reason code has Dutch (the default, complete) and English wording,
+the shipped .mo files are what their .po sources compile to, and every placeholder is filled."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from workflow.domain.reasons import Reason
+from workflow.messages import render
+from workflow.messages.build import LOCALE, compiled, sources
+
+from .engine_support import PureCase
+
+REPO = Path(__file__).resolve().parents[1]
+CODE = re.compile(r"""Reason\(\s*["']([a-z_]+)["']""")
+
+
+def _catalog(lang: str) -> dict[str, str]:
+    from babel.messages.pofile import read_po
+
+    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
+        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_dutch_and_english_have_every_entry_with_the_same_placeholders() -> None:
+    nl, en = _catalog("nl"), _catalog("en")
+    assert nl.keys() == en.keys()
+    for key in nl:
+        assert nl[key].strip() and en[key].strip(), key
+        assert _fields(nl[key]) == _fields(en[key]), key
+
+
+def test_every_reason_code_in_the_code_has_a_dutch_entry() -> None:
+    codes = {c for p in (REPO / "workflow").rglob("*.py") for c in CODE.findall(p.read_text(encoding="utf-8"))}
+    assert {"evidence_missing", "consent_missing", "case_closed", "trigger_not_here"} <= codes
+    nl = _catalog("nl")
+    for code in codes:
+        assert code in nl or any(k.startswith(code + ".") for k in nl), code
+
+
+@pytest.mark.parametrize("po", sources(), ids=lambda p: p.parent.parent.name)
+def test_the_shipped_mo_holds_what_its_po_says(po: Path) -> None:
+    """Compared message by message (the header carries Babel's version and the compile time)."""
+    import gettext
+    import io
+
+    def messages(mo: bytes) -> dict[str, str]:
+        cat = gettext.GNUTranslations(io.BytesIO(mo))._catalog  # type: ignore[attr-defined]
+        return {str(k): str(v) for k, v in cat.items() if k}
+
+    shipped = messages(po.with_suffix(".mo").read_bytes())
+    assert shipped == messages(compiled(po)), "run: python -m workflow.messages.build"
+    assert shipped == _catalog(po.parent.parent.name)
+
+
+def test_dutch_is_the_default_and_english_is_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    c = PureCase()
+    (reason,) = c.decide("escalate").reasons
+    monkeypatch.delenv("PASSEND_LANGUAGE", raising=False)
+    assert render(reason, c.d) == "Er is nog geen signalering vastgelegd sinds de casus op niveau 1 kwam."
+    assert render(reason, c.d, "en") == "No signalering has been recorded since the case reached level 1 yet."
+    monkeypatch.setenv("PASSEND_LANGUAGE", "en")
+    assert render(reason, c.d).startswith("No signalering")
+    monkeypatch.setenv("PASSEND_LANGUAGE", "fr")  # unknown: Dutch
+    assert render(reason, c.d).startswith("Er is nog geen")
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_every_reason_of_a_walk_renders_without_a_placeholder(lang: str) -> None:
+    c = PureCase()
+    seen: set[str] = set()
+    steps = [lambda: c.record("signal", area="lezen", note="n"), lambda: c.fire("escalate"),
+             lambda: c.evaluated("onvoldoende").record("contact", method="telefoon").fire("escalate"),
+             lambda: c.evaluated("onvoldoende", 2).record("meeting", kind="expert", participants="p"),
+             lambda: c.consent("externe_deskundige").fire("escalate").fire("start_opp"),
+             lambda: c.consent("opp_handelingsdeel", "refused")]
+    for step in [lambda: c, *steps]:
+        step()
+        for trigger, tdef in c.d.triggers.items():
+            params = {n: (p.choices or ("x",))[0] for n, p in tdef.params.items()}
+            for role in ("ib", "leerkracht", "directeur"):
+                for r in c.decide(trigger, role, **params).reasons:
+                    seen.add(r.code)
+                    text = render(r, c.d, lang)
+                    assert "{" not in text and "}" not in text and text.lstrip("‘")[:1].isupper(), text
+    assert {"evidence_missing", "consent_missing", "trigger_not_here", "role_may_not_fire"} <= seen
+    for r in (Reason("case_closed"), Reason("case_already_open", {"case_id": "C-1"}),
+              Reason("no_school_access", {"user": "u", "school": "s"}),
+              Reason("role_may_not_open", {"role": "directeur", "roles": ["ib"]}),
+              Reason("role_may_not_record", {"role": "leerkracht", "kind": "view"})):
+        text = render(r, c.d, lang)
+        assert "{" not in text and text != r.code, text

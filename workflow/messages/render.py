@@ -1,0 +1,220 @@
+"""Reasons to sentences: the catalog's wording, filled in with the definition's labels.
+
+Every id in a reason's parameters is looked up in the definition (the case's own version): a
+state reads as its label, a trigger as its label, an evidence filter as the kind's and choices'
+labels ("OOGO-gesprek met de ouders"), a consent scope as its label. An id the definition does
+not know is shown with its underscores as spaces, so a reason is never lost for want of a label.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from workflow.domain.definition import ProcessDefinition
+from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind, FieldSpec
+from workflow.domain.guards import MESSAGES
+from workflow.domain.reasons import Reason
+
+LOCALE = Path(__file__).resolve().parent / "locale"
+LANGUAGES = ("nl", "en")
+DEFAULT_LANGUAGE = "nl"
+LANGUAGE_ENV = "PASSEND_LANGUAGE"
+
+
+@cache
+def _catalog(lang: str) -> gettext.NullTranslations:
+    return gettext.translation("passend", str(LOCALE), languages=[lang])
+
+
+def language(lang: str | None = None) -> str:
+    """`lang`, else $PASSEND_LANGUAGE, else Dutch; an unknown language falls back to Dutch."""
+    got = lang or os.environ.get(LANGUAGE_ENV) or DEFAULT_LANGUAGE
+    return got if got in LANGUAGES else DEFAULT_LANGUAGE
+
+
+class _Words:
+    """The catalog of one language, and the definition whose labels fill it in."""
+
+    def __init__(self, d: ProcessDefinition | None, lang: str) -> None:
+        self.d = d
+        self.cat = _catalog(lang)
+
+    def t(self, key: str, **values: Any) -> str:
+        text = self.cat.gettext(key)
+        return text.format(**values) if values else text
+
+    def quote(self, label: str) -> str:
+        return self.t("quote", label=label)
+
+    def state(self, s: Any) -> str:
+        sd = self.d.states.get(str(s)) if self.d is not None else None
+        return self.quote(sd.label if sd is not None else _plain_id(s))
+
+    def trigger(self, t: Any) -> str:
+        td = self.d.triggers.get(str(t)) if self.d is not None else None
+        return self.quote(td.label if td is not None else _plain_id(t))
+
+    def role(self, r: Any) -> str:
+        label = self.d.roles.get(str(r)) if self.d is not None else None
+        label = label or _plain_id(r)
+        return label[:1].lower() + label[1:]
+
+    def kind(self, k: Any) -> EvidenceKind | None:
+        kinds = self.d.evidence_kinds if self.d is not None else BUILTIN_KINDS
+        return kinds.get(str(k))
+
+    def scope(self, s: Any) -> str:
+        return self.d.scope_label(str(s)) if self.d is not None else _plain_id(s)
+
+    def any_of(self, items: list[str], word: str = "word.or") -> str:
+        if not items:
+            return self.t("word.none")
+        if len(items) == 1:
+            return items[0]
+        return ", ".join(items[:-1]) + f" {self.t(word)} " + items[-1]
+
+    def value(self, spec: FieldSpec, value: Any) -> str:
+        if value is None:
+            return self.t("value.any")
+        if isinstance(value, list | tuple):
+            return self.any_of([self.value(spec, v) for v in value])
+        if spec.choices_from == "consent_scopes":
+            return self.scope(value)
+        if spec.type == "choice":
+            return spec.choice_label(value)
+        return str(value)
+
+    def what(self, kind_id: Any, where: Mapping[str, Any]) -> str:
+        """An evidence filter as a phrase: "evaluatie van het handelingsplan met uitkomst onvoldoende"."""
+        kind = self.kind(kind_id)
+        if kind is None:
+            return _plain_id(kind_id)
+        base = kind.label
+        parts: list[str] = []
+        for name, value in where.items():
+            spec = kind.field(name) or FieldSpec(name, "text")
+            if spec.names and value is not None and not isinstance(value, list | tuple):
+                base = spec.choice_label(value)
+            elif spec.type == "bool" and isinstance(value, bool):
+                parts.append((spec.yes if value else spec.no) or (spec.title if value else f"niet {spec.title}"))
+            elif spec.phrase:
+                parts.append(spec.phrase.format(value=self.value(spec, value)))
+            else:
+                parts.append(f"{spec.title} {self.value(spec, value)}")
+        return " ".join([base, *parts])
+
+    def other(self, code: str, p: Mapping[str, Any]) -> str:
+        """A code without its own rule above: the catalog's text, else the wording the guard kind
+        declared (`Guard.messages`), with ids among the parameters shown by their labels."""
+        text = self.cat.gettext(code)
+        shape: Callable[[str], str] = str  # the catalog's wording stands as written
+        if text == code:
+            text, shape = MESSAGES.get(code, code), _sentence
+        values: dict[str, Any] = {}
+        for k, v in p.items():
+            if k in ("state", "source", "dest"):
+                values[k] = self.state(v)
+            elif k == "trigger":
+                values[k] = self.trigger(v)
+            elif k == "kind":
+                kind = self.kind(v)
+                values[k] = kind.label if kind is not None else _plain_id(v)
+            elif k == "scope":
+                values[k] = self.scope(v)
+            elif k == "role":
+                values[k] = self.role(v)
+            elif k == "where" and isinstance(v, Mapping):
+                values[k] = self.what(p.get("kind"), v)
+            else:
+                values[k] = v
+        if "where" in p and "what" not in values:
+            values["what"] = self.what(p.get("kind"), p.get("where") or {})
+        values["since"] = self.since(p)
+        try:
+            return shape(text.format(**values))
+        except (KeyError, IndexError, ValueError):
+            return shape(text)
+
+    def since(self, p: Mapping[str, Any], lead: str = "") -> str:
+        since = p.get("since")
+        if since is None:
+            return ""
+        if since in ("state_entered", "entered"):
+            text = self.t(f"since.{since}", state=self.state(p["state"])) if "state" in p else \
+                self.t("since.state_entered.any")
+        elif since == "level_entered":
+            text = self.t("since.level_entered", level=p["level"]) if p.get("level") is not None else \
+                self.t("since.level_entered.any")
+        else:
+            text = self.t("since.case_opened")
+        return lead + text
+
+
+def _plain_id(value: Any) -> str:
+    return str(value).replace("_", " ")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def render(reason: Reason, d: ProcessDefinition | None, lang: str | None = None) -> str:
+    """One reason as a sentence a person reads."""
+    p = reason.params
+    if p.get("message"):  # the definition's own wording for this guard
+        return str(p["message"])
+    w = _Words(d, language(lang))
+    code = reason.code
+    if code in ("evidence_missing", "needs_evidence"):
+        what = w.what(p.get("kind"), p.get("where") or {})
+        many = int(p.get("min", 1)) > 1
+        key = code + (".count" if many else "")
+        return _sentence(w.t(key, what=what, since=w.since(p), min=p.get("min", 1), have=p.get("have", 0)))
+    if code == "consent_missing":
+        status = p.get("status") or "none"
+        key = f"consent_missing.{status}" if status in ("refused", "revoked") else "consent_missing.none"
+        return w.t(key, scope=w.scope(p.get("scope")), since=w.since(p, " "))
+    if code == "consent_not_withheld":
+        return w.t(code, scope=w.scope(p.get("scope")), status=w.t(f"status.{p.get('status') or 'none'}"))
+    if code in ("needs_consent", "needs_consent_withheld"):
+        return w.t(code, scope=w.scope(p.get("scope")), since=w.since(p, " "))
+    if code in ("not_from_state", "needs_previous_state"):
+        return w.t(code, state=w.state(p.get("state")))
+    if code == "trigger_not_here":
+        possible = [w.trigger(t) for t in p.get("possible", [])]
+        if not possible:
+            return w.t("trigger_not_here.none", trigger=w.trigger(p.get("trigger")), state=w.state(p.get("state")))
+        return w.t(code, trigger=w.trigger(p.get("trigger")), state=w.state(p.get("state")),
+                   possible=w.any_of(possible))
+    if code == "role_may_not_fire":
+        return w.t(code, role=w.role(p.get("role")), trigger=w.trigger(p.get("trigger")),
+                   state=w.state(p.get("state")), roles=w.any_of([w.role(r) for r in p.get("roles", [])]))
+    if code == "role_may_not_record":
+        kind = w.kind(p.get("kind"))
+        return w.t(code, role=w.role(p.get("role")), kind=kind.label if kind else _plain_id(p.get("kind")))
+    if code == "role_may_not_open":
+        return w.t(code, role=w.role(p.get("role")), roles=w.any_of([w.role(r) for r in p.get("roles", [])]))
+    if code in ("step_ready", "step_first"):
+        return w.t(code, trigger=w.trigger(p.get("trigger")))
+    if code == "needed_for":
+        need = p.get("need")
+        need_text = render(Reason(need["code"], need.get("params", {})), d, lang) if isinstance(need, Mapping) else ""
+        return w.t(code, trigger=w.trigger(p.get("trigger")), need=need_text)
+    if code == "to_record":
+        return _sentence(w.t(code, what=w.what(p.get("kind"), p.get("where") or {})))
+    return w.other(code, p)
+
+
+def render_all(reasons: Iterable[Reason], d: ProcessDefinition | None, lang: str | None = None) -> list[str]:
+    return [render(r, d, lang) for r in reasons]
+
+
+def with_text(reason: Reason, d: ProcessDefinition | None, lang: str | None = None) -> dict[str, Any]:
+    """What JSON carries for a reason: {code, params, text}."""
+    return {**reason.as_dict(), "text": render(reason, d, lang)}
+
