@@ -117,8 +117,9 @@ ERRORS: list[tuple[tuple[str, ...], str]] = [
      "ongeldige waarde voor --access-anchor: verwacht 64 hexadecimale tekens (een SHA-256-hash)"),
     (("case", "fire", "C-X", "t", "--actor", "a", "--param", "x"),
      "ongeldige waarde voor --param: 'x' heeft niet de vorm NAAM=WAARDE"),
-    (("record", "signal"), "verplicht maar niet opgegeven: CASE, --actor (zie 'passend record signal --help')"),
-    (("record", "signal", "C-X", "extra", "--actor", "a"), "te veel argumenten (zie 'passend record signal --help')"),
+    (("record", "signal"), "verplicht maar niet opgegeven: CASUS, --actor (zie 'passend record signal --help')"),
+    (("record", "signal", "C-X", "extra", "--actor", "a"),
+     "onverwacht argument: extra (zie 'passend record signal --help')"),
 ]
 
 

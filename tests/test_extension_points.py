@@ -87,7 +87,7 @@ def test_a_new_evidence_kind_and_guard_kind_through_the_cli(run: Any, tmp_path: 
     assert listed.code == 0 and "huisbezoek" in listed.out and "signal" in listed.out
     help_ = run("record", "huisbezoek", "--help")
     assert help_.code == 0 and "Een bezoek aan het gezin thuis" in help_.out
-    assert "--met-wie" in help_.out and "[verplicht]" in help_.out and "versleuteld" in help_.out
+    assert "--met-wie" in help_.out and "(verplicht)" in help_.out and "versleuteld" in help_.out
 
     from workflow.adapters.store.db import make_engine
 

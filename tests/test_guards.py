@@ -333,8 +333,8 @@ def test_a_trigger_parameter_must_be_text(tmp_path: Path) -> None:
     """Parameters go into the chain as they are; the chain's params hold strings only
     (docs/event-chain.md). Without choices to compare with, a number got in as a number."""
     toml = (STATES / "passend_po_v1.toml").read_text(encoding="utf-8")
-    free = 'params.reason = { required = true }'
-    toml = re.sub(r"params\.reason = \{ required = true, choices = \[[^]]*\] \}", free, toml)
+    free = 'params.reason = { required = true, label = "de reden" }'
+    toml = re.sub(r"params\.reason = \{ required = true, label = \"de reden\", choices = .*\}", free, toml)
     assert free in toml
     (tmp_path / "free.toml").write_text(toml, encoding="utf-8")
     c = PureCase(load_definition(tmp_path / "free.toml")).record("signal", area="lezen", note="n")
