@@ -13,7 +13,10 @@ import datetime as dt
 import json
 from typing import Any
 
-_SCAN = json.JSONDecoder().scan_once
+from workflow.domain.events import Event, restore_event
+from workflow.domain.instants import as_utc, iso_utc
+
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 UNREADABLE: Any = object()
 
 
@@ -46,3 +49,41 @@ def read_payload(text: Any) -> Any:
         return json.loads(text)  # spaces around it, bytes, ...: json.loads decides, as before
     except (TypeError, ValueError):
         return UNREADABLE
+
+
+def stored_time(value: dt.datetime | None) -> str | None:
+    """An instant in the text form SQLAlchemy stores on SQLite ('YYYY-MM-DD HH:MM:SS.ffffff',
+    naive UTC): what the event store binds on SQLite, what the audit's raw reads hand out on
+    every store (PostgreSQL formats its timestamptz so), and what the in-memory store keeps."""
+    if value is None:
+        return None
+    if value.tzinfo is dt.UTC:  # the engine's own instants: drop the '+00:00' instead of the zone
+        return value.isoformat(" ", "microseconds")[:-6]
+    return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def iso_text(value: Any) -> str:
+    """The canonical time text (docs/event-chain.md) from a stored value: the stored text form
+    or a driver's datetime. A value that is neither is returned as escaped text, so it hashes to
+    something no record of the engine's has."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return value[:10] + "T" + value[11:] + "Z"
+        text_value: str = value
+        try:
+            value = dt.datetime.fromisoformat(text_value)
+        except ValueError:  # garbage: hashed as text, so it matches nothing the engine wrote
+            return text_value.replace("\\", "\\\\").replace('"', '\\"')
+    if isinstance(value, dt.datetime):
+        return iso_utc(value)
+    return json.dumps(value, default=str)  # garbage in a time column: hash it as text, it will not match
+
+
+def restore_row(row: tuple[Any, ...]) -> Event:
+    """A stored event row (workflow.adapters.ports.RAW_EVENT_COLUMNS) as an Event; ValueError
+    when its time or payload cannot be read."""
+    cid, seq, typ, pid, pver, actor, role, at, payload, prev, h = row
+    when, body = read_instant(at), read_payload(payload)
+    if when is None or body is UNREADABLE:
+        raise ValueError(f"event {seq} of case {cid}: time or payload unreadable")
+    return restore_event(cid, seq, typ, pid, pver, actor, role, when, body, prev, h, payload)
