@@ -52,21 +52,20 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 def verify_cmd(state: State, anchor: str | None) -> None:
     """Walk every case's hash chain and the access log's; exit 5 if anything was edited,
     removed, moved or added."""
-    # Only the config and a connection: verify needs no keys, definitions or ORM (fast start).
-    from workflow.adapters.config import load_config
-    from workflow.adapters.store.db import make_engine
+    # Only the config and the store: verify needs no keys, definitions or read models (fast start).
+    from workflow.bootstrap import open_store
     from workflow.entrypoints.cli.progress import Progress
     from workflow.service_layer.audit.verify import verify
 
     if anchor is not None and not _HEX64.fullmatch(anchor):
         raise click.BadParameter("64 hexadecimal characters (a SHA-256 hash)", param_hint="--access-anchor")
-    db = make_engine(load_config(state.config).database_url)
+    store = open_store(state.config)
     bar = Progress("verify")
     try:
-        with db.connect() as conn:
-            report = verify(conn, progress=bar.advance, access_anchor=anchor and anchor.lower())
+        with store.uow(write=False) as uow:
+            report = verify(uow, progress=bar.advance, access_anchor=anchor and anchor.lower())
     finally:
-        db.dispose()
+        store.dispose()
     bar.close()
     d = report.as_dict()
     if not report.problems:
@@ -256,10 +255,10 @@ def timeline_cmd(state: State, case_id: str, fmt: str, out: str | None, actor: s
 @click.pass_obj
 def access_cmd(state: State, case_id: str, actor: str | None) -> None:
     """Who read or exported this case, when, and why (NEN 7513 fields)."""
-    from workflow.service_layer.audit.access import access_records
+    from workflow.service_layer.access import access_records
 
     engine = state.engine()
-    rows = access_records(engine, case_id, actor=_reader(engine, actor))
+    rows = [r.as_dict() for r in access_records(engine, case_id, actor=_reader(engine, actor))]
     text = "\n".join(
         f"{r['at'][:19].replace('T', ' ')}  {r['actor']:<14} {r['role']:<11} {r['action']:<15} "
         f"doel: {r['purpose']}" + (f"  namens: {r['on_behalf_of']}" if r["on_behalf_of"] else "")

@@ -55,7 +55,7 @@ def _default_reader(engine: Any) -> str:
     users = [u.id for u in engine.config.users.values() if "*" in u.schools]
     if len(users) != 1:
         raise click.UsageError("--actor is required (which user is asking?)")
-    return users[0]
+    return str(users[0])
 
 
 @case.command("show")
@@ -151,7 +151,7 @@ def erase(state: State, case_id: str | None, actor: str | None, reason: str | No
     if due:
         if case_id is not None:
             raise click.UsageError("give either CASE or --due, not both")
-        from workflow.service_layer.audit.retention import cases_due_for_erasure
+        from workflow.service_layer.erasure import cases_due_for_erasure
 
         if school is not None and school not in engine.config.schools:
             raise click.BadParameter(f"unknown school '{school}'", param_hint="--school")
