@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
-from workflow.adapters.store.codec import iso_text
+from workflow.adapters.codec import iso_text
 from workflow.domain.events import GENESIS_HASH
 from workflow.domain.instants import iso_utc
 

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from workflow.adapters import access_chain
+from workflow.adapters.codec import restore_row, stored_time
 from workflow.adapters.ports import (
     FAILED,
     PENDING,
@@ -40,7 +41,6 @@ from workflow.adapters.ports import (
     RawEvent,
 )
 from workflow.adapters.projection import fold, projection_values
-from workflow.adapters.store.codec import restore_row, stored_time
 from workflow.domain.case import Case
 from workflow.domain.errors import BadInput, Conflict
 from workflow.domain.events import GENESIS_HASH, Event

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from workflow.adapters.codec import UNREADABLE, read_instant, read_payload, stored_time
 from workflow.adapters.ports import NewCase, RawEvent
 from workflow.adapters.projection import LOOK_NOW, fold, projection_values
 from workflow.adapters.store import chains
-from workflow.adapters.store.codec import UNREADABLE, read_instant, read_payload, stored_time
 from workflow.adapters.store.tables import case_keys, cases, events
 from workflow.domain.case import Case
 from workflow.domain.errors import Conflict

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflow.adapters.codec import UNREADABLE, read_instant, read_payload
 from workflow.adapters.ports import Projection, UnitOfWork
-from workflow.adapters.store.codec import UNREADABLE, read_instant, read_payload
 from workflow.domain import case as domain
 from workflow.domain import deadlines
 from workflow.domain.calendar import SchoolCalendar

@@ -25,8 +25,8 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from workflow.adapters.access_chain import AccessChainReport
+from workflow.adapters.codec import iso_text
 from workflow.adapters.ports import RAW_EVENT_COLUMNS, UnitOfWork
-from workflow.adapters.store.codec import iso_text
 from workflow.domain.events import CANONICAL_TEMPLATE, CHAIN_VERSION, GENESIS_HASH, canonical_json
 
 # Column order of the raw rows read by verify and export.

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workflow.adapters.codec import read_instant
 from workflow.adapters.config import User
 from workflow.adapters.logs import get_logger
-from workflow.adapters.store.codec import read_instant
 from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
 from workflow.domain.calendar import SchoolCalendar

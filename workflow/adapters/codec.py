@@ -1,4 +1,5 @@
-"""Reading stored event columns back: the instant and the payload, fast on the common forms.
+"""The stored form of events, shared by every store: reading an instant and a payload back (fast
+on the common forms), the stored time text, and a stored row as an Event.
 
 Per event these two parses are most of the cost of loading a case (every command) and of
 replaying a store (audit). SQLite's naive UTC text gets its zone inside the parse (a separate
