@@ -22,11 +22,10 @@ from typing import Any
 from workflow.adapters.logs import get_logger
 from workflow.domain.case import Decision
 from workflow.service_layer import cases, erasure, queries
-from workflow.service_layer.cases import new_case_id
 from workflow.service_layer.context import ServiceContext
 
 log = get_logger("passend.engine")
-__all__ = ["Engine", "new_case_id"]
+__all__ = ["Engine"]
 
 
 class Engine(ServiceContext):
