@@ -36,13 +36,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from workflow.adapters.projection import LOOK_NOW
-from workflow.domain.case import Case
-from workflow.domain.events import Event
-
 if TYPE_CHECKING:
     from workflow.adapters.access_chain import AccessChainReport
     from workflow.adapters.readmodels import AccessRecord, CaseSummary, OutboxMessage
+    from workflow.domain.case import Case
+    from workflow.domain.events import Event
 
 __all__ = [
     "FAILED", "LOOK_NOW", "PENDING", "SENDING", "SENT", "AccessLog", "CaseHead", "CaseReadModel",
@@ -58,6 +56,12 @@ RawEvent = tuple[Any, ...]
 RAW_EVENT_COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
                      "recorded_at", "payload", "prev_hash", "hash")
 
+
+# Any write may change a case's deadlines, so it hands the case back to the reminder planner:
+# next_action_on = LOOK_NOW ("plan it at the next tick"), planned_on = NULL. The planner folds it
+# once, plans what is due and stores the real date (workflow.service_layer.reminders.work).
+# Computing the date in the store would need the school calendar, which is configuration.
+LOOK_NOW = dt.date(1970, 1, 1)
 
 # An outbox row's status: planned and waiting, claimed by a sender, sent, or given up on.
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"

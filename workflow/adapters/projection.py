@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workflow.domain.case import Case
+from workflow.adapters.ports import LOOK_NOW
 from workflow.domain.errors import IntegrityError, NotFound
-from workflow.domain.events import Event
 
-# Any write may change a case's deadlines, so it hands the case back to the reminder planner:
-# next_action_on = LOOK_NOW ("plan it at the next tick"), planned_on = NULL. The planner folds it
-# once, plans what is due and stores the real date (workflow.service_layer.reminders.work).
-# Computing the date here would need the school calendar, which is configuration, not store.
-LOOK_NOW = dt.date(1970, 1, 1)
+if TYPE_CHECKING:
+    from workflow.domain.case import Case
+    from workflow.domain.events import Event
 
 
 def projection_values(case: Case, now: dt.datetime) -> dict[str, Any]:
@@ -59,7 +56,12 @@ def projection_values(case: Case, now: dt.datetime) -> dict[str, Any]:
 def fold(case_id: str, read: Callable[[str], list[Event]]) -> Case | None:
     """The case folded from the events `read` returns; None when it has none. Events that do not
     fold (a payload that is no JSON, misses a key, or leaves a state the case is not in) raise
-    IntegrityError: the store was changed around the engine, and no command may act on it."""
+    IntegrityError: the store was changed around the engine, and no command may act on it.
+
+    The domain's Case is imported here, when a case is first folded, so that a store opened
+    only to read its rows (`audit verify`) does not load the process model (about 40 ms)."""
+    from workflow.domain.case import Case
+
     try:
         evs = read(case_id)
         return Case.from_events(evs) if evs else None

@@ -10,18 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from workflow.adapters.codec import UNREADABLE, read_instant, read_payload, stored_time
-from workflow.adapters.ports import NewCase, RawEvent
-from workflow.adapters.projection import LOOK_NOW, fold, projection_values
+from workflow.adapters.ports import LOOK_NOW, NewCase, RawEvent
+from workflow.adapters.projection import fold, projection_values
 from workflow.adapters.store import chains
 from workflow.adapters.store.tables import case_keys, cases, events
-from workflow.domain.case import Case
 from workflow.domain.errors import Conflict
 from workflow.domain.events import Event, restore_event
+
+if TYPE_CHECKING:
+    from workflow.domain.case import Case
 
 # Hot statements are built once: building a Core statement per call (coercing every column and
 # computing its cache key) cost more than SQLite's own work for a `fire`. A statement object
