@@ -471,8 +471,6 @@ class MemoryOutbox:
 class MemoryStore:
     """The `Store` port in memory (`memory://`)."""
 
-    dialect = "memory"
-
     def __init__(self, db: MemoryDatabase | None = None) -> None:
         self.data = db or MemoryDatabase()
         self.outbox = MemoryOutbox(self.data)

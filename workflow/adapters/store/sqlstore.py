@@ -27,10 +27,6 @@ class SqlStore:
     def connect(cls, url: str, **kwargs: Any) -> SqlStore:
         return cls(make_engine(url, **kwargs))
 
-    @property
-    def dialect(self) -> str:
-        return str(self.db.dialect.name)
-
     def uow(self, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.db, write=write, reserve=self.reserve)
 
