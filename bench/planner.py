@@ -77,7 +77,7 @@ def bare_scan(db: Path, today: dt.date) -> tuple[int, float]:
 def bare_paged_scan(db: Path, today: dt.date, size: int) -> tuple[int, float]:
     """The pages of `due_case_pages` (its own SQL, through = today) with plain sqlite3 on one
     connection: what the paging itself costs over the two bare ranges."""
-    from workflow.service_layer.reminders.work import _PAGE_SQL
+    from workflow.adapters.store.cases import _PAGE_SQL
 
     day = today.isoformat()
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -105,7 +105,7 @@ def tick_scan(engine: Any, today: dt.date) -> tuple[int, int, float]:
     t = time.perf_counter()
     ids: list[str] = []
     pages = 0
-    for page in due_case_pages(engine.db, today, today):
+    for page in due_case_pages(engine.store, today, today):
         ids.extend(page)
         pages += 1
     seconds = time.perf_counter() - t
@@ -210,7 +210,7 @@ def _run(args: Any, folder: Path) -> dict[str, Any]:
 
 
 def outbox_table() -> str:
-    from workflow.adapters.store.outbox import outbox
+    from workflow.adapters.store.tables import reminder_outbox as outbox
 
     return outbox.name
 

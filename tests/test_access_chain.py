@@ -19,11 +19,12 @@ from sqlalchemy import Connection, delete, exc, insert, select, text, update
 
 from tests.engine_support import in_threads
 from tests.tamper import drop_append_only
+from workflow.adapters import access_chain
 from workflow.adapters.store.migrate import MIGRATIONS
+from workflow.adapters.store.tables import access_log
+from workflow.adapters.store.uow import unit_on
 from workflow.bootstrap import bootstrap
 from workflow.domain.events import GENESIS_HASH
-from workflow.service_layer.audit import access_chain
-from workflow.service_layer.audit.access import access_log
 from workflow.service_layer.audit.export import export
 from workflow.service_layer.audit.verify import verify
 from workflow.service_layer.engine import Engine
@@ -51,7 +52,7 @@ def test_every_writer_appends_to_one_chain(engine: Engine, tmp_path: Path) -> No
     _reads(engine, tmp_path)
     with engine.db.connect() as conn:
         rows = _records(conn)
-        report = verify(conn)
+        report = verify(unit_on(conn))
     assert len(rows) == 5 and report.ok and report.access.records == 5
     prev = GENESIS_HASH
     for r in rows:
@@ -121,7 +122,7 @@ def test_tampering_shows(engine: Engine, tmp_path: Path, cli: Any, name: str) ->
         rows = _records(conn)
         tamper(conn, rows)
     with engine.db.connect() as conn:
-        report = verify(conn)
+        report = verify(unit_on(conn))
     assert not report.ok and report.problems == []  # the events are intact; the access log is not
     (problem,) = report.access.problems
     assert (problem.kind, problem.record_id) == (kind, rows[position - 1].id)
@@ -147,7 +148,7 @@ def test_a_record_moved_or_slipped_in_shows(engine: Engine, tmp_path: Path) -> N
         conn.execute(delete(access_log).where(access_log.c.id == rows[-1].id))
         conn.execute(insert(access_log), [forged, {**rows[-1]._asdict(), "id": None}])
     with engine.db.connect() as conn:
-        report = verify(conn)
+        report = verify(unit_on(conn))
     kinds = [p.kind for p in report.access.problems]
     assert kinds == ["link_broken"]  # the moved record no longer follows its predecessor
 
@@ -159,7 +160,7 @@ def test_removing_the_newest_records_shows_against_an_anchor(engine: Engine, tmp
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text(encoding="utf-8"))
     with engine.db.connect() as conn:
         rows = _records(conn)
-        head = verify(conn).access.head_hash
+        head = verify(unit_on(conn)).access.head_hash
     # the export noted the log as it was before its own two records
     assert manifest["access_log"] == {"records": 3, "head_hash": rows[2].hash}
     for anchor in (head, manifest["access_log"]["head_hash"], head.upper()):
@@ -168,8 +169,8 @@ def test_removing_the_newest_records_shows_against_an_anchor(engine: Engine, tmp
         drop_append_only(conn, "access_log")
         conn.execute(delete(access_log).where(access_log.c.id >= rows[2].id))  # the last three
     with engine.db.connect() as conn:
-        assert verify(conn).ok and verify(conn).access.head_hash != head  # sound, only shorter
-        report = verify(conn, access_anchor=manifest["access_log"]["head_hash"])
+        assert verify(unit_on(conn)).ok and verify(unit_on(conn)).access.head_hash != head  # sound, only shorter
+        report = verify(unit_on(conn), access_anchor=manifest["access_log"]["head_hash"])
     assert [(p.kind, p.record_id) for p in report.access.problems] == [("anchor_missing", 0)]
     r = cli("audit", "verify", "--access-anchor", head)
     assert r.code == 5 and r.out.splitlines()[-2] == f"toegangslog NIET intact: 2 regels, laatste hash {rows[1].hash}"
@@ -202,7 +203,7 @@ def test_concurrent_readers_keep_one_chain(config_path: Path) -> None:
     errors = in_threads(read, engines)
     assert errors == []
     with engines[0].db.connect() as conn:
-        report = verify(conn)
+        report = verify(unit_on(conn))
     assert report.ok and report.access.records == 80
     for e in engines:
         e.db.dispose()
@@ -247,7 +248,7 @@ def test_the_migration_seals_the_records_written_before_it(engine: Engine, cli: 
 
     with engine.db.connect() as conn:
         rows = _records(conn)
-        report = verify(conn)
+        report = verify(unit_on(conn))
     assert report.ok and report.access.records == 7
     assert [r.case_id for r in rows] == [o["case_id"] for o in old]
     assert rows[0].prev_hash == GENESIS_HASH and all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))

@@ -12,8 +12,7 @@ from sqlalchemy import func, select, text
 
 from tests.audit_support import IB, clocked_engine, journey_to_opp
 from workflow.adapters.store.migrate import MIGRATIONS, current_heads
-from workflow.adapters.store.tables import events
-from workflow.service_layer.audit.access import access_log
+from workflow.adapters.store.tables import access_log, events
 
 T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.UTC)
 

@@ -16,6 +16,7 @@ from tests.conftest import PG_ENV, write_config
 from tests.test_audit_streaming import T0
 from workflow.adapters.store.eventstore import event_values
 from workflow.adapters.store.tables import cases, events
+from workflow.adapters.store.uow import unit_on
 from workflow.bootstrap import bootstrap
 from workflow.domain.events import GENESIS_HASH, make_event
 from workflow.service_layer.audit.replay import replay_all
@@ -55,7 +56,7 @@ def test_language_collation_does_not_break_the_merge(tmp_path: Path) -> None:
             icu = [r[0] for r in conn.execute(text("SELECT case_id FROM cases ORDER BY case_id"))]
         assert icu != sorted(icu)  # the database really orders otherwise than Python
         with engine.db.connect() as conn:
-            report = verify(conn)
+            report = verify(unit_on(conn))
         assert sorted((p.case_id, p.kind) for p in report.problems) == [
             ("C-b0", "no_events"), ("C-c3", "projection_missing")], report.problems
         assert report.cases == 6

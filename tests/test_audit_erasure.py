@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from tests.audit_support import IB, clocked_engine, journey_to_tlv, quick_closed
 from workflow.adapters.crypto import ERASED
 from workflow.adapters.store.tables import case_keys, cases, events
+from workflow.adapters.store.uow import unit_on
 from workflow.domain.errors import Refused
 from workflow.service_layer.audit.verify import verify
 
@@ -55,7 +56,7 @@ def test_erase_refused_before_retention_then_done(config_path: Path) -> None:
         key = conn.execute(select(case_keys).where(case_keys.c.case_id == cid)).one()
         assert key.wrapped is None and key.destroyed_at is not None
         assert conn.execute(select(cases.c.pupil_index).where(cases.c.case_id == cid)).scalar() is None
-        report = verify(conn)
+        report = verify(unit_on(conn))
     assert report.ok, report.problems
     # the same pupil can get a new case
     engine.open_case(pupil="LL-7", school="de-linde", actor=IB)

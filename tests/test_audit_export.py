@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.audit_support import IB, clocked_engine, journey_to_tlv, quick_closed
-from workflow.service_layer.audit.access import access_records
+from workflow.service_layer.access import access_records
 from workflow.service_layer.audit.export import export
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def test_export_is_verified_by_the_example_script(config_path: Path, tmp_path: P
     assert r.returncode == 0, r.stdout + r.stderr
     assert "OK: 3 cases, 30 events" in r.stdout
     # the export was logged per case
-    assert [x["action"] for x in access_records(engine, a, actor="auditor")] == ["audit.export"]
+    assert [x.action for x in access_records(engine, a, actor="auditor")] == ["audit.export"]
 
     # one changed byte in a line's payload: the script fails
     lines = (out / "events.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
@@ -121,7 +121,7 @@ def test_manifest_is_written_entry_by_entry_as_json_dumps_would(
     assert _run_script(out).returncode == 0
     # every exported case is in the access log, once
     for cid in ids:
-        assert [x["action"] for x in access_records(engine, cid, actor="auditor")] == ["audit.export"]
+        assert [x.action for x in access_records(engine, cid, actor="auditor")] == ["audit.export"]
 
     # a projection that no longer matches its chain is caught, in whichever chunk it falls
     from sqlalchemy import update

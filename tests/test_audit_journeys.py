@@ -16,6 +16,7 @@ import pytest
 
 from tests import test_journey
 from tests.conftest import write_config
+from workflow.adapters.store.uow import unit_on
 from workflow.bootstrap import bootstrap
 from workflow.service_layer.audit.replay import replay_all
 from workflow.service_layer.audit.verify import verify
@@ -42,7 +43,7 @@ JOURNEYS = _journeys()
 
 def _check_store(engine: Engine) -> None:
     with engine.db.connect() as conn:
-        report = verify(conn)
+        report = verify(unit_on(conn))
     assert report.ok, report.problems
     results = list(replay_all(engine, actor="auditor"))
     assert results, "no cases"

@@ -9,7 +9,8 @@ import pytest
 
 from tests.audit_support import clocked_engine, journey_to_tlv, quick_closed
 from workflow.domain.errors import ConfigError
-from workflow.service_layer.audit.retention import cases_due_for_erasure, parse_retention
+from workflow.service_layer.erasure import cases_due_for_erasure
+from workflow.service_layer.retention import parse_retention
 
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC)
 

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import insert
 
 from tests.conftest import write_config
+from workflow.adapters.store import chains
 from workflow.adapters.store.eventstore import event_values
 from workflow.adapters.store.tables import cases, events
+from workflow.adapters.store.uow import unit_on
 from workflow.bootstrap import bootstrap
 from workflow.domain.events import GENESIS_HASH, make_event
-from workflow.service_layer.audit import verify as verify_module
 from workflow.service_layer.audit.export import export
 from workflow.service_layer.audit.replay import replay_all
 from workflow.service_layer.audit.verify import verify
@@ -58,7 +59,7 @@ def _peaks(engine: Engine, tmp: Path, tag: str) -> dict[str, int]:
         tracemalloc.start()
         if name == "verify":
             with engine.db.connect() as conn:
-                assert verify(conn).ok
+                assert verify(unit_on(conn)).ok
         elif name == "replay":
             assert all(r.ok for r in replay_all(engine, actor="auditor"))
         else:
@@ -71,7 +72,7 @@ def _peaks(engine: Engine, tmp: Path, tag: str) -> dict[str, int]:
 @pytest.mark.slow
 def test_memory_stays_flat_as_the_store_grows(tmp_path: Path, sqlite_url: str, monkeypatch: Any) -> None:
     # Small fetch batches, so that both stores span many of them (the batch is the constant).
-    monkeypatch.setattr(verify_module, "BATCH", 500)
+    monkeypatch.setattr(chains, "BATCH", 500)
     engine = bootstrap(write_config(tmp_path, sqlite_url), create_key=True)
     engine.init()
     _grow(engine, 0, 400)
@@ -86,15 +87,15 @@ def test_memory_stays_flat_as_the_store_grows(tmp_path: Path, sqlite_url: str, m
 def test_a_stream_dropped_halfway_closes_its_cursor(monkeypatch: Any) -> None:
     """Both databases' streams share one fetch loop (verify._drain): BATCH rows at a time, and
     the cursor closed when the reader stops early (a broken chain found, an export aborted)."""
-    monkeypatch.setattr(verify_module, "BATCH", 2)
+    monkeypatch.setattr(chains, "BATCH", 2)
     db = sqlite3.connect(":memory:")
     cur = db.cursor()
-    rows = verify_module._drain(cur, "SELECT value FROM json_each('[1,2,3,4,5]')", {})
+    rows = chains.drain(cur, "SELECT value FROM json_each('[1,2,3,4,5]')", {})
     assert [next(rows), next(rows), next(rows)] == [(1,), (2,), (3,)]
     rows.close()
     with pytest.raises(sqlite3.ProgrammingError):
         cur.fetchone()
-    assert list(verify_module._drain(db.cursor(), "SELECT value FROM json_each('[1,2,3]')", {})) == [(1,), (2,), (3,)]
+    assert list(chains.drain(db.cursor(), "SELECT value FROM json_each('[1,2,3]')", {})) == [(1,), (2,), (3,)]
 
 
 def _reference_read(at: Any, payload: Any) -> tuple[dt.datetime, Any]:
@@ -134,7 +135,7 @@ def test_replay_reads_every_stored_form_as_before(tmp_path: Path, sqlite_url: st
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
         conn.exec_driver_sql("UPDATE events SET recorded_at = ?, payload = ? WHERE seq = 2", (at, payload))
         stored = conn.exec_driver_sql("SELECT recorded_at, payload FROM events WHERE seq = 2").one()
-        ((_, evs),) = list(grouped_events(conn, None))
+        ((_, evs),) = list(grouped_events(unit_on(conn), None))
         conn.rollback()
     want_at, want_body = _reference_read(*stored)
     got = evs[1]

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.audit_support import IB, LK, clocked_engine, journey_to_tlv
 from workflow.adapters.crypto import ERASED
-from workflow.service_layer.audit.access import access_records
+from workflow.service_layer.access import access_records
 from workflow.service_layer.audit.timeline import render, timeline
 
 T0 = dt.datetime(2024, 2, 5, 8, 0, tzinfo=dt.UTC)
@@ -38,7 +38,7 @@ def test_timeline_formats_and_escaping(config_path: Path) -> None:
     text = render(data, "text")
     assert "opp_concept -> opp_vastgesteld" in text and "voorwaarde:" in text
     records = access_records(engine, cid, actor="auditor")
-    assert [(r["action"], r["actor"], r["role"], r["purpose"]) for r in records] == [
+    assert [(r.action, r.actor, r.role, r.purpose) for r in records] == [
         ("audit.timeline", "auditor", "auditor", "inspectiebezoek")]
 
     # erasure: structure stays, personal data is gone

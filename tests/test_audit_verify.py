@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.audit_support import clocked_engine, journey_to_tlv, quick_closed
 from tests.tamper import ACTIONS, rows_of, tamper
+from workflow.adapters.store.uow import unit_on
 from workflow.bootstrap import bootstrap
 from workflow.domain.events import canonical_bytes
 from workflow.service_layer.audit.verify import COLUMNS, Hasher, verify
@@ -33,7 +34,7 @@ def _verify_tampered(engine: Engine, case_id: str, action: str, i: int, j: int =
     with engine.db.connect() as conn:
         conn.begin()
         tamper(conn, case_id, action, i, j)
-        report = verify(conn)
+        report = verify(unit_on(conn))
         conn.rollback()
     return report
 
@@ -41,7 +42,7 @@ def _verify_tampered(engine: Engine, case_id: str, action: str, i: int, j: int =
 def test_intact_store_passes(store: Any) -> None:
     engine, _, _ = store
     with engine.db.connect() as conn:
-        report = verify(conn)
+        report = verify(unit_on(conn))
     assert report.ok, report.problems
     assert report.cases == 2 and report.events == 25 + 3
 
@@ -98,7 +99,7 @@ def test_every_random_tampering_is_caught(store: Any, action: str, i: int, j: in
     assert bystander not in {p.case_id for p in report.problems}
     # and the rollback left the store intact
     with engine.db.connect() as conn:
-        assert verify(conn).ok
+        assert verify(unit_on(conn)).ok
 
 
 def test_cli_exit_codes(store: Any, cli: Any) -> None:
@@ -203,7 +204,7 @@ def test_the_fast_walk_takes_every_event_the_engine_writes(
     with bare.db.connect() as conn:
         conn.begin()
         n = _insert_chains(conn, chains)
-        report = verify(conn)
+        report = verify(unit_on(conn))
         conn.rollback()
     assert report.ok, report.problems
     assert (report.cases, report.events) == (len(chains), n)
@@ -211,21 +212,22 @@ def test_the_fast_walk_takes_every_event_the_engine_writes(
 
 def test_both_walks_give_the_same_verdicts(store: Any) -> None:
     """The bytes walk (SQLite) and the str walk (PostgreSQL) over the same rows, on SQLite."""
+    from workflow.adapters.store import chains
     from workflow.service_layer.audit import verify as v
 
     engine, target, bystander = store
     if engine.db.dialect.name != "sqlite":
         pytest.skip("bytes rows come from SQLite only")
     with engine.db.connect() as conn:
-        as_bytes = list(v._byte_chains(v._fetch_batches(conn, v.EVENTS_SQL + v.ORDER_SQL, None, as_bytes=True),
-                                       lambda n: None))
-        as_text = list(v._text_chains(v._fetch_batches(conn, v.EVENTS_SQL + v.ORDER_SQL, None),
+        as_bytes = list(v._byte_chains(chains.fetch_batches(conn, chains.EVENTS_SQL + chains.ORDER_SQL, None,
+                                                            as_bytes=True), lambda n: None))
+        as_text = list(v._text_chains(chains.fetch_batches(conn, chains.EVENTS_SQL + chains.ORDER_SQL, None),
                                       lambda n: None))
-        heads = {r[0]: (r[1], r[2]) for r in conn.exec_driver_sql(v.CASES_SQL)}
+        heads = {r[0]: (r[1], r[2]) for r in conn.exec_driver_sql(chains.CASES_SQL)}
         conn.begin_nested()
         tamper(conn, target, "edit_role", 3)
-        broken = list(v._byte_chains(v._fetch_batches(conn, v.EVENTS_SQL + v.ORDER_SQL, None, as_bytes=True),
-                                     lambda n: None))
+        broken = list(v._byte_chains(chains.fetch_batches(conn, chains.EVENTS_SQL + chains.ORDER_SQL, None,
+                                                          as_bytes=True), lambda n: None))
     assert as_bytes == as_text == [(c, True, *heads[c]) for c in sorted((target, bystander))]
     assert all(type(x) is str for chain in as_bytes for x in (chain[0], chain[3]))
     assert {c: sound for c, sound, _, _ in broken} == {target: False, bystander: True}
@@ -253,7 +255,7 @@ def test_unusual_stored_forms_are_judged_by_the_general_path(store: Any) -> None
             old = conn.exec_driver_sql(f"SELECT {column} FROM events WHERE case_id = ? AND seq = 3",
                                        (target,)).scalar()
             _set_raw(conn, target, 3, column, change(old))
-            report = verify(conn)
+            report = verify(unit_on(conn))
             conn.rollback()
         return [(p.kind, p.seq) for p in report.problems]
 
@@ -274,7 +276,7 @@ def test_other_cursors_read_str_during_and_after_the_bytes_walk(store: Any) -> N
     with engine.db.connect() as conn:
         conn.begin()
         tamper(conn, target, "edit_payload", 4)
-        report = verify(conn)
+        report = verify(unit_on(conn))
         dbapi = conn.connection.dbapi_connection
         if engine.db.dialect.name == "sqlite":
             assert dbapi.text_factory is str

@@ -54,7 +54,7 @@ def test_population_is_valid_and_spread(tmp_path: Path, sqlite_url: str) -> None
     assert pop.pupils == 400 and pop.events > 1600
     assert {"niveau_1", "niveau_2", "niveau_3", "afgesloten"} <= set(pop.states)
     with engine.uow(write=False) as uow:
-        ids = [r.case_id for r in uow.store.list(schools=None, state=None)]
+        ids = [r.case_id for r in uow.cases.summaries(schools=None, state=None)]
         assert len(ids) == 400
         for cid in ids:
             evs = uow.store.events_of(cid)

@@ -19,6 +19,7 @@ import pytest
 from notifiers import Message, Notifier
 from tests.conftest import write_config
 from workflow.adapters.store import outbox
+from workflow.adapters.store.outbox import SqlOutbox
 from workflow.bootstrap import bootstrap
 from workflow.service_layer.reminders.dispatcher import dispatch_once
 from workflow.service_layer.reminders.messages import message_id
@@ -93,7 +94,7 @@ def test_dispatch_holds_one_body_at_a_time(db: Any) -> None:
     try:
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        result = dispatch_once(db, notifier, ReminderSettings(batch_size=50), clock=lambda: T0)
+        result = dispatch_once(SqlOutbox(db), notifier, ReminderSettings(batch_size=50), clock=lambda: T0)
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
@@ -127,7 +128,7 @@ def test_a_row_taken_over_between_claim_and_body_is_not_sent_by_the_old_claimant
 
     monkeypatch.setattr(outbox, "claim", claim_then_lose_it)
     old = Recorder()
-    result = dispatch_once(db, old, ReminderSettings(), clock=lambda: T0)
+    result = dispatch_once(SqlOutbox(db), old, ReminderSettings(), clock=lambda: T0)
     assert old.sent == []  # the old claimant sent nothing it no longer held
     assert result.sent == 0 and result.lost_claim == n and result.retrying == result.failed == 0
     assert outbox.counts(db) == {"sending": n}
@@ -136,7 +137,7 @@ def test_a_row_taken_over_between_claim_and_body_is_not_sent_by_the_old_claimant
     # The new claimant's lease runs out too (it died): a third sender sends each row, once.
     new = Recorder()
     after = T0 + 3 * LEASE
-    result = dispatch_once(db, new, ReminderSettings(), clock=lambda: after)
+    result = dispatch_once(SqlOutbox(db), new, ReminderSettings(), clock=lambda: after)
     assert result.sent == n and result.lost_claim == 0
     assert sorted(s[3] for s in new.sent) == [f"text{i:04d}" for i in range(n)]
     assert outbox.counts(db) == {"sent": n}
@@ -157,7 +158,7 @@ def test_a_row_marked_by_its_new_claimant_is_not_sent_again(db: Any, monkeypatch
 
     monkeypatch.setattr(outbox, "claim", claim_then_other_sends)
     notifier = Recorder()
-    result = dispatch_once(db, notifier, ReminderSettings(), clock=lambda: T0)
+    result = dispatch_once(SqlOutbox(db), notifier, ReminderSettings(), clock=lambda: T0)
     assert notifier.sent == [] and result.lost_claim == 2 and result.sent == 0
     assert outbox.counts(db) == {"sent": 1, "sending": 1}
 
@@ -177,7 +178,7 @@ def test_a_send_that_fails_after_its_claim_was_taken_over_is_a_lost_claim(db: An
             raise NotifierError("454 try again later")
 
     notifier = TakenOverThenFails()
-    result = dispatch_once(db, notifier, ReminderSettings(), clock=lambda: T0)
+    result = dispatch_once(SqlOutbox(db), notifier, ReminderSettings(), clock=lambda: T0)
     assert result.lost_claim == 1 and result.retrying == result.failed == result.sent == 0
     assert outbox.counts(db) == {"sending": 1}  # still the new claimant's
     assert outbox.load_body(db, notifier.other.rows[0].id, notifier.other.token) is not None

@@ -70,7 +70,7 @@ def test_a_tick_that_dies_between_chunks_loses_nothing(tmp_path: Path, sqlite_ur
     chunks = planner.work_chunks(t.moment)
     first = next(chunks)
     outbox.insert_new(engine.db, [planner.render(i, real) for i in first.items], real)
-    work.write_back(engine.db, first.marks)
+    work.write_back(engine.store, first.marks)
     chunks.close()  # the process dies here: one chunk stored, the rest not even folded
     done = {m.case_id for m in first.marks}
     left = [cid for cid, (n, _, closed) in projection(engine).items() if not closed and cid not in done]
@@ -115,7 +115,8 @@ def test_a_tick_holds_one_chunk_of_cases_not_the_store(tmp_path: Path, small_chu
 
 def test_the_paged_scan_returns_what_the_unpaged_one_does(tmp_path: Path, db_url: str) -> None:
     """Every page of `due_case_pages` read without writing back in between (the keyset alone
-    moves on): the same cases as `due_case_ids`, each once, across ties on a date."""
+    moves on): the same cases as the two ranges read whole (`due_ids`), each once, across ties
+    on a date."""
     _, engine = _store(tmp_path, db_url, 90, digest=False)
     today = START + dt.timedelta(days=10)
     with engine.db.begin() as conn:
@@ -125,9 +126,9 @@ def test_the_paged_scan_returns_what_the_unpaged_one_does(tmp_path: Path, db_url
             planned = today + dt.timedelta(days=i % 3 - 1) if i % 5 else None
             conn.execute(update(cases).where(cases.c.case_id == cid).values(
                 next_action_on=days[i % len(days)], planned_on=planned))
-    with engine.db.connect() as conn:
-        expected = work.due_case_ids(conn, today, today)
-    pages = list(work.due_case_pages(engine.db, today, today, size=4))
+    with engine.uow(write=False) as uow:
+        expected = uow.cases.due_ids(through=today, today=today)
+    pages = list(work.due_case_pages(engine.store, today, today, size=4))
     got = [cid for page in pages for cid in page]
     assert len(got) == len(set(got)) and sorted(got) == expected
     assert len(pages) > 5 and len(expected) < len(ids)

@@ -230,7 +230,7 @@ def test_a_write_between_fold_and_write_back_keeps_the_case_for_the_next_tick(
     t = Ticker(engine)
     work = t.service.planner().work(at(d0, 9))
     engine.record("contact", cid, actor=IB, method="telefoon")  # the case moves on meanwhile
-    assert write_back(engine.db, work.marks) == 0
+    assert write_back(engine.store, work.marks) == 0
     assert projection(engine)[cid][:2] == (LOOK_NOW, None)
     engine.db.dispose()
 

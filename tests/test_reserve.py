@@ -44,8 +44,8 @@ def _driver(engine: Engine) -> Any:
 
 
 def _kept(engine: Engine) -> list[Any]:
-    assert engine._reserve is not None
-    return [kept.fairy for kept in engine._reserve._idle]
+    assert engine.store.reserve is not None
+    return [kept.fairy for kept in engine.store.reserve._idle]
 
 
 def test_the_next_unit_of_work_gets_the_same_connection(sqlite_engine: Engine) -> None:
@@ -166,7 +166,7 @@ def test_threads_share_the_reserve_safely(sqlite_engine: Engine) -> None:
 
 
 def _child(engine: Engine, cid: str, out: Any) -> None:
-    reserve = engine._reserve
+    reserve = engine.store.reserve
     assert reserve is not None
     out.put((len(reserve._idle), id(_driver(engine))))
     engine.record("signal", cid, actor=LK, area="lezen", note="child")
@@ -194,8 +194,8 @@ def test_a_forked_child_does_not_use_its_parents_connection(sqlite_engine: Engin
 
 def test_postgresql_has_no_reserve(engine: Engine) -> None:
     if engine.db.dialect.name == "sqlite":
-        assert engine._reserve is not None
+        assert engine.store.reserve is not None
     else:
-        assert engine._reserve is None
+        assert engine.store.reserve is None
         _open(engine)
         assert engine.db.pool.checkedout() == 0

@@ -84,7 +84,7 @@ def _sqlite_url(url: str, base: Path) -> str:
 
 
 def _known_url(url: str) -> bool:
-    """A URL SQLAlchemy can parse, for a database the store supports."""
+    """A URL SQLAlchemy can parse, for a store passend has (`memory://`: the in-memory fake)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -92,7 +92,7 @@ def _known_url(url: str) -> bool:
         driver = make_url(url).drivername
     except (ArgumentError, ValueError):
         return False
-    return driver.split("+")[0] in ("sqlite", "postgresql", "postgres")
+    return driver.split("+")[0] in ("sqlite", "postgresql", "postgres", "memory")
 
 
 def load_config(path: str | Path | None = None, *, database_url: str | None = None) -> Config:

@@ -3,7 +3,9 @@
 Writing a million events through `Engine` one command at a time would take hours (every command
 is its own durable transaction), so the generator builds each case in memory with the domain's
 own code (`evidence.validate`, `domain.decide`, the shared machine, `Case.next_event`) and hands
-whole batches of finished cases to the event store. Every transition is decided by the real
+whole batches of finished cases to the event store (`EventStore.import_new_cases`, the port's
+bulk-load path: the SQL store writes a batch with one statement per table). Every transition is
+decided by the real
 guards at the moment it is stamped, so `audit replay` finds nothing a live engine would have
 refused, and the hash chains and projections are exactly what the engine itself writes.
 
@@ -22,11 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-
 from workflow.adapters.crypto import CaseCipher
-from workflow.adapters.store.eventstore import NewCase
-from workflow.adapters.store.tables import cases as cases_table
+from workflow.adapters.ports import NewCase
 from workflow.domain import case as domain
 from workflow.domain import evidence
 from workflow.domain.case import Case
@@ -35,7 +34,7 @@ from workflow.domain.errors import BadInput
 from workflow.domain.events import GENESIS_HASH, make_event
 from workflow.domain.instants import local_date
 from workflow.domain.machine import perform
-from workflow.service_layer.engine import Engine
+from workflow.service_layer.context import ServiceContext
 
 # Where the journey of a generated case stops at the latest (it may stop earlier because its
 # history reaches today). Weights follow the usual pyramid: many cases at level 1-2, few at 4.
@@ -152,7 +151,7 @@ class _Journey:
 
 
 class _Generator:
-    def __init__(self, engine: Engine, *, now: dt.datetime, years: float, seed: int | None) -> None:
+    def __init__(self, engine: ServiceContext, *, now: dt.datetime, years: float, seed: int | None) -> None:
         self.engine = engine
         self.definition: ProcessDefinition = engine.definition
         if self.definition.id != "passend-po":
@@ -248,7 +247,7 @@ class _Generator:
             j.fire("close", rng.uniform(20, 300), reason=rng.choice(CLOSE_REASONS))
 
 
-def _id_prefix(engine: Engine, rng: random.Random) -> str:
+def _id_prefix(engine: ServiceContext, rng: random.Random) -> str:
     """Three base32 letters no stored case id starts with; the run numbers its cases behind it.
 
     Random ids (as `open_case` makes) would collide by the birthday bound at a million cases.
@@ -256,10 +255,7 @@ def _id_prefix(engine: Engine, rng: random.Random) -> str:
     with engine.uow(write=False) as uow:
         for _ in range(100):
             prefix = base64.b32encode(rng.randbytes(2)).decode("ascii")[:3]
-            taken = uow.connection.execute(
-                select(func.count()).select_from(cases_table).where(cases_table.c.case_id.like(f"C-{prefix}%"))
-            ).scalar_one()
-            if not taken:
+            if not uow.cases.id_prefix_taken(f"C-{prefix}"):
                 return prefix
     raise RuntimeError("no free case id prefix left")
 
@@ -275,7 +271,7 @@ def _case_id(prefix: str, n: int) -> str:
 
 
 def populate(
-    engine: Engine, *, pupils: int, years: float = 3, seed: int | None = None,
+    engine: ServiceContext, *, pupils: int, years: float = 3, seed: int | None = None,
     batch: int = 2000, now: dt.datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Population:

@@ -1,4 +1,5 @@
-"""The event store: append a case's new events and its projection row, or load them back.
+"""The SQL event store (the `EventStore` port): append a case's new events and its projection
+row, or load them back; the wrapped data keys; the raw stored rows for the audit.
 
 Appends are checked against the version the command read: the projection row is updated
 only `WHERE version = expected`, and (case_id, seq) is unique, so of two writers one loses.
@@ -9,16 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, insert, select, update
 
-from workflow.adapters.store.codec import UNREADABLE, read_instant, read_payload
+from workflow.adapters.codec import UNREADABLE, read_instant, read_payload, stored_time
+from workflow.adapters.ports import LOOK_NOW, NewCase, RawEvent
+from workflow.adapters.projection import fold, projection_values
+from workflow.adapters.store import chains
 from workflow.adapters.store.tables import case_keys, cases, events
-from workflow.domain.case import Case
-from workflow.domain.errors import Conflict, IntegrityError, NotFound
+from workflow.domain.errors import Conflict
 from workflow.domain.events import Event, restore_event
-from workflow.domain.instants import as_utc
+
+if TYPE_CHECKING:
+    from workflow.domain.case import Case
 
 # Hot statements are built once: building a Core statement per call (coercing every column and
 # computing its cache key) cost more than SQLite's own work for a `fire`. A statement object
@@ -28,13 +33,8 @@ _PROJECTION_COLUMNS = (
     "head_hash", "opp_active", "opened_at", "state_entered_at", "updated_at", "closed_at",
     "close_reason", "next_action_on", "planned_on",
 )
-# Any write may change a case's deadlines, so it hands the case back to the reminder planner:
-# next_action_on = LOOK_NOW ("plan it at the next tick"), planned_on = NULL. The planner folds it
-# once, plans what is due and stores the real date (workflow.service_layer.reminders.work). Computing the date
-# here would need the school calendar, which is configuration, not store.
-LOOK_NOW = dt.date(1970, 1, 1)
-_SELECT_EVENTS = select(events).where(events.c.case_id == bindparam("b_case_id")).order_by(events.c.seq)
-_SELECT_CASE = select(cases).where(cases.c.case_id == bindparam("b_case_id"))
+# Every write hands the case back to the reminder planner (projection.LOOK_NOW, re-exported here).
+__all__ = ["LOOK_NOW", "Driver", "EventStore", "NewCase"]
 _INSERT_EVENT = insert(events)
 _INSERT_CASE = insert(cases)
 _INSERT_KEY = insert(case_keys)
@@ -70,12 +70,8 @@ _RAW_UPDATE_CASE = {False: update_case_sql(UPDATED_ALWAYS), True: update_case_sq
 _DATETIME_COLUMNS = frozenset({"opened_at", "state_entered_at", "updated_at", "closed_at", "recorded_at"})
 
 
-def _sqlite_time(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is dt.UTC:  # the engine's own instants: drop the '+00:00' instead of the zone
-        return value.isoformat(" ", "microseconds")[:-6]
-    return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+_sqlite_time = stored_time  # how a datetime is bound on SQLite (codec.stored_time)
+_projection_values = projection_values  # the projection row (workflow.adapters.projection)
 
 
 class Driver:
@@ -186,17 +182,8 @@ class EventStore:
         return out
 
     def load(self, case_id: str) -> Case | None:
-        """The case folded from its events; None when it has none. Events that do not fold (a
-        payload that is no JSON, misses a key, or leaves a state the case is not in) raise
-        IntegrityError: the store was changed around the engine, and no command may act on it."""
-        try:
-            evs = self.events_of(case_id)
-            return Case.from_events(evs) if evs else None
-        except (ValueError, KeyError, TypeError, AttributeError, NotFound) as exc:
-            raise IntegrityError(
-                f"casus {case_id}: de opgeslagen gebeurtenissen zijn niet te lezen ({type(exc).__name__}); "
-                "controleer de opslag met 'passend audit verify'"
-            ) from exc
+        """The case folded from its events; None when it has none (projection.fold)."""
+        return fold(case_id, self.events_of)
 
     def stream(self, case_id: str | None = None, batch: int = 5000) -> Iterator[Any]:
         """All event rows in (case, seq) order without holding them in memory."""
@@ -207,25 +194,20 @@ class EventStore:
         yield from result
 
     def projection(self, case_id: str) -> Any | None:
-        return self.conn.execute(_SELECT_CASE, {"b_case_id": case_id}).first()
+        """The case's whole `cases` row (every column), for tests and tools that check what the
+        store wrote; services read the projection through the case read model (store.cases)."""
+        return self.conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
 
-    def find_open(self, pupil_index: str) -> str | None:
-        row = self.conn.execute(
-            select(cases.c.case_id).where(
-                cases.c.pupil_index == pupil_index, cases.c.closed_at.is_(None)
-            )
-        ).first()
-        return None if row is None else str(row.case_id)
-
-    def list(self, *, schools: Sequence[str] | None, state: str | None) -> Iterator[Any]:
-        """Projection rows in (school, opened_at, case_id) order, fetched 1 000 at a time: a
-        listing of a whole region or country is never held whole."""
-        q = select(cases).order_by(cases.c.school, cases.c.opened_at, cases.c.case_id)
-        if schools is not None:
-            q = q.where(cases.c.school.in_(list(schools)))
-        if state is not None:
-            q = q.where(cases.c.state == state)
-        yield from self.conn.execution_options(stream_results=True, yield_per=1000).execute(q)
+    def raw_batches(self, *, schools: Sequence[str] | None = None, case_id: str | None = None,
+                    case_ids: Sequence[str] | None = None, since: dt.datetime | None = None,
+                    as_bytes: bool = False) -> Iterator[list[RawEvent]]:
+        """The stored rows (chains.COLUMNS), a batch at a time, in (case, seq) order, from this
+        unit's transaction; on SQLite with `as_bytes` their text as UTF-8 bytes (verify)."""
+        conn = self.conn
+        chains.probe(conn, "SELECT 1 FROM events, cases WHERE 1 = 0")
+        where, params = chains.event_filter(schools, case_id, since, conn.dialect.name == "sqlite", case_ids)
+        return chains.fetch_batches(conn, chains.EVENTS_SQL + where + chains.ORDER_SQL, params,
+                                    as_bytes=as_bytes)
 
     # ---- keys ------------------------------------------------------------------------------
     def put_key(self, case_id: str, wrapped: bytes, now: dt.datetime) -> None:
@@ -236,6 +218,15 @@ class EventStore:
         row = self.driver.execute(_RAW_SELECT_KEY, (case_id,)).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 
+    def destroy_key(self, case_id: str, now: dt.datetime) -> None:
+        """Destroy the wrapped key. On SQLite the freed bytes are overwritten as they are freed
+        (secure_delete, from here to the end of the connection's transaction); the store's
+        `scrub` then pushes them out of the WAL, and on PostgreSQL out of dead row versions."""
+        conn = self.conn
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+        conn.execute(update(case_keys).where(case_keys.c.case_id == case_id).values(wrapped=None, destroyed_at=now))
+
     # ---- writing ---------------------------------------------------------------------------
     def append(
         self, case: Case, new: Sequence[Event], *, expected_version: int,
@@ -244,7 +235,7 @@ class EventStore:
         """Store `new` (already folded into `case`) and bring the projection up to date."""
         if not new:
             return
-        values = _projection_values(case, now)
+        values = projection_values(case, now)
         if expected_version == 0:
             self.conn.execute(_INSERT_EVENT, [event_values(e) for e in new])
             values["pupil_index"] = pupil_index
@@ -287,47 +278,7 @@ class EventStore:
         self.conn.execute(_INSERT_EVENT, [event_values(e) for c in batch for e in c.case.events])
         rows = []
         for c in batch:
-            values = _projection_values(c.case, c.case.events[-1].recorded_at)
+            values = projection_values(c.case, c.case.events[-1].recorded_at)
             values["pupil_index"] = c.pupil_index
             rows.append(values)
         self.conn.execute(_INSERT_CASE, rows)
-
-
-class NewCase(NamedTuple):
-    """A case built in memory from its events, ready for `EventStore.import_new_cases`."""
-
-    case: Case
-    pupil_index: str | None
-    wrapped_key: bytes
-
-
-def _projection_values(case: Case, now: dt.datetime) -> dict[str, Any]:
-    evs = case.events
-    last = evs[-1]
-    entered = case.facts.entries[-1].seq if case.facts.entries else 1
-    # Folded events are consecutive (Case.apply refuses a gap), so the entry is found by
-    # position; scanning for it cost more than the rest of this row on a long history.
-    at = entered - evs[0].seq
-    if 0 <= at < len(evs) and evs[at].seq == entered:
-        entered_at = evs[at].recorded_at
-    else:
-        entered_at = next((e.recorded_at for e in evs if e.seq == entered), last.recorded_at)
-    return {
-        "case_id": case.case_id,
-        "school": case.school,
-        "school_group": case.group,
-        "state": case.state,
-        "level": case.level,
-        "process_id": case.process_id,
-        "process_version": case.process_version,
-        "version": case.version,
-        "head_hash": case.head_hash,
-        "opp_active": case.opp_active,
-        "opened_at": case.opened_at,
-        "state_entered_at": entered_at,
-        "updated_at": now,
-        "closed_at": case.closed_at,
-        "close_reason": case.close_reason,
-        "next_action_on": None if case.closed else LOOK_NOW,
-        "planned_on": None,
-    }

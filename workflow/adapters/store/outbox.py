@@ -1,4 +1,5 @@
-"""The outbox: one row per message that is due, keyed so it can never be planned twice.
+"""The SQL outbox (the `Outbox` port): one row per message that is due, keyed so it can never
+be planned twice.
 
 Planning inserts rows (a unique `key`: kind, case, deadline, clock start, due date, offset,
 recipient); dispatching claims them. A claim marks rows `sending` with a random token and a
@@ -13,6 +14,9 @@ headers) without its subject, texts and attachment: a digest is up to 1.2 MB of 
 HTML, so a batch of 50 whole rows held every digest of the day in memory at once while the first
 was sent. The sender loads one row's body (`load_body`) right before sending it, and only while
 the row is still claimed with its token.
+
+Every function here is one transaction of its own on a SQLAlchemy Engine (the port says why);
+`SqlOutbox` is the port over them, which the composition root hands the reminder service.
 """
 
 from __future__ import annotations
@@ -20,70 +24,18 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Date,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    func,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
+from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, OutboxBody, OutboxHead
 from workflow.adapters.store.db import begin_write, is_sqlite
-from workflow.adapters.store.types import BigId, UTCDateTime
+from workflow.adapters.store.tables import OUTBOX_BODY_KEPT as _BODY_KEPT
+from workflow.adapters.store.tables import reminder_outbox as outbox
 
-metadata = MetaData()
+if TYPE_CHECKING:
+    from workflow.adapters.readmodels import OutboxMessage
 
-# The rows of migration 0007's partial index: sent (sent_at is set exactly when a row is marked
-# sent, and never again unset), texts kept. Literal, not bound, so that both databases' planners
-# match it to the index; and without `status = 'sent'`, which made SQLite prefer the
-# (status, next_attempt_at) index and sort every sent row there ever was.
-_BODY_KEPT = text("sent_at IS NOT NULL AND body_text <> ''")
-
-outbox = Table(
-    "reminder_outbox", metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("key", String(255), nullable=False, unique=True),
-    Column("kind", String(16), nullable=False),
-    Column("case_id", String(40), nullable=True),
-    Column("deadline", String(48), nullable=True),
-    Column("school", String(64), nullable=True),
-    Column("recipient", String(128), nullable=False),
-    Column("to_addrs", Text, nullable=False),
-    Column("send_on", Date, nullable=False),
-    Column("due_on", Date, nullable=True),
-    Column("subject", Text, nullable=False),
-    Column("body_text", Text, nullable=False),
-    Column("body_html", Text, nullable=True),
-    Column("ics", Text, nullable=True),
-    Column("message_id", String(255), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("claim_token", String(32), nullable=True),
-    Column("claimed_until", UTCDateTime, nullable=True),
-    Column("last_error", String(300), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("sent_at", UTCDateTime, nullable=True),
-    Index("ix_reminder_outbox_status_next", "status", "next_attempt_at"),
-    # Sent rows whose bodies are still kept (migration 0007; clear_sent_bodies).
-    Index("ix_reminder_outbox_sent_bodies", "sent_at", sqlite_where=_BODY_KEPT, postgresql_where=_BODY_KEPT),
-)
-
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
 
 # A claimed row's head: enough to decide, log, mark and address it. The body columns stay in the
@@ -91,13 +43,9 @@ PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 HEAD = (outbox.c.id, outbox.c.kind, outbox.c.case_id, outbox.c.deadline, outbox.c.to_addrs,
         outbox.c.message_id, outbox.c.attempts, outbox.c.created_at)
 BODY = (outbox.c.subject, outbox.c.body_text, outbox.c.body_html, outbox.c.ics)
-
-
-@dataclass(frozen=True)
-class Claim:
-    token: str
-    rows: list[Any]  # heads only (HEAD's columns), in id order
-    until: dt.datetime
+# What `rows` lists: every column but the texts and the claim's token.
+LISTED = tuple(c for c in outbox.c if c.name not in {"subject", "body_text", "body_html", "ics",
+                                                        "claim_token", "claimed_until"})
 
 
 def existing_keys(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
@@ -156,11 +104,11 @@ def claim(db: Engine, *, now: dt.datetime, batch: int, lease: dt.timedelta,
                 status=SENDING, claim_token=token, claimed_until=until, attempts=outbox.c.attempts + 1,
             )
         )
-        rows = list(conn.execute(select(*HEAD).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)))
+        rows = [OutboxHead(*r) for r in conn.execute(select(*HEAD).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))]
     return Claim(token, rows, until)
 
 
-def load_body(db: Engine, row_id: int, token: str) -> Any | None:
+def load_body(db: Engine, row_id: int, token: str) -> OutboxBody | None:
     """One claimed row's subject, texts and attachment, or None when the claim is no longer ours.
 
     Checked against the token in the same statement, so a sender whose lease ran out and whose
@@ -170,10 +118,11 @@ def load_body(db: Engine, row_id: int, token: str) -> Any | None:
     which the dispatcher guards by renewing before each send, as before.
     """
     with db.connect() as conn:
-        return conn.execute(
+        row = conn.execute(
             select(*BODY).where(outbox.c.id == row_id, outbox.c.claim_token == token,
                                 outbox.c.status == SENDING)
         ).first()
+    return None if row is None else OutboxBody(*row)
 
 
 def renew(db: Engine, row_id: int, token: str, until: dt.datetime) -> bool:
@@ -281,15 +230,67 @@ def clear_sent_bodies(db: Engine, *, before: dt.datetime, limit: int = CLEAR_LIM
         return int(r.rowcount)
 
 
-def rows(db: Engine, *, status: str | None = None, limit: int = 200) -> list[Any]:
-    q = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+def rows(db: Engine, *, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+    """The newest rows first, without their texts (a digest's are megabytes)."""
+    from workflow.adapters.readmodels import OutboxMessage
+
+    q = select(*LISTED).order_by(outbox.c.id.desc()).limit(limit)
     if status is not None:
         q = q.where(outbox.c.status == status)
     with db.connect() as conn:
-        return list(conn.execute(q))
+        return [OutboxMessage(**r._asdict()) for r in conn.execute(q)]
 
 
 def counts(db: Engine) -> dict[str, int]:
     with db.connect() as conn:
         return {r[0]: int(r[1]) for r in conn.execute(
             select(outbox.c.status, func.count()).group_by(outbox.c.status))}
+
+
+class SqlOutbox:
+    """The `Outbox` port on a SQLAlchemy Engine: each method is one of the functions above, so
+    each is its own transaction."""
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+
+    def insert_new(self, rows: Iterable[dict[str, Any]], now: dt.datetime) -> int:
+        return insert_new(self.db, rows, now)
+
+    def existing_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        with self.db.connect() as conn:
+            return existing_keys(conn, keys)
+
+    def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
+              cutoff: dt.datetime | None = None) -> Claim:
+        return claim(self.db, now=now, batch=batch, lease=lease, cutoff=cutoff)
+
+    def load_body(self, row_id: int, token: str) -> OutboxBody | None:
+        return load_body(self.db, row_id, token)
+
+    def renew(self, row_id: int, token: str, until: dt.datetime) -> bool:
+        return renew(self.db, row_id, token, until)
+
+    def renew_all(self, token: str, until: dt.datetime) -> int:
+        return renew_all(self.db, token, until)
+
+    def release(self, token: str) -> int:
+        return release(self.db, token)
+
+    def mark_sent(self, row_id: int, token: str, now: dt.datetime) -> bool:
+        return mark_sent(self.db, row_id, token, now)
+
+    def mark_failed(self, row_id: int, token: str, *, error: str, retry_at: dt.datetime | None) -> bool:
+        return mark_failed(self.db, row_id, token, error=error, retry_at=retry_at)
+
+    def retry_failed(self, now: dt.datetime, ids: Sequence[int] | None = None) -> int:
+        return retry_failed(self.db, now, ids)
+
+    def clear_sent_bodies(self, *, before: dt.datetime, limit: int = CLEAR_LIMIT) -> int:
+        return clear_sent_bodies(self.db, before=before, limit=limit)
+
+    def rows(self, *, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+        return rows(self.db, status=status, limit=limit)
+
+    def counts(self) -> dict[str, int]:
+        return counts(self.db)

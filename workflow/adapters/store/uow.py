@@ -1,4 +1,4 @@
-"""The unit of work: one command, one transaction, all or nothing.
+"""The SQL unit of work (the `UnitOfWork` port): one command, one transaction, all or nothing.
 
 Database errors that mean "someone else wrote first" become a Conflict; everything else rolls
 back and propagates. Nothing a failed command did is left behind.
@@ -10,6 +10,9 @@ a caller needs Core (opening a case, reports, the planner). `fire` and `record` 
 them SQLAlchemy's connection, transaction and event objects cost about three times SQLite's own
 BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from, and cleanly
 ends in, a `Reserve` (store.reserve) rather than the pool, for the same reason.
+
+Its repositories: `store` (the event store), `cases` (the case read model) and `access_log`, all
+on the same connection and transaction; the last two are made when first asked for.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
+from workflow.adapters.store.access_log import SqlAccessLog
+from workflow.adapters.store.cases import SqlCases
 from workflow.adapters.store.db import is_sqlite
 from workflow.adapters.store.eventstore import Driver, EventStore
 from workflow.adapters.store.reserve import Kept, Reserve
@@ -28,7 +33,7 @@ _BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
 _LOST = "een andere schrijver was eerder; er is niets opgeslagen"
 
 
-class UnitOfWork:
+class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, write: bool = True, reserve: Reserve | None = None) -> None:
         self._engine = engine
         self._write = write
@@ -37,8 +42,10 @@ class UnitOfWork:
         self._conn: Connection | None = None
         self._dbapi = engine.dialect.loaded_dbapi
         self.store: EventStore
+        self._cases: SqlCases | None = None
+        self._access_log: SqlAccessLog | None = None
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> SqlUnitOfWork:
         engine = self._engine
         begin_sql = None
         if is_sqlite(engine):
@@ -75,6 +82,18 @@ class UnitOfWork:
     def connection(self) -> Connection:
         return self._connection()
 
+    @property
+    def cases(self) -> SqlCases:
+        if self._cases is None:
+            self._cases = SqlCases(self._connection, lambda: self._driver)
+        return self._cases
+
+    @property
+    def access_log(self) -> SqlAccessLog:
+        if self._access_log is None:
+            self._access_log = SqlAccessLog(self._connection)
+        return self._access_log
+
     def commit(self) -> None:
         try:
             if self._conn is not None and self._conn.in_transaction():
@@ -92,6 +111,11 @@ class UnitOfWork:
                 raise Conflict(_LOST) from None
             raise self._wrap(exc) from exc
         # A unit of work may go on after a commit; on SQLite the next statement begins again.
+        self._driver.rebegin = True
+
+    def rollback(self) -> None:
+        """Undo everything since the last commit; the unit may go on in a new transaction."""
+        self._rollback()
         self._driver.rebegin = True
 
     def _rollback(self) -> None:
@@ -130,7 +154,7 @@ class UnitOfWork:
         else:
             self._kept.fairy.close()
 
-    def _wrap(self, exc: Exception) -> DBAPIError:
+    def _wrap(self, exc: Exception) -> StatementError:
         """A driver error as the SQLAlchemy error a Core statement would have raised, so callers
         (the CLI's one-line database messages) see one kind whichever path failed."""
         wrapped = DBAPIError.instance(None, None, exc, self._dbapi.Error, hide_parameters=True,
@@ -143,3 +167,34 @@ def _is_lock(exc: Exception) -> bool:
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     text = str(orig).lower() if orig is not None else ""
     return "locked" in text or "busy" in text or "could not serialize" in text
+
+
+class ConnectionUnit:
+    """A unit of work on a SQLAlchemy Connection that someone else holds (tests and tools that
+    change rows by hand and then ask a service, such as `audit verify`, about them, in the same
+    transaction). Its repositories work in that connection's transaction; `commit` and
+    `rollback` are the connection's, and leaving it ends nothing: the connection's owner does."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.connection = conn
+        self.store = EventStore(conn)
+        self.cases = SqlCases(lambda: conn, lambda: self.store.driver)
+        self.access_log = SqlAccessLog(lambda: conn)
+
+    def __enter__(self) -> ConnectionUnit:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+
+def unit_on(conn: Connection) -> ConnectionUnit:
+    """The unit of work of a Connection someone else holds (see ConnectionUnit)."""
+    return ConnectionUnit(conn)

@@ -58,21 +58,20 @@ def verify_cmd(state: State, anchor: str | None) -> None:
 
     Code 5 als er iets is gewijzigd, verwijderd, verplaatst of toegevoegd.
     """
-    # Only the config and a connection: verify needs no keys, definitions or ORM (fast start).
-    from workflow.adapters.config import load_config
-    from workflow.adapters.store.db import make_engine
+    # Only the config and the store: verify needs no keys, definitions or read models (fast start).
+    from workflow.bootstrap import open_store
     from workflow.entrypoints.cli.progress import Progress
     from workflow.service_layer.audit.verify import verify
 
     if anchor is not None and not _HEX64.fullmatch(anchor):
         raise nl.BadValue("verwacht 64 hexadecimale tekens (een SHA-256-hash)", param_hint="--access-anchor")
-    db = make_engine(load_config(state.config).database_url)
+    store = open_store(state.config)
     bar = Progress("verify")
     try:
-        with db.connect() as conn:
-            report = verify(conn, progress=bar.advance, access_anchor=anchor and anchor.lower())
+        with store.uow(write=False) as uow:
+            report = verify(uow, progress=bar.advance, access_anchor=anchor and anchor.lower())
     finally:
-        db.dispose()
+        store.dispose()
     bar.close()
     d = report.as_dict()
     if not report.problems:
@@ -277,10 +276,10 @@ def access_cmd(state: State, case_id: str, actor: str | None) -> None:
 
     De velden volgen NEN 7513: wat, wanneer, welke casus, welke gebruiker, namens wie.
     """
-    from workflow.service_layer.audit.access import access_records
+    from workflow.service_layer.access import access_records
 
     engine = state.engine()
-    rows = access_records(engine, case_id, actor=_reader(engine, actor))
+    rows = [r.as_dict() for r in access_records(engine, case_id, actor=_reader(engine, actor))]
     text = "\n".join(
         f"{r['at'][:19].replace('T', ' ')}  {r['actor']:<14} {r['role']:<11} {r['action']:<15} "
         f"doel: {r['purpose']}" + (f"  namens: {r['on_behalf_of']}" if r["on_behalf_of"] else "")

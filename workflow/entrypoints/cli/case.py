@@ -189,7 +189,7 @@ def erase(state: State, case_id: str | None, actor: str | None, reason: str | No
     if due:
         if case_id is not None:
             raise nl.UsageProblem("geef een CASUS of --due, niet allebei")
-        from workflow.service_layer.audit.retention import cases_due_for_erasure
+        from workflow.service_layer.erasure import cases_due_for_erasure
 
         if school is not None and school not in engine.config.schools:
             raise nl.BadValue(f"onbekende school '{school}'", param_hint="--school")

@@ -62,13 +62,14 @@ def due(state: State, now_text: str | None) -> None:
     Herinneringen, escalaties en dagoverzichten, met hun stand in de outbox.
     """
     from workflow.entrypoints.cli import main as cli_main
-    from workflow.service_layer.reminders.service import _existing, unreachable
+    from workflow.service_layer.reminders.service import unreachable
 
     service = _service(state, now_text)
+    outbox = service.engine.store.outbox
 
     def rows() -> Iterator[dict[str, Any]]:  # a page of cases at a time, as the planner folds them
         for chunk in service.planner().due_chunks(service.now()):
-            have = _existing(service.engine, [i.key for i in chunk])
+            have = outbox.existing_keys([i.key for i in chunk])
             yield from ({**i.summary(), "outbox": have.get(i.key, "new")} for i in chunk)
 
     emit_each(rows(), lambda r: (f"{r['kind']:<10} {r['case_id'] or '-':<12} {r['deadline'] or '-':<16} "
@@ -113,21 +114,12 @@ def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
 
     Wat gepland, verstuurd, wachtend of mislukt is, met het aantal pogingen.
     """
-    from workflow.adapters.store import outbox
+    from workflow.adapters.ports import FAILED, PENDING
 
     if failed and pending:
         raise nl.UsageProblem("--failed en --pending sluiten elkaar uit")
-    status = outbox.FAILED if failed else outbox.PENDING if pending else None
-    rows = [
-        {
-            "id": r.id, "kind": r.kind, "case_id": r.case_id, "deadline": r.deadline,
-            "recipient": r.recipient, "send_on": r.send_on.isoformat(),
-            "due": r.due_on.isoformat() if r.due_on else None, "status": r.status,
-            "attempts": r.attempts, "last_error": r.last_error, "message_id": r.message_id,
-            "sent_at": r.sent_at.isoformat() if r.sent_at else None,
-        }
-        for r in outbox.rows(state.engine().db, status=status, limit=limit)
-    ]
+    status = FAILED if failed else PENDING if pending else None
+    rows = [r.as_dict() for r in state.engine().store.outbox.rows(status=status, limit=limit)]
     text = "\n".join(
         f"#{r['id']:<6} {r['status']:<8} {r['kind']:<10} {r['case_id'] or '-':<12} "
         f"{r['deadline'] or '-':<16} aan {r['recipient']:<12} pogingen {r['attempts']}"
@@ -147,9 +139,8 @@ def retry(state: State, ids: tuple[int, ...]) -> None:
     Alle, of de berichten met de gegeven ID's; serve of dispatch verstuurt ze daarna.
     """
     from workflow.adapters.clock import utcnow
-    from workflow.adapters.store import outbox
 
-    n = outbox.retry_failed(state.engine().db, utcnow(), list(ids) or None)
+    n = state.engine().store.outbox.retry_failed(utcnow(), list(ids) or None)
     emit({"requeued": n}, f"{n} bericht(en) opnieuw in de wachtrij")
 
 

@@ -15,6 +15,7 @@ the log says that and why, never the address.
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from fastapi import APIRouter, HTTPException
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from workflow.entrypoints.web.guard import context, current_session, new_pre_coo
 from workflow.entrypoints.web.pages import render
 from workflow.entrypoints.web.security import client_ip, set_cookie
 from workflow.service_layer.signin import throttle
+from workflow.service_layer.users import UserDirectory
 
 router = APIRouter()
 log = get_logger("passend.web")
@@ -92,7 +94,7 @@ def callback(request: Request, state: str = "", code: str = "", error: str = "")
     if not isinstance(claim, str) or identity.email_verified is False:
         log.warning("signin.oidc_refused", reason="no_verified_email")
         return _refused(request, "Het inlogsysteem van de school gaf geen bevestigd e-mailadres door.")
-    user = web.engine.users.by_email(claim)
+    user = cast(UserDirectory, web.engine.users).by_email(claim)  # the SQL store's users
     if user is None or not user.active:
         log.warning("signin.oidc_refused", reason="unknown_user" if user is None else "disabled_user")
         return _refused(request, "U bent ingelogd bij de school, maar u heeft (nog) geen toegang tot passend. "

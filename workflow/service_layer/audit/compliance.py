@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workflow.domain import upcasts
 from workflow.domain.case import Case
@@ -38,9 +38,8 @@ from workflow.domain.events import Event
 from workflow.domain.facts import Fact
 from workflow.domain.guards import ConsentGuard, consent_status
 from workflow.domain.instants import local_date
-
-if TYPE_CHECKING:
-    from workflow.service_layer.engine import Engine
+from workflow.service_layer.audit.replay import grouped_events
+from workflow.service_layer.context import ServiceContext
 
 RULES = ("opp_binnen_6_weken", "opp_jaarlijks_geevalueerd", "instemming_handelingsdeel",
          "leerling_gehoord", "oogo_voor_vaststelling_en_herziening")
@@ -286,7 +285,7 @@ class ComplianceRun:
     before anything is read or written out.
     """
 
-    def __init__(self, engine: Engine, *, actor: str, school: str | None = None,
+    def __init__(self, engine: ServiceContext, *, actor: str, school: str | None = None,
                  today: dt.date | None = None) -> None:
         self._engine = engine
         self.schools = engine.schools_for(engine.user(actor), school)
@@ -295,11 +294,8 @@ class ComplianceRun:
         self.unreadable: list[dict[str, Any]] = []
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        from workflow.service_layer.audit.replay import grouped_events
-
-        with self._engine.db.connect() as conn:
-            conn.begin()
-            for _cid, evs in grouped_events(conn, self.schools):
+        with self._engine.uow(write=False) as uow:
+            for _cid, evs in grouped_events(uow, self.schools):
                 res = check_case(evs, self._engine.registry, self.today)
                 if res["case_id"] is None:
                     continue
@@ -314,7 +310,7 @@ class ComplianceRun:
                 yield res
 
 
-def compliance(engine: Engine, *, actor: str, school: str | None = None,
+def compliance(engine: ServiceContext, *, actor: str, school: str | None = None,
                today: dt.date | None = None) -> dict[str, Any]:
     """The whole report in memory, every case judged (see ComplianceRun); the CLI streams it."""
     run = ComplianceRun(engine, actor=actor, school=school, today=today)

@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import select
-
-from workflow.adapters.store.db import begin_write
+from workflow.adapters.ports import CaseReadModel
 from workflow.domain.errors import BadInput
 from workflow.domain.events import CHAIN_VERSION, GENESIS_HASH
 from workflow.domain.instants import SCHOOL_TZ, iso_utc
-from workflow.service_layer.audit import access_chain
-from workflow.service_layer.audit.access import clean_behalf, clean_purpose, log_access
-from workflow.service_layer.audit.verify import Hasher, stream_rows
-
-if TYPE_CHECKING:
-    from workflow.service_layer.engine import Engine
+from workflow.service_layer.access import clean_behalf, clean_purpose, log_access
+from workflow.service_layer.audit.verify import Hasher
+from workflow.service_layer.context import ServiceContext
 
 FORMAT = "passend-export"
 FORMAT_VERSION = 1
@@ -43,7 +39,7 @@ def _since_instant(since: dt.date) -> dt.datetime:
 
 
 def export(
-    engine: Engine, out: Path, *, actor: str, school: str | None = None,
+    engine: ServiceContext, out: Path, *, actor: str, school: str | None = None,
     since: dt.date | None = None, purpose: str | None = None, on_behalf_of: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
@@ -58,30 +54,18 @@ def export(
     out.mkdir(parents=True, exist_ok=True)
 
     now = engine.clock()
-    where: list[str] = []
-    params: dict[str, Any] = {}
-    if schools is not None:
-        names = [f"s{i}" for i in range(len(schools))]
-        where.append(f"case_id IN (SELECT case_id FROM cases WHERE school IN ({', '.join(':' + n for n in names)}))")
-        params.update(zip(names, schools, strict=True))
-    if since is not None:
-        instant = _since_instant(since)
-        where.append("recorded_at >= :since")
-        params["since"] = (instant.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-                           if engine.db.dialect.name == "sqlite" else instant)
-    clause = (" WHERE " + " AND ".join(where)) if where else ""
-
     hasher = Hasher()
     versions: set[tuple[str, int]] = set()
     n_events = n_cases = 0
     intact = True
     digest = hashlib.sha256()
     with tempfile.TemporaryFile() as spool:
-        with engine.db.connect() as conn, (out / EVENTS_FILE).open("wb") as fh:
-            finished = _Finisher(conn, spool, check_heads=since is None)
-            access_head = access_chain.head_of(conn)  # before this export's own records
+        with engine.uow(write=False) as uow, (out / EVENTS_FILE).open("wb") as fh:
+            finished = _Finisher(uow.cases, spool, check_heads=since is None)
+            access_head = uow.access_log.head()  # before this export's own records
             current: dict[str, Any] | None = None
-            for r in stream_rows(conn, clause, params):
+            batches = uow.store.raw_batches(schools=schools, since=_since_instant(since) if since else None)
+            for r in itertools.chain.from_iterable(batches):
                 cid, seq = r[0], r[1]
                 canonical = hasher.canonical(r)
                 line = canonical[:-1] + b',"hash":' + json.dumps(r[10]).encode() + b"}\n"
@@ -129,9 +113,10 @@ def export(
         (out / SUMS_FILE).write_text(
             f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n", encoding="ascii",
         )
-        with begin_write(engine.db) as log_conn:
-            log_access(log_conn, actor=actor, role=user.role, action="audit.export",
+        with engine.uow() as log_uow:
+            log_access(log_uow, actor=actor, role=user.role, action="audit.export",
                        cases=_spooled_schools(spool), purpose=purpose, on_behalf_of=on_behalf_of, at=now)
+            log_uow.commit()
     return head
 
 
@@ -141,14 +126,14 @@ class _Finisher:
 
     Why: the manifest lists every case, and a board's or the country's export has hundreds of
     thousands. Entries wait here only until a chunk of CHUNK is full, so the export's memory is
-    one chunk whatever the size of the store. The heads are read on the export's connection,
+    one chunk whatever the size of the store. The heads are read in the export's unit of work,
     between two batches of its event stream: the same transaction, so the same snapshot.
     """
 
     CHUNK = 500
 
-    def __init__(self, conn: Any, spool: Any, *, check_heads: bool) -> None:
-        self.conn, self.spool, self.check_heads = conn, spool, check_heads
+    def __init__(self, cases: CaseReadModel, spool: Any, *, check_heads: bool) -> None:
+        self.cases, self.spool, self.check_heads = cases, spool, check_heads
         self.pending: list[dict[str, Any]] = []
         self.intact = True
 
@@ -158,14 +143,9 @@ class _Finisher:
             self.flush()
 
     def flush(self) -> None:
-        from workflow.adapters.store.tables import cases
-
         if not self.pending:
             return
-        ids = [e["case_id"] for e in self.pending]
-        heads = {row.case_id: row for row in self.conn.execute(
-            select(cases.c.case_id, cases.c.school, cases.c.version, cases.c.head_hash)
-            .where(cases.c.case_id.in_(ids)))}
+        heads = self.cases.heads_of([e["case_id"] for e in self.pending])
         for s in self.pending:
             h = heads.get(s["case_id"])
             s["school"] = h.school if h is not None else None
@@ -212,7 +192,7 @@ def _write_manifest(path: Path, head: dict[str, Any], spool: Any) -> str:
     return sha.hexdigest()
 
 
-def _definitions(engine: Engine, versions: set[tuple[str, int]]) -> list[dict[str, Any]]:
+def _definitions(engine: ServiceContext, versions: set[tuple[str, int]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for pid, ver in sorted(versions):
         item: dict[str, Any] = {"id": pid, "version": ver}

@@ -13,29 +13,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, select
-
-from workflow.adapters.store.codec import UNREADABLE, read_instant, read_payload
-from workflow.adapters.store.tables import cases
+from workflow.adapters.codec import UNREADABLE, read_instant, read_payload
+from workflow.adapters.ports import Projection, UnitOfWork
 from workflow.domain import case as domain
 from workflow.domain import deadlines
+from workflow.domain.calendar import SchoolCalendar
 from workflow.domain.case import Case
 from workflow.domain.definition import DefinitionRegistry
 from workflow.domain.errors import NotFound, PassendError, Refused
 from workflow.domain.events import Event, restore_event
 from workflow.domain.instants import SCHOOL_TZ, as_utc, iso_utc, local_date
 from workflow.messages import render_all
+from workflow.service_layer.context import ServiceContext
+from workflow.service_layer.reminders.work import stale
 
-if TYPE_CHECKING:
-    from workflow.service_layer.engine import Engine
-
+# The projected columns the events must prove (the planner's days are checked with `stale`).
 PROJECTION_FIELDS = ("school", "school_group", "state", "level", "process_id", "process_version",
                      "version", "head_hash", "opp_active", "closed_at", "close_reason")
-# What replay --all reads of each projection row: the fields above, and the planner's days that
-# `compare_projection` checks with `reminders.work.stale`.
-_PROJECTION_READ = ("case_id", *PROJECTION_FIELDS, "next_action_on", "planned_on")
 
 
 @dataclass
@@ -172,7 +168,7 @@ def _recheck(out: Replayed, case: Case, d: Any, ev: Event) -> None:
         out.notes.append(f"gebeurtenis {ev.seq}: de voorwaarden luiden nu anders dan vastgelegd")
 
 
-def compare_projection(out: Replayed, row: Any | None, engine: Engine | None = None) -> None:
+def compare_projection(out: Replayed, row: Projection | None, engine: ServiceContext | None = None) -> None:
     """Every projected column must equal what the events prove (and, given the engine, the
     planner's next action day must not lie after a reminder the events and calendar imply)."""
     c = out.case
@@ -197,9 +193,6 @@ def compare_projection(out: Replayed, row: Any | None, engine: Engine | None = N
         if not same:
             out.mismatches.append(f"projectie: {name} is {stored!r}, de gebeurtenissen zeggen {want!r}")
     if engine is not None and c.school in engine.config.schools:
-        from workflow.domain.calendar import SchoolCalendar
-        from workflow.service_layer.reminders.work import stale
-
         try:
             problem = stale(c, engine.registry.get(c.process_id, c.process_version),
                             SchoolCalendar.for_school(engine.config.schools[c.school]),
@@ -211,11 +204,11 @@ def compare_projection(out: Replayed, row: Any | None, engine: Engine | None = N
 
 
 # ---- entry points ---------------------------------------------------------------------------
-def replay_case(engine: Engine, case_id: str, *, actor: str, as_of: dt.date | None = None) -> Replayed:
+def replay_case(engine: ServiceContext, case_id: str, *, actor: str, as_of: dt.date | None = None) -> Replayed:
     user = engine.user(actor)
-    with engine.db.connect() as conn:
-        row = conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
-        evs = next((e for _, e in grouped_events(conn, None, case_id=case_id)), [])
+    with engine.uow(write=False) as uow:
+        row = uow.cases.get(case_id)
+        evs = next((e for _, e in grouped_events(uow, None, case_id=case_id)), [])
     if row is None and not evs:
         raise NotFound(f"casus '{case_id}' bestaat niet")
     school = row.school if row is not None else (evs[0].payload.get("school") if evs else None)
@@ -228,17 +221,16 @@ def replay_case(engine: Engine, case_id: str, *, actor: str, as_of: dt.date | No
 
 
 def replay_all(
-    engine: Engine, *, actor: str, as_of: dt.date | None = None,
+    engine: ServiceContext, *, actor: str, as_of: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Replayed]:
     """Every case the actor may see, streamed: one case's events in memory at a time."""
     schools = engine.schools_for(engine.user(actor))
     cutoff = end_of_day(as_of) if as_of else None
-    with engine.db.connect() as conn:
-        conn.begin()
-        heads = _stream_projection(conn, schools)
+    with engine.uow(write=False) as uow:
+        heads = uow.cases.projections(schools)
         head = next(heads, None)
-        for case_id, evs in grouped_events(conn, schools):
+        for case_id, evs in grouped_events(uow, schools):
             while head is not None and head.case_id < case_id:
                 yield _no_events(head)
                 head = next(heads, None)
@@ -262,39 +254,18 @@ def _no_events(row: Any) -> Replayed:
     return Replayed(row.case_id, errors=["de casus staat in 'cases' maar heeft geen gebeurtenissen"])
 
 
-def _stream_projection(conn: Connection, schools: list[str] | None) -> Iterator[Any]:
-    # Bytewise order on every database, the order of the event stream and of Python's `<`.
-    key = cases.c.case_id if conn.dialect.name == "sqlite" else cases.c.case_id.collate("C")
-    # Only the columns replay compares or needs: every other time column would be parsed by
-    # SQLAlchemy for each case and then never looked at.
-    q = select(*(cases.c[name] for name in _PROJECTION_READ)).order_by(key)
-    if schools is not None:
-        q = q.where(cases.c.school.in_(schools))
-    yield from conn.execution_options(stream_results=True, yield_per=2000).execute(q)
-
-
 _MIN_UTC = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def grouped_events(
-    conn: Connection, schools: list[str] | None, *, case_id: str | None = None,
+    uow: UnitOfWork, schools: Sequence[str] | None, *, case_id: str | None = None,
 ) -> Iterator[tuple[str, list[Event]]]:
-    """Each case's events in seq order, streamed from raw rows (the verify cursor, no ORM rows)."""
-    from workflow.service_layer.audit.verify import EVENTS_SQL, ORDER_SQL, _fetch_batches
-
-    where, params = "", {}
-    if case_id is not None:
-        where, params = " WHERE case_id = :cid", {"cid": case_id}
-    elif schools is not None:
-        names = [f"s{i}" for i in range(len(schools))]
-        where = (" WHERE case_id IN (SELECT case_id FROM cases WHERE school IN ("
-                 + ", ".join(":" + n for n in names) + "))")
-        params = dict(zip(names, schools, strict=True))
+    """Each case's events in seq order, streamed from the stored rows (`EventStore.raw_batches`)."""
     instant, read = read_instant, read_payload
     current: str | None = None
     buf: list[Event] = []
-    # Batch by batch, not row by row through stream_rows' generators (a million rows add up).
-    batches = _fetch_batches(conn, EVENTS_SQL + where + ORDER_SQL, params)
+    # Batch by batch, not row by row through generators of generators (a million rows add up).
+    batches = uow.store.raw_batches(schools=schools, case_id=case_id)
     try:
         for chunk in batches:
             for cid, seq, typ, pid, pver, actor, role, at, payload, prev, h in chunk:
@@ -308,6 +279,8 @@ def grouped_events(
                     when, body = _MIN_UTC, {"$unreadable": True}
                 buf.append(restore_event(cid, seq, typ, pid, pver, actor, role, when, body, prev, h))
     finally:
-        batches.close()
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
     if current is not None:
         yield current, buf

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workflow.adapters.crypto import CaseCipher
 from workflow.domain.errors import BadInput, PassendError
 from workflow.domain.events import Event
 from workflow.domain.evidence import BUILTIN_KINDS
 from workflow.domain.instants import SCHOOL_TZ, as_utc
-from workflow.service_layer.audit.access import clean_behalf, clean_purpose, record_access
-
-if TYPE_CHECKING:
-    from workflow.service_layer.engine import Engine
+from workflow.service_layer.access import clean_behalf, clean_purpose, record_access
+from workflow.service_layer.context import ServiceContext
 
 FORMATS = ("text", "json", "html")
 
@@ -29,7 +27,7 @@ def _local(at: dt.datetime) -> str:
     return as_utc(at).astimezone(SCHOOL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
-def _kind_label(engine: Engine, ev: Event, kind: str) -> str:
+def _kind_label(engine: ServiceContext, ev: Event, kind: str) -> str:
     try:
         kinds = engine.registry.get(ev.process_id, ev.process_version).evidence_kinds
     except PassendError:
@@ -37,7 +35,7 @@ def _kind_label(engine: Engine, ev: Event, kind: str) -> str:
     return kinds[kind].label if kind in kinds else kind
 
 
-def _labels(engine: Engine, ev: Event) -> tuple[dict[str, str], dict[str, str]]:
+def _labels(engine: ServiceContext, ev: Event) -> tuple[dict[str, str], dict[str, str]]:
     try:
         d = engine.registry.get(ev.process_id, ev.process_version)
     except PassendError:
@@ -45,7 +43,7 @@ def _labels(engine: Engine, ev: Event) -> tuple[dict[str, str], dict[str, str]]:
     return ({k: s.label for k, s in d.states.items()}, {k: t.label for k, t in d.triggers.items()})
 
 
-def build(engine: Engine, events: list[Event], cipher: CaseCipher) -> dict[str, Any]:
+def build(engine: ServiceContext, events: list[Event], cipher: CaseCipher) -> dict[str, Any]:
     """The timeline as data: one entry per event, secrets opened with `cipher`."""
     entries: list[dict[str, Any]] = []
     state: str | None = None
@@ -102,7 +100,7 @@ def build(engine: Engine, events: list[Event], cipher: CaseCipher) -> dict[str, 
 
 
 def timeline(
-    engine: Engine, case_id: str, *, actor: str, purpose: str | None = None,
+    engine: ServiceContext, case_id: str, *, actor: str, purpose: str | None = None,
     on_behalf_of: str | None = None,
 ) -> dict[str, Any]:
     """Read the case (role and school checked), log the access, return the timeline data."""
@@ -110,7 +108,7 @@ def timeline(
     clean_behalf(on_behalf_of)
     user = engine.user(actor)
     with engine.uow(write=False) as uow:
-        case = engine._load(uow, case_id, user)
+        case = engine.load(uow, case_id, user)
         cipher = engine.cipher(uow, case_id)
         events = list(case.events)
     record_access(engine, actor=actor, action="audit.timeline", cases=[(case_id, case.school)],

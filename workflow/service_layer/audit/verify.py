@@ -4,48 +4,34 @@ An attacker with database access can edit, delete, reorder or insert rows (dropp
 append-only triggers first). Each of these breaks a recomputed hash, a `prev_hash` link, a
 sequence number, or the agreement of the chain's last event with the `cases` projection head.
 
-The fast path reads plain DBAPI tuples in (case, seq) order, BATCH rows at a time, and hashes
-the payload exactly as stored, building the canonical header by %-formatting (checked against
-`events.canonical_bytes` by the tests). On SQLite the rows are fetched as UTF-8 bytes, which
-is what gets hashed anyway: no str objects are decoded only to be encoded again. Only a case
-that fails, or holds anything unusual (a column of an unexpected type, a time in another
-form), gets the slower general path, which names its first bad event or finds it sound.
+The fast path reads the stored rows as plain tuples in (case, seq) order, a batch at a time
+(`EventStore.raw_batches`: on SQLite straight from the driver), and hashes the payload exactly
+as stored, building the canonical header by %-formatting (checked against
+`events.canonical_bytes` by the tests). On SQLite the rows come as UTF-8 bytes, which is what
+gets hashed anyway: no str objects are decoded only to be encoded again. Only a case that
+fails, or holds anything unusual (a column of an unexpected type, a time in another form), gets
+the slower general path, which names its first bad event or finds it sound.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import itertools
 import json
-import re
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Connection, text
-
+from workflow.adapters.access_chain import AccessChainReport
+from workflow.adapters.codec import iso_text
+from workflow.adapters.ports import RAW_EVENT_COLUMNS, UnitOfWork
 from workflow.domain.events import CANONICAL_TEMPLATE, CHAIN_VERSION, GENESIS_HASH, canonical_json
-from workflow.domain.instants import iso_utc
-from workflow.service_layer.audit import access_chain
-from workflow.service_layer.audit.access_chain import AccessChainReport
 
 # Column order of the raw rows read by verify and export.
-COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
-           "recorded_at", "payload", "prev_hash", "hash")
-EVENTS_SQL = (f"SELECT {', '.join(COLUMNS)} FROM events")
-# PostgreSQL hands out the time in SQLite's stored text form, so both take the fast path.
-_PG_TIME = "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS recorded_at"
-_PG_EVENTS_SQL = "SELECT " + ", ".join(_PG_TIME if c == "recorded_at" else c for c in COLUMNS) + " FROM events"
-_PARAM = re.compile(r":([a-z_][a-z0-9_]*)")
-_cursor_ids = itertools.count(1)
-ORDER_SQL = " ORDER BY case_id, seq, id"
-CASES_SQL = "SELECT case_id, version, head_hash FROM cases ORDER BY case_id"
-# Rows per fetch. 2 000 rows are still in the CPU cache when the loop hashes them: 10% faster
-# than 10 000 over a million events, and as few round trips as matter on PostgreSQL.
-BATCH = 2_000
+COLUMNS = RAW_EVENT_COLUMNS
+__all__ = ["COLUMNS", "Hasher", "Problem", "VerifyReport", "diagnose", "iso_text", "verify"]
 
 Row = tuple[Any, ...]
 
@@ -81,21 +67,6 @@ class VerifyReport:
 
 
 # ---- canonical form, fast -------------------------------------------------------------------
-def iso_text(value: Any) -> str:
-    """The canonical time text from a stored value: a SQLite string or a driver datetime."""
-    if isinstance(value, str):
-        if len(value) == 26 and value[10] == " " and value[19] == ".":
-            return value[:10] + "T" + value[11:] + "Z"
-        text_value: str = value
-        try:
-            value = dt.datetime.fromisoformat(text_value)
-        except ValueError:  # garbage: hashed as text, so it matches nothing the engine wrote
-            return text_value.replace("\\", "\\\\").replace('"', '\\"')
-    if isinstance(value, dt.datetime):
-        return iso_utc(value)
-    return json.dumps(value, default=str)  # garbage in a time column: hash it as text, it will not match
-
-
 def _fast_template() -> str:
     """CANONICAL_TEMPLATE with the two slots the fast walk fills straight from stored text: the
     stored prev_hash (hex) goes inside its quotes, and the stored time, its space made a "T",
@@ -158,93 +129,6 @@ class Hasher:
 
     def digest(self, r: Row, seq: Any = None) -> str:
         return hashlib.sha256(self.canonical(r, seq)).hexdigest()
-
-
-# ---- streaming ------------------------------------------------------------------------------
-def _fetch_batches(conn: Connection, sql: str, params: dict[str, Any] | None, *,
-                   as_bytes: bool = False) -> Generator[list[Row], None, None]:
-    """Stream raw tuples, BATCH at a time, inside the connection's transaction (one snapshot
-    for every cursor).
-
-    On SQLite the DBAPI cursor is used directly (it accepts `:name` parameters): SQLAlchemy's
-    Row objects would cost more than the hashing. With `as_bytes` its text comes as UTF-8 bytes
-    (see `_drain_batches`). PostgreSQL gets a server-side cursor and always gives str.
-    """
-    if not conn.in_transaction():
-        conn.begin()
-    dbapi: Any = conn.connection.dbapi_connection
-    if conn.dialect.name == "sqlite":
-        raw = dbapi if as_bytes and hasattr(dbapi, "text_factory") else None
-        yield from _drain_batches(dbapi.cursor(), sql, params or {}, raw)
-        return
-    # PostgreSQL: a named (server-side) psycopg cursor, `:name` turned into `%(name)s`. Case ids
-    # are ordered bytewise ("C"), as Python compares them when it merges two streams.
-    if sql.startswith(EVENTS_SQL):
-        sql = _PG_EVENTS_SQL + sql[len(EVENTS_SQL):]
-    sql = sql.replace(" ORDER BY case_id", ' ORDER BY case_id COLLATE "C"')
-    cur = dbapi.cursor(name=f"passend_audit_{next(_cursor_ids)}")
-    cur.itersize = BATCH
-    yield from _drain_batches(cur, _PARAM.sub(r"%(\1)s", sql), params or {})
-
-
-def _fetch(conn: Connection, sql: str, params: dict[str, Any] | None) -> Iterator[Row]:
-    batches = _fetch_batches(conn, sql, params)
-    try:
-        for chunk in batches:
-            yield from chunk
-    finally:
-        batches.close()
-
-
-def _drain_batches(cur: Any, sql: str, params: dict[str, Any],
-                   bytes_of: Any = None) -> Generator[list[Row], None, None]:
-    """Run `sql` on a DBAPI cursor and yield its rows BATCH at a time; the cursor is closed
-    however the caller stops (the end, an error, or a generator dropped halfway).
-
-    `bytes_of`: a sqlite3 connection whose text is wanted as bytes. Its `text_factory` is
-    switched only around each fetchmany (sqlite3 reads it per fetched row), so any other
-    cursor on the connection, such as a diagnosis or the cases stream read between two
-    batches, still gets str.
-    """
-    try:
-        cur.execute(sql, params)
-        while True:
-            if bytes_of is None:
-                chunk = cur.fetchmany(BATCH)
-            else:
-                before = bytes_of.text_factory
-                bytes_of.text_factory = bytes
-                try:
-                    chunk = cur.fetchmany(BATCH)
-                finally:
-                    bytes_of.text_factory = before
-            if not chunk:
-                return
-            yield chunk
-    finally:
-        cur.close()
-
-
-def _drain(cur: Any, sql: str, params: dict[str, Any]) -> Generator[Row, None, None]:
-    """`_drain_batches` row by row (the cursor is closed as there)."""
-    batches = _drain_batches(cur, sql, params)
-    try:
-        for chunk in batches:
-            yield from chunk
-    finally:
-        batches.close()
-
-
-def stream_rows(conn: Connection, where: str = "", params: dict[str, Any] | None = None) -> Iterator[Row]:
-    """Raw event tuples in (case_id, seq) order.
-
-    `where` is a fixed SQL fragment with named bind parameters (`:name`), never user text.
-    """
-    return _fetch(conn, EVENTS_SQL + where + ORDER_SQL, params)
-
-
-def _stream_heads(conn: Connection) -> Iterator[Row]:
-    return _fetch(conn, CASES_SQL, None)
 
 
 # ---- the hot loops --------------------------------------------------------------------------
@@ -386,17 +270,17 @@ def _cache_parts(cache: dict[tuple[Any, ...], tuple[Any, ...] | None], key: tupl
 
 
 # ---- the walk -------------------------------------------------------------------------------
-def verify(conn: Connection, *, progress: Callable[[int], None] | None = None,
+def verify(uow: UnitOfWork, *, progress: Callable[[int], None] | None = None,
            access_anchor: str | None = None) -> VerifyReport:
     """Walk every chain; report the first bad event of each broken case, then every break in
-    the access log's chain (access_chain.walk; `access_anchor`: a head hash noted earlier, which
-    the log must still hold). Memory: one batch."""
+    the access log's chain (`AccessLog.walk`; `access_anchor`: a head hash noted earlier, which
+    the log must still hold). Everything is read in `uow`'s one snapshot. Memory: one batch."""
     t0 = time.perf_counter()
-    # Through SQLAlchemy first, so a missing table is its DBAPIError (one clear CLI line).
-    conn.execute(text("SELECT 1 FROM events, cases WHERE 1 = 0")).close()
     report = VerifyReport()
     hasher = Hasher()
-    heads = _stream_heads(conn)
+    # First: a store without its tables fails here, with the database's own error.
+    batches = uow.store.raw_batches(as_bytes=True)
+    heads = iter(uow.cases.heads())
     head = next(heads, None)
 
     def counted(n: int) -> None:
@@ -404,13 +288,11 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None,
         if progress is not None:
             progress(n)
 
-    as_bytes = conn.dialect.name == "sqlite"
-    batches = _fetch_batches(conn, EVENTS_SQL + ORDER_SQL, None, as_bytes=as_bytes)
-    # Whether the driver really gave bytes is seen in the first row, not assumed.
-    first = next(batches, [])
-    rows_are_bytes = bool(first) and type(first[0][0]) is bytes
-    walk = _byte_chains if rows_are_bytes else _text_chains
     try:
+        # Whether the store really gave bytes is seen in the first row, not assumed.
+        first = next(batches, [])
+        rows_are_bytes = bool(first) and type(first[0][0]) is bytes
+        walk = _byte_chains if rows_are_bytes else _text_chains
         for cid, sound, version, last_hash in walk(itertools.chain((first,), batches), counted):
             report.cases += 1
             while head is not None and head[0] < cid:  # cases passed on the way have no events
@@ -424,29 +306,36 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None,
             if sound and h is not None and h[1] == version and h[2] == last_hash:
                 continue
             if not sound:
-                problem = diagnose(cid, _case_rows(conn, cid), h, hasher)
+                problem = diagnose(cid, _case_rows(uow, cid), h, hasher)
             elif h is None:
                 problem = Problem(cid, None, "projection_missing",
                                   "gebeurtenissen zonder rij in 'cases' (projectie verwijderd)")
             else:
-                problem = _head_problem(cid, _case_rows(conn, cid), h)
+                problem = _head_problem(cid, _case_rows(uow, cid), h)
             if problem is not None:
                 report.problems.append(problem)
     finally:
-        batches.close()
+        _close(batches)
     while head is not None:
         report.cases += 1
         report.problems.append(Problem(head[0], None, "no_events",
                                        "de casus staat in 'cases' maar heeft geen gebeurtenissen"))
         head = next(heads, None)
     report.seconds = time.perf_counter() - t0  # the events' walk: events_per_second is its rate
-    report.access = access_chain.walk(conn, anchor=access_anchor)
+    report.access = uow.access_log.walk(anchor=access_anchor)
     return report
 
 
-def _case_rows(conn: Connection, case_id: str) -> list[Row]:
+def _close(stream: Iterator[Any]) -> None:
+    """Close a stream that is a generator (a database cursor behind it), whatever kind it is."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+def _case_rows(uow: UnitOfWork, case_id: str) -> list[Row]:
     """One case's rows again, for the diagnosis of a case that failed (rare, so not buffered)."""
-    return list(_fetch(conn, EVENTS_SQL + " WHERE case_id = :cid" + ORDER_SQL, {"cid": case_id}))
+    return [r for batch in uow.store.raw_batches(case_id=case_id) for r in batch]
 
 
 def _head_problem(case_id: str, rows: Sequence[Row], head: Row) -> Problem:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from notifiers import Attachment, Message, Notifier, NotifierError
 from workflow.adapters.clock import utcnow
 from workflow.adapters.logs import get_logger
-from workflow.adapters.store import outbox
+from workflow.adapters.ports import Outbox, OutboxBody, OutboxHead
 from workflow.service_layer.reminders.settings import ReminderSettings
 
 log = get_logger("passend.reminders")
@@ -39,8 +38,8 @@ class DispatchResult:
         return asdict(self)
 
 
-def row_message(row: Any, body: Any) -> Message:
-    """The mail for a claimed row's head (`outbox.Claim.rows`) and its body (`outbox.load_body`)."""
+def row_message(row: OutboxHead, body: OutboxBody) -> Message:
+    """The mail for a claimed row's head (`Claim.rows`) and its body (`Outbox.load_body`)."""
     attachments: tuple[Attachment, ...] = ()
     if body.ics:
         attachments = (Attachment("termijn.ics", "text/calendar", body.ics, (("method", "PUBLISH"),)),)
@@ -52,7 +51,7 @@ def row_message(row: Any, body: Any) -> Message:
 
 
 def dispatch_once(
-    db: Any, notifier: Notifier, settings: ReminderSettings,
+    outbox: Outbox, notifier: Notifier, settings: ReminderSettings,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> DispatchResult:
     """Send everything that is due now; returns the counts. Safe to run in several processes."""
@@ -61,22 +60,22 @@ def dispatch_once(
     cutoff = clock()
     try:
         while True:
-            claim = outbox.claim(db, now=clock(), cutoff=cutoff, batch=settings.batch_size, lease=lease)
+            claim = outbox.claim(now=clock(), cutoff=cutoff, batch=settings.batch_size, lease=lease)
             if not claim.rows:
                 break
             until = claim.until
             for row in claim.rows:
                 now = clock()
                 if now >= until:  # our lease may have run out: only send what is still ours
-                    if not outbox.renew(db, row.id, claim.token, now + lease):
+                    if not outbox.renew(row.id, claim.token, now + lease):
                         result.lost_claim += 1
                         continue
                     until = now + lease
                 elif until - now < lease / 3:
-                    outbox.renew_all(db, claim.token, now + lease)
+                    outbox.renew_all(claim.token, now + lease)
                     until = now + lease
-                if not _send_one(db, notifier, settings, row, claim.token, result, clock):
-                    result.deferred += outbox.release(db, claim.token)
+                if not _send_one(outbox, notifier, settings, row, claim.token, result, clock):
+                    result.deferred += outbox.release(claim.token)
                     log.warning("reminders.channel_down", deferred=result.deferred, notifier=notifier.name)
                     return result
     finally:
@@ -84,14 +83,14 @@ def dispatch_once(
     return result
 
 
-def _send_one(db: Any, notifier: Notifier, settings: ReminderSettings, row: Any, token: str,
+def _send_one(outbox: Outbox, notifier: Notifier, settings: ReminderSettings, row: OutboxHead, token: str,
               result: DispatchResult, clock: Callable[[], dt.datetime]) -> bool:
     """Send one claimed row and record the outcome; False when the channel is down altogether.
 
     The body lives in this frame only: it is read here, after the caller made sure of the lease,
     and released when this returns, before the next row's body is read.
     """
-    body = outbox.load_body(db, row.id, token)
+    body = outbox.load_body(row.id, token)
     if body is None:  # taken over (lease ran out) or marked by another sender: not ours to send
         result.lost_claim += 1
         return True
@@ -103,7 +102,7 @@ def _send_one(db: Any, notifier: Notifier, settings: ReminderSettings, row: Any,
         now = clock()
         final = row.attempts >= settings.max_attempts
         retry_at = None if final else now + settings.backoff(row.attempts)
-        if not outbox.mark_failed(db, row.id, token, error=error, retry_at=retry_at):
+        if not outbox.mark_failed(row.id, token, error=error, retry_at=retry_at):
             # The claim was taken over meanwhile: the row's outcome is its new sender's to record.
             result.lost_claim += 1
         elif final:
@@ -113,7 +112,7 @@ def _send_one(db: Any, notifier: Notifier, settings: ReminderSettings, row: Any,
             result.retrying += 1
             log.info("reminder.retry_later", attempts=row.attempts, error=error, **ids)
         return not (isinstance(exc, NotifierError) and exc.down)
-    if outbox.mark_sent(db, row.id, token, clock()):
+    if outbox.mark_sent(row.id, token, clock()):
         result.sent += 1
         log.info("reminder.sent", attempts=row.attempts, **ids)
     else:

@@ -15,20 +15,26 @@ so the one tick a day that gathers it folds them all.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workflow.adapters.codec import read_instant
 from workflow.adapters.config import User
 from workflow.adapters.logs import get_logger
 from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
 from workflow.domain.calendar import SchoolCalendar
+from workflow.domain.case import Case
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import PassendError
+from workflow.domain.events import Event, restore_event
 from workflow.domain.instants import SCHOOL_TZ
 from workflow.domain.reasons import Reason
 from workflow.messages import render_all
+from workflow.service_layer.context import ServiceContext
+from workflow.service_layer.erasure import cases_due_for_erasure
 from workflow.service_layer.reminders import ics, messages
 from workflow.service_layer.reminders import work as _work
 from workflow.service_layer.reminders.digest import SECTIONS, DigestLines
@@ -36,8 +42,7 @@ from workflow.service_layer.reminders.settings import ReminderSettings
 from workflow.service_layer.reminders.work import Action, Mark, actions, chunks, due_among, due_case_pages, first_day
 
 if TYPE_CHECKING:
-    from workflow.domain.case import Case
-    from workflow.service_layer.engine import Engine
+    from workflow.adapters.ports import RawEvent
 
 log = get_logger("passend.reminders")
 
@@ -77,13 +82,15 @@ class Due:
 
 
 class Planner:
-    def __init__(self, engine: Engine, settings: ReminderSettings) -> None:
+    """`engine`: the service context (an Engine is one). `mail_domain`: the right-hand side of
+    every Message-ID, the sender's domain (workflow.bootstrap reads it from `[notifier] from`)."""
+
+    def __init__(self, engine: ServiceContext, settings: ReminderSettings, mail_domain: str = "localhost") -> None:
         self.engine = engine
         self.settings = settings
         self._calendars: dict[str, SchoolCalendar] = {}
         self._dates: dict[dt.date, str] = {}  # one string per due date
-        sender = str(engine.config.raw.get("notifier", {}).get("from", "passend@localhost"))
-        self.domain = sender.rsplit("@", 1)[-1] or "localhost"
+        self.domain = mail_domain
 
     def calendar(self, school: str) -> SchoolCalendar:
         cal = self._calendars.get(school)
@@ -104,17 +111,11 @@ class Planner:
     def open_id_pages(self, size: int | None = None) -> Iterator[list[str]]:
         """The ids of the open cases, a page at a time (keyset on case_id), so no cursor stays
         open while a tick writes between pages and no page holds more than `size` ids."""
-        from sqlalchemy import select
-
-        from workflow.adapters.store.tables import cases
-
         size = size or _work.SCAN_CHUNK
         last = ""
         while True:
-            q = (select(cases.c.case_id).where(cases.c.closed_at.is_(None), cases.c.case_id > last)
-                 .order_by(cases.c.case_id).limit(size))
-            with self.engine.db.connect() as conn:
-                page = [r[0] for r in conn.execute(q)]
+            with self.engine.uow(write=False) as uow:
+                page = uow.cases.open_ids(after=last, size=size)
             if not page:
                 return
             yield page
@@ -122,19 +123,15 @@ class Planner:
 
     def _fold_ids(self, ids: list[str]) -> Iterator[Case]:
         # Open when scanned; one closed since folds to no running deadline, so no join.
-        from sqlalchemy import select
-
-        from workflow.adapters.store.tables import events
-
-        with self.engine.db.connect() as conn:
+        with self.engine.uow(write=False) as uow:
             for part in chunks(ids):
-                q = select(events).where(events.c.case_id.in_(part)).order_by(events.c.case_id, events.c.seq)
-                batch: list[Any] = []
-                for row in conn.execution_options(stream_results=True, yield_per=2000).execute(q):
-                    if batch and row.case_id != batch[0].case_id:
-                        yield from _fold(batch)
-                        batch = []
-                    batch.append(row)
+                batch: list[RawEvent] = []
+                for rows in uow.store.raw_batches(case_ids=part):
+                    for row in rows:
+                        if batch and row[0] != batch[0][0]:
+                            yield from _fold(batch)
+                            batch = []
+                        batch.append(row)
                 if batch:
                     yield from _fold(batch)
 
@@ -189,12 +186,11 @@ class Planner:
             if self.settings.digest and time >= self.settings.digest_time else []
         lines = DigestLines({s: c.name for s, c in self.engine.config.schools.items()}) if users else None
         digest = lines is not None
-        pages = self.open_id_pages() if only is None or digest else due_case_pages(self.engine.db, *only)
+        pages = self.open_id_pages() if only is None or digest else due_case_pages(self.engine.store, *only)
         for page in pages:
             wanted = None
             if only is not None and digest:  # which of these open cases the scan would return
-                with self.engine.db.connect() as conn:
-                    wanted = due_among(conn, page, *only)
+                wanted = due_among(self.engine.store, page, *only)
             out: list[Due] = []
             marks: list[Mark] = []
             folded = 0
@@ -235,10 +231,7 @@ class Planner:
             if any(self.calendar(s).is_school_day(today) for s in schools):
                 users.append(u)
         if skip_planned and users:
-            from workflow.adapters.store import outbox
-
-            with self.engine.db.connect() as conn:
-                have = outbox.existing_keys(conn, [digest_key(u.id, today) for u in users])
+            have = self.engine.store.outbox.existing_keys([digest_key(u.id, today) for u in users])
             users = [u for u in users if digest_key(u.id, today) not in have]
         return users
 
@@ -293,10 +286,6 @@ class Planner:
             lines.add_consent(case.school, case.case_id, [d.scope_label(s) for s in scopes])
 
     def _erasure(self, school: str, today: dt.date) -> list[dict[str, Any]]:
-        try:
-            from workflow.service_layer.audit.retention import cases_due_for_erasure
-        except ImportError:  # the audit part is optional for the reminder service
-            return []
         name = self.engine.config.schools[school].name
         return [{"case_id": e["case_id"], "school": name, "closed": e["closed_at"][:10], "due": e["due"]}
                 for e in cases_due_for_erasure(self.engine, today=today, school=school)]
@@ -353,21 +342,28 @@ class Planner:
         }
 
 
-def _fold(events: list[Any]) -> Iterator[Case]:
+def _event(row: RawEvent) -> Event:
+    """A stored row as an Event; the payload is read with json.loads, whose own error (a
+    JSONDecodeError, say) is what the log names for a garbled one."""
+    cid, seq, typ, pid, pver, actor, role, at, payload, prev, h = row
+    when = read_instant(at)
+    if when is None:
+        raise ValueError(f"event {seq} of case {cid}: time unreadable")
+    return restore_event(cid, seq, typ, pid, pver, actor, role, when, json.loads(payload), prev, h, payload)
+
+
+def _fold(events: list[RawEvent]) -> Iterator[Case]:
     """One case from its events; a case that cannot be folded is logged and skipped, so one
     broken history never silences every other case's reminders."""
-    from workflow.adapters.store.eventstore import row_to_event
-    from workflow.domain.case import Case
-
     try:  # reading the stored JSON is part of folding: a garbled payload skips its case too
-        case = Case.from_events([row_to_event(r) for r in events])
+        case = Case.from_events([_event(r) for r in events])
     except (ValueError, KeyError, TypeError, PassendError) as exc:
-        log.error("reminders.case_unreadable", case_id=events[0].case_id, error_type=type(exc).__name__)
+        log.error("reminders.case_unreadable", case_id=events[0][0], error_type=type(exc).__name__)
         return
     yield case
 
 
-def school_calendar(engine: Engine, school: str) -> SchoolCalendar:
+def school_calendar(engine: ServiceContext, school: str) -> SchoolCalendar:
     """The calendar of one configured school; a bad `days_off` entry names file and key."""
     idx = list(engine.config.schools).index(school)
     return SchoolCalendar.for_school(engine.config.schools[school], f"{engine.config.path}: schools[{idx}]")

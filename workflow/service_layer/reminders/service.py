@@ -1,8 +1,9 @@
-"""The one place that turns config.toml into a running reminder service.
+"""The reminder service: one tick plans what is due into the outbox and dispatches it.
 
-Settings come from `[reminders]`, the notifier from `[notifier]` (default: the file notifier
-writing .eml files to var/outbox/, so a fresh machine needs no mail server). Everything else
-receives these objects; nothing below this module reads config.
+Its parts come ready from workflow.bootstrap (`reminder_service`): the service context, the
+settings of `[reminders]`, the notifier of `[notifier]` and the Message-ID domain. It reads cases
+through the case read model and writes only the outbox (the `Outbox` port) and the planner's
+next action days.
 """
 
 from __future__ import annotations
@@ -10,20 +11,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import structlog
 
 from workflow.adapters.clock import utcnow
 from workflow.adapters.logs import get_logger
+from workflow.service_layer.context import ServiceContext
+from workflow.service_layer.reminders.dispatcher import dispatch_once
+from workflow.service_layer.reminders.planner import Planner
 from workflow.service_layer.reminders.settings import ReminderSettings
+from workflow.service_layer.reminders.work import write_back
 
 if TYPE_CHECKING:
     from notifiers import Notifier
-    from workflow.service_layer.engine import Engine
 
 log = get_logger("passend.reminders")
 
 
-def unreachable(engine: Engine, settings: ReminderSettings) -> list[tuple[str, str, tuple[str, ...]]]:
+def unreachable(engine: ServiceContext, settings: ReminderSettings) -> list[tuple[str, str, tuple[str, ...]]]:
     """(school, "reminders" | "escalations", roles) for every school whose messages of that kind
     have nobody to go to: no user of those roles with an e-mail address serves the school.
 
@@ -47,24 +53,21 @@ def unreachable(engine: Engine, settings: ReminderSettings) -> list[tuple[str, s
 class ReminderService:
     """Plan and dispatch, as one tick. `now` decides what is due; outbox times use the real clock."""
 
-    engine: Engine
+    engine: ServiceContext
     settings: ReminderSettings
     notifier: Notifier
     now: Callable[[], dt.datetime] = utcnow
     real_clock: Callable[[], dt.datetime] = utcnow
+    mail_domain: str = "localhost"  # of every Message-ID: the sender's (`[notifier] from`)
 
-    def planner(self) -> Any:
-        from workflow.service_layer.reminders.planner import Planner
-
-        return Planner(self.engine, self.settings)
+    def planner(self) -> Planner:
+        return Planner(self.engine, self.settings, self.mail_domain)
 
     def plan(self) -> int:
         """Plan what is due, one chunk of cases at a time: render and store the chunk's messages,
         then write back its cases' next action days, then drop them. A tick that dies between
         chunks has planned the chunks it stored; the rest are still due at the next tick."""
-        from workflow.adapters.store import outbox
-        from workflow.service_layer.reminders.work import write_back
-
+        outbox = self.engine.store.outbox
         planner = self.planner()
         n = 0
         for work in planner.work_chunks(self.now()):
@@ -75,12 +78,12 @@ class ReminderService:
             for k in range(0, len(work.items), step):
                 items = work.items[k:k + step]
                 real = self.real_clock()
-                have = _existing(self.engine, [i.key for i in items])
+                have = outbox.existing_keys([i.key for i in items])
                 rows = [planner.render(i, real) for i in items if i.key not in have]
-                n += outbox.insert_new(self.engine.db, rows, real)
+                n += outbox.insert_new(rows, real)
                 del rows
             # Only once the rows are stored: a tick that dies before leaves the cases to the next one.
-            write_back(self.engine.db, work.marks)
+            write_back(self.engine.store, work.marks)
             if work.lines is not None:  # the digests' lines on disk, no longer needed
                 work.lines.close()
             del work
@@ -89,31 +92,19 @@ class ReminderService:
         return n
 
     def dispatch(self) -> dict[str, int]:
-        from workflow.service_layer.reminders.dispatcher import dispatch_once
-
-        return dispatch_once(self.engine.db, self.notifier, self.settings, self.real_clock).as_dict()
+        return dispatch_once(self.engine.store.outbox, self.notifier, self.settings, self.real_clock).as_dict()
 
     def clear_sent(self) -> int:
-        """Clear the texts of messages sent more than keep_sent_days ago (outbox.clear_sent_bodies)."""
-        from workflow.adapters.store import outbox
-
+        """Clear the texts of messages sent more than keep_sent_days ago (Outbox.clear_sent_bodies)."""
         before = self.real_clock() - dt.timedelta(days=self.settings.keep_sent_days)
-        n = outbox.clear_sent_bodies(self.engine.db, before=before)
+        n = self.engine.store.outbox.clear_sent_bodies(before=before)
         if n:
             log.info("reminders.bodies_cleared", count=n, keep_sent_days=self.settings.keep_sent_days)
         return n
 
     def tick(self, *, plan: bool = True) -> dict[str, int]:
-        import structlog
-
         structlog.contextvars.clear_contextvars()  # nothing of an earlier command leaks into these logs
         structlog.contextvars.bind_contextvars(command="reminders.tick")
         planned = self.plan() if plan else 0
         return {"planned": planned, **self.dispatch(), "cleared": self.clear_sent()}
 
-
-def _existing(engine: Engine, keys: list[str]) -> dict[str, str]:
-    from workflow.adapters.store import outbox
-
-    with engine.db.connect() as conn:
-        return outbox.existing_keys(conn, keys)

@@ -31,13 +31,11 @@ nothing until an event ends the pause, so it gets NULL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, bindparam, or_, select, update
-
-from workflow.adapters.store.tables import cases
+from workflow.adapters.ports import LOOK_NOW, Mark, Store
 from workflow.domain import deadlines as dl
 from workflow.domain.calendar import SchoolCalendar
 
@@ -80,89 +78,43 @@ def first_day(unreached: Iterable[Action]) -> dt.date | None:
     return min((a.send_on for a in unreached), default=None)
 
 
-@dataclass(frozen=True)
-class Mark:
-    """What a tick learned about one case: write it back if the case is still at `version`."""
-
-    case_id: str
-    version: int
-    next_action_on: dt.date | None
-    planned_on: dt.date
+__all__ = ["SCAN_CHUNK", "Action", "Mark", "actions", "chunks", "due_among", "due_case_pages", "first_day",
+           "stale", "write_back"]
 
 
-# Straight to the driver, like the event store's hot statements: this runs every tick over the
-# whole `cases` index range, and SQLAlchemy's result machinery per row cost more than SQLite's
-# own work. Dates are bound as SQLAlchemy's Date stores them (ISO text on SQLite).
-# Closed cases have both dates NULL (the closing write clears them), so no filter on closed_at:
-# each query is an index-only range over (date, case_id) (migration 0006).
-_DUE_SQL = (
-    "SELECT case_id FROM cases WHERE next_action_on <= ?",
-    "SELECT case_id FROM cases WHERE planned_on > ?",
-)
+def due_case_pages(store: Store, through: dt.date, today: dt.date, size: int | None = None) -> Iterator[list[str]]:
+    """The open cases the planner must fold, as pages of at most `size` ids (SCAN_CHUNK): the
+    cases whose next action day is up to `through` (today, or yesterday before send_time), then
+    those planned beyond `today`. Two index ranges (CaseReadModel.due_by_next_action and
+    .due_by_planned), no events read; each page in a read transaction of its own, taken when
+    asked for, so the caller can write between pages.
 
-
-def due_case_ids(conn: Connection, through: dt.date, today: dt.date | None = None) -> list[str]:
-    """Open cases the planner must fold: next action day up to `through` (today, or yesterday
-    before send_time), or planned beyond `today`. Two index ranges, no events read."""
-    sqlite = conn.dialect.name == "sqlite"
-    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    ids: set[str] = set()
-    try:
-        for sql, day in zip(_DUE_SQL, (through, today or through), strict=True):
-            cur.execute(sql if sqlite else sql.replace("?", "%s"), (day.isoformat() if sqlite else day,))
-            ids.update(r[0] for r in cur.fetchall())
-    finally:
-        cur.close()
-    return sorted(ids)
-
-
-# The same two ranges a page at a time, keyset on (date, case_id) so each page is an index range
-# and a tick never holds every due id (at 1M cases after an import that alone is ~100 MB). The
-# second range leaves out what the first returns. A page's cases are written back before the
-# next page is read: that moves them past `through` (their next action day is not reached yet)
-# or to NULL, and `planned_on` to today, so no page returns a case of an earlier one.
-# The keyset is a row value, `(date, case_id) > (?, ?)`: SQLite and PostgreSQL seek the index to
-# it. Spelt `date > ? OR (date = ? AND case_id > ?)`, SQLite walked each page's range from its
-# start, so the pages of a 1M store's scan cost 2-5x the unpaged queries instead of ~1.3x.
-_PAGE_SQL = (
-    "SELECT next_action_on, case_id FROM cases WHERE next_action_on <= ? AND"
-    " (next_action_on, case_id) > (?, ?) ORDER BY next_action_on, case_id LIMIT ?",
-    "SELECT planned_on, case_id FROM cases WHERE planned_on > ? AND"
-    " (next_action_on IS NULL OR next_action_on > ?) AND"
-    " (planned_on, case_id) > (?, ?) ORDER BY planned_on, case_id LIMIT ?",
-)
-
-
-def due_case_pages(db: Engine, through: dt.date, today: dt.date, size: int | None = None) -> Iterator[list[str]]:
-    """What `due_case_ids` returns, as pages of at most `size` ids (SCAN_CHUNK), each read on a
-    connection of its own when asked for, so the caller can write between pages."""
+    The keyset on (date, case_id) means a tick never holds every due id (at 1M cases after an
+    import that alone is ~100 MB). A page's cases are written back before the next page is read:
+    that moves them past `through` (their next action day is not reached yet) or to NULL, and
+    `planned_on` to today, so no page returns a case of an earlier one.
+    """
     size = size or SCAN_CHUNK
-    for sql, fixed, floor in ((_PAGE_SQL[0], (through,), dt.date(1, 1, 1)),
-                              (_PAGE_SQL[1], (today, through), today)):
-        last: tuple[Any, str] = (floor, "")
+    for which, floor in (("next_action", dt.date(1, 1, 1)), ("planned", today)):
+        after: tuple[dt.date, str] = (floor, "")
         while True:
-            with db.connect() as conn:
-                sqlite = conn.dialect.name == "sqlite"
-                days = [d.isoformat() if sqlite and isinstance(d, dt.date) else d for d in (*fixed, last[0])]
-                cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-                try:
-                    cur.execute(sql if sqlite else sql.replace("?", "%s"), (*days, last[1], size))
-                    rows = cur.fetchall()
-                finally:
-                    cur.close()
+            with store.uow(write=False) as uow:
+                if which == "next_action":
+                    rows = uow.cases.due_by_next_action(through=through, after=after, size=size)
+                else:
+                    rows = uow.cases.due_by_planned(today=today, through=through, after=after, size=size)
             if rows:
                 yield [r[1] for r in rows]
             if len(rows) < size:
                 break
-            last = (rows[-1][0], rows[-1][1])
+            after = rows[-1]
 
 
-def due_among(conn: Connection, ids: list[str], through: dt.date, today: dt.date) -> set[str]:
-    """Those of `ids` that `due_case_ids` would return (for the digest tick, which pages through
-    every open case and plans the due ones among them)."""
-    q = select(cases.c.case_id).where(cases.c.case_id.in_(ids), or_(
-        cases.c.next_action_on <= through, cases.c.planned_on > today))
-    return {r[0] for r in conn.execute(q)}
+def due_among(store: Store, ids: Sequence[str], through: dt.date, today: dt.date) -> set[str]:
+    """Those of `ids` that `due_case_pages` would return (for the digest tick, which pages
+    through every open case and plans the due ones among them)."""
+    with store.uow(write=False) as uow:
+        return uow.cases.due_among(ids, through=through, today=today)
 
 
 def chunks(ids: list[str], size: int | None = None) -> Iterator[list[str]]:
@@ -172,25 +124,14 @@ def chunks(ids: list[str], size: int | None = None) -> Iterator[list[str]]:
         yield ids[i:i + size]
 
 
-_WRITE_BACK = (
-    update(cases)
-    .where(cases.c.case_id == bindparam("b_case_id"), cases.c.version == bindparam("b_version"),
-           or_(cases.c.planned_on.is_(None), cases.c.planned_on <= bindparam("b_planned_on")))
-    .values(next_action_on=bindparam("b_next"), planned_on=bindparam("b_planned_on"))
-)
-
-
-def write_back(db: Engine, marks: list[Mark]) -> int:
-    """Store each case's next action day; a case written since it was folded keeps LOOK_NOW."""
-    from workflow.adapters.store.db import begin_write
-
+def write_back(store: Store, marks: Sequence[Mark]) -> int:
+    """Store each case's next action day, 1 000 cases a transaction; a case written since it was
+    folded keeps LOOK_NOW (the write-back applies only at the version that was folded)."""
     n = 0
-    for part in (marks[i:i + 1000] for i in range(0, len(marks), 1000)):
-        with begin_write(db) as conn:
-            r = conn.execute(_WRITE_BACK, [
-                {"b_case_id": m.case_id, "b_version": m.version, "b_next": m.next_action_on,
-                 "b_planned_on": m.planned_on} for m in part])
-            n += int(r.rowcount or 0)
+    for i in range(0, len(marks), 1000):
+        with store.uow() as uow:
+            n += uow.cases.write_back(marks[i:i + 1000])
+            uow.commit()
     return n
 
 
@@ -200,8 +141,6 @@ def stale(case: Case, definition: ProcessDefinition, cal: SchoolCalendar,
     `audit replay`). A day earlier than needed only costs a fold and is fine; LOOK_NOW always is.
     The time of day of the last planning is not stored, so actions on `planned_on` itself are
     not checked."""
-    from workflow.adapters.store.eventstore import LOOK_NOW
-
     if case.closed:
         return None if next_on is None else f"next_action_on is {next_on}, maar de casus is gesloten"
     if next_on == LOOK_NOW:

@@ -1,6 +1,6 @@
 """The access log becomes a hash chain: `prev_hash` and `hash` on every record, old ones sealed.
 
-Each record's hash covers its fields and the previous record's hash (workflow.service_layer.audit.access_chain,
+Each record's hash covers its fields and the previous record's hash (workflow.adapters.access_chain,
 docs/event-chain.md), so a record changed, removed or put in between shows in `passend audit
 verify`. The records written before this migration are sealed here, in id order: the chain
 vouches for them from now on, not for what happened to them before. The append-only triggers
@@ -28,9 +28,9 @@ BATCH = 5000  # records sealed per round trip: a long log is never held whole
 
 
 def upgrade() -> None:
+    from workflow.adapters.access_chain import seal
+    from workflow.adapters.store.tables import access_log
     from workflow.domain.events import GENESIS_HASH
-    from workflow.service_layer.audit.access import access_log
-    from workflow.service_layer.audit.access_chain import seal
 
     op.add_column("access_log", sa.Column("prev_hash", sa.String(64), nullable=True))
     op.add_column("access_log", sa.Column("hash", sa.String(64), nullable=True))

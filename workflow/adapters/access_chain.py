@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
-
+from workflow.adapters.codec import iso_text
 from workflow.domain.events import GENESIS_HASH
 from workflow.domain.instants import iso_utc
 
 ACCESS_CHAIN_VERSION = 1
 FIELDS = ("at", "actor", "role", "action", "case_id", "school", "purpose", "on_behalf_of", "source")
-# pg_advisory_xact_lock's key for appending to the access log: "pass" in ASCII.
-_PG_LOCK_KEY = 0x70617373
 MAX_PROBLEMS = 100
+# A stored record as `check` reads it: id, at (the stored text form or a datetime), the FIELDS
+# after `at`, prev_hash, hash.
+Record = tuple[Any, ...]
 
 
 # The canonical form is canonical_json of {FIELDS..., "prev_hash", "v"} (the tests compare the
@@ -74,24 +74,6 @@ def seal(records: Iterable[dict[str, Any]], prev_hash: str) -> str:
     return prev_hash
 
 
-def locked_head(conn: Connection) -> str:
-    """The hash of the newest record (64 zeros for an empty log), taken under the append lock.
-
-    The caller's transaction must be able to write: on SQLite one begun IMMEDIATE or that has
-    already written; on PostgreSQL the advisory lock taken here lasts until it ends.
-    """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    return _newest_hash(conn)
-
-
-def _newest_hash(conn: Connection) -> str:
-    from workflow.service_layer.audit.access import access_log
-
-    row = conn.execute(select(access_log.c.hash).order_by(access_log.c.id.desc()).limit(1)).first()
-    return GENESIS_HASH if row is None or row.hash is None else str(row.hash)
-
-
 @dataclass(frozen=True)
 class AccessProblem:
     """A record whose hash no longer matches its fields, or that does not follow its predecessor."""
@@ -118,33 +100,19 @@ class AccessChainReport:
                 "more_broken": self.more_problems}
 
 
-_COLUMNS = "id, {at}, actor, role, action, case_id, school, purpose, on_behalf_of, source, prev_hash, hash"
-_WALK_SQL = {
-    "sqlite": "SELECT " + _COLUMNS.format(at="at") + " FROM access_log ORDER BY id",
-    # PostgreSQL hands out the time in SQLite's stored text form, so both take the fast path.
-    "postgresql": "SELECT " + _COLUMNS.format(at="to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
-                  + " FROM access_log ORDER BY id",
-}
-
-
-def walk(conn: Connection, *, progress: Callable[[int], None] | None = None,
-         anchor: str | None = None) -> AccessChainReport:
-    """Check every record of the access log in id order, a batch at a time, inside the caller's
-    transaction (verify's: the same snapshot as the events).
+def check(batches: Iterable[list[Record]], *, progress: Callable[[int], None] | None = None,
+          anchor: str | None = None) -> AccessChainReport:
+    """Check every record of the access log, in id order, a batch at a time.
 
     After a break the walk goes on from the stored hash, so one removed or changed record is
     one problem, not every record after it. `anchor`: a head hash noted earlier (verify's output,
     an export's manifest); the log must still hold the record with that hash, else it was cut
     short or rewritten from there on, which the links alone cannot show.
     """
-    from workflow.service_layer.audit.verify import _fetch_batches, iso_text
-
-    # Through SQLAlchemy first, so a schema from before 0008 is its DBAPIError (one clear CLI line).
-    conn.execute(text("SELECT prev_hash, hash FROM access_log WHERE 1 = 0")).close()
     report = AccessChainReport()
     prev = GENESIS_HASH
     sha = hashlib.sha256
-    for chunk in _fetch_batches(conn, _WALK_SQL[conn.dialect.name], None):
+    for chunk in batches:
         for rid, at, actor, role, action, cid, school, purpose, behalf, source, prev_hash, h in chunk:
             if prev_hash != prev:
                 _problem(report, rid, "link_broken",
@@ -170,14 +138,6 @@ def walk(conn: Connection, *, progress: Callable[[int], None] | None = None,
                  f"geen toegangsregel heeft meer de eerder vastgelegde hash {anchor}: het log is "
                  "ingekort of vanaf daar herschreven")
     return report
-
-
-def head_of(conn: Connection) -> dict[str, Any]:
-    """The log's size and newest hash now, for an export's manifest: an anchor kept outside."""
-    from workflow.service_layer.audit.access import access_log
-
-    n = conn.execute(select(func.count()).select_from(access_log)).scalar_one()
-    return {"records": int(n), "head_hash": _newest_hash(conn)}
 
 
 def _problem(report: AccessChainReport, record_id: int, kind: str, detail: str) -> None:

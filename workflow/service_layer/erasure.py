@@ -5,43 +5,44 @@ destroying that one wrapped key makes it unreadable for good, while every event,
 hash, stays exactly as it was: `audit verify` still passes and the timeline still shows the
 structure of the process. A `case_erased` tombstone event records who erased, when and why.
 
-To make "for good" true on disk, SQLite overwrites freed content (`secure_delete`) and the WAL
-is checkpointed and truncated; PostgreSQL vacuums `case_keys` so the old row version goes.
-Backups still hold the key until they expire: rotate them within the retention period.
+To make "for good" true on disk, the store overwrites and pushes out the old bytes (SQLite:
+`secure_delete` and a truncated WAL; PostgreSQL: `VACUUM case_keys`; `Store.scrub`). Backups
+still hold the key until they expire: rotate them within the retention period.
+
+`cases_due_for_erasure` is the one list the CLI (`case erase --due`) and the reminder digest
+share, so both always agree on what is due.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+from typing import Any
 
-from sqlalchemy import text, update
-
-from workflow.adapters.store.tables import case_keys, cases
+from workflow.adapters.logs import get_logger
 from workflow.domain.errors import BadInput, NotFound, Refused
-from workflow.service_layer.audit.access import log_access
-from workflow.service_layer.audit.retention import policy_of
+from workflow.service_layer.access import log_access
+from workflow.service_layer.context import ServiceContext, bind_log
 
-if TYPE_CHECKING:
-    from workflow.service_layer.engine import Engine
-
+log = get_logger("passend.engine")
 REASON_LIMIT = 200
 
 
-def erase_case(engine: Engine, case_id: str, *, actor: str, reason: str) -> dict[str, Any]:
+def erase_case(ctx: ServiceContext, case_id: str, *, actor: str, reason: str) -> dict[str, Any]:
     """Erase one case's personal data (exit 3 if it is open or still within its retention)."""
-    user = engine.user(actor)
+    user = ctx.user(actor)
+    bind_log(actor=actor, case_id=case_id, command="case.erase")
     reason = " ".join((reason or "").split())
     if not reason or len(reason) > REASON_LIMIT:
         raise BadInput(f"--reason: een reden van 1-{REASON_LIMIT} tekens (zonder persoonsgegevens)")
-    policy = policy_of(engine)
-    now = engine.clock()
-    with engine.uow() as uow:
+    policy = ctx.retention
+    now = ctx.clock()
+    with ctx.uow() as uow:
         case = uow.store.load(case_id)
         if case is None:
             raise NotFound(f"casus '{case_id}' bestaat niet")
         if not user.serves(case.school):
             raise Refused("geweigerd", reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{case.school}'"])
-        d = engine.definition_of(case)
+        d = ctx.definition_of(case)
         if user.role in d.read_only_roles or user.role not in policy.erase_roles:
             raise Refused("geweigerd", reasons=[
                 f"rol '{user.role}' mag geen casus wissen (wel: {', '.join(policy.erase_roles)})"])
@@ -51,7 +52,7 @@ def erase_case(engine: Engine, case_id: str, *, actor: str, reason: str) -> dict
             raise Refused("geweigerd", reasons=[
                 f"casus {case_id} is nog open; alleen een gesloten casus kan gewist worden"])
         due = policy.due_date(case.closed_at, case.close_reason)
-        today = engine.today()
+        today = ctx.today()
         if today < due:
             raise Refused("geweigerd", reasons=[
                 f"de bewaartermijn van casus {case_id} loopt tot {due.isoformat()} "
@@ -64,27 +65,37 @@ def erase_case(engine: Engine, case_id: str, *, actor: str, reason: str) -> dict
         )
         expected = case.version
         case.apply(ev)
-        conn = uow.connection
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+        uow.store.destroy_key(case_id, now)
         uow.store.append(case, [ev], expected_version=expected, now=now)
-        conn.execute(update(case_keys).where(case_keys.c.case_id == case_id)
-                     .values(wrapped=None, destroyed_at=now))
-        conn.execute(update(cases).where(cases.c.case_id == case_id).values(pupil_index=None))
-        log_access(conn, actor=actor, role=user.role, action="case.erase",
+        uow.cases.forget_pupil(case_id)
+        log_access(uow, actor=actor, role=user.role, action="case.erase",
                    cases=[(case_id, case.school)], purpose=None, at=now)
         uow.commit()
-    _scrub(engine)
+    ctx.store.scrub()
+    log.info("case.erased", seq=ev.seq)
     return {"case_id": case_id, "erased": True, "seq": ev.seq, "version": case.version,
             "due": due.isoformat(), "erased_at": now.isoformat()}
 
 
-def _scrub(engine: Engine) -> None:
-    """Push the old key bytes out of the WAL / dead row versions now, not some day."""
-    if engine.db.dialect.name == "sqlite":
-        with engine.db.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        return
-    with engine.db.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        conn.execute(text("VACUUM case_keys"))
+def cases_due_for_erasure(
+    ctx: ServiceContext, *, today: dt.date | None = None, school: str | None = None,
+) -> list[dict[str, Any]]:
+    """Closed, not yet erased cases whose retention period has passed, oldest due first.
+
+    Each item: case_id, school, closed_at (ISO), close_reason, due (ISO date), years. No personal
+    data, so the list may go into the IB's reminder digest as is.
+    """
+    policy = ctx.retention
+    today = today or ctx.today()
+    out: list[dict[str, Any]] = []
+    with ctx.uow(write=False) as uow:
+        for r in uow.cases.closed_unerased(school=school):
+            due = policy.due_date(r.closed_at, r.close_reason)
+            if due <= today:
+                out.append({
+                    "case_id": r.case_id, "school": r.school, "closed_at": r.closed_at.isoformat(),
+                    "close_reason": r.close_reason, "due": due.isoformat(),
+                    "years": policy.years_for(r.close_reason),
+                })
+    out.sort(key=lambda d: (d["due"], d["case_id"]))
+    return out

@@ -1,21 +1,18 @@
 """Retention: when a closed case's personal data must go (AVG; PO-Raad: 2 years, 3 after a TLV).
 
 The period is configuration (`[retention]` in config.toml), read and checked here with errors
-that name the key. `cases_due_for_erasure` is the one list the CLI (`case erase --due`) and the
-reminder digest share, so both always agree on what is due.
+that name the key; workflow.bootstrap reads it once and the services find the policy on their
+context (`ctx.retention`). What is due and the erasure itself are workflow.service_layer.erasure.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workflow.domain.errors import ConfigError
 from workflow.domain.instants import SCHOOL_TZ, local_date
-
-if TYPE_CHECKING:
-    from workflow.service_layer.engine import Engine
 
 DEFAULT_YEARS = 2
 DEFAULT_BY_REASON = {"tlv": 3}
@@ -72,43 +69,3 @@ def parse_retention(raw: Any, where: str = "config.toml") -> RetentionPolicy:
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles):
         raise ConfigError(f"{where}: retention.erase_roles: must be a non-empty list of roles")
     return RetentionPolicy(years=years, by_reason=by_reason, erase_roles=tuple(roles))
-
-
-def policy_of(engine: Engine) -> RetentionPolicy:
-    return parse_retention(engine.config.raw.get("retention"), str(engine.config.path))
-
-
-def cases_due_for_erasure(
-    engine: Engine, *, today: dt.date | None = None, school: str | None = None,
-) -> list[dict[str, Any]]:
-    """Closed, not yet erased cases whose retention period has passed, oldest due first.
-
-    Each item: case_id, school, closed_at (ISO), close_reason, due (ISO date), years. No personal
-    data, so the list may go into the IB's reminder digest as is.
-    """
-    from sqlalchemy import select
-
-    from workflow.adapters.store.tables import case_keys, cases
-
-    policy = policy_of(engine)
-    today = today or engine.today()
-    q = (
-        select(cases.c.case_id, cases.c.school, cases.c.closed_at, cases.c.close_reason)
-        .select_from(cases.outerjoin(case_keys, case_keys.c.case_id == cases.c.case_id))
-        .where(cases.c.closed_at.is_not(None), case_keys.c.destroyed_at.is_(None))
-        .order_by(cases.c.closed_at, cases.c.case_id)
-    )
-    if school is not None:
-        q = q.where(cases.c.school == school)
-    out: list[dict[str, Any]] = []
-    with engine.db.connect() as conn:
-        for r in conn.execute(q):
-            due = policy.due_date(r.closed_at, r.close_reason)
-            if due <= today:
-                out.append({
-                    "case_id": r.case_id, "school": r.school, "closed_at": r.closed_at.isoformat(),
-                    "close_reason": r.close_reason, "due": due.isoformat(),
-                    "years": policy.years_for(r.close_reason),
-                })
-    out.sort(key=lambda d: (d["due"], d["case_id"]))
-    return out

@@ -1,0 +1,109 @@
+"""The fake's case read model: the same queries as the SQL store's, over the projection dicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from workflow.adapters.memory.database import Journal, MemoryDatabase
+from workflow.adapters.ports import CaseHead, ClosedCase, Mark, Projection
+
+if TYPE_CHECKING:
+    from workflow.adapters.readmodels import CaseSummary
+
+
+def _projection(row: dict[str, Any]) -> Projection:
+    return Projection(*(row[name] for name in Projection._fields))
+
+
+class MemoryCases:
+    def __init__(self, db: MemoryDatabase, journal: Journal) -> None:
+        self._db, self._j = db, journal
+
+    def find_open(self, pupil_index: str) -> str | None:
+        return next((cid for cid, r in self._db.cases.items()
+                     if r["pupil_index"] == pupil_index and r["closed_at"] is None), None)
+
+    def get(self, case_id: str) -> Projection | None:
+        row = self._db.cases.get(case_id)
+        return None if row is None else _projection(row)
+
+    def summaries(self, *, schools: Sequence[str] | None, state: str | None) -> Iterator[CaseSummary]:
+        from workflow.adapters.readmodels import CaseSummary
+
+        rows = [r for r in self._db.cases.values()
+                if (schools is None or r["school"] in schools) and (state is None or r["state"] == state)]
+        for r in sorted(rows, key=lambda r: (r["school"], r["opened_at"], r["case_id"])):
+            yield CaseSummary(
+                case_id=r["case_id"], school=r["school"], group=r["school_group"], state=r["state"],
+                level=r["level"], version=r["version"], opened_at=r["opened_at"], closed_at=r["closed_at"],
+                close_reason=r["close_reason"], process=f"{r['process_id']}@{r['process_version']}")
+
+    def projections(self, schools: Sequence[str] | None) -> Iterator[Projection]:
+        for cid in sorted(self._db.cases):
+            row = self._db.cases[cid]
+            if schools is None or row["school"] in schools:
+                yield _projection(row)
+
+    def heads(self) -> Iterator[tuple[str, int, str]]:
+        for cid in sorted(self._db.cases):
+            row = self._db.cases[cid]
+            yield cid, row["version"], row["head_hash"]
+
+    def heads_of(self, case_ids: Sequence[str]) -> dict[str, CaseHead]:
+        return {cid: CaseHead(r["school"], r["version"], r["head_hash"])
+                for cid in case_ids if (r := self._db.cases.get(cid)) is not None}
+
+    def open_ids(self, *, after: str, size: int) -> list[str]:
+        return sorted(cid for cid, r in self._db.cases.items() if r["closed_at"] is None and cid > after)[:size]
+
+    def due_by_next_action(self, *, through: dt.date, after: tuple[dt.date, str], size: int
+                           ) -> list[tuple[dt.date, str]]:
+        keys = [(r["next_action_on"], cid) for cid, r in self._db.cases.items()
+                if r["next_action_on"] is not None and r["next_action_on"] <= through]
+        return sorted(k for k in keys if k > after)[:size]
+
+    def due_by_planned(self, *, today: dt.date, through: dt.date, after: tuple[dt.date, str], size: int
+                       ) -> list[tuple[dt.date, str]]:
+        keys = [(r["planned_on"], cid) for cid, r in self._db.cases.items()
+                if r["planned_on"] is not None and r["planned_on"] > today
+                and (r["next_action_on"] is None or r["next_action_on"] > through)]
+        return sorted(k for k in keys if k > after)[:size]
+
+    def due_ids(self, *, through: dt.date, today: dt.date | None = None) -> list[str]:
+        day = today or through
+        return sorted(cid for cid, r in self._db.cases.items()
+                      if (r["next_action_on"] is not None and r["next_action_on"] <= through)
+                      or (r["planned_on"] is not None and r["planned_on"] > day))
+
+    def due_among(self, case_ids: Sequence[str], *, through: dt.date, today: dt.date) -> set[str]:
+        due = set(self.due_ids(through=through, today=today))
+        return {cid for cid in case_ids if cid in due}
+
+    def write_back(self, marks: Sequence[Mark]) -> int:
+        n = 0
+        for m in marks:
+            row = self._db.cases.get(m.case_id)
+            if row is None or row["version"] != m.version:
+                continue
+            if row["planned_on"] is not None and row["planned_on"] > m.planned_on:
+                continue
+            self._j.update(row, next_action_on=m.next_action_on, planned_on=m.planned_on)
+            n += 1
+        return n
+
+    def closed_unerased(self, *, school: str | None = None) -> Iterator[ClosedCase]:
+        rows = [r for cid, r in self._db.cases.items()
+                if r["closed_at"] is not None and (school is None or r["school"] == school)
+                and self._db.keys.get(cid, {}).get("destroyed_at") is None]
+        for r in sorted(rows, key=lambda r: (r["closed_at"], r["case_id"])):
+            yield ClosedCase(r["case_id"], r["school"], r["closed_at"], r["close_reason"])
+
+    def forget_pupil(self, case_id: str) -> None:
+        row = self._db.cases.get(case_id)
+        if row is not None:
+            self._j.update(row, pupil_index=None)
+
+    def id_prefix_taken(self, prefix: str) -> bool:
+        return any(cid.startswith(prefix) for cid in self._db.cases)

@@ -1,0 +1,52 @@
+"""The fake's tables (dicts and lists behind one lock) and a unit of work's undo journal."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from workflow.adapters.ports import RawEvent
+
+LOST = "een andere schrijver was eerder; er is niets opgeslagen"
+BATCH = 2_000  # raw rows per batch, as the SQL store's audit reads
+_MISSING: Any = object()
+
+
+class MemoryDatabase:
+    """The tables, as dicts and lists, behind one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.events: dict[str, list[RawEvent]] = {}
+        self.cases: dict[str, dict[str, Any]] = {}
+        self.keys: dict[str, dict[str, Any]] = {}
+        self.outbox: dict[int, dict[str, Any]] = {}
+        self.outbox_keys: dict[str, int] = {}
+        self.access: list[dict[str, Any]] = []
+
+
+class Journal:
+    """The undo steps of one unit of work, newest last."""
+
+    def __init__(self) -> None:
+        self.steps: list[Callable[[], None]] = []
+
+    def put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        old = table.get(key, _MISSING)
+        table[key] = value
+        self.steps.append(lambda: table.__setitem__(key, old) if old is not _MISSING else table.pop(key, None))
+
+    def update(self, row: dict[str, Any], **values: Any) -> None:
+        old = {k: row[k] for k in values}
+        row.update(values)
+        self.steps.append(lambda: row.update(old))
+
+    def append(self, items: list[Any], item: Any) -> None:
+        items.append(item)
+        self.steps.append(items.pop)
+
+    def undo(self) -> None:
+        while self.steps:
+            self.steps.pop()()
+

@@ -1,0 +1,115 @@
+"""The read models: what a query hands back, as SQLModel classes.
+
+These are the shapes a person or a client reads: a case in a list, a message in the outbox, a
+record of the access log, a user. The queries of the service layer return them (the store's
+adapters build them straight from their rows), the command line prints `as_dict()`, and the web
+API will use the classes as its response schemas (`model_json_schema()` is their OpenAPI form).
+None of them carries personal data: no pupil reference, name, note or view, and no message body.
+
+`as_dict()` is the command line's JSON form, kept byte for byte as it was before these classes
+existed (times as `isoformat()`, `+00:00` rather than pydantic's `Z`), so scripts that read
+`passend ... --json` see no change.
+
+Importing sqlmodel costs about half a second, so this module is imported only by the code that
+builds or reads a read model, never on the path of `fire`, `record` or `audit verify`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from workflow.adapters.config import User
+
+
+class CaseSummary(SQLModel):
+    """One case in a list (`case list`): where it is in the process, no personal data."""
+
+    case_id: str = Field(max_length=40)
+    school: str = Field(max_length=64)
+    group: int | None = None
+    state: str
+    level: int | None = None
+    version: int
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None = None
+    close_reason: str | None = None
+    process: str = Field(description="process id and version, as 'passend-po@1'")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id, "school": self.school, "group": self.group, "state": self.state,
+            "level": self.level, "version": self.version, "opened_at": self.opened_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "close_reason": self.close_reason, "process": self.process,
+        }
+
+
+class OutboxMessage(SQLModel):
+    """One planned message of the reminder outbox (`reminders list`), without its texts."""
+
+    id: int
+    key: str
+    kind: str = Field(description="reminder | escalation | digest")
+    case_id: str | None = None
+    deadline: str | None = None
+    school: str | None = None
+    recipient: str
+    send_on: dt.date
+    due_on: dt.date | None = None
+    status: str = Field(description="pending | sending | sent | failed")
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None = None
+    message_id: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "case_id": self.case_id, "deadline": self.deadline,
+            "recipient": self.recipient, "send_on": self.send_on.isoformat(),
+            "due": self.due_on.isoformat() if self.due_on else None, "status": self.status,
+            "attempts": self.attempts, "last_error": self.last_error, "message_id": self.message_id,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+        }
+
+
+class AccessRecord(SQLModel):
+    """One record of the access log (NEN 7513): who read or exported which case, when, why."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    role: str
+    action: str
+    case_id: str | None = None
+    school: str | None = None
+    purpose: str
+    on_behalf_of: str | None = None
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "actor": self.actor, "role": self.role, "action": self.action,
+                "case_id": self.case_id, "school": self.school, "purpose": self.purpose,
+                "on_behalf_of": self.on_behalf_of, "source": self.source}
+
+
+class UserSummary(SQLModel):
+    """A user as others may see them: id, role, schools, name and e-mail (from config.toml)."""
+
+    id: str
+    role: str
+    schools: list[str] = Field(description="school ids, or ['*'] for every school")
+    name: str = ""
+    email: str | None = None
+
+    @classmethod
+    def of(cls, user: User) -> UserSummary:
+        return cls(id=user.id, role=user.role, schools=list(user.schools), name=user.name, email=user.email)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "role": self.role, "schools": list(self.schools), "name": self.name,
+                "email": self.email}

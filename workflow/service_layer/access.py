@@ -1,0 +1,98 @@
+"""The access log: who read or exported which case, when, for what purpose (NEN 7513 fields).
+
+Normenkader IBP SM.04 asks schools to log access to pupil data; NEN 7513's minimum fields are
+the template: what (action), when (at), which pupil (case id: the pupil reference itself is
+never written here), which user (actor, role), on whose behalf / why (on_behalf_of, purpose),
+and from where (source). Records are the system's writes, made even for a read-only auditor;
+the store keeps them append-only and hash-chained (the `AccessLog` port).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from workflow.adapters.ports import UnitOfWork
+from workflow.domain.errors import BadInput, NotFound, Refused
+from workflow.service_layer.context import ServiceContext
+
+if TYPE_CHECKING:
+    from workflow.adapters.readmodels import AccessRecord
+
+# Default purposes per action, in the words a school uses; `--purpose` overrides them.
+DEFAULT_PURPOSE = {
+    "case.show": "begeleiding leerling",
+    "audit.timeline": "verantwoording en toezicht",
+    "audit.export": "verantwoording en toezicht",
+    "audit.replay": "verantwoording en toezicht",
+    "case.erase": "bewaartermijn verstreken",
+}
+PURPOSE_LIMIT = 200
+
+
+def clean_purpose(purpose: str | None, action: str) -> str:
+    if purpose is None:
+        return DEFAULT_PURPOSE.get(action, "inzage")
+    text = " ".join(purpose.split())
+    if not text or len(text) > PURPOSE_LIMIT:
+        raise BadInput(f"--purpose: een doel van 1-{PURPOSE_LIMIT} tekens")
+    return text
+
+
+def clean_behalf(on_behalf_of: str | None) -> str | None:
+    if on_behalf_of is None:
+        return None
+    text = on_behalf_of.strip()
+    if not text or len(text) > 128:
+        raise BadInput("--on-behalf-of: 1-128 tekens (een gebruiker, instantie of rol)")
+    return text
+
+
+def log_access(
+    uow: UnitOfWork, *, actor: str, role: str, action: str, cases: Iterable[tuple[str, str | None]],
+    purpose: str | None, on_behalf_of: str | None = None, at: dt.datetime, source: str = "passend",
+) -> int:
+    """Append one access record per (case_id, school) in `uow`'s transaction; returns how many.
+
+    `cases` may be a stream (an export of a whole region): the log takes it a chunk at a time,
+    never whole. Each record is sealed into the log's hash chain under the append lock, which the
+    unit holds until it ends (it must be a writing unit)."""
+    p = clean_purpose(purpose, action)
+    b = clean_behalf(on_behalf_of)
+
+    def records() -> Iterator[dict[str, Any]]:
+        for cid, school in cases:
+            yield {"at": at, "actor": actor, "role": role, "action": action, "case_id": cid,
+                   "school": school, "purpose": p, "on_behalf_of": b, "source": source}
+
+    return uow.access_log.append(records())
+
+
+def record_access(
+    ctx: ServiceContext, *, actor: str, action: str, cases: Iterable[tuple[str, str | None]],
+    purpose: str | None = None, on_behalf_of: str | None = None,
+) -> int:
+    """Write access records in their own short transaction, so the reads they record stay
+    read-only (on SQLite the unit begins IMMEDIATE, as every writer does, since it reads the
+    chain's head before it appends)."""
+    user = ctx.user(actor)
+    with ctx.uow() as uow:
+        n = log_access(uow, actor=actor, role=user.role, action=action, cases=cases,
+                       purpose=purpose, on_behalf_of=on_behalf_of, at=ctx.clock())
+        uow.commit()
+    return n
+
+
+def access_records(ctx: ServiceContext, case_id: str, *, actor: str) -> list[AccessRecord]:
+    """Who read or exported `case_id`, oldest first. Needs access to the case's school."""
+    user = ctx.user(actor)
+    with ctx.uow(write=False) as uow:
+        row = uow.cases.get(case_id)
+        if row is None:
+            raise NotFound(f"casus '{case_id}' bestaat niet")
+        if not user.serves(row.school):
+            raise Refused(f"{actor} werkt niet voor school '{row.school}'",
+                          reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{row.school}'"])
+        return uow.access_log.of_case(case_id)
+

@@ -1,0 +1,199 @@
+"""Case commands: open a case, record evidence, check a step, fire a step.
+
+Each is one unit of work. It checks the actor's role and school first, then the evidence, then
+writes the events and the projection in a single transaction; a failure anywhere leaves the store
+as it was. `check` writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from workflow.adapters.crypto import CaseCipher
+from workflow.adapters.logs import get_logger
+from workflow.domain import case as domain
+from workflow.domain import evidence
+from workflow.domain.case import Case, Decision
+from workflow.domain.definition import ProcessDefinition
+from workflow.domain.errors import BadInput, NotFound
+from workflow.domain.events import GENESIS_HASH, make_event
+from workflow.domain.guards import latest_consent
+from workflow.domain.instants import local_date
+from workflow.domain.machine import perform
+from workflow.domain.reasons import Reason
+from workflow.service_layer.context import ServiceContext, bind_log
+from workflow.service_layer.refusals import decision_dict, refused
+
+log = get_logger("passend.engine")
+PUPIL_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+
+
+def new_case_id() -> str:
+    return "C-" + base64.b32encode(os.urandom(5)).decode("ascii")[:8]
+
+
+def open_case(
+    ctx: ServiceContext, *, pupil: str, school: str, actor: str, name: str | None = None,
+    group: int | None = None,
+) -> dict[str, Any]:
+    user = ctx.user(actor)
+    bind_log(actor=actor, command="case.open")
+    if school not in ctx.config.schools:
+        raise NotFound(f"onbekende school '{school}' (zie schools in {ctx.config.path.name})")
+    pupil = (pupil or "").strip()
+    if not PUPIL_REF.match(pupil):
+        raise BadInput("--pupil: een leerlingreferentie van 1-64 tekens (letters, cijfers, . _ / -)")
+    # A bool or a float passes `1 <= group <= 8` but would enter the chain as true or 5.0,
+    # which the export's specification (docs/event-chain.md) does not allow.
+    if group is not None and (type(group) is not int or not 1 <= group <= 8):
+        raise BadInput("--group: een groep van 1 tot en met 8")
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise BadInput("--name: een naam van 1-200 tekens")
+    ctx.school_access(user, school)
+    d = ctx.definition
+    if user.role not in d.open_roles:
+        raise refused("geweigerd", [Reason("role_may_not_open", {
+            "role": user.role, "roles": sorted(d.open_roles)})], d)
+    index = ctx.keyring.pupil_index(school, pupil)
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        existing = uow.cases.find_open(index)
+        if existing is not None:
+            raise refused("geweigerd", [Reason("case_already_open", {"case_id": existing})], d)
+        case_id = new_case_id()
+        key, wrapped = ctx.keyring.new_case_key(case_id)
+        uow.store.put_key(case_id, wrapped, now)
+        cipher = CaseCipher(case_id, key)
+        payload: dict[str, Any] = {
+            "school": school,
+            "pupil": cipher.seal("pupil", pupil),
+            "state": d.initial,
+            "level": d.level_of(d.initial),
+        }
+        if name:
+            payload["name"] = cipher.seal("name", name)
+        if group is not None:
+            payload["group"] = group
+        ev = make_event(
+            case_id=case_id, seq=1, type="case_opened", process_id=d.id,
+            process_version=d.version, actor=actor, role=user.role, recorded_at=now,
+            payload=payload, prev_hash=GENESIS_HASH,
+        )
+        case = Case.from_events([ev])
+        uow.store.append(case, [ev], expected_version=0, pupil_index=index, now=now)
+        uow.commit()
+    log.info("case.opened", case_id=case_id, school=school, state=case.state)
+    return {"case_id": case_id, "state": case.state, "level": case.level, "version": case.version}
+
+
+def record(
+    ctx: ServiceContext, kind: str, case_id: str, /, *, actor: str, expected_version: int | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Record one piece of evidence; returns its event number and the case's new version."""
+    user = ctx.user(actor)
+    bind_log(actor=actor, case_id=case_id, command="record")
+    known = ctx.definition.evidence_kinds
+    if kind not in known:
+        raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(known)})")
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        case = ctx.load(uow, case_id, user)
+        d = ctx.definition_of(case)
+        if kind not in d.evidence_kinds:  # a kind newer than the case's process version
+            raise BadInput(f"soort bewijs '{kind}' bestaat niet in de procesversie van deze casus "
+                           f"(kies uit: {', '.join(d.evidence_kinds)})")
+        if user.role not in d.evidence_roles.get(kind, frozenset()):
+            raise refused("geweigerd", [Reason("role_may_not_record", {"role": user.role, "kind": kind})], d)
+        if case.closed:
+            raise refused("geweigerd", [Reason("case_closed")], d)
+        ctx.expect(case, expected_version)
+        valid = evidence.validate(
+            kind, {k: v for k, v in fields.items() if v is not None},
+            today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans,
+            opp_active=case.opp_active, sharing_scopes=d.sharing_scopes, kinds=d.evidence_kinds,
+        )
+        if kind == "consent":
+            _check_consent_order(case, valid, d)
+        cipher = ctx.cipher(uow, case_id)
+        payload = {
+            "kind": kind,
+            "date": valid.date.isoformat(),
+            "level": case.level,
+            "state": case.state,
+            "fields": {k: v.isoformat() if isinstance(v, dt.date) else v
+                       for k, v in valid.plain.items()},
+            "secret": cipher.seal_all(valid.secret),
+        }
+        ev = case.next_event(type="evidence_recorded", payload=payload, actor=actor,
+                             role=user.role, recorded_at=now, process=d)
+        expected = case.version
+        case.apply(ev)
+        uow.store.append(case, [ev], expected_version=expected, now=now)
+        uow.commit()
+    log.info("evidence.recorded", kind=kind, seq=ev.seq)
+    return {"case_id": case_id, "seq": ev.seq, "kind": kind, "version": case.version}
+
+
+def check(
+    ctx: ServiceContext, case_id: str, trigger: str, *, actor: str, params: Mapping[str, str] | None = None,
+) -> Decision:
+    """Decide `trigger` without storing anything (a dry run)."""
+    user = ctx.user(actor)
+    with ctx.uow(write=False) as uow:
+        case = ctx.load(uow, case_id, user)
+        return domain.decide(case, ctx.definition_of(case), trigger, dict(params or {}), user.role)
+
+
+def fire(
+    ctx: ServiceContext, case_id: str, trigger: str, *, actor: str, params: Mapping[str, str] | None = None,
+    dry_run: bool = False, expected_version: int | None = None,
+) -> dict[str, Any]:
+    """Move the case along `trigger`, or raise Refused listing every reason it may not."""
+    user = ctx.user(actor)
+    bind_log(actor=actor, case_id=case_id, command="fire")
+    params = {k: v for k, v in (params or {}).items() if v is not None}
+    now = ctx.clock()
+    with ctx.uow(write=not dry_run) as uow:
+        case = ctx.load(uow, case_id, user)
+        ctx.expect(case, expected_version)
+        d = ctx.definition_of(case)
+        decision = domain.decide(case, d, trigger, params, user.role)
+        if not decision.allowed:
+            log.info("transition.refused", trigger=trigger, source=case.state,
+                     reasons=len(decision.reasons), codes=sorted({r.code for r in decision.reasons}))
+            raise refused(f"{d.triggers[trigger].label} geweigerd voor casus {case_id}", decision.reasons, d)
+        result = {"case_id": case_id, "dry_run": dry_run, **decision_dict(decision, d)}
+        if dry_run:
+            return result
+        move = perform(case, d, decision, user.role)  # the shared machine runs the step
+        assert move.payload is not None
+        result["deadlines"] = move.clocks
+        ev = case.next_event(type="transitioned", payload=move.payload,
+                             actor=actor, role=user.role, recorded_at=now, process=d)
+        expected = case.version
+        case.apply(ev)
+        uow.store.append(case, [ev], expected_version=expected, now=now)
+        uow.commit()
+    log.info("transition.fired", trigger=trigger, source=decision.source, dest=decision.dest,
+             seq=ev.seq)
+    return {**result, "seq": ev.seq, "version": case.version, "state": case.state,
+            "level": case.level}
+
+
+def _check_consent_order(case: Case, valid: evidence.ValidEvidence, d: ProcessDefinition) -> None:
+    """A revocation needs a grant in force, and no decision may predate the one in force."""
+    scope = valid.plain["scope"]
+    latest = latest_consent(case.facts, scope)
+    if valid.plain["status"] == "revoked" and (latest is None or latest.fields["status"] != "granted"):
+        raise BadInput(f"toestemming: er is geen verleende toestemming voor {d.scope_label(scope)} om in te trekken")
+    if latest is not None and valid.date < latest.date:
+        raise BadInput(f"toestemming: datum {valid.date.isoformat()} ligt voor het laatste besluit over "
+                       f"{d.scope_label(scope)} ({latest.date.isoformat()})")

@@ -1,0 +1,140 @@
+"""What every service needs, and the checks every command makes first.
+
+A `ServiceContext` carries the configuration, the process definitions, the keys, the store (the
+ports: units of work and the outbox), the clock and the retention policy, all handed in by
+`workflow.bootstrap` (settings as typed objects: nothing here reads `config.raw`), and
+answers the questions each feature asks before it touches a case: who is asking (an unknown
+user is exit 2), may they see this school (exit 3), which schools does a listing cover, which
+definition version was this case opened under, what day is it at school.
+
+Every service (case commands, queries, erasure, audit, reminders) takes one, and nothing else of
+another feature: that is what keeps the features from reaching into each other. The `Engine`
+facade is a ServiceContext too, so code written against the facade can be handed to any service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Protocol
+
+import structlog
+
+from workflow.adapters.clock import utcnow
+from workflow.adapters.config import Config, User
+from workflow.adapters.crypto import CaseCipher, KeyRing
+from workflow.adapters.ports import Store, UnitOfWork
+from workflow.domain.case import Case
+from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
+from workflow.domain.errors import ConfigError, Conflict, NotFound
+from workflow.domain.instants import SCHOOL_TZ, local_date
+from workflow.domain.reasons import Reason
+from workflow.service_layer.refusals import refused
+from workflow.service_layer.retention import RetentionPolicy
+
+CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")  # fits cases.case_id; no NUL, no SQL
+
+
+def bind_log(**values: object) -> None:
+    """Bind the command's context to every log line, dropping the previous command's."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**values)
+
+
+class ActingUsers(Protocol):
+    """Where the acting user of a command is looked up (service_layer.users on the SQL store)."""
+
+    def get_acting(self, user_id: str) -> User: ...
+
+
+class ConfigUsers:
+    """The users of config.toml, read-only: the acting users of a store that keeps no users
+    table (the in-memory store). Unknown is exit 2, as for the database's users."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+
+    def get_acting(self, user_id: str) -> User:
+        user = self._config.users.get(user_id) if isinstance(user_id, str) else None
+        if user is None:
+            raise NotFound(f"onbekende gebruiker '{user_id}' (zie users in {self._config.path.name})")
+        return user
+
+
+class ServiceContext:
+    def __init__(
+        self, config: Config, registry: DefinitionRegistry, store: Store, keyring: KeyRing,
+        clock: Callable[[], dt.datetime] = utcnow, *, retention: RetentionPolicy | None = None,
+        users: ActingUsers | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.store = store
+        self.keyring = keyring
+        self.clock = clock
+        self.retention = retention or RetentionPolicy()  # `[retention]`, read by the bootstrap
+        self.users = users or ConfigUsers(config)  # the database's users, wired by the bootstrap
+        for user in config.users.values():
+            if user.role not in registry.active.roles:
+                raise ConfigError(
+                    f"{config.path}: users.{user.id}.role: unknown role {user.role!r} "
+                    f"(known: {', '.join(registry.active.roles)})"
+                )
+
+    @property
+    def definition(self) -> ProcessDefinition:
+        """The definition new cases are opened under."""
+        return self.registry.active
+
+    def uow(self, *, write: bool = True) -> UnitOfWork:
+        return self.store.uow(write=write)
+
+    def definition_of(self, case: Case) -> ProcessDefinition:
+        return self.registry.get(case.process_id, case.process_version)
+
+    def today(self) -> dt.date:
+        return local_date(self.clock(), SCHOOL_TZ)
+
+    # ---- who asks ----------------------------------------------------------------------------
+    def user(self, actor: str) -> User:
+        """The acting user: unknown is exit 2, a disabled user is refused (exit 3)."""
+        return self.users.get_acting(actor)
+
+    def school_access(self, user: User, school: str) -> None:
+        if not user.serves(school):
+            raise refused(f"{user.id} werkt niet voor school '{school}'",
+                          [Reason("no_school_access", {"user": user.id, "school": school})], self.definition)
+
+    def schools_for(self, user: User, school: str | None = None) -> list[str] | None:
+        """The schools a listing or report covers: `school` alone (unknown: exit 2; not the
+        user's: exit 3), else every school the user serves (None: all of them)."""
+        if school is None:
+            return None if "*" in user.schools else list(user.schools)
+        if school not in self.config.schools:
+            raise NotFound(f"onbekende school '{school}'")
+        self.school_access(user, school)
+        return [school]
+
+    # ---- a case, in a unit of work --------------------------------------------------------------
+    def load(self, uow: UnitOfWork, case_id: str, user: User) -> Case:
+        """The case, if it exists and the user serves its school."""
+        if not isinstance(case_id, str) or not CASE_ID.match(case_id):
+            raise NotFound("casus bestaat niet (een casusnummer ziet eruit als C-ABCD2345)")
+        case = uow.store.load(case_id)
+        if case is None:
+            raise NotFound(f"casus '{case_id}' bestaat niet")
+        self.school_access(user, case.school)
+        return case
+
+    def cipher(self, uow: UnitOfWork, case_id: str) -> CaseCipher:
+        wrapped = uow.store.wrapped_key(case_id)
+        return CaseCipher(case_id, None if wrapped is None else self.keyring.unwrap(case_id, wrapped))
+
+    @staticmethod
+    def expect(case: Case, expected_version: int | None) -> None:
+        if expected_version is not None and expected_version != case.version:
+            raise Conflict(
+                f"casus {case.case_id} staat op versie {case.version}, niet {expected_version}: "
+                "een ander heeft hem intussen gewijzigd"
+            )
