@@ -28,7 +28,7 @@ from tests.web_support import (
     sign_in,
     use_link,
 )
-from workflow.adapters.store.auth_tables import signin_links, web_sessions
+from workflow.adapters.store.tables import signin_links, web_sessions
 from workflow.entrypoints.web.guard import writer
 from workflow.entrypoints.web.security import CSP
 from workflow.service_layer.engine import Engine
@@ -225,7 +225,7 @@ def test_sessions_end_when_idle_and_at_their_absolute_end(client: TestClient, en
 def _secret(engine: Engine) -> str:
     from sqlalchemy import select as sel
 
-    from workflow.adapters.store.auth_tables import users
+    from workflow.adapters.store.tables import users
 
     with engine.db.connect() as conn:
         sealed = conn.execute(sel(users.c.totp_secret).where(users.c.id == "ib.jansen")).scalar_one()

@@ -31,10 +31,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from workflow.adapters.config import User
-from workflow.adapters.store.auth_tables import users, web_sessions
 from workflow.adapters.store.db import begin_write, is_sqlite
 from workflow.adapters.store.lookup import KeptReader
 from workflow.adapters.store.reserve import Reserve
+from workflow.adapters.store.tables import users, web_sessions
 from workflow.domain.errors import BadInput, ConfigError, NotFound, Refused
 
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, insert, select
 
-from workflow.adapters.store.auth_tables import signin_flows
 from workflow.adapters.store.db import begin_write
+from workflow.adapters.store.tables import signin_flows
 
 if TYPE_CHECKING:
     from workflow.service_layer.engine import Engine

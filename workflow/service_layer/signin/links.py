@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, insert, select, update
 
-from workflow.adapters.store.auth_tables import signin_links, users
 from workflow.adapters.store.db import begin_write
+from workflow.adapters.store.tables import signin_links, users
 from workflow.service_layer.signin import throttle
 
 if TYPE_CHECKING:

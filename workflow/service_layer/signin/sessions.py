@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, insert, select, update
 
 from workflow.adapters.config import User
-from workflow.adapters.store.auth_tables import users, web_sessions
 from workflow.adapters.store.db import begin_write
+from workflow.adapters.store.tables import users, web_sessions
 
 if TYPE_CHECKING:
     from workflow.service_layer.engine import Engine

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from workflow.adapters.store.auth_tables import signin_throttle as t
+from workflow.adapters.store.tables import signin_throttle as t
 
 
 def hit(conn: Any, key: str, *, limit: int, window: dt.timedelta, now: dt.datetime) -> bool:

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import pyotp
 from sqlalchemy import select, update
 
-from workflow.adapters.store.auth_tables import users
 from workflow.adapters.store.db import begin_write
+from workflow.adapters.store.tables import users
 from workflow.service_layer.signin import throttle
 
 if TYPE_CHECKING:
