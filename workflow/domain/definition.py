@@ -110,6 +110,7 @@ class ProcessDefinition:
     # states mapped to this version's.
     migrate_from: int | None = None
     migrate_states: dict[str, str] = field(default_factory=dict)
+    migrate_roles: frozenset[str] = frozenset()
 
     def scope_label(self, scope: str) -> str:
         return self.consent_labels.get(scope) or scope.replace("_", " ")
@@ -495,6 +496,8 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
     deadlines = parse_deadlines(raw.get("deadlines"), fail=c.fail, states=states, kinds=kinds)
     importable = _parse_import(c, raw.get("import"), states)
     migrate_from, migrate_states = _parse_migrate(c, raw.get("migrate"), version, states)
+    migrate_roles = frozenset(writer_roles(c.table(raw.get("migrate", {}), "migrate").get("roles", default_roles),
+                                           "migrate.roles"))
     _upcasts.register(pid, version, _upcasts.parse_upcasts(raw.get("upcasts"), fail=c.fail))
 
     return ProcessDefinition(
@@ -520,6 +523,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         importable=importable,
         migrate_from=migrate_from,
         migrate_states=migrate_states,
+        migrate_roles=migrate_roles,
     )
 
 
@@ -538,12 +542,13 @@ def _parse_import(c: _Ctx, raw: Any, states: dict[str, StateDef]) -> tuple[str, 
 
 
 def _parse_migrate(c: _Ctx, raw: Any, version: int, states: dict[str, StateDef]) -> tuple[int | None, dict[str, str]]:
-    """`[migrate] from = N` and `states = { old = "new" }`: how open cases of version N move here.
+    """`[migrate] from = N`, `states = { old = "new" }` and `roles` (who may move them, default the
+    process's default roles): how open cases of version N move here.
     A state left out cannot be moved (its cases are refused and named)."""
     if raw is None:
         return None, {}
     table = c.table(raw, "migrate")
-    c.no_unknown(table, {"from", "states"}, "migrate")
+    c.no_unknown(table, {"from", "states", "roles"}, "migrate")
     source = table.get("from")
     if not isinstance(source, int) or isinstance(source, bool) or not 1 <= source < version:
         raise c.fail("migrate.from", f"must be an earlier version of this process (1-{version - 1})")
