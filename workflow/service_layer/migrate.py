@@ -48,7 +48,9 @@ def plan(case: Case, target: ProcessDefinition) -> dict[str, Any]:
 
 
 def migrate(ctx: ServiceContext, *, to: int, actor: str, school: str | None = None,
-            dry_run: bool = False) -> dict[str, Any]:
+            dry_run: bool = False, case_id: str | None = None) -> dict[str, Any]:
+    """Move every open case of the version `to` takes cases from (of `school`, or the one
+    `case_id`) to version `to`; with `dry_run` only say what would change."""
     user = ctx.user(actor)
     bind_log(actor=actor, command="process.migrate")
     target = target_of(ctx, to)
@@ -61,7 +63,8 @@ def migrate(ctx: ServiceContext, *, to: int, actor: str, school: str | None = No
     now = ctx.clock()
     with ctx.uow(write=not dry_run) as uow:
         ids = [row.case_id for row in uow.cases.projections(schools)
-               if row.closed_at is None and row.process_id == target.id and row.process_version == source]
+               if row.closed_at is None and row.process_id == target.id and row.process_version == source
+               and (case_id is None or row.case_id == case_id)]
         cases = [c for c in (uow.store.load(cid) for cid in ids) if c is not None and not c.closed]
         rows = [plan(c, target) for c in cases]
         refused_rows = [r for r in rows if not r["ok"]]

@@ -70,11 +70,12 @@ def show(state: State, fmt: str, version: int | None) -> None:
 @click.option("--to", "to", type=int, required=True, metavar="VERSIE",
               help="De versie waarheen open casussen gaan (haar bestand zegt vanaf welke versie).")
 @click.option("--school", default=None, metavar="SCHOOL", help="Alleen de casussen van deze school.")
+@click.option("--case", "case_id", default=None, metavar="CASUS", help="Alleen deze casus.")
 @click.option("--dry-run", is_flag=True, help="Toon elke casus en wat er zou veranderen; verander niets.")
 @click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit doet (een gebruiker uit config.toml).")
 @json_option
 @click.pass_obj
-def migrate(state: State, to: int, school: str | None, dry_run: bool, actor: str) -> None:
+def migrate(state: State, to: int, school: str | None, case_id: str | None, dry_run: bool, actor: str) -> None:
     """Zet open casussen over naar een nieuwe versie van het proces.
 
     Elke casus krijgt een gebeurtenis 'migrated'; wat ervoor gebeurde blijft onder de oude versie
@@ -84,7 +85,7 @@ def migrate(state: State, to: int, school: str | None, dry_run: bool, actor: str
     from workflow.entrypoints.cli.main import emit
     from workflow.service_layer.migrate import migrate as service
 
-    r = service(state.engine(), to=to, actor=actor, school=school, dry_run=dry_run)
+    r = service(state.engine(), to=to, actor=actor, school=school, dry_run=dry_run, case_id=case_id)
     lines = []
     for c in r["cases"]:
         what = f"{c['source']} -> {c['dest']}" if c["ok"] else f"GEWEIGERD: {c['problem']}"
