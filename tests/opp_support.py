@@ -19,7 +19,8 @@ T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.UTC)
 FULL: dict[str, Any] = {
     "uitstroombestemming": "vmbo_kader",
     "texts": {"rationale": "Leerrendement en werkhouding wijzen op kader.",
-              "helping_factors": "gemotiveerd, steun thuis", "hindering_factors": "concentratie, <script>alert(1)</script> & leestempo", "needs": "korte instructie",
+              "helping_factors": "gemotiveerd, steun thuis",
+              "hindering_factors": "concentratie, <script>alert(1)</script> & leestempo", "needs": "korte instructie",
               "support": "RT lezen", "who": "de RT'er en de leerkracht", "frequency": "3x per week 30 minuten",
               "deviations": "geen Frans; extra lezen"},
     "goals": [("lezen", "AVI E5 aan het eind van het jaar"), ("werkhouding", "20 minuten zelfstandig werken")],

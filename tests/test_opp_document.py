@@ -65,7 +65,8 @@ def test_an_opp_missing_parts_cannot_be_adopted_and_every_missing_part_is_named(
     text = next(d["text"] for d in exc.value.details if d["code"] == "opp_incomplete")
     for label in ("de verwachte uitstroombestemming", "de bevorderende factoren", "de belemmerende factoren",
                   "de onderwijsbehoeften", "de doelen per ontwikkelingsgebied", "wie de ondersteuning geeft",
-                  "hoe vaak", "de afwijkingen van het reguliere onderwijsprogramma", "de afgesproken evaluatiemomenten"):
+                  "hoe vaak", "de afwijkingen van het reguliere onderwijsprogramma",
+                  "de afgesproken evaluatiemomenten"):
         assert label in text, label
     draft_full(engine, cid)
     engine.record("consent", cid, actor=IB, scope="opp_handelingsdeel", status="granted", by="vader")
@@ -165,7 +166,7 @@ def test_the_yearly_evaluation_records_every_goal(v2: Any) -> None:
     # the evaluation counts as the OPP evaluation with the parents: the OPP may end
     assert engine.fire(cid, "deescalate", actor=IB)["state"] == "niveau_3"
     with engine.uow(write=False) as uow:
-        ev = [e for e in uow.store.events_of(cid) if e.type == "opp_evaluated"][0]
+        (ev,) = [e for e in uow.store.events_of(cid) if e.type == "opp_evaluated"]
     assert ev.payload["goals"] == [{"goal": 1, "reached": "behaald"}, {"goal": 2, "reached": "niet_behaald"}]
     assert replay_case(engine, cid, actor="auditor").ok
 
