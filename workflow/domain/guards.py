@@ -313,7 +313,8 @@ def _dated_before(case: CaseFacts, kind: str, where: tuple[tuple[str, Any], ...]
     for f in case.facts:
         if f.kind != kind or f.seq <= anchor.seq or not fields_match(f.fields, where, params):
             continue
-        plan = plans.get(f.fields.get("plan")) if f.kind == "evaluation" else None
+        number = f.fields.get("plan") if f.kind == "evaluation" else None
+        plan = plans.get(number) if isinstance(number, int) else None
         if f.date < anchor.date or (plan is not None and not _after(plan, anchor)):
             n += 1
     return n

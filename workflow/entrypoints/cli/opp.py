@@ -85,7 +85,7 @@ def _from_file(path: str) -> dict[str, Any]:
               help="Weiger (code 4) als de casus veranderd is sinds u deze versie zag.")
 @json_option
 @click.pass_obj
-def draft(state: State, case_id: str, actor: str, uitstroom: str | None, goals: tuple[str, ...],
+def draft(state: State, /, case_id: str, actor: str, uitstroom: str | None, goals: tuple[str, ...],
           moments: tuple[str, ...], clear: tuple[str, ...], file: str | None, date: str | None,
           expect_version: int | None, **texts: str | None) -> None:
     """Leg een nieuwe versie van het OPP vast.
@@ -185,7 +185,7 @@ def print_(state: State, case_id: str, actor: str, out: str, fmt: str, version: 
               help="Per doel hoever het is bereikt: behaald, deels_behaald of niet_behaald (elk doel).")
 @click.option("--outcome", required=True, type=click.Choice(["voldoende", "onvoldoende"]),
               help="De uitkomst als geheel.")
-@click.option("--with-parents", is_flag=True, help="Samen met de ouders geëvalueerd.")
+@click.option("--parents", "with_parents", is_flag=True, help="Samen met de ouders geëvalueerd.")
 @click.option("--date", "date", default=None, metavar="DATUM", help="Datum van de evaluatie (standaard vandaag).")
 @click.option("--notes", default=None, metavar="TEKST", help="Aantekeningen (versleuteld opgeslagen).")
 @json_option

@@ -263,8 +263,8 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
             r[name].add("not_due", "OPP in concept, nog niet vastgesteld")
     _yearly(r["opp_jaarlijks_geevalueerd"], case, opp_periods, today, imported)
     _rod(r["rod_geregistreerd"], case, definition, today)
-    out = {"case_id": case.case_id, "school": case.school, "state": case.state,
-           "process": f"{case.process_id}@{case.process_version}",
+    out: dict[str, Any] = {"case_id": case.case_id, "school": case.school, "state": case.state,
+                           "process": f"{case.process_id}@{case.process_version}",
            "rules": [r[name].as_dict() for name in RULES]}
     if imported is not None and case.imported is not None:
         out["imported"] = {"on": imported.isoformat(), "state": case.imported.get("state"),
