@@ -128,7 +128,7 @@ def _write(path: Path, rows: list[dict[str, str]]) -> Path:
 
 @pytest.mark.slow  # 200 cases, replayed and verified, on each store
 def test_an_import_of_200_cases_at_every_level_replays_and_verifies(tmp_path: Path, db_url: str) -> None:
-    engine, clock = v2_engine(tmp_path, db_url, extra='\n[[users]]\nid = "ib.beide"\nrole = "ib"\n'
+    engine, _ = v2_engine(tmp_path, db_url, extra='\n[[users]]\nid = "ib.beide"\nrole = "ib"\n'
                               'schools = ["de-linde", "het-anker"]\n')
     rows = _rows(200, engine.today())
     r = imports.import_csv(engine, _write(tmp_path / "cases.csv", rows), actor="ib.beide")
@@ -143,7 +143,8 @@ def test_an_import_of_200_cases_at_every_level_replays_and_verifies(tmp_path: Pa
     starts = {r["case_id"]: r for r in rod.rod_list(engine, actor="auditor")}
     adopted = [row for row in rows if row["state"] == "opp_vastgesteld"]
     assert len(starts) == len(adopted)
-    assert sum(1 for s in starts.values() if s["registered_on"]) == sum(1 for a in adopted if a["rod_start_registered_on"])
+    registered = sum(1 for a in adopted if a["rod_start_registered_on"])
+    assert sum(1 for s in starts.values() if s["registered_on"]) == registered
     # a pupil already open is refused by line, and nothing of the second file goes in
     again = _write(tmp_path / "again.csv", [*_rows(1, engine.today()), *_rows(3, engine.today())[1:]])
     with pytest.raises(BadInput, match="regel 2: deze leerling heeft al een open casus"):
@@ -193,7 +194,7 @@ def test_evidence_before_the_level_began_does_not_count_and_the_refusal_says_so(
     old = began - dt.timedelta(days=100)
     engine.record("plan", cid, actor=LK, date=old, start=old, end=old + dt.timedelta(days=50), goals="g", who="oa",
                   frequency="3x")
-    with pytest.raises(BadInput, match="hoort bij een plan van het huidige niveau|op het huidige niveau nog geen plan"):
+    with pytest.raises(BadInput, match=r"hoort niet bij het huidige niveau|op het huidige niveau nog geen plan"):
         engine.record("evaluation", cid, actor=LK, outcome="onvoldoende", date=old + dt.timedelta(days=50))
     for _ in range(2):  # two plans of this level, their evaluations dated before it began
         engine.record("plan", cid, actor=LK, date=began, start=began, end=began + dt.timedelta(days=20), goals="g",
@@ -209,7 +210,7 @@ def test_evidence_before_the_level_began_does_not_count_and_the_refusal_says_so(
         engine.record("plan", other, actor=LK, date=began - dt.timedelta(days=40),
                       start=began - dt.timedelta(days=40), end=began - dt.timedelta(days=1), goals="g", who="oa",
                       frequency="3x")
-    with pytest.raises(BadInput, match="hoort niet bij het huidige niveau|nog geen plan"):
+    with pytest.raises(BadInput, match=r"hoort niet bij het huidige niveau|nog geen plan"):
         engine.record("evaluation", other, actor=LK, outcome="onvoldoende")
     with pytest.raises(Refused) as exc:
         engine.fire(other, "escalate", actor=IB)
@@ -223,7 +224,8 @@ def test_evidence_before_the_level_began_does_not_count_and_the_refusal_says_so(
     _force_evaluations(engine, third, 2, dated=today - dt.timedelta(days=5))
     with pytest.raises(Refused) as exc:
         engine.fire(third, "escalate", actor=IB)
-    month = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"]
+    month = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+             "november", "december"]
     words = f"{today.day} {month[today.month - 1]} {today.year}"
     assert f"2 evaluaties van vóór {words}, toen niveau 3 begon, tellen niet mee." in " ".join(exc.value.reasons)
 
@@ -269,7 +271,7 @@ def test_a_migrate_dry_run_changes_nothing_and_a_migrate_moves_every_mapped_case
     r = migrate.migrate(engine, to=2, actor=IB)
     assert r["moved"] == 5
     summaries = {c["case_id"]: c for c in engine.list_cases(actor="auditor")}
-    assert {summaries[c]["process"] if "process" in summaries[c] else None for c in others}  # listed
+    assert set(others) <= set(summaries)
     with engine.uow(write=False) as uow:
         for c in [adopted, *others]:
             evs = uow.store.events_of(c)
@@ -296,12 +298,12 @@ def test_a_case_whose_state_has_no_mapping_is_refused_and_named(tmp_path: Path, 
     v3 = (STATES / "passend_po_v2.toml").read_text(encoding="utf-8").replace("version = 2\n", "version = 3\n", 1)
     v3 = v3.replace("from = 1\n", "from = 2\n").replace(', niveau_2 = "niveau_2"', "")
     (folder / "passend_po_v3.toml").write_text(v3, encoding="utf-8")
-    engine, clock = v2_engine(tmp_path, db_url)
+    engine, _ = v2_engine(tmp_path, db_url)
     engine.store.dispose()
     from tests.audit_support import clocked_engine
     from tests.opp_support import T0
 
-    engine, clock = clocked_engine(write_config(tmp_path, db_url, definition=folder / "passend_po_v2.toml"), T0)
+    engine, _ = clocked_engine(write_config(tmp_path, db_url, definition=folder / "passend_po_v2.toml"), T0)
     stuck = engine.open_case(pupil="S", school="de-linde", actor=IB)["case_id"]
     engine.record("signal", stuck, actor=LK, area="lezen", note="n")
     engine.fire(stuck, "escalate", actor=LK)
@@ -327,13 +329,13 @@ def test_a_broken_definition_file_stops_only_its_own_version(tmp_path: Path, db_
     folder.mkdir()
     for f in ("passend_po_v1.toml", "passend_po_v2.toml"):
         (folder / f).write_text((STATES / f).read_text(encoding="utf-8"), encoding="utf-8")
-    engine, clock = clocked_engine(write_config(tmp_path, db_url, definition=folder / "passend_po_v1.toml"), T0)
+    engine, _ = clocked_engine(write_config(tmp_path, db_url, definition=folder / "passend_po_v1.toml"), T0)
     old = engine.open_case(pupil="OLD", school="de-linde", actor=IB)["case_id"]
     engine.store.dispose()
     broken = (folder / "passend_po_v1.toml").read_text(encoding="utf-8").replace(
         'kind = "expert" }', 'kind = "deskundige" }', 1)
     (folder / "passend_po_v1.toml").write_text(broken, encoding="utf-8")
-    engine, clock = clocked_engine(write_config(tmp_path, db_url, definition=folder / "passend_po_v2.toml"), T0)
+    engine, _ = clocked_engine(write_config(tmp_path, db_url, definition=folder / "passend_po_v2.toml"), T0)
     assert list(engine.registry.broken) == [str(folder / "passend_po_v1.toml")]
     new = engine.open_case(pupil="NEW", school="de-linde", actor=IB)["case_id"]  # the others keep working
     engine.record("signal", new, actor=LK, area="lezen", note="n")
