@@ -11,8 +11,9 @@ What is checked, each as the specification (docs/event-chain.md) states it:
     its payload fields; sealed values (and nothing else) where the specification says sealed;
     the line's bytes exactly the canonical form plus the hash; the hash recomputed;
   - per case: its events together, cases in case-id order, seq 1, 2, 3, ... and every prev_hash
-    equal to the hash before it; case_opened only first; nothing after case_erased and only
-    case_erased after the event that closes the case;
+    equal to the hash before it; case_opened only first; imported only second; nothing after
+    case_erased, and only rod_registered and case_erased after the event that closes the case; a
+    migrated event under the version it moves to, from the version of the event before it;
   - the manifest: its exact byte form, every field, the counts, each case's entry against the
     events, the definitions used, store_chain_intact true;
   - with --anchor: every case head held by each earlier manifest is still in this export with
@@ -74,13 +75,40 @@ PAYLOADS = {
         "trigger": ("text", True), "source": ("text", True), "dest": ("text", True),
         "level_from": ("level", True), "level_to": ("level", True), "params": ("params", True),
         "guards": ("texts", True), "close_reason": ("text", False), "ends_opp": ("true", False),
-        "adopts_opp": ("true", False),
+        "adopts_opp": ("true", False), "opp_version": ("seq", False), "opp_hash": ("hash", False),
     },
     "case_erased": {
         "reason": ("text", True), "retention_years": ("count", True), "due": ("date", True),
         "key_destroyed": ("true", True),
     },
+    "opp_drafted": {
+        "version": ("seq", True), "date": ("date", True), "level": ("level", True), "state": ("text", True),
+        "uitstroombestemming": ("text", False), "texts": ("object", True), "goals": ("array", True),
+        "handelingsdeel": ("object", True), "evaluation_moments": ("array", True), "hash": ("hash", True),
+        "handelingsdeel_hash": ("hash", True),
+    },
+    "opp_evaluated": {
+        "version": ("seq", True), "opp_hash": ("hash", True), "date": ("date", True), "level": ("level", True),
+        "state": ("text", True), "outcome": (("voldoende", "onvoldoende"), True), "with_parents": ("bool", True),
+        "goals": ("array", True), "secret": ("object", True),
+    },
+    "rod_registered": {
+        "which": (("start", "end"), True), "opp_date": ("date", True), "registered_on": ("date", True),
+    },
+    "imported": {
+        "state": ("text", True), "level": ("level", True), "level_since": ("date", True),
+        "state_since": ("date", True), "reason": ("text", True), "opp_adopted_on": ("date", False),
+        "rod_start_registered_on": ("date", False),
+    },
+    "migrated": {
+        "from_version": ("seq", True), "to_version": ("seq", True), "source": ("text", True), "dest": ("text", True),
+        "level_from": ("level", True), "level_to": ("level", True), "states": ("object", True),
+    },
 }
+# The OPP document's parts (opp_drafted): sealed free text by name, goals, results per goal.
+OPP_TEXTS = ("rationale", "helping_factors", "hindering_factors", "needs")
+OPP_HANDELINGSDEEL = ("support", "who", "frequency", "deviations")
+GOAL_RESULTS = ("behaald", "deels_behaald", "niet_behaald")
 
 # evidence_recorded: per kind, its plain `fields` and its sealed `secret` fields, name -> (kind,
 # required). A tuple as kind is a choice between those strings.
@@ -94,7 +122,8 @@ EVIDENCE = {
                     "with_parents": ("bool", True), "plan": ("seq", False)},
                    {"notes": False}),
     "consent": ({"scope": ("text", True), "status": (("granted", "refused", "revoked"), True),
-                 "recipient": ("text", False), "legal_basis": ("text", False), "purpose": ("text", False)},
+                 "recipient": ("text", False), "legal_basis": ("text", False), "purpose": ("text", False),
+                 "opp_version": ("seq", False), "opp_hash": ("hash", False), "handelingsdeel_hash": ("hash", False)},
                 {"by": True}),
     "view": ({"party": (("ouders", "leerling"), True), "heard": ("bool", True)},
              {"text": False, "reason_not_heard": False}),
@@ -229,6 +258,10 @@ def value_problem(value: object, kind: object) -> str | None:
         return None if value is True else "must be true (the field is left out when false)"
     if kind == "object":
         return None if isinstance(value, dict) else "must be an object"
+    if kind == "array":
+        return None if isinstance(value, list) else "must be an array"
+    if kind == "hash":
+        return None if isinstance(value, str) and HEX64.fullmatch(value) else "must be 64 lower-case hex digits"
     if kind == "sealed":
         return sealed_problem(value)
     if kind == "params":
@@ -366,6 +399,8 @@ def check_payload(event: dict, where: str, report: Report) -> None:
         report.fail(where, "payload must be an object")
         return
     check_fields(where, payload, PAYLOADS[kind], "payload", report)
+    for problem in later_payload_problems(kind, payload):
+        report.fail(where, problem)
     if kind != "evidence_recorded" or payload.get("kind") not in EVIDENCE:
         if kind == "evidence_recorded":
             report.fail(where, f"payload.kind: unknown evidence kind {payload.get('kind')!r}")
@@ -383,8 +418,58 @@ def check_payload(event: dict, where: str, report: Report) -> None:
             report.fail(where, evidence_rule)
 
 
+def later_payload_problems(kind: str, p: dict) -> list[str]:
+    """The nested parts of the OPP, ROD, import and migration payloads (docs/event-chain.md)."""
+    out: list[str] = []
+
+    def sealed_object(name: str, allowed: tuple[str, ...]) -> None:
+        value = p.get(name)
+        if not isinstance(value, dict):
+            return
+        for key, item in value.items():
+            if key not in allowed:
+                out.append(f"payload.{name}: unexpected field {key!r}")
+            elif sealed_problem(item):
+                out.append(f"payload.{name}.{key} {sealed_problem(item)}")
+
+    if kind == "opp_drafted":
+        sealed_object("texts", OPP_TEXTS)
+        sealed_object("handelingsdeel", OPP_HANDELINGSDEEL)
+        for i, goal in enumerate(p.get("goals") if isinstance(p.get("goals"), list) else []):
+            if not isinstance(goal, dict) or sorted(goal) != ["area", "text"]:
+                out.append(f"payload.goals[{i}] must be an object with exactly area and text")
+            elif value_problem(goal["area"], AREAS) or sealed_problem(goal["text"]):
+                out.append(f"payload.goals[{i}]: area must be one of {', '.join(AREAS)} and text sealed")
+        moments = p.get("evaluation_moments") if isinstance(p.get("evaluation_moments"), list) else []
+        if not all(valid_date(m) for m in moments) or moments != sorted(set(moments)):
+            out.append("payload.evaluation_moments must be dates YYYY-MM-DD, ascending, each once")
+    elif kind == "opp_evaluated":
+        sealed_object("secret", ("notes",))
+        for i, goal in enumerate(p.get("goals") if isinstance(p.get("goals"), list) else []):
+            if not isinstance(goal, dict) or sorted(goal) != ["goal", "reached"] or value_problem(
+                    goal.get("goal"), "seq") or value_problem(goal.get("reached"), GOAL_RESULTS):
+                out.append(f"payload.goals[{i}] must be {{\"goal\": integer >= 1, \"reached\": one of "
+                           f"{', '.join(GOAL_RESULTS)}}}")
+    elif kind == "rod_registered":
+        if valid_date(p.get("opp_date")) and valid_date(p.get("registered_on")) and \
+                p["registered_on"] < p["opp_date"]:
+            out.append("payload.registered_on lies before payload.opp_date")
+    elif kind == "imported":
+        if "rod_start_registered_on" in p and "opp_adopted_on" not in p:
+            out.append("payload.rod_start_registered_on is present only with opp_adopted_on")
+    elif kind == "migrated":
+        states = p.get("states")
+        if isinstance(states, dict) and not all(isinstance(v, str) and v for v in states.values()):
+            out.append("payload.states must be an object of non-empty strings")
+        if is_int(p.get("from_version")) and is_int(p.get("to_version")) and p["from_version"] >= p["to_version"]:
+            out.append("payload.to_version must be higher than from_version")
+    return out
+
+
 def evidence_rule_problem(kind: str, fields: dict, secret: dict) -> str | None:
     """The rules that tie an evidence record's fields together (docs/event-chain.md)."""
+    if kind == "consent" and len({"opp_version", "opp_hash", "handelingsdeel_hash"} & set(fields)) not in (0, 3):
+        return "payload.fields.opp_version, opp_hash and handelingsdeel_hash are present together or not at all"
     if kind == "evaluation" and ("plan" in fields) != (fields.get("subject") == "plan"):
         return "payload.fields.plan is present exactly when subject is \"plan\""
     if kind == "view":
@@ -666,6 +751,7 @@ class CaseWalk:
         self.school: str | None = None
         self.closed = False
         self.erased = False
+        self.last_version: int | None = None  # the process version of the case's event before
         self.in_order = True  # False: the case came out of case-id order (not compared further)
         self.anchors: list[tuple[Anchor, dict]] = []
         self.anchor_hashes: dict[int, tuple[int, str]] = {}  # seq an anchor names -> (line, hash)
@@ -893,8 +979,19 @@ class Checker:
             self.report.fail(where, "seq 1 must be case_opened")
         if case.erased:
             self.report.fail(where, "an event after case_erased (case_erased is the last event of its case)")
-        elif case.closed and kind != "case_erased":
-            self.report.fail(where, "an event after the event that closed the case (only case_erased may follow)")
+        elif case.closed and kind not in ("case_erased", "rod_registered"):
+            self.report.fail(where, "an event after the event that closed the case (only rod_registered and "
+                                    "case_erased may follow)")
+        if kind == "imported" and seq != 2:
+            self.report.fail(where, "imported only at seq 2, right after case_opened")
+        process = event.get("process")
+        if kind == "migrated" and isinstance(process, list) and len(process) == 2:
+            if payload.get("to_version") != process[1]:
+                self.report.fail(where, "a migrated event is decided under the version it moves to (process)")
+            if case.last_version is not None and payload.get("from_version") != case.last_version:
+                self.report.fail(where, "a migrated event moves from the version of the event before it")
+        if isinstance(process, list) and len(process) == 2 and is_int(process[1]):
+            case.last_version = process[1]
         if kind == "case_erased":
             if case.first_seq == 1 and not case.closed:
                 self.report.fail(where, "case_erased in a case that was never closed")

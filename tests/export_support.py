@@ -80,7 +80,36 @@ def every_kind_of_case(engine: Engine, clock: Clock) -> dict[str, str]:
     clock.advance(days=3 * 365 + 30)
     engine.erase(erased, actor=IB, reason="bewaartermijn verstreken")
     engine.record("signal", other, actor="ib.smit", area="gedrag", note="n")
-    return {"tlv": tlv, "back": back, "erased": erased, "other": other}
+    return {"tlv": tlv, "back": back, "erased": erased, "other": other, **later_kinds(engine, clock)}
+
+
+def later_kinds(engine: Engine, clock: Clock) -> dict[str, str]:
+    """The event types of the OPP document, ROD, import and migration, with every optional
+    field: a case imported with an adopted OPP and its ROD registration; a case moved from
+    version 1 to 2 (the OPP document), drafted, consented, adopted, registered, evaluated per
+    goal, closed with its OPP in force, and its end date registered after the closing."""
+    from tests.opp_support import draft_full, to_concept
+    from workflow.service_layer import imports, migrate, opp, rod
+
+    today = engine.today()
+    imp = imports.import_one(engine, actor=IB, pupil="LL-5", school="de-linde", state="opp_vastgesteld",
+                             since=(today - dt.timedelta(days=200)).isoformat(),
+                             opp_adopted_on=(today - dt.timedelta(days=150)).isoformat(),
+                             rod_start_registered_on=(today - dt.timedelta(days=140)).isoformat(),
+                             reason="overgenomen uit Tommy", group="7")["case_ids"][0]
+    mig = to_concept(engine, clock, pupil="LL-6", name="Noor")
+    migrate.migrate(engine, to=2, actor=IB, case_id=mig)
+    draft_full(engine, mig)
+    engine.record("consent", mig, actor=IB, scope="opp_handelingsdeel", status="granted", by="moeder")
+    engine.fire(mig, "adopt_opp", actor=IB)
+    rod.mark(engine, mig, actor=IB, which="start", registered_on=engine.today())
+    clock.advance(days=30)
+    opp.evaluate(engine, mig, actor=IB, results={1: "behaald", 2: "deels_behaald"}, outcome="voldoende",
+                 with_parents=True, notes="goed gesprek")
+    engine.fire(mig, "close", actor=IB, params={"reason": "verhuisd"})
+    clock.advance(days=3)
+    rod.mark(engine, mig, actor=IB, which="end", registered_on=engine.today())
+    return {"imported": imp, "migrated": mig}
 
 
 def naive_canonical(event: dict[str, Any]) -> bytes:

@@ -58,11 +58,13 @@ def test_rules_pass_fail_and_not_due(config_path: Path) -> None:
     assert _rules(report, good) == {
         "opp_binnen_6_weken": "pass", "opp_jaarlijks_geevalueerd": "not_due",
         "instemming_handelingsdeel": "pass", "leerling_gehoord": "pass",
-        "oogo_voor_vaststelling_en_herziening": "pass"}
+        "oogo_voor_vaststelling_en_herziening": "pass",
+        # adopted 8 weeks ago and never registered in ROD (four weeks' term)
+        "rod_geregistreerd": "fail"}
     assert _rules(report, bad) == {
         "opp_binnen_6_weken": "fail", "opp_jaarlijks_geevalueerd": "not_due",
         "instemming_handelingsdeel": "fail", "leerling_gehoord": "fail",
-        "oogo_voor_vaststelling_en_herziening": "fail"}
+        "oogo_voor_vaststelling_en_herziening": "fail", "rod_geregistreerd": "not_due"}
     assert _rules(report, waiting)["opp_binnen_6_weken"] == "not_due"
     assert set(_rules(report, low).values()) == {"n/a"}
     assert report["summary"]["de-linde"]["opp_binnen_6_weken"] == {"pass": 1, "fail": 1, "not_due": 1, "n/a": 0}

@@ -81,12 +81,12 @@ def test_required_options_are_required_by_click_too() -> None:
 
 # argv -> the one line passend prints (after "passend: ")
 ERRORS: list[tuple[tuple[str, ...], str]] = [
-    (("frobnicate",), "onbekende opdracht 'frobnicate'; kies uit: audit, case, demo, init, process, record, "
-                      "reminders, serve, user, web"),
-    (("cas",), "onbekende opdracht 'cas' (bedoelt u 'case'?); kies uit: audit, case, demo, init, process, "
-               "record, reminders, serve, user, web"),
-    (("--config", "c.toml"), "geef een opdracht: audit, case, demo, init, process, record, reminders, serve, "
-                             "user, web (zie 'passend --help')"),
+    (("frobnicate",), "onbekende opdracht 'frobnicate'; kies uit: audit, case, demo, init, opp, process, record, "
+                      "reminders, rod, serve, user, web"),
+    (("cas",), "onbekende opdracht 'cas' (bedoelt u 'case'?); kies uit: audit, case, demo, init, opp, process, "
+               "record, reminders, rod, serve, user, web"),
+    (("--config", "c.toml"), "geef een opdracht: audit, case, demo, init, opp, process, record, reminders, rod, "
+                             "serve, user, web (zie 'passend --help')"),
     (("--bogus",), "onbekende optie --bogus (zie 'passend --help')"),
     (("--config",), "optie --config heeft een waarde nodig (zie 'passend --help')"),
     (("case", "open"), "verplicht maar niet opgegeven: --pupil, --school, --actor (zie 'passend case open --help')"),
@@ -105,7 +105,7 @@ ERRORS: list[tuple[tuple[str, ...], str]] = [
      "ongeldige waarde voor --format: verwacht een van: text, mermaid, json (zie 'passend process show --help')"),
     (("process", "show", "--version", "abc"),
      "ongeldige waarde voor --version: verwacht een geheel getal (zie 'passend process show --help')"),
-    (("process", "explode"), "onbekende opdracht 'explode'; kies uit: show"),
+    (("process", "explode"), "onbekende opdracht 'explode'; kies uit: migrate, show"),
     (("demo", "--years", "20"),
      "ongeldige waarde voor --years: verwacht een getal, 0.1 t/m 10 (zie 'passend demo --help')"),
     (("reminders", "list", "--limit", "0"),

@@ -58,7 +58,8 @@ def test_real_exports_validate(config_path: Path, tmp_path: Path) -> None:
     engine, clock = clocked_engine(config_path, T0)
     ids = every_kind_of_case(engine, clock)
     events = assert_valid_export(_export(engine, tmp_path / "all"))
-    assert {e["type"] for e in events} == {"case_opened", "evidence_recorded", "transitioned", "case_erased"}
+    assert {e["type"] for e in events} == {"case_opened", "evidence_recorded", "transitioned", "case_erased",
+                                           "opp_drafted", "opp_evaluated", "rod_registered", "imported", "migrated"}
     assert {k for e in events for k in e["payload"]} >= {"adopts_opp", "ends_opp", "close_reason", "group", "name"}
     assert_valid_export(_export(engine, tmp_path / "anker", school="het-anker"))
     assert_valid_export(_export(engine, tmp_path / "since", since=clock.now.date()))
@@ -164,6 +165,8 @@ def load_checker() -> ModuleType:
 
 # Plain fields the engine adds (EXTRA) or fills in with a default (DEFAULTED): always present.
 EXTRA = {"view": {"heard"}, "meeting": {"with_parents"}}
+# Plain fields the engine adds only sometimes: the OPP version's hashes on an OPP consent.
+EXTRA_OPTIONAL = {"consent": {"opp_hash", "handelingsdeel_hash"}}
 DEFAULTED = {"evaluation": {"subject", "with_parents"}, "contact": {"party"}}
 
 
@@ -173,7 +176,10 @@ def test_the_checkers_evidence_table_is_the_engines() -> None:
     for kind, specs in EVIDENCE_KINDS.items():
         plain, secret = checker.EVIDENCE[kind]
         given = {s.name: s for s in specs if s.name != "date"}  # the date is payload.date
-        assert set(plain) == {n for n, s in given.items() if not s.secret} | EXTRA.get(kind, set()), kind
+        assert set(plain) == ({n for n, s in given.items() if not s.secret} | EXTRA.get(kind, set())
+                              | EXTRA_OPTIONAL.get(kind, set())), kind
+        for name in EXTRA_OPTIONAL.get(kind, set()):
+            assert plain[name][1] is False, (kind, name)
         assert set(secret) == {n for n, s in given.items() if s.secret}, kind
         for name in EXTRA.get(kind, set()):
             assert plain[name][1] is True, (kind, name)

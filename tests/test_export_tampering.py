@@ -60,9 +60,11 @@ def test_every_event_type_and_optional_field_is_in_the_test_export(exports: Expo
     lines = (exports.first / "events.jsonl").read_bytes().splitlines()
     events = [json.loads(line) for line in lines]
     assert any("\u2028" in line.decode() for line in lines)
-    assert {e["type"] for e in events} == {"case_opened", "evidence_recorded", "transitioned", "case_erased"}
+    assert {e["type"] for e in events} == {"case_opened", "evidence_recorded", "transitioned", "case_erased",
+                                           "opp_drafted", "opp_evaluated", "rod_registered", "imported", "migrated"}
     payload_keys = {k for e in events for k in e["payload"]}
-    assert {"adopts_opp", "ends_opp", "close_reason", "group", "name"} <= payload_keys
+    assert {"adopts_opp", "ends_opp", "close_reason", "group", "name", "opp_version", "opp_hash",
+            "uitstroombestemming", "opp_adopted_on", "rod_start_registered_on"} <= payload_keys
     assert {e["payload"]["kind"] for e in events if e["type"] == "evidence_recorded"} == {
         "signal", "plan", "evaluation", "consent", "view", "meeting", "contact"}
 

@@ -140,13 +140,13 @@ def manifest_reformatted(c: ExportCopy, ids: dict[str, str]) -> str:
 def manifest_definitions_emptied(c: ExportCopy, ids: dict[str, str]) -> str:
     c.manifest["definitions"] = []
     c.write_manifest()
-    return r"manifest\.json: definitions list \[\], the events use \[\('passend-po', 1\)\]"
+    return r"manifest\.json: definitions list \[\], the events use \[\('passend-po', 1\), \('passend-po', 2\)\]"
 
 
 def manifest_since_after_events(c: ExportCopy, ids: dict[str, str]) -> str:
     c.manifest["filters"]["since"] = "2026-01-01"
     c.write_manifest()
-    return r"events\.jsonl line 1 .*recorded before the export's since \(2026-01-01, school-local midnight = " \
+    return r"events\.jsonl line \d+ .*recorded before the export's since \(2026-01-01, school-local midnight = " \
            r"2025-12-31T23:00:00\.000000Z\)"
 
 

@@ -115,6 +115,14 @@ class CaseCipher:
     def __init__(self, case_id: str, key: bytes | None) -> None:
         self.case_id = case_id
         self._aead = AESGCM(key) if key is not None else None
+        # A key for values derived from the case key (the OPP hash's salt), never the key itself.
+        self._derive = hmac.new(key, b"passend/derive", hashlib.sha256).digest() if key is not None else None
+
+    def derived(self, purpose: str) -> str | None:
+        """A stable secret of this case for `purpose` (32 hex digits); None once erased."""
+        if self._derive is None:
+            return None
+        return hmac.new(self._derive, purpose.encode(), hashlib.sha256).hexdigest()[:32]
 
     @property
     def erased(self) -> bool:

@@ -17,9 +17,10 @@ from workflow.domain import upcasts
 from workflow.domain.definition import ProcessDefinition, TransitionDef
 from workflow.domain.errors import BadInput, NotFound
 from workflow.domain.events import GENESIS_HASH, Event, make_event
-from workflow.domain.facts import CaseFacts, Entry, Fact
+from workflow.domain.facts import CaseFacts, Entry, Fact, OppVersion
 from workflow.domain.guards import Guard
 from workflow.domain.instants import local_date
+from workflow.domain.opp import present_in_payload
 from workflow.domain.reasons import Reason
 
 
@@ -39,6 +40,10 @@ class Case:
     opp_active: bool = False
     erased: bool = False
     events: list[Event] = field(default_factory=list)
+    # The `imported` event's payload and day, when the case was brought in with its history
+    # outside passend (what happened before that day is not judged).
+    imported: dict[str, Any] | None = None
+    imported_on: dt.date | None = None
 
     @property
     def state(self) -> str:
@@ -108,6 +113,8 @@ class Case:
                 self.close_reason = p["close_reason"]
         elif ev.type == "case_erased":
             self.erased = True
+        elif ev.type in _FOLDS:
+            _FOLDS[ev.type](self, ev, p)
         elif ev.type != "case_opened":
             raise ValueError(f"unknown event type {ev.type!r}")
         self._mark(ev)
@@ -118,6 +125,17 @@ class Case:
             for f in self.facts.facts if f.kind == "plan"
         ]
 
+    def level_plans(self) -> list[int]:
+        """The plans of the current level: recorded since it began and dated on or after that
+        day (as the guards count them); an evaluation is of one of these."""
+        from workflow.domain.guards import plan_counts_for_level
+
+        return [f.seq for f in self.facts.facts if f.kind == "plan" and plan_counts_for_level(self.facts, f)]
+
+    def opp_refs(self) -> list[tuple[int, str, str]]:
+        """(number, hash, handelingsdeel hash) of each OPP version, for a consent to name."""
+        return [(v.version, v.hash, v.handelingsdeel_hash) for v in self.facts.opp_versions]
+
     def next_event(
         self, *, type: str, payload: dict[str, Any], actor: str, role: str,
         recorded_at: dt.datetime, process: ProcessDefinition,
@@ -127,6 +145,61 @@ class Case:
             process_version=process.version, actor=actor, role=role, recorded_at=recorded_at,
             payload=payload, prev_hash=self.head_hash,
         )
+
+
+def _opp_drafted(case: Case, ev: Event, p: Mapping[str, Any]) -> None:
+    case.facts.opp_versions.append(OppVersion(
+        seq=ev.seq, version=int(p["version"]), date=dt.date.fromisoformat(p["date"]), hash=str(p["hash"]),
+        handelingsdeel_hash=str(p["handelingsdeel_hash"]), parts=present_in_payload(p),
+        goals=len(p.get("goals") or [])))
+
+
+def _opp_evaluated(case: Case, ev: Event, p: Mapping[str, Any]) -> None:
+    # The yearly OPP evaluation is an evaluation of the OPP for every guard, deadline and rule
+    # that asks for one (subject opp); its results per goal stay in the event.
+    case.facts.facts.append(Fact(
+        seq=ev.seq, kind="evaluation", date=dt.date.fromisoformat(p["date"]), level=p["level"], state=p["state"],
+        fields={"subject": "opp", "outcome": p["outcome"], "with_parents": bool(p["with_parents"]),
+                "opp_version": p["version"]}))
+
+
+def _imported(case: Case, ev: Event, p: Mapping[str, Any]) -> None:
+    f = case.facts
+    if ev.seq != 2 or len(f.entries) != 1:
+        raise ValueError(f"event {ev.seq}: a case is imported right after it is opened")
+    level_since = dt.date.fromisoformat(p["level_since"])
+    state_since = dt.date.fromisoformat(p["state_since"])
+    f.state, f.level = p["state"], p["level"]
+    f.entries.append(Entry(ev.seq, f.state, f.level, state_since,
+                           level_since if level_since != state_since else None))
+    if p.get("opp_adopted_on"):
+        case.opp_active = True
+    case.imported = dict(p)
+    case.imported_on = local_date(ev.recorded_at)
+
+
+def _migrated(case: Case, ev: Event, p: Mapping[str, Any]) -> None:
+    f = case.facts
+    if f.state != p["source"]:
+        raise ValueError(f"event {ev.seq} migrates from {p['source']} but case is in {f.state}")
+    names: Mapping[str, str] = p.get("states") or {}
+    case.process_version = int(p["to_version"])
+    f.state, f.level = p["dest"], p["level_to"]
+    # Earlier entries read by the new version's names, so its anchors (entered:<state>) find them.
+    f.entries = [Entry(e.seq, names.get(e.state, e.state), e.level, e.date, e.level_date) for e in f.entries]
+    if f.entries:
+        last = f.entries[-1]
+        f.entries[-1] = Entry(last.seq, p["dest"], p["level_to"], last.date, last.level_date)
+    if f.previous_state is not None:
+        f.previous_state = names.get(f.previous_state, f.previous_state)
+
+
+def _nothing(case: Case, ev: Event, p: Mapping[str, Any]) -> None:
+    """ROD registrations change nothing a guard reads (workflow.domain.rod reads them)."""
+
+
+_FOLDS = {"opp_drafted": _opp_drafted, "opp_evaluated": _opp_evaluated, "imported": _imported,
+          "migrated": _migrated, "rod_registered": _nothing}
 
 
 @dataclass(frozen=True)

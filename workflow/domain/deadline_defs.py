@@ -60,7 +60,7 @@ class Condition:
 class DeadlineDef:
     name: str
     label: str
-    start: str  # "entered" | "plan_end" | "opp_adopted"
+    start: str  # "entered" | "plan_end" | "opp_adopted" | "rod" (each OPP date due for ROD)
     start_state: str | None
     stop: tuple[Condition, ...]
     restart: tuple[Condition, ...]
@@ -148,17 +148,18 @@ def parse_deadlines(raw: Any, *, fail: Fail, states: Mapping[str, Any],
 
 def _parse_start(raw: Any, key: str, fail: Fail, states: Mapping[str, Any]) -> tuple[str, str | None]:
     if not isinstance(raw, dict) or len(raw) != 1:
-        raise fail(key, "must be one of { entered = \"STATE\" }, { plan_end = true }, { opp_adopted = true }")
+        raise fail(key, "must be one of { entered = \"STATE\" }, { plan_end = true }, { opp_adopted = true }, "
+                        "{ rod = true }")
     (kind, value), = raw.items()
     if kind == "entered":
         if value not in states:
             raise fail(key + ".entered", f"unknown state {value!r}")
         return "entered", value
-    if kind in ("plan_end", "opp_adopted"):
+    if kind in ("plan_end", "opp_adopted", "rod"):
         if value is not True:
             raise fail(f"{key}.{kind}", "must be true")
         return kind, None
-    raise fail(f"{key}.{kind}", "unknown clock start (entered, plan_end, opp_adopted)")
+    raise fail(f"{key}.{kind}", "unknown clock start (entered, plan_end, opp_adopted, rod)")
 
 
 def _parse_conditions(

@@ -121,6 +121,10 @@ def running(case: Case, definition: ProcessDefinition, today: dt.date) -> list[R
 def _starts(case: Case, dd: DeadlineDef) -> list[tuple[str, _Mark, bool]]:
     """(anchor key, anchor mark, restarted?) for each clock start of this deadline."""
     facts = case.facts
+    if dd.start == "rod":  # one clock per OPP date not registered in ROD yet
+        from workflow.domain.rod import unregistered
+
+        return [(f"rod:{r.which}:{r.date.isoformat()}", _Mark(r.seq, r.due_from), False) for r in unregistered(case)]
     if dd.start == "plan_end":
         return [
             (f"plan#{f.seq}", _Mark(f.seq, dt.date.fromisoformat(f.fields["end"])), False)
@@ -134,6 +138,8 @@ def _starts(case: Case, dd: DeadlineDef) -> list[tuple[str, _Mark, bool]]:
         if not case.opp_active:
             return []
         for ev in case.events:
+            if ev.type == "imported" and ev.payload.get("opp_adopted_on"):
+                mark = _Mark(ev.seq, dt.date.fromisoformat(ev.payload["opp_adopted_on"]))
             if ev.type != "transitioned":
                 continue
             p = upcasts.payload(ev)  # older events read as their definition's [[upcasts]] say

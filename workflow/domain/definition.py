@@ -19,9 +19,11 @@ from workflow.domain.errors import DefinitionError
 from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind
 from workflow.domain.guards import Guard, parse_guard
 from workflow.domain.kinds import parse_kind
+from workflow.domain.opp import OppSpec, parse_opp
 
 TOP_LEVEL_KEYS = {
     "process", "roles", "consent", "evidence", "states", "triggers", "transitions", "deadlines", "upcasts",
+    "opp", "import", "migrate",
 }
 
 
@@ -99,6 +101,16 @@ class ProcessDefinition:
     # The built-in evidence kinds and the ones this file declares, by name.
     evidence_kinds: dict[str, EvidenceKind] = field(default_factory=lambda: dict(BUILTIN_KINDS))
     consent_labels: dict[str, str] = field(default_factory=dict)
+    # The OPP document's parts and profiles ([opp]); None: this process keeps no OPP text.
+    opp: OppSpec | None = None
+    # The states a case may be imported at ([import] states; default every state that is not
+    # final and does not pause the clocks).
+    importable: tuple[str, ...] = ()
+    # How open cases of an earlier version move to this one ([migrate]): that version, and its
+    # states mapped to this version's.
+    migrate_from: int | None = None
+    migrate_states: dict[str, str] = field(default_factory=dict)
+    migrate_roles: frozenset[str] = frozenset()
 
     def scope_label(self, scope: str) -> str:
         return self.consent_labels.get(scope) or scope.replace("_", " ")
@@ -109,6 +121,28 @@ class ProcessDefinition:
             if t.dest == dest:
                 return t
         return None
+
+    @property
+    def adopted_states(self) -> frozenset[str]:
+        """States in which an OPP is always in force: those an adopting step enters, and those
+        reached only from them without a step that ends it (the BOT referral)."""
+        got = {t.dest for t in self.transitions if t.adopts_opp}
+        changed = True
+        while changed:
+            changed = False
+            for name, sd in self.states.items():
+                incoming = [t for t in self.transitions if t.dest == name]
+                if name in got or sd.final or not incoming:
+                    continue
+                if all(t.source in got and not t.ends_opp for t in incoming):
+                    got.add(name)
+                    changed = True
+        return frozenset(got)
+
+    @property
+    def draft_states(self) -> frozenset[str]:
+        """States in which the OPP is drafted: those an adopting step leaves."""
+        return frozenset(t.source for t in self.transitions if t.adopts_opp)
 
     @property
     def secret_fields(self) -> frozenset[str]:
@@ -309,6 +343,8 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         if scope not in scopes:
             raise c.fail(f"consent.labels.{scope}", f"unknown consent scope (declared: {', '.join(scopes)})")
 
+    opp = parse_opp(raw.get("opp"), fail=c.fail, scopes=scopes)
+
     ev_raw = c.table(raw.get("evidence", {}), "evidence")
     evidence_roles: dict[str, frozenset[str]] = {}
     kinds: dict[str, EvidenceKind] = dict(BUILTIN_KINDS)
@@ -424,6 +460,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
                 scopes=scopes,
                 params=triggers[trigger].params,
                 kinds=kinds,
+                opp=opp,
             )
             for j, g in enumerate(guards_raw)
         )
@@ -457,6 +494,10 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
             raise c.fail(f"states.{name}", "final state cannot be reached by any transition")
 
     deadlines = parse_deadlines(raw.get("deadlines"), fail=c.fail, states=states, kinds=kinds)
+    importable = _parse_import(c, raw.get("import"), states)
+    migrate_from, migrate_states = _parse_migrate(c, raw.get("migrate"), version, states)
+    migrate_roles = frozenset(writer_roles(c.table(raw.get("migrate", {}), "migrate").get("roles", default_roles),
+                                           "migrate.roles"))
     _upcasts.register(pid, version, _upcasts.parse_upcasts(raw.get("upcasts"), fail=c.fail))
 
     return ProcessDefinition(
@@ -478,24 +519,80 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         sharing_scopes=sharing,
         evidence_kinds=kinds,
         consent_labels=consent_labels,
+        opp=opp,
+        importable=importable,
+        migrate_from=migrate_from,
+        migrate_states=migrate_states,
+        migrate_roles=migrate_roles,
     )
+
+
+def _parse_import(c: _Ctx, raw: Any, states: dict[str, StateDef]) -> tuple[str, ...]:
+    """`[import] states`: where an existing case may be brought in (default: every state that
+    is not final and does not pause the clocks)."""
+    if raw is None:
+        return tuple(n for n, sd in states.items() if not sd.final and not sd.pauses_deadlines)
+    table = c.table(raw, "import")
+    c.no_unknown(table, {"states"}, "import")
+    names = c.strings(table.get("states", []), "import.states")
+    for n in names:
+        if n not in states or states[n].final:
+            raise c.fail("import.states", f"{n!r} is not a state a case can be in")
+    return names
+
+
+def _parse_migrate(c: _Ctx, raw: Any, version: int, states: dict[str, StateDef]) -> tuple[int | None, dict[str, str]]:
+    """`[migrate] from = N`, `states = { old = "new" }` and `roles` (who may move them, default the
+    process's default roles): how open cases of version N move here.
+    A state left out cannot be moved (its cases are refused and named)."""
+    if raw is None:
+        return None, {}
+    table = c.table(raw, "migrate")
+    c.no_unknown(table, {"from", "states", "roles"}, "migrate")
+    source = table.get("from")
+    if not isinstance(source, int) or isinstance(source, bool) or not 1 <= source < version:
+        raise c.fail("migrate.from", f"must be an earlier version of this process (1-{version - 1})")
+    mapping: dict[str, str] = {}
+    for old, new in c.table(table.get("states"), "migrate.states").items():
+        target = c.string(new, f"migrate.states.{old}")
+        if target not in states or states[target].final:
+            raise c.fail(f"migrate.states.{old}", f"{target!r} is not a state of this version a case can be in")
+        mapping[str(old)] = target
+    if not mapping:
+        raise c.fail("migrate.states", "map at least one state")
+    return source, mapping
 
 
 class DefinitionRegistry:
     """Every definition version in a folder, so an old case is decided by the version it ran on."""
 
-    def __init__(self, definitions: list[ProcessDefinition], active: ProcessDefinition) -> None:
+    def __init__(self, definitions: list[ProcessDefinition], active: ProcessDefinition,
+                 broken: dict[str, str] | None = None,
+                 broken_keys: dict[tuple[str, int], str] | None = None) -> None:
         self._by_key = {d.key: d for d in definitions}
         self.active = active
+        # Files in the folder that did not load: path -> the error (file, key, line). They stop
+        # only the cases of the version they hold (`get` names the file), nothing else.
+        self.broken = dict(broken or {})
+        self._broken_keys = dict(broken_keys or {})
 
     @classmethod
     def from_folder(cls, folder: str | Path, active_file: str | Path) -> DefinitionRegistry:
         active = load_definition(active_file)
         defs: dict[tuple[str, int], ProcessDefinition] = {}
+        broken: dict[str, str] = {}
+        broken_keys: dict[tuple[str, int], str] = {}
         folder = Path(folder)
         if folder.is_dir():
             for f in sorted(folder.glob("*.toml")):
-                d = active if f.resolve() == Path(active_file).resolve() else load_definition(f)
+                try:
+                    d = active if f.resolve() == Path(active_file).resolve() else load_definition(f)
+                except DefinitionError as exc:
+                    broken[str(f)] = exc.message
+                    key = _declared_key(f)
+                    if key is not None:
+                        broken_keys[key] = exc.message
+                    continue
                 if d.key in defs and defs[d.key].raw != d.raw:
                     raise DefinitionError(
                         f"{f}: process {d.id!r} version {d.version} is also defined, differently, "
@@ -503,15 +600,31 @@ class DefinitionRegistry:
                     )
                 defs[d.key] = d
         defs[active.key] = active
-        return cls(list(defs.values()), active)
+        return cls(list(defs.values()), active, broken, broken_keys)
 
     def get(self, process_id: str, version: int) -> ProcessDefinition:
         try:
             return self._by_key[(process_id, version)]
         except KeyError:
-            raise DefinitionError(
-                f"process {process_id!r} version {version} is not installed; keep its file in states/"
-            ) from None
+            pass
+        why = self._broken_keys.get((process_id, version))
+        if why is not None:
+            raise DefinitionError(f"process {process_id!r} version {version} cannot be loaded: {why}")
+        unread = "".join(f"; {m}" for m in self.broken.values())
+        raise DefinitionError(
+            f"process {process_id!r} version {version} is not installed; keep its file in states/{unread}"
+        )
 
     def all(self) -> list[ProcessDefinition]:
         return sorted(self._by_key.values(), key=lambda d: d.key)
+
+
+def _declared_key(path: Path) -> tuple[str, int] | None:
+    """The (id, version) a file that does not load says it holds, when its TOML can be read."""
+    try:
+        proc = tomllib.loads(path.read_text(encoding="utf-8")).get("process")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    if isinstance(proc, dict) and isinstance(proc.get("id"), str) and type(proc.get("version")) is int:
+        return (proc["id"], proc["version"])
+    return None

@@ -90,6 +90,12 @@ class Context:
     sharing_scopes: tuple[str, ...] = ()
     plans: Callable[[], list[tuple[int, dt.date, dt.date]]] = list
     opp_active: bool = True
+    # The plans an evaluation may be of: those of the current level (None: any plan).
+    level_plans: Callable[[], list[int]] | None = None
+    # The consent scope that binds to an OPP version, and the versions (number, hash,
+    # handelingsdeel hash): a grant names the version the parents saw.
+    opp_scope: str | None = None
+    opp_versions: Callable[[], list[tuple[int, str, str]]] = list
 
 
 Check = Callable[[Draft], None]
@@ -146,11 +152,19 @@ def _evaluation_subject(d: Draft) -> None:
     plain.setdefault("with_parents", False)
     if plain["subject"] == "plan":
         known = {seq: start for seq, start, _ in d.context.plans()}
+        current = d.context.level_plans() if d.context.level_plans is not None else list(known)
         if "plan" in plain:
             if plain["plan"] not in known:
                 raise BadInput(f"evaluatie: er is geen plan met nummer {plain['plan']}")
+            if plain["plan"] not in current:
+                raise BadInput(f"evaluatie: plan #{plain['plan']} hoort niet bij het huidige niveau (het is "
+                               "van een eerder niveau, of gedateerd voor dit niveau begon); een evaluatie "
+                               "hoort bij een plan van het huidige niveau")
+        elif current:
+            plain["plan"] = max(current)
         elif known:
-            plain["plan"] = max(known)
+            raise BadInput(f"evaluatie: er is op het huidige niveau nog geen plan vastgelegd (het laatste plan, "
+                           f"#{max(known)}, is van een eerder niveau); leg eerst een plan vast")
         else:
             raise BadInput("evaluatie: er is nog geen plan vastgelegd om te evalueren")
         if d.date < known[plain["plan"]]:
@@ -160,6 +174,28 @@ def _evaluation_subject(d: Draft) -> None:
         raise BadInput("evaluatie: een plannummer hoort alleen bij een evaluatie van een handelingsplan")
     elif not d.context.opp_active:
         raise BadInput("evaluatie: er is geen vastgesteld OPP om te evalueren")
+
+
+def _consent_opp(d: Draft) -> None:
+    """A decision on the OPP's consent scope names the OPP version the parents saw (the one
+    given, else the newest), by its hash and its handelingsdeel's hash."""
+    plain, ctx = d.plain, d.context
+    if plain["scope"] != ctx.opp_scope:
+        if "opp_version" in plain:
+            raise BadInput("toestemming: een OPP-versie hoort alleen bij de toestemming voor het handelingsdeel")
+        return
+    versions = {n: (h, hd) for n, h, hd in ctx.opp_versions()}
+    if not versions:
+        if plain["status"] == "granted":
+            raise BadInput("toestemming: er is nog geen OPP-versie om toestemming voor te geven; "
+                           "leg eerst een versie vast (passend opp draft)")
+        return
+    number = plain.get("opp_version", max(versions))
+    if number not in versions:
+        raise BadInput(f"toestemming: er is geen OPP-versie {number} (versies: "
+                       f"{', '.join(str(n) for n in sorted(versions))})")
+    plain["opp_version"] = number
+    plain["opp_hash"], plain["handelingsdeel_hash"] = versions[number]
 
 
 def _view_heard(d: Draft) -> None:
@@ -259,8 +295,12 @@ BUILTIN_KINDS: dict[str, EvidenceKind] = {k.name: k for k in (
             _f("recipient", "text", "ontvanger", help="aan wie gegevens worden gedeeld (bij gegevensdeling)"),
             _f("legal_basis", "text", "grondslag", help="grondslag voor het delen (AVG art. 6)"),
             _f("purpose", "text", "doel", help="doel van het delen"),
+            _f("opp_version", "int", "OPP-versie",
+               help="bij het handelingsdeel: de OPP-versie die de ouders zagen (standaard de nieuwste)"),
         ),
-        checks=(_consent_sharing,),
+        derived=(_f("opp_hash", "text", "hash van de OPP-versie"),
+                 _f("handelingsdeel_hash", "text", "hash van het handelingsdeel")),
+        checks=(_consent_sharing, _consent_opp),
     ),
     EvidenceKind(
         "view", "mening", "De mening van de ouders of van de leerling (of waarom die niet gehoord kon worden).",
@@ -375,6 +415,9 @@ def validate(
     opp_active: bool = True,
     sharing_scopes: tuple[str, ...] = (),
     kinds: Mapping[str, EvidenceKind] = BUILTIN_KINDS,
+    level_plans: Callable[[], list[int]] | None = None,
+    opp_scope: str | None = None,
+    opp_versions: Callable[[], list[tuple[int, str, str]]] = list,
 ) -> ValidEvidence:
     """Check one evidence record; raise BadInput naming what is wrong, by label.
 
@@ -395,7 +438,8 @@ def validate(
     for name in values:
         if name not in specs:
             raise BadInput(f"{what}: onbekend veld '{name}' (velden: {', '.join(specs)})")
-    context = Context(today, consent_scopes, sharing_scopes, plans, opp_active)
+    context = Context(today, consent_scopes, sharing_scopes, plans, opp_active, level_plans, opp_scope,
+                      opp_versions)
     plain: dict[str, Any] = {}
     secret: dict[str, str] = {}
     lacking: list[str] = []

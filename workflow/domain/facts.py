@@ -7,7 +7,7 @@ checked, and an erased case can still be replayed, without decrypting anything.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -31,6 +31,23 @@ class Entry:
     state: str
     level: int | None
     date: dt.date
+    # An imported case (event `imported`) entered its state on one day and its level on an
+    # earlier one: evidence counts for the level from this day on.
+    level_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class OppVersion:
+    """One version of the OPP document, as guards see it: which parts it holds and its hashes
+    (never its text: that stays sealed)."""
+
+    seq: int
+    version: int
+    date: dt.date
+    hash: str
+    handelingsdeel_hash: str
+    parts: frozenset[str]
+    goals: int
 
 
 @dataclass
@@ -40,6 +57,13 @@ class CaseFacts:
     facts: list[Fact] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     previous_state: str | None = None
+    opp_versions: list[OppVersion] = field(default_factory=list)
+
+    def opp_version(self, number: int | None = None) -> OppVersion | None:
+        """The OPP version `number`, or the newest; None when there is none."""
+        if number is None:
+            return self.opp_versions[-1] if self.opp_versions else None
+        return next((v for v in self.opp_versions if v.version == number), None)
 
     def last_entry(self, state: str | None = None) -> Entry | None:
         for e in reversed(self.entries):
@@ -54,4 +78,6 @@ class CaseFacts:
             if e.level != self.level:
                 break
             found = e
+        if found is not None and found.level_date is not None:
+            return replace(found, date=found.level_date)
         return found

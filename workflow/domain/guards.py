@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 from workflow.domain.errors import DefinitionError
 from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind
 from workflow.domain.facts import CaseFacts, Entry, Fact
+from workflow.domain.opp import OppSpec
 from workflow.domain.reasons import Reason
 
 Fail = Callable[[str, str], DefinitionError]
@@ -47,6 +48,7 @@ class ParseContext:
     scopes: tuple[str, ...]
     params: Mapping[str, Any]
     kinds: Mapping[str, EvidenceKind]
+    opp: OppSpec | None = None  # the definition's [opp], for the guards on the OPP document
 
 
 class Guard:
@@ -104,7 +106,7 @@ def guard_kind(name: str) -> Callable[[G], G]:
 
 def parse_guard(
     raw: Any, *, key: str, fail: Fail, states: Mapping[str, Any], scopes: tuple[str, ...],
-    params: Mapping[str, Any], kinds: Mapping[str, EvidenceKind] = BUILTIN_KINDS,
+    params: Mapping[str, Any], kinds: Mapping[str, EvidenceKind] = BUILTIN_KINDS, opp: OppSpec | None = None,
 ) -> Guard:
     if not isinstance(raw, dict):
         raise fail(key, "must be a table")
@@ -119,7 +121,7 @@ def parse_guard(
     message = raw.get("message")
     if message is not None and not isinstance(message, str):
         raise fail(key + ".message", "must be a string")
-    return cls.parse(raw, ParseContext(key, fail, states, scopes, params, kinds))
+    return cls.parse(raw, ParseContext(key, fail, states, scopes, params, kinds, opp))
 
 
 def check(guard: Guard, case: CaseFacts, params: Mapping[str, Any]) -> Reason | None:
@@ -245,6 +247,11 @@ def _after(fact: Fact, anchor: Entry | None) -> bool:
     return anchor.seq == 1 or fact.date >= anchor.date
 
 
+def plan_counts_for_level(case: CaseFacts, plan: Fact) -> bool:
+    """Whether a plan belongs to the case's current level (made since it began)."""
+    return _after(plan, case.level_entry())
+
+
 def fields_match(fields: Mapping[str, Any], where: tuple[tuple[str, Any], ...],
                  params: Mapping[str, Any] | None = None) -> bool:
     """Whether a record's plain fields meet a filter (`parse_evidence_filter`): equal, or one of
@@ -295,6 +302,24 @@ def _count(case: CaseFacts, facts: list[Fact], anchor: Entry | None) -> int:
     return n
 
 
+def _dated_before(case: CaseFacts, kind: str, where: tuple[tuple[str, Any], ...], params: Mapping[str, Any],
+                  anchor: Entry | None) -> int:
+    """Records of `kind` matching `where`, recorded after the anchor but not counting for it
+    because they (or the plan an evaluation is of) are dated before the anchor's day."""
+    if anchor is None or anchor.seq == 1:
+        return 0
+    plans = {f.seq: f for f in case.facts if f.kind == "plan"}
+    n = 0
+    for f in case.facts:
+        if f.kind != kind or f.seq <= anchor.seq or not fields_match(f.fields, where, params):
+            continue
+        number = f.fields.get("plan") if f.kind == "evaluation" else None
+        plan = plans.get(number) if isinstance(number, int) else None
+        if f.date < anchor.date or (plan is not None and not _after(plan, anchor)):
+            n += 1
+    return n
+
+
 # ---- the built-in guard kinds ----------------------------------------------------------------
 @guard_kind("evidence")
 @dataclass(frozen=True)
@@ -331,7 +356,13 @@ class EvidenceGuard(Guard):
         ], anchor)
         if n >= self.min:
             return None
-        return self._with_message(Reason("evidence_missing", {**self._params(params, case, None), "have": n}))
+        out = {**self._params(params, case, None), "have": n}
+        early = _dated_before(case, self.evidence, self.where, params, anchor)
+        if early and anchor is not None:
+            # Recorded since the anchor but dated (or, for an evaluation, planned) before it:
+            # the refusal says why they do not count rather than leave "(nu 0)" unexplained.
+            out.update(before=early, before_date=anchor.date.isoformat())
+        return self._with_message(Reason("evidence_missing", out))
 
     def explain(self, params: Mapping[str, Any] | None = None, source: str | None = None) -> Reason:
         return self._with_message(Reason("needs_evidence", self._params(params or {}, None, source)))
@@ -352,11 +383,14 @@ class EvidenceGuard(Guard):
 class ConsentGuard(Guard):
     """The parents' latest decision on a scope is a grant (or, `expect = "withheld"`, is not)."""
 
-    keys: ClassVar[frozenset[str]] = frozenset({"scope", "expect", "since"})
+    keys: ClassVar[frozenset[str]] = frozenset({"scope", "expect", "since", "document"})
     scope: str = ""
     expect: str = "granted"
     since: str = "case_opened"
     message: str | None = None
+    # "opp": the grant counts only for the OPP version whose hash it names, and for a later
+    # version whose handelingsdeel is unchanged (the same handelingsdeel hash).
+    document: str | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], ctx: ParseContext) -> Guard:
@@ -367,7 +401,15 @@ class ConsentGuard(Guard):
         expect = raw.get("expect", "granted")
         if expect not in ("granted", "withheld"):
             raise ctx.fail(ctx.key + ".expect", "must be 'granted' or 'withheld'")
-        return cls(scope=scope, expect=expect, since=since, message=raw.get("message"))
+        document = raw.get("document")
+        if document is not None:
+            if document != "opp":
+                raise ctx.fail(ctx.key + ".document", "must be 'opp' (the consent binds to an OPP version)")
+            if ctx.opp is None or ctx.opp.consent_scope != scope:
+                raise ctx.fail(ctx.key + ".document", "needs [opp] with consent_scope = this guard's scope")
+            if expect != "granted":
+                raise ctx.fail(ctx.key + ".document", "binds a grant only (expect = 'granted')")
+        return cls(scope=scope, expect=expect, since=since, message=raw.get("message"), document=document)
 
     def _params(self, case: CaseFacts | None, source: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"scope": self.scope}
@@ -383,8 +425,22 @@ class ConsentGuard(Guard):
                 return None
             return self._with_message(Reason("consent_not_withheld", {**self._params(case, None), "status": status}))
         if status == "granted":
-            return None
+            return self._bound(case, since) if self.document else None
         return self._with_message(Reason("consent_missing", {**self._params(case, None), "status": status}))
+
+    def _bound(self, case: CaseFacts, since: Entry | None) -> Reason | None:
+        """A grant on the OPP counts for the newest version when it names that version, or an
+        earlier one with the same handelingsdeel (the parents consented to that very text)."""
+        grant = latest_consent(case, self.scope, since)
+        assert grant is not None
+        newest = case.opp_version()
+        named = grant.fields.get("opp_version")
+        if newest is None or named is None:
+            return self._with_message(Reason("consent_unbound", {"scope": self.scope}))
+        if grant.fields.get("handelingsdeel_hash") == newest.handelingsdeel_hash and int(named) <= newest.version:
+            return None
+        return self._with_message(Reason("consent_other_version", {
+            "scope": self.scope, "version": int(named), "current": newest.version}))
 
     def explain(self, params: Mapping[str, Any] | None = None, source: str | None = None) -> Reason:
         code = "needs_consent_withheld" if self.expect == "withheld" else "needs_consent"
@@ -394,6 +450,8 @@ class ConsentGuard(Guard):
         if self.message:
             return self.message
         when = "" if self.since == "case_opened" else " " + _recorded_anchor(self.since)
+        if self.document:
+            when += " voor het handelingsdeel van de huidige OPP-versie"
         if self.expect == "withheld":
             return f"toestemming van ouders voor '{self.scope}' geweigerd of ingetrokken{when}"
         return f"toestemming van ouders voor '{self.scope}' verleend en niet ingetrokken{when}"
@@ -428,3 +486,35 @@ class PreviousStateGuard(Guard):
 
     def applies(self, case: CaseFacts) -> bool:
         return case.previous_state == self.state
+
+
+@guard_kind("opp_complete")
+@dataclass(frozen=True)
+class OppCompleteGuard(Guard):
+    """The newest OPP version holds every part the definition's `[opp] required` lists
+    (WPO art. 40a lid 1); a refusal names every missing part."""
+
+    keys: ClassVar[frozenset[str]] = frozenset()
+    required: tuple[str, ...] = ()
+    message: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], ctx: ParseContext) -> Guard:
+        if ctx.opp is None:
+            raise ctx.fail(ctx.key + ".kind", "an opp_complete guard needs the definition's [opp] table")
+        return cls(required=ctx.opp.required, message=raw.get("message"))
+
+    def check(self, case: CaseFacts, params: Mapping[str, Any]) -> Reason | None:
+        newest = case.opp_version()
+        if newest is None:
+            return self._with_message(Reason("opp_missing", {"required": list(self.required)}))
+        lacking = [p for p in self.required if p not in newest.parts]
+        if not lacking:
+            return None
+        return self._with_message(Reason("opp_incomplete", {"version": newest.version, "missing": lacking}))
+
+    def explain(self, params: Mapping[str, Any] | None = None, source: str | None = None) -> Reason:
+        return self._with_message(Reason("needs_opp_complete", {"required": list(self.required)}))
+
+    def recorded(self, params: Mapping[str, Any] | None = None) -> str:
+        return self.message or "de nieuwste OPP-versie heeft elk verplicht onderdeel: " + ", ".join(self.required)

@@ -107,6 +107,10 @@ class SharedMachine:
             m.payload = payload_for(t, m.params, self.definition)
             if t.adopts_opp:
                 m.clocks["started"].extend(self._on_adoption)
+                adopted = m.case.facts.opp_version()
+                if adopted is not None:  # the adoption names the OPP version it adopts
+                    m.payload["opp_version"] = adopted.version
+                    m.payload["opp_hash"] = adopted.hash
 
         after.__name__ = f"event_of_edge_{t.index}"
         return after

@@ -174,7 +174,12 @@ def render(reason: Reason, d: ProcessDefinition | None, lang: str | None = None)
         what = w.what(p.get("kind"), p.get("where") or {})
         many = int(p.get("min", 1)) > 1
         key = code + (".count" if many else "")
-        return _sentence(w.t(key, what=what, since=w.since(p), min=p.get("min", 1), have=p.get("have", 0)))
+        text = _sentence(w.t(key, what=what, since=w.since(p), min=p.get("min", 1), have=p.get("have", 0)))
+        if p.get("before") and p.get("before_date"):
+            text += " " + _before(w, p)
+        return text
+    if code in OPP_CODES:
+        return _opp(w, code, p)
     if code == "consent_missing":
         status = p.get("status") or "none"
         key = f"consent_missing.{status}" if status in ("refused", "revoked") else "consent_missing.none"
@@ -208,6 +213,55 @@ def render(reason: Reason, d: ProcessDefinition | None, lang: str | None = None)
     if code == "to_record":
         return _sentence(w.t(code, what=w.what(p.get("kind"), p.get("where") or {})))
     return w.other(code, p)
+
+
+OPP_CODES = ("opp_missing", "opp_incomplete", "needs_opp_complete", "consent_unbound", "consent_other_version")
+_MONTHS = {
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+           "oktober", "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"),
+}
+
+
+def date_words(day: str, lang: str) -> str:
+    """`2025-09-03` as people write it: "3 september 2025"."""
+    y, m, d = (int(x) for x in day.split("-"))
+    return f"{d} {_MONTHS.get(lang, _MONTHS['nl'])[m - 1]} {y}"
+
+
+def _plural(label: str, lang: str) -> str:
+    if lang == "en" or label.endswith("e"):
+        return label + "s"
+    if label.endswith(("ing", "ng")):
+        return label + "en"
+    return label + "s"
+
+
+def _before(w: _Words, p: Mapping[str, Any]) -> str:
+    """Why records the IB sees do not count: dated before the level (or step) began."""
+    n = int(p["before"])
+    kind = w.kind(p.get("kind"))
+    label = kind.label if kind is not None else _plain_id(p.get("kind"))
+    lang = "en" if w.t("word.and") == "and" else "nl"
+    if p.get("since") == "level_entered" and p.get("level") is not None:
+        began = w.t("began.level", level=p["level"])
+    elif p.get("state") is not None:
+        began = w.t("began.state", state=w.state(p["state"]))
+    else:
+        began = w.t("since.state_entered.any")
+    key = "evidence_missing.before" + (".one" if n == 1 else "")
+    return w.t(key, count=n, what=label if n == 1 else _plural(label, lang),
+               date=date_words(str(p["before_date"]), lang), began=began)
+
+
+def _opp(w: _Words, code: str, p: Mapping[str, Any]) -> str:
+    spec = w.d.opp if w.d is not None else None
+    names = p.get("missing") if code == "opp_incomplete" else p.get("required")
+    parts = [spec.label(n) if spec is not None else _plain_id(n) for n in names or []]
+    if code in ("consent_unbound", "consent_other_version"):
+        return w.t(code, scope=w.scope(p.get("scope")), version=p.get("version"), current=p.get("current"))
+    return w.t(code, parts=w.any_of(parts, "word.and"), version=p.get("version"))
 
 
 def render_all(reasons: Iterable[Reason], d: ProcessDefinition | None, lang: str | None = None) -> list[str]:

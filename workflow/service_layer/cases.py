@@ -115,10 +115,16 @@ def record(
         if case.closed:
             raise refused("geweigerd", [Reason("case_closed")], d)
         ctx.expect(case, expected_version)
+        if kind == "evaluation" and fields.get("subject") == "opp" and d.opp is not None \
+                and case.facts.opp_versions:
+            raise BadInput("evaluatie: het OPP van deze casus wordt per doel geëvalueerd: "
+                           "gebruik 'passend opp evaluate'")
         valid = evidence.validate(
             kind, {k: v for k, v in fields.items() if v is not None},
             today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans,
             opp_active=case.opp_active, sharing_scopes=d.sharing_scopes, kinds=d.evidence_kinds,
+            level_plans=case.level_plans, opp_scope=d.opp.consent_scope if d.opp else None,
+            opp_versions=case.opp_refs,
         )
         if kind == "consent":
             _check_consent_order(case, valid, d)

@@ -58,7 +58,9 @@ _RAW_INSERT_EVENT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({
 UPDATED_ALWAYS = ("version", "head_hash", "updated_at", "next_action_on", "planned_on")
 UPDATED_ON_MOVE = (*UPDATED_ALWAYS, "state", "level", "opp_active", "state_entered_at", "closed_at",
                    "close_reason")
-MOVING_EVENTS = frozenset({"transitioned"})
+# An import moves the state as a transition does; a migration also moves the process version.
+UPDATED_ON_MIGRATE = (*UPDATED_ON_MOVE, "process_version")
+MOVING_EVENTS = frozenset({"transitioned", "imported", "migrated"})
 
 
 def update_case_sql(columns: Sequence[str]) -> str:
@@ -66,7 +68,10 @@ def update_case_sql(columns: Sequence[str]) -> str:
     return f"UPDATE cases SET {', '.join(c + ' = ?' for c in columns)} WHERE case_id = ? AND version = ?"
 
 
-_RAW_UPDATE_CASE = {False: update_case_sql(UPDATED_ALWAYS), True: update_case_sql(UPDATED_ON_MOVE)}
+_RAW_UPDATE_CASE = {False: update_case_sql(UPDATED_ALWAYS), True: update_case_sql(UPDATED_ON_MOVE),
+                    "migrated": update_case_sql(UPDATED_ON_MIGRATE)}
+_UPDATED: dict[bool | str, tuple[str, ...]] = {False: UPDATED_ALWAYS, True: UPDATED_ON_MOVE,
+                                               "migrated": UPDATED_ON_MIGRATE}
 _DATETIME_COLUMNS = frozenset({"opened_at", "state_entered_at", "updated_at", "closed_at", "recorded_at"})
 
 
@@ -248,9 +253,10 @@ class EventStore:
                     e.case_id, e.seq, e.type, e.process_id, e.process_version, e.actor, e.role,
                     drv.time(e.recorded_at), e.payload_text, e.prev_hash, e.hash,
                 ))
-            moved = any(e.type in MOVING_EVENTS for e in new)
+            moved: bool | str = "migrated" if any(e.type == "migrated" for e in new) else \
+                any(e.type in MOVING_EVENTS for e in new)
             params = [drv.time(values[c]) if c in _DATETIME_COLUMNS else drv.date(values[c])
-                      for c in (UPDATED_ON_MOVE if moved else UPDATED_ALWAYS)]
+                      for c in _UPDATED[moved]]
             params += [case.case_id, expected_version]
             rowcount = drv.execute(_RAW_UPDATE_CASE[moved], params).rowcount
         except drv.integrity_error:

@@ -1,4 +1,4 @@
-"""`passend case open | list | show | fire | erase`."""
+"""`passend case open | import | list | show | fire | erase`."""
 
 from __future__ import annotations
 
@@ -208,3 +208,57 @@ def erase(state: State, case_id: str | None, actor: str | None, reason: str | No
         raise nl.UsageProblem(f"wissen vraagt ook {' en '.join(missing)}")
     r = engine.erase(case_id, actor=actor, reason=reason)
     emit(r, f"{case_id}: sleutel vernietigd, persoonsgegevens gewist (gebeurtenis {r['seq']})")
+
+
+@case.command("import")
+@click.argument("file", metavar="[BESTAND.csv]", required=False)
+@click.option("--pupil", default=None, metavar="KENMERK", help="Zonder bestand: het kenmerk van de leerling.")
+@click.option("--school", default=None, metavar="SCHOOL", help="Zonder bestand: de school.")
+@click.option("--state", "state_name", default=None, metavar="STATUS",
+              help="Zonder bestand: de status of het niveau, bijvoorbeeld niveau_3, 3 of opp_vastgesteld.")
+@click.option("--since", default=None, metavar="DATUM", help="Zonder bestand: de dag waarop het niveau begon.")
+@click.option("--opp-adopted-on", "opp_adopted_on", default=None, metavar="DATUM",
+              help="Zonder bestand: de dag waarop het OPP is vastgesteld (bij een vastgesteld OPP).")
+@click.option("--rod-start-registered-on", "rod_start_registered_on", default=None, metavar="DATUM",
+              help="Zonder bestand: de dag waarop de begindatum van het OPP in ROD is geregistreerd.")
+@click.option("--reason", default=None, metavar="REDEN",
+              help="Zonder bestand: waarom de casus wordt ingevoerd (zonder persoonsgegevens).")
+@click.option("--name", default=None, metavar="NAAM", help="Zonder bestand: de naam van de leerling.")
+@click.option("--group", default=None, metavar="GROEP", help="Zonder bestand: de groep van de leerling.")
+@click.option("--dry-run", is_flag=True, help="Alleen nagaan; niets invoeren.")
+@actor_option
+@json_option
+@click.pass_obj
+def import_(state: State, file: str | None, pupil: str | None, school: str | None, state_name: str | None,
+            since: str | None, opp_adopted_on: str | None, rod_start_registered_on: str | None,
+            reason: str | None, name: str | None, group: str | None, dry_run: bool, actor: str) -> None:
+    """Voer bestaande casussen in: op een niveau of met een OPP, met de datum waarop het begon.
+
+    Uit een CSV-bestand (kolommen: pupil, school, state, since, reason en naar keuze
+    opp_adopted_on, rod_start_registered_on, name, group), of een enkele casus met de opties.
+    Eerst wordt elke regel nagegaan: een fout noemt het regelnummer en dan wordt niets ingevoerd.
+    """
+    from pathlib import Path
+
+    from workflow.service_layer import imports
+
+    engine = state.engine()
+    single = {"pupil": pupil, "school": school, "state": state_name, "since": since, "reason": reason,
+              "opp_adopted_on": opp_adopted_on, "rod_start_registered_on": rod_start_registered_on,
+              "name": name, "group": group}
+    if file is not None:
+        given = [k for k, v in single.items() if v is not None]
+        if given:
+            raise nl.UsageProblem(f"geef een BESTAND of de opties van één casus, niet allebei (--{given[0]})")
+        r = imports.import_csv(engine, Path(file), actor=actor, dry_run=dry_run)
+    else:
+        if pupil is None:
+            raise nl.UsageProblem("geef een BESTAND.csv, of --pupil, --school, --state, --since en --reason")
+        if dry_run:
+            raise nl.UsageProblem("--dry-run hoort bij een BESTAND")
+        r = imports.import_one(engine, actor=actor, **{k: v for k, v in single.items() if v is not None})
+    if r["dry_run"]:
+        emit(r, f"{r['cases']} casussen nagegaan: alles in orde (niets ingevoerd)")
+    else:
+        emit(r, f"{r['cases']} casussen ingevoerd: " + ", ".join(r["case_ids"][:10])
+             + (" ..." if len(r["case_ids"]) > 10 else ""))

@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "serve": "workflow.entrypoints.cli.reminders:serve",
     "user": "workflow.entrypoints.cli.users:user",
     "web": "workflow.entrypoints.cli.web:web",
+    "opp": "workflow.entrypoints.cli.opp:opp",
+    "rod": "workflow.entrypoints.cli.rod:rod",
 }
 HELP: dict[str, str] = {
     "init": "Database aanmaken of bijwerken (en zo nodig het sleutelbestand).",
@@ -43,6 +45,8 @@ HELP: dict[str, str] = {
     "serve": "De herinneringsdienst: elke tik plannen en versturen.",
     "user": "Gebruikers: toevoegen, uitschakelen, weer aanzetten, tonen (--json).",
     "web": "De web-app starten (uvicorn; --host, --port).",
+    "opp": "Het OPP: versies opstellen, tonen, afdrukken (PDF) en per doel evalueren.",
+    "rod": "ROD: OPP-datums die de administratie moet registreren, en wat al is gedaan.",
 }
 
 

@@ -1,4 +1,4 @@
-"""`passend process show`."""
+"""`passend process show | migrate`."""
 
 from __future__ import annotations
 
@@ -64,3 +64,35 @@ def show(state: State, fmt: str, version: int | None) -> None:
         lines.append(f"{t['trigger']}{when}: {t['source']} -> {t['dest']}  ({t['label']}; rollen: {roles})")
         lines.extend(f"    - {g['text']}" for g in t["guards"])
     click.echo("\n".join(lines))
+
+
+@process.command("migrate")
+@click.option("--to", "to", type=int, required=True, metavar="VERSIE",
+              help="De versie waarheen open casussen gaan (haar bestand zegt vanaf welke versie).")
+@click.option("--school", default=None, metavar="SCHOOL", help="Alleen de casussen van deze school.")
+@click.option("--case", "case_id", default=None, metavar="CASUS", help="Alleen deze casus.")
+@click.option("--dry-run", is_flag=True, help="Toon elke casus en wat er zou veranderen; verander niets.")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit doet (een gebruiker uit config.toml).")
+@json_option
+@click.pass_obj
+def migrate(state: State, to: int, school: str | None, case_id: str | None, dry_run: bool, actor: str) -> None:
+    """Zet open casussen over naar een nieuwe versie van het proces.
+
+    Elke casus krijgt een gebeurtenis 'migrated'; wat ervoor gebeurde blijft onder de oude versie
+    staan. Heeft een status geen plek in de nieuwe versie, dan wordt niets overgezet en noemt
+    passend die casussen (code 3).
+    """
+    from workflow.entrypoints.cli.main import emit
+    from workflow.service_layer.migrate import migrate as service
+
+    r = service(state.engine(), to=to, actor=actor, school=school, dry_run=dry_run, case_id=case_id)
+    lines = []
+    for c in r["cases"]:
+        what = f"{c['source']} -> {c['dest']}" if c["ok"] else f"GEWEIGERD: {c['problem']}"
+        lines.append(f"{c['case_id']:<12} {c['school']:<14} versie {c['from'][1]} -> {c['to'][1]}: {what}")
+    if r["dry_run"]:
+        lines.append(f"{len(r['cases'])} open casussen van versie {r['from']}; {r['refused']} zonder plek "
+                     "(niets veranderd)")
+    else:
+        lines.append(f"{r['moved']} casussen overgezet naar versie {r['to']}")
+    emit(r, "\n".join(lines))

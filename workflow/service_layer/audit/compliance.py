@@ -14,7 +14,13 @@ auditor wants the rules checked independently of it. Each rule (docs/domain.md) 
   has an OPP evaluation with the parents dated in it (lid 3; the same duty as the deadline);
 - `instemming_handelingsdeel`: parents' consent on the handelingsdeel granted at adoption (34446);
 - `leerling_gehoord`: the pupil's view, or the reason why not, recorded before adoption (hoorrecht);
-- `oogo_voor_vaststelling_en_herziening`: an OOGO meeting before every adoption and revision (lid 1, 4).
+- `oogo_voor_vaststelling_en_herziening`: an OOGO meeting before every adoption and revision (lid 1, 4);
+- `rod_geregistreerd`: every OPP start and end date registered in ROD (through BRON) within the
+  term of the definition's `rod_registratie` deadline (four weeks by default).
+
+A case brought in with `passend case import` has no history before its import: a term that ran
+out before the import day, and a school year that ended before it, are `n/a` with the note that
+they are not judged; the case's result says so under `imported`.
 
 No state of a process is named here: the definition's flags say which step adopts the OPP
 (`adopts_opp`, with its `[[upcasts]]` for events older than the flag) and which revises it
@@ -38,11 +44,12 @@ from workflow.domain.events import Event
 from workflow.domain.facts import Fact
 from workflow.domain.guards import ConsentGuard, consent_status
 from workflow.domain.instants import local_date
+from workflow.domain.rod import DEFAULT_TERM_DAYS, WHICH_NL, rod_dates
 from workflow.service_layer.audit.replay import grouped_events
 from workflow.service_layer.context import ServiceContext
 
 RULES = ("opp_binnen_6_weken", "opp_jaarlijks_geevalueerd", "instemming_handelingsdeel",
-         "leerling_gehoord", "oogo_voor_vaststelling_en_herziening")
+         "leerling_gehoord", "oogo_voor_vaststelling_en_herziening", "rod_geregistreerd")
 STATUSES = ("pass", "fail", "not_due", "n/a")
 STATUS_NL = {"granted": "verleend", "refused": "geweigerd", "revoked": "ingetrokken"}
 UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, PassendError)  # what a garbled row raises
@@ -121,6 +128,7 @@ class _Level4:
     start: dt.date
     days: int
     adopted: bool = False
+    imported: dt.date | None = None  # the level began before the case was imported on this day
 
     def due(self, case: Case, definition: ProcessDefinition | None, until: dt.date) -> tuple[dt.date, str]:
         """The due date with the days paused up to `until` added, and a note on the pause."""
@@ -161,6 +169,7 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
     case: Case | None = None
     definition: ProcessDefinition | None = None  # the case's own version: its states pause clocks
     level4: _Level4 | None = None
+    imported: dt.date | None = None  # the day the case was brought in (its history before is not here)
     opp_since: dt.date | None = None  # the OPP in force since this date
     opp_periods: list[tuple[dt.date, dt.date | None]] = []
     for ev in evs:
@@ -173,6 +182,14 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
             continue
         day = local_date(ev.recorded_at)
         p = ev.payload
+        if ev.type == "imported":
+            imported = day
+            level = opp_level(definition)
+            if p.get("opp_adopted_on"):
+                opp_since = dt.date.fromisoformat(p["opp_adopted_on"])
+            elif level is not None and p.get("level") == level:
+                level4 = _Level4(ev.seq, dt.date.fromisoformat(p["level_since"]), _opp_days(registry, ev),
+                                 imported=day)
         if ev.type == "transitioned":
             source, dest = str(p.get("source")), str(p.get("dest"))
             adopts = bool(upcasts.payload(ev).get("adopts_opp"))
@@ -200,9 +217,12 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
                     "pass" if oogo else "fail", f"vaststelling {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
                 if level4 is not None and not level4.adopted:
                     due, note = level4.due(case, definition, day)
-                    r["opp_binnen_6_weken"].add(
-                        "pass" if day <= due else "fail",
-                        f"niveau 4 sinds {level4.start}, OPP vastgesteld {day} (uiterlijk {due}{note})")
+                    if level4.imported is not None and due < level4.imported:
+                        r["opp_binnen_6_weken"].add("n/a", _not_judged(level4, due))
+                    else:
+                        r["opp_binnen_6_weken"].add(
+                            "pass" if day <= due else "fail",
+                            f"niveau 4 sinds {level4.start}, OPP vastgesteld {day} (uiterlijk {due}{note})")
                     level4.adopted = True
                 if opp_since is None:
                     opp_since = day
@@ -230,7 +250,9 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
         else:
             due, note = level4.due(case, definition, today)
             res = r["opp_binnen_6_weken"]
-            if today > due:
+            if level4.imported is not None and due < level4.imported:
+                res.add("n/a", _not_judged(level4, due))
+            elif today > due:
                 res.add("fail", f"niveau 4 sinds {level4.start}, nog geen OPP (uiterlijk {due}{note})")
             else:
                 res.add("not_due", f"niveau 4 sinds {level4.start}, OPP uiterlijk {due}{note}")
@@ -239,10 +261,39 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
     if case.state in {t.source for t in _adopting(definition)} and not r["instemming_handelingsdeel"].findings:
         for name in ("instemming_handelingsdeel", "leerling_gehoord", "oogo_voor_vaststelling_en_herziening"):
             r[name].add("not_due", "OPP in concept, nog niet vastgesteld")
-    _yearly(r["opp_jaarlijks_geevalueerd"], case, opp_periods, today)
-    return {"case_id": case.case_id, "school": case.school, "state": case.state,
-            "process": f"{case.process_id}@{case.process_version}",
-            "rules": [r[name].as_dict() for name in RULES]}
+    _yearly(r["opp_jaarlijks_geevalueerd"], case, opp_periods, today, imported)
+    _rod(r["rod_geregistreerd"], case, definition, today)
+    out: dict[str, Any] = {"case_id": case.case_id, "school": case.school, "state": case.state,
+                           "process": f"{case.process_id}@{case.process_version}",
+           "rules": [r[name].as_dict() for name in RULES]}
+    if imported is not None and case.imported is not None:
+        out["imported"] = {"on": imported.isoformat(), "state": case.imported.get("state"),
+                           "level_since": case.imported.get("level_since"),
+                           "note": f"ingevoerd op {imported}: wat daarvoor gebeurde staat niet in passend en is "
+                                   "niet beoordeeld"}
+    return out
+
+
+def _not_judged(level4: _Level4, due: dt.date) -> str:
+    return (f"niveau 4 sinds {level4.start}, termijn {due} verliep vóór de invoer op {level4.imported}: "
+            "niet beoordeeld")
+
+
+def _rod(res: RuleResult, case: Case, definition: ProcessDefinition | None, today: dt.date) -> None:
+    """Each OPP date registered in ROD within the term (from the date, or from the import)."""
+    term = DEFAULT_TERM_DAYS
+    for dd in definition.deadlines if definition is not None else ():
+        if dd.start == "rod" and dd.due is not None:
+            term = dd.due.days
+    for d in rod_dates(case):
+        due = d.due_from + dt.timedelta(days=term)
+        what = f"{WHICH_NL[d.which]} OPP {d.date}"
+        if d.registered_on is not None:
+            res.add("pass", f"{what}: in ROD geregistreerd op {d.registered_on}")
+        elif today > due:
+            res.add("fail", f"{what}: niet in ROD geregistreerd (uiterlijk {due})")
+        else:
+            res.add("not_due", f"{what}: in ROD registreren uiterlijk {due}")
 
 
 def _close_level4(res: RuleResult, case: Case, definition: ProcessDefinition | None, level4: _Level4,
@@ -256,7 +307,8 @@ def _close_level4(res: RuleResult, case: Case, definition: ProcessDefinition | N
         res.add("n/a", f"niveau 4 verlaten op {left}, vóór de termijn ({due}{note})")
 
 
-def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | None]], today: dt.date) -> None:
+def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | None]], today: dt.date,
+            imported: dt.date | None = None) -> None:
     evals = [f.date for f in case.facts.facts
              if f.kind == "evaluation" and f.fields.get("subject") == "opp" and f.fields.get("with_parents")]
     for since, until in periods:
@@ -265,7 +317,9 @@ def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | 
             in_force_at_end = until is None or until > end
             done = [d for d in evals if start <= d <= end]
             label = f"schooljaar {start.year}-{end.year}"
-            if done:
+            if imported is not None and end < imported and not done:
+                res.add("n/a", f"{label}: vóór de invoer op {imported}, niet beoordeeld")
+            elif done:
                 res.add("pass", f"{label}: met ouders geëvalueerd op {done[0]}")
             elif end < today and in_force_at_end:
                 res.add("fail", f"{label}: OPP niet met ouders geëvalueerd")

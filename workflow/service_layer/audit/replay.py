@@ -124,6 +124,8 @@ def replay_events(
                 out.refused.append(_refusal(ev, f"record {kind}", ["de casus was al afgesloten"]))
         elif ev.type == "case_erased" and not case.closed:
             out.refused.append(_refusal(ev, "case_erased", ["de casus was nog open"]))
+        elif ev.type in LATER_TYPES:
+            _recheck_later(out, case, d, ev)
         try:
             case.apply(ev)
         except (KeyError, ValueError, TypeError) as exc:
@@ -140,6 +142,44 @@ def replay_events(
         except PassendError as exc:
             out.errors.append(exc.message)
     return out
+
+
+LATER_TYPES = ("opp_drafted", "opp_evaluated", "rod_registered", "imported", "migrated")
+
+
+def _recheck_later(out: Replayed, case: Case, d: Any, ev: Event) -> None:
+    """The rules of the event types beyond evidence and steps (docs/event-chain.md)."""
+    p = ev.payload
+    why: list[str] = []
+    if ev.type == "imported":
+        if ev.role not in d.open_roles:
+            why.append(f"rol '{ev.role}' mag geen casus invoeren")
+        if p.get("state") not in d.importable:
+            why.append(f"status '{p.get('state')}' kan niet worden ingevoerd")
+        out.notes.append(f"gebeurtenis {ev.seq}: casus ingevoerd in '{p.get('state')}' (niveau sinds "
+                         f"{p.get('level_since')}); wat vóór {local_date(ev.recorded_at)} gebeurde staat niet in "
+                         "passend en is niet beoordeeld")
+    elif ev.type == "migrated":
+        if d.migrate_from != case.process_version or p.get("from_version") != case.process_version:
+            why.append(f"versie {d.version} neemt geen casussen over van versie {case.process_version}")
+        elif d.migrate_states.get(case.state) != p.get("dest"):
+            why.append(f"versie {d.version} zet '{case.state}' niet over naar '{p.get('dest')}'")
+        if ev.role not in d.migrate_roles:
+            why.append(f"rol '{ev.role}' mag geen casussen overzetten")
+        if case.closed:
+            why.append("de casus was al afgesloten")
+    elif ev.type == "opp_drafted":
+        if d.opp is None:
+            why.append("deze procesversie kent geen OPP-document")
+        if case.state not in d.draft_states or case.closed:
+            why.append(f"een OPP-versie in '{case.state}' (alleen in {', '.join(sorted(d.draft_states))})")
+    elif ev.type == "opp_evaluated":
+        if not case.opp_active or case.closed:
+            why.append("er was geen vastgesteld OPP")
+    elif ev.type == "rod_registered" and case.erased:
+        why.append("de casus was al gewist")
+    if why:
+        out.refused.append(_refusal(ev, ev.type, why))
 
 
 def _refusal(ev: Event, what: str, reasons: Sequence[str]) -> dict[str, Any]:

@@ -78,6 +78,31 @@ def build(engine: ServiceContext, events: list[Event], cipher: CaseCipher) -> di
         elif ev.type == "case_erased":
             what = "Persoonsgegevens gewist: sleutel vernietigd"
             fields = {"reden": p.get("reason"), "bewaartermijn (jaar)": p.get("retention_years")}
+        elif ev.type == "opp_drafted":
+            what = f"OPP-versie {p.get('version')} vastgelegd (datum {p.get('date')})"
+            fields = {"uitstroombestemming": p.get("uitstroombestemming"),
+                      **cipher.open_all({f"opp.{k}": v for k, v in (p.get("texts") or {}).items()}),
+                      **cipher.open_all({f"opp.{k}": v for k, v in (p.get("handelingsdeel") or {}).items()}),
+                      **{f"doel {i} ({g.get('area')})": cipher.open(f"opp.goals.{i}", g.get("text"))
+                         for i, g in enumerate(p.get("goals") or [], 1)},
+                      "evaluatiemomenten": ", ".join(p.get("evaluation_moments") or []) or None,
+                      "hash": p.get("hash"), "hash handelingsdeel": p.get("handelingsdeel_hash")}
+        elif ev.type == "opp_evaluated":
+            what = f"OPP-versie {p.get('version')} geëvalueerd (datum {p.get('date')}): {p.get('outcome')}"
+            fields = {"met ouders": p.get("with_parents"),
+                      **{f"doel {g.get('goal')}": g.get("reached") for g in p.get("goals") or []},
+                      **cipher.open_all(p.get("secret") or {})}
+        elif ev.type == "rod_registered":
+            what = (f"{'Begindatum' if p.get('which') == 'start' else 'Einddatum'} OPP ({p.get('opp_date')}) "
+                    f"geregistreerd in ROD op {p.get('registered_on')}")
+        elif ev.type == "imported":
+            state = p.get("state")
+            what = (f"Casus ingevoerd in {states.get(str(state), state)} (niveau sinds {p.get('level_since')}); "
+                    "wat daarvoor gebeurde staat niet in passend")
+            fields = {"reden": p.get("reason"), "OPP vastgesteld op": p.get("opp_adopted_on")}
+        elif ev.type == "migrated":
+            state = p.get("dest")
+            what = f"Overgezet naar procesversie {p.get('to_version')} (was {p.get('from_version')})"
         else:
             what = ev.type
         entries.append({

@@ -1,0 +1,205 @@
+"""`passend opp draft | show | print | evaluate`: the OPP document of a case."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workflow.entrypoints.cli import nl
+from workflow.entrypoints.cli.main import State, emit, json_option
+
+actor_option = click.option("--actor", required=True, metavar="GEBRUIKER",
+                            help="Wie dit doet (een gebruiker uit config.toml).")
+# option -> the part it fills (workflow.domain.opp.PARTS)
+TEXT_OPTIONS = {
+    "rationale": ("--rationale", "De onderbouwing van de uitstroombestemming."),
+    "helping_factors": ("--helping", "De bevorderende factoren: wat de leerling helpt."),
+    "hindering_factors": ("--hindering", "De belemmerende factoren: wat de leerling belemmert."),
+    "needs": ("--needs", "De onderwijsbehoeften van de leerling."),
+    "support": ("--support", "Handelingsdeel: de ondersteuning en begeleiding die de school geeft."),
+    "who": ("--who", "Handelingsdeel: wie de ondersteuning geeft."),
+    "frequency": ("--frequency", "Handelingsdeel: hoe vaak, bijvoorbeeld '3x per week 30 minuten'."),
+    "deviations": ("--deviations", "Handelingsdeel: afwijkingen van het reguliere programma (of 'geen')."),
+}
+
+
+@click.group(cls=nl.Group)
+def opp() -> None:
+    """Het OPP zelf: versies opstellen, tonen, afdrukken en per doel evalueren."""
+
+
+def _text_options(f: Any) -> Any:
+    for name, (flag, help_text) in reversed(TEXT_OPTIONS.items()):
+        f = click.option(flag, name, default=None, metavar="TEKST", help=help_text)(f)
+    return f
+
+
+def _pairs(items: tuple[str, ...], option: str) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise nl.BadValue(f"'{item}' heeft niet de vorm NAAM=WAARDE", param_hint=option)
+        k, v = item.split("=", 1)
+        out.append((k.strip(), v))
+    return out
+
+
+def _from_file(path: str) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise nl.BadValue(f"{path} is niet te lezen ({type(exc).__name__})", param_hint="--file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise nl.BadValue(f"{path}: geen geldige TOML ({exc})", param_hint="--file") from None
+    known = {"uitstroombestemming", "goals", "evaluation_moments", *TEXT_OPTIONS}
+    for k in raw:
+        if k not in known:
+            raise nl.BadValue(f"{path}: onbekend onderdeel '{k}' (kies uit: {', '.join(sorted(known))})",
+                              param_hint="--file")
+    goals = raw.get("goals")
+    if goals is not None and not (isinstance(goals, list) and all(
+            isinstance(g, dict) and set(g) == {"area", "text"} for g in goals)):
+        raise nl.BadValue(f"{path}: goals is een lijst van {{ area = ..., text = ... }}", param_hint="--file")
+    return raw
+
+
+@opp.command("draft")
+@click.argument("case_id", metavar="CASUS")
+@actor_option
+@click.option("--uitstroom", default=None, metavar="PROFIEL",
+              help="De verwachte uitstroombestemming: een profiel uit de procesdefinitie.")
+@_text_options
+@click.option("--goal", "goals", multiple=True, metavar="GEBIED=TEKST",
+              help="Een doel per ontwikkelingsgebied (mag vaker; vervangt alle doelen van de vorige versie).")
+@click.option("--moment", "moments", multiple=True, metavar="DATUM",
+              help="Een afgesproken evaluatiemoment (mag vaker; vervangt de vorige).")
+@click.option("--clear", "clear", multiple=True, metavar="ONDERDEEL",
+              help="Haal een onderdeel weg uit de nieuwe versie (mag vaker).")
+@click.option("--file", "file", default=None, metavar="PAD",
+              help="Een TOML-bestand met onderdelen (lange teksten); opties gaan voor.")
+@click.option("--date", "date", default=None, metavar="DATUM", help="Datum van deze versie (standaard vandaag).")
+@click.option("--expect-version", type=int, default=None, metavar="VERSIE",
+              help="Weiger (code 4) als de casus veranderd is sinds u deze versie zag.")
+@json_option
+@click.pass_obj
+def draft(state: State, /, case_id: str, actor: str, uitstroom: str | None, goals: tuple[str, ...],
+          moments: tuple[str, ...], clear: tuple[str, ...], file: str | None, date: str | None,
+          expect_version: int | None, **texts: str | None) -> None:
+    """Leg een nieuwe versie van het OPP vast.
+
+    De nieuwe versie begint bij de vorige: geef alleen wat verandert. Elke versie krijgt een
+    vingerafdruk (SHA-256); een toestemming van de ouders noemt de versie die zij zagen.
+    """
+    from workflow.service_layer import opp as service
+
+    raw = _from_file(file) if file else {}
+    given = {k: str(raw[k]) for k in TEXT_OPTIONS if k in raw}
+    given.update({k: v for k, v in texts.items() if v is not None})
+    goal_list = _pairs(goals, "--goal") if goals else (
+        [(str(g["area"]), str(g["text"])) for g in raw["goals"]] if "goals" in raw else None)
+    moment_list: list[Any] | None = list(moments) if moments else raw.get("evaluation_moments")
+    r = service.draft(state.engine(), case_id, actor=actor, uitstroombestemming=uitstroom or raw.get(
+        "uitstroombestemming"), texts=given, goals=goal_list, evaluation_moments=moment_list, clear=clear,
+        date=date, expected_version=expect_version)
+    text = f"{case_id}: OPP-versie {r['opp_version']} vastgelegd (gebeurtenis {r['seq']}), hash {r['hash']}"
+    if r["missing_labels"]:
+        text += "\nNog niet volledig; ontbreekt: " + "; ".join(r["missing_labels"])
+    emit(r, text)
+
+
+@opp.command("show")
+@click.argument("case_id", metavar="CASUS")
+@actor_option
+@click.option("--version", "version", type=int, default=None, metavar="VERSIE",
+              help="Welke OPP-versie (standaard de nieuwste).")
+@click.option("--purpose", default=None, metavar="TEKST", help="Waarom u kijkt (komt in het inzagelog).")
+@click.option("--on-behalf-of", "on_behalf_of", default=None, metavar="WIE",
+              help="Namens wie u kijkt (komt in het inzagelog).")
+@json_option
+@click.pass_obj
+def show(state: State, case_id: str, actor: str, version: int | None, purpose: str | None,
+         on_behalf_of: str | None) -> None:
+    """Toon een versie van het OPP met elk onderdeel, de vingerafdruk en de toestemmingen."""
+    from workflow.service_layer import opp as service
+
+    v = service.show(state.engine(), case_id, actor=actor, version=version, purpose=purpose,
+                     on_behalf_of=on_behalf_of)
+    emit(v, render(v))
+
+
+def render(v: dict[str, Any]) -> str:
+    lines = [f"OPP van casus {v['case_id']}, versie {v['opp_version']} (versies: "
+             f"{', '.join(str(n) for n in v['versions'])}), opgesteld {v['date']}",
+             "Vastgesteld: " + (v["adopted_on"] or "nee (concept)") + ("; in werking" if v["in_force"] else "")]
+    for p in v["parts"]:
+        value = p["value"]
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            shown = "\n".join(f"    {g['number']}. {g['area_label']}: {g['text']}" for g in value)
+            lines.append(f"{p['label'][:1].upper()}{p['label'][1:]}:\n{shown}")
+            continue
+        if isinstance(value, list):
+            value = ", ".join(value)
+        lines.append(f"{p['label'][:1].upper()}{p['label'][1:]}: {value if value else '(niet ingevuld)'}")
+    if v["missing_labels"]:
+        lines.append("Ontbreekt nog: " + "; ".join(v["missing_labels"]))
+    lines.append(f"Hash versie: {v['hash']}")
+    lines.append(f"Hash handelingsdeel: {v['handelingsdeel_hash']}")
+    if v["hash_checked"] is False:
+        lines.append("LET OP: de tekst past niet meer bij de vastgelegde hash")
+    for c in v["consents"]:
+        lines.append(f"Toestemming {c['date']}: {c['status']} (OPP-versie {c['opp_version'] or '-'})"
+                     + (", geldt voor deze versie" if c["counts_for_this_version"] else ""))
+    return "\n".join(lines)
+
+
+@opp.command("print")
+@click.argument("case_id", metavar="CASUS")
+@actor_option
+@click.option("--out", "out", required=True, metavar="PAD", help="Het bestand dat wordt geschreven.")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True,
+              help="PDF of HTML.")
+@click.option("--version", "version", type=int, default=None, metavar="VERSIE",
+              help="Welke OPP-versie (standaard de nieuwste).")
+@click.option("--purpose", default=None, metavar="TEKST", help="Waarom u afdrukt (komt in het inzagelog).")
+@json_option
+@click.pass_obj
+def print_(state: State, case_id: str, actor: str, out: str, fmt: str, version: int | None,
+           purpose: str | None) -> None:
+    """Maak het OPP als PDF of HTML, voor de ouders en het BOT.
+
+    Met elk onderdeel, de datum van vaststelling en de vingerafdruk van de versie.
+    """
+    from workflow.service_layer.opp_print import print_opp
+
+    r = print_opp(state.engine(), case_id, actor=actor, fmt=fmt, version=version, out=Path(out), purpose=purpose)
+    emit(r, f"{r['file']}: OPP-versie {r['opp_version']} ({fmt}, {r['bytes']} bytes), hash {r['hash']}")
+
+
+@opp.command("evaluate")
+@click.argument("case_id", metavar="CASUS")
+@actor_option
+@click.option("--goal", "goals", multiple=True, metavar="NUMMER=RESULTAAT",
+              help="Per doel hoever het is bereikt: behaald, deels_behaald of niet_behaald (elk doel).")
+@click.option("--outcome", required=True, type=click.Choice(["voldoende", "onvoldoende"]),
+              help="De uitkomst als geheel.")
+@click.option("--parents", "with_parents", is_flag=True, help="Samen met de ouders geëvalueerd.")
+@click.option("--date", "date", default=None, metavar="DATUM", help="Datum van de evaluatie (standaard vandaag).")
+@click.option("--notes", default=None, metavar="TEKST", help="Aantekeningen (versleuteld opgeslagen).")
+@json_option
+@click.pass_obj
+def evaluate(state: State, case_id: str, actor: str, goals: tuple[str, ...], outcome: str, with_parents: bool,
+             date: str | None, notes: str | None) -> None:
+    """Evalueer het vastgestelde OPP, per doel (elk schooljaar, met de ouders)."""
+    from workflow.service_layer import opp as service
+
+    results: dict[int, str] = {}
+    for k, v in _pairs(goals, "--goal"):
+        if not k.isdigit():
+            raise nl.BadValue(f"'{k}' is geen doelnummer", param_hint="--goal")
+        results[int(k)] = v.strip()
+    r = service.evaluate(state.engine(), case_id, actor=actor, results=results, outcome=outcome,
+                         with_parents=with_parents, date=date, notes=notes)
+    emit(r, f"{case_id}: OPP-versie {r['opp_version']} geëvalueerd (gebeurtenis {r['seq']})")
