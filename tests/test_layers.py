@@ -8,28 +8,26 @@ shortcut cannot hide in a function body:
   mapping SQLAlchemy's errors to its one-line messages, in entrypoints/cli/main.py);
 - the adapters import neither the service layer nor the entry points;
 - the service layer does not import the entry points, bootstrap or the demo code;
-- no circle of imports runs through a module outside workflow/domain/ (the domain's own are
-  its maintainers' to untie).
+- the domain imports, besides itself, only the standard library and the two libraries it is
+  built on (transitions, holidays);
+- no circle of imports anywhere in workflow/.
+
+import-linter checks the layers too (pyproject.toml's [tool.importlinter], run by
+tests/test_import_contracts.py); what it cannot say is said here: no database outside the
+adapters, no dialect checks, and the domain's third-party imports as an allow-list.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "workflow"
 DATABASE = ("sqlalchemy", "sqlmodel", "psycopg", "sqlite3", "alembic")
-# DEBT, being paid now: the users and the web sign-in (merged alongside the ports) still talk to
-# the database from the service layer and the web entry point. They move behind ports next; this
-# list must then be empty and go.
-NOT_YET_BEHIND_PORTS = frozenset({
-    "workflow.service_layer.users", "workflow.service_layer.signin.flows",
-    "workflow.service_layer.signin.links", "workflow.service_layer.signin.sessions",
-    "workflow.service_layer.signin.throttle", "workflow.service_layer.signin.totp",
-    "workflow.entrypoints.web.oidc",
-})
+DOMAIN_LIBRARIES = ("transitions", "holidays")
 
 
 def _modules() -> dict[str, Path]:
@@ -73,11 +71,9 @@ def test_only_the_adapters_talk_to_a_database() -> None:
     offenders = sorted(
         (module, imported) for module, imported_set in IMPORTS.items() if not _within(module, "workflow.adapters")
         for imported in imported_set if imported.split(".")[0] in DATABASE and (module, imported) not in allowed
-        and module not in NOT_YET_BEHIND_PORTS
     )
     assert offenders == []
     dialect = sorted(m for m, p in MODULES.items() if not _within(m, "workflow.adapters")
-                     and m not in NOT_YET_BEHIND_PORTS
                      and any(w in p.read_text(encoding="utf-8") for w in (".dialect", "is_sqlite", "engine.db")))
     assert dialect == []
 
@@ -97,7 +93,16 @@ def test_adapters_and_service_layer_import_downwards_only() -> None:
     assert offenders == []
 
 
-def test_no_import_circle_outside_the_domain() -> None:
+def test_the_domain_needs_only_the_standard_library_and_its_two_libraries() -> None:
+    outside = sorted(
+        (module, imported) for module, imported_set in IMPORTS.items() if _within(module, "workflow.domain")
+        for imported in imported_set if not _within(imported, "workflow.domain")
+        and imported.split(".")[0] not in (*sys.stdlib_module_names, *DOMAIN_LIBRARIES)
+    )
+    assert outside == []
+
+
+def test_no_import_circle_anywhere() -> None:
     graph: dict[str, set[str]] = defaultdict(set)
     for module, imported_set in IMPORTS.items():
         graph[module] = {i for i in imported_set if i in MODULES and i != module}
@@ -131,6 +136,4 @@ def test_no_import_circle_outside_the_domain() -> None:
     for module in sorted(MODULES):
         if module not in index:
             visit(module)
-    web_debt = ["workflow.entrypoints.web.app", "workflow.entrypoints.web.guard", "workflow.entrypoints.web.home",
-                "workflow.entrypoints.web.oidc", "workflow.entrypoints.web.pages", "workflow.entrypoints.web.signin"]
-    assert [c for c in circles if not all(_within(m, "workflow.domain") for m in c) and c != web_debt] == []
+    assert circles == []

@@ -93,7 +93,7 @@ def test_every_reason_of_a_walk_renders_without_a_placeholder(lang: str) -> None
                     assert "{" not in text and "}" not in text and text.lstrip("‘")[:1].isupper(), text
     assert {"evidence_missing", "consent_missing", "trigger_not_here", "role_may_not_fire"} <= seen
     for r in (Reason("case_closed"), Reason("case_already_open", {"case_id": "C-1"}),
-              Reason("no_school_access", {"user": "u", "school": "s"}),
+              Reason("no_school_access", {"user": "u", "school": "s"}), Reason("user_disabled", {"user": "u"}),
               Reason("role_may_not_open", {"role": "directeur", "roles": ["ib"]}),
               Reason("role_may_not_record", {"role": "leerkracht", "kind": "view"})):
         text = render(r, c.d, lang)

@@ -384,3 +384,218 @@ def test_the_access_log_is_one_chain(store: Store) -> None:
         of_a = uow.access_log.of_case("C-A")
         assert [(r.actor, r.at) for r in of_a] == [("auditor", T0), ("ib.jansen", T0 + dt.timedelta(hours=1))]
         assert of_a[0].as_dict() == {k: (v.isoformat() if k == "at" else v) for k, v in _access("C-A").items()}
+
+
+# ---- users ------------------------------------------------------------------------------------------
+
+def _user(uow: Any, user_id: str, email: str | None, *, role: str = "ib", at: dt.datetime = T0) -> None:
+    uow.users.insert(user_id=user_id, name=f"naam {user_id}", role=role, schools=["de-linde"], email=email,
+                     managed="cli", now=at)
+
+
+def test_users_are_kept_found_and_changed(store: Store) -> None:
+    with store.uow() as uow:
+        _user(uow, "ib.b", "b@school.example")
+        _user(uow, "ib.a", None, role="leerkracht")
+        uow.commit()
+    with store.uow(write=False) as uow:
+        b = uow.users.get("ib.b")
+        assert b is not None and b.as_dict() == {
+            "id": "ib.b", "name": "naam ib.b", "role": "ib", "schools": ["de-linde"], "email": "b@school.example",
+            "managed": "cli", "active": True, "disabled_at": None, "totp": False}
+        assert (b.created_at, b.updated_at) == (T0, T0)
+        assert b.as_user().serves("de-linde") and not b.as_user().serves("het-anker")
+        assert [u.id for u in uow.users.all()] == ["ib.a", "ib.b"]
+        assert uow.users.by_email("b@school.example") == b and uow.users.by_email("x@school.example") is None
+        assert uow.users.get("niemand") is None
+    later = T0 + dt.timedelta(hours=1)
+    with store.uow() as uow:
+        assert uow.users.update("ib.a", {"email": "a@school.example", "schools": ("*",), "role": "ib"}, now=later)
+        assert not uow.users.update("niemand", {"name": "x"}, now=later)
+        assert uow.users.set_disabled("ib.b", later, now=later)
+        assert not uow.users.set_disabled("niemand", later, now=later)
+        uow.commit()
+    with store.uow(write=False) as uow:
+        a, b2 = uow.users.get("ib.a"), uow.users.get("ib.b")
+        assert a is not None and (a.email, a.schools, a.role, a.name, a.updated_at) == (
+            "a@school.example", ("*",), "ib", "naam ib.a", later)
+        assert b2 is not None and not b2.active and b2.disabled_at == later
+    with store.uow() as uow:
+        uow.users.set_disabled("ib.b", None, now=later)
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert uow.users.get("ib.b").active  # type: ignore[union-attr]
+
+
+def test_an_id_or_address_is_never_held_twice(store: Store) -> None:
+    with store.uow() as uow:
+        _user(uow, "ib.a", "a@school.example")
+        _user(uow, "ib.b", "b@school.example")
+        uow.commit()
+    for change in (lambda u: _user(u, "ib.a", None), lambda u: _user(u, "ib.c", "a@school.example"),
+                   lambda u: u.users.update("ib.b", {"email": "a@school.example"}, now=T0)):
+        with pytest.raises(Conflict), store.uow() as uow:
+            change(uow)
+            uow.commit()
+    with store.uow(write=False) as uow:
+        assert [(u.id, u.email) for u in uow.users.all()] == [("ib.a", "a@school.example"),
+                                                              ("ib.b", "b@school.example")]
+
+
+def test_a_user_unit_left_without_commit_leaves_nothing(store: Store) -> None:
+    with store.uow() as uow:
+        _user(uow, "ib.a", "a@school.example")
+        uow.commit()
+    with store.uow() as uow:
+        _user(uow, "ib.b", None)
+        uow.users.set_disabled("ib.a", T0, now=T0)
+        uow.users.set_totp_secret("ib.a", b"sealed")
+    with store.uow(write=False) as uow:
+        assert [u.id for u in uow.users.all()] == ["ib.a"]
+        assert uow.users.get("ib.a").active  # type: ignore[union-attr]
+        assert uow.users.totp("ib.a") == (None, None, None)
+
+
+def test_the_acting_user_is_read_outside_a_unit(store: Store) -> None:
+    assert store.users.acting("ib.a") is None
+    with store.uow() as uow:
+        _user(uow, "ib.a", "a@school.example")
+        uow.commit()
+    acting = store.users.acting("ib.a")
+    assert acting is not None and acting.active
+    assert (acting.user.id, acting.user.role, acting.user.schools, acting.user.name, acting.user.email) == (
+        "ib.a", "ib", ("de-linde",), "naam ib.a", "a@school.example")
+    with store.uow() as uow:
+        uow.users.set_disabled("ib.a", T0, now=T0)
+        uow.commit()
+    disabled = store.users.acting("ib.a")
+    assert disabled is not None and not disabled.active
+    assert store.users.acting("IB.A") is None  # ids are compared exactly
+
+
+def test_the_totp_state_lives_on_the_user_row(store: Store) -> None:
+    with store.uow() as uow:
+        _user(uow, "ib.a", "a@school.example")
+        assert uow.users.totp("niemand") is None
+        assert uow.users.totp("ib.a") == (None, None, None)
+        uow.users.set_totp_secret("ib.a", b"\x00sealed\xff")
+        uow.commit()
+    first, second = T0 + dt.timedelta(minutes=1), T0 + dt.timedelta(minutes=2)
+    with store.uow() as uow:
+        uow.users.accept_totp("ib.a", 100, now=first)
+        uow.commit()
+    with store.uow() as uow:
+        uow.users.accept_totp("ib.a", 104, now=second)
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert uow.users.totp("ib.a") == (b"\x00sealed\xff", first, 104)  # enrolled at the first code
+        record = uow.users.get("ib.a")
+        assert record is not None and record.totp_enrolled and record.updated_at == first
+    with store.uow() as uow:
+        assert uow.users.reset_totp("ib.a", now=second) and not uow.users.reset_totp("niemand", now=second)
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert uow.users.totp("ib.a") == (None, None, None)
+        assert not uow.users.get("ib.a").totp_enrolled  # type: ignore[union-attr]
+
+
+# ---- web sign-in -----------------------------------------------------------------------------------
+
+def test_web_sessions_carry_their_user_and_are_promoted_once(store: Store) -> None:
+    end = T0 + dt.timedelta(minutes=10)
+    with store.uow() as uow:
+        _user(uow, "ib.a", "a@school.example")
+        uow.web_sessions.add(session_id="s1", user_id="ib.a", stage="code", method="link", csrf="c1", now=T0,
+                             expires_at=end)
+        uow.web_sessions.add(session_id="s2", user_id="ib.a", stage="full", method="oidc", csrf="c2", now=T0,
+                             expires_at=T0 + dt.timedelta(hours=10))
+        uow.commit()
+    with store.uow(write=False) as uow:
+        s1 = uow.web_sessions.get("s1")
+        assert s1 is not None and (s1.id, s1.user.id, s1.user.email, s1.user_active, s1.stage, s1.method, s1.csrf,
+                                   s1.created_at, s1.last_seen_at, s1.expires_at) == (
+            "s1", "ib.a", "a@school.example", True, "code", "link", "c1", T0, T0, end)
+        assert uow.web_sessions.get("nope") is None
+    later = T0 + dt.timedelta(minutes=3)
+    with store.uow() as uow:
+        uow.web_sessions.touch("s2", later)
+        assert uow.web_sessions.promote("s1", new_id="s1b", csrf="c1b", now=later, expires_at=later + LEASE)
+        assert not uow.web_sessions.promote("s1b", new_id="s1c", csrf="x", now=later, expires_at=later)
+        assert not uow.web_sessions.promote("s2", new_id="s2b", csrf="x", now=later, expires_at=later)
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert uow.web_sessions.get("s1") is None
+        s1b, s2 = uow.web_sessions.get("s1b"), uow.web_sessions.get("s2")
+        assert s1b is not None and (s1b.stage, s1b.csrf, s1b.last_seen_at, s1b.expires_at, s1b.created_at) == (
+            "full", "c1b", later, later + LEASE, T0)
+        assert s2 is not None and s2.last_seen_at == later
+    with store.uow() as uow:
+        uow.users.set_disabled("ib.a", later, now=later)
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert not uow.web_sessions.get("s2").user_active  # type: ignore[union-attr]
+    with store.uow() as uow:
+        assert uow.web_sessions.purge(now=later + LEASE + dt.timedelta(seconds=1)) == 1  # s1b ran out
+        uow.web_sessions.end("s2")
+        assert uow.web_sessions.get("s2") is None
+        uow.rollback()
+        assert uow.web_sessions.end_user("ib.a") == 2
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert uow.web_sessions.get("s1b") is None and uow.web_sessions.get("s2") is None
+
+
+def test_a_signin_link_is_used_once(store: Store) -> None:
+    end = T0 + dt.timedelta(minutes=15)
+    with store.uow() as uow:
+        _user(uow, "ib.a", "a@school.example")
+        uow.signin_links.add(link_id="l1", user_id="ib.a", now=T0, expires_at=end)
+        uow.signin_links.add(link_id="l2", user_id="ib.a", now=T0, expires_at=T0 + dt.timedelta(minutes=1))
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.signin_links.get("l1") == (("ib.a", end, None, True))
+        assert uow.signin_links.get("nope") is None
+        assert uow.signin_links.use("l1", T0) and not uow.signin_links.use("l1", T0)
+        assert not uow.signin_links.use("nope", T0)
+        uow.users.set_disabled("ib.a", T0, now=T0)
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.signin_links.get("l1") == ("ib.a", end, T0, False)
+        assert uow.signin_links.purge(before=T0 + dt.timedelta(minutes=2)) == 1
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert uow.signin_links.get("l2") is None and uow.signin_links.get("l1") is not None
+
+
+def test_an_oidc_flow_is_taken_once(store: Store) -> None:
+    end = T0 + dt.timedelta(minutes=10)
+    with store.uow() as uow:
+        uow.oidc_flows.add(flow_id="f1", nonce="n", verifier="v" * 64, browser="b", now=T0, expires_at=end)
+        uow.oidc_flows.add(flow_id="f2", nonce="n2", verifier="w" * 64, browser="b", now=T0, expires_at=T0)
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.oidc_flows.take("f1") == ("n", "v" * 64, "b", end)
+        assert uow.oidc_flows.take("f1") is None and uow.oidc_flows.take("nope") is None
+        assert uow.oidc_flows.purge(now=T0 + dt.timedelta(seconds=1)) == 1
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert uow.oidc_flows.take("f2") is None
+
+
+def test_throttle_counters_are_made_locked_set_and_forgotten(store: Store) -> None:
+    later = T0 + dt.timedelta(minutes=5)
+    with store.uow() as uow:
+        assert uow.throttle.get("k") is None
+        assert uow.throttle.lock("k", T0) == (T0, 0)
+        uow.throttle.put("k", T0, 3)
+        assert uow.throttle.lock("k", later) == (T0, 3)  # made once: a later lock does not reset it
+        assert uow.throttle.lock("old", T0 - dt.timedelta(days=2)) == (T0 - dt.timedelta(days=2), 0)
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.throttle.get("k") == (T0, 3)
+        assert uow.throttle.purge(older_than=T0 - dt.timedelta(days=1)) == 1
+        uow.throttle.clear("k")
+        uow.throttle.clear("nope")
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert uow.throttle.get("k") is None and uow.throttle.get("old") is None

@@ -161,8 +161,26 @@ def test_listing_filters_and_school_scoping(engine: Engine) -> None:
                  lambda: access_records(engine, linde, actor=SMIT)):
         with pytest.raises(Refused):
             call()
-    assert [u.id for u in queries.users(engine, actor=SMIT)] == [SMIT, AUD]
-    assert queries.users(engine, actor=AUD)[0].as_dict()["schools"] == ["de-linde"]
+    assert [u.id for u in queries.users(engine, actor=SMIT)] == [AUD, SMIT]  # the store's users, by id
+    assert {u.id: u for u in queries.users(engine, actor=AUD)}[IB].as_dict()["schools"] == ["de-linde"]
+
+
+def test_users_on_the_fake_as_in_the_database(engine: Engine, clock: Clock) -> None:
+    """`init` imported config.toml's users into the fake; the CLI's user management works on it."""
+    assert sorted(engine.users_synced["added"]) == sorted(engine.config.users)
+    assert [u.id for u in engine.users.all()] == sorted(engine.config.users)
+    engine.users.add(user_id="lk.bos", role="leerkracht", schools=["de-linde"], email="Bos@De-Linde.School.Example",
+                     roles=engine.definition.roles, known_schools=engine.config.schools, now=clock())
+    cid = str(engine.open_case(pupil="LL-8", school="de-linde", actor="lk.bos")["case_id"])
+    engine.users.set_disabled("lk.bos", True, now=clock())
+    with pytest.raises(Refused) as refused:
+        engine.case(cid, actor="lk.bos")
+    assert [d["code"] for d in refused.value.details] == ["user_disabled"]
+    with pytest.raises(NotFound):
+        engine.case(cid, actor="niemand")
+    with pytest.raises(BadInput, match=r"hoort al bij gebruiker 'lk\.bos'"):
+        engine.users.add(user_id="lk.x", role="leerkracht", schools=["de-linde"], email="bos@de-linde.school.example",
+                         roles=engine.definition.roles, known_schools=engine.config.schools, now=clock())
 
 
 def test_the_reminder_service_plans_claims_and_sends_once(engine: Engine, clock: Clock, tmp_path: Path) -> None:

@@ -47,6 +47,8 @@ def test_add_disable_enable_and_their_exit_codes(cli: Any) -> None:
     assert r.code == 3 and "lk.bos" in r.err and "uitgeschakeld" in r.err
     r = cli("--json", "case", "list", "--actor", "lk.bos")
     assert r.code == 3 and r.json()["exit_code"] == 3
+    disabled = "gebruiker 'lk.bos' is uitgeschakeld (passend user enable zet hem weer aan)"
+    assert r.json()["reasons"] == [{"code": "user_disabled", "params": {"user": "lk.bos"}, "text": disabled}]
     assert cli("user", "enable", "lk.bos").code == 0
     assert cli("case", "show", case["case_id"], "--actor", "lk.bos").code == 0
     r = cli("case", "list", "--actor", "nobody")

@@ -61,19 +61,7 @@ def bootstrap(
     redact_also(n for d in registry.all() for n in d.secret_fields)  # kinds a definition declares
     keyring = KeyRing(load_master_key(config.master_key_file, create=create_key))
     store = make_store(config.database_url)
-    return Engine(config, registry, store, keyring, clock, retention=retention_policy(config),
-                  users=user_directory(store))
-
-
-def user_directory(store: Store) -> Any:
-    """The users of a SQL store's database (service_layer.users); None for the in-memory store,
-    whose users are config.toml's (service_layer.context.ConfigUsers)."""
-    db = getattr(store, "db", None)
-    if db is None:
-        return None
-    from workflow.service_layer.users import UserDirectory
-
-    return UserDirectory(db, reserve=getattr(store, "reserve", None))
+    return Engine(config, registry, store, keyring, clock, retention=retention_policy(config))
 
 
 def make_store(url: str) -> Store:

@@ -65,11 +65,6 @@ class Config:
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base / p
 
-    def recipients(self, roles: tuple[str, ...], school: str) -> list[User]:
-        """Who a school's message for these roles goes to: users of one of the roles who serve
-        the school and have an e-mail address (the planner's rule, and the start-up check's)."""
-        return [u for u in self.users.values() if u.role in roles and u.email and u.serves(school)]
-
 
 def default_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or "config.toml")

@@ -23,9 +23,21 @@ The ports:
 - `Outbox` (the store's `outbox`): the reminder queue. Each of its operations is one short
   transaction of its own, on purpose: a claim must be committed before its rows are sent, and
   a row marked sent straight after its send, so no outbox step may wait for another's commit.
-- `UnitOfWork`: one transaction, all or nothing, exposing the three repositories above.
-- `Store`: what the composition root hands the services: units of work, the outbox, and the
-  store's own upkeep (schema, scrubbing after an erasure, closing).
+- `Users` (a unit of work's `users`): who may act, with which role for which schools, their
+  e-mail address and the TOTP state of their authenticator; disabling a user and ending their
+  web sessions (`WebSessions`) happen in one unit.
+- `WebSessions`, `SigninLinks`, `OidcFlows`, `Throttle` (a unit of work's `web_sessions`,
+  `signin_links`, `oidc_flows`, `throttle`): the web sign-in's state, found by the keyed hash of
+  a token (never the token itself), so any number of `passend web` processes share it.
+- `UserLookup` (the store's `users`): the acting user of a command, read outside any unit of
+  work: every command asks it first, so it is the one read kept as cheap as the store can make it.
+- `UnitOfWork`: one transaction, all or nothing, exposing the repositories above.
+- `Store`: what the composition root hands the services: units of work, the outbox, the acting
+  user's lookup, and the store's own upkeep (schema, scrubbing after an erasure, closing).
+
+The rules (validation, config.toml's import, how long a link or session lives, what a TOTP code
+must be) are the service layer's; a port only keeps and finds rows, atomically where two
+requests may race (a link used once, a flow taken once, a throttle counted under a lock).
 """
 
 from __future__ import annotations
@@ -34,7 +46,9 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypedDict
+
+from workflow.adapters.config import User
 
 if TYPE_CHECKING:
     from workflow.adapters.access_chain import AccessChainReport
@@ -43,9 +57,10 @@ if TYPE_CHECKING:
     from workflow.domain.events import Event
 
 __all__ = [
-    "FAILED", "LOOK_NOW", "PENDING", "SENDING", "SENT", "AccessLog", "CaseHead", "CaseReadModel",
-    "Claim", "ClosedCase", "EventStore", "Mark", "NewCase", "Outbox", "OutboxBody", "OutboxHead",
-    "Projection", "RawEvent", "Store", "UnitOfWork",
+    "FAILED", "LOOK_NOW", "PENDING", "SENDING", "SENT", "AccessLog", "Acting", "CaseHead", "CaseReadModel",
+    "Claim", "ClosedCase", "EventStore", "FlowRow", "LinkRow", "Mark", "NewCase", "OidcFlows", "Outbox",
+    "OutboxBody", "OutboxHead", "Projection", "RawEvent", "SessionRow", "SigninLinks", "Store", "Throttle",
+    "TotpState", "UnitOfWork", "UserChanges", "UserLookup", "UserRecord", "Users", "WebSessions",
 ]
 
 # An event as stored: case_id, seq, type, process_id, process_version, actor, role, recorded_at,
@@ -150,6 +165,97 @@ class Claim:
     until: dt.datetime
 
 
+# ---- people and sign-in ----------------------------------------------------------------------
+
+class Acting(NamedTuple):
+    """The acting user as the hot read finds them, and whether they may act at all."""
+
+    user: User
+    active: bool
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A user as stored: the acting `User` plus what only management and sign-in need."""
+
+    id: str
+    name: str
+    role: str
+    schools: tuple[str, ...]
+    email: str | None  # lower-case; one user per address
+    managed: str  # "config" (config.toml decides its fields at every init) or "cli"
+    disabled_at: dt.datetime | None
+    totp_enrolled: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+    def as_user(self) -> User:
+        return User(self.id, self.role, self.schools, self.name, self.email)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "role": self.role, "schools": list(self.schools),
+            "email": self.email, "managed": self.managed, "active": self.active,
+            "disabled_at": self.disabled_at.isoformat() if self.disabled_at else None,
+            "totp": self.totp_enrolled,
+        }
+
+
+class UserChanges(TypedDict, total=False):
+    """The fields `Users.update` may set; a key left out keeps its value."""
+
+    name: str
+    role: str
+    schools: tuple[str, ...]
+    email: str | None
+    managed: str
+
+
+class TotpState(NamedTuple):
+    """A user's authenticator: the secret (sealed with the master key) being enrolled or
+    enrolled, when the first right code confirmed it, and the time step of the last code taken."""
+
+    secret: bytes | None
+    enrolled_at: dt.datetime | None
+    last_step: int | None
+
+
+class SessionRow(NamedTuple):
+    """A web session with its user as the users table has them now."""
+
+    id: str
+    user: User
+    user_active: bool
+    stage: str  # "code" (a link was used, the TOTP code is still due) or "full"
+    method: str  # "link" or "oidc"
+    csrf: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class LinkRow(NamedTuple):
+    """A sign-in link, and whether its user may still sign in."""
+
+    user_id: str
+    expires_at: dt.datetime
+    used_at: dt.datetime | None
+    user_active: bool
+
+
+class FlowRow(NamedTuple):
+    """An OpenID Connect sign-in in progress."""
+
+    nonce: str
+    verifier: str
+    browser: str
+    expires_at: dt.datetime
+
+
 class EventStore(Protocol):
     def load(self, case_id: str) -> Case | None:
         """The case folded from its events; None when it has none. Events that do not fold
@@ -246,6 +352,117 @@ class AccessLog(Protocol):
         """Check the whole chain in id order, in this unit's snapshot (access_chain.check)."""
 
 
+class Users(Protocol):
+    """The users table, in a unit of work. Ids and addresses are unique: an insert or update that
+    would give an address to a second user conflicts (Conflict, at the latest when the unit
+    commits)."""
+
+    def get(self, user_id: str) -> UserRecord | None: ...
+
+    def by_email(self, email: str) -> UserRecord | None:
+        """The user with exactly this (lower-case) address, or None."""
+
+    def all(self) -> list[UserRecord]:
+        """Every user, active or not, by id."""
+
+    def insert(self, *, user_id: str, name: str, role: str, schools: Sequence[str], email: str | None,
+               managed: str, now: dt.datetime) -> None: ...
+
+    def update(self, user_id: str, changes: UserChanges, *, now: dt.datetime) -> bool:
+        """Set `changes` (and updated_at); False when there is no such user."""
+
+    def set_disabled(self, user_id: str, disabled_at: dt.datetime | None, *, now: dt.datetime) -> bool:
+        """Disable (at `disabled_at`) or enable (None) the user; False when there is no such
+        user. Their web sessions are the service's to end, in the same unit."""
+
+    def totp(self, user_id: str) -> TotpState | None:
+        """The user's authenticator state; None when there is no such user."""
+
+    def set_totp_secret(self, user_id: str, sealed: bytes) -> None:
+        """Keep the secret being enrolled (not yet confirmed by a code)."""
+
+    def accept_totp(self, user_id: str, step: int, *, now: dt.datetime) -> None:
+        """A right code of time step `step` was taken: keep the step, and enrol the secret if
+        this was its first code."""
+
+    def reset_totp(self, user_id: str, *, now: dt.datetime) -> bool:
+        """Forget the authenticator (secret, enrolment, last step); False when there is no such user."""
+
+
+class UserLookup(Protocol):
+    def acting(self, user_id: str) -> Acting | None:
+        """The user `user_id` and whether they are active, or None when unknown: one read by
+        primary key outside any unit of work, on a connection the store keeps for it."""
+
+
+class WebSessions(Protocol):
+    def add(self, *, session_id: str, user_id: str, stage: str, method: str, csrf: str, now: dt.datetime,
+            expires_at: dt.datetime) -> None: ...
+
+    def get(self, session_id: str) -> SessionRow | None:
+        """The session with its user; None when there is no such session (or no such user)."""
+
+    def touch(self, session_id: str, now: dt.datetime) -> None:
+        """Note that the session was used at `now` (its idle time starts again)."""
+
+    def promote(self, session_id: str, *, new_id: str, csrf: str, now: dt.datetime,
+                expires_at: dt.datetime) -> bool:
+        """The session in stage "code" becomes "full" under `new_id` (the old id is gone), once:
+        False when it is not (or no longer) a "code" session."""
+
+    def end(self, session_id: str) -> None: ...
+
+    def end_user(self, user_id: str) -> int:
+        """End every session of the user; returns how many there were."""
+
+    def purge(self, *, now: dt.datetime) -> int:
+        """Delete the sessions past their absolute end."""
+
+
+class SigninLinks(Protocol):
+    def add(self, *, link_id: str, user_id: str, now: dt.datetime, expires_at: dt.datetime) -> None: ...
+
+    def get(self, link_id: str) -> LinkRow | None:
+        """The link with its user's state; None when unknown (or its user is gone)."""
+
+    def use(self, link_id: str, now: dt.datetime) -> bool:
+        """Mark the link used, only if it was not used yet: of two requests, exactly one gets True."""
+
+    def purge(self, *, before: dt.datetime) -> int:
+        """Delete the links that expired before `before`."""
+
+
+class OidcFlows(Protocol):
+    def add(self, *, flow_id: str, nonce: str, verifier: str, browser: str, now: dt.datetime,
+            expires_at: dt.datetime) -> None: ...
+
+    def take(self, flow_id: str) -> FlowRow | None:
+        """Delete the flow and return it, once: of two requests, only one gets the row."""
+
+    def purge(self, *, now: dt.datetime) -> int:
+        """Delete the flows past their end."""
+
+
+class Throttle(Protocol):
+    """Counters against guessing, one per key: when its window began, how many attempts it holds.
+    The counting rule (a fixed window) is the service's; the store makes it race-free."""
+
+    def get(self, key: str) -> tuple[dt.datetime, int] | None:
+        """(window_start, count) of the key, or None."""
+
+    def lock(self, key: str, now: dt.datetime) -> tuple[dt.datetime, int]:
+        """(window_start, count) of the key, made (now, 0) if missing, and held against every
+        other unit counting the same key until this unit ends."""
+
+    def put(self, key: str, window_start: dt.datetime, count: int) -> None:
+        """Set a key locked by `lock` in this unit."""
+
+    def clear(self, key: str) -> None: ...
+
+    def purge(self, *, older_than: dt.datetime) -> int:
+        """Forget the counters whose window began before `older_than` (they hold IP addresses)."""
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything a command reads and writes, committed together or not at all.
 
@@ -263,6 +480,21 @@ class UnitOfWork(Protocol):
 
     @property
     def access_log(self) -> AccessLog: ...
+
+    @property
+    def users(self) -> Users: ...
+
+    @property
+    def web_sessions(self) -> WebSessions: ...
+
+    @property
+    def signin_links(self) -> SigninLinks: ...
+
+    @property
+    def oidc_flows(self) -> OidcFlows: ...
+
+    @property
+    def throttle(self) -> Throttle: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -317,6 +549,10 @@ class Outbox(Protocol):
 class Store(Protocol):
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def users(self) -> UserLookup:
+        """The acting user's lookup (the hot read; everything else about users is `uow.users`)."""
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
         """A unit of work; `write=False` promises it will not write (SQLite takes no lock)."""

@@ -98,7 +98,7 @@ class AccessRecord(SQLModel):
 
 
 class UserSummary(SQLModel):
-    """A user as others may see them: id, role, schools, name and e-mail (from config.toml)."""
+    """A user as others may see them: id, role, schools, name and e-mail (the store's users)."""
 
     id: str
     role: str

@@ -1,7 +1,7 @@
 """What every service needs, and the checks every command makes first.
 
 A `ServiceContext` carries the configuration, the process definitions, the keys, the store (the
-ports: units of work and the outbox), the clock and the retention policy, all handed in by
+ports: units of work, the outbox, the users), the clock and the retention policy, all handed in by
 `workflow.bootstrap` (settings as typed objects: nothing here reads `config.raw`), and
 answers the questions each feature asks before it touches a case: who is asking (an unknown
 user is exit 2), may they see this school (exit 3), which schools does a listing cover, which
@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Protocol
 
 import structlog
 
@@ -32,6 +31,7 @@ from workflow.domain.instants import SCHOOL_TZ, local_date
 from workflow.domain.reasons import Reason
 from workflow.service_layer.refusals import refused
 from workflow.service_layer.retention import RetentionPolicy
+from workflow.service_layer.users import UserDirectory
 
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")  # fits cases.case_id; no NUL, no SQL
 
@@ -42,31 +42,10 @@ def bind_log(**values: object) -> None:
     structlog.contextvars.bind_contextvars(**values)
 
 
-class ActingUsers(Protocol):
-    """Where the acting user of a command is looked up (service_layer.users on the SQL store)."""
-
-    def get_acting(self, user_id: str) -> User: ...
-
-
-class ConfigUsers:
-    """The users of config.toml, read-only: the acting users of a store that keeps no users
-    table (the in-memory store). Unknown is exit 2, as for the database's users."""
-
-    def __init__(self, config: Config) -> None:
-        self._config = config
-
-    def get_acting(self, user_id: str) -> User:
-        user = self._config.users.get(user_id) if isinstance(user_id, str) else None
-        if user is None:
-            raise NotFound(f"onbekende gebruiker '{user_id}' (zie users in {self._config.path.name})")
-        return user
-
-
 class ServiceContext:
     def __init__(
         self, config: Config, registry: DefinitionRegistry, store: Store, keyring: KeyRing,
         clock: Callable[[], dt.datetime] = utcnow, *, retention: RetentionPolicy | None = None,
-        users: ActingUsers | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -74,7 +53,7 @@ class ServiceContext:
         self.keyring = keyring
         self.clock = clock
         self.retention = retention or RetentionPolicy()  # `[retention]`, read by the bootstrap
-        self.users = users or ConfigUsers(config)  # the database's users, wired by the bootstrap
+        self.users = UserDirectory(store)  # the store's users (config.toml's come in with `init`)
         for user in config.users.values():
             if user.role not in registry.active.roles:
                 raise ConfigError(
@@ -99,7 +78,7 @@ class ServiceContext:
     # ---- who asks ----------------------------------------------------------------------------
     def user(self, actor: str) -> User:
         """The acting user: unknown is exit 2, a disabled user is refused (exit 3)."""
-        return self.users.get_acting(actor)
+        return self.users.acting(actor)
 
     def school_access(self, user: User, school: str) -> None:
         if not user.serves(school):

@@ -43,12 +43,10 @@ class Engine(ServiceContext):
 
     def init(self) -> list[str]:
         """Create or upgrade the store's schema, then import config.toml's users
-        (service_layer.users: an upsert; a store without a users table keeps them in config)."""
+        (service_layer.users: an upsert, on the SQL store and the in-memory one alike)."""
         heads = self.store.init()
-        sync = getattr(self.users, "sync_config", None)
-        if sync is not None:
-            self.users_synced = sync(self.config.users, source=self.config.path.name,
-                                     known_schools=self.config.schools, now=self.clock())
+        self.users_synced = self.users.sync_config(self.config.users, source=self.config.path.name,
+                                                   known_schools=self.config.schools, now=self.clock())
         log.info("database.ready", heads=heads, **{f"users_{k}": len(v) for k, v in self.users_synced.items()})
         return heads
 

@@ -69,13 +69,14 @@ def _listed(ctx: ServiceContext, schools: list[str] | None, state: str | None) -
 
 
 def users(ctx: ServiceContext, *, actor: str) -> list[UserSummary]:
-    """The users who serve a school the actor serves (everyone, for an actor of every school),
-    in config order: who a case can be handed to, whom a reminder goes to."""
+    """The active users who serve a school the actor serves (everyone, for an actor of every
+    school), by id: who a case can be handed to, whom a reminder goes to (the store's users, as
+    the planner reads them)."""
     from workflow.adapters.readmodels import UserSummary
 
     me = ctx.user(actor)
-    return [UserSummary.of(u) for u in ctx.config.users.values()
-            if "*" in me.schools or "*" in u.schools or set(u.schools) & set(me.schools)]
+    return [UserSummary.of(r.as_user()) for r in ctx.users.all()
+            if r.active and ("*" in me.schools or "*" in r.schools or set(r.schools) & set(me.schools))]
 
 
 def case_view(case: Case, d: ProcessDefinition, cipher: CaseCipher,

@@ -1,8 +1,8 @@
-"""Users: who may act, with which role and for which schools. They live in the database.
+"""Users: who may act, with which role and for which schools; kept by the store (the `Users` port).
 
-Why the database and not config.toml alone: an operator must be able to add a user or shut one
-out without editing a file and restarting every process, and a user who is disabled must be
-refused by every running process (the CLI, `passend web`, several of each) at once.
+Why the store and not config.toml alone: an operator must be able to add a user or shut one out
+without editing a file and restarting every process, and a user who is disabled must be refused
+by every running process (the CLI, `passend web`, `passend serve`, several of each) at once.
 
 config.toml's `[[users]]` remain the easy way to set up a school: `passend init` imports them
 (`sync_config`), as an upsert. A user listed in the file is *config-managed*: the file decides its
@@ -11,76 +11,32 @@ to decide: a config user disabled with `passend user disable` stays disabled thr
 `init` until `passend user enable`. A config-managed user that is no longer in the file is
 disabled by the next `init` (taking a user out of the file ends its access); its row stays,
 since events name users by id. Users added with `passend user add` are *cli-managed*; `init`
-leaves them alone.
+leaves them alone. Disabling a user ends their web sessions in the same unit of work.
 
-`Engine.user(actor)` reads the user here for every command: one indexed read by primary key on
-the engine's kept connection (see `get_acting`), measured against `bench fire` in BENCHMARKS.md.
+The acting user of every command is read through the store's `UserLookup` (one read by primary
+key on a connection the store keeps for it, measured against `bench fire` in BENCHMARKS.md); a
+disabled user is refused with the reason `user_disabled`. The reminders go to the active users
+with an address (`recipients`), read once per planning tick.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import DBAPIError
-
 from workflow.adapters.config import User
-from workflow.adapters.store.db import begin_write, is_sqlite
-from workflow.adapters.store.lookup import KeptReader
-from workflow.adapters.store.reserve import Reserve
-from workflow.adapters.store.tables import users, web_sessions
-from workflow.domain.errors import BadInput, ConfigError, NotFound, Refused
+from workflow.adapters.ports import Store, UserChanges, UserRecord
+from workflow.domain.errors import BadInput, ConfigError, NotFound
+from workflow.domain.reasons import Reason
+from workflow.service_layer.refusals import refused
+
+__all__ = ["Recipients", "UserDirectory", "UserRecord", "normalise_email"]
 
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 MANAGED = ("config", "cli")
-_GET = "SELECT name, role, schools, email, disabled_at IS NOT NULL FROM users WHERE id = ?"
-
-
-@dataclass(frozen=True)
-class UserRecord:
-    """A user as stored: the acting `User` plus what only management and sign-in need."""
-
-    id: str
-    name: str
-    role: str
-    schools: tuple[str, ...]
-    email: str | None
-    managed: str
-    disabled_at: dt.datetime | None
-    totp_enrolled: bool
-    created_at: dt.datetime
-    updated_at: dt.datetime
-
-    @property
-    def active(self) -> bool:
-        return self.disabled_at is None
-
-    def as_user(self) -> User:
-        return User(self.id, self.role, self.schools, self.name, self.email)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "name": self.name, "role": self.role, "schools": list(self.schools),
-            "email": self.email, "managed": self.managed, "active": self.active,
-            "disabled_at": self.disabled_at.isoformat() if self.disabled_at else None,
-            "totp": self.totp_enrolled,
-        }
-
-
-def _record(row: Any) -> UserRecord:
-    return UserRecord(
-        id=row.id, name=row.name, role=row.role, schools=tuple(json.loads(row.schools)),
-        email=row.email, managed=row.managed, disabled_at=row.disabled_at,
-        totp_enrolled=row.totp_enrolled_at is not None, created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 def normalise_email(value: Any, key: str = "--email") -> str:
@@ -92,70 +48,68 @@ def normalise_email(value: Any, key: str = "--email") -> str:
     return text
 
 
-class UserDirectory:
-    """The users table: the one read on every command (`get_acting`) and the management API."""
+def _unknown(user_id: object) -> NotFound:
+    return NotFound(f"onbekende gebruiker '{user_id}' (zie passend user list)")
 
-    def __init__(self, db: SqlEngine, *, reserve: Reserve | None = None) -> None:
-        self.db = db
-        self._reserve = reserve if is_sqlite(db) else None
-        self._reader = None if is_sqlite(db) else KeptReader(db)
-        if self._reserve is None and self._reader is None:
-            self._reserve = Reserve(db)
-        self._sql = _GET if is_sqlite(db) else _GET.replace("?", "%s")
+
+class Recipients:
+    """The users a message can go to: active, with an e-mail address. Read once (a tick of the
+    reminder service, a start-up check), asked many times (per case, per deadline)."""
+
+    def __init__(self, users: Iterable[User]) -> None:
+        self.users = [u for u in users if u.email]
+        self._of: dict[tuple[tuple[str, ...], str], list[User]] = {}
+
+    def of(self, roles: tuple[str, ...], school: str) -> list[User]:
+        """Who a school's message for these roles goes to: users of one of the roles who serve it."""
+        key = (roles, school)
+        found = self._of.get(key)
+        if found is None:
+            found = self._of[key] = [u for u in self.users if u.role in roles and u.serves(school)]
+        return found
+
+    def with_roles(self, roles: tuple[str, ...]) -> list[User]:
+        return [u for u in self.users if u.role in roles]
+
+
+class UserDirectory:
+    """The users of a store: the acting user of every command, the management behind
+    `passend user`, config.toml's import, and the reminders' recipients."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     # ---- the hot read ------------------------------------------------------------------------
-    def get_acting(self, user_id: str) -> User:
-        """The user `user_id` acting now: unknown -> NotFound (exit 2), disabled -> Refused (3).
-
-        Straight on a driver connection kept between commands: on SQLite the engine's own
-        (store.reserve), where a read by primary key costs ~18 us; on PostgreSQL one of its own in
-        autocommit (store.lookup), one round trip instead of the pool's three. Through the pool
-        it cost more than SQLite's work for a whole `fire` (BENCHMARKS.md, fire)."""
-        row = self._fetch(user_id) if isinstance(user_id, str) else None
-        if row is None:
-            raise NotFound(f"onbekende gebruiker '{user_id}' (zie passend user list)")
-        name, role, schools, email, disabled = row
-        if disabled:
-            raise Refused(f"gebruiker '{user_id}' is uitgeschakeld",
-                          reasons=[f"gebruiker '{user_id}' is uitgeschakeld (passend user enable zet hem aan)"])
-        return User(user_id, role, tuple(json.loads(schools)), name, email)
-
-    def _fetch(self, user_id: str) -> tuple[Any, ...] | None:
-        dbapi = self.db.dialect.loaded_dbapi
-        try:
-            if self._reader is not None:
-                return self._reader.fetchone(self._sql, (user_id,))
-            assert self._reserve is not None
-            kept = self._reserve.take()
-            try:
-                row = kept.dbapi.execute(self._sql, (user_id,)).fetchone()
-            except BaseException:
-                kept.fairy.close()
-                raise
-            self._reserve.give(kept)
-            return row  # type: ignore[no-any-return]
-        except dbapi.Error as exc:  # as a Core statement would raise it: the CLI names the problem
-            raise DBAPIError.instance(None, None, exc, dbapi.Error, hide_parameters=True,
-                                      dialect=self.db.dialect) from exc
+    def acting(self, user_id: str) -> User:
+        """The user `user_id` acting now: unknown -> NotFound (exit 2), disabled -> Refused (3)."""
+        found = self._store.users.acting(user_id) if isinstance(user_id, str) else None
+        if found is None:
+            raise _unknown(user_id)
+        if not found.active:
+            raise refused(f"gebruiker '{user_id}' is uitgeschakeld", [Reason("user_disabled", {"user": user_id})],
+                          None)
+        return found.user
 
     # ---- reads -------------------------------------------------------------------------------
     def get(self, user_id: str) -> UserRecord | None:
-        with self.db.connect() as conn:
-            row = conn.execute(select(users).where(users.c.id == user_id)).first()
-        return None if row is None else _record(row)
+        with self._store.uow(write=False) as uow:
+            return uow.users.get(user_id)
 
     def by_email(self, email: str) -> UserRecord | None:
         """The user with this address (compared lower-case), or None."""
         text = email.strip().lower() if isinstance(email, str) else ""
         if not text:
             return None
-        with self.db.connect() as conn:
-            row = conn.execute(select(users).where(users.c.email == text)).first()
-        return None if row is None else _record(row)
+        with self._store.uow(write=False) as uow:
+            return uow.users.by_email(text)
 
     def all(self) -> list[UserRecord]:
-        with self.db.connect() as conn:
-            return [_record(r) for r in conn.execute(select(users).order_by(users.c.id))]
+        with self._store.uow(write=False) as uow:
+            return uow.users.all()
+
+    def recipients(self) -> Recipients:
+        """The active users with an e-mail address, read now."""
+        return Recipients(r.as_user() for r in self.all() if r.active)
 
     # ---- changes -----------------------------------------------------------------------------
     def add(
@@ -173,54 +127,54 @@ class UserDirectory:
         if len(name) > 200:
             raise BadInput("--name: hoogstens 200 tekens")
         address = normalise_email(email) if email is not None else None
-        with begin_write(self.db) as conn:
-            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is not None:
+        with self._store.uow() as uow:
+            if uow.users.get(user_id) is not None:
                 raise BadInput(f"gebruiker '{user_id}' bestaat al")
-            if address is not None:
-                _email_free(conn, address, user_id, "--email")
-            conn.execute(insert(users).values(
-                id=user_id, name=name, role=role, schools=json.dumps(list(picked)), email=address,
-                managed="cli", created_at=now, updated_at=now))
-        record = self.get(user_id)
+            other = uow.users.by_email(address) if address is not None else None
+            if other is not None:
+                raise BadInput(f"--email: dit adres hoort al bij gebruiker '{other.id}'")
+            uow.users.insert(user_id=user_id, name=name, role=role, schools=picked, email=address,
+                             managed="cli", now=now)
+            record = uow.users.get(user_id)
+            uow.commit()
         assert record is not None
         return record
 
     def set_disabled(self, user_id: str, disabled: bool, *, now: dt.datetime) -> tuple[UserRecord, bool]:
-        """Disable (ending every web session of the user in the same transaction) or enable a
+        """Disable (ending every web session of the user in the same unit of work) or enable a
         user. Returns the user and whether anything changed."""
-        with begin_write(self.db) as conn:
-            row = conn.execute(select(users).where(users.c.id == user_id)).first()
-            if row is None:
-                raise NotFound(f"onbekende gebruiker '{user_id}' (zie passend user list)")
-            changed = (row.disabled_at is None) == disabled
+        with self._store.uow() as uow:
+            record = uow.users.get(user_id)
+            if record is None:
+                raise _unknown(user_id)
+            changed = record.active == disabled
             if changed:
-                conn.execute(update(users).where(users.c.id == user_id).values(
-                    disabled_at=now if disabled else None, updated_at=now))
+                uow.users.set_disabled(user_id, now if disabled else None, now=now)
             if disabled:
-                conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id))
-        record = self.get(user_id)
+                uow.web_sessions.end_user(user_id)
+            record = uow.users.get(user_id)
+            uow.commit()
         assert record is not None
         return record, changed
 
     def reset_totp(self, user_id: str, *, now: dt.datetime) -> UserRecord:
         """Forget a user's authenticator (a lost phone): the next sign-in by link enrols anew.
         Their web sessions end too."""
-        with begin_write(self.db) as conn:
-            done = conn.execute(update(users).where(users.c.id == user_id).values(
-                totp_secret=None, totp_enrolled_at=None, totp_last_step=None, updated_at=now))
-            if done.rowcount != 1:
-                raise NotFound(f"onbekende gebruiker '{user_id}' (zie passend user list)")
-            conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id))
-        record = self.get(user_id)
+        with self._store.uow() as uow:
+            if not uow.users.reset_totp(user_id, now=now):
+                raise _unknown(user_id)
+            uow.web_sessions.end_user(user_id)
+            record = uow.users.get(user_id)
+            uow.commit()
         assert record is not None
         return record
 
     def sync_config(self, config_users: Mapping[str, User], *, source: str, known_schools: Iterable[str],
                     now: dt.datetime) -> dict[str, list[str]]:
         """Import config.toml's users (see the module's docstring for the rules). Returns the
-        ids added, updated and disabled because they left the file. One transaction."""
+        ids added, updated and disabled because they left the file. One unit of work."""
         known = set(known_schools)
-        wanted: dict[str, dict[str, Any]] = {}
+        wanted: dict[str, UserChanges] = {}
         for u in config_users.values():
             key = f"{source}: users.{u.id}"
             if not USER_ID.match(u.id):
@@ -230,8 +184,8 @@ class UserDirectory:
                 schools = _schools(u.schools, known, f"{key}.schools", required=False)
             except BadInput as exc:
                 raise ConfigError(exc.message) from None
-            wanted[u.id] = {"name": u.name or "", "role": u.role, "schools": json.dumps(list(schools)),
-                            "email": email, "managed": "config"}
+            wanted[u.id] = {"name": u.name or "", "role": u.role, "schools": schools, "email": email,
+                            "managed": "config"}
         by_email: dict[str, str] = {}
         for uid, values in wanted.items():
             if values["email"] is not None:
@@ -239,31 +193,33 @@ class UserDirectory:
                 if other != uid:
                     raise ConfigError(f"{source}: users.{uid}.email: hetzelfde adres als users.{other}")
         report: dict[str, list[str]] = {"added": [], "updated": [], "disabled": []}
-        with begin_write(self.db) as conn:
-            rows = {r.id: r for r in conn.execute(select(users))}
+        with self._store.uow() as uow:
+            rows = {r.id: r for r in uow.users.all()}
             for uid, values in wanted.items():
                 taken = next((r.id for r in rows.values() if r.email is not None
                               and r.email == values["email"] and r.id != uid and r.id not in wanted), None)
                 if taken is not None:
                     raise ConfigError(f"{source}: users.{uid}.email: dit adres hoort al bij gebruiker "
                                       f"'{taken}' (passend user list)")
-            # Addresses move between users in two steps, so the unique index never sees one twice.
+            # Addresses move between users in two steps, so no address is ever held twice.
             moved = [uid for uid, v in wanted.items() if uid in rows and rows[uid].email != v["email"]]
-            if moved:
-                conn.execute(update(users).where(users.c.id.in_(moved)).values(email=None))
+            for uid in moved:
+                uow.users.update(uid, {"email": None}, now=now)
             for uid, values in wanted.items():
                 row = rows.get(uid)
                 if row is None:
-                    conn.execute(insert(users).values(id=uid, created_at=now, updated_at=now, **values))
+                    uow.users.insert(user_id=uid, name=values["name"], role=values["role"],
+                                     schools=values["schools"], email=values["email"], managed="config", now=now)
                     report["added"].append(uid)
                 elif uid in moved or any(getattr(row, k) != v for k, v in values.items()):
-                    conn.execute(update(users).where(users.c.id == uid).values(updated_at=now, **values))
+                    uow.users.update(uid, values, now=now)
                     report["updated"].append(uid)
             for uid, row in rows.items():
-                if row.managed == "config" and uid not in wanted and row.disabled_at is None:
-                    conn.execute(update(users).where(users.c.id == uid).values(disabled_at=now, updated_at=now))
-                    conn.execute(delete(web_sessions).where(web_sessions.c.user_id == uid))
+                if row.managed == "config" and uid not in wanted and row.active:
+                    uow.users.set_disabled(uid, now, now=now)
+                    uow.web_sessions.end_user(uid)
                     report["disabled"].append(uid)
+            uow.commit()
         return report
 
 
@@ -275,9 +231,3 @@ def _schools(schools: Iterable[str], known: set[str], key: str, *, required: boo
         if s != "*" and s not in known:
             raise BadInput(f"{key}: onbekende school '{s}' (bekend: {', '.join(sorted(known))})")
     return picked
-
-
-def _email_free(conn: Any, address: str, user_id: str, key: str) -> None:
-    other = conn.execute(select(users.c.id).where(users.c.email == address, users.c.id != user_id)).first()
-    if other is not None:
-        raise BadInput(f"{key}: dit adres hoort al bij gebruiker '{other.id}'")

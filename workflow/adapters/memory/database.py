@@ -24,6 +24,11 @@ class MemoryDatabase:
         self.outbox: dict[int, dict[str, Any]] = {}
         self.outbox_keys: dict[str, int] = {}
         self.access: list[dict[str, Any]] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self.web_sessions: dict[str, dict[str, Any]] = {}
+        self.signin_links: dict[str, dict[str, Any]] = {}
+        self.signin_flows: dict[str, dict[str, Any]] = {}
+        self.throttle: dict[str, dict[str, Any]] = {}
 
 
 class Journal:
@@ -36,6 +41,14 @@ class Journal:
         old = table.get(key, _MISSING)
         table[key] = value
         self.steps.append(lambda: table.__setitem__(key, old) if old is not _MISSING else table.pop(key, None))
+
+    def delete(self, table: dict[Any, Any], key: Any) -> bool:
+        """Remove `key` from `table`; whether it was there."""
+        if key not in table:
+            return False
+        old = table.pop(key)
+        self.steps.append(lambda: table.__setitem__(key, old))
+        return True
 
     def update(self, row: dict[str, Any], **values: Any) -> None:
         old = {k: row[k] for k in values}

@@ -9,6 +9,8 @@ from workflow.adapters.memory.cases import MemoryCases
 from workflow.adapters.memory.database import Journal, MemoryDatabase
 from workflow.adapters.memory.eventstore import MemoryEventStore
 from workflow.adapters.memory.outbox import MemoryOutbox
+from workflow.adapters.memory.signin import MemoryOidcFlows, MemorySigninLinks, MemoryThrottle, MemoryWebSessions
+from workflow.adapters.memory.users import MemoryUserLookup, MemoryUsers
 
 
 class MemoryUnitOfWork:
@@ -19,6 +21,11 @@ class MemoryUnitOfWork:
         self.store = MemoryEventStore(db, self._journal)
         self.cases = MemoryCases(db, self._journal)
         self.access_log = MemoryAccessLog(db, self._journal)
+        self.users = MemoryUsers(db, self._journal)
+        self.web_sessions = MemoryWebSessions(db, self._journal)
+        self.signin_links = MemorySigninLinks(db, self._journal)
+        self.oidc_flows = MemoryOidcFlows(db, self._journal)
+        self.throttle = MemoryThrottle(db, self._journal)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._db.lock.acquire()
@@ -44,6 +51,7 @@ class MemoryStore:
     def __init__(self, db: MemoryDatabase | None = None) -> None:
         self.data = db or MemoryDatabase()
         self.outbox = MemoryOutbox(self.data)
+        self.users = MemoryUserLookup(self.data)
 
     def uow(self, *, write: bool = True) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.data, write=write)

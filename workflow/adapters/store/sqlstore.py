@@ -1,5 +1,5 @@
 """The SQL store (the `Store` port) on SQLite or PostgreSQL: one SQLAlchemy Engine, its units of
-work, the outbox, the schema's migrations and the upkeep after an erasure.
+work, the outbox, the acting user's lookup, the schema's migrations and the upkeep after an erasure.
 
 `workflow.bootstrap` makes one from the configured database URL; nothing else opens a database.
 """
@@ -14,6 +14,7 @@ from workflow.adapters.store.db import is_sqlite, make_engine
 from workflow.adapters.store.outbox import SqlOutbox
 from workflow.adapters.store.reserve import Reserve
 from workflow.adapters.store.uow import SqlUnitOfWork
+from workflow.adapters.store.users import SqlUserLookup
 
 
 class SqlStore:
@@ -22,6 +23,7 @@ class SqlStore:
         # SQLite only: see store.reserve for why, and why not PostgreSQL.
         self.reserve = Reserve(db) if is_sqlite(db) else None
         self.outbox = SqlOutbox(db)
+        self.users = SqlUserLookup(db, reserve=self.reserve)
 
     @classmethod
     def connect(cls, url: str, **kwargs: Any) -> SqlStore:

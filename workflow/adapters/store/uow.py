@@ -11,8 +11,9 @@ them SQLAlchemy's connection, transaction and event objects cost about three tim
 BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from, and cleanly
 ends in, a `Reserve` (store.reserve) rather than the pool, for the same reason.
 
-Its repositories: `store` (the event store), `cases` (the case read model) and `access_log`, all
-on the same connection and transaction; the last two are made when first asked for.
+Its repositories: `store` (the event store), `cases` (the case read model), `access_log`,
+`users` and the web sign-in's `web_sessions`, `signin_links`, `oidc_flows` and `throttle`, all on
+the same connection and transaction; all but the first are made when first asked for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from workflow.adapters.store.cases import SqlCases
 from workflow.adapters.store.db import is_sqlite
 from workflow.adapters.store.eventstore import Driver, EventStore
 from workflow.adapters.store.reserve import Kept, Reserve
+from workflow.adapters.store.signin import SqlOidcFlows, SqlSigninLinks, SqlThrottle, SqlWebSessions
+from workflow.adapters.store.users import SqlUsers
 from workflow.domain.errors import Conflict
 
 _BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
@@ -44,6 +47,8 @@ class SqlUnitOfWork:
         self.store: EventStore
         self._cases: SqlCases | None = None
         self._access_log: SqlAccessLog | None = None
+        self._users: SqlUsers | None = None
+        self._signin: tuple[SqlWebSessions, SqlSigninLinks, SqlOidcFlows, SqlThrottle] | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         engine = self._engine
@@ -93,6 +98,34 @@ class SqlUnitOfWork:
         if self._access_log is None:
             self._access_log = SqlAccessLog(self._connection)
         return self._access_log
+
+    @property
+    def users(self) -> SqlUsers:
+        if self._users is None:
+            self._users = SqlUsers(self._connection)
+        return self._users
+
+    def _signin_tables(self) -> tuple[SqlWebSessions, SqlSigninLinks, SqlOidcFlows, SqlThrottle]:
+        if self._signin is None:
+            c = self._connection
+            self._signin = (SqlWebSessions(c), SqlSigninLinks(c), SqlOidcFlows(c), SqlThrottle(c))
+        return self._signin
+
+    @property
+    def web_sessions(self) -> SqlWebSessions:
+        return self._signin_tables()[0]
+
+    @property
+    def signin_links(self) -> SqlSigninLinks:
+        return self._signin_tables()[1]
+
+    @property
+    def oidc_flows(self) -> SqlOidcFlows:
+        return self._signin_tables()[2]
+
+    @property
+    def throttle(self) -> SqlThrottle:
+        return self._signin_tables()[3]
 
     def commit(self) -> None:
         try:
@@ -180,6 +213,11 @@ class ConnectionUnit:
         self.store = EventStore(conn)
         self.cases = SqlCases(lambda: conn, lambda: self.store.driver)
         self.access_log = SqlAccessLog(lambda: conn)
+        self.users = SqlUsers(lambda: conn)
+        self.web_sessions = SqlWebSessions(lambda: conn)
+        self.signin_links = SqlSigninLinks(lambda: conn)
+        self.oidc_flows = SqlOidcFlows(lambda: conn)
+        self.throttle = SqlThrottle(lambda: conn)
 
     def __enter__(self) -> ConnectionUnit:
         return self

@@ -6,7 +6,6 @@ process or as a real server.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from workflow.domain.errors import Conflict, NotFound, PassendError, Refused
 from workflow.entrypoints.web.guard import PRE_COOKIE, SESSION_COOKIE, SignInRequired, protect
 from workflow.entrypoints.web.security import SecurityHeaders, cookie_name
 from workflow.entrypoints.web.settings import WebSettings
+from workflow.entrypoints.web.webcontext import WebContext
 from workflow.service_layer.signin.flows import Flows
 from workflow.service_layer.signin.links import Links
 from workflow.service_layer.signin.sessions import Sessions
@@ -29,8 +29,9 @@ from workflow.service_layer.signin.totp import Codes
 
 if TYPE_CHECKING:
     from notifiers import Notifier
-    from workflow.adapters.oidc import OidcClient
     from workflow.service_layer.engine import Engine
+
+__all__ = ["PassendApp", "WebContext", "app_from_config", "create_app"]
 
 log = get_logger("passend.web")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -44,22 +45,6 @@ class PassendApp(FastAPI):
 
     def build_middleware_stack(self) -> Any:
         return SecurityHeaders(super().build_middleware_stack(), hsts=self.hsts)
-
-
-@dataclass
-class WebContext:
-    """Everything a request may need, made once per app."""
-
-    engine: Engine
-    settings: WebSettings
-    notifier: Notifier
-    sessions: Sessions
-    links: Links
-    codes: Codes
-    flows: Flows
-    oidc: OidcClient | None
-    session_cookie: str
-    pre_cookie: str
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:

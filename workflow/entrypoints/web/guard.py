@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Depends, HTTPException
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from workflow.adapters.config import User
+from workflow.entrypoints.web.webcontext import context
 from workflow.service_layer.signin.sessions import WebSession
 
-if TYPE_CHECKING:
-    from workflow.entrypoints.web.app import WebContext
-
+__all__ = [  # `context` too: route modules have long taken it from here
+    "API_PREFIX", "PRE_COOKIE", "READ_ONLY_POSTS", "SAFE_METHODS", "SESSION_COOKIE", "SignInRequired", "context",
+    "current_session", "is_read_only", "new_pre_cookie", "pre_token", "protect", "signed_in", "writer",
+]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_POSTS = frozenset({"/uitloggen"})
 API_PREFIX = "/api/"  # bearer tokens only, never the session cookie: no CSRF there
@@ -37,10 +39,6 @@ PRE_COOKIE = "passend-pre"
 
 class SignInRequired(Exception):
     """No full session: the app answers with a redirect to the sign-in page."""
-
-
-def context(request: Request) -> WebContext:
-    return request.app.state.web  # type: ignore[no-any-return]
 
 
 def current_session(request: Request) -> WebSession | None:

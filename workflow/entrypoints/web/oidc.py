@@ -2,7 +2,7 @@
 
 GET  /inloggen/oidc         start: a flow (state, nonce, PKCE verifier) kept on the server and
                             bound to this browser's pre-session cookie, then off to the provider
-                            (limited per IP: START_LIMIT per WINDOW). A link, not a form: the
+                            (limited per IP: service_layer.signin.flows.START_LIMIT per WINDOW). A link, not a form: the
                             CSP's form-action 'self' rightly stops a form's redirect to another
                             site, and starting a flow changes nothing but that flow's own row.
 GET  /inloggen/oidc/terug   the provider's answer: state checked (once), code traded, ID token
@@ -14,26 +14,19 @@ the log says that and why, never the address.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import cast
-
 from fastapi import APIRouter, HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from workflow.adapters.logs import get_logger
-from workflow.adapters.store.db import begin_write
-from workflow.entrypoints.web.guard import context, current_session, new_pre_cookie
+from workflow.entrypoints.web.guard import current_session, new_pre_cookie
 from workflow.entrypoints.web.pages import render
 from workflow.entrypoints.web.security import client_ip, set_cookie
-from workflow.service_layer.signin import throttle
-from workflow.service_layer.users import UserDirectory
+from workflow.entrypoints.web.webcontext import context
 
 router = APIRouter()
 log = get_logger("passend.web")
 CALLBACK = "/inloggen/oidc/terug"
-START_LIMIT = 30
-WINDOW = dt.timedelta(minutes=15)
 
 
 @router.get("/inloggen/oidc")
@@ -47,12 +40,10 @@ def start(request: Request) -> Response:
     fresh = None
     if not cookie or len(cookie) > 100:
         cookie = fresh = new_pre_cookie()
-    with begin_write(web.engine.db) as conn:
-        allowed = throttle.hit(conn, f"oidc-ip:{client_ip(request)[:64]}", limit=START_LIMIT, window=WINDOW,
-                               now=web.engine.clock())
-    if not allowed:
+    flow = web.flows.start(_browser(request, cookie), ip=client_ip(request))
+    if flow is None:
         return render(request, "refused.html", 429, message="Te veel pogingen om in te loggen. Wacht een kwartier.")
-    state, nonce, verifier = web.flows.start(_browser(request, cookie))
+    state, nonce, verifier = flow
     try:
         url = web.oidc.authorization_url(state=state, nonce=nonce, verifier=verifier)
     except OidcError as exc:
@@ -94,9 +85,9 @@ def callback(request: Request, state: str = "", code: str = "", error: str = "")
     if not isinstance(claim, str) or identity.email_verified is False:
         log.warning("signin.oidc_refused", reason="no_verified_email")
         return _refused(request, "Het inlogsysteem van de school gaf geen bevestigd e-mailadres door.")
-    user = cast(UserDirectory, web.engine.users).by_email(claim)  # the SQL store's users
-    if user is None or not user.active:
-        log.warning("signin.oidc_refused", reason="unknown_user" if user is None else "disabled_user")
+    user, why = web.flows.user_for(claim)
+    if user is None:
+        log.warning("signin.oidc_refused", reason=why)
         return _refused(request, "U bent ingelogd bij de school, maar u heeft (nog) geen toegang tot passend. "
                                  "Vraag de beheerder van passend om u toe te voegen.")
     if current_session(request) is not None:

@@ -10,8 +10,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from workflow.entrypoints.web.guard import context, current_session, is_read_only, new_pre_cookie, pre_token
+from workflow.entrypoints.web.guard import current_session, is_read_only, new_pre_cookie, pre_token
 from workflow.entrypoints.web.security import set_cookie
+from workflow.entrypoints.web.webcontext import context
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 ROLE_NAMES = {"ib": "intern begeleider (IB)", "leerkracht": "leerkracht", "directeur": "directeur",

@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from workflow.adapters.logs import get_logger
-from workflow.entrypoints.web.guard import context, current_session
+from workflow.entrypoints.web.guard import current_session
 from workflow.entrypoints.web.pages import render
 from workflow.entrypoints.web.security import clear_cookie, client_ip, set_cookie
+from workflow.entrypoints.web.webcontext import context
 from workflow.service_layer.signin.links import Issued, LinkRefused, link_message
 
 router = APIRouter()

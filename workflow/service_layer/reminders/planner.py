@@ -10,6 +10,12 @@ day: after that the escalation and the digest take over. A digest is only planne
 tick runs, folds only the cases whose next action day has come (workflow.service_layer.reminders.work) and
 returns the day each of them needs looking at again. The digest still needs every open case,
 so the one tick a day that gathers it folds them all.
+
+Messages go to the store's users (the `Users` port, through service_layer.users.Recipients): the
+active users of the reminded (or escalated-to) roles who serve the case's school and have an
+e-mail address. A planner reads them once, when it first needs them, so a tick reads the users
+table once however many cases it plans; a user disabled or added since gets the next tick's
+messages. One planner per tick (ReminderService.planner).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from workflow.service_layer.reminders import work as _work
 from workflow.service_layer.reminders.digest import SECTIONS, DigestLines
 from workflow.service_layer.reminders.settings import ReminderSettings
 from workflow.service_layer.reminders.work import Action, Mark, actions, chunks, due_among, due_case_pages, first_day
+from workflow.service_layer.users import Recipients
 
 if TYPE_CHECKING:
     from workflow.adapters.ports import RawEvent
@@ -90,6 +97,7 @@ class Planner:
         self.settings = settings
         self._calendars: dict[str, SchoolCalendar] = {}
         self._dates: dict[dt.date, str] = {}  # one string per due date
+        self._recipients: Recipients | None = None
         self.domain = mail_domain
 
     def calendar(self, school: str) -> SchoolCalendar:
@@ -99,8 +107,16 @@ class Planner:
             self._calendars[school] = cal
         return cal
 
+    @property
+    def recipients(self) -> Recipients:
+        """The active users with an address, read from the store once per planner."""
+        if self._recipients is None:
+            self._recipients = self.engine.users.recipients()
+        return self._recipients
+
     def users(self, roles: tuple[str, ...], school: str) -> list[User]:
-        return self.engine.config.recipients(roles, school)
+        """Who a message of `school` for these roles goes to."""
+        return self.recipients.of(roles, school)
 
     # ---- reading cases -----------------------------------------------------------------------
     def open_cases(self, ids: list[str] | None = None) -> Iterator[Case]:
@@ -222,11 +238,9 @@ class Planner:
             yield Work(self._digests(lines, today, users), [], 0, lines)
 
     def _digest_users(self, today: dt.date, skip_planned: bool) -> list[User]:
-        """IBs with an address for whom today is a school day (and, optionally, no digest yet)."""
+        """Active IBs with an address for whom today is a school day (and, optionally, no digest yet)."""
         users = []
-        for u in self.engine.config.users.values():
-            if u.role not in self.settings.remind_roles or not u.email:
-                continue
+        for u in self.recipients.with_roles(self.settings.remind_roles):
             schools = [s for s in self.engine.config.schools if u.serves(s)]
             if any(self.calendar(s).is_school_day(today) for s in schools):
                 users.append(u)

@@ -31,20 +31,22 @@ log = get_logger("passend.reminders")
 
 def unreachable(engine: ServiceContext, settings: ReminderSettings) -> list[tuple[str, str, tuple[str, ...]]]:
     """(school, "reminders" | "escalations", roles) for every school whose messages of that kind
-    have nobody to go to: no user of those roles with an e-mail address serves the school.
+    have nobody to go to: no active user of those roles with an e-mail address serves the school.
 
-    The planner plans a message only for `Config.recipients`, so such a school's deadlines
-    would pass in silence. That is a configuration gap; the service says so whenever it starts
-    (and `passend reminders due` lists it), rather than refusing to run for the other schools.
+    The planner plans a message only for those users (`UserDirectory.recipients`, the store's
+    users table), so such a school's deadlines would pass in silence. That is a gap in who is set
+    up (config.toml, `passend user add --email`, a disabled user); the service says so whenever it
+    starts (and `passend reminders due` lists it), rather than refusing to run for the other schools.
     """
     escalates = any(dl.escalate_after is not None for d in engine.registry.all() for dl in d.deadlines)
     wanted = [("reminders", settings.remind_roles)]
     if escalates:
         wanted.append(("escalations", settings.escalate_roles))
+    recipients = engine.users.recipients()
     out = []
     for school in engine.config.schools:
         for what, roles in wanted:
-            if not engine.config.recipients(roles, school):
+            if not recipients.of(roles, school):
                 out.append((school, what, roles))
     return out
 

@@ -16,15 +16,11 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, select, update
-
-from workflow.adapters.store.db import begin_write
-from workflow.adapters.store.tables import signin_links, users
+from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.signin import throttle
 
 if TYPE_CHECKING:
     from notifiers import Message
-    from workflow.service_layer.engine import Engine
 
 PER_ADDRESS = 5
 PER_IP = 20
@@ -50,47 +46,43 @@ class Issued:
 
 
 class Links:
-    def __init__(self, engine: Engine, *, minutes: int = 15) -> None:
-        self.engine = engine
+    def __init__(self, ctx: ServiceContext, *, minutes: int = 15) -> None:
+        self.ctx = ctx
         self.lifetime = dt.timedelta(minutes=minutes)
 
     def request(self, email: str, *, ip: str) -> Issued | None:
         """Count the request; a link when the address belongs to an active user and neither the
         address nor the IP is over its limit, else None. The caller answers the same either way."""
         address = email.strip().lower() if isinstance(email, str) else ""
-        now = self.engine.clock()
-        key = self.engine.keyring.token_hash("address", address)[:32]
-        with begin_write(self.engine.db) as conn:
-            ip_ok = throttle.hit(conn, f"link-ip:{ip[:64]}", limit=PER_IP, window=WINDOW, now=now)
-            address_ok = throttle.hit(conn, f"link-address:{key}", limit=PER_ADDRESS, window=WINDOW, now=now)
-            throttle.purge(conn, older_than=now - dt.timedelta(days=1))
-            if not (ip_ok and address_ok) or not address or len(address) > 254:
-                return None
-            row = conn.execute(select(users.c.id, users.c.email, users.c.disabled_at)
-                               .where(users.c.email == address)).first()
-            if row is None or row.disabled_at is not None:
-                return None
-            token = secrets.token_urlsafe(32)
-            expires = now + self.lifetime
-            conn.execute(insert(signin_links).values(
-                id=self._hash(token), user_id=row.id, created_at=now, expires_at=expires))
-            conn.execute(delete(signin_links).where(signin_links.c.expires_at < now - dt.timedelta(days=1)))
-        return Issued(row.id, row.email, token, expires)
+        now = self.ctx.clock()
+        key = self.ctx.keyring.token_hash("address", address)[:32]
+        issued = None
+        with self.ctx.uow() as uow:
+            ip_ok = throttle.hit(uow, f"link-ip:{ip[:64]}", limit=PER_IP, window=WINDOW, now=now)
+            address_ok = throttle.hit(uow, f"link-address:{key}", limit=PER_ADDRESS, window=WINDOW, now=now)
+            throttle.purge(uow, older_than=now - dt.timedelta(days=1))
+            user = uow.users.by_email(address) if ip_ok and address_ok and address and len(address) <= 254 else None
+            if user is not None and user.active and user.email is not None:
+                token = secrets.token_urlsafe(32)
+                issued = Issued(user.id, user.email, token, now + self.lifetime)
+                uow.signin_links.add(link_id=self._hash(token), user_id=user.id, now=now,
+                                     expires_at=issued.expires_at)
+                uow.signin_links.purge(before=now - dt.timedelta(days=1))
+            uow.commit()  # the attempt counts, link or not
+        return issued
 
     def _hash(self, token: str) -> str:
-        return self.engine.keyring.token_hash("link", token)
+        return self.ctx.keyring.token_hash("link", token)
 
     def consume(self, token: str) -> str:
         """Use a link: its user's id, or LinkRefused (unknown, used before, expired, user disabled).
-        Of two requests with one link, exactly one gets through (a conditional UPDATE)."""
+        Of two requests with one link, exactly one gets through (`SigninLinks.use`)."""
         if not isinstance(token, str) or not 20 <= len(token) <= 100:
             raise LinkRefused("Deze inloglink is niet geldig.")
         lid = self._hash(token)
-        now = self.engine.clock()
-        with begin_write(self.engine.db) as conn:
-            row = conn.execute(select(signin_links, users.c.disabled_at)
-                               .join(users, users.c.id == signin_links.c.user_id)
-                               .where(signin_links.c.id == lid)).first()
+        now = self.ctx.clock()
+        with self.ctx.uow() as uow:
+            row = uow.signin_links.get(lid)
             if row is None:
                 raise LinkRefused("Deze inloglink is niet geldig.")
             if row.used_at is not None:
@@ -98,13 +90,12 @@ class Links:
             if row.expires_at <= now:
                 minutes = int(self.lifetime.total_seconds() // 60)
                 raise LinkRefused(f"Deze inloglink is verlopen. Een link werkt {minutes} minuten.")
-            if row.disabled_at is not None:
+            if not row.user_active:
                 raise LinkRefused("U heeft geen toegang meer tot passend.")
-            done = conn.execute(update(signin_links).where(
-                signin_links.c.id == lid, signin_links.c.used_at.is_(None)).values(used_at=now))
-            if done.rowcount != 1:
+            if not uow.signin_links.use(lid, now):
                 raise LinkRefused("Deze inloglink is al gebruikt. Een link werkt maar één keer.")
-        return str(row.user_id)
+            uow.commit()
+        return row.user_id
 
 
 def link_message(issued: Issued, url: str, *, sent_at: dt.datetime, host: str) -> Message:

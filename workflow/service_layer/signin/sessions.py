@@ -5,7 +5,7 @@ and nothing but the code pages is open to it, for at most CODE_MINUTES) and `ful
 `code` to `full` gives the session a new token (no session fixation). A session ends at sign-out
 (its row is deleted: the token is worth nothing after), after `idle` without a request, at its
 absolute end (`lifetime` after sign-in), and at once when its user is disabled: every request
-reads the session together with its user.
+reads the session together with its user (the `WebSessions` port).
 
 `last_seen_at` is written at most once a TOUCH_SECONDS per session, not on every request, so
 the idle timeout is exact to within that much.
@@ -14,19 +14,11 @@ the idle timeout is exact to within that much.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from sqlalchemy import delete, insert, select, update
 
 from workflow.adapters.config import User
-from workflow.adapters.store.db import begin_write
-from workflow.adapters.store.tables import users, web_sessions
-
-if TYPE_CHECKING:
-    from workflow.service_layer.engine import Engine
+from workflow.service_layer.context import ServiceContext
 
 CODE_MINUTES = 10
 TOUCH_SECONDS = 60
@@ -50,25 +42,25 @@ class WebSession:
 
 
 class Sessions:
-    def __init__(self, engine: Engine, *, idle: dt.timedelta, lifetime: dt.timedelta) -> None:
-        self.engine = engine
+    def __init__(self, ctx: ServiceContext, *, idle: dt.timedelta, lifetime: dt.timedelta) -> None:
+        self.ctx = ctx
         self.idle = idle
         self.lifetime = lifetime
 
     def _hash(self, token: str) -> str:
-        return self.engine.keyring.token_hash("session", token)
+        return self.ctx.keyring.token_hash("session", token)
 
     def start(self, user_id: str, *, stage: str, method: str) -> str:
         """A new session for `user_id`; returns the token for the cookie."""
         assert stage in STAGES and method in METHODS
         token = secrets.token_urlsafe(32)
-        now = self.engine.clock()
+        now = self.ctx.clock()
         end = now + (dt.timedelta(minutes=CODE_MINUTES) if stage == "code" else self.lifetime)
-        with begin_write(self.engine.db) as conn:
-            conn.execute(insert(web_sessions).values(
-                id=self._hash(token), user_id=user_id, stage=stage, method=method,
-                csrf=secrets.token_urlsafe(32), created_at=now, last_seen_at=now, expires_at=end))
-            conn.execute(delete(web_sessions).where(web_sessions.c.expires_at < now))  # old rows go
+        with self.ctx.uow() as uow:
+            uow.web_sessions.add(session_id=self._hash(token), user_id=user_id, stage=stage, method=method,
+                                 csrf=secrets.token_urlsafe(32), now=now, expires_at=end)
+            uow.web_sessions.purge(now=now)  # old rows go
+            uow.commit()
         return token
 
     def resolve(self, token: str | None) -> WebSession | None:
@@ -77,39 +69,33 @@ class Sessions:
         if not token or len(token) > 100:
             return None
         sid = self._hash(token)
-        now = self.engine.clock()
-        with self.engine.db.connect() as conn:
-            row = conn.execute(
-                select(web_sessions, users.c.name, users.c.role, users.c.schools, users.c.email,
-                       users.c.disabled_at)
-                .join(users, users.c.id == web_sessions.c.user_id)
-                .where(web_sessions.c.id == sid)).first()
+        now = self.ctx.clock()
+        with self.ctx.uow(write=False) as uow:
+            row = uow.web_sessions.get(sid)
         if row is None:
             return None
-        if row.disabled_at is not None:
-            self.end_user(row.user_id)
+        if not row.user_active:
+            self.end_user(row.user.id)
             return None
         if row.expires_at <= now or row.last_seen_at + self.idle <= now:
             self._delete(sid)
             return None
         if (now - row.last_seen_at).total_seconds() >= TOUCH_SECONDS:
-            with begin_write(self.engine.db) as conn:
-                conn.execute(update(web_sessions).where(web_sessions.c.id == sid).values(last_seen_at=now))
-        user = User(row.user_id, row.role, tuple(json.loads(row.schools)), row.name, row.email)
-        return WebSession(id=sid, user=user, stage=row.stage, method=row.method, csrf=row.csrf,
+            with self.ctx.uow() as uow:
+                uow.web_sessions.touch(sid, now)
+                uow.commit()
+        return WebSession(id=sid, user=row.user, stage=row.stage, method=row.method, csrf=row.csrf,
                           created_at=row.created_at, expires_at=row.expires_at)
 
     def promote(self, session: WebSession) -> str:
         """The code was right: the session becomes `full` under a new token (the old one ends)."""
         token = secrets.token_urlsafe(32)
-        now = self.engine.clock()
-        with begin_write(self.engine.db) as conn:
-            done = conn.execute(update(web_sessions).where(
-                web_sessions.c.id == session.id, web_sessions.c.stage == "code").values(
-                id=self._hash(token), stage="full", csrf=secrets.token_urlsafe(32), last_seen_at=now,
-                expires_at=now + self.lifetime))
-            if done.rowcount != 1:
+        now = self.ctx.clock()
+        with self.ctx.uow() as uow:
+            if not uow.web_sessions.promote(session.id, new_id=self._hash(token), csrf=secrets.token_urlsafe(32),
+                                            now=now, expires_at=now + self.lifetime):
                 raise LookupError("session already promoted or ended")
+            uow.commit()
         return token
 
     def end(self, token: str | None) -> None:
@@ -117,9 +103,11 @@ class Sessions:
             self._delete(self._hash(token))
 
     def _delete(self, sid: str) -> None:
-        with begin_write(self.engine.db) as conn:
-            conn.execute(delete(web_sessions).where(web_sessions.c.id == sid))
+        with self.ctx.uow() as uow:
+            uow.web_sessions.end(sid)
+            uow.commit()
 
     def end_user(self, user_id: str) -> None:
-        with begin_write(self.engine.db) as conn:
-            conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id))
+        with self.ctx.uow() as uow:
+            uow.web_sessions.end_user(user_id)
+            uow.commit()

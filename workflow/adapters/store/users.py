@@ -1,0 +1,137 @@
+"""The users table on SQLite and PostgreSQL: the `Users` port (in a unit of work) and the
+`UserLookup` port (the acting user's read, outside any unit of work).
+
+Why the lookup is its own path: every command reads its acting user first. Through the pool that
+read cost more than SQLite's work for a whole `fire`, and three round trips on PostgreSQL (the
+pool's pre-ping, the SELECT, the rollback on return). So it goes straight to a driver connection
+kept between commands: on SQLite the store's own idle connection (store.reserve), where a read
+by primary key costs ~18 us; on PostgreSQL a detached autocommit connection of its own
+(store.lookup), one round trip. Measured against `bench fire` in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.exc import DBAPIError
+
+from workflow.adapters.config import User
+from workflow.adapters.ports import Acting, TotpState, UserChanges, UserRecord
+from workflow.adapters.store.db import is_sqlite
+from workflow.adapters.store.lookup import KeptReader
+from workflow.adapters.store.reserve import Reserve
+from workflow.adapters.store.tables import users
+
+_ACTING = "SELECT name, role, schools, email, disabled_at IS NOT NULL FROM users WHERE id = ?"
+
+
+def _record(row: Any) -> UserRecord:
+    return UserRecord(
+        id=row.id, name=row.name, role=row.role, schools=tuple(json.loads(row.schools)),
+        email=row.email, managed=row.managed, disabled_at=row.disabled_at,
+        totp_enrolled=row.totp_enrolled_at is not None, created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class SqlUsers:
+    """`Users` on a unit of work's connection (and transaction)."""
+
+    def __init__(self, connection: Callable[[], Connection]) -> None:
+        self._conn = connection
+
+    def get(self, user_id: str) -> UserRecord | None:
+        row = self._conn().execute(select(users).where(users.c.id == user_id)).first()
+        return None if row is None else _record(row)
+
+    def by_email(self, email: str) -> UserRecord | None:
+        row = self._conn().execute(select(users).where(users.c.email == email)).first()
+        return None if row is None else _record(row)
+
+    def all(self) -> list[UserRecord]:
+        return [_record(r) for r in self._conn().execute(select(users).order_by(users.c.id))]
+
+    def insert(self, *, user_id: str, name: str, role: str, schools: Sequence[str], email: str | None,
+               managed: str, now: dt.datetime) -> None:
+        self._conn().execute(insert(users).values(
+            id=user_id, name=name, role=role, schools=json.dumps(list(schools)), email=email, managed=managed,
+            created_at=now, updated_at=now))
+
+    def update(self, user_id: str, changes: UserChanges, *, now: dt.datetime) -> bool:
+        values: dict[str, Any] = dict(changes)
+        if "schools" in values:
+            values["schools"] = json.dumps(list(values["schools"]))
+        done = self._conn().execute(update(users).where(users.c.id == user_id).values(updated_at=now, **values))
+        return bool(done.rowcount == 1)
+
+    def set_disabled(self, user_id: str, disabled_at: dt.datetime | None, *, now: dt.datetime) -> bool:
+        done = self._conn().execute(update(users).where(users.c.id == user_id).values(
+            disabled_at=disabled_at, updated_at=now))
+        return bool(done.rowcount == 1)
+
+    def totp(self, user_id: str) -> TotpState | None:
+        row = self._conn().execute(select(users.c.totp_secret, users.c.totp_enrolled_at, users.c.totp_last_step)
+                                   .where(users.c.id == user_id)).first()
+        if row is None:
+            return None
+        secret = bytes(row.totp_secret) if row.totp_secret is not None else None
+        return TotpState(secret, row.totp_enrolled_at, row.totp_last_step)
+
+    def set_totp_secret(self, user_id: str, sealed: bytes) -> None:
+        self._conn().execute(update(users).where(users.c.id == user_id).values(totp_secret=sealed))
+
+    def accept_totp(self, user_id: str, step: int, *, now: dt.datetime) -> None:
+        conn = self._conn()
+        enrolled = conn.execute(select(users.c.totp_enrolled_at).where(users.c.id == user_id)).scalar()
+        values: dict[str, Any] = {"totp_last_step": step}
+        if enrolled is None:
+            values.update(totp_enrolled_at=now, updated_at=now)
+        conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+    def reset_totp(self, user_id: str, *, now: dt.datetime) -> bool:
+        done = self._conn().execute(update(users).where(users.c.id == user_id).values(
+            totp_secret=None, totp_enrolled_at=None, totp_last_step=None, updated_at=now))
+        return bool(done.rowcount == 1)
+
+
+class SqlUserLookup:
+    """`UserLookup`: the acting user's read on a kept driver connection (see the module's docstring)."""
+
+    def __init__(self, db: SqlEngine, *, reserve: Reserve | None = None) -> None:
+        self.db = db
+        self._reserve = reserve if is_sqlite(db) else None
+        self._reader = None if is_sqlite(db) else KeptReader(db)
+        if self._reserve is None and self._reader is None:
+            self._reserve = Reserve(db)
+        self._sql = _ACTING if is_sqlite(db) else _ACTING.replace("?", "%s")
+
+    def acting(self, user_id: str) -> Acting | None:
+        row = self._fetch(user_id)
+        if row is None:
+            return None
+        name, role, schools, email, disabled = row
+        return Acting(User(user_id, role, tuple(json.loads(schools)), name, email), not disabled)
+
+    def _fetch(self, user_id: str) -> tuple[Any, ...] | None:
+        dbapi = self.db.dialect.loaded_dbapi
+        try:
+            if self._reader is not None:
+                return self._reader.fetchone(self._sql, (user_id,))
+            assert self._reserve is not None
+            kept = self._reserve.take()
+            try:
+                row = kept.dbapi.execute(self._sql, (user_id,)).fetchone()
+            except BaseException:
+                kept.fairy.close()
+                raise
+            self._reserve.give(kept)
+            return row  # type: ignore[no-any-return]
+        except dbapi.Error as exc:  # as a Core statement would raise it: the CLI names the problem
+            raise DBAPIError.instance(None, None, exc, dbapi.Error, hide_parameters=True,
+                                      dialect=self.db.dialect) from exc
+
