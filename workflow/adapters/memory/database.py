@@ -24,6 +24,9 @@ class MemoryDatabase:
         self.outbox: dict[int, dict[str, Any]] = {}
         self.outbox_keys: dict[str, int] = {}
         self.access: list[dict[str, Any]] = []
+        self.witness: list[Any] = []  # WitnessRoot, in id order
+        self.witness_leaves: dict[str, list[tuple[int, int, str]]] = {}  # case -> (witness id, seq, hash)
+        self.witness_timestamps: dict[int, Any] = {}
 
 
 class Journal:

@@ -9,6 +9,7 @@ from workflow.adapters.memory.cases import MemoryCases
 from workflow.adapters.memory.database import Journal, MemoryDatabase
 from workflow.adapters.memory.eventstore import MemoryEventStore
 from workflow.adapters.memory.outbox import MemoryOutbox
+from workflow.adapters.memory.witness import MemoryWitnessLog
 
 
 class MemoryUnitOfWork:
@@ -19,6 +20,7 @@ class MemoryUnitOfWork:
         self.store = MemoryEventStore(db, self._journal)
         self.cases = MemoryCases(db, self._journal)
         self.access_log = MemoryAccessLog(db, self._journal)
+        self.witness = MemoryWitnessLog(db, self._journal)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._db.lock.acquire()

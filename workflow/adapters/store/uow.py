@@ -11,8 +11,8 @@ them SQLAlchemy's connection, transaction and event objects cost about three tim
 BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from, and cleanly
 ends in, a `Reserve` (store.reserve) rather than the pool, for the same reason.
 
-Its repositories: `store` (the event store), `cases` (the case read model) and `access_log`, all
-on the same connection and transaction; the last two are made when first asked for.
+Its repositories: `store` (the event store), `cases` (the case read model), `access_log` and
+`witness`, all on the same connection and transaction; the last three are made when first asked for.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from workflow.adapters.store.cases import SqlCases
 from workflow.adapters.store.db import is_sqlite
 from workflow.adapters.store.eventstore import Driver, EventStore
 from workflow.adapters.store.reserve import Kept, Reserve
+from workflow.adapters.store.witness import SqlWitnessLog
 from workflow.domain.errors import Conflict
 
 _BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
         self.store: EventStore
         self._cases: SqlCases | None = None
         self._access_log: SqlAccessLog | None = None
+        self._witness: SqlWitnessLog | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         engine = self._engine
@@ -93,6 +95,12 @@ class SqlUnitOfWork:
         if self._access_log is None:
             self._access_log = SqlAccessLog(self._connection)
         return self._access_log
+
+    @property
+    def witness(self) -> SqlWitnessLog:
+        if self._witness is None:
+            self._witness = SqlWitnessLog(self._connection)
+        return self._witness
 
     def commit(self) -> None:
         try:
@@ -180,6 +188,7 @@ class ConnectionUnit:
         self.store = EventStore(conn)
         self.cases = SqlCases(lambda: conn, lambda: self.store.driver)
         self.access_log = SqlAccessLog(lambda: conn)
+        self.witness = SqlWitnessLog(lambda: conn)
 
     def __enter__(self) -> ConnectionUnit:
         return self
