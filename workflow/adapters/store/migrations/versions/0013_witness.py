@@ -8,7 +8,7 @@ holds an RFC 3161 timestamp token per root, when a timestamping service is confi
 are append-only, like the events: a root, once sent, is never changed here either.
 
 Revision ID: 0013_witness
-Revises: 0008_access_chain, 0010_web_signin
+Revises: 0010_web_signin
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from workflow.adapters.store.ddl import append_only, drop_append_only
 from workflow.adapters.store.types import BigId, UTCDateTime
 
 revision = "0013_witness"
-# The heads this schema grew from: the access log's chain (whose head a root holds) and the
-# newest table; every other branch (reminders, cases) is below one of them or independent.
-down_revision = ("0008_access_chain", "0010_web_signin")
+# On the newest branch. The witness tables refer to no other table (a root holds the access log's
+# head as a value), so they need no other branch; nor do they merge branches, which would take
+# every branch's head (0008_access_chain among them) from the others' own downgrades and tests.
+down_revision = "0010_web_signin"
 branch_labels = None
 depends_on = None
 
