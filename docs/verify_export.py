@@ -693,7 +693,10 @@ def witness_records(path: Path) -> list[dict]:
         for part in msg.walk():
             if part.get_content_type() != "text/plain":
                 continue
-            text = part.get_content()
+            try:
+                text = part.get_content()
+            except (LookupError, ValueError):  # an unknown charset, a broken transfer encoding
+                continue
             for m in WITNESS_BLOCK.finditer(text):
                 try:
                     found.append(json.loads(m.group(1), parse_constant=reject_constant))

@@ -148,8 +148,9 @@ def export_cmd(state: State, out: str, school: str | None, since: str | None, ac
                purpose: str | None, on_behalf_of: str | None) -> None:
     """Exporteer de gebeurtenissen voor een controleur.
 
-    Als JSON Lines, met een manifest en SHA256SUMS (docs/event-chain.md); docs/verify_export.py
-    controleert een export met alleen de standaardbibliotheek van Python.
+    Als JSON Lines, met een manifest, de bewijzen dat elke casus in de laatste controlewaarde
+    zit (proofs.jsonl) en SHA256SUMS (docs/event-chain.md); docs/verify_export.py controleert
+    een export met alleen de standaardbibliotheek van Python.
     """
     from pathlib import Path
 
