@@ -2,10 +2,11 @@
 """Check a passend export against docs/event-chain.md, with nothing but Python's standard library.
 
     python3 verify_export.py EXPORT_DIR [--anchor OLD_MANIFEST ...] [--definitions FOLDER]
+                             [--witness ROOTFILE ...]
 
 What is checked, each as the specification (docs/event-chain.md) states it:
-  - the folder holds exactly events.jsonl, manifest.json and SHA256SUMS; SHA256SUMS has exactly
-    its two lines, and every SHA-256 matches;
+  - the folder holds exactly events.jsonl, manifest.json, proofs.jsonl and SHA256SUMS;
+    SHA256SUMS has exactly its three lines, and every SHA-256 matches;
   - every line of events.jsonl: UTF-8, one JSON object, ended by "\\n"; exactly the specified
     fields, each of its specified JSON type (no floats anywhere); a known event type with exactly
     its payload fields; sealed values (and nothing else) where the specification says sealed;
@@ -18,7 +19,10 @@ What is checked, each as the specification (docs/event-chain.md) states it:
     events, the definitions used, store_chain_intact true;
   - with --anchor: every case head held by each earlier manifest is still in this export with
     the same hash (the history was extended, not rewritten); the access log did not shrink;
-  - with --definitions: each definition file named in the manifest has the SHA-256 it gives.
+  - with --definitions: each definition file named in the manifest has the SHA-256 it gives;
+  - proofs.jsonl: each line a case's inclusion proof in the manifest's witness root, leading to
+    that root, its head hash the export's event at that seq; without filters, one per leaf;
+  - with --witness: the manifest's witness root is one a witness kept (a saved mail or JSON).
 
 It reads the export as a stream: memory holds one line, one manifest entry and one entry per
 anchor, however large the export. Every problem is printed as one line starting with FAIL and
@@ -44,9 +48,14 @@ from typing import NoReturn
 
 # ---- the specification, as data ------------------------------------------------------------
 
-EVENTS, MANIFEST, SUMS = "events.jsonl", "manifest.json", "SHA256SUMS"
-FILES = (EVENTS, MANIFEST, SUMS)
-FORMAT, FORMAT_VERSION, CHAIN_VERSION = "passend-export", 1, 1
+EVENTS, MANIFEST, PROOFS, SUMS = "events.jsonl", "manifest.json", "proofs.jsonl", "SHA256SUMS"
+FILES = (EVENTS, MANIFEST, PROOFS, SUMS)
+SUMMED = (EVENTS, MANIFEST, PROOFS)  # SHA256SUMS' lines, in this order
+FORMAT, FORMAT_VERSION, CHAIN_VERSION = "passend-export", 2, 1
+WITNESS_FORMAT, TREE = "passend-witness", "rfc6962-sha256"
+WITNESS_KEYS = ("access_log", "at", "cases", "day", "events", "format", "root", "tree", "v")
+PROOF_KEYS = ("case_id", "head_hash", "index", "path", "seq")
+WITNESS_BLOCK = re.compile(r"-----BEGIN PASSEND WITNESS-----\s*(.*?)\s*-----END PASSEND WITNESS-----", re.S)
 GENESIS = "0" * 64
 
 # An event line's fields, in the order they stand on the line. The canonical form (what is
@@ -137,7 +146,7 @@ EVIDENCE = {
 
 MANIFEST_KEYS = ("format", "format_version", "chain_version", "spec", "created_at", "exported_by", "purpose",
                  "filters", "counts", "store_chain_intact", "files", "export_sha256", "definitions",
-                 "access_log", "cases")
+                 "access_log", "witness", "cases")
 CASE_KEYS = ("case_id", "events", "first_seq", "anchor_prev_hash", "last_seq", "head_hash", "process_versions",
              "school", "store_version", "store_head_hash", "complete")
 
@@ -146,6 +155,7 @@ MAX_LINE = 1 << 20          # one events.jsonl line
 MAX_MANIFEST_HEAD = 1 << 20  # the manifest before its case entries
 MAX_ENTRY = 1 << 16         # one manifest case entry
 MAX_SUMS = 1 << 12          # SHA256SUMS
+MAX_PROOF = 1 << 16         # one proofs.jsonl line
 
 
 class Usage(Exception):
@@ -672,10 +682,11 @@ def check_head(head: dict, where: str, report: Report) -> None:
     if not (isinstance(c, dict) and list(c) == ["cases", "events"] and all(is_int(v) and v >= 0 for v in c.values())):
         report.fail(where, "counts must be {cases, events}, integers >= 0")
     files = get("files")
-    if not (isinstance(files, dict) and list(files) == [EVENTS] and isinstance(files[EVENTS], dict)
-            and list(files[EVENTS]) == ["sha256", "lines"] and isinstance(files[EVENTS]["sha256"], str)
-            and HEX64.fullmatch(files[EVENTS]["sha256"]) and is_int(files[EVENTS]["lines"])):
-        report.fail(where, 'files must be {"events.jsonl": {sha256, lines}}')
+    if not (isinstance(files, dict) and list(files) == [EVENTS, PROOFS]
+            and all(isinstance(files[n], dict) and list(files[n]) == ["sha256", "lines"]
+                    and isinstance(files[n]["sha256"], str) and HEX64.fullmatch(files[n]["sha256"])
+                    and is_int(files[n]["lines"]) for n in (EVENTS, PROOFS))):
+        report.fail(where, 'files must be {"events.jsonl": {sha256, lines}, "proofs.jsonl": {sha256, lines}}')
     elif files[EVENTS]["sha256"] != get("export_sha256"):
         report.fail(where, "export_sha256 differs from files.events.jsonl.sha256")
     defs = get("definitions")
@@ -689,6 +700,176 @@ def check_head(head: dict, where: str, report: Report) -> None:
         report.fail(where, "access_log must be {records, head_hash}")
     elif a["records"] == 0 and a["head_hash"] != GENESIS:
         report.fail(where, "access_log.head_hash must be 64 zeros when the log has no records")
+    if "witness" in head and head["witness"] is not None and witness_problem(head["witness"]) is not None:
+        report.fail(where, f"witness: {witness_problem(head['witness'])}")
+
+
+# ---- witness roots and inclusion proofs (docs/event-chain.md, "Witnessing") ------------------
+
+def witness_problem(w: object) -> str | None:
+    """Why `w` is not a witness record, or None."""
+    if not isinstance(w, dict) or sorted(w) != list(WITNESS_KEYS):
+        return f"must be null or an object with exactly {', '.join(WITNESS_KEYS)}"
+    a = w["access_log"]
+    if not (w["format"] == WITNESS_FORMAT and is_int(w["v"]) and w["v"] == 1 and w["tree"] == TREE
+            and valid_date(w["day"]) and valid_instant(w["at"]) and isinstance(w["root"], str)
+            and HEX64.fullmatch(w["root"]) and is_int(w["cases"]) and w["cases"] >= 0 and is_int(w["events"])
+            and w["events"] >= 0 and isinstance(a, dict) and sorted(a) == ["head_hash", "records"]
+            and is_int(a["records"]) and a["records"] >= 0 and isinstance(a["head_hash"], str)
+            and HEX64.fullmatch(a["head_hash"])):
+        return f'a field has the wrong type or value (format "{WITNESS_FORMAT}", v 1, tree "{TREE}")'
+    return None
+
+
+def leaf_hash(case_id: str, seq: int, head_hash: str) -> bytes:
+    data = json.dumps({"case_id": case_id, "head_hash": head_hash, "seq": seq}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def root_from_proof(leaf: bytes, index: int, size: int, path: list) -> str | None:
+    """RFC 9162 section 2.1.3.2: the root `path` leads to from leaf `index` of `size`, or None."""
+    if not 0 <= index < size:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return None
+        sibling = bytes.fromhex(p)
+        if fn & 1 or fn == sn:
+            r = node_hash(sibling, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, sibling)
+        fn >>= 1
+        sn >>= 1
+    return r.hex() if sn == 0 else None
+
+
+def witness_records(path: Path) -> list[dict]:
+    """The witness records in a saved mail (.eml), a JSON file (one record or a list) or a folder
+    of them. Raises Usage when there are none."""
+    import email
+    from email import policy
+
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".eml", ".json"))
+        return [r for f in files for r in witness_records(f)]
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise Usage(f"cannot read --witness {path}: {e.strerror}") from None
+    found: list = []
+    if data.lstrip()[:1] in (b"{", b"["):
+        try:
+            parsed = json.loads(data.decode("utf-8"), parse_constant=reject_constant)
+        except (ValueError, RecursionError):
+            raise Usage(f"--witness {path} is not JSON") from None
+        found = parsed if isinstance(parsed, list) else [parsed]
+    else:
+        msg = email.message_from_bytes(data, policy=policy.default)
+        for part in msg.walk():
+            if part.get_content_type() != "text/plain":
+                continue
+            try:
+                text = part.get_content()
+            except (LookupError, ValueError):  # an unknown charset, a broken transfer encoding
+                continue
+            for m in WITNESS_BLOCK.finditer(text):
+                try:
+                    found.append(json.loads(m.group(1), parse_constant=reject_constant))
+                except (ValueError, RecursionError):
+                    raise Usage(f"--witness {path}: the witness block is not JSON") from None
+    if not found or any(witness_problem(r) is not None for r in found):
+        raise Usage(f"--witness {path} holds no passend witness record")
+    return found
+
+
+class Proofs:
+    """proofs.jsonl, read in step with the cases of events.jsonl (both in case-id order)."""
+
+    def __init__(self, path: Path, witness: dict | None, report: Report) -> None:
+        self.fh = path.open("rb")
+        self.witness, self.report = witness, report
+        self.sha = hashlib.sha256()
+        self.lines = 0
+        self.last_index = -1
+        self.last_id: str | None = None
+        self.unchecked = 0  # proofs of a seq before the export's first event (--since)
+        self.pending: tuple[int, dict] | None = None
+        self.done = False
+
+    def _next(self) -> tuple[int, dict] | None:
+        while not self.done:
+            raw = self.fh.readline(MAX_PROOF + 1)
+            if not raw:
+                self.done = True
+                return None
+            self.sha.update(raw)
+            self.lines += 1
+            where = f"{PROOFS} line {self.lines}"
+            if len(raw) > MAX_PROOF or not raw.endswith(b"\n"):
+                self.report.fail(where, "too long, or not ended by a line feed")
+                continue
+            try:
+                p = json.loads(raw.decode("utf-8"), parse_constant=reject_constant)
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                self.report.fail(where, "is not a JSON object in UTF-8")
+                continue
+            if not (isinstance(p, dict) and sorted(p) == list(PROOF_KEYS) and isinstance(p["case_id"], str)
+                    and CASE_ID.fullmatch(p["case_id"]) and is_int(p["seq"]) and p["seq"] >= 1 and is_int(p["index"])
+                    and isinstance(p["head_hash"], str) and HEX64.fullmatch(p["head_hash"])
+                    and isinstance(p["path"], list) and len(p["path"]) <= 64
+                    and all(isinstance(h, str) and HEX64.fullmatch(h) for h in p["path"])):
+                self.report.fail(where, f"a proof has exactly {', '.join(PROOF_KEYS)}, of the specified types")
+                continue
+            if raw != json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n":
+                self.report.fail(where, "not in canonical form (sorted keys, no spaces)")
+            if self.last_id is not None and p["case_id"] <= self.last_id:
+                self.report.fail(where, "proofs must be in increasing case-id order, one per case")
+                continue
+            self.last_id = p["case_id"]
+            self.check_path(p, where)
+            return self.lines, p
+        return None
+
+    def check_path(self, p: dict, where: str) -> None:
+        w = self.witness
+        if w is None:
+            self.report.fail(where, "a proof, but the manifest has no witness root")
+            return
+        if p["index"] <= self.last_index:
+            self.report.fail(where, "proof indexes must increase with the case id (the tree's leaf order)")
+        self.last_index = p["index"]
+        leaf = leaf_hash(p["case_id"], p["seq"], p["head_hash"])
+        if root_from_proof(leaf, p["index"], w["cases"], p["path"]) != w["root"]:
+            self.report.fail(where, f"({p['case_id']}) the proof does not lead to the witness root of {w['day']}")
+
+    def peek(self) -> tuple[int, dict] | None:
+        if self.pending is None:
+            self.pending = self._next()
+        return self.pending
+
+    def before(self, case_id: str | None) -> None:
+        """Proofs of cases before `case_id` (None: all that are left): not in the export."""
+        while (found := self.peek()) is not None and (case_id is None or found[1]["case_id"] < case_id):
+            self.pending = None
+            self.report.fail(f"{PROOFS} line {found[0]} ({found[1]['case_id']})",
+                             "a proof of a case that is not in this export")
+
+    def take(self, case_id: str) -> dict | None:
+        found = self.peek()
+        if found is not None and found[1]["case_id"] == case_id:
+            self.pending = None
+            return found[1]
+        return None
 
 
 def definition_ok(d: object) -> bool:
@@ -755,6 +936,8 @@ class CaseWalk:
         self.in_order = True  # False: the case came out of case-id order (not compared further)
         self.anchors: list[tuple[Anchor, dict]] = []
         self.anchor_hashes: dict[int, tuple[int, str]] = {}  # seq an anchor names -> (line, hash)
+        self.proof: dict | None = None  # its line of proofs.jsonl
+        self.proof_hash: str | None = None  # the hash of its event at the proof's seq
 
 
 class Anchor:
@@ -813,8 +996,11 @@ class Anchor:
 
 
 class Checker:
-    def __init__(self, folder: Path, anchors: list[Anchor], definitions: Path | None, report: Report) -> None:
+    def __init__(self, folder: Path, anchors: list[Anchor], definitions: Path | None, report: Report,
+                 pinned: list[dict] | None = None) -> None:
         self.folder, self.anchors, self.definitions, self.report = folder, anchors, definitions, report
+        self.pinned = pinned  # --witness: the roots the witnesses kept
+        self.proofs: Proofs | None = None
         self.manifest: ManifestReader | None = None
         self.head: dict | None = None
         self.filters: dict = {}
@@ -845,14 +1031,14 @@ class Checker:
         with path.open("rb") as fh:
             data = fh.read(MAX_SUMS + 1)
         if len(data) > MAX_SUMS:
-            self.report.fail(SUMS, "too large for two lines")
+            self.report.fail(SUMS, "too large for three lines")
             return {}
         sums: dict[str, str] = {}
         lines = data.split(b"\n")
         if lines[-1] != b"":
             self.report.fail(SUMS, "does not end with a newline")
         lines = lines[:-1] if lines[-1] == b"" else lines
-        want = (EVENTS, MANIFEST)
+        want = SUMMED
         for number, raw in enumerate(lines, 1):
             m = re.fullmatch(rb"([0-9a-f]{64})  ([A-Za-z0-9._-]+)", raw)
             if m is None:
@@ -860,7 +1046,8 @@ class Checker:
                 continue
             name = m.group(2).decode("ascii")
             if number > len(want) or name != want[number - 1]:
-                self.report.fail(f"{SUMS} line {number}", f"{name}: expected exactly {EVENTS} then {MANIFEST}")
+                self.report.fail(f"{SUMS} line {number}",
+                                 f"{name}: expected exactly {', '.join(SUMMED)}, in that order")
             if name in sums:
                 continue
             sums[name] = m.group(1).decode("ascii")
@@ -880,6 +1067,12 @@ class Checker:
             self.report.note("the manifest could not be read: events are checked on their own")
             return
         check_head(self.head, MANIFEST, self.report)
+        w = self.head.get("witness")
+        w = w if witness_problem(w) is None else None
+        if (self.folder / PROOFS).is_file():
+            self.proofs = Proofs(self.folder / PROOFS, w, self.report)
+        if self.pinned is not None:
+            self.check_pinned(w)
         f = self.head.get("filters")
         self.filters = f if isinstance(f, dict) else {}
         since = self.filters.get("since")
@@ -948,6 +1141,9 @@ class Checker:
                                     "follow in increasing case-id order (events split or moved)")
             return case
         self.last_case_id = cid
+        if self.proofs is not None:
+            self.proofs.before(cid)
+            case.proof = self.proofs.take(cid)
         for anchor in self.anchors:
             for line, entry in anchor.entries_before(cid):
                 self.anchor_absent(anchor, line, entry)
@@ -1011,6 +1207,8 @@ class Checker:
         for _anchor, entry in case.anchors:
             if seq in (entry["last_seq"], entry["first_seq"] - 1):
                 case.anchor_hashes[seq] = (number, event.get("hash"))
+        if case.proof is not None and seq == case.proof["seq"]:
+            case.proof_hash = event.get("hash") if isinstance(event.get("hash"), str) else ""
         case.events += 1
         case.last_seq = seq if is_int(seq) else case.last_seq + 1
         case.head = event.get("hash") if isinstance(event.get("hash"), str) else ""
@@ -1038,6 +1236,65 @@ class Checker:
                 self.compare_entry(case, entry, f"{MANIFEST} line {line} ({case.case_id})")
         for anchor, entry in case.anchors:
             self.compare_anchor(case, anchor, entry)
+        if case.proof is not None:
+            self.compare_proof(case, case.proof)
+
+    def compare_proof(self, case: CaseWalk, proof: dict) -> None:
+        where = f"{PROOFS} ({case.case_id} seq {proof['seq']})"
+        w = (self.head or {}).get("witness") or {}
+        if case.proof_hash is not None:
+            if case.proof_hash != proof["head_hash"]:
+                self.report.fail(where, f"the export's event has another hash than the head the witness root of "
+                                        f"{w.get('day')} holds: the history up to it was rewritten")
+        elif is_int(case.first_seq) and proof["seq"] < case.first_seq:
+            assert self.proofs is not None
+            self.proofs.unchecked += 1  # before this export's window (--since)
+        else:
+            self.report.fail(where, f"{case.case_id} ends at seq {case.last_seq}, before its head in the witness root "
+                                    f"of {w.get('day')}: events were removed")
+
+    def check_pinned(self, w: dict | None) -> None:
+        """--witness: the manifest's root must be one of the roots the witnesses kept."""
+        assert self.pinned is not None
+        if w is None:
+            self.report.fail(MANIFEST, "--witness given, but the manifest has no witness root")
+            return
+        same_day = [r for r in self.pinned if r.get("day") == w["day"]]
+        if not same_day:
+            days = sorted({str(r.get("day")) for r in self.pinned})
+            self.report.fail(MANIFEST, f"witness root of {w['day']}: no witness record of that day given "
+                                       f"(given: {', '.join(days[:5])}{' ...' if len(days) > 5 else ''})")
+        elif w not in same_day:
+            self.report.fail(MANIFEST, f"witness root of {w['day']} differs from the one the witness kept: the "
+                                       "root, its counts or the access log's head were changed")
+
+    def finish_proofs(self, sums: dict[str, str]) -> None:
+        pr = self.proofs
+        if pr is None:
+            return
+        pr.before(None)
+        pr.fh.close()
+        sha = pr.sha.hexdigest()
+        if sums.get(PROOFS) not in (None, sha):
+            self.report.fail(SUMS, f"{PROOFS}: SHA-256 differs")
+        head = self.head or {}
+        files = head.get("files")
+        entry = files.get(PROOFS) if isinstance(files, dict) else None
+        if isinstance(entry, dict):
+            if entry.get("lines") != pr.lines:
+                self.report.fail(MANIFEST, f"files.{PROOFS}.lines is {entry.get('lines')!r}, the file has {pr.lines}")
+            if entry.get("sha256") != sha:
+                self.report.fail(MANIFEST, f"files.{PROOFS}.sha256 differs from the file's SHA-256")
+        w = pr.witness
+        f = self.filters
+        if w is not None and f.get("schools") is None and f.get("since") is None and pr.lines != w["cases"]:
+            self.report.fail(PROOFS, f"{pr.lines} proofs, the witness root of {w['day']} holds {w['cases']} cases: "
+                                     "an export without filters proves every one")
+        if pr.unchecked:
+            self.report.note(f"{pr.unchecked} proofs name a seq before this export's window (--since): their "
+                             "head hash was not compared with an event")
+        if w is not None:
+            print(f"witness root of {w['day']}: {pr.lines} proofs")
 
     def pending_entry(self) -> tuple[int, dict] | None:
         """The manifest's next case entry not yet matched with the events, read and checked once."""
@@ -1273,6 +1530,9 @@ def run(argv: list[str]) -> int:
                         help="earlier manifests (or export folders) whose case heads this export must extend")
     parser.add_argument("--definitions", metavar="FOLDER",
                         help="the process folder holding the definition files named in the manifest")
+    parser.add_argument("--witness", nargs="+", action="extend", default=None, metavar="ROOTFILE",
+                        help="roots the witnesses kept (saved .eml mails, JSON, or a folder): the manifest's "
+                             "witness root must be one of them")
     args = parser.parse_args(argv)
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -1287,11 +1547,15 @@ def run(argv: list[str]) -> int:
         if path.is_dir():
             path = path / MANIFEST
         anchors.append(Anchor(path, report))
-    checker = Checker(folder, anchors, definitions, report)
+    pinned = None
+    if args.witness is not None:
+        pinned = [r for name in args.witness for r in witness_records(Path(name))]
+    checker = Checker(folder, anchors, definitions, report, pinned)
     sums = checker.check_folder()
     checker.open_manifest()
     checker.walk_events()
     checker.finish(sums)
+    checker.finish_proofs(sums)
     checker.finish_anchors()
     verdict = "OK" if report.failures == 0 else "BROKEN"
     print(f"{verdict}: {checker.cases} cases, {checker.lines} events, {report.failures} problems")
@@ -1303,8 +1567,8 @@ def main() -> int:
         return run(sys.argv[1:])
     except Usage as e:
         print(f"verify_export.py: {e}", file=sys.stderr)
-        print("usage: python3 verify_export.py EXPORT_DIR [--anchor OLD_MANIFEST ...] [--definitions FOLDER]",
-              file=sys.stderr)
+        print("usage: python3 verify_export.py EXPORT_DIR [--anchor OLD_MANIFEST ...] [--definitions FOLDER] "
+              "[--witness ROOTFILE ...]", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"verify_export.py: cannot read {e.filename}: {e.strerror}", file=sys.stderr)

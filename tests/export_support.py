@@ -183,7 +183,9 @@ class ExportCopy:
         if entries:
             m["cases"] = list(_entries(self.events(), {c["case_id"]: c["school"] for c in m["cases"]}))
             m["counts"] = {"cases": len(m["cases"]), "events": len(self.lines)}
-        m["files"] = {"events.jsonl": {"sha256": sha, "lines": len(self.lines)}}
+        proofs = (self.folder / "proofs.jsonl").read_bytes()
+        m["files"] = {"events.jsonl": {"sha256": sha, "lines": len(self.lines)},
+                      "proofs.jsonl": {"sha256": hashlib.sha256(proofs).hexdigest(), "lines": proofs.count(b"\n")}}
         m["export_sha256"] = sha
         self.write_manifest()
 
@@ -194,7 +196,7 @@ class ExportCopy:
 
     def write_sums(self) -> None:
         sums = [f"{hashlib.sha256((self.folder / n).read_bytes()).hexdigest()}  {n}\n"
-                for n in ("events.jsonl", "manifest.json")]
+                for n in ("events.jsonl", "manifest.json", "proofs.jsonl")]
         (self.folder / "SHA256SUMS").write_text("".join(sums), encoding="ascii")
 
 

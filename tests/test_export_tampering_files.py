@@ -58,7 +58,7 @@ def sums_other_form(c: ExportCopy, ids: dict[str, str]) -> str:
 def sums_extra_line(c: ExportCopy, ids: dict[str, str]) -> str:
     path = c.folder / "SHA256SUMS"
     path.write_text(path.read_text(encoding="ascii") + "0" * 64 + "  notes.txt\n", encoding="ascii")
-    return r"SHA256SUMS line 3: notes\.txt: expected exactly"
+    return r"SHA256SUMS line 4: notes\.txt: expected exactly"
 
 
 def store_chain_not_intact(c: ExportCopy, ids: dict[str, str]) -> str:
@@ -74,9 +74,9 @@ def chain_version_in_manifest(c: ExportCopy, ids: dict[str, str]) -> str:
 
 
 def format_version_changed(c: ExportCopy, ids: dict[str, str]) -> str:
-    c.manifest["format_version"] = 2
+    c.manifest["format_version"] = 1
     c.write_manifest()
-    return r"manifest\.json: format_version must be 1"
+    return r"manifest\.json: format_version must be 2"
 
 
 def manifest_count_changed(c: ExportCopy, ids: dict[str, str]) -> str:
@@ -167,7 +167,7 @@ def not_a_regular_file(c: ExportCopy, ids: dict[str, str]) -> str:
 def sums_lines_swapped(c: ExportCopy, ids: dict[str, str]) -> str:
     path = c.folder / "SHA256SUMS"
     path.write_text("".join(reversed(path.read_text(encoding="ascii").splitlines(keepends=True))), encoding="ascii")
-    return r"SHA256SUMS line 1: manifest\.json: expected exactly events\.jsonl then manifest\.json"
+    return r"SHA256SUMS line 1: proofs\.jsonl: expected exactly events\.jsonl, manifest\.json, proofs\.jsonl"
 
 
 def sums_one_space(c: ExportCopy, ids: dict[str, str]) -> str:
@@ -197,9 +197,9 @@ def manifest_field_removed(c: ExportCopy, ids: dict[str, str]) -> str:
 
 
 def manifest_wrong_type(c: ExportCopy, ids: dict[str, str]) -> str:
-    c.manifest["format_version"] = "1"
+    c.manifest["format_version"] = "2"
     c.write_manifest()
-    return r"manifest\.json: format_version must be 1"
+    return r"manifest\.json: format_version must be 2"
 
 
 def manifest_format_changed(c: ExportCopy, ids: dict[str, str]) -> str:

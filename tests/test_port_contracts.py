@@ -599,3 +599,49 @@ def test_throttle_counters_are_made_locked_set_and_forgotten(store: Store) -> No
         uow.commit()
     with store.uow(write=False) as uow:
         assert uow.throttle.get("k") is None and uow.throttle.get("old") is None
+
+
+# ---- witness log --------------------------------------------------------------------------------
+
+def test_the_witness_log_keeps_roots_and_their_leaves(store: Store, definition: ProcessDefinition) -> None:
+    from workflow.adapters.ports import WitnessLeaf, WitnessRoot
+
+    for cid in ("C-B", "C-A", "C-C"):
+        put_new(store, opened(definition, cid))
+    with store.uow(write=False) as uow:
+        heads = {cid: (v, h) for cid, v, h in uow.cases.heads()}
+
+    def root(day: int) -> WitnessRoot:
+        return WitnessRoot(day=dt.date(2026, 3, day), at=T0, tree="rfc6962-sha256", root=f"{day:064x}", cases=3,
+                           events=3, access_records=0, access_head=GENESIS_HASH)
+
+    first = [WitnessLeaf(cid, *heads[cid]) for cid in ("C-A", "C-B", "C-C")]
+    with store.uow() as uow:
+        one = uow.witness.add(root(2), first)
+        uow.commit()
+    later = add(store, definition, "C-B", signal, T0 + dt.timedelta(hours=1))
+    with store.uow() as uow:  # C-B moved on, C-C is no longer there (seq 0)
+        two = uow.witness.add(root(3), [WitnessLeaf("C-B", 2, later.head_hash), WitnessLeaf("C-C", 0, "0" * 64)])
+        uow.commit()
+    with pytest.raises(Conflict), store.uow() as uow:  # one root a day
+        uow.witness.add(root(3), [])
+        uow.commit()
+    with store.uow(write=False) as uow:
+        latest = uow.witness.latest()
+        assert latest is not None and latest.id == two and latest.day == dt.date(2026, 3, 3)
+        got = uow.witness.of_day(dt.date(2026, 3, 2))
+        assert got is not None and got.id == one and got.root == root(2).root and got.at == T0
+        assert uow.witness.of_day(dt.date(2026, 3, 4)) is None
+        assert list(uow.witness.leaves(one)) == first
+        assert list(uow.witness.leaves(two)) == [first[0], WitnessLeaf("C-B", 2, later.head_hash)]
+        assert uow.witness.event_hashes([("C-B", 2), ("C-A", 1), ("C-A", 2)]) == {
+            ("C-B", 2): later.head_hash, ("C-A", 1): heads["C-A"][1]}
+        assert uow.witness.cases_with_events(["C-A", "C-GONE"]) == {"C-A"}
+        assert uow.witness.timestamp(one) is None
+    with store.uow() as uow:
+        uow.access_log.append([_access("C-A"), _access("C-B")])
+        uow.commit()
+    with store.uow(write=False) as uow:
+        head = uow.access_log.head()["head_hash"]
+        assert uow.witness.access_hash_at(2) == head and uow.witness.access_hash_at(3) is None
+        assert uow.witness.access_hash_at(1) not in (None, head)

@@ -96,3 +96,37 @@ def test_two_serve_processes_plan_and_send_each_reminder_once(tmp_path: Path, db
     ids = inbox.message_ids()
     assert len(ids) == 12 and len(set(ids)) == 12
     assert sorted(str(m["Subject"]).split("casus ")[1].split()[0] for m in inbox.messages()) == sorted(cases)
+
+
+def test_two_serve_processes_send_the_day_s_witness_root_once(tmp_path: Path, db_url: str) -> None:
+    """`[witness]`: two `serve --once` processes at once, then two more: one root for the day,
+    each witness mailed once, whichever process won."""
+    from tests.reminders_support import Clock, clocked_engine, to_niveau_4
+    from tests.witness_support import PRIVACY, WITNESS, witness_extra
+
+    port = free_port()
+    cfg = write_config(tmp_path, db_url, extra=witness_extra(port, batch_size=3))
+    d0 = dt.date(2026, 9, 7)
+    engine = clocked_engine(cfg, Clock(d0))
+    for i in range(5):
+        to_niveau_4(engine, pupil=f"LL-{i}")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "workflow.entrypoints.cli.main", "--config", str(cfg), "serve", "--once",
+           "--now", f"{d0.isoformat()}T19:00", "--json"]
+    results = []
+    with smtp_server(port) as (_, inbox):
+        for _round in range(2):
+            procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+                     for _ in range(2)]
+            outs = [p.communicate(timeout=120) for p in procs]
+            assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
+            results += [json.loads(o[0]) for o in outs]
+    assert sum(r["witness"] for r in results) == 2, results
+    assert sorted(str(m["To"]) for m in inbox.messages()) == sorted([WITNESS, PRIVACY])
+    assert len(set(inbox.message_ids())) == 2
+    with engine.uow(write=False) as uow:
+        root = uow.witness.of_day(d0)
+        assert root is not None and root.cases == 5
+        assert uow.witness.of_day(d0 + dt.timedelta(days=1)) is None
+    assert all(root.root in m.get_content() for m in inbox.messages())
+    engine.db.dispose()

@@ -26,8 +26,16 @@ SQLITE_TRIGGERS = {
     "access_log_no_delete": "CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log\n"
                             "       BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END",
 }
+# The witness tables (0013_witness) are append-only too, made by the same helper.
+WITNESS_TABLES = ("witness", "witness_leaves", "witness_timestamps")
+SQLITE_TRIGGERS.update({
+    f"{t}_no_{verb.lower()}": f"CREATE TRIGGER {t}_no_{verb.lower()} BEFORE {verb} ON {t}\n"
+                               "       BEGIN SELECT RAISE(ABORT, 'witness roots are append-only'); END"
+    for t in WITNESS_TABLES for verb in ("UPDATE", "DELETE")
+})
 PG_TRIGGERS = {"events_append_only": "passend_events_append_only",
-               "access_log_append_only": "passend_access_log_append_only"}
+               "access_log_append_only": "passend_access_log_append_only",
+               **{f"{t}_append_only": f"passend_{t}_append_only" for t in WITNESS_TABLES}}
 
 
 def _triggers(db: SAEngine) -> dict[str, Any]:

@@ -6,7 +6,7 @@ database, a key file or a mail channel by itself, and nothing else constructs an
 
 - the store: the database URL picks the SQL store (`sqlite:///...`, `postgresql://...`;
   workflow.adapters.store) or the in-memory fake (`memory://`; workflow.adapters.memory);
-- the settings: `[retention]`, `[reminders]` and `[notifier]` are read from the config file once,
+- the settings: `[retention]`, `[reminders]`, `[notifier]` and `[witness]` are read from the config file once,
   checked, and handed to the services as typed objects (no service reads `config.raw`);
 - the keys, the process definitions, the clock and the notifier.
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from workflow.service_layer.reminders.service import ReminderService
     from workflow.service_layer.reminders.settings import ReminderSettings
     from workflow.service_layer.retention import RetentionPolicy
+    from workflow.service_layer.witness.settings import WitnessSettings
 
 # The parts are imported where they are wired, not here: `audit verify` asks for a bare store
 # (`open_store`) and starts without the definitions, keys, state machine and structlog, as fast
@@ -133,4 +134,11 @@ def reminder_service(engine: Engine, now: Callable[[], dt.datetime] = utcnow) ->
     for school, what, roles in unreachable(engine, settings):
         log.warning("reminders.no_recipient", school=school, messages=what, roles=list(roles))
     return ReminderService(engine, settings, make_notifier(engine), now,
-                           mail_domain=mail_domain(engine.config))
+                           mail_domain=mail_domain(engine.config), witness=witness_settings(engine.config))
+
+
+def witness_settings(config: Config) -> WitnessSettings | None:
+    """`[witness]` of the config, checked; None when witnessing is off (no such table)."""
+    from workflow.service_layer.witness.settings import parse_witness
+
+    return parse_witness(config.raw.get("witness"), str(config.path), config.base)

@@ -21,7 +21,7 @@ REGIONS = ("noord", "midden", "zuid")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 KNOWN_SECTIONS = {
     "database", "security", "process", "logging", "schools", "users", "reminders", "notifier",
-    "retention", "audit", "web",
+    "retention", "audit", "web", "witness",
 }
 
 

@@ -31,6 +31,8 @@ The ports:
   a token (never the token itself), so any number of `passend web` processes share it.
 - `UserLookup` (the store's `users`): the acting user of a command, read outside any unit of
   work: every command asks it first, so it is the one read kept as cheap as the store can make it.
+- `WitnessLog` (a unit of work's `witness`): the daily roots over every case's head that are
+  sent to witnesses outside the store, the leaves each root holds, the RFC 3161 tokens.
 - `UnitOfWork`: one transaction, all or nothing, exposing the repositories above.
 - `Store`: what the composition root hands the services: units of work, the outbox, the acting
   user's lookup, and the store's own upkeep (schema, scrubbing after an erasure, closing).
@@ -61,6 +63,7 @@ __all__ = [
     "Claim", "ClosedCase", "EventStore", "FlowRow", "LinkRow", "Mark", "NewCase", "OidcFlows", "Outbox",
     "OutboxBody", "OutboxHead", "Projection", "RawEvent", "SessionRow", "SigninLinks", "Store", "Throttle",
     "TotpState", "UnitOfWork", "UserChanges", "UserLookup", "UserRecord", "Users", "WebSessions",
+    "WitnessLeaf", "WitnessLog", "WitnessRoot", "WitnessTimestamp",
 ]
 
 # An event as stored: case_id, seq, type, process_id, process_version, actor, role, recorded_at,
@@ -463,6 +466,63 @@ class Throttle(Protocol):
         """Forget the counters whose window began before `older_than` (they hold IP addresses)."""
 
 
+@dataclass(frozen=True)
+class WitnessRoot:
+    """One day's root over every case's head, as stored and as sent to the witnesses."""
+
+    day: dt.date  # school-local
+    at: dt.datetime  # when it was computed (UTC)
+    tree: str  # workflow.domain.merkle.TREE
+    root: str
+    cases: int  # leaves
+    events: int  # the sum of the leaves' seqs: every event the root covers
+    access_records: int
+    access_head: str
+    id: int | None = None  # the store's row id, once stored
+
+
+class WitnessLeaf(NamedTuple):
+    case_id: str
+    seq: int
+    head_hash: str
+
+
+class WitnessTimestamp(NamedTuple):
+    witness_id: int
+    tsa_url: str
+    token: bytes  # the DER TimeStampToken (RFC 3161): a CMS SignedData over a TSTInfo
+    gen_time: dt.datetime
+    received_at: dt.datetime
+
+
+class WitnessLog(Protocol):
+    def add(self, root: WitnessRoot, changed: Iterable[WitnessLeaf]) -> int:
+        """Store `root` and the leaves that changed since the root before (all leaves for the
+        first); returns its id. A second root for the same day is a Conflict, at the latest when
+        the unit commits."""
+
+    def latest(self) -> WitnessRoot | None: ...
+
+    def of_day(self, day: dt.date) -> WitnessRoot | None: ...
+
+    def leaves(self, witness_id: int) -> Iterator[WitnessLeaf]:
+        """The leaves root `witness_id` holds: per case its newest leaf at or before that root,
+        in case id order (bytewise), streamed."""
+
+    def event_hashes(self, pairs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The stored `hash` of each (case id, seq) event that exists."""
+
+    def cases_with_events(self, case_ids: Sequence[str]) -> set[str]:
+        """Those of `case_ids` that still have any event."""
+
+    def access_hash_at(self, position: int) -> str | None:
+        """The hash of the access log's `position`-th record (1-based, in id order), if any."""
+
+    def add_timestamp(self, stamp: WitnessTimestamp) -> None: ...
+
+    def timestamp(self, witness_id: int) -> WitnessTimestamp | None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything a command reads and writes, committed together or not at all.
 
@@ -495,6 +555,10 @@ class UnitOfWork(Protocol):
 
     @property
     def throttle(self) -> Throttle: ...
+
+    @property
+    def witness(self) -> WitnessLog:
+        """The witness roots (workflow.service_layer.witness)."""
 
     def __enter__(self) -> UnitOfWork: ...
 

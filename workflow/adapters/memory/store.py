@@ -11,6 +11,7 @@ from workflow.adapters.memory.eventstore import MemoryEventStore
 from workflow.adapters.memory.outbox import MemoryOutbox
 from workflow.adapters.memory.signin import MemoryOidcFlows, MemorySigninLinks, MemoryThrottle, MemoryWebSessions
 from workflow.adapters.memory.users import MemoryUserLookup, MemoryUsers
+from workflow.adapters.memory.witness import MemoryWitnessLog
 
 
 class MemoryUnitOfWork:
@@ -26,6 +27,7 @@ class MemoryUnitOfWork:
         self.signin_links = MemorySigninLinks(db, self._journal)
         self.oidc_flows = MemoryOidcFlows(db, self._journal)
         self.throttle = MemoryThrottle(db, self._journal)
+        self.witness = MemoryWitnessLog(db, self._journal)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._db.lock.acquire()

@@ -221,3 +221,40 @@ signin_throttle = Table(
     Column("window_start", UTCDateTime, nullable=False),
     Column("count", Integer, nullable=False),
 )
+
+
+# ---- witnessing outside the store (migration 0013) ----------------------------------------
+# One root a day over every case's head (workflow.domain.merkle), sent to witnesses outside the
+# system; the leaves that changed since the root before; an RFC 3161 token per root. All three
+# append-only (database triggers), like the events.
+
+witness = Table(
+    "witness", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False),  # school-local date; one root a day
+    Column("at", UTCDateTime, nullable=False),
+    Column("tree", String(32), nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("cases", BigInteger, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("access_records", BigInteger, nullable=False),
+    Column("access_head", String(64), nullable=False),
+    UniqueConstraint("day", name="uq_witness_day"),
+)
+
+witness_leaves = Table(
+    "witness_leaves", metadata,
+    Column("case_id", String(40), primary_key=True),
+    Column("witness_id", BigInteger, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+)
+
+witness_timestamps = Table(
+    "witness_timestamps", metadata,
+    Column("witness_id", BigInteger, primary_key=True),
+    Column("tsa_url", Text, nullable=False),
+    Column("token", LargeBinary, nullable=False),
+    Column("gen_time", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)

@@ -12,8 +12,9 @@ BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from,
 ends in, a `Reserve` (store.reserve) rather than the pool, for the same reason.
 
 Its repositories: `store` (the event store), `cases` (the case read model), `access_log`,
-`users` and the web sign-in's `web_sessions`, `signin_links`, `oidc_flows` and `throttle`, all on
-the same connection and transaction; all but the first are made when first asked for.
+`witness`, `users` and the web sign-in's `web_sessions`, `signin_links`, `oidc_flows` and
+`throttle`, all on the same connection and transaction; all but the first are made when first
+asked for.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from workflow.adapters.store.eventstore import Driver, EventStore
 from workflow.adapters.store.reserve import Kept, Reserve
 from workflow.adapters.store.signin import SqlOidcFlows, SqlSigninLinks, SqlThrottle, SqlWebSessions
 from workflow.adapters.store.users import SqlUsers
+from workflow.adapters.store.witness import SqlWitnessLog
 from workflow.domain.errors import Conflict
 
 _BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
@@ -49,6 +51,7 @@ class SqlUnitOfWork:
         self._access_log: SqlAccessLog | None = None
         self._users: SqlUsers | None = None
         self._signin: tuple[SqlWebSessions, SqlSigninLinks, SqlOidcFlows, SqlThrottle] | None = None
+        self._witness: SqlWitnessLog | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         engine = self._engine
@@ -126,6 +129,12 @@ class SqlUnitOfWork:
     @property
     def throttle(self) -> SqlThrottle:
         return self._signin_tables()[3]
+
+    @property
+    def witness(self) -> SqlWitnessLog:
+        if self._witness is None:
+            self._witness = SqlWitnessLog(self._connection)
+        return self._witness
 
     def commit(self) -> None:
         try:
@@ -218,6 +227,7 @@ class ConnectionUnit:
         self.signin_links = SqlSigninLinks(lambda: conn)
         self.oidc_flows = SqlOidcFlows(lambda: conn)
         self.throttle = SqlThrottle(lambda: conn)
+        self.witness = SqlWitnessLog(lambda: conn)
 
     def __enter__(self) -> ConnectionUnit:
         return self

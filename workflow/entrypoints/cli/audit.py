@@ -51,12 +51,16 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 @click.option("--access-anchor", "anchor", default=None, metavar="HASH",
               help="Een eerder genoteerde laatste hash van het inzagelog (de laatste regel van verify, "
                    "het manifest van een export): code 5 als het log die regel niet meer bevat.")
+@click.option("--witness", "witness", multiple=True, metavar="BESTAND|MAP",
+              help="Controlewaarden die buiten passend bewaard zijn (de e-mails als .eml, een map ervan, of "
+                   "een JSON-bestand): code 5 als een casus sindsdien herschreven of verdwenen is.")
 @json_option
 @click.pass_obj
-def verify_cmd(state: State, anchor: str | None) -> None:
+def verify_cmd(state: State, anchor: str | None, witness: tuple[str, ...]) -> None:
     """Controleer de hash-ketens van de casussen en het inzagelog.
 
-    Code 5 als er iets is gewijzigd, verwijderd, verplaatst of toegevoegd.
+    Code 5 als er iets is gewijzigd, verwijderd, verplaatst of toegevoegd. Met --witness ook
+    tegen de controlewaarden die de getuigen bewaren.
     """
     # Only the config and the store: verify needs no keys, definitions or read models (fast start).
     from workflow.bootstrap import open_store
@@ -65,11 +69,23 @@ def verify_cmd(state: State, anchor: str | None) -> None:
 
     if anchor is not None and not _HEX64.fullmatch(anchor):
         raise nl.BadValue("verwacht 64 hexadecimale tekens (een SHA-256-hash)", param_hint="--access-anchor")
+    records: list[dict[str, Any]] = []
+    if witness:
+        from pathlib import Path
+
+        from workflow.service_layer.witness import record
+
+        records = [r for w in witness for r in record.load(Path(w))]
     store = open_store(state.config)
     bar = Progress("verify")
+    witnessed = None
     try:
         with store.uow(write=False) as uow:
             report = verify(uow, progress=bar.advance, access_anchor=anchor and anchor.lower())
+            if records:
+                from workflow.service_layer.witness.check import check
+
+                witnessed = check(uow, records)
     finally:
         store.dispose()
     bar.close()
@@ -94,8 +110,17 @@ def verify_cmd(state: State, anchor: str | None) -> None:
                      for p in access.problems)
         if access.more_problems:
             lines.append(f"  ... en nog {access.more_problems}")
+    if witnessed is not None:
+        d["witness"] = witnessed.as_dict()
+        if witnessed.ok:
+            lines.append(f"getuigen: {witnessed.roots} controlewaarde(n) bevestigd, "
+                         f"{witnessed.leaves} casuskoppen nagegaan")
+        else:
+            lines.append(f"getuigen: NIET bevestigd: {len(witnessed.findings)} bevinding(en) bij "
+                         f"{witnessed.roots} controlewaarde(n)")
+            lines.extend(f"  {f.day}  {f.kind}: {f.detail}" for f in witnessed.findings)
     emit(d, "\n".join(lines))
-    if not report.ok:
+    if not report.ok or (witnessed is not None and not witnessed.ok):
         raise click.exceptions.Exit(AUDIT_FAILED)
 
 
@@ -123,8 +148,9 @@ def export_cmd(state: State, out: str, school: str | None, since: str | None, ac
                purpose: str | None, on_behalf_of: str | None) -> None:
     """Exporteer de gebeurtenissen voor een controleur.
 
-    Als JSON Lines, met een manifest en SHA256SUMS (docs/event-chain.md); docs/verify_export.py
-    controleert een export met alleen de standaardbibliotheek van Python.
+    Als JSON Lines, met een manifest, de bewijzen dat elke casus in de laatste controlewaarde
+    zit (proofs.jsonl) en SHA256SUMS (docs/event-chain.md); docs/verify_export.py controleert
+    een export met alleen de standaardbibliotheek van Python.
     """
     from pathlib import Path
 

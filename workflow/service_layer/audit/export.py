@@ -3,7 +3,8 @@
 Each line is the event's canonical object (docs/event-chain.md) plus its stored `hash`, so the
 auditor's script only has to re-serialise it by the documented rules and hash. The manifest
 gives counts, each case's chain anchor and head hash, the definition versions (with the SHA-256
-of their files) and the SHA-256 of the events file; SHA256SUMS covers both files. Events are
+of their files), the SHA-256 of the events file and the newest witness root; proofs.jsonl holds each
+case's inclusion proof in that root; SHA256SUMS covers the three files. Events are
 streamed straight from the store to the file, and the manifest's case entries through a temporary
 file: memory holds one line and one chunk of case entries, however large the export.
 """
@@ -26,11 +27,14 @@ from workflow.domain.instants import SCHOOL_TZ, iso_utc
 from workflow.service_layer.access import clean_behalf, clean_purpose, log_access
 from workflow.service_layer.audit.verify import Hasher
 from workflow.service_layer.context import ServiceContext
+from workflow.service_layer.witness import record
+from workflow.service_layer.witness.proofs import write_proofs
 
 FORMAT = "passend-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: proofs.jsonl and the manifest's `witness`
 EVENTS_FILE = "events.jsonl"
 MANIFEST_FILE = "manifest.json"
+PROOFS_FILE = "proofs.jsonl"
 SUMS_FILE = "SHA256SUMS"
 
 
@@ -43,7 +47,7 @@ def export(
     since: dt.date | None = None, purpose: str | None = None, on_behalf_of: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Write events.jsonl, manifest.json and SHA256SUMS into `out` (new or empty); return the
+    """Write events.jsonl, manifest.json, proofs.jsonl and SHA256SUMS into `out` (new or empty); return the
     manifest without its `cases` (read them from manifest.json: there is one entry per case)."""
     user = engine.user(actor)
     clean_purpose(purpose, "audit.export")
@@ -91,6 +95,10 @@ def export(
             if current is not None:
                 finished.add(current)
             finished.flush()
+            # The newest witness root, and each exported case's proof in it, in the same snapshot.
+            witness = uow.witness.latest()
+            with (out / PROOFS_FILE).open("wb") as pf:
+                n_proofs, proofs_sha = write_proofs(uow, witness, (cid for cid, _ in _spooled_schools(spool)), pf)
         intact = intact and finished.intact
         events_sha = digest.hexdigest()
         head = {
@@ -104,14 +112,17 @@ def export(
             "filters": {"school": school, "schools": schools, "since": since.isoformat() if since else None},
             "counts": {"cases": n_cases, "events": n_events},
             "store_chain_intact": intact,
-            "files": {EVENTS_FILE: {"sha256": events_sha, "lines": n_events}},
+            "files": {EVENTS_FILE: {"sha256": events_sha, "lines": n_events},
+                      PROOFS_FILE: {"sha256": proofs_sha, "lines": n_proofs}},
             "export_sha256": events_sha,
             "definitions": _definitions(engine, versions),
             "access_log": access_head,
+            "witness": record.as_record(witness) if witness is not None else None,
         }
         manifest_sha = _write_manifest(out / MANIFEST_FILE, head, spool)
         (out / SUMS_FILE).write_text(
-            f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n", encoding="ascii",
+            f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n{proofs_sha}  {PROOFS_FILE}\n",
+            encoding="ascii",
         )
         with engine.uow() as log_uow:
             log_access(log_uow, actor=actor, role=user.role, action="audit.export",

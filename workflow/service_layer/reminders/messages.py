@@ -8,24 +8,13 @@ command; they carry no links.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-          "oktober", "november", "december")
+from workflow.service_layer.mailtext import date_long_nl, date_nl, message_id
 
-
-def date_nl(day: dt.date) -> str:
-    return day.strftime("%d-%m-%Y")
-
-
-def date_long_nl(day: dt.date) -> str:
-    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
-
+__all__ = ["date_long_nl", "date_nl", "message_id", "missing_item", "render"]
 
 MISSING_PREFIX = "ontbreekt: "
 
@@ -34,12 +23,6 @@ def missing_item(reason: str) -> str:
     """One line under the heading "Wat nog ontbreekt:": a guard's reason without its own
     "ontbreekt: " (the heading says it already); the reason elsewhere (a refusal) keeps it."""
     return reason[len(MISSING_PREFIX):] if reason.startswith(MISSING_PREFIX) else reason
-
-
-def message_id(key: str, domain: str) -> str:
-    """Derived from the outbox key alone, so every (re)send of one reminder carries the same id."""
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
-    return f"<{digest}@{domain}>"
 
 
 @lru_cache(maxsize=1)

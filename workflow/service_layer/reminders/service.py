@@ -25,6 +25,7 @@ from workflow.service_layer.reminders.work import write_back
 
 if TYPE_CHECKING:
     from notifiers import Notifier
+    from workflow.service_layer.witness.settings import WitnessSettings
 
 log = get_logger("passend.reminders")
 
@@ -61,6 +62,7 @@ class ReminderService:
     now: Callable[[], dt.datetime] = utcnow
     real_clock: Callable[[], dt.datetime] = utcnow
     mail_domain: str = "localhost"  # of every Message-ID: the sender's (`[notifier] from`)
+    witness: WitnessSettings | None = None  # `[witness]`: the daily root and its mails (None: off)
 
     def planner(self) -> Planner:
         return Planner(self.engine, self.settings, self.mail_domain)
@@ -104,9 +106,20 @@ class ReminderService:
             log.info("reminders.bodies_cleared", count=n, keep_sent_days=self.settings.keep_sent_days)
         return n
 
+    def witness_step(self) -> int:
+        """The day's witness root when due, and its mails into the outbox (service_layer.witness.roots)."""
+        from workflow.service_layer.witness.roots import witness_tick
+
+        assert self.witness is not None
+        return witness_tick(self.engine, self.engine.store.outbox, self.witness, self.now(), self.real_clock,
+                            self.mail_domain)
+
     def tick(self, *, plan: bool = True) -> dict[str, int]:
+        """Plan, witness (when `[witness]` is configured: its result is `witness`, the witness mails
+        planned), dispatch, clear old texts."""
         structlog.contextvars.clear_contextvars()  # nothing of an earlier command leaks into these logs
         structlog.contextvars.bind_contextvars(command="reminders.tick")
         planned = self.plan() if plan else 0
-        return {"planned": planned, **self.dispatch(), "cleared": self.clear_sent()}
+        witnessed = {"witness": self.witness_step()} if self.witness is not None and plan else {}
+        return {"planned": planned, **witnessed, **self.dispatch(), "cleared": self.clear_sent()}
 
