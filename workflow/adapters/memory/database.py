@@ -24,6 +24,10 @@ class MemoryDatabase:
         self.outbox: dict[int, dict[str, Any]] = {}
         self.outbox_keys: dict[str, int] = {}
         self.access: list[dict[str, Any]] = []
+        # The work list (workflow.domain.worklist): case id -> (school, Worklist), only for cases
+        # with a running clock or a consent they wait for; and what it was built for.
+        self.worklists: dict[str, tuple[str, Any]] = {}
+        self.read_models: dict[str, tuple[str, Any]] = {}
 
 
 class Journal:
@@ -36,6 +40,11 @@ class Journal:
         old = table.get(key, _MISSING)
         table[key] = value
         self.steps.append(lambda: table.__setitem__(key, old) if old is not _MISSING else table.pop(key, None))
+
+    def pop(self, table: dict[Any, Any], key: Any) -> None:
+        if key in table:
+            old = table.pop(key)
+            self.steps.append(lambda: table.__setitem__(key, old))
 
     def update(self, row: dict[str, Any], **values: Any) -> None:
         old = {k: row[k] for k in values}

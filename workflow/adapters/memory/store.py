@@ -9,14 +9,15 @@ from workflow.adapters.memory.cases import MemoryCases
 from workflow.adapters.memory.database import Journal, MemoryDatabase
 from workflow.adapters.memory.eventstore import MemoryEventStore
 from workflow.adapters.memory.outbox import MemoryOutbox
+from workflow.adapters.ports import Derive
 
 
 class MemoryUnitOfWork:
-    def __init__(self, db: MemoryDatabase, *, write: bool = True) -> None:
+    def __init__(self, db: MemoryDatabase, *, write: bool = True, derive: Derive | None = None) -> None:
         self._db = db
         self.write = write
         self._journal = Journal()
-        self.store = MemoryEventStore(db, self._journal)
+        self.store = MemoryEventStore(db, self._journal, derive)
         self.cases = MemoryCases(db, self._journal)
         self.access_log = MemoryAccessLog(db, self._journal)
 
@@ -41,12 +42,13 @@ class MemoryUnitOfWork:
 class MemoryStore:
     """The `Store` port in memory (`memory://`)."""
 
-    def __init__(self, db: MemoryDatabase | None = None) -> None:
+    def __init__(self, db: MemoryDatabase | None = None, derive: Derive | None = None) -> None:
         self.data = db or MemoryDatabase()
         self.outbox = MemoryOutbox(self.data)
+        self.derive = derive  # the work list of a case (domain.worklist.Deriver); None: not kept
 
     def uow(self, *, write: bool = True) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.data, write=write)
+        return MemoryUnitOfWork(self.data, write=write, derive=self.derive)
 
     def init(self) -> list[str]:
         return []  # nothing to migrate: the dicts are the schema

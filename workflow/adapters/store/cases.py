@@ -14,13 +14,24 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
-from workflow.adapters.ports import CaseHead, ClosedCase, Mark, Projection
+from workflow.adapters.ports import (
+    CaseHead,
+    CaseloadQuery,
+    CaseloadRow,
+    ClosedCase,
+    DeadlineLine,
+    Mark,
+    Projection,
+    WaitingLine,
+)
 from workflow.adapters.store import chains
+from workflow.adapters.store import worklist as _worklist
 from workflow.adapters.store.eventstore import Driver
 from workflow.adapters.store.tables import case_keys, cases
 
 if TYPE_CHECKING:
     from workflow.adapters.readmodels import CaseSummary
+    from workflow.domain.worklist import Worklist
 
 _PROJECTION_READ = tuple(cases.c[name] for name in Projection._fields)
 
@@ -175,6 +186,31 @@ class SqlCases:
         n = self.conn.execute(
             select(func.count()).select_from(cases).where(cases.c.case_id.like(f"{prefix}%"))).scalar_one()
         return bool(n)
+
+
+    # ---- the work list (store.worklist) ----------------------------------------------------
+    def deadline_lines(self, school: str, *, today: dt.date, since: dt.date | None, through: dt.date,
+                       limit: int) -> tuple[list[DeadlineLine], int]:
+        return _worklist.deadline_lines(self.conn, school, today=today, since=since, through=through, limit=limit)
+
+    def waiting_lines(self, school: str, *, limit: int) -> tuple[list[WaitingLine], int]:
+        return _worklist.waiting_lines(self.conn, school, limit=limit)
+
+    def caseload(self, query: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
+                 before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
+        return _worklist.caseload(self.conn, query, after=after, before=before, size=size)
+
+    def worklists(self, case_ids: Sequence[str]) -> dict[str, Worklist]:
+        return _worklist.worklists(self.conn, case_ids)
+
+    def worklist_built(self) -> str | None:
+        return _worklist.built(self.conn)
+
+    def rebuild_worklist_begin(self) -> None:
+        _worklist.clear(self.conn)
+
+    def mark_worklist_built(self, fingerprint: str, now: dt.datetime) -> None:
+        _worklist.mark_built(self.conn, fingerprint, now)
 
 
 def _date(value: Any) -> Any:
