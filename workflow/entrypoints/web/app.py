@@ -63,7 +63,7 @@ class WebContext:
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
-    from workflow.entrypoints.web import home, oidc, signin
+    from workflow.entrypoints.web import caseload, casepage, home, newcase, oidc, signin, work
 
     oidc_client = None
     if settings.oidc is not None:
@@ -88,6 +88,10 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(signin.router)
     app.include_router(oidc.router)
     app.include_router(home.router)
+    app.include_router(work.router)
+    app.include_router(caseload.router)
+    app.include_router(newcase.router)
+    app.include_router(casepage.router)
     _error_pages(app)
     return app
 
