@@ -17,7 +17,7 @@ from typing import Any
 from workflow.adapters.crypto import CaseCipher
 from workflow.adapters.logs import get_logger
 from workflow.domain import case as domain
-from workflow.domain import evidence
+from workflow.domain import deadlines, evidence
 from workflow.domain.case import Case, Decision
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput, NotFound
@@ -199,7 +199,9 @@ def preview(
 
     Unlike a dry run of `fire`, the shared machine performs the move here, on the case as read
     (the model it moves is its own, nothing is written): the preview is exactly what confirming
-    it does while the case stays at `version`, which the confirmation must then carry."""
+    it does while the case stays at `version`, which the confirmation must then carry. The clocks
+    are those running before the move and after it (its event folded into a copy of the case):
+    names of deadlines started and stopped; states whose entry pauses them or whose exit resumes."""
     user = ctx.user(actor)
     bind_log(actor=actor, case_id=case_id, command="preview")
     params = {k: v for k, v in (params or {}).items() if v is not None}
@@ -211,8 +213,19 @@ def preview(
         if not decision.allowed:
             raise refused(f"{d.triggers[trigger].label} geweigerd voor casus {case_id}", decision.reasons, d)
         move = perform(case, d, decision, user.role)
+        assert move.payload is not None
+        # Which clocks run before and after: the move's event folded into a copy of the case
+        # (closing stops every clock, an adoption starts one, ...), never stored.
+        today = local_date(ctx.clock())
+        ev = case.next_event(type="transitioned", payload=move.payload, actor=actor, role=user.role,
+                             recorded_at=ctx.clock(), process=d)
+        after = Case.from_events([*case.events, ev])
+        was = {(r.name, r.anchor) for r in deadlines.running(case, d, today)}
+        will = {(r.name, r.anchor) for r in deadlines.running(after, d, today)}
+        clocks = {"started": [n for n, a in sorted(will - was)], "stopped": [n for n, a in sorted(was - will)],
+                  "paused": move.clocks["paused"], "resumed": move.clocks["resumed"]}
     return {"case_id": case_id, "version": case.version, "process": f"{d.id}@{d.version}",
-            **decision_dict(decision, d), "deadlines": move.clocks, "payload": move.payload}
+            **decision_dict(decision, d), "deadlines": clocks, "payload": move.payload}
 
 
 def _check_consent_order(case: Case, valid: evidence.ValidEvidence, d: ProcessDefinition) -> None:
