@@ -172,15 +172,15 @@ def test_a_missing_required_field_is_named_next_to_it_and_nothing_is_stored(ib: 
     r = ib.post(f"/casus/{cid}/vastleggen/signal", data={"csrf": csrf_of(page.text), "versie": version_of(page.text),
                                                          "veld-date": "", "veld-note": "  "})
     assert r.status_code == 400
-    area = r.text.split('id="veld-area-fout"')[1][:80]
-    note = r.text.split('id="veld-note-fout"')[1][:80]
+    area = r.text.split('id="signal-area-fout"')[1][:80]
+    note = r.text.split('id="signal-note-fout"')[1][:80]
     assert "verplicht" in area and "verplicht" in note  # both at once, each next to its field
     assert 'aria-invalid="true"' in r.text and '<details class="record" id="vastleggen-signal" open>' in r.text
     assert counts(engine)[0] == before[0]
     r = ib.post(f"/casus/{cid}/vastleggen/plan", data={
         "csrf": csrf_of(page.text), "versie": version_of(page.text), "veld-start": "2026-11-10",
         "veld-end": "2026-11-01", "veld-goals": "g", "veld-who": "w", "veld-frequency": "1x"})
-    assert r.status_code == 400 and "einde moet na het begin" in r.text.split('id="veld-end-fout"')[1][:120]
+    assert r.status_code == 400 and "einde moet na het begin" in r.text.split('id="plan-end-fout"')[1][:120]
     r = ib.post(f"/casus/{cid}/vastleggen/signal", data={
         "csrf": csrf_of(page.text), "versie": version_of(page.text), "veld-area": "lezen", "veld-note": "Leest traag."},
         follow_redirects=False)

@@ -29,6 +29,7 @@ class Control:
 
     name: str  # the field's name in the declaration
     input: str  # the form's name: PREFIX + name
+    form: str  # which form (the kind or the step): ids are unique on a page of many forms
     label: str
     widget: str  # textarea | text | select | date | checkbox | number
     required: bool
@@ -39,7 +40,7 @@ class Control:
 
     @property
     def id(self) -> str:
-        return self.input.replace(".", "-")
+        return f"{self.form}-{self.name}"
 
 
 def _widget(spec: FieldSpec) -> str:
@@ -68,7 +69,7 @@ def controls(kind: EvidenceKind, d: ProcessDefinition, values: Mapping[str, str]
         else:
             choices = [(c, spec.choice_label(c)) for c in spec.choices]
         out.append(Control(
-            name=spec.name, input=PREFIX + spec.name, label=spec.title[:1].upper() + spec.title[1:],
+            name=spec.name, input=PREFIX + spec.name, form=kind.name, label=spec.title[:1].upper() + spec.title[1:],
             widget=_widget(spec), required=spec.required, help=_help(spec, choices), choices=choices,
             value=values.get(spec.name, ""), error=errors.get(spec.name)))
     return out
@@ -95,8 +96,9 @@ def param_controls(trigger: TriggerDef, fixed: Mapping[str, str]) -> list[Contro
         if name in fixed:
             continue
         choices = [(c, p.choice_label(c)) for c in (p.choices or ())]
-        out.append(Control(name=name, input=PARAM + name, label=p.title[:1].upper() + p.title[1:],
-                           widget="select" if choices else "text", required=p.required, choices=choices))
+        out.append(Control(name=name, input=PARAM + name, form=f"stap-{trigger.name}",
+                           label=p.title[:1].upper() + p.title[1:], widget="select" if choices else "text",
+                           required=p.required, choices=choices))
     return out
 
 
