@@ -132,7 +132,9 @@ def take(folder: Path, browser: Any = None) -> list[Path]:
             page.locator("#vastleggen-signal").scroll_into_view_if_needed()
             shot("casus-formulier-fout", full=False)
             page.goto(base + str(case_url))
-            shot("casus")
+            page.set_viewport_size({"width": 1200, "height": 1600})
+            shot("casus", full=False)  # the top: who, where on the diagram, deadlines, steps
+            page.set_viewport_size({"width": 1200, "height": 900})
             step = page.get_by_role("button", name=re.compile("Bekijk wat er gebeurt"))
             if step.count():
                 step.first.click()

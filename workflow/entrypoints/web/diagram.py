@@ -40,7 +40,7 @@ class _Box:
         return self.x + BOX_W / 2
 
 
-def _wrap(text: str, width: int = 26) -> list[str]:
+def _wrap(text: str, width: int = 24) -> list[str]:
     lines: list[str] = []
     for word in text.split():
         if lines and len(lines[-1]) + 1 + len(word) <= width:
