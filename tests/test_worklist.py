@@ -183,7 +183,13 @@ def _all_pages(engine: Engine, **filters: Any) -> list[str]:
         after = page.next
 
 
-def test_the_caseload_is_what_a_fold_of_every_case_says(engine: Engine, clock: Clock) -> None:
+@pytest.mark.parametrize("candidates", [2000, 0], ids=["few", "walk"])
+def test_the_caseload_is_what_a_fold_of_every_case_says(engine: Engine, clock: Clock, candidates: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of finding a page (from a filter's own index, or walking the school's cases)."""
+    from workflow.adapters.store import worklist as sql_worklist
+
+    monkeypatch.setattr(sql_worklist, "CANDIDATES", candidates)
     populate(engine, pupils=300, seed=3)
     waiting_case(engine, "LL-W2")
     today = engine.today()

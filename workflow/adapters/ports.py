@@ -283,8 +283,11 @@ class CaseReadModel(Protocol):
         """Store each case's next action day, only at the version it was folded at and never
         moving `planned_on` backwards; returns how many rows took it."""
 
-    def closed_unerased(self, *, school: str | None = None) -> Iterator[ClosedCase]:
-        """Closed cases whose key was not destroyed, by (closed_at, case_id)."""
+    def closed_unerased(self, *, school: str | None = None,
+                        closed_before: dt.datetime | None = None) -> Iterator[ClosedCase]:
+        """Closed cases whose key was not destroyed, by (closed_at, case_id); with
+        `closed_before`, only those closed before it (an index range: the ones old enough to be
+        due for erasure)."""
 
     def forget_pupil(self, case_id: str) -> None:
         """Clear the pupil index of an erased case (the pupil can no longer be found by it)."""

@@ -162,6 +162,7 @@ class SchoolWork(SQLModel):
     waiting: list[WaitingItem]
     waiting_total: int
     erasure: list[ErasureItem]
+    erasure_total: int = 0
 
 
 class CaseloadItem(SQLModel):

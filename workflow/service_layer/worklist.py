@@ -151,11 +151,13 @@ def my_work(ctx: ServiceContext, *, actor: str, limit: int = 10, school: str | N
                 waiting_total=waiting_total, erasure=[],
             ))
     for work in out:
+        due = cases_due_for_erasure(ctx, today=today, school=work.school)
+        work.erasure_total = len(due)
         work.erasure = [ErasureItem(case_id=e["case_id"], school=e["school"],
                                     closed_at=dt.datetime.fromisoformat(e["closed_at"]),
                                     close_reason=e["close_reason"], due=dt.date.fromisoformat(e["due"]),
                                     years=e["years"])
-                        for e in cases_due_for_erasure(ctx, today=today, school=work.school)]
+                        for e in due[:limit]]
     return out
 
 

@@ -103,9 +103,11 @@ class MemoryCases:
             n += 1
         return n
 
-    def closed_unerased(self, *, school: str | None = None) -> Iterator[ClosedCase]:
+    def closed_unerased(self, *, school: str | None = None,
+                        closed_before: dt.datetime | None = None) -> Iterator[ClosedCase]:
         rows = [r for cid, r in self._db.cases.items()
                 if r["closed_at"] is not None and (school is None or r["school"] == school)
+                and (closed_before is None or r["closed_at"] < closed_before)
                 and self._db.keys.get(cid, {}).get("destroyed_at") is None]
         for r in sorted(rows, key=lambda r: (r["closed_at"], r["case_id"])):
             yield ClosedCase(r["case_id"], r["school"], r["closed_at"], r["close_reason"])

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, literal_column, or_, select, update
 
 from workflow.adapters.ports import (
     CaseHead,
@@ -167,15 +167,21 @@ class SqlCases:
         return int(r.rowcount or 0)
 
     # ---- retention and erasure ---------------------------------------------------------------
-    def closed_unerased(self, *, school: str | None = None) -> Iterator[ClosedCase]:
+    def closed_unerased(self, *, school: str | None = None,
+                        closed_before: dt.datetime | None = None) -> Iterator[ClosedCase]:
         q = (
             select(cases.c.case_id, cases.c.school, cases.c.closed_at, cases.c.close_reason)
             .select_from(cases.outerjoin(case_keys, case_keys.c.case_id == cases.c.case_id))
             .where(cases.c.closed_at.is_not(None), case_keys.c.destroyed_at.is_(None))
             .order_by(cases.c.closed_at, cases.c.case_id)
         )
+        if closed_before is not None:  # ix_cases_closed (migration 0011)
+            q = q.where(cases.c.closed_at < closed_before)
         if school is not None:
-            q = q.where(cases.c.school == school)
+            # SQLite keeps no statistics here and would walk the school's whole index rather than
+            # the range of closing times; a unary plus takes the school's column out of its choice.
+            sqlite_range = closed_before is not None and self.conn.dialect.name == "sqlite"
+            q = q.where((literal_column("+cases.school") if sqlite_range else cases.c.school) == school)
         for r in self.conn.execute(q):
             yield ClosedCase(*r)
 

@@ -71,6 +71,10 @@ cases = Table(
     # The caseload, newest first per school, a keyset page at a time (migration 0011). Neither
     # column is ever updated, so a command's projection UPDATE never touches this index.
     Index("ix_cases_school_opened", "school", "opened_at", "case_id"),
+    # Closed cases by closing time (migration 0011): those old enough to be due for erasure are
+    # one range. Partial: a command on an open case leaves it untouched.
+    Index("ix_cases_closed", "closed_at", "case_id", sqlite_where=text("closed_at IS NOT NULL"),
+          postgresql_where=text("closed_at IS NOT NULL")),
 )
 
 events = Table(

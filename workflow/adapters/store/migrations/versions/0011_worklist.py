@@ -1,5 +1,6 @@
 """The work list: each open case's running deadlines and the consents it waits for, indexed, so
-the web app's lists (Mijn werk, the caseload) never fold every case; and the caseload's index.
+the web app's lists (Mijn werk, the caseload) never fold every case; the caseload's index, and
+one over closing times (the cases due for erasure are a range of it).
 
 The rows are computed from the events (workflow.domain.worklist), which a migration cannot do
 without the process definitions: the tables start empty and `passend init` fills them right
@@ -51,9 +52,12 @@ def upgrade() -> None:
         sa.Column("built_at", UTCDateTime, nullable=False),
     )
     op.create_index("ix_cases_school_opened", "cases", ["school", "opened_at", "case_id"])
+    op.create_index("ix_cases_closed", "cases", ["closed_at", "case_id"],
+                    sqlite_where=sa.text("closed_at IS NOT NULL"), postgresql_where=sa.text("closed_at IS NOT NULL"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_closed", table_name="cases")
     op.drop_index("ix_cases_school_opened", table_name="cases")
     op.drop_table("read_models")
     op.drop_index("ix_case_waiting_school", table_name="case_waiting")
