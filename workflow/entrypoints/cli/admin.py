@@ -27,6 +27,8 @@ def init(state: State) -> None:
     text = (f"database klaar: {where} (schema {', '.join(heads)})\n"
             f"gebruikers uit {engine.config.path.name}: {len(synced['added'])} nieuw, "
             f"{len(synced['updated'])} bijgewerkt, {len(synced['disabled'])} uitgeschakeld (niet meer in het bestand)")
+    if engine.worklist_rebuilt:  # a store made before the work list, or for another version of it
+        text += f"\nwerklijst opgebouwd voor {engine.worklist_rebuilt} open casussen"
     emit({"database": where, "heads": heads, "users": synced}, text)
 
 
