@@ -17,6 +17,7 @@ BENCHMARKS = {
     "writers": "durable fire/s with 1-8 concurrent writer processes, SQLite vs PostgreSQL: rate, conflicts, lost",
     "cpu": "instructions per durable fire (valgrind callgrind) vs the raw sqlite3 loop and the eventsourcing peer",
     "populate": "the population generator (`passend demo --pupils N`): events/s",
+    "web": "p50/p95 of the case page, the filtered caseload and Mijn werk with 20 clients vs a static file",
 }
 
 

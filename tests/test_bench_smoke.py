@@ -131,6 +131,15 @@ def test_bench_startup(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_bench_web(tmp_path: Path) -> None:
+    f = run_bench("web", "--pupils", "200", "--clients", "2", "--requests", "3", "--rounds", "1", tmp=tmp_path)
+    assert f["store"]["cases"] == 200 and f["clients"] == 2
+    for kind in ("static", "case", "caseload", "work"):
+        assert f[kind]["n"] == 6 and f[kind]["errors"] == 0, (kind, f[kind])
+        positive(f[kind], "p50_ms", "p95_ms")
+
+
+@pytest.mark.slow
 def test_bench_populate(tmp_path: Path) -> None:
     f = run_bench("populate", "--pupils", "300", tmp=tmp_path)
     assert f["pupils"] == 300

@@ -57,7 +57,7 @@ def test_rendered_list_drops_the_repeated_prefix_only() -> None:
         "case_id": "C-X", "school": "OBS De Linde", "group": 5, "label": "OPP vaststellen", "due": "01-02-2027",
         "due_long": "maandag 1 februari 2027", "days_left": 3, "overdue_days": 0, "state_label": "OPP in concept",
         "missing": ["ontbreekt: overleg (kind=oogo)", "eerst de stap 'start_opp' (Start OPP)"],
-        "meeting": False, "actor": IB}
+        "meeting": False, "actor": IB, "case_url": "http://127.0.0.1:8000/casus/C-X"}
     for template in ("reminder", "escalation"):
         _, text, html = render(template, ctx)
         assert "  - overleg (kind=oogo)\n" in text and "  - eerst de stap 'start_opp'" in text

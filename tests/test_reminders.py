@@ -7,6 +7,7 @@ Each test moves a clock for the events (Clock) and asks the service what is due 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,8 +94,12 @@ def test_opp_reminders_arrive_once_on_their_days_then_the_escalation(rig: Rig) -
     text = first.get_body(("plain",)).get_content()
     assert "maandag 19 oktober 2026" in text and "nog 14 dagen" in text
     assert "Eerst de stap ‘OPP opstellen’." in text and "OOGO-gesprek met de ouders" in text
-    assert f"passend case show {cid} --actor ib.jansen" in text
-    assert "http" not in text and "href" not in first.get_body(("html",)).get_content()
+    # A link to the case's page ([web] base_url, its default here) and nothing else of the case.
+    assert f"Open de casus in passend:\r\n  http://127.0.0.1:8000/casus/{cid}\r\n" in text
+    assert "passend case show" not in text
+    html = first.get_body(("html",)).get_content()
+    assert f'<a href="http://127.0.0.1:8000/casus/{cid}">Open de casus in passend</a>' in html
+    assert [u for u in re.findall(r"https?://\S+", text)] == [f"http://127.0.0.1:8000/casus/{cid}"]
     assert "Termijn verstreken" in str(msgs[2]["Subject"])
     for m in msgs:  # no pupil name or reference anywhere in the mail
         raw = m.as_string()
@@ -300,9 +305,10 @@ def test_messages_escape_html_and_keep_the_subject_on_one_line() -> None:
     ctx = {"case_id": "C-X", "school": "OBS <De Linde> & Co", "group": 5, "label": "BOT\nOverleg <b>",
            "due": "01-02-2027", "due_long": "maandag 1 februari 2027", "days_left": 1, "overdue_days": 0,
            "state_label": "OPP vastgesteld", "missing": ["vast te leggen: <overleg>"], "meeting": True,
-           "actor": "ib.jansen"}
+           "actor": "ib.jansen", "case_url": "https://passend.example/casus/C-X?a=1&b=<2>"}
     subject, text, html = render("reminder", ctx)
     assert "\n" not in subject and "BOT Overleg <b>" in subject
+    assert 'href="https://passend.example/casus/C-X?a=1&amp;b=&lt;2&gt;"' in html
     assert "OBS &lt;De Linde&gt; &amp; Co" in html and "&lt;overleg&gt;" in html and "<b>" not in html
     assert "OBS <De Linde> & Co" in text and "nog 1 dag)" in text
 

@@ -94,7 +94,7 @@ def in_memory_digests(planner: Planner, now: dt.datetime) -> dict[str, tuple[str
         if not any(parts.values()):
             continue
         ctx = {**parts, "day": messages.date_nl(today), "day_long": messages.date_long_nl(today),
-               "actor": u.id}
+               "actor": u.id, "base_url": planner.base_url, "work_url": planner.base_url + "/"}
         subject = " ".join(env.get_template("digest_subject.txt.j2").render(**ctx).split())
         out[u.id] = (subject, env.get_template("digest.txt.j2").render(**ctx),
                      env.get_template("digest.html.j2").render(**ctx))

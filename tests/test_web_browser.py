@@ -152,7 +152,7 @@ def test_sign_in_by_link_and_code_then_sign_out(page: Any, server: str, inbox: A
     accessible(page)
     page.get_by_label("Code van 6 cijfers").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Inloggen").click()
-    page.get_by_role("heading", name=re.compile("Welkom")).wait_for()
+    page.get_by_role("heading", name="Mijn werk").wait_for()  # the IB starts on Mijn werk
     assert "intern begeleider" in page.content() and "OBS De Linde" in page.content()
     accessible(page)
     cookies = page.context.cookies()
@@ -176,7 +176,7 @@ def test_sign_in_through_the_schools_provider(page: Any, server: str) -> None:
     page.goto(server + "/inloggen")
     page.get_by_role("link", name="Inloggen met het schoolaccount").click()
     page.get_by_role("button", name="ib-smit").click()  # the provider's own page: this person signs in
-    page.get_by_role("heading", name=re.compile("Welkom")).wait_for()
+    page.get_by_role("heading", name="Mijn werk").wait_for()  # the IB starts on Mijn werk
     assert page.url == server + "/"
     assert "ib.smit" in page.content() and "CBS Het Anker" in page.content()
     cookies = [c for c in page.context.cookies() if c["name"] == "passend"]

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import write_config
+from workflow.adapters.web_settings import parse_web
 from workflow.domain.errors import ConfigError
 from workflow.entrypoints.cli.main import main
-from workflow.entrypoints.web.settings import parse_web
 
 
 def test_defaults_and_https() -> None:

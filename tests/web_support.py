@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 
 from tests.conftest import write_config
+from workflow.adapters.web_settings import parse_web
 from workflow.bootstrap import bootstrap, make_notifier
 from workflow.entrypoints.web.app import create_app
-from workflow.entrypoints.web.settings import parse_web
 from workflow.service_layer.engine import Engine
 
 IB_MAIL = "ib@de-linde.school.example"

@@ -27,7 +27,7 @@ from workflow.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     from notifiers import Notifier
-    from workflow.adapters.ports import Store
+    from workflow.adapters.ports import Derive, Store
     from workflow.service_layer.engine import Engine
     from workflow.service_layer.reminders.service import ReminderService
     from workflow.service_layer.reminders.settings import ReminderSettings
@@ -61,19 +61,31 @@ def bootstrap(
     registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)
     redact_also(n for d in registry.all() for n in d.secret_fields)  # kinds a definition declares
     keyring = KeyRing(load_master_key(config.master_key_file, create=create_key))
-    store = make_store(config.database_url)
+    store = make_store(config.database_url, derive=worklist_deriver(config, registry))
     return Engine(config, registry, store, keyring, clock, retention=retention_policy(config))
 
 
-def make_store(url: str) -> Store:
-    """The store a database URL names: the in-memory fake for `memory://`, else the SQL store."""
+def make_store(url: str, derive: Derive | None = None) -> Store:
+    """The store a database URL names: the in-memory fake for `memory://`, else the SQL store.
+    `derive`: how its appends compute a case's work list (worklist_deriver); None keeps none."""
     if url.startswith(MEMORY_URL):
         from workflow.adapters.memory import MemoryStore
 
-        return MemoryStore()
+        return MemoryStore(derive=derive)
     from workflow.adapters.store.sqlstore import SqlStore
 
-    return SqlStore.connect(url)
+    return SqlStore.connect(url, derive)
+
+
+def worklist_deriver(config: Config, registry: Any) -> Derive:
+    """The work list of a case as the store keeps it (workflow.domain.worklist): each case's own
+    definition version, judged for the first of `[reminders] remind_roles` the definition knows
+    (the role whose digest lists "waiting for the parents"). The roles are read leniently here;
+    `passend serve` checks `[reminders]` in full."""
+    from workflow.domain.worklist import Deriver
+    from workflow.service_layer.worklist import remind_roles
+
+    return Deriver(registry, remind_roles(config.raw))
 
 
 def open_store(path: str | Path | None = None) -> Store:
@@ -134,7 +146,8 @@ def reminder_service(engine: Engine, now: Callable[[], dt.datetime] = utcnow) ->
     for school, what, roles in unreachable(engine, settings):
         log.warning("reminders.no_recipient", school=school, messages=what, roles=list(roles))
     return ReminderService(engine, settings, make_notifier(engine), now,
-                           mail_domain=mail_domain(engine.config), witness=witness_settings(engine.config))
+                           mail_domain=mail_domain(engine.config), witness=witness_settings(engine.config),
+                           base_url=web_base_url(engine.config))
 
 
 def witness_settings(config: Config) -> WitnessSettings | None:
@@ -142,3 +155,8 @@ def witness_settings(config: Config) -> WitnessSettings | None:
     from workflow.service_layer.witness.settings import parse_witness
 
     return parse_witness(config.raw.get("witness"), str(config.path), config.base)
+def web_base_url(config: Config) -> str:
+    """`[web] base_url`, checked as `passend web` checks it: where the links in messages point."""
+    from workflow.adapters.web_settings import parse_web
+
+    return parse_web(config.raw.get("web"), config.path.name).base_url

@@ -57,13 +57,15 @@ if TYPE_CHECKING:
     from workflow.adapters.readmodels import AccessRecord, CaseSummary, OutboxMessage
     from workflow.domain.case import Case
     from workflow.domain.events import Event
+    from workflow.domain.worklist import Worklist
 
 __all__ = [
     "FAILED", "LOOK_NOW", "PENDING", "SENDING", "SENT", "AccessLog", "Acting", "CaseHead", "CaseReadModel",
-    "Claim", "ClosedCase", "EventStore", "FlowRow", "LinkRow", "Mark", "NewCase", "OidcFlows", "Outbox",
-    "OutboxBody", "OutboxHead", "Projection", "RawEvent", "SessionRow", "SigninLinks", "Store", "Throttle",
-    "TotpState", "UnitOfWork", "UserChanges", "UserLookup", "UserRecord", "Users", "WebSessions",
-    "WitnessLeaf", "WitnessLog", "WitnessRoot", "WitnessTimestamp",
+    "CaseloadQuery", "CaseloadRow", "Claim", "ClosedCase", "DeadlineLine", "Derive", "EventStore", "FlowRow",
+    "LinkRow", "Mark", "NewCase", "OidcFlows", "Outbox", "OutboxBody", "OutboxHead", "Projection", "RawEvent",
+    "SessionRow", "SigninLinks", "Store", "Throttle", "TotpState", "UnitOfWork", "UserChanges", "UserLookup",
+    "UserRecord", "Users", "WaitingLine", "WebSessions", "WitnessLeaf", "WitnessLog", "WitnessRoot",
+    "WitnessTimestamp",
 ]
 
 # An event as stored: case_id, seq, type, process_id, process_version, actor, role, recorded_at,
@@ -110,6 +112,62 @@ class Projection(NamedTuple):
     close_reason: str | None
     next_action_on: dt.date | None
     planned_on: dt.date | None
+
+
+# How a store computes a case's work list (workflow.domain.worklist.Deriver, wired by the
+# bootstrap): called by every append with the case as it now is.
+Derive = Callable[["Case"], "Worklist"]
+
+
+class DeadlineLine(NamedTuple):
+    """One running clock of one case, as the work list keeps it (`case_deadlines`)."""
+
+    case_id: str
+    school: str
+    deadline: str
+    anchor: str
+    started_on: dt.date
+    due_on: dt.date  # as of the case's last event; a paused clock's moves on daily (paused_left)
+    soon_on: dt.date
+    lead_days: int
+    paused_left: int | None
+
+
+class WaitingLine(NamedTuple):
+    """A case that waits only for the parents' consent, and for which scopes."""
+
+    case_id: str
+    school: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CaseloadQuery:
+    """The caseload's filters for one school; every one optional. `deadline`: the case's
+    deadline status on `today` (its most urgent clock's): ok, soon, overdue, or "none"; or
+    "week": a clock of the case runs out in the seven days from `today`."""
+
+    school: str
+    today: dt.date
+    states: tuple[str, ...] | None = None
+    group: int | None = None
+    deadline: str | None = None
+    waiting: bool = False
+    open_only: bool = True
+    pupil_index: str | None = None
+
+
+class CaseloadRow(NamedTuple):
+    """One case on a caseload page (no personal data); the key is (opened_at, case_id)."""
+
+    case_id: str
+    school: str
+    group: int | None
+    state: str
+    level: int | None
+    version: int
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
 
 
 class CaseHead(NamedTuple):
@@ -268,9 +326,10 @@ class EventStore(Protocol):
 
     def append(self, case: Case, new: Sequence[Event], *, expected_version: int,
                pupil_index: str | None = None, now: dt.datetime) -> None:
-        """Store `new` (already folded into `case`) and bring the projection up to date, only if
-        the case is still at `expected_version` (0: a new case), else Conflict. A new case whose
-        pupil has an open case already conflicts too, at the latest when the unit commits."""
+        """Store `new` (already folded into `case`) and bring the projection and the case's work
+        list rows up to date, only if the case is still at `expected_version` (0: a new case),
+        else Conflict. A new case whose pupil has an open case already conflicts too, at the
+        latest when the unit commits."""
 
     def put_key(self, case_id: str, wrapped: bytes, now: dt.datetime) -> None: ...
 
@@ -281,7 +340,12 @@ class EventStore(Protocol):
         """Erase the wrapped key for good (its bytes overwritten where the store can)."""
 
     def import_new_cases(self, batch: Sequence[NewCase]) -> None:
-        """Bulk-load whole new cases (demo populations, benchmarks): events, row and key."""
+        """Bulk-load whole new cases (demo populations, benchmarks): events, row and key (and
+        their work list rows)."""
+
+    def refresh_worklist(self, case: Case) -> None:
+        """Bring the case's work list rows up to date with the case as folded (a rebuild);
+        appends do this themselves."""
 
     def raw_batches(self, *, schools: Sequence[str] | None = None, case_id: str | None = None,
                     case_ids: Sequence[str] | None = None, since: dt.datetime | None = None,
@@ -328,14 +392,45 @@ class CaseReadModel(Protocol):
         """Store each case's next action day, only at the version it was folded at and never
         moving `planned_on` backwards; returns how many rows took it."""
 
-    def closed_unerased(self, *, school: str | None = None) -> Iterator[ClosedCase]:
-        """Closed cases whose key was not destroyed, by (closed_at, case_id)."""
+    def closed_unerased(self, *, school: str | None = None,
+                        closed_before: dt.datetime | None = None) -> Iterator[ClosedCase]:
+        """Closed cases whose key was not destroyed, by (closed_at, case_id); with
+        `closed_before`, only those closed before it (an index range: the ones old enough to be
+        due for erasure)."""
 
     def forget_pupil(self, case_id: str) -> None:
         """Clear the pupil index of an erased case (the pupil can no longer be found by it)."""
 
     def id_prefix_taken(self, prefix: str) -> bool:
         """Whether any case id starts with `prefix` (the population generator's numbering)."""
+
+    # ---- the work list (workflow.domain.worklist; written by the event store's appends) ----
+    def deadline_lines(self, school: str, *, today: dt.date, since: dt.date | None, through: dt.date,
+                       limit: int) -> tuple[list[DeadlineLine], int]:
+        """The school's running clocks whose due date, as it reads on `today`, lies from `since`
+        (None: any day) through `through`, by due date and case; at most `limit`, and how many
+        there are in all."""
+
+    def waiting_lines(self, school: str, *, limit: int) -> tuple[list[WaitingLine], int]:
+        """The school's cases that wait only for the parents' consent (case order), at most
+        `limit`, and how many in all."""
+
+    def caseload(self, query: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
+                 before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
+        """One page of the school's cases that pass the filters, newest first ((opened_at,
+        case_id) descending): those after the key `after`, or, with `before`, the `size` just
+        before that key (returned newest first too). An index range per page."""
+
+    def worklists(self, case_ids: Sequence[str]) -> dict[str, Worklist]:
+        """The stored work list of each of `case_ids` (a case without rows: absent)."""
+
+    def worklist_built(self) -> str | None:
+        """What the work list rows were last built for (Deriver.fingerprint); None: never."""
+
+    def rebuild_worklist_begin(self) -> None:
+        """Drop every work list row and the mark (a rebuild follows)."""
+
+    def mark_worklist_built(self, fingerprint: str, now: dt.datetime) -> None: ...
 
 
 class AccessLog(Protocol):

@@ -113,3 +113,80 @@ class UserSummary(SQLModel):
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "role": self.role, "schools": list(self.schools), "name": self.name,
                 "email": self.email}
+
+
+# ---- the work list: what Mijn werk and the caseload read (workflow.service_layer.worklist) ----
+class DeadlineItem(SQLModel):
+    """One running deadline of one case, as it reads on `today` (no personal data)."""
+
+    case_id: str = Field(max_length=40)
+    school: str = Field(max_length=64)
+    deadline: str = Field(description="the definition's deadline name")
+    label: str = Field(description="the deadline as a person reads it")
+    due_on: dt.date = Field(description="the due date as it reads today (a paused clock's moves on daily)")
+    days_left: int = Field(description="negative: this many days overdue")
+    status: str = Field(description="ok | soon | overdue")
+    paused: bool = False
+
+
+class WaitingItem(SQLModel):
+    """A case whose next step waits only for the parents' consent, and for what."""
+
+    case_id: str = Field(max_length=40)
+    school: str = Field(max_length=64)
+    scopes: list[str] = Field(description="the consent scopes (ids)")
+    scope_labels: list[str] = Field(description="the same scopes as a person reads them")
+
+
+class ErasureItem(SQLModel):
+    """A closed case whose retention period has passed (erasure.cases_due_for_erasure)."""
+
+    case_id: str = Field(max_length=40)
+    school: str = Field(max_length=64)
+    closed_at: dt.datetime
+    close_reason: str | None = None
+    due: dt.date
+    years: int
+
+
+class SchoolWork(SQLModel):
+    """Mijn werk for one school: the daily digest's four lists, live. Each list holds its first
+    `limit` items; `*_total` says how many there are in all."""
+
+    school: str = Field(max_length=64)
+    school_name: str
+    due_week: list[DeadlineItem]
+    due_week_total: int
+    overdue: list[DeadlineItem]
+    overdue_total: int
+    waiting: list[WaitingItem]
+    waiting_total: int
+    erasure: list[ErasureItem]
+    erasure_total: int = 0
+
+
+class CaseloadItem(SQLModel):
+    """One case on a caseload page: where it is, its running deadlines, whether it waits for the
+    parents (no personal data)."""
+
+    case_id: str = Field(max_length=40)
+    school: str = Field(max_length=64)
+    group: int | None = None
+    state: str
+    state_label: str
+    level: int | None = None
+    version: int
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None = None
+    deadline_status: str | None = Field(default=None, description="ok | soon | overdue; None: no clock runs")
+    deadlines: list[DeadlineItem] = Field(default_factory=list)
+    waiting: list[str] = Field(default_factory=list, description="consent scopes it waits for")
+
+
+class CaseloadPage(SQLModel):
+    """One page of the caseload, newest case first, with the keys of the pages around it
+    (keyset pagination: pass `next` as `after`, `previous` as `before`)."""
+
+    items: list[CaseloadItem]
+    next: str | None = None
+    previous: str | None = None

@@ -6,6 +6,7 @@ kinds and fields, never a pupil's name, a note or a view.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -15,12 +16,15 @@ class PassendError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, *, reasons: list[str] | None = None,
-                 details: list[dict[str, Any]] | None = None) -> None:
+                 details: list[dict[str, Any]] | None = None, fields: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.reasons: list[str] = list(reasons or [])
         # The reasons as data, when the service layer knows them: {code, params, text} each.
         self.details: list[dict[str, Any]] = list(details or [])
+        # Bad input by field: field name -> what is wrong with it, in Dutch (every field at once
+        # where the check knows them; a form shows each next to its field).
+        self.fields: dict[str, str] = dict(fields or {})
 
 
 class BadInput(PassendError):

@@ -138,12 +138,24 @@ def _labels(kind: EvidenceKind, names: Any) -> str:
     return ", ".join(titles[:-1]) + " en " + titles[-1] if len(titles) > 1 else "".join(titles)
 
 
+def _bad(what: str, problem: str, *names: str) -> BadInput:
+    """A record's bad input, said once for the command line and per field for a form."""
+    return BadInput(f"{what}: {problem}", fields={n: _sentence(problem) for n in names})
+
+
+def _sentence(problem: str) -> str:
+    return problem[:1].upper() + problem[1:] + ("" if problem.endswith(".") else ".")
+
+
+REQUIRED = "Dit is verplicht. Vul het in."
+
+
 # ---- the built-in kinds' rules ---------------------------------------------------------------
 def _plan_period(d: Draft) -> None:
     if d.plain["end"] <= d.plain["start"]:
-        raise BadInput("handelingsplan: het einde moet na het begin liggen")
+        raise _bad("handelingsplan", "het einde moet na het begin liggen", "end")
     if (d.plain["end"] - d.plain["start"]).days > 366:
-        raise BadInput("handelingsplan: een periode duurt hooguit een jaar; evalueer en maak een nieuw plan")
+        raise _bad("handelingsplan", "een periode duurt hooguit een jaar; evalueer en maak een nieuw plan", "end")
 
 
 def _evaluation_subject(d: Draft) -> None:
@@ -155,25 +167,25 @@ def _evaluation_subject(d: Draft) -> None:
         current = d.context.level_plans() if d.context.level_plans is not None else list(known)
         if "plan" in plain:
             if plain["plan"] not in known:
-                raise BadInput(f"evaluatie: er is geen plan met nummer {plain['plan']}")
+                raise _bad("evaluatie", f"er is geen plan met nummer {plain['plan']}", "plan")
             if plain["plan"] not in current:
-                raise BadInput(f"evaluatie: plan #{plain['plan']} hoort niet bij het huidige niveau (het is "
-                               "van een eerder niveau, of gedateerd voor dit niveau begon); een evaluatie "
-                               "hoort bij een plan van het huidige niveau")
+                raise _bad("evaluatie", f"plan #{plain['plan']} hoort niet bij het huidige niveau (het is "
+                           "van een eerder niveau, of gedateerd voor dit niveau begon); een evaluatie "
+                           "hoort bij een plan van het huidige niveau", "plan")
         elif current:
             plain["plan"] = max(current)
         elif known:
-            raise BadInput(f"evaluatie: er is op het huidige niveau nog geen plan vastgelegd (het laatste plan, "
-                           f"#{max(known)}, is van een eerder niveau); leg eerst een plan vast")
+            raise _bad("evaluatie", f"er is op het huidige niveau nog geen plan vastgelegd (het laatste plan, "
+                       f"#{max(known)}, is van een eerder niveau); leg eerst een plan vast", "plan")
         else:
-            raise BadInput("evaluatie: er is nog geen plan vastgelegd om te evalueren")
+            raise _bad("evaluatie", "er is nog geen plan vastgelegd om te evalueren", "subject")
         if d.date < known[plain["plan"]]:
-            raise BadInput(f"evaluatie: datum {d.date.isoformat()} ligt voor de start van "
-                           f"plan #{plain['plan']} ({known[plain['plan']].isoformat()})")
+            raise _bad("evaluatie", f"datum {d.date.isoformat()} ligt voor de start van "
+                       f"plan #{plain['plan']} ({known[plain['plan']].isoformat()})", "date")
     elif "plan" in plain:
-        raise BadInput("evaluatie: een plannummer hoort alleen bij een evaluatie van een handelingsplan")
+        raise _bad("evaluatie", "een plannummer hoort alleen bij een evaluatie van een handelingsplan", "plan")
     elif not d.context.opp_active:
-        raise BadInput("evaluatie: er is geen vastgesteld OPP om te evalueren")
+        raise _bad("evaluatie", "er is geen vastgesteld OPP om te evalueren", "subject")
 
 
 def _consent_opp(d: Draft) -> None:
@@ -201,18 +213,18 @@ def _consent_opp(d: Draft) -> None:
 def _view_heard(d: Draft) -> None:
     has_text, has_reason = "text" in d.secret, "reason_not_heard" in d.secret
     if has_text == has_reason:
-        raise BadInput("mening: vul precies een van beide in: de mening in eigen woorden, "
-                       "of de reden waarom die niet gehoord kon worden")
+        raise _bad("mening", "vul precies een van beide in: de mening in eigen woorden, "
+                   "of de reden waarom die niet gehoord kon worden", "text", "reason_not_heard")
     d.plain["heard"] = has_text
 
 
 def _meeting_outcome(d: Draft) -> None:
     plain = d.plain
     if plain["kind"] == "bot" and "outcome" not in plain:
-        raise BadInput("overleg: een BOT-overleg heeft een uitkomst (advies, arrangement, tlv)")
+        raise _bad("overleg", "een BOT-overleg heeft een uitkomst (advies, arrangement, tlv)", "outcome")
     if plain["kind"] != "bot" and "outcome" in plain:
-        raise BadInput("overleg: een uitkomst hoort alleen bij een BOT-overleg; schrijf de afspraken "
-                       "bij de samenvatting")
+        raise _bad("overleg", "een uitkomst hoort alleen bij een BOT-overleg; schrijf de afspraken "
+                   "bij de samenvatting", "outcome")
     plain["with_parents"] = plain["kind"] in ("oogo", "bot")
 
 
@@ -225,8 +237,8 @@ def _consent_sharing(d: Draft) -> None:
     if plain["scope"] in d.context.sharing_scopes and plain["status"] == "granted":
         lacking = [n for n in ("recipient", "legal_basis", "purpose") if n not in plain]
         if lacking:
-            raise BadInput(f"toestemming: gegevensdeling vraagt ook {_labels(d.kind, lacking)} "
-                           "(aan wie, op welke grondslag, met welk doel)")
+            raise _bad("toestemming", f"gegevensdeling vraagt ook {_labels(d.kind, lacking)} "
+                       "(aan wie, op welke grondslag, met welk doel)", *lacking)
 
 
 SIGNAL_AREAS = {
@@ -443,6 +455,10 @@ def validate(
     plain: dict[str, Any] = {}
     secret: dict[str, str] = {}
     lacking: list[str] = []
+    # Every field is checked, so a form can show each problem next to its field at once; the
+    # message (one line, for the command line) names the first bad value, else every lacking field.
+    problems: dict[str, str] = {}
+    first: str | None = None
     for spec in specs.values():
         value = values.get(spec.name)
         if value is None or (isinstance(value, str) and value == "" and spec.type != "text"):
@@ -450,19 +466,27 @@ def validate(
                 lacking.append(spec.name)
             continue
         choices = consent_scopes if spec.choices_from == "consent_scopes" else spec.choices
-        coerced = _coerce(spec, value, choices, what)
+        try:
+            coerced = _coerce(spec, value, choices, what)
+        except BadInput as exc:
+            first = first or exc.message
+            problems[spec.name] = _sentence(exc.message.removeprefix(f"{what}: {spec.title}: "))
+            continue
         if spec.secret:
             secret[spec.name] = coerced
         else:
             plain[spec.name] = coerced
+    problems.update({n: REQUIRED for n in lacking})
+    if first is not None:
+        raise BadInput(first, fields=problems)
     if lacking:
-        raise BadInput(f"{what}: nog niet ingevuld: {_labels(spec_kind, lacking)}")
+        raise BadInput(f"{what}: nog niet ingevuld: {_labels(spec_kind, lacking)}", fields=problems)
     date = plain.pop("date", today)
     if date > today:
-        raise BadInput(f"{what}: datum {date.isoformat()} ligt in de toekomst")
+        raise _bad(what, f"datum {date.isoformat()} ligt in de toekomst", "date")
     for group in spec_kind.exactly_one_of:
         if sum(1 for n in group if n in plain or n in secret) != 1:
-            raise BadInput(f"{what}: vul precies een van deze in: {_labels(spec_kind, group)}")
+            raise _bad(what, f"vul precies een van deze in: {_labels(spec_kind, group)}", *group)
     draft = Draft(spec_kind, date, plain, secret, context)
     for check in spec_kind.checks:
         check(draft)

@@ -59,6 +59,9 @@ class Guard:
     # Dutch wording of the codes this kind's reasons use that the message catalog does not have
     # (a guard kind added outside the package): {code: "text with {param} placeholders"}.
     messages: ClassVar[Mapping[str, str]] = {}
+    # The reason codes `check` can return; None (the default, for a kind that does not say):
+    # any. The work list reads it to skip deciding steps that can never wait for consent.
+    codes: ClassVar[frozenset[str] | None] = None
     message: str | None
 
     @classmethod
@@ -327,6 +330,7 @@ class EvidenceGuard(Guard):
     """At least `min` records of a kind whose plain fields match `where`, since an anchor."""
 
     keys: ClassVar[frozenset[str]] = frozenset({"evidence", "where", "since", "min"})
+    codes: ClassVar[frozenset[str] | None] = frozenset({"evidence_missing"})
     evidence: str = ""
     where: tuple[tuple[str, Any], ...] = ()
     since: str = "case_opened"
@@ -384,6 +388,8 @@ class ConsentGuard(Guard):
     """The parents' latest decision on a scope is a grant (or, `expect = "withheld"`, is not)."""
 
     keys: ClassVar[frozenset[str]] = frozenset({"scope", "expect", "since", "document"})
+    codes: ClassVar[frozenset[str] | None] = frozenset({
+        "consent_missing", "consent_not_withheld", "consent_unbound", "consent_other_version"})
     scope: str = ""
     expect: str = "granted"
     since: str = "case_opened"
@@ -463,6 +469,7 @@ class PreviousStateGuard(Guard):
     """The case came from `state`: picks the way back out of a pausing state (a dispute)."""
 
     keys: ClassVar[frozenset[str]] = frozenset({"state"})
+    codes: ClassVar[frozenset[str] | None] = frozenset({"not_from_state"})
     state: str = ""
     message: str | None = None
 

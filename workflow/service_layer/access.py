@@ -69,17 +69,22 @@ def log_access(
     return uow.access_log.append(records())
 
 
+SOURCES = ("passend", "web")  # where a read came from: the command line and Python API, the web app
+
+
 def record_access(
     ctx: ServiceContext, *, actor: str, action: str, cases: Iterable[tuple[str, str | None]],
-    purpose: str | None = None, on_behalf_of: str | None = None,
+    purpose: str | None = None, on_behalf_of: str | None = None, source: str = "passend",
 ) -> int:
     """Write access records in their own short transaction, so the reads they record stay
     read-only (on SQLite the unit begins IMMEDIATE, as every writer does, since it reads the
-    chain's head before it appends)."""
+    chain's head before it appends). `source`: "web" for a page of the web app."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown access source {source!r}")
     user = ctx.user(actor)
     with ctx.uow() as uow:
         n = log_access(uow, actor=actor, role=user.role, action=action, cases=cases,
-                       purpose=purpose, on_behalf_of=on_behalf_of, at=ctx.clock())
+                       purpose=purpose, on_behalf_of=on_behalf_of, at=ctx.clock(), source=source)
         uow.commit()
     return n
 

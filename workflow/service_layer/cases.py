@@ -17,7 +17,7 @@ from typing import Any
 from workflow.adapters.crypto import CaseCipher
 from workflow.adapters.logs import get_logger
 from workflow.domain import case as domain
-from workflow.domain import evidence
+from workflow.domain import deadlines, evidence
 from workflow.domain.case import Case, Decision
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput, NotFound
@@ -47,15 +47,16 @@ def open_case(
         raise NotFound(f"onbekende school '{school}' (zie schools in {ctx.config.path.name})")
     pupil = (pupil or "").strip()
     if not PUPIL_REF.match(pupil):
-        raise BadInput("--pupil: een leerlingreferentie van 1-64 tekens (letters, cijfers, . _ / -)")
+        raise BadInput("--pupil: een leerlingreferentie van 1-64 tekens (letters, cijfers, . _ / -)", fields={
+            "pupil": "Een leerlingnummer van 1 tot 64 tekens: letters, cijfers en . _ / -"})
     # A bool or a float passes `1 <= group <= 8` but would enter the chain as true or 5.0,
     # which the export's specification (docs/event-chain.md) does not allow.
     if group is not None and (type(group) is not int or not 1 <= group <= 8):
-        raise BadInput("--group: een groep van 1 tot en met 8")
+        raise BadInput("--group: een groep van 1 tot en met 8", fields={"group": "Kies een groep van 1 tot en met 8."})
     if name is not None:
         name = name.strip()
         if not name or len(name) > 200:
-            raise BadInput("--name: een naam van 1-200 tekens")
+            raise BadInput("--name: een naam van 1-200 tekens", fields={"name": "Een naam van 1 tot 200 tekens."})
     ctx.school_access(user, school)
     d = ctx.definition
     if user.role not in d.open_roles:
@@ -194,12 +195,53 @@ def fire(
             "level": case.level}
 
 
+def preview(
+    ctx: ServiceContext, case_id: str, trigger: str, *, actor: str, params: Mapping[str, str] | None = None,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    """What firing `trigger` would do ("dit gebeurt er"), storing nothing: the decision (refused:
+    Refused with every reason), where the case goes, the deadline clocks the move starts, stops,
+    pauses or resumes (`deadlines`), and the payload of the event it would record (`payload`).
+
+    Unlike a dry run of `fire`, the shared machine performs the move here, on the case as read
+    (the model it moves is its own, nothing is written): the preview is exactly what confirming
+    it does while the case stays at `version`, which the confirmation must then carry. The clocks
+    are those running before the move and after it (its event folded into a copy of the case):
+    names of deadlines started and stopped; states whose entry pauses them or whose exit resumes."""
+    user = ctx.user(actor)
+    bind_log(actor=actor, case_id=case_id, command="preview")
+    params = {k: v for k, v in (params or {}).items() if v is not None}
+    with ctx.uow(write=False) as uow:
+        case = ctx.load(uow, case_id, user)
+        ctx.expect(case, expected_version)
+        d = ctx.definition_of(case)
+        decision = domain.decide(case, d, trigger, params, user.role)
+        if not decision.allowed:
+            raise refused(f"{d.triggers[trigger].label} geweigerd voor casus {case_id}", decision.reasons, d)
+        move = perform(case, d, decision, user.role)
+        assert move.payload is not None
+        # Which clocks run before and after: the move's event folded into a copy of the case
+        # (closing stops every clock, an adoption starts one, ...), never stored.
+        today = local_date(ctx.clock())
+        ev = case.next_event(type="transitioned", payload=move.payload, actor=actor, role=user.role,
+                             recorded_at=ctx.clock(), process=d)
+        after = Case.from_events([*case.events, ev])
+        was = {(r.name, r.anchor) for r in deadlines.running(case, d, today)}
+        will = {(r.name, r.anchor) for r in deadlines.running(after, d, today)}
+        clocks = {"started": [n for n, a in sorted(will - was)], "stopped": [n for n, a in sorted(was - will)],
+                  "paused": move.clocks["paused"], "resumed": move.clocks["resumed"]}
+    return {"case_id": case_id, "version": case.version, "process": f"{d.id}@{d.version}",
+            **decision_dict(decision, d), "deadlines": clocks, "payload": move.payload}
+
+
 def _check_consent_order(case: Case, valid: evidence.ValidEvidence, d: ProcessDefinition) -> None:
     """A revocation needs a grant in force, and no decision may predate the one in force."""
     scope = valid.plain["scope"]
     latest = latest_consent(case.facts, scope)
     if valid.plain["status"] == "revoked" and (latest is None or latest.fields["status"] != "granted"):
-        raise BadInput(f"toestemming: er is geen verleende toestemming voor {d.scope_label(scope)} om in te trekken")
+        text = f"er is geen verleende toestemming voor {d.scope_label(scope)} om in te trekken"
+        raise BadInput(f"toestemming: {text}", fields={"status": text[:1].upper() + text[1:] + "."})
     if latest is not None and valid.date < latest.date:
-        raise BadInput(f"toestemming: datum {valid.date.isoformat()} ligt voor het laatste besluit over "
-                       f"{d.scope_label(scope)} ({latest.date.isoformat()})")
+        text = (f"datum {valid.date.isoformat()} ligt voor het laatste besluit over {d.scope_label(scope)} "
+                f"({latest.date.isoformat()})")
+        raise BadInput(f"toestemming: {text}", fields={"date": text[:1].upper() + text[1:] + "."})

@@ -40,11 +40,16 @@ class Engine(ServiceContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.users_synced: dict[str, list[str]] = {}  # what the last init() imported from config.toml
+        self.worklist_rebuilt: int | None = None  # cases whose work list the last init() rebuilt
 
     def init(self) -> list[str]:
-        """Create or upgrade the store's schema, then import config.toml's users
+        """Create or upgrade the store's schema, fill the work list's rows if they were never built
+        for this version (service_layer.worklist), then import config.toml's users
         (service_layer.users: an upsert, on the SQL store and the in-memory one alike)."""
         heads = self.store.init()
+        from workflow.service_layer.worklist import ensure_built
+
+        self.worklist_rebuilt = ensure_built(self)  # after migration 0011, or for another version
         self.users_synced = self.users.sync_config(self.config.users, source=self.config.path.name,
                                                    known_schools=self.config.schools, now=self.clock())
         log.info("database.ready", heads=heads, **{f"users_{k}": len(v) for k, v in self.users_synced.items()})

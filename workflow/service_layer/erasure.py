@@ -22,6 +22,7 @@ from workflow.adapters.logs import get_logger
 from workflow.domain.errors import BadInput, NotFound, Refused
 from workflow.service_layer.access import log_access
 from workflow.service_layer.context import ServiceContext, bind_log
+from workflow.service_layer.retention import add_years
 
 log = get_logger("passend.engine")
 REASON_LIMIT = 200
@@ -87,9 +88,13 @@ def cases_due_for_erasure(
     """
     policy = ctx.retention
     today = today or ctx.today()
+    # Only a case closed at least the shortest retention period ago can be due: read those (an
+    # index range), with two days to spare for the school's time zone and 29 February.
+    shortest = min([policy.years, *policy.by_reason.values()])
+    cutoff = dt.datetime.combine(add_years(today, -shortest) + dt.timedelta(days=2), dt.time(), dt.UTC)
     out: list[dict[str, Any]] = []
     with ctx.uow(write=False) as uow:
-        for r in uow.cases.closed_unerased(school=school):
+        for r in uow.cases.closed_unerased(school=school, closed_before=cutoff):
             due = policy.due_date(r.closed_at, r.close_reason)
             if due <= today:
                 out.append({

@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 
 def case(
     ctx: ServiceContext, case_id: str, *, actor: str, purpose: str | None = None,
-    on_behalf_of: str | None = None,
+    on_behalf_of: str | None = None, source: str = "passend", timeline: bool = False,
 ) -> dict[str, Any]:
-    """Everything about one case: state, evidence (decrypted), and every possible trigger.
+    """Everything about one case: state, evidence (decrypted), and every possible trigger;
+    with `timeline`, also the case's chronology (audit.timeline's entries, from the same read).
 
-    The read is kept in the access log (NEN 7513: who, when, which case, why).
+    The read is kept in the access log (NEN 7513: who, when, which case, why; `source`: "web"
+    for the web app's case page).
     """
     user = ctx.user(actor)
     bind_log(actor=actor, case_id=case_id, command="case.show")
@@ -39,11 +41,15 @@ def case(
         found = ctx.load(uow, case_id, user)
         cipher = ctx.cipher(uow, case_id)
     record_access(ctx, actor=actor, action="case.show", cases=[(case_id, found.school)],
-                  purpose=purpose, on_behalf_of=on_behalf_of)
+                  purpose=purpose, on_behalf_of=on_behalf_of, source=source)
     d = ctx.definition_of(found)
     view = case_view(found, d, cipher, domain.options(found, d, user.role))
     today = ctx.today()
     view["deadlines"] = [r.as_dict(today) for r in deadlines.running(found, d, today)]
+    if timeline:
+        from workflow.service_layer.audit.timeline import build
+
+        view["timeline"] = build(ctx, list(found.events), cipher)["entries"]
     return view
 
 

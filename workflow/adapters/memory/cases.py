@@ -7,10 +7,20 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.memory.database import Journal, MemoryDatabase
-from workflow.adapters.ports import CaseHead, ClosedCase, Mark, Projection
+from workflow.adapters.ports import (
+    CaseHead,
+    CaseloadQuery,
+    CaseloadRow,
+    ClosedCase,
+    DeadlineLine,
+    Mark,
+    Projection,
+    WaitingLine,
+)
 
 if TYPE_CHECKING:
     from workflow.adapters.readmodels import CaseSummary
+    from workflow.domain.worklist import Worklist
 
 
 def _projection(row: dict[str, Any]) -> Projection:
@@ -93,9 +103,11 @@ class MemoryCases:
             n += 1
         return n
 
-    def closed_unerased(self, *, school: str | None = None) -> Iterator[ClosedCase]:
+    def closed_unerased(self, *, school: str | None = None,
+                        closed_before: dt.datetime | None = None) -> Iterator[ClosedCase]:
         rows = [r for cid, r in self._db.cases.items()
                 if r["closed_at"] is not None and (school is None or r["school"] == school)
+                and (closed_before is None or r["closed_at"] < closed_before)
                 and self._db.keys.get(cid, {}).get("destroyed_at") is None]
         for r in sorted(rows, key=lambda r: (r["closed_at"], r["case_id"])):
             yield ClosedCase(r["case_id"], r["school"], r["closed_at"], r["close_reason"])
@@ -107,3 +119,71 @@ class MemoryCases:
 
     def id_prefix_taken(self, prefix: str) -> bool:
         return any(cid.startswith(prefix) for cid in self._db.cases)
+
+    # ---- the work list -------------------------------------------------------------------
+    def _lines(self, school: str) -> list[DeadlineLine]:
+        return [DeadlineLine(cid, s, r.deadline, r.anchor, r.started_on, r.due_on, r.soon_on, r.lead_days,
+                             r.paused_left)
+                for cid, (s, w) in self._db.worklists.items() if s == school for r in w.deadlines]
+
+    def deadline_lines(self, school: str, *, today: dt.date, since: dt.date | None, through: dt.date,
+                       limit: int) -> tuple[list[DeadlineLine], int]:
+        def due(x: DeadlineLine) -> dt.date:
+            return x.due_on if x.paused_left is None else today + dt.timedelta(days=x.paused_left)
+
+        found = sorted((x for x in self._lines(school) if (since is None or due(x) >= since) and due(x) <= through),
+                       key=lambda x: (due(x), x.case_id, x.deadline))
+        return found[:limit], len(found)
+
+    def waiting_lines(self, school: str, *, limit: int) -> tuple[list[WaitingLine], int]:
+        found = sorted(WaitingLine(cid, s, w.waiting) for cid, (s, w) in self._db.worklists.items()
+                       if s == school and w.waiting)
+        return found[:limit], len(found)
+
+    def caseload(self, query: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
+                 before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
+        from workflow.domain.worklist import worst
+
+        q = query
+        rows = []
+        for cid, r in self._db.cases.items():
+            if r["school"] != q.school or (q.open_only and r["closed_at"] is not None):
+                continue
+            if (q.states is not None and r["state"] not in q.states) or \
+                    (q.group is not None and r["school_group"] != q.group) or \
+                    (q.pupil_index is not None and r["pupil_index"] != q.pupil_index):
+                continue
+            _, w = self._db.worklists.get(cid, (None, None))
+            if q.waiting and (w is None or not w.waiting):
+                continue
+            if q.deadline == "week":
+                if w is None or not any(0 <= x.days_left(q.today) <= 6 for x in w.deadlines):
+                    continue
+            elif q.deadline is not None:
+                status = worst(x.status_on(q.today) for x in w.deadlines) if w is not None else None
+                if (status or "none") != q.deadline:
+                    continue
+            rows.append(CaseloadRow(cid, r["school"], r["school_group"], r["state"], r["level"], r["version"],
+                                    r["opened_at"], r["closed_at"]))
+        rows.sort(key=lambda x: (x.opened_at, x.case_id), reverse=True)
+        if before is not None:
+            older = [x for x in rows if (x.opened_at, x.case_id) > before]
+            return older[-size:]
+        if after is not None:
+            rows = [x for x in rows if (x.opened_at, x.case_id) < after]
+        return rows[:size]
+
+    def worklists(self, case_ids: Sequence[str]) -> dict[str, Worklist]:
+        return {cid: self._db.worklists[cid][1] for cid in case_ids if cid in self._db.worklists}
+
+    def worklist_built(self) -> str | None:
+        found = self._db.read_models.get("worklist")
+        return None if found is None else found[0]
+
+    def rebuild_worklist_begin(self) -> None:
+        self._j.pop(self._db.read_models, "worklist")
+        for cid in list(self._db.worklists):
+            self._j.pop(self._db.worklists, cid)
+
+    def mark_worklist_built(self, fingerprint: str, now: dt.datetime) -> None:
+        self._j.put(self._db.read_models, "worklist", (fingerprint, now))

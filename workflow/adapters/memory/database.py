@@ -32,6 +32,10 @@ class MemoryDatabase:
         self.witness: list[Any] = []  # WitnessRoot, in id order
         self.witness_leaves: dict[str, list[tuple[int, int, str]]] = {}  # case -> (witness id, seq, hash)
         self.witness_timestamps: dict[int, Any] = {}
+        # The work list (workflow.domain.worklist): case id -> (school, Worklist), only for cases
+        # with a running clock or a consent they wait for; and what it was built for.
+        self.worklists: dict[str, tuple[str, Any]] = {}
+        self.read_models: dict[str, tuple[str, Any]] = {}
 
 
 class Journal:
@@ -52,6 +56,10 @@ class Journal:
         old = table.pop(key)
         self.steps.append(lambda: table.__setitem__(key, old))
         return True
+    def pop(self, table: dict[Any, Any], key: Any) -> None:
+        if key in table:
+            old = table.pop(key)
+            self.steps.append(lambda: table.__setitem__(key, old))
 
     def update(self, row: dict[str, Any], **values: Any) -> None:
         old = {k: row[k] for k in values}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from workflow.adapters.codec import restore_row, stored_time
 from workflow.adapters.memory.database import BATCH, LOST, Journal, MemoryDatabase
-from workflow.adapters.ports import NewCase, RawEvent
+from workflow.adapters.ports import Derive, NewCase, RawEvent
 from workflow.adapters.projection import fold, projection_values
 from workflow.domain.errors import Conflict
 from workflow.domain.events import Event
@@ -23,8 +23,19 @@ def _raw(ev: Event) -> RawEvent:
 
 
 class MemoryEventStore:
-    def __init__(self, db: MemoryDatabase, journal: Journal) -> None:
+    def __init__(self, db: MemoryDatabase, journal: Journal, derive: Derive | None = None) -> None:
         self._db, self._j = db, journal
+        self._derive = derive
+
+    def refresh_worklist(self, case: Case) -> None:
+        if self._derive is None:
+            return
+        new = self._derive(case)
+        if new.deadlines or new.waiting:
+            if self._db.worklists.get(case.case_id) != (case.school, new):
+                self._j.put(self._db.worklists, case.case_id, (case.school, new))
+        else:
+            self._j.pop(self._db.worklists, case.case_id)
 
     def events_of(self, case_id: str) -> list[Event]:
         return [restore_row(row) for row in self._db.events.get(case_id, ())]
@@ -46,6 +57,7 @@ class MemoryEventStore:
                 raise Conflict(LOST)  # the partial unique index of migration 0004
             j.put(db.events, case.case_id, [_raw(e) for e in new])
             j.put(db.cases, case.case_id, {**values, "pupil_index": pupil_index})
+            self.refresh_worklist(case)
             return
         row = db.cases.get(case.case_id)
         stored = db.events.get(case.case_id, [])
@@ -55,6 +67,7 @@ class MemoryEventStore:
         for e in new:
             j.append(stored, _raw(e))
         j.update(row, **values)
+        self.refresh_worklist(case)
 
     def put_key(self, case_id: str, wrapped: bytes, now: dt.datetime) -> None:
         if case_id in self._db.keys:
@@ -78,6 +91,7 @@ class MemoryEventStore:
             self._j.put(self._db.events, c.case.case_id, [_raw(e) for e in c.case.events])
             self._j.put(self._db.cases, c.case.case_id, {
                 **projection_values(c.case, c.case.events[-1].recorded_at), "pupil_index": c.pupil_index})
+            self.refresh_worklist(c.case)
 
     def raw_batches(self, *, schools: Sequence[str] | None = None, case_id: str | None = None,
                     case_ids: Sequence[str] | None = None, since: dt.datetime | None = None,

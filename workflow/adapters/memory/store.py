@@ -12,14 +12,15 @@ from workflow.adapters.memory.outbox import MemoryOutbox
 from workflow.adapters.memory.signin import MemoryOidcFlows, MemorySigninLinks, MemoryThrottle, MemoryWebSessions
 from workflow.adapters.memory.users import MemoryUserLookup, MemoryUsers
 from workflow.adapters.memory.witness import MemoryWitnessLog
+from workflow.adapters.ports import Derive
 
 
 class MemoryUnitOfWork:
-    def __init__(self, db: MemoryDatabase, *, write: bool = True) -> None:
+    def __init__(self, db: MemoryDatabase, *, write: bool = True, derive: Derive | None = None) -> None:
         self._db = db
         self.write = write
         self._journal = Journal()
-        self.store = MemoryEventStore(db, self._journal)
+        self.store = MemoryEventStore(db, self._journal, derive)
         self.cases = MemoryCases(db, self._journal)
         self.access_log = MemoryAccessLog(db, self._journal)
         self.users = MemoryUsers(db, self._journal)
@@ -50,13 +51,14 @@ class MemoryUnitOfWork:
 class MemoryStore:
     """The `Store` port in memory (`memory://`)."""
 
-    def __init__(self, db: MemoryDatabase | None = None) -> None:
+    def __init__(self, db: MemoryDatabase | None = None, derive: Derive | None = None) -> None:
         self.data = db or MemoryDatabase()
         self.outbox = MemoryOutbox(self.data)
+        self.derive = derive  # the work list of a case (domain.worklist.Deriver); None: not kept
         self.users = MemoryUserLookup(self.data)
 
     def uow(self, *, write: bool = True) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.data, write=write)
+        return MemoryUnitOfWork(self.data, write=write, derive=self.derive)
 
     def init(self) -> list[str]:
         return []  # nothing to migrate: the dicts are the schema

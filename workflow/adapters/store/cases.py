@@ -12,15 +12,26 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, literal_column, or_, select, update
 
-from workflow.adapters.ports import CaseHead, ClosedCase, Mark, Projection
+from workflow.adapters.ports import (
+    CaseHead,
+    CaseloadQuery,
+    CaseloadRow,
+    ClosedCase,
+    DeadlineLine,
+    Mark,
+    Projection,
+    WaitingLine,
+)
 from workflow.adapters.store import chains
+from workflow.adapters.store import worklist as _worklist
 from workflow.adapters.store.eventstore import Driver
 from workflow.adapters.store.tables import case_keys, cases
 
 if TYPE_CHECKING:
     from workflow.adapters.readmodels import CaseSummary
+    from workflow.domain.worklist import Worklist
 
 _PROJECTION_READ = tuple(cases.c[name] for name in Projection._fields)
 
@@ -156,15 +167,21 @@ class SqlCases:
         return int(r.rowcount or 0)
 
     # ---- retention and erasure ---------------------------------------------------------------
-    def closed_unerased(self, *, school: str | None = None) -> Iterator[ClosedCase]:
+    def closed_unerased(self, *, school: str | None = None,
+                        closed_before: dt.datetime | None = None) -> Iterator[ClosedCase]:
         q = (
             select(cases.c.case_id, cases.c.school, cases.c.closed_at, cases.c.close_reason)
             .select_from(cases.outerjoin(case_keys, case_keys.c.case_id == cases.c.case_id))
             .where(cases.c.closed_at.is_not(None), case_keys.c.destroyed_at.is_(None))
             .order_by(cases.c.closed_at, cases.c.case_id)
         )
+        if closed_before is not None:  # ix_cases_closed (migration 0011)
+            q = q.where(cases.c.closed_at < closed_before)
         if school is not None:
-            q = q.where(cases.c.school == school)
+            # SQLite keeps no statistics here and would walk the school's whole index rather than
+            # the range of closing times; a unary plus takes the school's column out of its choice.
+            sqlite_range = closed_before is not None and self.conn.dialect.name == "sqlite"
+            q = q.where((literal_column("+cases.school") if sqlite_range else cases.c.school) == school)
         for r in self.conn.execute(q):
             yield ClosedCase(*r)
 
@@ -175,6 +192,31 @@ class SqlCases:
         n = self.conn.execute(
             select(func.count()).select_from(cases).where(cases.c.case_id.like(f"{prefix}%"))).scalar_one()
         return bool(n)
+
+
+    # ---- the work list (store.worklist) ----------------------------------------------------
+    def deadline_lines(self, school: str, *, today: dt.date, since: dt.date | None, through: dt.date,
+                       limit: int) -> tuple[list[DeadlineLine], int]:
+        return _worklist.deadline_lines(self.conn, school, today=today, since=since, through=through, limit=limit)
+
+    def waiting_lines(self, school: str, *, limit: int) -> tuple[list[WaitingLine], int]:
+        return _worklist.waiting_lines(self.conn, school, limit=limit)
+
+    def caseload(self, query: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
+                 before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
+        return _worklist.caseload(self.conn, query, after=after, before=before, size=size)
+
+    def worklists(self, case_ids: Sequence[str]) -> dict[str, Worklist]:
+        return _worklist.worklists(self.conn, case_ids)
+
+    def worklist_built(self) -> str | None:
+        return _worklist.built(self.conn)
+
+    def rebuild_worklist_begin(self) -> None:
+        _worklist.clear(self.conn)
+
+    def mark_worklist_built(self, fingerprint: str, now: dt.datetime) -> None:
+        _worklist.mark_built(self.conn, fingerprint, now)
 
 
 def _date(value: Any) -> Any:

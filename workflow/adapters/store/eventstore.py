@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, insert, select, update
 
 from workflow.adapters.codec import UNREADABLE, read_instant, read_payload, stored_time
-from workflow.adapters.ports import LOOK_NOW, NewCase, RawEvent
+from workflow.adapters.ports import LOOK_NOW, Derive, NewCase, RawEvent
 from workflow.adapters.projection import fold, projection_values
 from workflow.adapters.store import chains
+from workflow.adapters.store import worklist as _worklist
 from workflow.adapters.store.tables import case_keys, cases, events
 from workflow.domain.errors import Conflict
 from workflow.domain.events import Event, restore_event
@@ -153,7 +154,9 @@ class EventStore:
     unit of work hands over the driver), and SQLAlchemy's connection and transaction objects
     cost more than SQLite's own BEGIN and COMMIT."""
 
-    def __init__(self, conn: Connection | Callable[[], Connection], driver: Driver | None = None) -> None:
+    def __init__(self, conn: Connection | Callable[[], Connection], driver: Driver | None = None,
+                 derive: Derive | None = None) -> None:
+        self._derive = derive  # the work list of a case (domain.worklist.Deriver); None: not kept
         self._conn: Connection | None = None
         self._connect: Callable[[], Connection] | None = None
         if isinstance(conn, Connection):
@@ -245,6 +248,8 @@ class EventStore:
             self.conn.execute(_INSERT_EVENT, [event_values(e) for e in new])
             values["pupil_index"] = pupil_index
             self.conn.execute(_INSERT_CASE, values)
+            if self._derive is not None:
+                _worklist.sync(self.driver, case.case_id, case.school, self._derive(case), fresh=True)
             return
         drv = self.driver
         try:
@@ -267,6 +272,12 @@ class EventStore:
             raise Conflict(
                 f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
             )
+        if self._derive is not None:
+            _worklist.sync(drv, case.case_id, case.school, self._derive(case), fresh=False)
+
+    def refresh_worklist(self, case: Case) -> None:
+        if self._derive is not None:
+            _worklist.sync(self.driver, case.case_id, case.school, self._derive(case), fresh=False)
 
     def import_new_cases(self, batch: Sequence[NewCase]) -> None:
         """Insert whole new cases (events, projection row, wrapped key) with one statement per table.
@@ -288,3 +299,6 @@ class EventStore:
             values["pupil_index"] = c.pupil_index
             rows.append(values)
         self.conn.execute(_INSERT_CASE, rows)
+        if self._derive is not None:
+            derive = self._derive
+            _worklist.insert_many(self.conn, [(c.case.case_id, c.case.school, derive(c.case)) for c in batch])

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from workflow.adapters.ports import Derive
 from workflow.adapters.store.db import is_sqlite, make_engine
 from workflow.adapters.store.outbox import SqlOutbox
 from workflow.adapters.store.reserve import Reserve
@@ -18,19 +19,22 @@ from workflow.adapters.store.users import SqlUserLookup
 
 
 class SqlStore:
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Engine, derive: Derive | None = None) -> None:
         self.db = db
+        # How a case's work list is computed (workflow.domain.worklist.Deriver; the bootstrap
+        # wires it): every append keeps the rows. None: no work list is kept (bare tools).
+        self.derive = derive
         # SQLite only: see store.reserve for why, and why not PostgreSQL.
         self.reserve = Reserve(db) if is_sqlite(db) else None
         self.outbox = SqlOutbox(db)
         self.users = SqlUserLookup(db, reserve=self.reserve)
 
     @classmethod
-    def connect(cls, url: str, **kwargs: Any) -> SqlStore:
-        return cls(make_engine(url, **kwargs))
+    def connect(cls, url: str, derive: Derive | None = None, **kwargs: Any) -> SqlStore:
+        return cls(make_engine(url, **kwargs), derive)
 
     def uow(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.db, write=write, reserve=self.reserve)
+        return SqlUnitOfWork(self.db, write=write, reserve=self.reserve, derive=self.derive)
 
     def init(self) -> list[str]:
         from workflow.adapters.store.migrate import upgrade

@@ -68,6 +68,13 @@ cases = Table(
     # The planner's due-work scan reads these indexes only (migration 0006).
     Index("ix_cases_next_action_on", "next_action_on", "case_id"),
     Index("ix_cases_planned_on", "planned_on", "case_id"),
+    # The caseload, newest first per school, a keyset page at a time (migration 0011). Neither
+    # column is ever updated, so a command's projection UPDATE never touches this index.
+    Index("ix_cases_school_opened", "school", "opened_at", "case_id"),
+    # Closed cases by closing time (migration 0011): those old enough to be due for erasure are
+    # one range. Partial: a command on an open case leaves it untouched.
+    Index("ix_cases_closed", "closed_at", "case_id", sqlite_where=text("closed_at IS NOT NULL"),
+          postgresql_where=text("closed_at IS NOT NULL")),
 )
 
 events = Table(
@@ -131,6 +138,42 @@ reminder_outbox = Table(
     # Sent rows whose bodies are still kept (migration 0007; clear_sent_bodies).
     Index("ix_reminder_outbox_sent_bodies", "sent_at", sqlite_where=OUTBOX_BODY_KEPT,
           postgresql_where=OUTBOX_BODY_KEPT),
+)
+
+# ---- the work list (migration 0011; workflow.domain.worklist) ---------------------------------
+# What the web app's lists read instead of folding every case: each open case's running clocks
+# and the consent scopes it waits for, written by the event store in the same transaction as the
+# events that change them (only rows that changed). `read_models` notes what the rows were built
+# for; `passend init` rebuilds them when that differs (service_layer.worklist.ensure_built).
+
+case_deadlines = Table(
+    "case_deadlines", metadata,
+    Column("case_id", String(40), primary_key=True),
+    Column("deadline", String(48), primary_key=True),
+    Column("anchor", String(32), primary_key=True),
+    Column("school", String(64), nullable=False),
+    Column("started_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),  # as of the case's last event
+    Column("soon_on", Date, nullable=False),  # due_on - lead_days: "soon" from this day
+    Column("lead_days", Integer, nullable=False),
+    Column("paused_left", Integer, nullable=True),  # paused: days left (constant while paused)
+    Index("ix_case_deadlines_school_due", "school", "due_on"),
+    Index("ix_case_deadlines_school_paused", "school", "paused_left"),
+)
+
+case_waiting = Table(
+    "case_waiting", metadata,
+    Column("case_id", String(40), primary_key=True),
+    Column("school", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),  # a JSON list of consent scopes
+    Index("ix_case_waiting_school", "school", "case_id"),
+)
+
+read_models = Table(
+    "read_models", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("built_for", String(200), nullable=False),
+    Column("built_at", UTCDateTime, nullable=False),
 )
 
 access_log = Table(

@@ -24,6 +24,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
+from workflow.adapters.ports import Derive
 from workflow.adapters.store.access_log import SqlAccessLog
 from workflow.adapters.store.cases import SqlCases
 from workflow.adapters.store.db import is_sqlite
@@ -39,8 +40,10 @@ _LOST = "een andere schrijver was eerder; er is niets opgeslagen"
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, *, write: bool = True, reserve: Reserve | None = None) -> None:
+    def __init__(self, engine: Engine, *, write: bool = True, reserve: Reserve | None = None,
+                 derive: Derive | None = None) -> None:
         self._engine = engine
+        self._derive = derive
         self._write = write
         self._reserve = reserve
         self._kept: Kept | None = None  # the pool's proxy of the connection, its pool, the driver's
@@ -74,7 +77,7 @@ class SqlUnitOfWork:
                 raise Conflict(_BUSY) from None
             raise self._wrap(exc) from exc
         self._driver = Driver(engine.dialect, self._kept.dbapi, begin_sql=begin_sql)
-        self.store = EventStore(self._connection, self._driver)
+        self.store = EventStore(self._connection, self._driver, self._derive)
         return self
 
     def _connection(self) -> Connection:
@@ -217,9 +220,9 @@ class ConnectionUnit:
     transaction). Its repositories work in that connection's transaction; `commit` and
     `rollback` are the connection's, and leaving it ends nothing: the connection's owner does."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, derive: Derive | None = None) -> None:
         self.connection = conn
-        self.store = EventStore(conn)
+        self.store = EventStore(conn, derive=derive)
         self.cases = SqlCases(lambda: conn, lambda: self.store.driver)
         self.access_log = SqlAccessLog(lambda: conn)
         self.users = SqlUsers(lambda: conn)
@@ -243,6 +246,6 @@ class ConnectionUnit:
         self.connection.rollback()
 
 
-def unit_on(conn: Connection) -> ConnectionUnit:
+def unit_on(conn: Connection, derive: Derive | None = None) -> ConnectionUnit:
     """The unit of work of a Connection someone else holds (see ConnectionUnit)."""
-    return ConnectionUnit(conn)
+    return ConnectionUnit(conn, derive)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -26,6 +27,8 @@ def init(state: State) -> None:
     text = (f"database klaar: {where} (schema {', '.join(heads)})\n"
             f"gebruikers uit {engine.config.path.name}: {len(synced['added'])} nieuw, "
             f"{len(synced['updated'])} bijgewerkt, {len(synced['disabled'])} uitgeschakeld (niet meer in het bestand)")
+    if engine.worklist_rebuilt:  # a store made before the work list, or for another version of it
+        text += f"\nwerklijst opgebouwd voor {engine.worklist_rebuilt} open casussen"
     emit({"database": where, "heads": heads, "users": synced}, text)
 
 
@@ -40,21 +43,45 @@ def init(state: State) -> None:
               help="Met --pupils: startwaarde van het toeval, voor een herhaalbare populatie.")
 @click.option("--batch", type=click.IntRange(min=1, max=100_000), default=2000, show_default=True,
               metavar="AANTAL", help="Met --pupils: casussen per transactie.")
+@click.option("--serve", is_flag=True, default=False,
+              help="Daarna de web-app en de herinneringsdienst starten, met het adres en een inloglink voor de "
+                   "demo-IB (een database die al casussen heeft krijgt er geen bij).")
 @json_option
 @click.pass_obj
 def demo(state: State, school: str | None, pupils: int | None, years: float, seed: int | None,
-         batch: int) -> None:
+         batch: int, serve: bool) -> None:
     """Loop een voorbeeldcasus door tot een vastgesteld OPP, of maak er veel.
 
-    Richt eerst de database in. Met --pupils N: N verzonnen casussen in plaats van één.
+    Richt eerst de database in. Met --pupils N: N verzonnen casussen in plaats van één. Met
+    --serve: daarna web-app en herinneringsdienst samen, met een inloglink voor de demo-IB.
     """
     engine = state.engine(create_key=True)
+    if serve:
+        from workflow.adapters.logs import configure
+        from workflow.entrypoints.cli import demo_serve
+
+        configure("warning")  # the demo's own steps are not news; the address and link are
     engine.init()
+    if serve:
+        with engine.uow(write=False) as uow:
+            empty = not uow.cases.id_prefix_taken("")  # no case at all, open or closed
+        if empty:
+            _make(engine, school, pupils, years, seed, batch, quiet=True)
+        else:
+            click.echo("de database heeft al casussen: er komen er geen bij", err=True)
+        demo_serve.serve(engine, state.config)
+        return
+    _make(engine, school, pupils, years, seed, batch)
+
+
+def _make(engine: Any, school: str | None, pupils: int | None, years: float, seed: int | None, batch: int,
+          quiet: bool = False) -> None:
     if pupils is None:
         from workflow.demo.walk import walk_to_opp
 
         steps = walk_to_opp(engine, school=school)
-        emit(steps, "\n".join(f"{s['step']:<40} -> {s['state']}" for s in steps))
+        if not quiet:
+            emit(steps, "\n".join(f"{s['step']:<40} -> {s['state']}" for s in steps))
         return
     from workflow.demo.population import populate
 
@@ -65,6 +92,10 @@ def demo(state: State, school: str | None, pupils: int | None, years: float, see
 
     result = populate(engine, pupils=pupils, years=years, seed=seed, batch=batch,
                       progress=progress if sys.stderr.isatty() else None).as_dict()
+    if quiet:  # a served demo also gets one case walked to an adopted OPP by the demo users
+        from workflow.demo.walk import walk_to_opp
+
+        walk_to_opp(engine, school=school)
     states = ", ".join(f"{k} {v}" for k, v in result["states"].items())
     emit(result, f"{result['pupils']} casussen, {result['events']} gebeurtenissen in "
                  f"{result['seconds']} s ({result['events_per_s']}/s)\n{states}")

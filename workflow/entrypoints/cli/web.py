@@ -23,9 +23,9 @@ def web(state: State, host: str, port: int, forwarded: str) -> None:
     """Start de web-app (Ctrl-C stopt hem). Adres, cookies en inlogmanieren staan in [web] van config.toml."""
     import uvicorn
 
+    from workflow.adapters.web_settings import parse_web
     from workflow.bootstrap import make_notifier
     from workflow.entrypoints.web.app import create_app
-    from workflow.entrypoints.web.settings import parse_web
 
     engine = state.engine()
     settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)

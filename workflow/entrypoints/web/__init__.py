@@ -4,8 +4,12 @@ FastAPI (on Starlette) with Jinja2 pages rendered on the server, htmx served fro
 uvicorn as the server. FastAPI rather than bare Starlette because the JSON API under /api/v1
 that comes next gets its OpenAPI schema from it; the pages use plain Starlette responses.
 Modules: `app` (the factory), `webcontext` (what a request may need: `app.state.web`),
-`settings` (`[web]`), `security` (headers, cookies, client IP), `guard` (who is signed in, CSRF,
-read-only roles), `pages` (templates), `signin` and `oidc` (the sign-in routes), `home`. Route
-modules import `webcontext`, never `app` (which imports them). Every request that needs a user
-acts as the signed-in user from the server-side session; no route takes a user id from the browser.
+`security` (headers, cookies, client IP), `guard` (who is signed in, CSRF,
+read-only roles), `pages` (templates), `signin` and `oidc` (the sign-in routes), `home`; the work
+pages `work` (Mijn werk), `caseload` (Leerlingen), `casepage` (Casus, preview and confirmation,
+the diagram's route), `newcase` (Nieuwe casus), with `forms` (forms from the evidence
+declarations), `diagram` (the process as SVG) and `filters` (Dutch dates for the templates).
+Route modules import `webcontext`, never `app` (which imports them). Every request that needs a
+user acts as the signed-in user from the server-side session; no route takes a user id from the
+browser.
 """

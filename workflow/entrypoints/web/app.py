@@ -17,10 +17,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from workflow.adapters.logs import get_logger
+from workflow.adapters.web_settings import WebSettings
 from workflow.domain.errors import Conflict, NotFound, PassendError, Refused
 from workflow.entrypoints.web.guard import PRE_COOKIE, SESSION_COOKIE, SignInRequired, protect
 from workflow.entrypoints.web.security import SecurityHeaders, cookie_name
-from workflow.entrypoints.web.settings import WebSettings
 from workflow.entrypoints.web.webcontext import WebContext
 from workflow.service_layer.signin.flows import Flows
 from workflow.service_layer.signin.links import Links
@@ -48,7 +48,7 @@ class PassendApp(FastAPI):
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
-    from workflow.entrypoints.web import home, oidc, signin
+    from workflow.entrypoints.web import caseload, casepage, home, newcase, oidc, signin, work
 
     oidc_client = None
     if settings.oidc is not None:
@@ -73,6 +73,10 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(signin.router)
     app.include_router(oidc.router)
     app.include_router(home.router)
+    app.include_router(work.router)
+    app.include_router(caseload.router)
+    app.include_router(newcase.router)
+    app.include_router(casepage.router)
     _error_pages(app)
     return app
 
@@ -116,8 +120,8 @@ def _error_pages(app: FastAPI) -> None:
 
 def app_from_config(config: str | None = None) -> Any:
     """The app for a config file (uvicorn's factory: `passend web` uses it)."""
+    from workflow.adapters.web_settings import parse_web
     from workflow.bootstrap import bootstrap, make_notifier
-    from workflow.entrypoints.web.settings import parse_web
 
     engine = bootstrap(config)
     settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)

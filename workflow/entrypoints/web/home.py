@@ -1,5 +1,5 @@
-"""The signed-in start page: who you are, your role and schools, and sign-out. The work pages
-(Mijn werk, Leerlingen, Casus, ...) are built on this and replace its body."""
+"""The signed-in start page: Mijn werk for the roles that do the work (work.py), and for a
+read-only role who they are, their role and schools. Also the favicon and the health check."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from starlette.responses import PlainTextResponse, Response
 
 from workflow.adapters.config import User
 from workflow.entrypoints.web.guard import signed_in
-from workflow.entrypoints.web.pages import render
 
 router = APIRouter()
 
 
 @router.get("/")
 def home(request: Request, user: Annotated[User, Depends(signed_in)]) -> Response:
-    return render(request, "home.html")
+    from workflow.entrypoints.web.work import start
+
+    return start(request, user)
 
 
 @router.get("/favicon.ico", include_in_schema=False)

@@ -31,9 +31,12 @@ def render(request: Request, name: str, status: int = 200, **values: Any) -> HTM
             new_cookie = new_pre_cookie()
             csrf = pre_token(request, new_cookie)
     user = session.user if session is not None and session.full else None
+    read_only = user is not None and is_read_only(request, user)
     page = {
         "user": user,
-        "read_only": user is not None and is_read_only(request, user),
+        "read_only": read_only,
+        # May this user open a case (the "Nieuwe casus" link in the menu)?
+        "may_open": user is not None and not read_only and user.role in web.engine.definition.open_roles,
         "csrf": csrf,
         "role_name": ROLE_NAMES.get(user.role, user.role) if user else None,
         "school_names": {k: s.name for k, s in web.engine.config.schools.items()},

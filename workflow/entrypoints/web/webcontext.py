@@ -15,7 +15,7 @@ from starlette.requests import Request
 if TYPE_CHECKING:
     from notifiers import Notifier
     from workflow.adapters.oidc import OidcClient
-    from workflow.entrypoints.web.settings import WebSettings
+    from workflow.adapters.web_settings import WebSettings
     from workflow.service_layer.engine import Engine
     from workflow.service_layer.signin.flows import Flows
     from workflow.service_layer.signin.links import Links

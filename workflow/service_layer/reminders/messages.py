@@ -2,8 +2,9 @@
 
 Messages name the case id, the school, the deadline and its date and what is missing; never a
 pupil's name, note, view or diagnosis, so neither the outbox nor a mailbox holds personal data
-beyond a case id. They point to the one thing that exists for sure: the `passend case show`
-command; they carry no links.
+beyond a case id. They link to the case's page in the web app (`[web] base_url` + /casus/ID; a
+digest to Mijn werk and each case): the link holds the case id and nothing else, and opening it
+asks the reader to sign in.
 """
 
 from __future__ import annotations

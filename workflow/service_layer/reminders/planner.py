@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +33,11 @@ from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
 from workflow.domain.calendar import SchoolCalendar
 from workflow.domain.case import Case
-from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import PassendError
 from workflow.domain.events import Event, restore_event
 from workflow.domain.instants import SCHOOL_TZ
 from workflow.domain.reasons import Reason
+from workflow.domain.worklist import acting_role, waiting_for_consent
 from workflow.messages import render_all
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.erasure import cases_due_for_erasure
@@ -88,13 +88,20 @@ class Due:
         }
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # `[web] base_url`'s own default
+
+
 class Planner:
     """`engine`: the service context (an Engine is one). `mail_domain`: the right-hand side of
-    every Message-ID, the sender's domain (workflow.bootstrap reads it from `[notifier] from`)."""
+    every Message-ID, the sender's domain (workflow.bootstrap reads it from `[notifier] from`).
+    `base_url`: the web app's address (`[web] base_url`): each message links to the case's page
+    (or, a digest, to Mijn werk); the link holds the case id and nothing else of the case."""
 
-    def __init__(self, engine: ServiceContext, settings: ReminderSettings, mail_domain: str = "localhost") -> None:
+    def __init__(self, engine: ServiceContext, settings: ReminderSettings, mail_domain: str = "localhost",
+                 base_url: str = DEFAULT_BASE_URL) -> None:
         self.engine = engine
         self.settings = settings
+        self.base_url = base_url.rstrip("/")
         self._calendars: dict[str, SchoolCalendar] = {}
         self._dates: dict[dt.date, str] = {}  # one string per due date
         self._recipients: Recipients | None = None
@@ -321,6 +328,9 @@ class Planner:
         return out
 
     # ---- rendering --------------------------------------------------------------------------
+    def case_url(self, case_id: str) -> str:
+        return f"{self.base_url}/casus/{case_id}"
+
     def render(self, item: Due, now: dt.datetime) -> dict[str, Any]:
         """The outbox row for `item`: the full message, fixed now so a resend is identical."""
         mid = messages.message_id(item.key, self.domain)
@@ -328,7 +338,7 @@ class Planner:
         if item.kind == "digest":
             parts, today = item.context["parts"], item.context["today"]
             ctx = {**parts, "day": messages.date_nl(today), "day_long": messages.date_long_nl(today),
-                   "actor": item.context["actor"]}
+                   "actor": item.context["actor"], "base_url": self.base_url, "work_url": self.base_url + "/"}
             subject, text, html = messages.render("digest", ctx)
         else:
             case, d, r, today = (item.context[k] for k in ("case", "definition", "running", "today"))
@@ -340,13 +350,14 @@ class Planner:
                 "missing": render_all(missing(case, d, r.definition, acting_role(d, self.settings.remind_roles)), d),
                 "meeting": item.meeting,
                 "actor": item.context["actor"],
+                "case_url": self.case_url(case.case_id),
             }
             subject, text, html = messages.render(item.kind, ctx)
             if item.kind == "reminder" and item.meeting:
                 ics_text = ics.all_day_event(
                     uid=mid.strip("<>"), day=r.due, stamp=now,
                     summary=f"Uiterste datum: {r.label} (casus {case.case_id})",
-                    description=f"passend case show {case.case_id}",
+                    description=f"Open de casus in passend: {self.case_url(case.case_id)}",
                 )
         return {
             "key": item.key, "kind": item.kind, "case_id": item.case_id, "deadline": item.deadline,
@@ -385,29 +396,6 @@ def school_calendar(engine: ServiceContext, school: str) -> SchoolCalendar:
 
 def digest_key(user: str, day: dt.date) -> str:
     return f"digest:{user}:{day.isoformat()}"
-
-
-def acting_role(d: ProcessDefinition, remind_roles: tuple[str, ...]) -> str:
-    """The role whose next steps a reminder lists: the first reminded role the definition knows
-    (the IB in the default configuration), else the definition's first writing role."""
-    for role in remind_roles:
-        if role in d.roles:
-            return role
-    return next(iter(d.open_roles), next(iter(d.roles)))
-
-
-def waiting_for_consent(options: Iterable[domain.Decision]) -> list[str]:
-    """The consent scopes a case waits for: steps whose only reasons are consents the parents
-    have not decided on yet (a code and a status, never wording)."""
-    scopes: list[str] = []
-    for o in options:
-        if not o.reasons or not all(r.code == "consent_missing" and r.params.get("status") is None
-                                    for r in o.reasons):
-            continue
-        for r in o.reasons:
-            if r.params["scope"] not in scopes:
-                scopes.append(str(r.params["scope"]))
-    return scopes
 
 
 def missing(case: Case, d: Any, dd: dl.DeadlineDef, role: str = "ib") -> list[Reason]:

@@ -19,7 +19,7 @@ from workflow.adapters.clock import utcnow
 from workflow.adapters.logs import get_logger
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.reminders.dispatcher import dispatch_once
-from workflow.service_layer.reminders.planner import Planner
+from workflow.service_layer.reminders.planner import DEFAULT_BASE_URL, Planner
 from workflow.service_layer.reminders.settings import ReminderSettings
 from workflow.service_layer.reminders.work import write_back
 
@@ -63,9 +63,10 @@ class ReminderService:
     real_clock: Callable[[], dt.datetime] = utcnow
     mail_domain: str = "localhost"  # of every Message-ID: the sender's (`[notifier] from`)
     witness: WitnessSettings | None = None  # `[witness]`: the daily root and its mails (None: off)
+    base_url: str = DEFAULT_BASE_URL  # the web app's address (`[web] base_url`): messages link to it
 
     def planner(self) -> Planner:
-        return Planner(self.engine, self.settings, self.mail_domain)
+        return Planner(self.engine, self.settings, self.mail_domain, self.base_url)
 
     def plan(self) -> int:
         """Plan what is due, one chunk of cases at a time: render and store the chunk's messages,

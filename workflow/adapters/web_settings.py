@@ -1,4 +1,4 @@
-"""`[web]` and `[web.oidc]` of config.toml: where the web app is reached and how people sign in.
+"""`[web]` of config.toml, read and checked: the web app's address, cookies, sessions, sign-in and OIDC.
 
 Checked once when `passend web` starts, so a bad value stops the start with one line naming the
 key, never a request halfway.

@@ -1,0 +1,274 @@
+"""The work list on SQL (`case_deadlines`, `case_waiting`; workflow.domain.worklist): kept by the
+event store's appends, read by the lists of the web app.
+
+Writing: an append computes the case's work list (the store's `derive`), reads what is stored
+(one statement for both tables) and writes only the rows that changed, so a command that moves
+no clock and no consent writes nothing here: no extra page in its commit. Straight to the
+driver, as the rest of the append path (store.eventstore explains why).
+
+Reading: the lists a person reads (Mijn werk's deadlines and waiting cases, the caseload with
+its filters), each an index range (migration 0011), through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Connection, and_, delete, exists, func, insert, not_, or_, select, tuple_
+
+from workflow.adapters.ports import CaseloadQuery, CaseloadRow, DeadlineLine, WaitingLine
+from workflow.adapters.store.tables import case_deadlines, case_waiting, cases, read_models
+
+if TYPE_CHECKING:
+    from workflow.domain.worklist import DeadlineRow, Worklist
+
+
+class Driver(Protocol):
+    """What the sync needs of the event store's driver (store.eventstore.Driver)."""
+
+    def execute(self, text: str, params: Sequence[Any]) -> Any: ...
+
+    def date(self, value: Any) -> Any: ...
+
+NAME = "worklist"
+_DEADLINE_COLUMNS = ("deadline", "anchor", "started_on", "due_on", "soon_on", "lead_days", "paused_left")
+_SELECT_STORED = (
+    f"SELECT {', '.join(_DEADLINE_COLUMNS)} FROM case_deadlines WHERE case_id = ?"
+    " UNION ALL SELECT NULL, scopes, NULL, NULL, NULL, NULL, NULL FROM case_waiting WHERE case_id = ?"
+)
+_INSERT_DEADLINE = ("INSERT INTO case_deadlines (case_id, school, deadline, anchor, started_on, due_on, soon_on,"
+                    " lead_days, paused_left) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_UPDATE_DEADLINE = ("UPDATE case_deadlines SET started_on = ?, due_on = ?, soon_on = ?, lead_days = ?,"
+                    " paused_left = ? WHERE case_id = ? AND deadline = ? AND anchor = ?")
+_DELETE_DEADLINE = "DELETE FROM case_deadlines WHERE case_id = ? AND deadline = ? AND anchor = ?"
+_INSERT_WAITING = "INSERT INTO case_waiting (case_id, school, scopes) VALUES (?, ?, ?)"
+_UPDATE_WAITING = "UPDATE case_waiting SET scopes = ? WHERE case_id = ?"
+_DELETE_WAITING = "DELETE FROM case_waiting WHERE case_id = ?"
+
+
+def scopes_text(scopes: Sequence[str]) -> str | None:
+    return json.dumps(list(scopes), ensure_ascii=False, separators=(",", ":")) if scopes else None
+
+
+def _date(value: Any) -> Any:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def sync(drv: Driver, case_id: str, school: str, new: Worklist, *, fresh: bool) -> None:
+    """Make the stored rows of `case_id` those of `new`, writing only what differs (`fresh`: a
+    new case, nothing stored yet)."""
+    from workflow.domain.worklist import DeadlineRow
+
+    stored: dict[tuple[str, str], DeadlineRow] = {}
+    waiting: str | None = None
+    if not fresh:
+        for row in drv.execute(_SELECT_STORED, (case_id, case_id)).fetchall():
+            if row[0] is None:
+                waiting = row[1]
+                continue
+            stored[(row[0], row[1])] = DeadlineRow(row[0], row[1], _date(row[2]), _date(row[3]), row[5], row[6])
+    elif not new.deadlines and not new.waiting:
+        return
+    wanted = {(r.deadline, r.anchor): r for r in new.deadlines}
+    for key in stored.keys() - wanted.keys():
+        drv.execute(_DELETE_DEADLINE, (case_id, *key))
+    for key, r in wanted.items():
+        old = stored.get(key)
+        if old is None:
+            drv.execute(_INSERT_DEADLINE, (case_id, school, r.deadline, r.anchor, drv.date(r.started_on),
+                                           drv.date(r.due_on), drv.date(r.soon_on), r.lead_days, r.paused_left))
+        elif old != r:
+            drv.execute(_UPDATE_DEADLINE, (drv.date(r.started_on), drv.date(r.due_on), drv.date(r.soon_on),
+                                           r.lead_days, r.paused_left, case_id, *key))
+    text = scopes_text(new.waiting)
+    if text != waiting:
+        if waiting is None:
+            drv.execute(_INSERT_WAITING, (case_id, school, text))
+        elif text is None:
+            drv.execute(_DELETE_WAITING, (case_id,))
+        else:
+            drv.execute(_UPDATE_WAITING, (text, case_id))
+
+
+def insert_many(conn: Connection, items: Sequence[tuple[str, str, Worklist]]) -> None:
+    """The rows of whole new cases (a bulk import): one statement per table."""
+    rows = [{"case_id": cid, "school": school, "deadline": r.deadline, "anchor": r.anchor,
+             "started_on": r.started_on, "due_on": r.due_on, "soon_on": r.soon_on, "lead_days": r.lead_days,
+             "paused_left": r.paused_left} for cid, school, w in items for r in w.deadlines]
+    waits = [{"case_id": cid, "school": school, "scopes": scopes_text(w.waiting)}
+             for cid, school, w in items if w.waiting]
+    if rows:
+        conn.execute(insert(case_deadlines), rows)
+    if waits:
+        conn.execute(insert(case_waiting), waits)
+
+
+# ---- reading ---------------------------------------------------------------------------------
+d, w, c = case_deadlines.c, case_waiting.c, cases.c
+
+
+def _line(r: Any) -> DeadlineLine:
+    return DeadlineLine(r.case_id, r.school, r.deadline, r.anchor, r.started_on, r.due_on, r.soon_on,
+                        r.lead_days, r.paused_left)
+
+
+_LINE_COLUMNS = (d.case_id, d.school, d.deadline, d.anchor, d.started_on, d.due_on, d.soon_on, d.lead_days,
+                 d.paused_left)
+
+
+def deadline_lines(conn: Connection, school: str, *, today: dt.date, since: dt.date | None, through: dt.date,
+                   limit: int) -> tuple[list[DeadlineLine], int]:
+    running = [d.school == school, d.paused_left.is_(None), d.due_on <= through]
+    if since is not None:
+        running.append(d.due_on >= since)
+    lines = [_line(r) for r in conn.execute(
+        select(*_LINE_COLUMNS).where(*running).order_by(d.due_on, d.case_id, d.deadline).limit(limit))]
+    total = conn.execute(select(func.count()).select_from(case_deadlines).where(*running)).scalar_one()
+    # A paused clock's due date moves on with the day: compare its days left (few rows: disputes).
+    low = None if since is None else (since - today).days
+    high = (through - today).days
+    paused = [_line(r) for r in conn.execute(
+        select(*_LINE_COLUMNS).where(d.school == school, d.paused_left.is_not(None)))
+        if (low is None or r.paused_left >= low) and r.paused_left <= high]
+    if paused:
+        def key(x: DeadlineLine) -> tuple[dt.date, str, str]:
+            due = x.due_on if x.paused_left is None else today + dt.timedelta(days=x.paused_left)
+            return due, x.case_id, x.deadline
+
+        lines = sorted(lines + paused, key=key)[:limit]
+        total += len(paused)
+    return lines, int(total)
+
+
+def waiting_lines(conn: Connection, school: str, *, limit: int) -> tuple[list[WaitingLine], int]:
+    rows = conn.execute(select(w.case_id, w.school, w.scopes).where(w.school == school)
+                        .order_by(w.case_id).limit(limit))
+    lines = [WaitingLine(r.case_id, r.school, tuple(json.loads(r.scopes))) for r in rows]
+    total = conn.execute(select(func.count()).select_from(case_waiting).where(w.school == school)).scalar_one()
+    return lines, int(total)
+
+
+def _row_conditions(today: dt.date) -> dict[str, Any]:
+    """A work list row's conditions on `today` (workflow.domain.worklist: a paused clock is read
+    from its days left, since its due date moves on with the day)."""
+    return {
+        "overdue": or_(and_(d.paused_left.is_(None), d.due_on < today), d.paused_left < 0),
+        "soonish": or_(and_(d.paused_left.is_(None), d.soon_on <= today), d.paused_left <= d.lead_days),
+        "week": or_(and_(d.paused_left.is_(None), d.due_on >= today, d.due_on <= today + dt.timedelta(days=6)),
+                    and_(d.paused_left >= 0, d.paused_left <= 6)),
+    }
+
+
+def _deadline_filter(status: str, today: dt.date) -> Any:
+    """The case's worst clock is `status` on `today` (see workflow.domain.worklist); "week": a
+    clock of the case runs out in the seven days from `today` (Mijn werk's "deze week")."""
+    def rows(*cond: Any) -> Any:
+        return exists(select(d.case_id).where(d.case_id == c.case_id, *cond))
+
+    row = _row_conditions(today)
+    if status == "week":
+        return rows(row["week"])
+    if status == "overdue":
+        return rows(row["overdue"])
+    if status == "soon":
+        return and_(rows(row["soonish"]), not_(rows(row["overdue"])))
+    if status == "ok":
+        return and_(rows(), not_(rows(row["soonish"])))
+    return not_(rows())  # "none": no clock runs
+
+
+# A page is found one of two ways. Walking the school's cases newest first and keeping those
+# that pass the filters stops after a page, which is quick when they are many; when they are
+# few, the walk would read the whole school first. So the filter with its own index (a pupil, the
+# waiting cases, the clocks, the states) is asked first how many cases it lets through, up to
+# CANDIDATES: no more than that, and the page is read from those cases alone (looked up and
+# sorted, so this costs up to CANDIDATES lookups; the school's index is then left out of the
+# query so that no database walks it anyway). Measured at 45 000 open cases in one school: the
+# pages of BENCHMARKS.md, web.
+CANDIDATES = 5000
+
+
+def _sources(q: CaseloadQuery) -> list[Any]:
+    """The filters that have an index of their own, most selective first: a select of case ids."""
+    out = []
+    k = cases.alias("k").c  # not `cases` itself: SQLAlchemy would correlate it with the outer query
+    if q.pupil_index is not None:
+        # The keyed index is made per school, so it names the school too; asking for the school as
+        # well lets SQLite walk the school's index instead of the pupil's.
+        out.append(select(k.case_id).where(k.pupil_index == q.pupil_index))
+    if q.waiting:
+        out.append(select(w.case_id).where(w.school == q.school))
+    if q.deadline in ("overdue", "soon", "week"):
+        row = _row_conditions(q.today)["soonish" if q.deadline == "soon" else q.deadline]
+        out.append(select(d.case_id).where(d.school == q.school, row))
+    if q.states is not None:
+        out.append(select(k.case_id).where(k.school == q.school, k.state.in_(list(q.states))))
+    return out
+
+
+def caseload(conn: Connection, q: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
+             before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
+    few = None
+    for source in _sources(q):
+        found = conn.execute(select(func.count()).select_from(source.limit(CANDIDATES + 1).subquery())).scalar_one()
+        if found <= CANDIDATES:
+            few = source
+            break
+    where: list[Any] = [c.school == q.school] if few is None else [c.case_id.in_(few)]
+    if q.open_only:
+        where.append(c.closed_at.is_(None))
+    if q.states is not None:
+        where.append(c.state.in_(list(q.states)))
+    if q.group is not None:
+        where.append(c.school_group == q.group)
+    if q.pupil_index is not None:
+        where.append(c.pupil_index == q.pupil_index)
+    if q.deadline is not None:
+        where.append(_deadline_filter(q.deadline, q.today))
+    if q.waiting:
+        where.append(exists(select(w.case_id).where(w.case_id == c.case_id)))
+    key = tuple_(c.opened_at, c.case_id)
+    columns = (c.case_id, c.school, c.school_group, c.state, c.level, c.version, c.opened_at, c.closed_at)
+    if before is not None:
+        stmt = select(*columns).where(*where, key > tuple_(*before)).order_by(c.opened_at, c.case_id)
+    else:
+        if after is not None:
+            where.append(key < tuple_(*after))
+        stmt = select(*columns).where(*where).order_by(c.opened_at.desc(), c.case_id.desc())
+    rows = [CaseloadRow(*r) for r in conn.execute(stmt.limit(size))]
+    return rows[::-1] if before is not None else rows
+
+
+def worklists(conn: Connection, case_ids: Sequence[str]) -> dict[str, Worklist]:
+    from workflow.domain.worklist import DeadlineRow, Worklist
+
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    found: dict[str, tuple[list[DeadlineRow], tuple[str, ...]]] = {}
+    for r in conn.execute(select(*_LINE_COLUMNS).where(d.case_id.in_(ids)).order_by(d.case_id, d.due_on)):
+        found.setdefault(r.case_id, ([], ()))[0].append(
+            DeadlineRow(r.deadline, r.anchor, r.started_on, r.due_on, r.lead_days, r.paused_left))
+    for wr in conn.execute(select(w.case_id, w.scopes).where(w.case_id.in_(ids))):
+        rows = found.get(wr.case_id, ([], ()))[0]
+        found[wr.case_id] = (rows, tuple(json.loads(wr.scopes)))
+    return {cid: Worklist(tuple(rows), waiting) for cid, (rows, waiting) in found.items()}
+
+
+def built(conn: Connection) -> str | None:
+    row = conn.execute(select(read_models.c.built_for).where(read_models.c.name == NAME)).first()
+    return None if row is None else str(row[0])
+
+
+def clear(conn: Connection) -> None:
+    conn.execute(delete(read_models).where(read_models.c.name == NAME))
+    conn.execute(delete(case_deadlines))
+    conn.execute(delete(case_waiting))
+
+
+def mark_built(conn: Connection, fingerprint: str, now: dt.datetime) -> None:
+    conn.execute(delete(read_models).where(read_models.c.name == NAME))
+    conn.execute(insert(read_models).values(name=NAME, built_for=fingerprint, built_at=now))

@@ -1,0 +1,181 @@
+"""A case's work list: its running deadlines and the consents it waits for, as data a store
+can index.
+
+The web app's lists (Mijn werk, the caseload with its deadline filter) and the digest ask the
+same questions of every case of a school: which deadlines are due this week or overdue, which
+cases wait only for the parents' consent. Folding every case per request to answer them does
+not scale, so the event store keeps the answers beside the events (`case_deadlines` and
+`case_waiting`), written in the same transaction: this module computes them from a folded case.
+
+The answers depend only on the case's events, never on the day they are read, with one
+exception made explicit: a clock in a pausing state (a dispute) moves its due date on by a day
+every day, so for a paused clock the row keeps how many days were left when it was written
+(`paused_left`), which stays the same for as long as the pause lasts. Everything is computed
+"as of" the day of the case's last event, so an audit can recompute it from the events alone.
+
+Statuses follow `deadlines.Running.status`: overdue after the due day, soon from `lead` days
+before it (the first reminder's offset), else ok. `status_on` reads a row on any day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from workflow.domain import case as domain
+from workflow.domain import deadlines as dl
+from workflow.domain.case import Case, Decision
+from workflow.domain.definition import ProcessDefinition
+from workflow.domain.instants import local_date
+from workflow.domain.reasons import Reason
+
+OK, SOON, OVERDUE = "ok", "soon", "overdue"
+STATUSES = (OK, SOON, OVERDUE)
+# Bumped whenever what `derive` computes changes: a store built by an older version is rebuilt
+# by `passend init` (service_layer.worklist.ensure_built).
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    """One running clock as the store keeps it (`case_deadlines`)."""
+
+    deadline: str  # the definition's deadline name
+    anchor: str  # which start of the clock (deadlines.Running.anchor)
+    started_on: dt.date
+    due_on: dt.date  # the due date as of the case's last event (a paused clock's moves on daily)
+    lead_days: int  # "soon" from this many days before the due date
+    paused_left: int | None  # paused: the days that were left when the pause was written
+
+    @property
+    def soon_on(self) -> dt.date:
+        return self.due_on - dt.timedelta(days=self.lead_days)
+
+    def due_at(self, today: dt.date) -> dt.date:
+        """The due date as it reads on `today` (a paused clock's moves on with the day)."""
+        return self.due_on if self.paused_left is None else today + dt.timedelta(days=self.paused_left)
+
+    def days_left(self, today: dt.date) -> int:
+        return (self.due_at(today) - today).days
+
+    def status_on(self, today: dt.date) -> str:
+        left = self.days_left(today)
+        return OVERDUE if left < 0 else SOON if left <= self.lead_days else OK
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """What the store keeps of one case for the lists: its clocks, and the consent scopes it
+    waits for when the parents' consent is all its next step lacks."""
+
+    deadlines: tuple[DeadlineRow, ...] = ()
+    waiting: tuple[str, ...] = ()
+
+
+EMPTY = Worklist()
+
+
+def lead_days(dd: dl.DeadlineDef) -> int:
+    return max((r.days for r in dd.remind), default=dl.DEFAULT_SOON_DAYS)
+
+
+def worst(statuses: Iterable[str]) -> str | None:
+    """The case's deadline status: its most urgent clock's (None: no clock runs)."""
+    found = set(statuses)
+    for status in (OVERDUE, SOON, OK):
+        if status in found:
+            return status
+    return None
+
+
+def acting_role(d: ProcessDefinition, remind_roles: Iterable[str]) -> str:
+    """The role whose next steps a reminder and the work list judge: the first reminded role
+    the definition knows (the IB by default), else its first writing role."""
+    for role in remind_roles:
+        if role in d.roles:
+            return role
+    return next(iter(d.open_roles), next(iter(d.roles)))
+
+
+def waiting_for_consent(options: Iterable[Decision]) -> list[str]:
+    """The consent scopes a case waits for: steps whose only reasons are consents the parents
+    have not decided on yet (a code and a status, never wording), or have not decided on for the
+    document version now on the table (an OPP whose handelingsdeel changed since they consented)."""
+    scopes: list[str] = []
+    for o in options:
+        if not o.reasons or not all(_awaits_parents(r) for r in o.reasons):
+            continue
+        for r in o.reasons:
+            if r.params["scope"] not in scopes:
+                scopes.append(str(r.params["scope"]))
+    return scopes
+
+
+def _awaits_parents(r: Reason) -> bool:
+    if r.code == "consent_missing":
+        return r.params.get("status") is None
+    return r.code in ("consent_unbound", "consent_other_version")
+
+
+def derive(case: Case, d: ProcessDefinition, role: str) -> Worklist:
+    """The case's work list as of its last event."""
+    if case.closed or not case.events:
+        return EMPTY
+    today = local_date(case.events[-1].recorded_at)
+    rows = []
+    for r in dl.running(case, d, today):
+        rows.append(DeadlineRow(
+            deadline=r.name, anchor=r.anchor, started_on=r.started, due_on=r.due, lead_days=lead_days(r.definition),
+            paused_left=(r.due - today).days if r.paused else None))
+    waiting = waiting_for_consent(domain.options(case, d, role)) if _may_wait(d, case.state) else []
+    return Worklist(tuple(rows), tuple(waiting))
+
+
+def _may_wait(d: ProcessDefinition, state: str) -> bool:
+    """Whether any step from `state` has a guard that can ask for consent: only then can a case
+    wait for it. Deciding every step costs more than the rest of a command's bookkeeping, and
+    most states have no such step."""
+    cache = _MAY_WAIT.get(id(d))
+    if cache is None or cache[0] is not d:
+        states = {t.source for t in d.transitions if any(_asks_consent(g) for g in t.guards)}
+        cache = _MAY_WAIT[id(d)] = (d, frozenset(states))
+    return state in cache[1]
+
+
+def _asks_consent(guard: object) -> bool:
+    # A guard kind says which refusal codes it can give (`codes`); one that does not say is
+    # assumed to be able to give any, so no waiting case is ever missed.
+    codes = getattr(guard, "codes", None)
+    return codes is None or "consent_missing" in codes
+
+
+_MAY_WAIT: dict[int, tuple[ProcessDefinition, frozenset[str]]] = {}
+
+
+class Deriver:
+    """`derive` with each case's own definition version and the acting role of the reminders'
+    `remind_roles`: what the bootstrap hands the store, so every append keeps the rows."""
+
+    def __init__(self, registry: object, remind_roles: Iterable[str] = ("ib",)) -> None:
+        self._registry = registry
+        self._roles = tuple(remind_roles)
+        self._role_of: dict[tuple[str, int], str] = {}
+
+    @property
+    def fingerprint(self) -> str:
+        """What a built store was built for: a different one means rebuild."""
+        return f"v{VERSION};roles={','.join(self._roles)}"
+
+    def __call__(self, case: Case) -> Worklist:
+        if case.closed:
+            return EMPTY
+        d: ProcessDefinition = self._registry.get(case.process_id, case.process_version)  # type: ignore[attr-defined]
+        role = self._role_of.get(d.key)
+        if role is None:
+            role = self._role_of[d.key] = acting_role(d, self._roles)
+        return derive(case, d, role)
+
+
+def as_rows(worklist: Worklist) -> Mapping[tuple[str, str], DeadlineRow]:
+    return {(r.deadline, r.anchor): r for r in worklist.deadlines}

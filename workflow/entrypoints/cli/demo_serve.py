@@ -1,0 +1,89 @@
+"""`passend demo --serve`: the demo, the web app and the reminder service together, for a first
+look in a browser.
+
+The reminder service runs as a child process (`passend serve`, the same config, its log in
+var/passend-serve.log), the web app in this process (uvicorn), on the host and port of
+`[web] base_url`; Ctrl-C stops both. Before it starts listening it prints the address and a
+one-time sign-in link for the demo IB (the first user of the reminders' role with an e-mail
+address who serves the first school): a real link, made by the same service as a link by
+e-mail, good once, for `[web] link_minutes`.
+
+The code step stays: every sign-in by link asks for a code from an authenticator app. So that a
+demo can be tried without one, the demo prints the demo IB's code key (TOTP secret) as the
+enrolment page would show it, and a one-line command that prints the current code from it. It is
+printed only here, only while that user has not set up an app yet, and marked as demo: on a real
+school's database nobody runs `passend demo`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+
+def demo_user(engine: Any) -> Any:
+    from workflow.service_layer.worklist import remind_roles
+
+    first = next(iter(engine.config.schools), None)
+    roles = remind_roles(engine.config.raw)
+    for user in engine.config.users.values():
+        if user.role in roles and user.email and (first is None or user.serves(first)):
+            return user
+    raise click.ClickException("config.toml heeft geen IB met een e-mailadres voor de eerste school")
+
+
+def serve(engine: Any, config: str | None) -> None:
+    import uvicorn
+
+    from workflow.adapters.web_settings import parse_web
+    from workflow.bootstrap import make_notifier
+    from workflow.entrypoints.web.app import create_app
+    from workflow.service_layer.signin.links import Links
+    from workflow.service_layer.signin.totp import Codes
+
+    settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)
+    address = urlsplit(settings.base_url)
+    host = address.hostname or "127.0.0.1"
+    port = address.port or (443 if address.scheme == "https" else 80)
+    user = demo_user(engine)
+    issued = Links(engine, minutes=settings.link_minutes).request(user.email, ip="passend-demo")
+    if issued is None:
+        raise click.ClickException("er kon geen inloglink gemaakt worden (te veel links gevraagd? wacht een kwartier)")
+    codes = Codes(engine)
+    lines = [
+        "", f"passend draait op {settings.base_url}", "",
+        f"Inloggen als de demo-IB ({user.name or user.id}, {user.email}): open deze link (één keer te gebruiken, "
+        f"{settings.link_minutes} minuten geldig):", f"  {settings.url('/inloggen/link/' + issued.token)}", "",
+    ]
+    if not codes.enrolled(user.id):
+        secret = codes.enrolment(user.id, user.email).secret
+        lines += [
+            "Daarna vraagt passend om een code uit een authenticator-app. Scan de QR-code op die pagina,",
+            "of gebruik (ALLEEN VOOR DEZE DEMO) deze sleutel:",
+            f"  DEMO-sleutel: {secret}",
+            "  code van nu:  " + f"{sys.executable} -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\"", "",
+        ]
+    else:
+        lines += ["Daarna vraagt passend om de code uit de authenticator-app die u eerder instelde",
+                  f"(app kwijt? passend user reset-code {user.id}).", ""]
+    log_file = engine.config.base / "var" / "passend-serve.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    lines += ["De herinneringsdienst draait mee: berichten gaan via [notifier] (standaard .eml-bestanden in "
+              "var/outbox/);", f"zijn logboek staat in {log_file}. Ctrl-C stopt alles.", ""]
+    cmd = [sys.executable, "-m", "workflow.entrypoints.cli.main", *(["--config", config] if config else []), "serve"]
+    with log_file.open("ab") as log:
+        child = subprocess.Popen(cmd, stdout=log, stderr=log)
+    click.echo("\n".join(lines))
+    try:
+        app = create_app(engine, settings, make_notifier(engine))
+        uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="warning")
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
