@@ -42,13 +42,18 @@ MEMORY_URL = "memory://"
 
 def bootstrap(
     path: str | Path | None = None, *, database_url: str | None = None, create_key: bool = False,
-    clock: Callable[[], dt.datetime] = utcnow,
+    clock: Callable[[], dt.datetime] = utcnow, existing: bool = False,
 ) -> Engine:
     """An Engine for the config file at `path` (default ./config.toml or $PASSEND_CONFIG): the
     process definitions of its folder, its store, the master key (made when `create_key` and
-    missing, as `passend init` does) and its retention policy."""
+    missing, as `passend init` does) and its retention policy.
+
+    `existing` (every command but `init` and `demo`): the store must be there, at this version's
+    schema; it is never created, and one that is not set up, older or newer is refused here,
+    before anything runs (make_store)."""
     import structlog
 
+    from workflow.adapters.config_schema import check_roles
     from workflow.adapters.crypto import KeyRing, load_master_key
     from workflow.adapters.logs import configure, redact_also
     from workflow.domain.definition import DefinitionRegistry
@@ -58,9 +63,10 @@ def bootstrap(
     if not structlog.is_configured():  # structlog's default prints to stdout and redacts nothing
         configure(config.log_level)
     registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)
+    check_roles(config.raw, config.source, config.path, tuple(registry.active.roles))
     redact_also(n for d in registry.all() for n in d.secret_fields)  # kinds a definition declares
     keyring = KeyRing(load_master_key(config.master_key_file, create=create_key))
-    store = make_store(config.database_url)
+    store = make_store(config.database_url, existing=existing, config=config)
     return Engine(config, registry, store, keyring, clock, retention=retention_policy(config),
                   users=user_directory(store))
 
@@ -76,21 +82,27 @@ def user_directory(store: Store) -> Any:
     return UserDirectory(db, reserve=getattr(store, "reserve", None))
 
 
-def make_store(url: str) -> Store:
-    """The store a database URL names: the in-memory fake for `memory://`, else the SQL store."""
+def make_store(url: str, *, existing: bool = False, config: Config | None = None) -> Store:
+    """The store a database URL names: the in-memory fake for `memory://`, else the SQL store,
+    with `[database]`'s timeouts. `existing`: it must be there already, at this version's schema
+    (SqlStore.connect)."""
     if url.startswith(MEMORY_URL):
         from workflow.adapters.memory import MemoryStore
 
         return MemoryStore()
+    from workflow.adapters.store.db import Timeouts
     from workflow.adapters.store.sqlstore import SqlStore
 
-    return SqlStore.connect(url)
+    timeouts = Timeouts() if config is None else Timeouts(config.lock_timeout_seconds,
+                                                           config.statement_timeout_seconds)
+    return SqlStore.connect(url, timeouts=timeouts, existing=existing)
 
 
-def open_store(path: str | Path | None = None) -> Store:
+def open_store(path: str | Path | None = None, *, existing: bool = True) -> Store:
     """The configured store alone, without keys or definitions: for `audit verify`, which needs
-    nothing else and starts faster without them."""
-    return make_store(load_config(path).database_url)
+    nothing else and starts faster without them. It must exist, at this version's schema."""
+    config = load_config(path)
+    return make_store(config.database_url, existing=existing, config=config)
 
 
 def retention_policy(config: Config) -> RetentionPolicy:

@@ -318,6 +318,15 @@ class Store(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
+    @property
+    def read_only(self) -> bool:
+        """The store cannot be written (a read-only copy): reads that must leave an access
+        record refuse unless the records go elsewhere (`--access-log`)."""
+
+    def check(self) -> None:
+        """Refuse, with one clear line, a store whose schema is not this version's (not set up,
+        older, newer)."""
+
     def uow(self, *, write: bool = True) -> UnitOfWork:
         """A unit of work; `write=False` promises it will not write (SQLite takes no lock)."""
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import structlog
 
 from workflow.adapters.clock import utcnow
 from workflow.adapters.config import Config, User
 from workflow.adapters.crypto import CaseCipher, KeyRing
+from workflow.adapters.files import PrivateFiles
 from workflow.adapters.ports import Store, UnitOfWork
 from workflow.domain.case import Case
 from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
@@ -40,6 +41,12 @@ def bind_log(**values: object) -> None:
     """Bind the command's context to every log line, dropping the previous command's."""
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(**values)
+
+
+class AccessSink(Protocol):
+    """Where access records go instead of the store's log (workflow.adapters.access_file)."""
+
+    def append(self, records: Iterable[dict[str, Any]]) -> int: ...
 
 
 class ActingUsers(Protocol):
@@ -75,6 +82,10 @@ class ServiceContext:
         self.clock = clock
         self.retention = retention or RetentionPolicy()  # `[retention]`, read by the bootstrap
         self.users = users or ConfigUsers(config)  # the database's users, wired by the bootstrap
+        # `--access-log FILE`: reads record their access there (a read-only copy of the store)
+        self.access_file: AccessSink | None = None
+        # files with personal data (timelines, exports, backups): 0600, or 0640 for [security] file_group
+        self.files = PrivateFiles(config.file_group)
         for user in config.users.values():
             if user.role not in registry.active.roles:
                 raise ConfigError(

@@ -17,7 +17,7 @@ from workflow.domain import deadlines
 from workflow.domain.case import Case, Decision
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput
-from workflow.service_layer.access import record_access
+from workflow.service_layer.access import access_ready, record_access
 from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.refusals import decision_dict
 
@@ -35,6 +35,7 @@ def case(
     """
     user = ctx.user(actor)
     bind_log(actor=actor, case_id=case_id, command="case.show")
+    access_ready(ctx)  # a read-only copy without --access-log: refused before anything is read
     with ctx.uow(write=False) as uow:
         found = ctx.load(uow, case_id, user)
         cipher = ctx.cipher(uow, case_id)

@@ -41,6 +41,8 @@ class MemoryUnitOfWork:
 class MemoryStore:
     """The `Store` port in memory (`memory://`)."""
 
+    read_only = False  # dicts can always be written
+
     def __init__(self, db: MemoryDatabase | None = None) -> None:
         self.data = db or MemoryDatabase()
         self.outbox = MemoryOutbox(self.data)
@@ -50,6 +52,9 @@ class MemoryStore:
 
     def init(self) -> list[str]:
         return []  # nothing to migrate: the dicts are the schema
+
+    def check(self) -> None:
+        """Always at this version's schema: the dicts are made by this version."""
 
     def scrub(self) -> None:
         """Nothing to push out: a destroyed key is gone from the dict (Python may still hold

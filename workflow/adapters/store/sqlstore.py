@@ -10,22 +10,58 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from workflow.adapters.store.db import is_sqlite, make_engine
+from workflow.adapters.store.db import Timeouts, is_sqlite, open_engine
 from workflow.adapters.store.outbox import SqlOutbox
 from workflow.adapters.store.reserve import Reserve
 from workflow.adapters.store.uow import SqlUnitOfWork
 
 
 class SqlStore:
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Engine, *, read_only: bool = False) -> None:
         self.db = db
+        self.read_only = read_only  # a file passend may not write: reads that log must refuse
         # SQLite only: see store.reserve for why, and why not PostgreSQL.
         self.reserve = Reserve(db) if is_sqlite(db) else None
         self.outbox = SqlOutbox(db)
 
     @classmethod
-    def connect(cls, url: str, **kwargs: Any) -> SqlStore:
-        return cls(make_engine(url, **kwargs))
+    def connect(cls, url: str, *, timeouts: Timeouts | None = None, existing: bool = False,
+                **kwargs: Any) -> SqlStore:
+        """The store of `url`. `existing`: it must be there and at this version's schema (every
+        command but `init` and `demo`): a missing SQLite file is never created, and a database
+        not set up, older or newer than this version is refused before anything is read."""
+        from workflow.adapters.store import problems
+
+        problems.remember(url)
+        db, read_only = open_engine(url, timeouts=timeouts, existing=existing, **kwargs)
+        store = cls(db, read_only=read_only)
+        if existing:
+            try:
+                store.check()
+            except BaseException:
+                db.dispose()
+                raise
+        return store
+
+    def check(self) -> None:
+        """Refuse a database whose schema is not this version's (workflow.adapters.store.schema),
+        with the one line that says what to do; any other failure to open it, too."""
+        from workflow.adapters.store import problems
+        from workflow.adapters.store.schema import schema_state
+
+        try:
+            state = schema_state(self.db)
+        except Exception as exc:
+            found = problems.database_problem(exc)
+            if found is None:
+                raise
+            raise found from None
+        if state.status == "empty":
+            raise problems.not_initialised()
+        if state.status == "older":
+            raise problems.older()
+        if state.status == "newer":
+            raise problems.newer(state.unknown)
 
     def uow(self, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.db, write=write, reserve=self.reserve)

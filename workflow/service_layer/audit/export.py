@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from workflow.adapters.files import PrivateFiles
 from workflow.adapters.ports import CaseReadModel
 from workflow.domain.errors import BadInput
 from workflow.domain.events import CHAIN_VERSION, GENESIS_HASH
 from workflow.domain.instants import SCHOOL_TZ, iso_utc
-from workflow.service_layer.access import clean_behalf, clean_purpose, log_access
+from workflow.service_layer.access import access_ready, clean_behalf, clean_purpose, write_access
 from workflow.service_layer.audit.verify import Hasher
 from workflow.service_layer.context import ServiceContext
 
@@ -49,9 +50,11 @@ def export(
     clean_purpose(purpose, "audit.export")
     clean_behalf(on_behalf_of)
     schools = engine.schools_for(user, school)
+    access_ready(engine)  # a read-only store without --access-log: refused before anything is written
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BadInput(f"--out: {out} bestaat al en is niet leeg; kies een nieuwe map")
-    out.mkdir(parents=True, exist_ok=True)
+    files = engine.files
+    files.mkdir(out)
 
     now = engine.clock()
     hasher = Hasher()
@@ -60,7 +63,7 @@ def export(
     intact = True
     digest = hashlib.sha256()
     with tempfile.TemporaryFile() as spool:
-        with engine.uow(write=False) as uow, (out / EVENTS_FILE).open("wb") as fh:
+        with engine.uow(write=False) as uow, files.open(out / EVENTS_FILE, "wb") as fh:
             finished = _Finisher(uow.cases, spool, check_heads=since is None)
             access_head = uow.access_log.head()  # before this export's own records
             current: dict[str, Any] | None = None
@@ -109,14 +112,10 @@ def export(
             "definitions": _definitions(engine, versions),
             "access_log": access_head,
         }
-        manifest_sha = _write_manifest(out / MANIFEST_FILE, head, spool)
-        (out / SUMS_FILE).write_text(
-            f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n", encoding="ascii",
-        )
-        with engine.uow() as log_uow:
-            log_access(log_uow, actor=actor, role=user.role, action="audit.export",
-                       cases=_spooled_schools(spool), purpose=purpose, on_behalf_of=on_behalf_of, at=now)
-            log_uow.commit()
+        manifest_sha = _write_manifest(files, out / MANIFEST_FILE, head, spool)
+        files.write_text(out / SUMS_FILE, f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n")
+        write_access(engine, actor=actor, role=user.role, action="audit.export",
+                     cases=_spooled_schools(spool), purpose=purpose, on_behalf_of=on_behalf_of, at=now)
     return head
 
 
@@ -170,12 +169,12 @@ def _spooled_schools(spool: Any) -> Iterator[tuple[str, str | None]]:
         yield entry["case_id"], entry["school"]
 
 
-def _write_manifest(path: Path, head: dict[str, Any], spool: Any) -> str:
+def _write_manifest(files: PrivateFiles, path: Path, head: dict[str, Any], spool: Any) -> str:
     """Write the manifest (`head` and then the spooled case entries, in case order) and return
     its SHA-256. The bytes are those of `json.dumps(manifest, ensure_ascii=False, indent=2)` with
     `cases` as its last key, written entry by entry instead of built whole."""
     sha = hashlib.sha256()
-    with path.open("wb") as f:
+    with files.open(path, "wb") as f:
         def put(text: str) -> None:
             data = text.encode("utf-8")
             f.write(data)
