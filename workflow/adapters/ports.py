@@ -37,7 +37,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from workflow.adapters.access_chain import AccessChainReport
+    from workflow.adapters.files import PrivateFiles
     from workflow.adapters.readmodels import AccessRecord, CaseSummary, OutboxMessage
     from workflow.domain.case import Case
     from workflow.domain.events import Event
@@ -335,6 +338,10 @@ class Store(Protocol):
 
     def scrub(self) -> None:
         """Push destroyed keys' old bytes out of logs and free pages now, not some day."""
+
+    def backup(self, target: Path, files: PrivateFiles) -> None:
+        """A consistent copy of the whole store in the new file `target`, private; BadInput
+        (with what to do instead) where the store cannot do it itself (PostgreSQL, memory)."""
 
     def dispose(self) -> None:
         """Close every connection the store holds."""

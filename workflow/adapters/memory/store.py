@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from workflow.adapters.memory.access_log import MemoryAccessLog
 from workflow.adapters.memory.cases import MemoryCases
 from workflow.adapters.memory.database import Journal, MemoryDatabase
 from workflow.adapters.memory.eventstore import MemoryEventStore
 from workflow.adapters.memory.outbox import MemoryOutbox
+from workflow.domain.errors import BadInput
 
 
 class MemoryUnitOfWork:
@@ -59,6 +62,9 @@ class MemoryStore:
     def scrub(self) -> None:
         """Nothing to push out: a destroyed key is gone from the dict (Python may still hold
         the bytes in freed memory until it reuses it; the fake is not for real pupils' data)."""
+
+    def backup(self, target: Path, files: Any) -> None:
+        raise BadInput("de opslag in het geheugen (memory://) verdwijnt met het proces: er is niets te bewaren")
 
     def dispose(self) -> None:
         """Nothing to close."""

@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "serve": "workflow.entrypoints.cli.reminders:serve",
     "user": "workflow.entrypoints.cli.users:user",
     "web": "workflow.entrypoints.cli.web:web",
+    "backup": "workflow.entrypoints.cli.backup:backup",
+    "restore": "workflow.entrypoints.cli.backup:restore",
 }
 HELP: dict[str, str] = {
     "init": "Database aanmaken of bijwerken (en zo nodig het sleutelbestand).",
@@ -43,6 +45,8 @@ HELP: dict[str, str] = {
     "serve": "De herinneringsdienst: elke tik plannen en versturen.",
     "user": "Gebruikers: toevoegen, uitschakelen, weer aanzetten, tonen (--json).",
     "web": "De web-app starten (uvicorn; --host, --port).",
+    "backup": "Een back-up van de database maken (SQLite; PostgreSQL: pg_dump).",
+    "restore": "Een back-up terugzetten, pas na audit verify.",
 }
 
 
