@@ -131,15 +131,23 @@ def make_notifier(engine: Engine) -> Notifier:
     import notifiers
 
     try:
-        return notifiers.create(_notifier_options(engine.config), engine.config.base)
+        return notifiers.create(_notifier_options(engine.config), engine.config.base,
+                                file_group=engine.config.file_group)
     except notifiers.NotifierConfigError as exc:
         raise ConfigError(f"{engine.config.path}: {exc}") from None
 
 
 def mail_domain(config: Config) -> str:
-    """The domain of every Message-ID: that of the sender (`[notifier] from`), else localhost."""
+    """The domain of every Message-ID: that of the sender (`[notifier] from`), else localhost
+    (a school with its own `from` uses that one's: the planner)."""
     sender = str(_notifier_options(config).get("from", "passend@localhost"))
     return sender.rsplit("@", 1)[-1] or "localhost"
+
+
+def default_sender(config: Config) -> str | None:
+    """`[notifier] from`, which every message goes out from unless its school has its own."""
+    sender = _notifier_options(config).get("from")
+    return sender if isinstance(sender, str) else None
 
 
 def reminder_service(engine: Engine, now: Callable[[], dt.datetime] = utcnow) -> ReminderService:
@@ -157,4 +165,4 @@ def reminder_service(engine: Engine, now: Callable[[], dt.datetime] = utcnow) ->
     for school, what, roles in unreachable(engine, settings):
         log.warning("reminders.no_recipient", school=school, messages=what, roles=list(roles))
     return ReminderService(engine, settings, make_notifier(engine), now,
-                           mail_domain=mail_domain(engine.config))
+                           mail_domain=mail_domain(engine.config), default_sender=default_sender(engine.config))

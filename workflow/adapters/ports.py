@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAILED", "LOOK_NOW", "PENDING", "SENDING", "SENT", "AccessLog", "CaseHead", "CaseReadModel",
-    "Claim", "ClosedCase", "EventStore", "Mark", "NewCase", "Outbox", "OutboxBody", "OutboxHead",
+    "Claim", "ClosedCase", "EventStore", "Holder", "Mark", "NewCase", "Outbox", "OutboxBody", "OutboxHead",
     "Projection", "RawEvent", "Store", "UnitOfWork",
 ]
 
@@ -135,6 +135,11 @@ class OutboxHead(NamedTuple):
     message_id: str
     attempts: int
     created_at: dt.datetime
+    sender: str | None = None  # fixed at planning (a school's `from`); None: the notifier's own
+
+
+# Who holds a claim: the machine's host name and the process id (a restart releases its own).
+Holder = tuple[str, int]
 
 
 class OutboxBody(NamedTuple):
@@ -285,9 +290,15 @@ class Outbox(Protocol):
         """key -> status for those of `keys` already in the outbox."""
 
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
-              cutoff: dt.datetime | None = None) -> Claim:
+              cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:
         """Take up to `batch` rows due by `cutoff` (or whose sender's lease ran out) under a new
-        token until now + lease; two claimants never get the same row while its lease runs."""
+        token until now + lease; two claimants never get the same row while its lease runs.
+        The rows name their `holder` (default: this host and process)."""
+
+    def release_orphans(self, host: str, alive: Callable[[int], bool]) -> int:
+        """Claims of `host` whose process is not `alive` (a service that died) back to pending,
+        without waiting for their lease; their attempt stays counted (it may have been sent).
+        Returns how many."""
 
     def load_body(self, row_id: int, token: str) -> OutboxBody | None:
         """One row's texts, or None when the row is no longer claimed with `token`."""
@@ -304,8 +315,9 @@ class Outbox(Protocol):
     def mark_failed(self, row_id: int, token: str, *, error: str, retry_at: dt.datetime | None) -> bool:
         """Pending again at `retry_at`, or `failed` when it is None; False if not ours."""
 
-    def retry_failed(self, now: dt.datetime, ids: Sequence[int] | None = None) -> int:
-        """Failed rows (all, or exactly `ids`: else BadInput and nothing changes) pending again."""
+    def retry_failed(self, now: dt.datetime, ids: Sequence[int] | None = None, *, actor: str | None = None) -> int:
+        """Failed rows (all, or exactly `ids`: else BadInput and nothing changes) pending again,
+        each noting who retried it (`retried_by`) and when (`retried_at`)."""
 
     def clear_sent_bodies(self, *, before: dt.datetime, limit: int = ...) -> int:
         """Clear the texts of up to `limit` rows sent before `before`, oldest first."""
