@@ -44,7 +44,7 @@ def case(
     d = ctx.definition_of(found)
     view = case_view(found, d, cipher, domain.options(found, d, user.role))
     today = ctx.today()
-    view["deadlines"] = [r.as_dict(today) for r in deadlines.running(found, d, today)]
+    view["deadlines"] = [r.as_dict(today) for r in deadlines.running(found, d, today, ctx.calendar(found.school))]
     return view
 
 
