@@ -342,6 +342,10 @@ class Store(Protocol):
         """Refuse, with one clear line, a store whose schema is not this version's (not set up,
         older, newer)."""
 
+    def events_appended(self) -> int:
+        """How many events were ever appended (the highest event number: events are never
+        deleted), read cheaply for the health metrics."""
+
     def uow(self, *, write: bool = True) -> UnitOfWork:
         """A unit of work; `write=False` promises it will not write (SQLite takes no lock)."""
 

@@ -155,8 +155,11 @@ def retry(state: State, ids: tuple[int, ...], actor: str) -> None:
 def serve(state: State, once: bool, now_text: str | None) -> None:
     """Draai de herinneringsdienst.
 
-    Elke tik plant hij wat aan de beurt is en verstuurt het, tot Ctrl-C of SIGTERM.
+    Elke tik plant hij wat aan de beurt is en verstuurt het, tot Ctrl-C of SIGTERM. Intussen
+    staan /healthz en /metrics (Prometheus) op [serve] health_host:health_port (standaard
+    127.0.0.1:9464; health_port = 0 zet ze uit).
     """
+    from workflow.entrypoints.health import address
     from workflow.entrypoints.serve import serve as run
 
     service = _service(state, now_text)
@@ -166,4 +169,4 @@ def serve(state: State, once: bool, now_text: str | None) -> None:
         emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
                 f"mislukt {r['failed']} ({service.notifier.describe()})")
         return
-    run(service)
+    run(service, health_at=address(service.engine.config.raw.get("serve"), service.engine.config.path.name))

@@ -63,7 +63,7 @@ class WebContext:
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
-    from workflow.entrypoints.web import home, oidc, signin
+    from workflow.entrypoints.web import health, home, oidc, signin
 
     oidc_client = None
     if settings.oidc is not None:
@@ -88,6 +88,7 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(signin.router)
     app.include_router(oidc.router)
     app.include_router(home.router)
+    app.include_router(health.router)  # /healthz, /metrics (loopback or token)
     _error_pages(app)
     return app
 
