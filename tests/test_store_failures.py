@@ -113,6 +113,7 @@ def test_a_folder_where_a_file_belongs(tmp_path: Path, capsys: pytest.CaptureFix
     folder.mkdir()
     cfg = write_config(tmp_path, f"sqlite:///{folder}")
     one_line(run(capsys, cfg, *READS[0]), 2, "database.url", "is een map")
+    one_line(run(capsys, cfg, "init"), 2, "database.url", "is een map")
     # the master key file
     (tmp_path / "k").mkdir()
     cfg, _db = fresh(tmp_path / "k", capsys)

@@ -77,6 +77,21 @@ def open_engine(url: str, *, timeouts: Timeouts | None = None, existing: bool = 
     busy_ms = int(t.lock_seconds * 1000)
     path = sqlite_path(url)
     read_only = False
+    if path is not None and path.is_dir():
+        raise ConfigError(f"database.url: {path} is een map; daar hoort het databasebestand")
+    if not existing and path is not None and not path.parent.exists():
+        try:  # `passend init` makes the database's folder, for the owner only
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreProblem(f"kan de map {path.parent} voor de database niet maken "
+                               f"({exc.strerror or type(exc).__name__})") from None
+    if not existing and path is not None and not path.exists():
+        try:  # a new database file for the owner only (SQLite gives -wal and -shm the same mode)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreProblem(f"kan de database {path} niet maken ({exc.strerror or type(exc).__name__})") from None
     if existing and path is not None:
         uri, read_only = _existing_file(path)
 
