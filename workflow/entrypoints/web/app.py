@@ -135,6 +135,6 @@ def app_from_config(config: str | None = None) -> Any:
     from workflow.bootstrap import bootstrap, make_notifier
     from workflow.entrypoints.web.settings import parse_web
 
-    engine = bootstrap(config)
+    engine = bootstrap(config, existing=True)  # a store that exists, at this version's schema
     settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)
     return create_app(engine, settings, make_notifier(engine))
