@@ -85,6 +85,8 @@ CASES = [
      "geheel getal", 'port = "587"'),
     ('[logging]', '[serve]\nhealth_port = 70000\n\n[logging]', "serve.health_port", "geheel getal",
      "health_port"),
+    ('[logging]', '[witness]\nto = ["auditor@bestuur.example", "geen adres"]\n\n[logging]', "witness.to[1]",
+     "geen geldig e-mailadres", "to = "),
 ]
 
 

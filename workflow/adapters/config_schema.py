@@ -203,6 +203,9 @@ SCHEMA: dict[str, Any] = {
                       required=("issuer", "client_id")),
     }),
     "audit": Table({}),
+    # the daily witness of the audit chains (service_layer.witness, merged alongside): its keys
+    "witness": Table({"to": ListOf(email, nonempty=False, one_allowed=True), "time": time_of_day,
+                      "tsa_url": http_url, "tsa_timeout": whole(1, 120), "tsa_certificate": text}),
 }
 
 
