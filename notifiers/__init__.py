@@ -25,11 +25,12 @@ __all__ = [
 ]
 
 
-def create(options: dict[str, Any], base: Path) -> Notifier:
+def create(options: dict[str, Any], base: Path, *, file_group: str | None = None) -> Notifier:
     """The notifier named by `options["backend"]`, configured from the rest of `options`.
 
-    Relative paths are taken from `base` (the config file's folder). Raises
-    NotifierConfigError naming the key that is wrong.
+    Relative paths are taken from `base` (the config file's folder); files it writes are for
+    `file_group` too, else for their owner only. Raises NotifierConfigError naming the key that
+    is wrong.
     """
     backend = options.get("backend", "file")
     target = BACKENDS.get(backend) if isinstance(backend, str) else None
@@ -38,4 +39,6 @@ def create(options: dict[str, Any], base: Path) -> Notifier:
     module, attr = target.split(":")
     cls = getattr(importlib.import_module(module), attr)
     rest = {k: v for k, v in options.items() if k != "backend"}
-    return cls.from_config(rest, base)  # type: ignore[no-any-return]
+    notifier: Notifier = cls.from_config(rest, base)
+    notifier.use_file_group(file_group)
+    return notifier

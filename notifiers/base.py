@@ -16,15 +16,19 @@ from typing import Any
 
 
 class NotifierError(Exception):
-    """A send failed and may succeed later (server down, refused, timed out). Retry it.
+    """A send failed. By default it may succeed later (a 4xx answer, a time-out): retry it.
 
-    `down` says the channel itself is unreachable, so the next messages would fail the same
-    way; a dispatcher stops its run instead of spending every message's attempt on it.
+    `down`: the channel itself could not be reached or used before any recipient was refused
+    (no connection, a dropped connection, 421, a refused login), so the message was not tried at
+    all and the next ones would fail the same way: a dispatcher hands them back without spending
+    an attempt and stops its run. `permanent`: the server refused this message for good (a 5xx
+    answer); trying again would only be refused again, so it fails at once, with the answer.
     """
 
-    def __init__(self, message: str, *, down: bool = False) -> None:
+    def __init__(self, message: str, *, down: bool = False, permanent: bool = False) -> None:
         super().__init__(message)
         self.down = down
+        self.permanent = permanent
 
 
 class NotifierConfigError(ValueError):
@@ -48,11 +52,13 @@ class Message:
     message_id: str  # with angle brackets: <id@host>
     attachments: tuple[Attachment, ...] = ()
     date: dt.datetime | None = None
+    sender: str | None = None  # this message's From (a school's own); None: the notifier's
 
     def to_email(self, sender: str) -> EmailMessage:
-        """The RFC 5322 message: plain text with an HTML alternative, then attachments."""
+        """The RFC 5322 message: plain text with an HTML alternative, then attachments. From is
+        the message's own sender, else the notifier's `sender`."""
         msg = EmailMessage()
-        msg["From"] = sender
+        msg["From"] = self.sender or sender
         msg["To"] = ", ".join(self.to)
         msg["Subject"] = self.subject
         msg["Message-ID"] = self.message_id
@@ -83,6 +89,13 @@ class Notifier(abc.ABC):
     @abc.abstractmethod
     def send(self, message: Message) -> None:
         """Deliver one message or raise NotifierError."""
+
+    def check(self) -> None:  # noqa: B027 - a backend with nothing to check has nothing to do
+        """Raise NotifierConfigError when the channel cannot work as configured, found without
+        sending anything (a service checks this when it starts, not per message)."""
+
+    def use_file_group(self, group: str | None) -> None:  # noqa: B027 - only the file backend writes files
+        """Files this notifier writes are for this group too (0640), else for the owner only."""
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing open
         """Release connections; the notifier may be used again afterwards."""

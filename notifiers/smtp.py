@@ -4,8 +4,11 @@ TLS always verifies the server's certificate (the system's CAs, or `ca_file` for
 board's own relay); there is no switch to turn verification off.
 
 The password never sits in config.toml: the config names the environment variable that holds
-it. One connection is reused for a batch of messages and reopened after a failure. Errors carry
-the SMTP code and the exception type, never the message content.
+it, and `check` (at the service's start) refuses a login over `security = "none"` and a
+variable that is not set. One connection is reused for a batch of messages and reopened after a
+failure. Errors carry the SMTP code, the stage and the server's answer, never the message
+content; they say whether the channel is down (nothing tried, no attempt spent) or the message
+was refused for good (5xx).
 """
 
 from __future__ import annotations
@@ -68,45 +71,114 @@ class SmtpNotifier(Notifier):
         return cls(host=host, port=port, security=security, sender=sender_of(options),
                    username=username, password_env=password_env, timeout=float(timeout), ca_file=ca_file)
 
+    def check(self) -> None:
+        """What can be known without sending: the password's variable is set (else every message
+        would fail at its turn), `none` is never used with a login (the password would cross the
+        network in plain text), the CA file can be read."""
+        if self.username and self.security == "none":
+            raise NotifierConfigError("notifier.security: \"none\" met een username zou het wachtwoord "
+                                      "onversleuteld versturen: gebruik starttls of ssl")
+        if self.username and not os.environ.get(self.password_env or ""):
+            raise NotifierConfigError(f"notifier.password_env: de omgevingsvariabele {self.password_env} "
+                                      "(het SMTP-wachtwoord) is niet gezet")
+        if self.ca_file is not None:
+            try:
+                ssl.create_default_context(cafile=self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise NotifierConfigError(f"notifier.ca_file: {self.ca_file} is geen leesbaar PEM-bestand "
+                                          f"({type(exc).__name__})") from None
+
+    def _where(self) -> str:
+        return f"{self.host}:{self.port}"
+
     def _connect(self) -> smtplib.SMTP:
+        """A connection ready to send (TLS, login): any failure here means the channel is down."""
         # The server's certificate is always verified: against the system's CAs, or ca_file.
         try:
             context = ssl.create_default_context(cafile=self.ca_file)
         except (OSError, ssl.SSLError) as exc:
-            raise NotifierError(f"cannot read notifier.ca_file ({type(exc).__name__})") from None
-        conn: smtplib.SMTP
-        if self.security == "ssl":
-            conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        else:
-            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            if self.security == "starttls":
-                conn.starttls(context=context)
-        if self.username:
-            password = os.environ.get(self.password_env or "")
-            if password is None:
-                conn.close()
-                raise NotifierError(f"environment variable {self.password_env} (SMTP password) is not set")
-            conn.login(self.username, password)
-        return conn
+            raise NotifierError(f"kan notifier.ca_file niet lezen ({type(exc).__name__})", down=True) from None
+        conn: smtplib.SMTP | None = None
+        try:
+            if self.security == "ssl":
+                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.security == "starttls":
+                    conn.starttls(context=context)
+            if self.username:
+                password = os.environ.get(self.password_env or "")
+                if password is None:
+                    raise NotifierError(f"omgevingsvariabele {self.password_env} (SMTP-wachtwoord) is niet gezet",
+                                        down=True)
+                conn.login(self.username, password)
+            return conn
+        except (smtplib.SMTPException, OSError) as exc:
+            if conn is not None:
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    conn.close()
+            code = getattr(exc, "smtp_code", None)
+            what = f"SMTP {code} {_answer(exc)}".rstrip() if code else f"SMTP {type(exc).__name__}"
+            raise NotifierError(f"{what} bij verbinden met {self._where()}", down=True) from None
 
     def send(self, message: Message) -> None:
-        if self._conn is None:
-            try:
-                self._conn = self._connect()
-            except (smtplib.SMTPException, OSError) as exc:
-                code = getattr(exc, "smtp_code", None)
-                what = f"SMTP {code}" if code else f"SMTP {type(exc).__name__}"
-                raise NotifierError(f"{what} connecting to {self.host}:{self.port}", down=True) from None
+        """One message, step by step (MAIL, RCPT, DATA), so each failure is classed right:
+        before any recipient was refused a lost connection or a 421 is the channel being down
+        (NotifierError(down=True): no attempt spent); a 5xx answer refuses the message for good
+        (permanent, with the server's answer); a 4xx answer or a connection lost during DATA may
+        succeed later (an attempt spent)."""
+        reused = self._conn is not None
         try:
-            refused = self._conn.send_message(message.to_email(self.sender))
-        except smtplib.SMTPResponseException as exc:
-            self.close()
-            raise NotifierError(f"SMTP {exc.smtp_code} from {self.host}:{self.port}") from None
+            self._send(message)
+        except NotifierError as exc:
+            if not (reused and exc.down and self._conn is None):
+                raise
+            # A kept connection the server closed while idle: one new connection, then as above.
+            self._send(message)
+
+    def _send(self, message: Message) -> None:
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
+        mail = message.to_email(self.sender)
+        envelope_from = message.sender or self.sender
+        stage = "MAIL"
+        try:
+            conn.ehlo_or_helo_if_needed()
+            code, resp = conn.mail(envelope_from)
+            if code != 250:
+                self._refused(stage, code, resp)
+            stage = "RCPT"
+            answers = [conn.rcpt(addr) for addr in message.to]
+            accepted = [a for a in answers if a[0] in (250, 251)]
+            if not accepted:
+                worst = next((a for a in answers if a[0] >= 500), answers[0] if answers else (554, b""))
+                self._refused(stage, *worst)
+            stage = "DATA"
+            code, resp = conn.data(mail.as_bytes(policy=mail.policy.clone(linesep="\r\n")))
+            if code != 250:
+                self._refused(stage, code, resp)
+        except NotifierError:
+            raise
+        except smtplib.SMTPResponseException as exc:  # an answer smtplib raised (DATA's 354 refused)
+            self._refused(stage, exc.smtp_code, exc.smtp_error)
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise NotifierError(f"SMTP {type(exc).__name__} at {self.host}:{self.port}") from None
-        if refused:
-            raise NotifierError(f"SMTP refused {len(refused)} recipient(s)")
+            # Before DATA nothing was handed over: the connection dropping is the channel's outage.
+            raise NotifierError(f"SMTP {type(exc).__name__} bij {stage} aan {self._where()}",
+                                down=stage != "DATA") from None
+
+    def _refused(self, stage: str, code: int, resp: bytes | str) -> None:
+        """The server answered `code` at `stage`: reset the transaction and raise accordingly."""
+        text = _clean(resp)
+        if code == 421 or code == -1:  # closing the connection, or it was closed under us
+            self.close()
+            raise NotifierError(f"SMTP {code} {text} bij {stage} aan {self._where()}".replace("  ", " "), down=True)
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            assert self._conn is not None
+            self._conn.rset()
+        raise NotifierError(f"SMTP {code} {text} bij {stage} aan {self._where()}".replace("  ", " "),
+                            permanent=500 <= code < 600)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -120,3 +192,15 @@ class SmtpNotifier(Notifier):
 
     def describe(self) -> str:
         return f"smtp ({self.host}:{self.port}, {self.security})"
+
+
+def _clean(resp: bytes | str | None) -> str:
+    """A server's answer as one short line: what `reminders list --failed` shows."""
+    if resp is None:
+        return ""
+    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+    return " ".join(text.split())[:200]
+
+
+def _answer(exc: BaseException) -> str:
+    return _clean(getattr(exc, "smtp_error", None))

@@ -57,7 +57,8 @@ def test_as_of_before_between_and_after(config_path: Path) -> None:
     r = replay_case(engine, cid, actor="auditor", as_of=d0 + dt.timedelta(days=7)).as_dict()
     assert r["state"] == "opp_concept"
     opp = next(x for x in r["deadlines"] if x["name"] == "opp_vaststellen")
-    assert opp["due"] == (d0 + dt.timedelta(days=6 + 42)).isoformat()
+    assert opp["due_by_rule"] == (d0 + dt.timedelta(days=6 + 42)).isoformat()  # a Sunday ...
+    assert opp["due"] == "2025-10-17"  # ... given as the Friday before
     r = replay_case(engine, cid, actor="auditor", as_of=d0 + dt.timedelta(days=100)).as_dict()
     assert r["state"] == "opp_vastgesteld" and r["ok"]
     assert "opp_vaststellen" not in {x["name"] for x in r["deadlines"]}

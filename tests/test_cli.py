@@ -269,20 +269,20 @@ def test_missing_or_bad_config_is_exit_2_one_line(capsys: pytest.CaptureFixture[
     monkeypatch.delenv("PASSEND_CONFIG", raising=False)
     r = run(capsys, "case", "list", "--actor", IB)
     one_line_error(r, 2)
-    assert "config.toml: config file not found" in r.err and len(r.err.splitlines()) == 1
+    assert "config.toml: configuratiebestand niet gevonden" in r.err and len(r.err.splitlines()) == 1
     r = run(capsys, "--config", str(tmp_path / "none.toml"), "--json", "init")
     assert r.code == 2 and "none.toml" in r.json()["error"]
     bad = tmp_path / "bad.toml"
-    for content, key in [("[database\n", "invalid TOML"), ("[nonsense]\n", "nonsense: unknown section"),
-                         ("database = 3\n", "database: must be a table"),
-                         ('[database]\nurl = "mysql://x/y"\n', "database.url"),
-                         ('[[users]]\nid = "u"\nrole = "ib"\nschools = ["nergens"]\n', "users[0].schools"),
+    for content, key in [("[database\n", "geen geldige TOML"), ("[nonsense]\n", "regel 1: nonsense: onbekende sectie"),
+                         ("database = 3\n", "database: moet een tabel zijn"),
+                         ('[database]\nurl = "mysql://x/y"\n', "regel 2: database.url"),
+                         ('[[users]]\nid = "u"\nrole = "ib"\nschools = ["nergens"]\n', "regel 4: users[0].schools"),
                          (f'[process]\ndefinition = "{DEFAULT}"\n[[users]]\nid = "u"\nrole = "koning"\n',
-                          "users.u.role"),
-                         ('[process]\ndefinition = "missing.toml"\n', "missing.toml"),
-                         ('[logging]\nlevel = "loud"\n', "logging.level: must be one of"),
+                          "regel 5: users[0].role: onbekende rol 'koning'"),
+                         ('[process]\ndefinition = "missing.toml"\n', "missing.toml bestaat niet"),
+                         ('[logging]\nlevel = "loud"\n', "logging.level: moet een van"),
                          ('[[users]]\nid = "u"\nrole = "ib"\n[[users]]\nid = "u"\nrole = "leerkracht"\n',
-                          "users[1].id: user 'u' is listed twice")]:
+                          "regel 5: users[1].id: gebruiker 'u' staat er al")]:
         bad.write_text(content, encoding="utf-8")
         r = run(capsys, "--config", str(bad), "case", "list", "--actor", "u")
         one_line_error(r, 2)

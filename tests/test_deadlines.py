@@ -96,7 +96,9 @@ def test_opp_deadline_runs_from_niveau_4_and_stops_at_adoption(eng, clock: Clock
     cid = to_niveau_4(eng)
     view = eng.case(cid, actor=IB)
     d = deadline(view, "opp_vaststellen")
-    assert d is not None and d["due"] == (D0 + dt.timedelta(weeks=6)).isoformat()
+    # the rule's day (a Monday in the autumn holiday); people are given the school day before it
+    assert d is not None and d["due_by_rule"] == (D0 + dt.timedelta(weeks=6)).isoformat()
+    assert d["due"] == "2026-10-16"
     assert d["status"] == "ok"
     clock.set(D0 + dt.timedelta(days=30))
     assert _shown(eng, cid, "opp_vaststellen")["status"] == "soon"
@@ -106,7 +108,7 @@ def test_opp_deadline_runs_from_niveau_4_and_stops_at_adoption(eng, clock: Clock
     view = eng.case(cid, actor=IB)
     assert deadline(view, "opp_vaststellen") is None
     yearly = deadline(view, "opp_evaluatie")
-    assert yearly is not None and yearly["due"] == "2027-07-31"
+    assert yearly is not None and yearly["due_by_rule"] == "2027-07-31"
 
 
 def test_geschil_pauses_and_resumes_the_clock(eng, clock: Clock) -> None:
@@ -118,13 +120,13 @@ def test_geschil_pauses_and_resumes_the_clock(eng, clock: Clock) -> None:
     clock.set(D0 + dt.timedelta(days=15))
     d = _shown(eng, cid, "opp_vaststellen")
     assert d["paused"] is True
-    assert d["due"] == (D0 + dt.timedelta(days=42 + 5)).isoformat()  # frozen: moves with today
+    assert d["due_by_rule"] == (D0 + dt.timedelta(days=42 + 5)).isoformat()  # frozen: moves with today
     clock.set(D0 + dt.timedelta(days=20))
     eng.fire(cid, "resolve", actor=IB)
     clock.set(D0 + dt.timedelta(days=25))
     d = _shown(eng, cid, "opp_vaststellen")
     assert d["paused"] is False
-    assert d["due"] == (D0 + dt.timedelta(days=42 + 10)).isoformat()  # 10 paused days added
+    assert d["due_by_rule"] == (D0 + dt.timedelta(days=42 + 10)).isoformat()  # 10 paused days added
 
 
 def test_plan_evaluation_is_due_at_the_plan_end_and_stops_on_its_evaluation(eng, clock: Clock) -> None:
@@ -144,10 +146,10 @@ def test_opp_evaluation_with_parents_moves_the_yearly_deadline(eng, clock: Clock
     clock.set(dt.date(2027, 3, 1))
     eng.record("evaluation", cid, actor=IB, outcome="voldoende", subject="opp", with_parents=True)
     d = _shown(eng, cid, "opp_evaluatie")
-    assert d["due"] == "2028-07-31"
+    assert d["due_by_rule"] == "2028-07-31"
     # An evaluation without the parents does not count.
     eng.record("evaluation", cid, actor=IB, outcome="voldoende", subject="opp", with_parents=False)
-    assert _shown(eng, cid, "opp_evaluatie")["due"] == "2028-07-31"
+    assert _shown(eng, cid, "opp_evaluatie")["due_by_rule"] == "2028-07-31"
 
 
 def test_closed_case_has_no_running_deadlines(eng) -> None:

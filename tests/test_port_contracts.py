@@ -645,3 +645,30 @@ def test_the_witness_log_keeps_roots_and_their_leaves(store: Store, definition: 
         head = uow.access_log.head()["head_hash"]
         assert uow.witness.access_hash_at(2) == head and uow.witness.access_hash_at(3) is None
         assert uow.witness.access_hash_at(1) not in (None, head)
+
+
+def test_claims_name_their_holder_and_a_dead_holders_are_released(store: Store) -> None:
+    out = store.outbox
+    out.insert_new([{**r, "sender": "passend@het-anker.school.example"} for r in _rows(3)], T0)
+    dead = out.claim(now=T0, batch=2, lease=LEASE, holder=("deze-machine", 4242))
+    live = out.claim(now=T0, batch=2, lease=LEASE, holder=("deze-machine", 4343))
+    elsewhere = out.insert_new(_rows(4)[3:], T0) and out.claim(now=T0, batch=2, lease=LEASE, holder=("elders", 4242))
+    assert [h.sender for h in dead.rows] == ["passend@het-anker.school.example"] * 2
+    assert out.release_orphans("deze-machine", lambda pid: pid == 4343) == 2
+    # taken at once, not after the lease; the dead run's attempt stays counted, this one adds one
+    assert [r.attempts for r in out.claim(now=T0, batch=10, lease=LEASE).rows] == [2, 2]
+    assert not out.mark_sent(dead.rows[0].id, dead.token, T0)  # the dead run's token is worth nothing now
+    assert out.release_orphans("deze-machine", lambda pid: pid == 4343) == 0
+    assert out.counts() == {"sending": 4}
+    assert len(live.rows) == 1 and len(elsewhere.rows) == 1
+
+
+def test_a_retry_records_who_and_when(store: Store) -> None:
+    out = store.outbox
+    out.insert_new(_rows(1), T0)
+    c = out.claim(now=T0, batch=10, lease=LEASE)
+    assert out.mark_failed(c.rows[0].id, c.token, error="554 nee", retry_at=None)
+    later = T0 + dt.timedelta(hours=1)
+    assert out.retry_failed(later, actor="ib.jansen") == 1
+    (row,) = out.rows()
+    assert (row.status, row.retried_by, row.retried_at, row.attempts) == ("pending", "ib.jansen", later, 0)

@@ -79,20 +79,24 @@ def test_opp_reminders_arrive_once_on_their_days_then_the_escalation(rig: Rig) -
                                group=5)["case_id"]
     rig.engine.fire(cid, "close", actor=IB, params={"reason": "verhuisd"})
     cid = to_niveau_4(rig.engine, pupil="LL-10")
-    assert rig.tick(D0 + dt.timedelta(days=27))["planned"] == 0  # 2w reminder is on day 28
-    assert rig.tick(D0 + dt.timedelta(days=28), hour=6)["planned"] == 0  # before send_time 07:00
-    r = rig.tick(D0 + dt.timedelta(days=28))
+    # Due by the rule on Monday 19 October, in the autumn holiday: the IB is given Friday 16
+    # October. 2 weeks before is 2 October, a day off: the reminder goes on Thursday 1 October
+    # (day 24); 3 days before is 13 October (day 36); 1 week overdue is in the holiday: Monday
+    # 26 October (day 49).
+    assert rig.tick(D0 + dt.timedelta(days=23))["planned"] == 0  # 2w reminder is on day 24
+    assert rig.tick(D0 + dt.timedelta(days=24), hour=6)["planned"] == 0  # before send_time 07:00
+    r = rig.tick(D0 + dt.timedelta(days=24))
     assert (r["planned"], r["sent"]) == (1, 1)
-    assert rig.tick(D0 + dt.timedelta(days=28), hour=15)["planned"] == 0  # never twice
-    rig.tick(D0 + dt.timedelta(days=39))  # 3 days before
+    assert rig.tick(D0 + dt.timedelta(days=24), hour=15)["planned"] == 0  # never twice
+    rig.tick(D0 + dt.timedelta(days=36))  # 3 days before
     rig.tick(D0 + dt.timedelta(days=49))  # 1 week overdue: escalation to the directeur
     msgs = rig.inbox.messages()
     assert [str(m["To"]) for m in msgs] == ["ib@de-linde.school.example"] * 2 + ["directie@de-linde.school.example"]
     first = msgs[0]
     assert first["Subject"] == (f"[passend] Herinnering: OPP vaststellen (uiterlijk 6 weken na niveau 4, "
-                                f"WPO art. 40a lid 2) voor casus {cid} uiterlijk 19-10-2026")
+                                f"WPO art. 40a lid 2) voor casus {cid} uiterlijk 16-10-2026")
     text = first.get_body(("plain",)).get_content()
-    assert "maandag 19 oktober 2026" in text and "nog 14 dagen" in text
+    assert "vrijdag 16 oktober 2026" in text and "nog 15 dagen" in text
     assert "Eerst de stap ‘OPP opstellen’." in text and "OOGO-gesprek met de ouders" in text
     # A link to the case's page ([web] base_url, its default here) and nothing else of the case.
     assert f"Open de casus in passend:\r\n  http://127.0.0.1:8000/casus/{cid}\r\n" in text
@@ -155,12 +159,13 @@ def test_a_school_day_off_from_config_is_honoured(srig: Rig) -> None:
     assert outbox.rows(srig.engine.db)[0].send_on == dt.date(2026, 10, 1)
 
 
-def test_downtime_catch_up_sends_everything_that_fell_due_on_the_first_tick(srig: Rig) -> None:
+def test_downtime_catch_up_sends_the_latest_reminder_on_the_first_tick(srig: Rig) -> None:
     to_niveau_4(srig.engine)
     srig.tick(D0 + dt.timedelta(days=20))  # the service goes down after this tick ...
-    r = srig.tick(D0 + dt.timedelta(days=40))  # ... and comes back after both reminder days
-    assert (r["planned"], r["sent"]) == (2, 2)
-    assert {row.key.split(":")[-2] for row in outbox.rows(srig.engine.db)} == {"2w", "3d"}
+    r = srig.tick(D0 + dt.timedelta(days=37))  # ... and comes back after both reminder days (24, 36)
+    # Only the latest reminder of the deadline goes out; the missed 2-week one is not sent late.
+    assert (r["planned"], r["sent"]) == (1, 1)
+    assert {row.key.split(":")[-2] for row in outbox.rows(srig.engine.db)} == {"3d"}
 
 
 def test_smtp_refusing_then_down_then_back_delivers_each_reminder_once(tmp_path: Path, sqlite_url: str) -> None:
@@ -177,8 +182,9 @@ def test_smtp_refusing_then_down_then_back_delivers_each_reminder_once(tmp_path:
     with smtp_server(port, inbox):
         r = service.tick()
     assert (r["planned"], r["sent"], r["retrying"]) == (5, 2, 3)
-    r = service.tick()  # now the server is down altogether: one attempt, the rest wait untried
-    assert (r["planned"], r["sent"], r["retrying"], r["deferred"], r["failed"]) == (0, 0, 1, 2, 0)
+    r = service.tick()  # now the server is down altogether: all wait untried, no attempt spent
+    assert (r["planned"], r["sent"], r["retrying"], r["deferred"], r["failed"]) == (0, 0, 0, 3, 0)
+    assert sorted(row.attempts for row in outbox.rows(engine.db) if row.status == "pending") == [1, 1, 1]
     with smtp_server(port, inbox):  # back again
         r = service.tick()
         assert (r["sent"], r["retrying"]) == (3, 0)
@@ -190,6 +196,7 @@ def test_smtp_refusing_then_down_then_back_delivers_each_reminder_once(tmp_path:
 
 
 def test_failed_after_max_attempts_is_listed_and_retried(tmp_path: Path, sqlite_url: str, capsys: Any) -> None:
+    from tests.reminders_support import Inbox
     from workflow.entrypoints.cli.main import main
 
     port = free_port()  # nothing listens here yet: the mail server is down
@@ -199,10 +206,16 @@ def test_failed_after_max_attempts_is_listed_and_retried(tmp_path: Path, sqlite_
     to_niveau_4(engine)
     moment = D0 + dt.timedelta(days=28)
     service = reminder_service(engine, lambda: at(moment))
-    assert service.tick() == {"planned": 1, "sent": 0, "retrying": 1, "failed": 0, "lost_claim": 0,
-                              "deferred": 0, "cleared": 0}
-    assert service.tick()["failed"] == 1
-    assert service.tick()["failed"] == 0  # failed rows wait for a retry
+    for _ in range(3):  # an outage spends no attempt, however long it lasts
+        assert service.tick()["deferred"] == 1
+    assert [r.attempts for r in outbox.rows(engine.db)] == [0]
+    inbox = Inbox()
+    inbox.refuse = 99  # up again, but answering 451 "try later" to every message
+    with smtp_server(port, inbox):
+        assert service.tick() == {"planned": 0, "sent": 0, "retrying": 1, "failed": 0, "lost_claim": 0,
+                                  "deferred": 0, "cleared": 0}
+        assert service.tick()["failed"] == 1
+        assert service.tick()["failed"] == 0  # failed rows wait for a retry
 
     def cli(*args: str) -> tuple[int, str]:
         capsys.readouterr()
@@ -214,13 +227,17 @@ def test_failed_after_max_attempts_is_listed_and_retried(tmp_path: Path, sqlite_
 
     (row,) = json.loads(out)
     assert code == 0 and row["status"] == "failed" and row["attempts"] == 2
-    assert "SMTP" in row["last_error"]
+    assert "SMTP 451" in row["last_error"] and "probeer het later" in row["last_error"]
     with smtp_server(port) as (_, inbox):
         failed_id = str(row["id"])
-        assert cli("reminders", "retry", failed_id, "999")[0] == 2  # 999 is no failed message: exit 2
+        assert cli("reminders", "retry", failed_id, "999", "--actor", IB)[0] == 2  # 999 is no failed message
         assert outbox.counts(engine.db) == {"failed": 1}  # ... and nothing changed
-        code, out = cli("reminders", "retry", failed_id)
-        assert code == 0 and "1 bericht" in out
+        assert cli("reminders", "retry", failed_id)[0] == 2  # who does it must be said
+        assert cli("reminders", "retry", failed_id, "--actor", "auditor")[0] == 3  # a read-only role
+        code, out = cli("reminders", "retry", failed_id, "--actor", IB)
+        assert code == 0 and "1 bericht" in out and IB in out
+        (again,) = json.loads(cli("reminders", "list", "--pending", "--json")[1])
+        assert again["retried_by"] == IB and again["retried_at"] is not None and again["attempts"] == 0
         code, out = cli("reminders", "dispatch", "--once", "--now", moment.isoformat() + "T09:00", "--json")
         assert json.loads(out)["sent"] == 1
     assert len(inbox.messages()) == 1

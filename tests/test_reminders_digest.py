@@ -71,7 +71,7 @@ def in_memory_digests(planner: Planner, now: dt.datetime) -> dict[str, tuple[str
             continue
         d = planner.engine.definition_of(case)
         name = config.schools[case.school].name
-        for r in dl.running(case, d, today):
+        for r in dl.running(case, d, today, planner.calendar(case.school)):
             item = {"case_id": case.case_id, "school": name, "label": r.label,
                     "due": messages.date_nl(r.due), "school_id": case.school}
             left = (r.due - today).days

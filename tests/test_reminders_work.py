@@ -87,7 +87,8 @@ def fresh_next_action(engine: Engine, service: ReminderService, case_id: str, mo
         case = uow.store.load(case_id)
     assert case is not None
     d = engine.definition_of(case)
-    days = [a.send_on for r in dl.running(case, d, today) for a in actions(r, planner.calendar(case.school))
+    cal = planner.calendar(case.school)
+    days = [a.send_on for r in dl.running(case, d, today, cal) for a in actions(r, cal)
             if not (today > a.send_on or (today == a.send_on and time >= service.settings.send_time))]
     return min(days, default=None)
 
@@ -189,7 +190,9 @@ def test_the_projection_after_every_kind_of_command(tmp_path: Path, db_url: str)
     assert projection(engine)[cid][0] is None  # niveau_1: no clock runs
     cid = to_niveau_4(engine, pupil="P-2")  # records and fires: the OPP clock starts
     after_command(cid, d0)
-    assert projection(engine)[cid][0] == dt.date(2026, 10, 5)  # 2 weeks before 19 October
+    # due 19 October by the rule (autumn holiday) is given as Friday 16 October; 2 weeks before
+    # is 2 October, a day off of De Linde: Thursday 1 October
+    assert projection(engine)[cid][0] == dt.date(2026, 10, 1)
     clock.set(d0 + dt.timedelta(days=10))
     engine.fire(cid, "start_opp", actor=IB)
     after_command(cid, d0 + dt.timedelta(days=10))
@@ -208,7 +211,8 @@ def test_the_projection_after_every_kind_of_command(tmp_path: Path, db_url: str)
     engine.record("view", cid, actor=IB, party="leerling", text="ok")
     engine.fire(cid, "adopt_opp", actor=IB)  # stops the OPP clock, starts the yearly evaluation
     after_command(cid, d0 + dt.timedelta(days=20))
-    assert projection(engine)[cid][0] == dt.date(2027, 7, 2)  # 4 weeks before 31 July, a Friday
+    # 31 July is in the summer holiday: due the last school day, Friday 16 July; 4 weeks before
+    assert projection(engine)[cid][0] == dt.date(2027, 6, 18)
     engine.fire(cid, "close", actor=IB, params={"reason": "verhuisd"})
     after_command(cid, d0 + dt.timedelta(days=20), closed=True)
     later = d0 + dt.timedelta(days=3 * 366)  # past the retention period

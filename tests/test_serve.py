@@ -65,9 +65,10 @@ def test_serve_writes_eml_files_stops_on_sigterm_and_catches_up_after_downtime(
     assert "Traceback" not in first.stderr
     (eml,) = out.glob("*.eml")
     msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
-    assert cid in str(msg["Subject"]) and "19-10-2026" in str(msg["Subject"])
-    # Down from day 28 until day 40: the 3-day reminder (day 39) goes out on the first tick.
-    second = serve_until(cfg, out, 2, "--now", (D0 + dt.timedelta(days=40)).isoformat() + "T08:00")
+    # due 19 October by the rule, in the autumn holiday: given as Friday 16 October
+    assert cid in str(msg["Subject"]) and "16-10-2026" in str(msg["Subject"])
+    # Down from day 28 until day 37: the 3-day reminder (day 36) goes out on the first tick.
+    second = serve_until(cfg, out, 2, "--now", (D0 + dt.timedelta(days=37)).isoformat() + "T08:00")
     assert second.returncode == 0
     assert len(list(out.glob("*.eml"))) == 2
     listed = passend(cfg, "reminders", "list")
@@ -126,4 +127,4 @@ def test_a_bad_day_off_stops_the_start_with_file_and_key(tmp_path: Path, sqlite_
     cfg.write_text(cfg.read_text().replace('days_off = ["2026-10-02"]', 'days_off = ["2026-10-32"]'))
     r = passend(cfg, "serve", "--once")
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert f"{cfg}: schools[0].days_off[0]: '2026-10-32' is not a date" in r.stderr
+    assert "config.toml, regel 19: schools[0].days_off[0]: '2026-10-32' is geen datum" in r.stderr

@@ -43,13 +43,18 @@ MEMORY_URL = "memory://"
 
 def bootstrap(
     path: str | Path | None = None, *, database_url: str | None = None, create_key: bool = False,
-    clock: Callable[[], dt.datetime] = utcnow,
+    clock: Callable[[], dt.datetime] = utcnow, existing: bool = False,
 ) -> Engine:
     """An Engine for the config file at `path` (default ./config.toml or $PASSEND_CONFIG): the
     process definitions of its folder, its store, the master key (made when `create_key` and
-    missing, as `passend init` does) and its retention policy."""
+    missing, as `passend init` does) and its retention policy.
+
+    `existing` (every command but `init` and `demo`): the store must be there, at this version's
+    schema; it is never created, and one that is not set up, older or newer is refused here,
+    before anything runs (make_store)."""
     import structlog
 
+    from workflow.adapters.config_schema import check_roles
     from workflow.adapters.crypto import KeyRing, load_master_key
     from workflow.adapters.logs import configure, redact_also
     from workflow.domain.definition import DefinitionRegistry
@@ -59,22 +64,30 @@ def bootstrap(
     if not structlog.is_configured():  # structlog's default prints to stdout and redacts nothing
         configure(config.log_level)
     registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)
+    check_roles(config.raw, config.source, config.path, tuple(registry.active.roles))
     redact_also(n for d in registry.all() for n in d.secret_fields)  # kinds a definition declares
     keyring = KeyRing(load_master_key(config.master_key_file, create=create_key))
-    store = make_store(config.database_url, derive=worklist_deriver(config, registry))
+    store = make_store(config.database_url, existing=existing, config=config,
+                       derive=worklist_deriver(config, registry))
     return Engine(config, registry, store, keyring, clock, retention=retention_policy(config))
 
 
-def make_store(url: str, derive: Derive | None = None) -> Store:
-    """The store a database URL names: the in-memory fake for `memory://`, else the SQL store.
-    `derive`: how its appends compute a case's work list (worklist_deriver); None keeps none."""
+def make_store(url: str, *, existing: bool = False, config: Config | None = None,
+               derive: Derive | None = None) -> Store:
+    """The store a database URL names: the in-memory fake for `memory://`, else the SQL store,
+    with `[database]`'s timeouts. `existing`: it must be there already, at this version's schema
+    (SqlStore.connect). `derive`: how its appends compute a case's work list (worklist_deriver);
+    None keeps none."""
     if url.startswith(MEMORY_URL):
         from workflow.adapters.memory import MemoryStore
 
         return MemoryStore(derive=derive)
+    from workflow.adapters.store.db import Timeouts
     from workflow.adapters.store.sqlstore import SqlStore
 
-    return SqlStore.connect(url, derive)
+    timeouts = Timeouts() if config is None else Timeouts(config.lock_timeout_seconds,
+                                                           config.statement_timeout_seconds)
+    return SqlStore.connect(url, derive, timeouts=timeouts, existing=existing)
 
 
 def worklist_deriver(config: Config, registry: Any) -> Derive:
@@ -88,10 +101,11 @@ def worklist_deriver(config: Config, registry: Any) -> Derive:
     return Deriver(registry, remind_roles(config.raw))
 
 
-def open_store(path: str | Path | None = None) -> Store:
+def open_store(path: str | Path | None = None, *, existing: bool = True) -> Store:
     """The configured store alone, without keys or definitions: for `audit verify`, which needs
-    nothing else and starts faster without them."""
-    return make_store(load_config(path).database_url)
+    nothing else and starts faster without them. It must exist, at this version's schema."""
+    config = load_config(path)
+    return make_store(config.database_url, existing=existing, config=config)
 
 
 def retention_policy(config: Config) -> RetentionPolicy:
@@ -120,15 +134,23 @@ def make_notifier(engine: Engine) -> Notifier:
     import notifiers
 
     try:
-        return notifiers.create(_notifier_options(engine.config), engine.config.base)
+        return notifiers.create(_notifier_options(engine.config), engine.config.base,
+                                file_group=engine.config.file_group)
     except notifiers.NotifierConfigError as exc:
         raise ConfigError(f"{engine.config.path}: {exc}") from None
 
 
 def mail_domain(config: Config) -> str:
-    """The domain of every Message-ID: that of the sender (`[notifier] from`), else localhost."""
+    """The domain of every Message-ID: that of the sender (`[notifier] from`), else localhost
+    (a school with its own `from` uses that one's: the planner)."""
     sender = str(_notifier_options(config).get("from", "passend@localhost"))
     return sender.rsplit("@", 1)[-1] or "localhost"
+
+
+def default_sender(config: Config) -> str | None:
+    """`[notifier] from`, which every message goes out from unless its school has its own."""
+    sender = _notifier_options(config).get("from")
+    return sender if isinstance(sender, str) else None
 
 
 def reminder_service(engine: Engine, now: Callable[[], dt.datetime] = utcnow) -> ReminderService:
@@ -147,7 +169,7 @@ def reminder_service(engine: Engine, now: Callable[[], dt.datetime] = utcnow) ->
         log.warning("reminders.no_recipient", school=school, messages=what, roles=list(roles))
     return ReminderService(engine, settings, make_notifier(engine), now,
                            mail_domain=mail_domain(engine.config), witness=witness_settings(engine.config),
-                           base_url=web_base_url(engine.config))
+                           base_url=web_base_url(engine.config), default_sender=default_sender(engine.config))
 
 
 def witness_settings(config: Config) -> WitnessSettings | None:
@@ -155,6 +177,8 @@ def witness_settings(config: Config) -> WitnessSettings | None:
     from workflow.service_layer.witness.settings import parse_witness
 
     return parse_witness(config.raw.get("witness"), str(config.path), config.base)
+
+
 def web_base_url(config: Config) -> str:
     """`[web] base_url`, checked as `passend web` checks it: where the links in messages point."""
     from workflow.adapters.web_settings import parse_web

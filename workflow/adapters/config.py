@@ -1,8 +1,10 @@
 """config.toml: where the database is, which process runs, the schools and the users.
 
 Relative paths are taken from the config file's folder, so the service behaves the same from
-any working directory. Sections that belong to other parts (reminders, notifier, retention)
-are kept raw for those parts to read.
+any working directory. The whole file is checked against its schema first
+(workflow.adapters.config_schema: unknown keys, types, addresses, URLs, schools), so nothing
+below meets a value of the wrong kind. Sections that belong to other parts (reminders, notifier,
+retention, web) are kept raw for those parts to read into their typed settings.
 """
 
 from __future__ import annotations
@@ -19,10 +21,6 @@ CONFIG_ENV = "PASSEND_CONFIG"
 DATABASE_ENV = "PASSEND_DATABASE_URL"
 REGIONS = ("noord", "midden", "zuid")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-KNOWN_SECTIONS = {
-    "database", "security", "process", "logging", "schools", "users", "reminders", "notifier",
-    "retention", "audit", "web", "witness",
-}
 
 
 @dataclass(frozen=True)
@@ -31,6 +29,7 @@ class School:
     name: str
     region: str
     days_off: tuple[str, ...] = ()
+    sender: str | None = None  # `from`: this school's messages go out from it (else [notifier] from)
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,10 @@ class Config:
     schools: dict[str, School]
     users: dict[str, User]
     log_level: str = "info"
+    lock_timeout_seconds: float = 15.0  # [database]: SQLite's busy timeout, PostgreSQL's lock_timeout
+    statement_timeout_seconds: float = 300.0  # [database]: PostgreSQL's statement_timeout (0: none)
+    file_group: str | None = None  # [security]: files with personal data 0640 for this group (else 0600)
+    source: str = field(default="", repr=False)  # the file's text, for the line of a later problem
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -90,97 +93,73 @@ def _known_url(url: str) -> bool:
     return driver.split("+")[0] in ("sqlite", "postgresql", "postgres", "memory")
 
 
-def load_config(path: str | Path | None = None, *, database_url: str | None = None) -> Config:
-    p = Path(path) if path is not None else default_path()
+def _read(p: Path) -> tuple[dict[str, Any], str]:
+    """The parsed file and its text, or one Dutch line saying why not (exit 2)."""
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        source = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found (use --config or {CONFIG_ENV})") from None
+        raise ConfigError(f"{p}: configuratiebestand niet gevonden (geef --config of {CONFIG_ENV})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p} is een map; geef het configuratiebestand zelf (--config of {CONFIG_ENV})") from None
+    except PermissionError:
+        raise ConfigError(f"{p}: geen leesrechten op het configuratiebestand") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read config file ({type(exc).__name__})") from None
+        raise ConfigError(f"{p}: kan het configuratiebestand niet lezen ({type(exc).__name__})") from None
+    try:
+        return tomllib.loads(source), source
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{p}: geen geldige TOML: {exc}") from None
 
-    def fail(key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{p}: {key}: {problem}")
 
-    for k in raw:
-        if k not in KNOWN_SECTIONS:
-            raise fail(k, f"unknown section (known: {', '.join(sorted(KNOWN_SECTIONS))})")
+def _fail(p: Path, source: str, key: str, problem: str) -> ConfigError:
+    from workflow.adapters.config_schema import line_of
 
-    def table(key: str) -> dict[str, Any]:
-        value = raw.get(key, {})
-        if not isinstance(value, dict):
-            raise fail(key, "must be a table")
-        return value
+    line = line_of(source, key) if source else None
+    return ConfigError(f"{p.name}{f', regel {line}' if line else ''}: {key}: {problem}")
 
-    def text(section: dict[str, Any], key: str, default: str | None) -> str | None:
-        value = section.get(key.split(".")[-1], default)
-        if value is not None and (not isinstance(value, str) or not value):
-            raise fail(key, "must be a non-empty string")
-        return value
 
+def load_config(path: str | Path | None = None, *, database_url: str | None = None) -> Config:
+    """The config file at `path`, checked whole against its schema (workflow.adapters.config_schema)
+    before anything uses it; a problem is one line naming file, line and key (exit 2)."""
+    from workflow.adapters.config_schema import check
+
+    p = Path(path) if path is not None else default_path()
+    raw, source = _read(p)
+    check(raw, source, p)
+    db = raw.get("database", {})
+    env_url = os.environ.get(DATABASE_ENV)
+    url_key = "--database-url" if database_url else DATABASE_ENV if env_url else "database.url"
+    url = database_url or env_url or db.get("url", "sqlite:///var/passend.db")
+    if not _known_url(url):
+        raise _fail(p, source if url_key == "database.url" else "", url_key,
+                    "moet een database-URL zijn zoals sqlite:///var/passend.db of postgresql://gebruiker@host/database")
     base = p.resolve().parent
-    db = table("database")
-    url_key = "--database-url" if database_url else DATABASE_ENV if os.environ.get(DATABASE_ENV) else "database.url"
-    url = database_url or os.environ.get(DATABASE_ENV) or text(db, "database.url", "sqlite:///var/passend.db")
-    if not isinstance(url, str) or not _known_url(url):
-        raise fail(url_key, "must be a database URL such as sqlite:///var/passend.db or "
-                            "postgresql://user@host/db")
-    sec = table("security")
-    key_file = text(sec, "security.master_key_file", None)
-    proc = table("process")
-    definition = text(proc, "process.definition", "states/passend_po_v1.toml")
-    assert definition is not None
-    folder = text(proc, "process.folder", str(Path(definition).parent))
-    assert folder is not None
-    for section in ("schools", "users"):
-        if not isinstance(raw.get(section, []), list):
-            raise fail(section, f"must be an array of tables ([[{section}]])")
-
-    schools: dict[str, School] = {}
-    for i, s in enumerate(raw.get("schools", [])):
-        key = f"schools[{i}]"
-        if not isinstance(s, dict) or not isinstance(s.get("id"), str) or not s["id"]:
-            raise fail(key + ".id", "each school needs an id")
-        region = s.get("region", "midden")
-        if region not in REGIONS:
-            raise fail(key + ".region", f"must be one of {', '.join(REGIONS)}")
-        days_off = s.get("days_off", [])
-        if not isinstance(days_off, list) or not all(isinstance(d, str) for d in days_off):
-            raise fail(key + ".days_off", "must be a list of dates (YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD)")
-        if s["id"] in schools:
-            raise fail(key + ".id", f"school {s['id']!r} is listed twice")
-        schools[s["id"]] = School(s["id"], str(s.get("name", s["id"])), region, tuple(days_off))
-
+    key_file = raw.get("security", {}).get("master_key_file")
+    proc = raw.get("process", {})
+    definition = proc.get("definition", "states/passend_po_v1.toml")
+    folder = proc.get("folder", str(Path(definition).parent))
+    schools = {
+        s["id"]: School(s["id"], str(s.get("name", s["id"])), s.get("region", "midden"),
+                        tuple(s.get("days_off", [])), s.get("from"))
+        for s in raw.get("schools", [])
+    }
     users: dict[str, User] = {}
-    for i, u in enumerate(raw.get("users", [])):
-        key = f"users[{i}]"
-        if not isinstance(u, dict) or not isinstance(u.get("id"), str) or not u["id"]:
-            raise fail(key + ".id", "each user needs an id")
-        role = u.get("role")
-        if not isinstance(role, str):
-            raise fail(key + ".role", "each user needs a role")
+    for u in raw.get("users", []):
         us = u.get("schools", [])
-        if isinstance(us, str):
-            us = [us]
-        if not isinstance(us, list) or not all(isinstance(sid, str) for sid in us):
-            raise fail(key + ".schools", "must be a list of school ids (or \"*\")")
-        for sid in us:
-            if sid != "*" and sid not in schools:
-                raise fail(key + ".schools", f"unknown school {sid!r}")
-        if u["id"] in users:
-            raise fail(key + ".id", f"user {u['id']!r} is listed twice")
-        users[u["id"]] = User(u["id"], role, tuple(us), str(u.get("name", "")), u.get("email"))
-
-    log_level = table("logging").get("level", "info")
-    if not isinstance(log_level, str) or log_level.lower() not in LOG_LEVELS:
-        raise fail("logging.level", f"must be one of {', '.join(LOG_LEVELS)}")
-
+        users[u["id"]] = User(u["id"], u["role"], tuple([us] if isinstance(us, str) else us),
+                              str(u.get("name", "")), u.get("email"))
     cfg_base = Config(
         path=p.resolve(), database_url="", master_key_file=None, definition_file=Path(),
         definitions_folder=Path(), schools=schools, users=users, raw=raw,
     )
+    for key, value, want_dir in (("process.definition", definition, False), ("process.folder", folder, True)):
+        target = cfg_base.resolve(value)
+        if not target.exists():
+            if want_dir:  # no folder: only the active definition is installed
+                continue
+            raise _fail(p, source, key, f"{target} bestaat niet")
+        if target.is_dir() != want_dir:
+            raise _fail(p, source, key, f"{target} is {'geen map' if want_dir else 'een map; daar hoort een bestand'}")
     return Config(
         path=p.resolve(),
         database_url=_sqlite_url(url, base),
@@ -189,7 +168,11 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
         definitions_folder=cfg_base.resolve(folder),
         schools=schools,
         users=users,
-        log_level=log_level,
+        log_level=raw.get("logging", {}).get("level", "info"),
+        lock_timeout_seconds=float(db.get("lock_timeout_seconds", 15)),
+        statement_timeout_seconds=float(db.get("statement_timeout_seconds", 300)),
+        file_group=raw.get("security", {}).get("file_group"),
+        source=source,
         raw=raw,
     )
 
@@ -201,17 +184,10 @@ def definition_file_of(path: str | Path | None = None) -> Path:
     `--help`; `load_config` would import SQLAlchemy to check the database URL (half a second).
     """
     p = Path(path) if path is not None else default_path()
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found (use --config or {CONFIG_ENV})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read config file ({type(exc).__name__})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+    raw, _ = _read(p)
     proc = raw.get("process", {})
     definition = proc.get("definition", "states/passend_po_v1.toml") if isinstance(proc, dict) else None
     if not isinstance(definition, str) or not definition:
-        raise ConfigError(f"{p}: process.definition: must be a non-empty string")
+        raise ConfigError(f"{p}: process.definition: moet een pad naar een procesdefinitie zijn")
     f = Path(definition).expanduser()
     return f if f.is_absolute() else p.resolve().parent / f

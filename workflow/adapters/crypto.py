@@ -44,22 +44,32 @@ def load_master_key(key_file: Path | None, *, create: bool = False) -> bytes:
     source = MASTER_ENV
     if not text:
         if key_file is None:
-            raise ConfigError(f"no master key: set {MASTER_ENV} or security.master_key_file")
+            raise ConfigError(f"geen hoofdsleutel: zet {MASTER_ENV} of security.master_key_file")
+        if key_file.is_dir():
+            raise ConfigError(f"security.master_key_file: {key_file} is een map; daar hoort het sleutelbestand")
         if not key_file.exists():
             if not create:
-                raise ConfigError(f"master key file {key_file} does not exist; run 'passend init'")
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(new_master_key() + "\n")
-        text = key_file.read_text().strip()
+                raise ConfigError(f"het sleutelbestand {key_file} bestaat niet; voer 'passend init' uit")
+            try:
+                key_file.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(new_master_key() + "\n")
+            except OSError as exc:
+                raise ConfigError(f"security.master_key_file: kan {key_file} niet maken "
+                                  f"({exc.strerror or type(exc).__name__})") from None
+        try:
+            text = key_file.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"security.master_key_file: kan {key_file} niet lezen "
+                              f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
         source = str(key_file)
     try:
         key = _unb64(text)
     except (ValueError, TypeError):
         key = b""
     if len(key) != 32:
-        raise ConfigError(f"master key from {source} must be 32 bytes, base64url-encoded")
+        raise ConfigError(f"de hoofdsleutel uit {source} moet 32 bytes zijn, base64url-gecodeerd")
     return key
 
 

@@ -53,7 +53,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypedDict
 from workflow.adapters.config import User
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from workflow.adapters.access_chain import AccessChainReport
+    from workflow.adapters.files import PrivateFiles
     from workflow.adapters.readmodels import AccessRecord, CaseSummary, OutboxMessage
     from workflow.domain.case import Case
     from workflow.domain.events import Event
@@ -62,10 +65,10 @@ if TYPE_CHECKING:
 __all__ = [
     "FAILED", "LOOK_NOW", "PENDING", "SENDING", "SENT", "AccessLog", "Acting", "CaseHead", "CaseReadModel",
     "CaseloadQuery", "CaseloadRow", "Claim", "ClosedCase", "DeadlineLine", "Derive", "EventStore", "FlowRow",
-    "LinkRow", "Mark", "NewCase", "OidcFlows", "Outbox", "OutboxBody", "OutboxHead", "Projection", "RawEvent",
-    "SessionRow", "SigninLinks", "Store", "Throttle", "TotpState", "UnitOfWork", "UserChanges", "UserLookup",
-    "UserRecord", "Users", "WaitingLine", "WebSessions", "WitnessLeaf", "WitnessLog", "WitnessRoot",
-    "WitnessTimestamp",
+    "Holder", "LinkRow", "Mark", "NewCase", "OidcFlows", "Outbox", "OutboxBody", "OutboxHead", "Projection",
+    "RawEvent", "SessionRow", "SigninLinks", "Store", "Throttle", "TotpState", "UnitOfWork", "UserChanges",
+    "UserLookup", "UserRecord", "Users", "WaitingLine", "WebSessions", "WitnessLeaf", "WitnessLog",
+    "WitnessRoot", "WitnessTimestamp",
 ]
 
 # An event as stored: case_id, seq, type, process_id, process_version, actor, role, recorded_at,
@@ -208,6 +211,11 @@ class OutboxHead(NamedTuple):
     message_id: str
     attempts: int
     created_at: dt.datetime
+    sender: str | None = None  # fixed at planning (a school's `from`); None: the notifier's own
+
+
+# Who holds a claim: the machine's host name and the process id (a restart releases its own).
+Holder = tuple[str, int]
 
 
 class OutboxBody(NamedTuple):
@@ -673,9 +681,15 @@ class Outbox(Protocol):
         """key -> status for those of `keys` already in the outbox."""
 
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
-              cutoff: dt.datetime | None = None) -> Claim:
+              cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:
         """Take up to `batch` rows due by `cutoff` (or whose sender's lease ran out) under a new
-        token until now + lease; two claimants never get the same row while its lease runs."""
+        token until now + lease; two claimants never get the same row while its lease runs.
+        The rows name their `holder` (default: this host and process)."""
+
+    def release_orphans(self, host: str, alive: Callable[[int], bool]) -> int:
+        """Claims of `host` whose process is not `alive` (a service that died) back to pending,
+        without waiting for their lease; their attempt stays counted (it may have been sent).
+        Returns how many."""
 
     def load_body(self, row_id: int, token: str) -> OutboxBody | None:
         """One row's texts, or None when the row is no longer claimed with `token`."""
@@ -692,8 +706,9 @@ class Outbox(Protocol):
     def mark_failed(self, row_id: int, token: str, *, error: str, retry_at: dt.datetime | None) -> bool:
         """Pending again at `retry_at`, or `failed` when it is None; False if not ours."""
 
-    def retry_failed(self, now: dt.datetime, ids: Sequence[int] | None = None) -> int:
-        """Failed rows (all, or exactly `ids`: else BadInput and nothing changes) pending again."""
+    def retry_failed(self, now: dt.datetime, ids: Sequence[int] | None = None, *, actor: str | None = None) -> int:
+        """Failed rows (all, or exactly `ids`: else BadInput and nothing changes) pending again,
+        each noting who retried it (`retried_by`) and when (`retried_at`)."""
 
     def clear_sent_bodies(self, *, before: dt.datetime, limit: int = ...) -> int:
         """Clear the texts of up to `limit` rows sent before `before`, oldest first."""
@@ -713,6 +728,19 @@ class Store(Protocol):
     def users(self) -> UserLookup:
         """The acting user's lookup (the hot read; everything else about users is `uow.users`)."""
 
+    @property
+    def read_only(self) -> bool:
+        """The store cannot be written (a read-only copy): reads that must leave an access
+        record refuse unless the records go elsewhere (`--access-log`)."""
+
+    def check(self) -> None:
+        """Refuse, with one clear line, a store whose schema is not this version's (not set up,
+        older, newer)."""
+
+    def events_appended(self) -> int:
+        """How many events were ever appended (the highest event number: events are never
+        deleted), read cheaply for the health metrics."""
+
     def uow(self, *, write: bool = True) -> UnitOfWork:
         """A unit of work; `write=False` promises it will not write (SQLite takes no lock)."""
 
@@ -721,6 +749,10 @@ class Store(Protocol):
 
     def scrub(self) -> None:
         """Push destroyed keys' old bytes out of logs and free pages now, not some day."""
+
+    def backup(self, target: Path, files: PrivateFiles) -> None:
+        """A consistent copy of the whole store in the new file `target`, private; BadInput
+        (with what to do instead) where the store cannot do it itself (PostgreSQL, memory)."""
 
     def dispose(self) -> None:
         """Close every connection the store holds."""

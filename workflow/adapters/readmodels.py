@@ -66,6 +66,9 @@ class OutboxMessage(SQLModel):
     message_id: str
     created_at: dt.datetime
     sent_at: dt.datetime | None = None
+    sender: str | None = Field(default=None, description="the From address fixed at planning (None: the notifier's)")
+    retried_by: str | None = Field(default=None, description="who put the message back after it failed")
+    retried_at: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +76,8 @@ class OutboxMessage(SQLModel):
             "recipient": self.recipient, "send_on": self.send_on.isoformat(),
             "due": self.due_on.isoformat() if self.due_on else None, "status": self.status,
             "attempts": self.attempts, "last_error": self.last_error, "message_id": self.message_id,
-            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None, "sender": self.sender,
+            "retried_by": self.retried_by, "retried_at": self.retried_at.isoformat() if self.retried_at else None,
         }
 
 

@@ -34,6 +34,7 @@ class WebSettings:
     link_minutes: int
     email_link: bool
     oidc: OidcSettings | None
+    metrics_token: str | None = None  # /metrics for anyone who sends it (else loopback only)
 
     @property
     def secure(self) -> bool:
@@ -54,7 +55,8 @@ def parse_web(raw: Any, source: str, env: dict[str, str] | None = None) -> WebSe
 
     if not isinstance(section, dict):
         raise ConfigError(f"{source}: web: must be a table")
-    known = {"base_url", "secure_cookies", "idle_minutes", "max_hours", "link_minutes", "email_link", "oidc"}
+    known = {"base_url", "secure_cookies", "idle_minutes", "max_hours", "link_minutes", "email_link", "oidc",
+             "metrics_token_env"}
     for key in section:
         if key not in known:
             raise fail(key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -77,12 +79,19 @@ def parse_web(raw: Any, source: str, env: dict[str, str] | None = None) -> WebSe
     if not isinstance(email_link, bool):
         raise fail("email_link", "must be true or false")
     oidc = _oidc(section.get("oidc"), fail, env)
+    token_env = section.get("metrics_token_env")
+    token = None
+    if token_env is not None:
+        token = env.get(token_env) if isinstance(token_env, str) else None
+        if not token:
+            raise fail("metrics_token_env",
+                       f"de omgevingsvariabele {token_env} (het token voor /metrics) is niet gezet")
     if not email_link and oidc is None:
         raise fail("email_link", "with email_link = false, [web.oidc] is needed: else nobody can sign in")
     return WebSettings(
         base_url=base_url, secure_cookies=secure, idle_minutes=minutes("idle_minutes", 30, 5, 24 * 60),
         max_hours=minutes("max_hours", 10, 1, 7 * 24), link_minutes=minutes("link_minutes", 15, 5, 60),
-        email_link=email_link, oidc=oidc,
+        email_link=email_link, oidc=oidc, metrics_token=token,
     )
 
 

@@ -2,9 +2,11 @@
 
 The law and the school's method set the deadlines, and they differ per SWV, so they are declared
 in `states/*.toml` (`[[deadlines]]`), never in code. This module is pure: it knows nothing of SQL,
-SMTP or the school calendar. It answers one question for a folded case and a day: which clocks
-are running, when is each due, and when should someone be reminded. Legal deadlines count
-calendar days; moving a reminder off a non-school day is the calendar's job, not this one's.
+SMTP or where a school calendar comes from. It answers one question for a folded case and a day:
+which clocks are running, when is each due, and when should someone be reminded. Rules count
+calendar days; when the caller passes the school's calendar, a due day outside school days moves
+to the last school day before it (`running`); moving a reminder's own send day off a non-school
+day is the calendar's job, not this one's.
 
 Declaration (every key but `name`, `start` and `due` is optional)::
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from workflow.domain import upcasts
 from workflow.domain.case import Case
@@ -41,14 +43,28 @@ from workflow.domain.deadline_defs import (
 from workflow.domain.definition import ProcessDefinition
 
 __all__ = [
-    "DEFAULT_SOON_DAYS", "DURATION", "SCHOOL_YEAR_END", "Condition", "DeadlineDef", "Duration", "Running",
+    "DEFAULT_SOON_DAYS", "DURATION", "SCHOOL_YEAR_END", "Condition", "DeadlineDef", "Duration", "Running", "SchoolDays",
     "parse_deadlines", "parse_duration", "paused_days", "running", "school_year_end",
 ]
 
 
+class SchoolDays(Protocol):
+    """What `running` needs of a school calendar (workflow.domain.calendar.SchoolCalendar): the
+    school day itself, or the last school day before it. Passed in as data, so this module
+    stays pure."""
+
+    def on_or_before(self, day: dt.date) -> dt.date: ...
+
+
 @dataclass(frozen=True)
 class Running:
-    """One running clock of one case: what is due when, and whether it is paused now."""
+    """One running clock of one case: what is due when, and whether it is paused now.
+
+    `due` is the day people are given (the reminder, the digest, the page, the .ics): the rule's
+    day, moved to the last school day before it when it falls outside school days (a weekend, a
+    holiday, a day off) and a calendar was given. `rule_due` is the rule's own day, unmoved: it
+    names the clock in the outbox's once-only keys, so moving a day never plans a message twice.
+    """
 
     name: str
     label: str
@@ -58,6 +74,11 @@ class Running:
     paused: bool
     paused_days: int
     definition: DeadlineDef
+    rule_due: dt.date | None = None  # None: the same as `due`
+
+    @property
+    def key_due(self) -> dt.date:
+        return self.rule_due or self.due
 
     def reminder_dates(self) -> list[tuple[Duration, dt.date]]:
         """Each reminder offset and its calendar date (before the calendar moves it)."""
@@ -78,7 +99,7 @@ class Running:
         return {
             "name": self.name, "label": self.label, "due": self.due.isoformat(),
             "status": self.status(today), "paused": self.paused, "started": self.started.isoformat(),
-            "days_left": (self.due - today).days,
+            "days_left": (self.due - today).days, "due_by_rule": self.key_due.isoformat(),
         }
 
 
@@ -94,8 +115,14 @@ class _Mark:
     date: dt.date
 
 
-def running(case: Case, definition: ProcessDefinition, today: dt.date) -> list[Running]:
-    """Every clock of `case` that runs on `today`, in declaration order (plans by plan number)."""
+def running(case: Case, definition: ProcessDefinition, today: dt.date,
+            calendar: SchoolDays | None = None) -> list[Running]:
+    """Every clock of `case` that runs on `today`, in declaration order (plans by plan number).
+
+    With the school's `calendar`, a due day outside school days moves to the last school day
+    before it (31 July, in the summer holiday, becomes the last day of school); the reminders
+    count back from that day. Without one, due days are the rule's calendar days (the audit's
+    compliance report judges the law's days)."""
     if case.closed or definition.states[case.state].final:
         return []
     out: list[Running] = []
@@ -110,10 +137,12 @@ def running(case: Case, definition: ProcessDefinition, today: dt.date) -> list[R
             else:
                 base = mark.date + dd.due.delta
             paused_days, paused_now = _paused(case, definition, mark, today)
+            rule_due = base + dt.timedelta(days=paused_days)
+            due = rule_due if calendar is None else calendar.on_or_before(rule_due)
             out.append(Running(
                 name=dd.name, label=dd.label, anchor=anchor_key, started=mark.date,
-                due=base + dt.timedelta(days=paused_days), paused=paused_now,
-                paused_days=paused_days, definition=dd,
+                due=due, paused=paused_now, paused_days=paused_days, definition=dd,
+                rule_due=rule_due if due != rule_due else None,
             ))
     return out
 

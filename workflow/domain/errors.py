@@ -66,3 +66,16 @@ class IntegrityError(PassendError):
     """
 
     exit_code = 5
+
+
+class StoreProblem(PassendError):
+    """The store cannot be used as it is: not a database, a full disk, a read-only file or file
+    system, a server that cannot be reached (exit 1). The message says what to do; nothing of the
+    command was stored."""
+
+    exit_code = 1
+
+
+class SchemaMismatch(BadInput):
+    """The database's schema is not this version's: never set up or older (`passend init`), or
+    newer (upgrade passend). Found before a command reads or writes anything (exit 2)."""

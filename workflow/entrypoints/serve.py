@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
+import time
 from typing import Any
 
 from workflow.adapters.logs import get_logger
@@ -23,20 +24,28 @@ from workflow.domain.instants import SCHOOL_TZ
 
 log = get_logger("passend.serve")
 _services: dict[str, Any] = {}  # job id -> ReminderService; the job itself stays picklable
+_health: dict[str, Any] = {}  # job id -> ServiceHealth (workflow.entrypoints.health), when served
 
 
 def tick(service_id: str) -> None:
-    """One scheduled tick: plan and dispatch. Errors are logged, never raised into the scheduler."""
+    """One scheduled tick: plan and dispatch. Errors are logged, never raised into the scheduler;
+    what it did goes to the health metrics."""
     service = _services[service_id]
+    health = _health.get(service_id)
+    started = time.time()
     try:
         result = service.tick()
         if any(result.values()):
             log.info("serve.tick", **result)
     except Exception as exc:  # the service must survive a database or mail outage
-        from workflow.domain.errors import PassendError
+        from workflow.adapters.problems import explain
 
-        detail = {"error": exc.message} if isinstance(exc, PassendError) else {}  # safe by design
+        known = explain(exc)  # a full disk, a timeout, a database gone: its clear line, safe by design
+        detail = {"error": known.message} if known is not None else {}
         log.error("serve.tick_failed", error_type=type(exc).__name__, **detail)
+        result = None
+    if health is not None:
+        health.record(started, result)
 
 
 def make_scheduler() -> Any:
@@ -52,8 +61,9 @@ def make_scheduler() -> Any:
     )
 
 
-def serve(service: Any, *, ticks: int | None = None) -> int:
-    """Run until SIGTERM/SIGINT (or after `ticks` ticks); returns the number of ticks run."""
+def serve(service: Any, *, ticks: int | None = None, health_at: tuple[str, int] | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or after `ticks` ticks); returns the number of ticks run.
+    `health_at`: (host, port) where /healthz and /metrics are served meanwhile."""
     if ticks is not None:
         for _ in range(ticks):
             tick_id = "once"
@@ -62,6 +72,14 @@ def serve(service: Any, *, ticks: int | None = None) -> int:
         return ticks
     service_id = f"reminders-{id(service)}"
     _services[service_id] = service
+    server = None
+    if health_at is not None:
+        from workflow.entrypoints.health import HealthServer, ServiceHealth
+
+        health = ServiceHealth(service.engine.store, service.settings.tick_seconds)
+        server = HealthServer(health, *health_at).start()
+        _health[service_id] = health
+        log.info("serve.health", host=health_at[0], port=server.port)
     scheduler = make_scheduler()
     scheduler.add_job(
         tick, "interval", args=[service_id], id=service_id, seconds=service.settings.tick_seconds,
@@ -80,5 +98,8 @@ def serve(service: Any, *, ticks: int | None = None) -> int:
     finally:
         service.notifier.close()
         _services.pop(service_id, None)
+        _health.pop(service_id, None)
+        if server is not None:
+            server.stop()
         log.info("serve.stopped")
     return 0

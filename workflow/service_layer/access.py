@@ -49,6 +49,20 @@ def clean_behalf(on_behalf_of: str | None) -> str | None:
     return text
 
 
+READ_ONLY = ("de database is alleen-lezen, dus deze inzage kan niet in haar inzagelog: geef --access-log "
+             "BESTAND (een eigen inzagelog met dezelfde hash-keten) of lees van de hoofddatabase")
+
+
+def _records(*, actor: str, role: str, action: str, cases: Iterable[tuple[str, str | None]],
+             purpose: str | None, on_behalf_of: str | None, at: dt.datetime,
+             source: str = "passend") -> Iterator[dict[str, Any]]:
+    p = clean_purpose(purpose, action)
+    b = clean_behalf(on_behalf_of)
+    for cid, school in cases:
+        yield {"at": at, "actor": actor, "role": role, "action": action, "case_id": cid,
+               "school": school, "purpose": p, "on_behalf_of": b, "source": source}
+
+
 def log_access(
     uow: UnitOfWork, *, actor: str, role: str, action: str, cases: Iterable[tuple[str, str | None]],
     purpose: str | None, on_behalf_of: str | None = None, at: dt.datetime, source: str = "passend",
@@ -58,15 +72,40 @@ def log_access(
     `cases` may be a stream (an export of a whole region): the log takes it a chunk at a time,
     never whole. Each record is sealed into the log's hash chain under the append lock, which the
     unit holds until it ends (it must be a writing unit)."""
-    p = clean_purpose(purpose, action)
-    b = clean_behalf(on_behalf_of)
+    clean_purpose(purpose, action)
+    clean_behalf(on_behalf_of)
+    return uow.access_log.append(_records(actor=actor, role=role, action=action, cases=cases, purpose=purpose,
+                                          on_behalf_of=on_behalf_of, at=at, source=source))
 
-    def records() -> Iterator[dict[str, Any]]:
-        for cid, school in cases:
-            yield {"at": at, "actor": actor, "role": role, "action": action, "case_id": cid,
-                   "school": school, "purpose": p, "on_behalf_of": b, "source": source}
 
-    return uow.access_log.append(records())
+def access_ready(ctx: ServiceContext) -> None:
+    """Refuse (exit 3) a read of personal data whose access record could not be written: a store
+    that cannot be written (a read-only copy) and no `--access-log` file. Asked before anything
+    is read, so nothing is shown (or exported) unrecorded."""
+    if ctx.access_file is None and ctx.store.read_only:
+        raise Refused(READ_ONLY)
+
+
+def write_access(
+    ctx: ServiceContext, *, actor: str, role: str, action: str, cases: Iterable[tuple[str, str | None]],
+    purpose: str | None = None, on_behalf_of: str | None = None, at: dt.datetime | None = None,
+    source: str = "passend",
+) -> int:
+    """Write access records: to the `--access-log` file when one is named (workflow.adapters.
+    access_file), else to the store's log in their own short transaction, so the reads they
+    record stay read-only (on SQLite the unit begins IMMEDIATE, as every writer does, since it
+    reads the chain's head before it appends)."""
+    access_ready(ctx)
+    when = at or ctx.clock()
+    if ctx.access_file is not None:
+        return ctx.access_file.append(_records(actor=actor, role=role, action=action, cases=cases,
+                                               purpose=purpose, on_behalf_of=on_behalf_of, at=when,
+                                               source=source))
+    with ctx.uow() as uow:
+        n = log_access(uow, actor=actor, role=role, action=action, cases=cases,
+                       purpose=purpose, on_behalf_of=on_behalf_of, at=when, source=source)
+        uow.commit()
+    return n
 
 
 SOURCES = ("passend", "web")  # where a read came from: the command line and Python API, the web app
@@ -76,17 +115,13 @@ def record_access(
     ctx: ServiceContext, *, actor: str, action: str, cases: Iterable[tuple[str, str | None]],
     purpose: str | None = None, on_behalf_of: str | None = None, source: str = "passend",
 ) -> int:
-    """Write access records in their own short transaction, so the reads they record stay
-    read-only (on SQLite the unit begins IMMEDIATE, as every writer does, since it reads the
-    chain's head before it appends). `source`: "web" for a page of the web app."""
+    """Write the acting user's access records (write_access). `source`: "web" for a page of the
+    web app."""
     if source not in SOURCES:
         raise ValueError(f"unknown access source {source!r}")
     user = ctx.user(actor)
-    with ctx.uow() as uow:
-        n = log_access(uow, actor=actor, role=user.role, action=action, cases=cases,
-                       purpose=purpose, on_behalf_of=on_behalf_of, at=ctx.clock(), source=source)
-        uow.commit()
-    return n
+    return write_access(ctx, actor=actor, role=user.role, action=action, cases=cases,
+                        purpose=purpose, on_behalf_of=on_behalf_of, source=source)
 
 
 def access_records(ctx: ServiceContext, case_id: str, *, actor: str) -> list[AccessRecord]:

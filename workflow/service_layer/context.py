@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import structlog
 
 from workflow.adapters.clock import utcnow
 from workflow.adapters.config import Config, User
 from workflow.adapters.crypto import CaseCipher, KeyRing
+from workflow.adapters.files import PrivateFiles
 from workflow.adapters.ports import Store, UnitOfWork
+from workflow.domain.calendar import SchoolCalendar
 from workflow.domain.case import Case
 from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
 from workflow.domain.errors import ConfigError, Conflict, NotFound
@@ -42,6 +45,12 @@ def bind_log(**values: object) -> None:
     structlog.contextvars.bind_contextvars(**values)
 
 
+class AccessSink(Protocol):
+    """Where access records go instead of the store's log (workflow.adapters.access_file)."""
+
+    def append(self, records: Iterable[dict[str, Any]]) -> int: ...
+
+
 class ServiceContext:
     def __init__(
         self, config: Config, registry: DefinitionRegistry, store: Store, keyring: KeyRing,
@@ -54,6 +63,11 @@ class ServiceContext:
         self.clock = clock
         self.retention = retention or RetentionPolicy()  # `[retention]`, read by the bootstrap
         self.users = UserDirectory(store)  # the store's users (config.toml's come in with `init`)
+        # `--access-log FILE`: reads record their access there (a read-only copy of the store)
+        self.access_file: AccessSink | None = None
+        # files with personal data (timelines, exports, backups): 0600, or 0640 for [security] file_group
+        self.files = PrivateFiles(config.file_group)
+        self._calendars: dict[str, SchoolCalendar] = {}
         for user in config.users.values():
             if user.role not in registry.active.roles:
                 raise ConfigError(
@@ -74,6 +88,16 @@ class ServiceContext:
 
     def today(self) -> dt.date:
         return local_date(self.clock(), SCHOOL_TZ)
+
+    def calendar(self, school: str) -> SchoolCalendar | None:
+        """The school days of a configured school (None for a school no longer configured): due
+        days outside them move to the school day before (deadlines.running), everywhere alike."""
+        cal = self._calendars.get(school)
+        if cal is None and school in self.config.schools:
+            idx = list(self.config.schools).index(school)
+            cal = SchoolCalendar.for_school(self.config.schools[school], f"{self.config.path.name}: schools[{idx}]")
+            self._calendars[school] = cal
+        return cal
 
     # ---- who asks ----------------------------------------------------------------------------
     def user(self, actor: str) -> User:

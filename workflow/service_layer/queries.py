@@ -17,7 +17,7 @@ from workflow.domain import deadlines
 from workflow.domain.case import Case, Decision
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput
-from workflow.service_layer.access import record_access
+from workflow.service_layer.access import access_ready, record_access
 from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.refusals import decision_dict
 
@@ -37,6 +37,7 @@ def case(
     """
     user = ctx.user(actor)
     bind_log(actor=actor, case_id=case_id, command="case.show")
+    access_ready(ctx)  # a read-only copy without --access-log: refused before anything is read
     with ctx.uow(write=False) as uow:
         found = ctx.load(uow, case_id, user)
         cipher = ctx.cipher(uow, case_id)
@@ -45,7 +46,7 @@ def case(
     d = ctx.definition_of(found)
     view = case_view(found, d, cipher, domain.options(found, d, user.role))
     today = ctx.today()
-    view["deadlines"] = [r.as_dict(today) for r in deadlines.running(found, d, today)]
+    view["deadlines"] = [r.as_dict(today) for r in deadlines.running(found, d, today, ctx.calendar(found.school))]
     if timeline:
         from workflow.service_layer.audit.timeline import build
 

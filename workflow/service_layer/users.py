@@ -71,6 +71,10 @@ class Recipients:
     def with_roles(self, roles: tuple[str, ...]) -> list[User]:
         return [u for u in self.users if u.role in roles]
 
+    def get(self, user_id: str) -> User | None:
+        """The recipient `user_id` (active, with an address), or None."""
+        return next((u for u in self.users if u.id == user_id), None)
+
 
 class UserDirectory:
     """The users of a store: the acting user of every command, the management behind

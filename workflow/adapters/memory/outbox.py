@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from workflow.adapters.host import this_host
 from workflow.adapters.memory.database import MemoryDatabase
-from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, OutboxBody, OutboxHead
+from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, Holder, OutboxBody, OutboxHead
 from workflow.domain.errors import BadInput
 
 if TYPE_CHECKING:
@@ -35,9 +37,10 @@ class MemoryOutbox:
                 rid = max(self._db.outbox, default=0) + 1
                 self._db.outbox[rid] = {
                     "id": rid, "case_id": None, "deadline": None, "school": None, "due_on": None,
-                    "body_html": None, "ics": None, **r, "status": PENDING, "attempts": 0,
+                    "body_html": None, "ics": None, "sender": None, **r, "status": PENDING, "attempts": 0,
                     "next_attempt_at": now, "claim_token": None, "claimed_until": None, "last_error": None,
-                    "created_at": now, "sent_at": None,
+                    "created_at": now, "sent_at": None, "claim_host": None, "claim_pid": None,
+                    "retried_by": None, "retried_at": None,
                 }
                 self._db.outbox_keys[r["key"]] = rid
                 n += 1
@@ -48,7 +51,8 @@ class MemoryOutbox:
             return {k: self._db.outbox[self._db.outbox_keys[k]]["status"] for k in keys if k in self._db.outbox_keys}
 
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
-              cutoff: dt.datetime | None = None) -> Claim:
+              cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:
+        host, pid = holder or (this_host(), os.getpid())
         token, until = secrets.token_hex(16), now + lease
         heads = []
         with self._db.lock:
@@ -56,7 +60,8 @@ class MemoryOutbox:
                    if (r["status"] == PENDING and r["next_attempt_at"] <= (cutoff or now))
                    or (r["status"] == SENDING and r["claimed_until"] < now)][:batch]
             for r in due:
-                r.update(status=SENDING, claim_token=token, claimed_until=until, attempts=r["attempts"] + 1)
+                r.update(status=SENDING, claim_token=token, claimed_until=until, attempts=r["attempts"] + 1,
+                         claim_host=host, claim_pid=pid)
                 heads.append(OutboxHead(*(r[f] for f in OutboxHead._fields)))
         return Claim(token, heads, until)
 
@@ -90,6 +95,14 @@ class MemoryOutbox:
                 r.update(status=PENDING, claim_token=None, claimed_until=None, attempts=r["attempts"] - 1)
             return len(held)
 
+    def release_orphans(self, host: str, alive: Callable[[int], bool]) -> int:
+        with self._db.lock:
+            gone = [r for r in self._db.outbox.values() if r["status"] == SENDING and r["claim_host"] == host
+                    and r["claim_pid"] is not None and not alive(r["claim_pid"])]
+            for r in gone:
+                r.update(status=PENDING, claim_token=None, claimed_until=None, claim_host=None, claim_pid=None)
+            return len(gone)
+
     def mark_sent(self, row_id: int, token: str, now: dt.datetime) -> bool:
         with self._db.lock:
             r = self._db.outbox.get(row_id)
@@ -108,7 +121,7 @@ class MemoryOutbox:
                      claim_token=None, claimed_until=None, last_error=error[:300])
             return True
 
-    def retry_failed(self, now: dt.datetime, ids: Sequence[int] | None = None) -> int:
+    def retry_failed(self, now: dt.datetime, ids: Sequence[int] | None = None, *, actor: str | None = None) -> int:
         with self._db.lock:
             failed = [r for r in self._rows() if r["status"] == FAILED]
             if ids:
@@ -120,7 +133,8 @@ class MemoryOutbox:
                                    "(zie passend reminders list --failed); er is niets veranderd")
                 failed = [r for r in failed if r["id"] in set(wanted)]
             for r in failed:
-                r.update(status=PENDING, attempts=0, next_attempt_at=now, last_error=None)
+                r.update(status=PENDING, attempts=0, next_attempt_at=now, last_error=None, retried_by=actor,
+                         retried_at=now)
             return len(failed)
 
     def clear_sent_bodies(self, *, before: dt.datetime, limit: int = CLEAR_LIMIT) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from workflow.adapters.memory.access_log import MemoryAccessLog
 from workflow.adapters.memory.cases import MemoryCases
@@ -13,6 +15,7 @@ from workflow.adapters.memory.signin import MemoryOidcFlows, MemorySigninLinks, 
 from workflow.adapters.memory.users import MemoryUserLookup, MemoryUsers
 from workflow.adapters.memory.witness import MemoryWitnessLog
 from workflow.adapters.ports import Derive
+from workflow.domain.errors import BadInput
 
 
 class MemoryUnitOfWork:
@@ -51,6 +54,8 @@ class MemoryUnitOfWork:
 class MemoryStore:
     """The `Store` port in memory (`memory://`)."""
 
+    read_only = False  # dicts can always be written
+
     def __init__(self, db: MemoryDatabase | None = None, derive: Derive | None = None) -> None:
         self.data = db or MemoryDatabase()
         self.outbox = MemoryOutbox(self.data)
@@ -63,9 +68,19 @@ class MemoryStore:
     def init(self) -> list[str]:
         return []  # nothing to migrate: the dicts are the schema
 
+    def check(self) -> None:
+        """Always at this version's schema: the dicts are made by this version."""
+
     def scrub(self) -> None:
         """Nothing to push out: a destroyed key is gone from the dict (Python may still hold
         the bytes in freed memory until it reuses it; the fake is not for real pupils' data)."""
+
+    def events_appended(self) -> int:
+        with self.uow(write=False) as uow:
+            return sum(1 for batch in uow.store.raw_batches() for _ in batch)
+
+    def backup(self, target: Path, files: Any) -> None:
+        raise BadInput("de opslag in het geheugen (memory://) verdwijnt met het proces: er is niets te bewaren")
 
     def dispose(self) -> None:
         """Nothing to close."""

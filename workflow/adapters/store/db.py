@@ -3,17 +3,45 @@
 pysqlite by default opens transactions lazily and never for reads, so SQLite gets explicit
 BEGIN statements; a writing unit of work begins IMMEDIATE so two writers queue instead of one
 failing halfway. Parameters are hidden from error messages: they may hold personal data.
+
+Waiting is bounded on both: SQLite's busy timeout and PostgreSQL's `lock_timeout` are
+`[database] lock_timeout_seconds` (15 s), and PostgreSQL's `statement_timeout` is
+`statement_timeout_seconds` (300 s; 0: none), set on every session. A command that runs out of
+either is a conflict (exit 4; workflow.adapters.store.problems), and nothing of it is stored.
+
+`existing=True` (every command but `passend init` and `passend demo`) opens a SQLite file that
+must already be there: SQLite's `mode=rw`, so a read never creates an empty database. A file
+passend cannot write (a copy on read-only media, or a file of another user) is opened read-only
+(`mode=ro`; on a read-only file system also `immutable=1`, as nobody can write it there), and
+the store says so (`read_only`), so a read that must write its access record can refuse clearly
+before it reads anything.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from workflow.domain.errors import ConfigError, SchemaMismatch, StoreProblem
+
 BUSY_TIMEOUT_MS = 15_000
 _BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a session waits: for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout)
+    and for one statement (PostgreSQL's statement_timeout; 0: no limit)."""
+
+    lock_seconds: float = BUSY_TIMEOUT_MS / 1000
+    statement_seconds: float = 300.0
 
 
 def normalise_url(url: str) -> str:
@@ -23,25 +51,100 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database, or SQLite in memory)."""
+    u = make_url(url)
+    if not u.drivername.startswith("sqlite") or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) -> Engine:
+    """An Engine for `url`, creating a SQLite file that is not there yet (`passend init`)."""
+    return open_engine(url, timeouts=timeouts, **kwargs)[0]
+
+
+def open_engine(url: str, *, timeouts: Timeouts | None = None, existing: bool = False,
+                **kwargs: Any) -> tuple[Engine, bool]:
+    """An Engine for `url`, and whether it is read-only. `existing`: a SQLite file must be there
+    already (never created), and is opened read-only when it cannot be written."""
+    t = timeouts or Timeouts()
     url = normalise_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, hide_parameters=True,
-                               connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
-        _make_sqlite_durable(engine)
-        return engine
-    return create_engine(url, hide_parameters=True, pool_pre_ping=True, **kwargs)
+    if not url.startswith("sqlite"):
+        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, **kwargs)
+        _bound_waits(engine, t)
+        return engine, False
+    busy_ms = int(t.lock_seconds * 1000)
+    path = sqlite_path(url)
+    read_only = False
+    if path is not None and path.is_dir():
+        raise ConfigError(f"database.url: {path} is een map; daar hoort het databasebestand")
+    if not existing and path is not None and not path.parent.exists():
+        try:  # `passend init` makes the database's folder, for the owner only
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreProblem(f"kan de map {path.parent} voor de database niet maken "
+                               f"({exc.strerror or type(exc).__name__})") from None
+    if not existing and path is not None and not path.exists():
+        try:  # a new database file for the owner only (SQLite gives -wal and -shm the same mode)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreProblem(f"kan de database {path} niet maken ({exc.strerror or type(exc).__name__})") from None
+    if existing and path is not None:
+        uri, read_only = _existing_file(path)
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=busy_ms / 1000, check_same_thread=False)
+
+        kwargs.setdefault("creator", connect)
+    engine = create_engine(url, hide_parameters=True, connect_args={"timeout": busy_ms / 1000}, **kwargs)
+    _make_sqlite_durable(engine, busy_ms, read_only)
+    return engine, read_only
 
 
-def _make_sqlite_durable(engine: Engine) -> None:
+def _existing_file(path: Path) -> tuple[str, bool]:
+    """The SQLite URI that opens `path` without ever creating it, and whether it is read-only.
+    Refuses clearly what would otherwise fail obscurely: no file, a folder, no permission."""
+    if path.is_dir():
+        raise ConfigError(f"database.url: {path} is een map; daar hoort het databasebestand")
+    if not path.exists():
+        raise SchemaMismatch(f"de database {path} bestaat niet: voer eerst 'passend init' uit "
+                             "(of kijk database.url na)")
+    if not os.access(path, os.R_OK):
+        raise StoreProblem(f"geen leesrechten op de database {path}")
+    uri = "file:" + quote(str(path.resolve()))
+    folder = path.resolve().parent
+    writable = os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
+    if writable:
+        return uri + "?mode=rw", False
+    if _read_only_fs(path):
+        wal = Path(str(path) + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreProblem(f"de database {path} staat op een alleen-lezen medium met een niet verwerkt "
+                               f"{wal.name}: maak de kopie met 'passend backup'")
+        return uri + "?mode=ro&immutable=1", True
+    return uri + "?mode=ro", True
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _make_sqlite_durable(engine: Engine, busy_ms: int = BUSY_TIMEOUT_MS, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        if not read_only:  # a read-only file keeps the journal mode it has
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -54,6 +157,19 @@ def _make_sqlite_durable(engine: Engine) -> None:
         if not dbapi.in_transaction:
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
             dbapi.execute(_BEGIN[mode])
+
+
+def _bound_waits(engine: Engine, t: Timeouts) -> None:
+    """Every PostgreSQL session waits at most lock_timeout for a lock and statement_timeout for
+    a statement (set per session, so a search_path in the URL's options stays as it is)."""
+    lock_ms, stmt_ms = int(t.lock_seconds * 1000), int(t.statement_seconds * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET lock_timeout = {lock_ms}")
+            cur.execute(f"SET statement_timeout = {stmt_ms}")
+        dbapi_conn.commit()
 
 
 def is_sqlite(engine: Engine) -> bool:

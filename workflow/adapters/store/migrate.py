@@ -15,9 +15,17 @@ def upgrade(engine: Engine) -> list[str]:
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
 
+    from workflow.adapters.store import problems
+    from workflow.adapters.store.schema import schema_state
+
+    state = schema_state(engine)
+    if state.status == "newer":  # Alembic would fail on the revision it does not know
+        raise problems.newer(state.unknown)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # a migration may rewrite a big table: no limit here
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
     with engine.connect() as conn:

@@ -22,13 +22,15 @@ Every function here is one transaction of its own on a SQLAlchemy Engine (the po
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
-from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, OutboxBody, OutboxHead
+from workflow.adapters.host import this_host
+from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, Holder, OutboxBody, OutboxHead
 from workflow.adapters.store.db import begin_write, is_sqlite
 from workflow.adapters.store.tables import OUTBOX_BODY_KEPT as _BODY_KEPT
 from workflow.adapters.store.tables import reminder_outbox as outbox
@@ -41,11 +43,17 @@ if TYPE_CHECKING:
 # A claimed row's head: enough to decide, log, mark and address it. The body columns stay in the
 # table until `load_body` fetches one row's worth just before its send.
 HEAD = (outbox.c.id, outbox.c.kind, outbox.c.case_id, outbox.c.deadline, outbox.c.to_addrs,
-        outbox.c.message_id, outbox.c.attempts, outbox.c.created_at)
+        outbox.c.message_id, outbox.c.attempts, outbox.c.created_at, outbox.c.sender)
 BODY = (outbox.c.subject, outbox.c.body_text, outbox.c.body_html, outbox.c.ics)
 # What `rows` lists: every column but the texts and the claim's token.
 LISTED = tuple(c for c in outbox.c if c.name not in {"subject", "body_text", "body_html", "ics",
-                                                        "claim_token", "claimed_until"})
+                                                        "claim_token", "claimed_until", "claim_host",
+                                                        "claim_pid"})
+
+
+def this_process() -> Holder:
+    """The holder this process's claims name."""
+    return this_host(), os.getpid()
 
 
 def existing_keys(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
@@ -81,11 +89,13 @@ def insert_new(db: Engine, rows: Iterable[dict[str, Any]], now: dt.datetime) -> 
 
 
 def claim(db: Engine, *, now: dt.datetime, batch: int, lease: dt.timedelta,
-          cutoff: dt.datetime | None = None) -> Claim:
+          cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:
     """Take up to `batch` rows that are due by `cutoff` (or whose sender's lease ran out).
 
-    Returns their heads only; see the module docstring for why the bodies stay behind.
+    Returns their heads only; see the module docstring for why the bodies stay behind. The rows
+    name their holder (host and process id), for `release_orphans`.
     """
+    host, pid = holder or this_process()
     token = secrets.token_hex(16)
     until = now + lease
     due = or_(
@@ -102,6 +112,7 @@ def claim(db: Engine, *, now: dt.datetime, batch: int, lease: dt.timedelta,
         conn.execute(
             update(outbox).where(outbox.c.id.in_(ids)).values(
                 status=SENDING, claim_token=token, claimed_until=until, attempts=outbox.c.attempts + 1,
+                claim_host=host, claim_pid=pid,
             )
         )
         rows = [OutboxHead(*r) for r in conn.execute(select(*HEAD).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))]
@@ -156,6 +167,27 @@ def release(db: Engine, token: str) -> int:
         return int(r.rowcount or 0)
 
 
+def release_orphans(db: Engine, host: str, alive: Callable[[int], bool]) -> int:
+    """Claims left by a process of `host` that is gone (a service killed or crashed) back to
+    pending now, instead of when their lease runs out. Their attempt stays counted: the message
+    may have been sent just before the process died (it goes again with the same Message-ID).
+    The pid is checked here, in the process that runs on that host; rows of other hosts wait
+    for their lease as before."""
+    with db.connect() as conn:
+        pids = [r.claim_pid for r in conn.execute(
+            select(outbox.c.claim_pid).distinct().where(outbox.c.status == SENDING, outbox.c.claim_host == host))]
+    gone = [int(pid) for pid in pids if pid is not None and not alive(int(pid))]
+    if not gone:
+        return 0
+    with begin_write(db) as conn:
+        r = conn.execute(
+            update(outbox).where(outbox.c.status == SENDING, outbox.c.claim_host == host,
+                                 outbox.c.claim_pid.in_(gone))
+            .values(status=PENDING, claim_token=None, claimed_until=None, claim_host=None, claim_pid=None)
+        )
+        return int(r.rowcount or 0)
+
+
 def mark_sent(db: Engine, row_id: int, token: str, now: dt.datetime) -> bool:
     with begin_write(db) as conn:
         r = conn.execute(
@@ -181,8 +213,10 @@ def mark_failed(db: Engine, row_id: int, token: str, *, error: str, retry_at: dt
         return bool(r.rowcount == 1)
 
 
-def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None) -> int:
-    """Failed rows (all, or those in `ids`) become pending again with a fresh attempt count.
+def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None, *,
+                 actor: str | None = None) -> int:
+    """Failed rows (all, or those in `ids`) become pending again with a fresh attempt count,
+    noting who retried them and when.
 
     With `ids`, every one must be a failed message, or nothing changes (BadInput).
     """
@@ -199,7 +233,8 @@ def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None)
                 raise BadInput(f"geen mislukt bericht: {', '.join(f'#{i}' for i in missing)} "
                                "(zie passend reminders list --failed); er is niets veranderd")
             q = q.where(outbox.c.id.in_(wanted))
-        r = conn.execute(q.values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None))
+        r = conn.execute(q.values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None,
+                                  retried_by=actor, retried_at=now))
         return int(r.rowcount or 0)
 
 
@@ -262,8 +297,11 @@ class SqlOutbox:
             return existing_keys(conn, keys)
 
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
-              cutoff: dt.datetime | None = None) -> Claim:
-        return claim(self.db, now=now, batch=batch, lease=lease, cutoff=cutoff)
+              cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:
+        return claim(self.db, now=now, batch=batch, lease=lease, cutoff=cutoff, holder=holder)
+
+    def release_orphans(self, host: str, alive: Callable[[int], bool]) -> int:
+        return release_orphans(self.db, host, alive)
 
     def load_body(self, row_id: int, token: str) -> OutboxBody | None:
         return load_body(self.db, row_id, token)
@@ -283,8 +321,8 @@ class SqlOutbox:
     def mark_failed(self, row_id: int, token: str, *, error: str, retry_at: dt.datetime | None) -> bool:
         return mark_failed(self.db, row_id, token, error=error, retry_at=retry_at)
 
-    def retry_failed(self, now: dt.datetime, ids: Sequence[int] | None = None) -> int:
-        return retry_failed(self.db, now, ids)
+    def retry_failed(self, now: dt.datetime, ids: Sequence[int] | None = None, *, actor: str | None = None) -> int:
+        return retry_failed(self.db, now, ids, actor=actor)
 
     def clear_sent_bodies(self, *, before: dt.datetime, limit: int = CLEAR_LIMIT) -> int:
         return clear_sent_bodies(self.db, before=before, limit=limit)

@@ -133,6 +133,12 @@ reminder_outbox = Table(
     Column("last_error", String(300), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
+    # migration 0012: the sender fixed at planning, who holds a claim, who retried a failed row
+    Column("sender", String(255), nullable=True),
+    Column("claim_host", String(255), nullable=True),
+    Column("claim_pid", Integer, nullable=True),
+    Column("retried_by", String(128), nullable=True),
+    Column("retried_at", UTCDateTime, nullable=True),
     UniqueConstraint("key", name="uq_reminder_outbox_key"),
     Index("ix_reminder_outbox_status_next", "status", "next_attempt_at"),
     # Sent rows whose bodies are still kept (migration 0007; clear_sent_bodies).

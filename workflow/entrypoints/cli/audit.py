@@ -119,8 +119,21 @@ def verify_cmd(state: State, anchor: str | None, witness: tuple[str, ...]) -> No
             lines.append(f"getuigen: NIET bevestigd: {len(witnessed.findings)} bevinding(en) bij "
                          f"{witnessed.roots} controlewaarde(n)")
             lines.extend(f"  {f.day}  {f.kind}: {f.detail}" for f in witnessed.findings)
+    ok = report.ok
+    if state.access_log is not None:  # `passend --access-log FILE audit verify`: that file's chain too
+        from pathlib import Path
+
+        from workflow.adapters.access_file import check_file
+
+        file_report = check_file(Path(state.access_log))
+        d["access_log_file"] = {"path": state.access_log, **file_report.as_dict()}
+        ok = ok and file_report.ok
+        lines.append(f"inzagelog-bestand {state.access_log} " + (
+            f"intact: {file_report.records} regels, laatste hash {file_report.head_hash}" if file_report.ok else
+            f"NIET intact: {len(file_report.problems) + file_report.more_problems} regels gebroken"))
+        lines.extend(f"  regel {p.record_id}: {p.kind}: {p.detail}" for p in file_report.problems)
     emit(d, "\n".join(lines))
-    if not report.ok or (witnessed is not None and not witnessed.ok):
+    if not ok or (witnessed is not None and not witnessed.ok):
         raise click.exceptions.Exit(AUDIT_FAILED)
 
 
@@ -286,7 +299,7 @@ def timeline_cmd(state: State, case_id: str, fmt: str, out: str | None, actor: s
     from pathlib import Path
 
     try:
-        Path(out).write_text(text + "\n", encoding="utf-8")
+        engine.files.write_text(Path(out), text + "\n")  # 0600 (0640 with [security] file_group)
     except OSError as exc:
         raise nl.BadValue(f"kan {out} niet schrijven ({nl.os_error(exc)})", param_hint="--out") from None
     emit({"case_id": case_id, "out": out, "format": fmt}, f"tijdlijn van {case_id} geschreven naar {out}")

@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "web": "workflow.entrypoints.cli.web:web",
     "opp": "workflow.entrypoints.cli.opp:opp",
     "rod": "workflow.entrypoints.cli.rod:rod",
+    "backup": "workflow.entrypoints.cli.backup:backup",
+    "restore": "workflow.entrypoints.cli.backup:restore",
 }
 HELP: dict[str, str] = {
     "init": "Database aanmaken of bijwerken (en zo nodig het sleutelbestand).",
@@ -47,6 +49,8 @@ HELP: dict[str, str] = {
     "web": "De web-app starten (uvicorn; --host, --port).",
     "opp": "Het OPP: versies opstellen, tonen, afdrukken (PDF) en per doel evalueren.",
     "rod": "ROD: OPP-datums die de administratie moet registreren, en wat al is gedaan.",
+    "backup": "Een back-up van de database maken (SQLite; PostgreSQL: pg_dump).",
+    "restore": "Een back-up terugzetten, pas na audit verify.",
 }
 
 
@@ -68,9 +72,10 @@ class LazyGroup(nl.Group):
 
 
 class State:
-    def __init__(self, config: str | None, json_out: bool) -> None:
+    def __init__(self, config: str | None, json_out: bool, access_log: str | None = None) -> None:
         self.config = config
         self.json = json_out
+        self.access_log = access_log  # --access-log FILE: access records go there (a read-only copy)
         self._engine: Any = None
 
     def engine(self, *, create_key: bool = False) -> Any:
@@ -78,8 +83,16 @@ class State:
             from workflow.adapters.logs import configure
             from workflow.bootstrap import bootstrap
 
-            self._engine = bootstrap(self.config, create_key=create_key)
+            # Only `init` and `demo` (create_key) may make a store; every other command needs
+            # one that exists, at this version's schema, and is refused before it runs if not.
+            self._engine = bootstrap(self.config, create_key=create_key, existing=not create_key)
             configure(self._engine.config.log_level)
+            if self.access_log is not None:
+                from pathlib import Path
+
+                from workflow.adapters.access_file import FileAccessLog
+
+                self._engine.access_file = FileAccessLog(Path(self.access_log), self._engine.files)
         return self._engine
 
 
@@ -91,18 +104,22 @@ _json_mode = False
               help="Het config.toml dat geldt (standaard ./config.toml, of de omgevingsvariabele "
                    "PASSEND_CONFIG).")
 @click.option("--json", "json_out", is_flag=True, help="Toon het resultaat als JSON.")
+@click.option("--access-log", "access_log", default=None, metavar="BESTAND",
+              help="Schrijf de inzageregels van deze opdracht naar BESTAND (alleen toevoegen, met een "
+                   "hash-keten) in plaats van naar de database: om een alleen-lezen kopie te lezen.")
 @click.version_option(package_name="passend", prog_name="passend", help="Toon de versie en stop.",
                       message="%(prog)s, versie %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, json_out: bool) -> None:
+def cli(ctx: click.Context, config: str | None, json_out: bool, access_log: str | None) -> None:
     """passend: casussen van leerlingondersteuning, van het eerste signaal via OPP en BOT tot de
     afsluiting.
 
-    Afsluitcodes: 0 klaar, 2 onjuiste invoer, 3 geweigerd, 4 conflict, 5 audit mislukt, 1 andere fout.
+    Afsluitcodes: 0 klaar, 2 onjuiste invoer of inrichting, 3 geweigerd, 4 conflict (ook: wachttijd
+    verstreken), 5 audit mislukt, 1 andere fout (schijf vol, database alleen-lezen of onbereikbaar).
     """
     global _json_mode
     _json_mode = _json_mode or json_out
-    ctx.obj = State(config, json_out)
+    ctx.obj = State(config, json_out, access_log)
 
 
 def json_option(f: Any) -> Any:
@@ -162,22 +179,6 @@ def _fail(code: int, message: str, reasons: list[str] | None = None,
     return code
 
 
-def _database_problem(exc: Exception) -> tuple[int, str] | None:
-    """A clear line for a database that is missing its tables or cannot be reached."""
-    from sqlalchemy.exc import DBAPIError
-
-    if not isinstance(exc, DBAPIError):
-        return None
-    text = str(exc.orig).lower()
-    if "no such table" in text or ("relation" in text and "does not exist" in text):
-        return 2, "de database is nog niet ingericht: voer eerst 'passend init' uit"
-    if "no such column" in text or ("column" in text and "does not exist" in text):
-        return 2, "de database heeft een oudere opbouw: voer eerst 'passend init' uit (dat werkt hem bij)"
-    if "unable to open database" in text or "connection" in text or "could not connect" in text:
-        return 1, "de database is niet bereikbaar (zie database.url of PASSEND_DATABASE_URL)"
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     global _json_mode
     _json_mode = "--json" in (argv if argv is not None else sys.argv[1:])
@@ -200,9 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(130, "onderbroken")
     except Exception as exc:  # the last line of defence: no traceback, no data
-        known = _database_problem(exc)
+        from workflow.adapters.problems import explain
+
+        known = explain(exc)  # a full disk, a read-only store, a timeout, ...: one clear line
         if known is not None:
-            return _fail(*known)
+            return _fail(known.exit_code, known.message, known.reasons, known.details)
         frames = traceback.extract_tb(exc.__traceback__)
         where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
         try:

@@ -97,6 +97,7 @@ def dispatch(state: State, once: bool, no_plan: bool, now_text: str | None) -> N
     Via de ingestelde notifier (config.toml: [notifier]).
     """
     service = _service(state, now_text)
+    service.start()  # the notifier checked, an earlier run's claims released
     r = service.tick(plan=not no_plan)
     emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
             f"mislukt {r['failed']}")
@@ -131,17 +132,19 @@ def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
 
 @reminders.command("retry")
 @click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit doet (komt bij elk bericht en in het log).")
 @json_option
 @click.pass_obj
-def retry(state: State, ids: tuple[int, ...]) -> None:
+def retry(state: State, ids: tuple[int, ...], actor: str) -> None:
     """Zet mislukte berichten terug in de wachtrij.
 
-    Alle, of de berichten met de gegeven ID's; serve of dispatch verstuurt ze daarna.
+    Alle, of de berichten met de gegeven ID's; serve of dispatch verstuurt ze daarna. Wie dat
+    deed en wanneer staat bij elk bericht (reminders list --json: retried_by, retried_at).
     """
-    from workflow.adapters.clock import utcnow
+    from workflow.service_layer.reminders.service import retry_failed
 
-    n = state.engine().store.outbox.retry_failed(utcnow(), list(ids) or None)
-    emit({"requeued": n}, f"{n} bericht(en) opnieuw in de wachtrij")
+    n = retry_failed(state.engine(), list(ids) or None, actor=actor)
+    emit({"requeued": n, "actor": actor}, f"{n} bericht(en) opnieuw in de wachtrij (door {actor})")
 
 
 @click.command(cls=nl.Command)
@@ -152,14 +155,18 @@ def retry(state: State, ids: tuple[int, ...]) -> None:
 def serve(state: State, once: bool, now_text: str | None) -> None:
     """Draai de herinneringsdienst.
 
-    Elke tik plant hij wat aan de beurt is en verstuurt het, tot Ctrl-C of SIGTERM.
+    Elke tik plant hij wat aan de beurt is en verstuurt het, tot Ctrl-C of SIGTERM. Intussen
+    staan /healthz en /metrics (Prometheus) op [serve] health_host:health_port (standaard
+    127.0.0.1:9464; health_port = 0 zet ze uit).
     """
+    from workflow.entrypoints.health import address
     from workflow.entrypoints.serve import serve as run
 
     service = _service(state, now_text)
+    service.start()  # the notifier checked (exit 2 here, not a failed attempt per message), claims released
     if once:
         r = service.tick()
         emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
                 f"mislukt {r['failed']} ({service.notifier.describe()})")
         return
-    run(service)
+    run(service, health_at=address(service.engine.config.raw.get("serve"), service.engine.config.path.name))

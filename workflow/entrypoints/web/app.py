@@ -48,7 +48,7 @@ class PassendApp(FastAPI):
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
-    from workflow.entrypoints.web import caseload, casepage, home, newcase, oidc, signin, work
+    from workflow.entrypoints.web import caseload, casepage, health, home, newcase, oidc, signin, work
 
     oidc_client = None
     if settings.oidc is not None:
@@ -73,6 +73,7 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(signin.router)
     app.include_router(oidc.router)
     app.include_router(home.router)
+    app.include_router(health.router)  # /healthz, /metrics (loopback or token)
     app.include_router(work.router)
     app.include_router(caseload.router)
     app.include_router(newcase.router)
@@ -123,6 +124,6 @@ def app_from_config(config: str | None = None) -> Any:
     from workflow.adapters.web_settings import parse_web
     from workflow.bootstrap import bootstrap, make_notifier
 
-    engine = bootstrap(config)
+    engine = bootstrap(config, existing=True)  # a store that exists, at this version's schema
     settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)
     return create_app(engine, settings, make_notifier(engine))

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from workflow.adapters.files import PrivateFiles
 from workflow.adapters.ports import CaseReadModel
 from workflow.domain.errors import BadInput
 from workflow.domain.events import CHAIN_VERSION, GENESIS_HASH
 from workflow.domain.instants import SCHOOL_TZ, iso_utc
-from workflow.service_layer.access import clean_behalf, clean_purpose, log_access
+from workflow.service_layer.access import access_ready, clean_behalf, clean_purpose, write_access
 from workflow.service_layer.audit.verify import Hasher
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.witness import record
@@ -53,9 +54,11 @@ def export(
     clean_purpose(purpose, "audit.export")
     clean_behalf(on_behalf_of)
     schools = engine.schools_for(user, school)
+    access_ready(engine)  # a read-only store without --access-log: refused before anything is written
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BadInput(f"--out: {out} bestaat al en is niet leeg; kies een nieuwe map")
-    out.mkdir(parents=True, exist_ok=True)
+    files = engine.files
+    files.mkdir(out)
 
     now = engine.clock()
     hasher = Hasher()
@@ -64,7 +67,7 @@ def export(
     intact = True
     digest = hashlib.sha256()
     with tempfile.TemporaryFile() as spool:
-        with engine.uow(write=False) as uow, (out / EVENTS_FILE).open("wb") as fh:
+        with engine.uow(write=False) as uow, files.open(out / EVENTS_FILE, "wb") as fh:
             finished = _Finisher(uow.cases, spool, check_heads=since is None)
             access_head = uow.access_log.head()  # before this export's own records
             current: dict[str, Any] | None = None
@@ -97,7 +100,7 @@ def export(
             finished.flush()
             # The newest witness root, and each exported case's proof in it, in the same snapshot.
             witness = uow.witness.latest()
-            with (out / PROOFS_FILE).open("wb") as pf:
+            with files.open(out / PROOFS_FILE, "wb") as pf:
                 n_proofs, proofs_sha = write_proofs(uow, witness, (cid for cid, _ in _spooled_schools(spool)), pf)
         intact = intact and finished.intact
         events_sha = digest.hexdigest()
@@ -119,15 +122,11 @@ def export(
             "access_log": access_head,
             "witness": record.as_record(witness) if witness is not None else None,
         }
-        manifest_sha = _write_manifest(out / MANIFEST_FILE, head, spool)
-        (out / SUMS_FILE).write_text(
-            f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n{proofs_sha}  {PROOFS_FILE}\n",
-            encoding="ascii",
-        )
-        with engine.uow() as log_uow:
-            log_access(log_uow, actor=actor, role=user.role, action="audit.export",
-                       cases=_spooled_schools(spool), purpose=purpose, on_behalf_of=on_behalf_of, at=now)
-            log_uow.commit()
+        manifest_sha = _write_manifest(files, out / MANIFEST_FILE, head, spool)
+        files.write_text(out / SUMS_FILE,
+                         f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n{proofs_sha}  {PROOFS_FILE}\n")
+        write_access(engine, actor=actor, role=user.role, action="audit.export",
+                     cases=_spooled_schools(spool), purpose=purpose, on_behalf_of=on_behalf_of, at=now)
     return head
 
 
@@ -181,12 +180,12 @@ def _spooled_schools(spool: Any) -> Iterator[tuple[str, str | None]]:
         yield entry["case_id"], entry["school"]
 
 
-def _write_manifest(path: Path, head: dict[str, Any], spool: Any) -> str:
+def _write_manifest(files: PrivateFiles, path: Path, head: dict[str, Any], spool: Any) -> str:
     """Write the manifest (`head` and then the spooled case entries, in case order) and return
     its SHA-256. The bytes are those of `json.dumps(manifest, ensure_ascii=False, indent=2)` with
     `cases` as its last key, written entry by entry instead of built whole."""
     sha = hashlib.sha256()
-    with path.open("wb") as f:
+    with files.open(path, "wb") as f:
         def put(text: str) -> None:
             data = text.encode("utf-8")
             f.write(data)

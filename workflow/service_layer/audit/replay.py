@@ -89,8 +89,10 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 def replay_events(
     case_id: str, evs: Iterable[Event], registry: DefinitionRegistry, *, as_of: dt.datetime | None = None,
+    calendar_of: Callable[[str], deadlines.SchoolDays | None] | None = None,
 ) -> Replayed:
-    """Fold `evs` (in seq order), re-deciding every transition; stop before `as_of` if given."""
+    """Fold `evs` (in seq order), re-deciding every transition; stop before `as_of` if given.
+    `calendar_of(school)`: the school days the deadlines running at `as_of` are moved to."""
     out = Replayed(case_id, as_of=as_of)
     case: Case | None = None
     for ev in evs:
@@ -138,7 +140,8 @@ def replay_events(
         day = local_date(as_of - dt.timedelta(microseconds=1))
         try:
             d = registry.get(case.process_id, case.process_version)
-            out.running = [r.as_dict(day) for r in deadlines.running(case, d, day)]
+            out.running = [r.as_dict(day) for r in deadlines.running(
+                case, d, day, calendar_of(case.school) if calendar_of is not None else None)]
         except PassendError as exc:
             out.errors.append(exc.message)
     return out
@@ -254,7 +257,8 @@ def replay_case(engine: ServiceContext, case_id: str, *, actor: str, as_of: dt.d
     school = row.school if row is not None else (evs[0].payload.get("school") if evs else None)
     if school is not None and not user.serves(str(school)):
         raise Refused("geweigerd", reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{school}'"])
-    out = replay_events(case_id, evs, engine.registry, as_of=end_of_day(as_of) if as_of else None)
+    out = replay_events(case_id, evs, engine.registry, as_of=end_of_day(as_of) if as_of else None,
+                        calendar_of=engine.calendar)
     if as_of is None:
         compare_projection(out, row, engine)
     return out
@@ -277,7 +281,7 @@ def replay_all(
             row = None
             if head is not None and head.case_id == case_id:
                 row, head = head, next(heads, None)
-            out = replay_events(case_id, evs, engine.registry, as_of=cutoff)
+            out = replay_events(case_id, evs, engine.registry, as_of=cutoff, calendar_of=engine.calendar)
             if cutoff is None:
                 compare_projection(out, row, engine)
             if progress is not None:

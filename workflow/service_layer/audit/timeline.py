@@ -17,7 +17,7 @@ from workflow.domain.errors import BadInput, PassendError
 from workflow.domain.events import Event
 from workflow.domain.evidence import BUILTIN_KINDS
 from workflow.domain.instants import SCHOOL_TZ, as_utc
-from workflow.service_layer.access import clean_behalf, clean_purpose, record_access
+from workflow.service_layer.access import access_ready, clean_behalf, clean_purpose, record_access
 from workflow.service_layer.context import ServiceContext
 
 FORMATS = ("text", "json", "html")
@@ -132,6 +132,7 @@ def timeline(
     clean_purpose(purpose, "audit.timeline")
     clean_behalf(on_behalf_of)
     user = engine.user(actor)
+    access_ready(engine)
     with engine.uow(write=False) as uow:
         case = engine.load(uow, case_id, user)
         cipher = engine.cipher(uow, case_id)

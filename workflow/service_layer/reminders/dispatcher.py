@@ -5,6 +5,13 @@ one message, which is then resent (same Message-ID) when its lease runs out. A f
 goes back to `pending` with exponential backoff, and after `max_attempts` to `failed`, where it
 waits for `passend reminders retry`. One run never retries a row it already tried.
 
+Not every failure is the message's. When the channel is down (no connection, a connection lost
+before any recipient was refused, a 421, a refused login, a full disk for the file notifier),
+the message was not tried: it and every other row of the claim go back to `pending` without an
+attempt counted, and the run stops, so an outage of any length fails nothing. When the server
+refuses a message for good (a 5xx answer) it fails at once, with the server's answer in
+`last_error` (`passend reminders list --failed`), instead of being tried `max_attempts` times.
+
 A claim carries the rows' heads only; each message's body is read just before its send and
 dropped when `_send_one` returns, so one run holds one message in memory, not a batch of
 digests. A row whose claim was taken over before its body was read is not sent by this run, and
@@ -46,7 +53,7 @@ def row_message(row: OutboxHead, body: OutboxBody) -> Message:
     return Message(
         to=tuple(a.strip() for a in row.to_addrs.split(",") if a.strip()),
         subject=body.subject, text=body.body_text, html=body.body_html, message_id=row.message_id,
-        attachments=attachments, date=row.created_at,
+        attachments=attachments, date=row.created_at, sender=row.sender,
     )
 
 
@@ -99,19 +106,24 @@ def _send_one(outbox: Outbox, notifier: Notifier, settings: ReminderSettings, ro
         notifier.send(row_message(row, body))
     except Exception as exc:
         error = str(exc) if isinstance(exc, NotifierError) else f"{type(exc).__name__} in {notifier.name}"
+        if isinstance(exc, NotifierError) and exc.down:
+            # Not tried at all: the caller hands this row back with the rest, no attempt spent.
+            log.warning("reminder.channel_down", error=error, **ids)
+            return False
         now = clock()
-        final = row.attempts >= settings.max_attempts
+        final = row.attempts >= settings.max_attempts or (isinstance(exc, NotifierError) and exc.permanent)
         retry_at = None if final else now + settings.backoff(row.attempts)
         if not outbox.mark_failed(row.id, token, error=error, retry_at=retry_at):
             # The claim was taken over meanwhile: the row's outcome is its new sender's to record.
             result.lost_claim += 1
         elif final:
             result.failed += 1
-            log.warning("reminder.failed", attempts=row.attempts, error=error, **ids)
+            log.warning("reminder.failed", attempts=row.attempts, error=error,
+                        permanent=isinstance(exc, NotifierError) and exc.permanent, **ids)
         else:
             result.retrying += 1
             log.info("reminder.retry_later", attempts=row.attempts, error=error, **ids)
-        return not (isinstance(exc, NotifierError) and exc.down)
+        return True
     if outbox.mark_sent(row.id, token, clock()):
         result.sent += 1
         log.info("reminder.sent", attempts=row.attempts, **ids)

@@ -95,10 +95,12 @@ class Planner:
     """`engine`: the service context (an Engine is one). `mail_domain`: the right-hand side of
     every Message-ID, the sender's domain (workflow.bootstrap reads it from `[notifier] from`).
     `base_url`: the web app's address (`[web] base_url`): each message links to the case's page
-    (or, a digest, to Mijn werk); the link holds the case id and nothing else of the case."""
+    (or, a digest, to Mijn werk); the link holds the case id and nothing else of the case.
+    `default_sender`: that `from` itself; a school with its own `from` (`[[schools]]`) sends from
+    it, with its domain in the Message-ID."""
 
     def __init__(self, engine: ServiceContext, settings: ReminderSettings, mail_domain: str = "localhost",
-                 base_url: str = DEFAULT_BASE_URL) -> None:
+                 base_url: str = DEFAULT_BASE_URL, default_sender: str | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.base_url = base_url.rstrip("/")
@@ -106,6 +108,7 @@ class Planner:
         self._dates: dict[dt.date, str] = {}  # one string per due date
         self._recipients: Recipients | None = None
         self.domain = mail_domain
+        self.default_sender = default_sender
 
     def calendar(self, school: str) -> SchoolCalendar:
         cal = self._calendars.get(school)
@@ -226,7 +229,7 @@ class Planner:
                     d = self.engine.definition_of(case)
                     cal = self.calendar(case.school)
                     unreached: list[Action] = []
-                    for r in dl.running(case, d, today):
+                    for r in dl.running(case, d, today, cal):
                         if plan:
                             out.extend(self._for_deadline(case, d, r, cal, today, time, unreached))
                         if lines is not None:
@@ -264,13 +267,20 @@ class Planner:
         """The reminders and escalations of one clock reached at (today, time); the actions not
         reached yet go to `unreached` (their first send day is the case's next action day)."""
         out: list[Due] = []
-        base = f"{case.case_id}:{r.name}:{r.anchor}:{r.due.isoformat()}"
-        for a in actions(r, cal):
+        # The rule's own day names the clock (a due day moved to a school day keeps its keys).
+        base = f"{case.case_id}:{r.name}:{r.anchor}:{r.key_due.isoformat()}"
+        acts = actions(r, cal)
+        # After downtime several reminders of one clock can be due at once (2 weeks and 3 days
+        # before): only the latest goes out; the earlier ones were missed and say less.
+        due_now = [a for a in acts if a.kind == "reminder" and self._reached(a.send_on, today, time)
+                   and a.open_on(today)]
+        latest = max(due_now, key=lambda a: (a.send_on, -(a.offset.days if a.offset else 0)), default=None)
+        for a in acts:
             if not self._reached(a.send_on, today, time):
                 if unreached is not None:
                     unreached.append(a)
                 continue
-            if not a.open_on(today):
+            if not a.open_on(today) or (a.kind == "reminder" and a is not latest):
                 continue
             if a.kind == "reminder":
                 assert a.offset is not None
@@ -331,9 +341,25 @@ class Planner:
     def case_url(self, case_id: str) -> str:
         return f"{self.base_url}/casus/{case_id}"
 
+    def sender(self, item: Due) -> str | None:
+        """Who `item` goes out from: its school's own `from`; for a digest, the one `from` all
+        of the IB's schools share; else the global `[notifier] from` (None: the notifier's)."""
+        cfg = self.engine.config
+        if item.school is not None:
+            schools = [item.school]
+        else:
+            user = self.recipients.get(item.recipient)
+            schools = [s for s in cfg.schools if user is not None and user.serves(s)]
+        own = {cfg.schools[s].sender for s in schools if s in cfg.schools}
+        if len(own) == 1 and None not in own:
+            return own.pop()
+        return self.default_sender
+
     def render(self, item: Due, now: dt.datetime) -> dict[str, Any]:
         """The outbox row for `item`: the full message, fixed now so a resend is identical."""
-        mid = messages.message_id(item.key, self.domain)
+        sender = self.sender(item)
+        domain = sender.rsplit("@", 1)[-1] if sender else self.domain
+        mid = messages.message_id(item.key, domain)
         ics_text = None
         if item.kind == "digest":
             parts, today = item.context["parts"], item.context["today"]
@@ -363,7 +389,7 @@ class Planner:
             "key": item.key, "kind": item.kind, "case_id": item.case_id, "deadline": item.deadline,
             "school": item.school, "recipient": item.recipient, "to_addrs": ", ".join(item.to),
             "send_on": item.send_on, "due_on": item.due_on, "subject": subject, "body_text": text,
-            "body_html": html, "ics": ics_text, "message_id": mid,
+            "body_html": html, "ics": ics_text, "message_id": mid, "sender": sender,
         }
 
 

@@ -17,6 +17,7 @@ import structlog
 
 from workflow.adapters.clock import utcnow
 from workflow.adapters.logs import get_logger
+from workflow.domain.errors import ConfigError
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.reminders.dispatcher import dispatch_once
 from workflow.service_layer.reminders.planner import DEFAULT_BASE_URL, Planner
@@ -52,6 +53,22 @@ def unreachable(engine: ServiceContext, settings: ReminderSettings) -> list[tupl
     return out
 
 
+def retry_failed(ctx: ServiceContext, ids: list[int] | None, *, actor: str) -> int:
+    """Put failed messages (all, or exactly `ids`) back in the queue, as `actor`: an active
+    user of a role that may write (exit 2 unknown, 3 refused). Each row records who retried it
+    and when (`retried_by`, `retried_at`), and the log says it too."""
+    from workflow.domain.errors import Refused
+
+    user = ctx.user(actor)
+    if user.role in ctx.definition.read_only_roles:
+        raise Refused(f"{actor} ({user.role}) mag alleen lezen; berichten opnieuw versturen kan niet")
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(command="reminders.retry", actor=actor)
+    n = ctx.store.outbox.retry_failed(ctx.clock(), ids, actor=actor)
+    log.info("reminders.retried", count=n, ids=ids or "all")
+    return n
+
+
 @dataclass
 class ReminderService:
     """Plan and dispatch, as one tick. `now` decides what is due; outbox times use the real clock."""
@@ -64,9 +81,33 @@ class ReminderService:
     mail_domain: str = "localhost"  # of every Message-ID: the sender's (`[notifier] from`)
     witness: WitnessSettings | None = None  # `[witness]`: the daily root and its mails (None: off)
     base_url: str = DEFAULT_BASE_URL  # the web app's address (`[web] base_url`): messages link to it
+    default_sender: str | None = None  # `[notifier] from`; a school's own `from` goes first
 
     def planner(self) -> Planner:
-        return Planner(self.engine, self.settings, self.mail_domain, self.base_url)
+        return Planner(self.engine, self.settings, self.mail_domain, self.base_url, self.default_sender)
+
+    def start(self) -> int:
+        """What a service does before its first tick: check the notifier as far as it can be
+        checked without sending (a password variable that is not set, a login over `none`: exit
+        2 now, instead of a failed attempt on every message), then `recover`."""
+        from notifiers import NotifierConfigError
+
+        try:
+            self.notifier.check()
+        except NotifierConfigError as exc:
+            raise ConfigError(f"{self.engine.config.path.name}: {exc}") from None
+        return self.recover()
+
+    def recover(self) -> int:
+        """Release the claims an earlier run of this service on this machine left when it died
+        (their process is gone), so their messages go out now, not after the lease. Called
+        when the service starts (`passend serve`, `passend reminders dispatch`)."""
+        from workflow.adapters.host import process_gone, this_host
+
+        n = self.engine.store.outbox.release_orphans(this_host(), lambda pid: not process_gone(pid))
+        if n:
+            log.info("reminders.claims_released", count=n, host=this_host())
+        return n
 
     def plan(self) -> int:
         """Plan what is due, one chunk of cases at a time: render and store the chunk's messages,

@@ -147,7 +147,7 @@ def stale(case: Case, definition: ProcessDefinition, cal: SchoolCalendar,
         return None
     # Never planned: every action of the case counts; planned: those after that day.
     day = planned_on or case.events[-1].recorded_at.date()
-    later = [a.send_on for r in dl.running(case, definition, day) for a in actions(r, cal)
+    later = [a.send_on for r in dl.running(case, definition, day, cal) for a in actions(r, cal)
              if planned_on is None or a.send_on > planned_on]
     if later and (next_on is None or next_on > min(later)):
         return f"next_action_on is {next_on}, maar er valt een herinnering op {min(later)}"

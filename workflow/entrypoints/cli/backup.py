@@ -1,0 +1,67 @@
+"""`passend backup --out FILE` and `passend restore FILE [--replace]` (workflow.service_layer.backup)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from workflow.entrypoints.cli import nl
+from workflow.entrypoints.cli.main import State, emit, json_option
+
+
+@click.command(cls=nl.Command)
+@click.option("--out", "out", required=True, metavar="BESTAND", help="Een nieuw bestand voor de back-up.")
+@json_option
+@click.pass_obj
+def backup(state: State, out: str) -> None:
+    """Maak een back-up van de database terwijl passend doorwerkt.
+
+    SQLite: een volledige, samenhangende kopie in één bestand (modus 0600). PostgreSQL: zegt hoe
+    met pg_dump (code 2). Bewaar back-ups niet langer dan de bewaartermijn: zij bevatten ook de
+    sleutels van gewiste casussen nog.
+    """
+    from workflow.service_layer.backup import backup as run
+
+    engine = state.engine()
+    r = run(engine, Path(out))
+    emit(r, f"back-up geschreven naar {r['out']} ({r['bytes']} bytes); zet terug met 'passend restore {r['out']}'")
+
+
+@click.command(cls=nl.Command)
+@click.argument("source", metavar="BESTAND")
+@click.option("--replace", is_flag=True, help="Vervang een bestaande database (die blijft bewaard als "
+                                              "NAAM.voor-herstel-TIJDSTIP).")
+@json_option
+@click.pass_obj
+def restore(state: State, source: str, replace: bool) -> None:
+    """Zet een back-up terug, pas nadat 'audit verify' haar goedkeurt.
+
+    De back-up wordt eerst naast de database gekopieerd, bijgewerkt tot deze versie, volledig
+    gecontroleerd (hash-ketens van casussen en inzagelog) en met de hoofdsleutel geprobeerd;
+    alleen dan vervangt zij de database. Stop eerst passend serve en passend web. Code 5: de
+    back-up is niet intact (er is niets teruggezet).
+    """
+    from workflow.adapters.clock import utcnow
+    from workflow.adapters.config import load_config
+    from workflow.adapters.crypto import KeyRing, load_master_key
+    from workflow.adapters.files import PrivateFiles
+    from workflow.adapters.store.db import sqlite_path
+    from workflow.bootstrap import make_store
+    from workflow.domain.errors import BadInput
+    from workflow.service_layer.backup import PG_RESTORE
+    from workflow.service_layer.backup import restore as run
+
+    config = load_config(state.config)
+    if config.database_url.startswith("memory://"):
+        raise BadInput("de opslag in het geheugen (memory://) kan niets terugzetten")
+    target = sqlite_path(config.database_url)
+    if target is None:
+        raise BadInput(PG_RESTORE)
+    keyring = KeyRing(load_master_key(config.master_key_file))
+    r = run(Path(source), target, store_at=lambda p: make_store(f"sqlite:///{p}", config=config),
+            keyring=keyring, files=PrivateFiles(config.file_group), replace=replace,
+            now=utcnow())
+    emit(r, f"teruggezet uit {r['source']}: {r['cases']} casussen, {r['events']} gebeurtenissen, "
+            f"{r['access_records']} inzageregels, alles intact (audit verify)"
+            + (f"; de vorige database is bewaard als {r['kept_as']}" if r["kept_as"] else ""))
