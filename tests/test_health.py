@@ -163,8 +163,7 @@ def test_web_healthz_is_public_and_metrics_only_local_or_with_the_token(
 
 
 def test_web_metrics_token_variable_must_be_set() -> None:
-    from workflow.entrypoints.web.settings import parse_web
-
+    from workflow.adapters.web_settings import parse_web
     from workflow.domain.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"web\.metrics_token_env"):

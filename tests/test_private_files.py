@@ -60,8 +60,8 @@ def test_timeline_export_and_backup_are_private(tmp_path: Path, capsys: pytest.C
     out = tmp_path / "export"
     assert run(capsys, cfg, "audit", "export", "--out", str(out)).code == 0
     assert mode(out) == dir_mode
-    assert {p.name: mode(p) for p in out.iterdir()} == {n: file_mode for n in ("events.jsonl", "manifest.json",
-                                                                                 "SHA256SUMS")}
+    assert {p.name: mode(p) for p in out.iterdir()} == {
+        n: file_mode for n in ("events.jsonl", "manifest.json", "proofs.jsonl", "SHA256SUMS")}
     backup = tmp_path / "b.db"
     assert run(capsys, cfg, "backup", "--out", str(backup)).code == 0
     assert mode(backup) == file_mode

@@ -94,11 +94,27 @@ def worklist_deriver(config: Config, registry: Any) -> Derive:
     """The work list of a case as the store keeps it (workflow.domain.worklist): each case's own
     definition version, judged for the first of `[reminders] remind_roles` the definition knows
     (the role whose digest lists "waiting for the parents"). The roles are read leniently here;
-    `passend serve` checks `[reminders]` in full."""
+    `passend serve` checks `[reminders]` in full. Due days are moved off each school's non-school
+    days by its calendar, as the reminders move them."""
+    import hashlib
+
+    from workflow.domain.calendar import SchoolCalendar
     from workflow.domain.worklist import Deriver
     from workflow.service_layer.worklist import remind_roles
 
-    return Deriver(registry, remind_roles(config.raw))
+    made: dict[str, Any] = {}
+
+    def calendar(school: str) -> Any:
+        if school not in made:
+            conf = config.schools.get(school)
+            idx = list(config.schools).index(school) if conf is not None else -1
+            made[school] = None if conf is None else SchoolCalendar.for_school(
+                conf, f"{config.path.name}: schools[{idx}]")
+        return made[school]
+
+    key = hashlib.sha256(repr(sorted((s.id, s.region, tuple(s.days_off)) for s in config.schools.values()))
+                         .encode()).hexdigest()[:16]
+    return Deriver(registry, remind_roles(config.raw), calendars=calendar, calendar_key=key)
 
 
 def open_store(path: str | Path | None = None, *, existing: bool = True) -> Store:

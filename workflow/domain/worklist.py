@@ -20,7 +20,7 @@ before it (the first reminder's offset), else ok. `status_on` reads a row on any
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from workflow.domain import case as domain
@@ -34,7 +34,7 @@ OK, SOON, OVERDUE = "ok", "soon", "overdue"
 STATUSES = (OK, SOON, OVERDUE)
 # Bumped whenever what `derive` computes changes: a store built by an older version is rebuilt
 # by `passend init` (service_layer.worklist.ensure_built).
-VERSION = 1
+VERSION = 2  # 2: due days moved off non-school days by the school's calendar
 
 
 @dataclass(frozen=True)
@@ -118,16 +118,18 @@ def _awaits_parents(r: Reason) -> bool:
     return r.code in ("consent_unbound", "consent_other_version")
 
 
-def derive(case: Case, d: ProcessDefinition, role: str) -> Worklist:
-    """The case's work list as of its last event."""
+def derive(case: Case, d: ProcessDefinition, role: str, calendar: dl.SchoolDays | None = None) -> Worklist:
+    """The case's work list as of its last event; with the school's `calendar`, due days outside
+    school days are moved to the school day before, as the reminders and the case page have them."""
     if case.closed or not case.events:
         return EMPTY
     today = local_date(case.events[-1].recorded_at)
     rows = []
-    for r in dl.running(case, d, today):
+    for r in dl.running(case, d, today, calendar):
         rows.append(DeadlineRow(
             deadline=r.name, anchor=r.anchor, started_on=r.started, due_on=r.due, lead_days=lead_days(r.definition),
-            paused_left=(r.due - today).days if r.paused else None))
+            # a paused clock counts the rule's calendar days left; only a running one has a school day
+            paused_left=(r.key_due - today).days if r.paused else None))
     waiting = waiting_for_consent(domain.options(case, d, role)) if _may_wait(d, case.state) else []
     return Worklist(tuple(rows), tuple(waiting))
 
@@ -157,15 +159,20 @@ class Deriver:
     """`derive` with each case's own definition version and the acting role of the reminders'
     `remind_roles`: what the bootstrap hands the store, so every append keeps the rows."""
 
-    def __init__(self, registry: object, remind_roles: Iterable[str] = ("ib",)) -> None:
+    def __init__(self, registry: object, remind_roles: Iterable[str] = ("ib",), *,
+                 calendars: Callable[[str], dl.SchoolDays | None] | None = None, calendar_key: str = "") -> None:
         self._registry = registry
         self._roles = tuple(remind_roles)
         self._role_of: dict[tuple[str, int], str] = {}
+        # The school's calendar (None: due days as the rule has them); `calendar_key` names what
+        # the calendars were made from (regions, days off), so a change rebuilds the rows.
+        self._calendars = calendars
+        self._calendar_key = calendar_key
 
     @property
     def fingerprint(self) -> str:
         """What a built store was built for: a different one means rebuild."""
-        return f"v{VERSION};roles={','.join(self._roles)}"
+        return f"v{VERSION};roles={','.join(self._roles)};calendars={self._calendar_key}"
 
     def __call__(self, case: Case) -> Worklist:
         if case.closed:
@@ -174,7 +181,8 @@ class Deriver:
         role = self._role_of.get(d.key)
         if role is None:
             role = self._role_of[d.key] = acting_role(d, self._roles)
-        return derive(case, d, role)
+        cal = self._calendars(case.school) if self._calendars is not None else None
+        return derive(case, d, role, cal)
 
 
 def as_rows(worklist: Worklist) -> Mapping[tuple[str, str], DeadlineRow]:
