@@ -88,6 +88,31 @@ def _roles(d: ProcessDefinition, state: str) -> frozenset[str]:
     return frozenset(r for t in d.transitions if t.adopts_opp and t.source == state for r in t.roles)
 
 
+def status(ctx: ServiceContext, case_id: str, *, actor: str) -> dict[str, Any]:
+    """What a page needs before it shows an OPP: does this case's process have an OPP document,
+    which versions exist, and may this user draft one now. Nothing personal, so no access record
+    (the page that shows a version's text reads it through `show`, which writes one)."""
+    user = ctx.user(actor)
+    with ctx.uow(write=False) as uow:
+        case = ctx.load(uow, case_id, user)
+    d = ctx.definition_of(case)
+    spec = d.opp
+    drafting = sorted(d.draft_states)
+    return {
+        "case_id": case_id, "school": case.school, "state": case.state,
+        "state_label": d.states[case.state].label if case.state in d.states else case.state,
+        "has_document": spec is not None, "versions": sorted(version_events(case)),
+        "adopted_version": adopted_version(case), "version": case.version, "closed": case.closed,
+        "may_draft": spec is not None and not case.closed and case.state in d.draft_states
+        and user.role in _roles(d, case.state),
+        "draft_state_labels": [d.states[s].label for s in drafting if s in d.states],
+        "profiles": list(spec.profiles) if spec is not None else [],
+        "required": list(spec.required) if spec is not None else [],
+        "labels": {name: spec.label(name) for name in doc.PART_NAMES} if spec is not None else {},
+        "process": f"{d.id}@{d.version}",
+    }
+
+
 def draft(
     ctx: ServiceContext, case_id: str, *, actor: str, uitstroombestemming: str | None = None,
     texts: Mapping[str, str] | None = None, goals: Sequence[tuple[str, str]] | None = None,

@@ -48,7 +48,7 @@ class PassendApp(FastAPI):
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
-    from workflow.entrypoints.web import caseload, casepage, health, home, newcase, oidc, signin, work
+    from workflow.entrypoints.web import caseload, casepage, health, home, newcase, oidc, opppage, signin, work
 
     oidc_client = None
     if settings.oidc is not None:
@@ -78,6 +78,7 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(caseload.router)
     app.include_router(newcase.router)
     app.include_router(casepage.router)
+    app.include_router(opppage.router)
     _error_pages(app)
     return app
 
