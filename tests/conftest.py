@@ -20,6 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 STATES = REPO / "states"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_ENV = "PASSEND_TEST_POSTGRES_URL"
+# The holiday cache (workflow.adapters.holiday_cache) of this test run, not the user's.
+os.environ.setdefault("PASSEND_CACHE_DIR", str(Path(__import__("tempfile").mkdtemp(prefix="passend-cache-"))))
 
 CONFIG_TEMPLATE = """
 [database]

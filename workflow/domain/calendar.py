@@ -13,7 +13,7 @@ package has no school holidays for fall back to weekends and public holidays plu
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from workflow.domain.errors import ConfigError
@@ -43,13 +43,33 @@ def parse_days_off(values: Iterable[str], key: str) -> frozenset[dt.date]:
     return frozenset(days)
 
 
-@lru_cache(maxsize=64)
-def _holidays(subdiv: str, year: int) -> frozenset[dt.date]:
+HolidaySource = Callable[[str, int], frozenset[dt.date]]
+
+
+def compute_holidays(subdiv: str, year: int) -> frozenset[dt.date]:
+    """The public holidays and the region's school holidays of one year, from `holidays`."""
     import holidays
 
     public = holidays.country_holidays("NL", years=year)
     school = holidays.country_holidays("NL", subdiv=subdiv, years=year, categories=("school",))
     return frozenset(public) | frozenset(school)
+
+
+_source: HolidaySource = compute_holidays
+
+
+def use_holiday_source(source: HolidaySource) -> None:
+    """Where the holidays come from (`compute_holidays` unless the composition root installs a
+    cache in front of it: importing `holidays` costs most of a second, once per process, which
+    a one-command CLI process would pay on every step that moves a due day)."""
+    global _source
+    _source = source
+    _holidays.cache_clear()
+
+
+@lru_cache(maxsize=64)
+def _holidays(subdiv: str, year: int) -> frozenset[dt.date]:
+    return _source(subdiv, year)
 
 
 class SchoolCalendar:
