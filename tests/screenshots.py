@@ -36,7 +36,7 @@ def start_demo(folder: Path, pupils: int = 120) -> tuple[subprocess.Popen[str], 
     port = free_port()
     config = (REPO / "config.toml").read_text(encoding="utf-8")
     states = REPO / "states"
-    config = config.replace('definition = "states/passend_po_v1.toml"', f'definition = "{states}/passend_po_v1.toml"')
+    config = config.replace('definition = "states/passend_po_v2.toml"', f'definition = "{states}/passend_po_v2.toml"')
     config = config.replace('folder = "states"', f'folder = "{REPO}/states"')
     config = config.replace('base_url = "http://127.0.0.1:8000"', f'base_url = "http://127.0.0.1:{port}"')
     (folder / "config.toml").write_text(config, encoding="utf-8")

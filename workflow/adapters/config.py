@@ -136,7 +136,7 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
     base = p.resolve().parent
     key_file = raw.get("security", {}).get("master_key_file")
     proc = raw.get("process", {})
-    definition = proc.get("definition", "states/passend_po_v1.toml")
+    definition = proc.get("definition", "states/passend_po_v2.toml")
     folder = proc.get("folder", str(Path(definition).parent))
     schools = {
         s["id"]: School(s["id"], str(s.get("name", s["id"])), s.get("region", "midden"),
@@ -186,7 +186,7 @@ def definition_file_of(path: str | Path | None = None) -> Path:
     p = Path(path) if path is not None else default_path()
     raw, _ = _read(p)
     proc = raw.get("process", {})
-    definition = proc.get("definition", "states/passend_po_v1.toml") if isinstance(proc, dict) else None
+    definition = proc.get("definition", "states/passend_po_v2.toml") if isinstance(proc, dict) else None
     if not isinstance(definition, str) or not definition:
         raise ConfigError(f"{p}: process.definition: moet een pad naar een procesdefinitie zijn")
     f = Path(definition).expanduser()

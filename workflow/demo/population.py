@@ -27,13 +27,15 @@ from typing import Any
 from workflow.adapters.crypto import CaseCipher
 from workflow.adapters.ports import NewCase
 from workflow.domain import case as domain
-from workflow.domain import evidence
+from workflow.domain import evidence, rod
+from workflow.domain import opp as oppdoc
 from workflow.domain.case import Case
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput
 from workflow.domain.events import GENESIS_HASH, make_event
 from workflow.domain.instants import local_date
 from workflow.domain.machine import perform
+from workflow.service_layer import opp
 from workflow.service_layer.context import ServiceContext
 
 # Where the journey of a generated case stops at the latest (it may stop earlier because its
@@ -49,6 +51,20 @@ NOTES = (
     "Trekt zich terug in de kring.", "Heeft moeite met starten van taken.",
     "Spelt klankzuivere woorden fout.", "Is snel afgeleid tijdens instructie.",
 )
+# Made-up OPP texts: short, like a first draft, and about no real pupil.
+OPP_TEXTS: dict[str, tuple[str, ...]] = {
+    "rationale": ("Toetsen en werkhouding wijzen op deze uitstroom.", "Leerrendement van de laatste twee jaar."),
+    "helping_factors": ("Gemotiveerd, steun thuis.", "Werkt graag samen; houdt van praktisch werk."),
+    "hindering_factors": ("Concentratie en leestempo.", "Snel afgeleid; werkgeheugen."),
+    "needs": ("Korte instructie en vaste structuur.", "Visuele ondersteuning bij nieuwe stof."),
+    "support": ("RT lezen in een klein groepje.", "Begeleiding door de onderwijsassistent."),
+    "who": ("De RT'er en de leerkracht.", "De onderwijsassistent en de IB."),
+    "frequency": ("3x per week 30 minuten.", "Dagelijks 20 minuten."),
+    "deviations": ("Geen Engels; extra lezen.", "Eigen leerlijn rekenen."),
+}
+OPP_GOALS = (("lezen", "AVI E5 aan het eind van het jaar"), ("rekenen", "Tafels 1-5 geautomatiseerd"),
+             ("werkhouding", "20 minuten zelfstandig werken"), ("spelling", "Categorie 1-6 beheersen"),
+             ("sociaal_emotioneel", "Zegt wat hij of zij nodig heeft"))
 GOALS = ("Vloeiend lezen AVI E4", "Automatiseren tafels 1-5", "Zelfstandig starten met taak",
          "Spelling categorie 1-6 beheersen", "Samenwerken in een groepje")
 
@@ -114,7 +130,10 @@ class _Journey:
         case, d = self.case, self.d
         today = local_date(self.at)
         valid = evidence.validate(kind, {"date": today, **fields}, today=today,
-                                  consent_scopes=d.consent_scopes, plans=case.plans)
+                                  consent_scopes=d.consent_scopes, plans=case.plans, opp_active=case.opp_active,
+                                  sharing_scopes=d.sharing_scopes, kinds=d.evidence_kinds,
+                                  level_plans=case.level_plans,
+                                  opp_scope=d.opp.consent_scope if d.opp else None, opp_versions=case.opp_refs)
         payload = {
             "kind": kind, "date": valid.date.isoformat(), "level": case.level, "state": case.state,
             "fields": {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in valid.plain.items()},
@@ -137,6 +156,60 @@ class _Journey:
         assert move.payload is not None
         case.apply(case.next_event(type="transitioned", payload=move.payload,
                                    actor=self.ib, role=role, recorded_at=self.at, process=d))
+        return True
+
+    def draft_opp(self, days: float, /, *, complete: bool = True) -> bool:
+        """An OPP version (process versions with an OPP document; others have nothing to draft),
+        written as `opp.draft` writes it. An incomplete one leaves out some parts, as a first
+        draft often does."""
+        spec = self.d.opp
+        if spec is None:
+            return True
+        if not self.later(days):
+            return False
+        rng, case = self.gen.rng, self.case
+        today = local_date(self.at)
+        content = oppdoc.OppContent(
+            uitstroombestemming=rng.choice(spec.profile_ids),
+            texts={name: rng.choice(OPP_TEXTS[name]) for name in OPP_TEXTS},
+            goals=[(area, goal) for area, goal in rng.sample(OPP_GOALS, 2)],
+            evaluation_moments=[today + dt.timedelta(weeks=w) for w in (16, 36)])
+        if not complete:
+            for name in rng.sample(sorted(content.texts), 3):
+                del content.texts[name]
+        number = len(case.opp_refs()) + 1
+        payload = opp.version_payload(self.cipher, case, content, number, today)
+        case.apply(case.next_event(type="opp_drafted", payload=payload, actor=self.ib,
+                                   role=self.gen.roles[self.ib], recorded_at=self.at, process=self.d))
+        return True
+
+    def evaluate_opp(self, days: float, outcome: str, /) -> bool:
+        """The yearly OPP evaluation: per goal in a process version with an OPP document (as `opp
+        evaluate` writes it), else an evaluation record about the OPP."""
+        case, rng = self.case, self.gen.rng
+        number = opp.adopted_version(case)
+        version = case.facts.opp_version(number) if number is not None else None
+        if number is None or version is None:
+            return self.record("evaluation", days, outcome=outcome, subject="opp", with_parents=True)
+        if not self.later(days):
+            return False
+        results = {n: rng.choice(tuple(oppdoc.GOAL_RESULTS)) for n in range(1, version.goals + 1)}
+        payload = opp.evaluation_payload(case, number, version.hash, local_date(self.at), outcome=outcome,
+                                         with_parents=True, results=results, secret={})
+        case.apply(case.next_event(type="opp_evaluated", payload=payload, actor=self.ib,
+                                   role=self.gen.roles[self.ib], recorded_at=self.at, process=self.d))
+        return True
+
+    def register_rod(self, which: str, days: float, /) -> bool:
+        """The school's administration entered the OPP's start or end date in ROD (as `rod
+        mark` records it); most schools do, some forget, and the ROD list shows those."""
+        r = rod.next_to_register(self.case, which, None)
+        if r is None or not self.later(days):
+            return False
+        on = max(local_date(self.at), r.date)
+        payload = {"which": which, "opp_date": r.date.isoformat(), "registered_on": on.isoformat()}
+        self.case.apply(self.case.next_event(type="rod_registered", payload=payload, actor=self.ib,
+                                             role=self.gen.roles[self.ib], recorded_at=self.at, process=self.d))
         return True
 
     def plan_period(self, outcome: str, who: str = "leerkracht", /) -> bool:
@@ -221,8 +294,11 @@ class _Generator:
                     if stop_at == "niveau_4" or not j.fire("start_opp", rng.uniform(1, 14)):
                         return
                     if stop_at == "opp_concept":
+                        if rng.random() < 0.7:
+                            j.draft_opp(rng.uniform(3, 20), complete=rng.random() < 0.5)
                         return
-                    if not (j.record("meeting", rng.uniform(3, 20), kind="oogo",
+                    if not (j.draft_opp(rng.uniform(3, 10))
+                            and j.record("meeting", rng.uniform(3, 20), kind="oogo",
                                      participants="IB, ouders, leerkracht")
                             and j.record("consent", 1, scope="opp_handelingsdeel", status="granted",
                                          by="ouder 1")
@@ -230,9 +306,10 @@ class _Generator:
                             and j.record("view", 0.5, party="leerling", text="Ik wil beter leren.")
                             and j.fire("adopt_opp")):
                         return
+                    if self.definition.opp is not None and rng.random() < 0.85:
+                        j.register_rod("start", rng.uniform(2, 30))
                     if stop_at in ("bot_aangemeld", "bot_done"):
-                        if not (j.record("evaluation", rng.uniform(60, 200), outcome="onvoldoende",
-                                         subject="opp", with_parents=True)
+                        if not (j.evaluate_opp(rng.uniform(60, 200), "onvoldoende")
                                 and j.record("consent", 1, scope="bot_aanmelding", status="granted",
                                              by="ouder 1")
                                 and j.fire("refer_bot")):
@@ -243,8 +320,9 @@ class _Generator:
                                         participants="IB, ouders, SWV", outcome=outcome):
                                 j.fire("bot_outcome", outcome=outcome)
                         return
-        if closing:
-            j.fire("close", rng.uniform(20, 300), reason=rng.choice(CLOSE_REASONS))
+        if closing and j.fire("close", rng.uniform(20, 300), reason=rng.choice(CLOSE_REASONS)) \
+                and self.definition.opp is not None and rng.random() < 0.85:
+            j.register_rod("end", rng.uniform(2, 30))
 
 
 def _id_prefix(engine: ServiceContext, rng: random.Random) -> str:

@@ -6,7 +6,9 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from workflow.demo.population import OPP_GOALS, OPP_TEXTS
 from workflow.domain.errors import BadInput
+from workflow.service_layer import opp
 from workflow.service_layer.engine import Engine
 
 
@@ -57,6 +59,11 @@ def walk_to_opp(engine: Engine, *, school: str | None = None) -> list[dict[str, 
     step("twee evaluaties, expert, toestemming", {})
     step("opschalen naar niveau 4", engine.fire(cid, "escalate", actor=ib))
     step("OPP opstellen", engine.fire(cid, "start_opp", actor=ib))
+    if engine.definition.opp is not None:  # a process version with the OPP document itself
+        opp.draft(engine, cid, actor=ib, uitstroombestemming=engine.definition.opp.profile_ids[0],
+                  texts={name: OPP_TEXTS[name][0] for name in OPP_TEXTS},
+                  goals=list(OPP_GOALS[:2]), evaluation_moments=[today + dt.timedelta(weeks=w) for w in (16, 36)])
+        step("OPP-versie 1 vastgelegd", {})
     engine.record("meeting", cid, actor=ib, kind="oogo", participants="IB, ouders, leerkracht")
     engine.record("consent", cid, actor=ib, scope="opp_handelingsdeel", status="granted",
                   by="ouder 1")

@@ -151,20 +151,8 @@ def draft(
         if day > local_date(now):
             raise BadInput(f"OPP: datum {day.isoformat()} ligt in de toekomst")
         number = max(events, default=0) + 1
-        salt = cipher.derived(SALT_PURPOSE)
-        assert salt is not None  # ctx.load refuses nothing erased here: erased cases are closed
-        digest, hd_digest = content.hashes(case_id, number, salt)
-        payload: dict[str, Any] = {
-            "version": number, "date": day.isoformat(), "level": case.level, "state": case.state,
-            "texts": {k: cipher.seal(f"opp.{k}", v) for k, v in content.texts.items() if k in doc.TEXT_PARTS},
-            "goals": [{"area": a, "text": cipher.seal(f"opp.goals.{i}", t)}
-                      for i, (a, t) in enumerate(content.goals, 1)],
-            "handelingsdeel": {k: cipher.seal(f"opp.{k}", v) for k, v in content.handelingsdeel().items()},
-            "evaluation_moments": [m.isoformat() for m in content.evaluation_moments],
-            "hash": digest, "handelingsdeel_hash": hd_digest,
-        }
-        if content.uitstroombestemming:
-            payload["uitstroombestemming"] = content.uitstroombestemming
+        payload = version_payload(cipher, case, content, number, day)
+        digest, hd_digest = payload["hash"], payload["handelingsdeel_hash"]
         ev = case.next_event(type="opp_drafted", payload=payload, actor=actor, role=user.role,
                              recorded_at=now, process=d)
         expected = case.version
@@ -176,6 +164,28 @@ def draft(
     return {"case_id": case_id, "seq": ev.seq, "opp_version": number, "hash": digest,
             "handelingsdeel_hash": hd_digest, "missing": missing,
             "missing_labels": [spec.label(m) for m in missing], "version": case.version}
+
+
+def version_payload(cipher: CaseCipher, case: Case, content: doc.OppContent, number: int,
+                    day: dt.date) -> dict[str, Any]:
+    """The `opp_drafted` payload of version `number`: the free text sealed, both hashes over the
+    plain text (with the case's salt). Shared by `draft` and the demo generator, so a generated
+    OPP is exactly what the service writes."""
+    salt = cipher.derived(SALT_PURPOSE)
+    assert salt is not None  # an erased case is closed, and nothing is drafted in a closed case
+    digest, hd_digest = content.hashes(case.case_id, number, salt)
+    payload: dict[str, Any] = {
+        "version": number, "date": day.isoformat(), "level": case.level, "state": case.state,
+        "texts": {k: cipher.seal(f"opp.{k}", v) for k, v in content.texts.items() if k in doc.TEXT_PARTS},
+        "goals": [{"area": a, "text": cipher.seal(f"opp.goals.{i}", t)}
+                  for i, (a, t) in enumerate(content.goals, 1)],
+        "handelingsdeel": {k: cipher.seal(f"opp.{k}", v) for k, v in content.handelingsdeel().items()},
+        "evaluation_moments": [m.isoformat() for m in content.evaluation_moments],
+        "hash": digest, "handelingsdeel_hash": hd_digest,
+    }
+    if content.uitstroombestemming:
+        payload["uitstroombestemming"] = content.uitstroombestemming
+    return payload
 
 
 def _overlay(content: doc.OppContent, uitstroom: str | None, texts: Mapping[str, str] | None,
@@ -312,9 +322,8 @@ def evaluate(
         secret = {}
         if notes is not None and notes.strip():
             secret["notes"] = ctx.cipher(uow, case_id).seal("notes", notes.strip())
-        payload = {"version": number, "opp_hash": version.hash, "date": day.isoformat(), "level": case.level,
-                   "state": case.state, "outcome": outcome, "with_parents": bool(with_parents),
-                   "goals": [{"goal": n, "reached": results[n]} for n in sorted(results)], "secret": secret}
+        payload = evaluation_payload(case, number, version.hash, day, outcome=outcome, with_parents=with_parents,
+                                     results=results, secret=secret)
         ev = case.next_event(type="opp_evaluated", payload=payload, actor=actor, role=user.role,
                              recorded_at=now, process=d)
         expected = case.version
@@ -323,3 +332,11 @@ def evaluate(
         uow.commit()
     log.info("opp.evaluated", seq=ev.seq, opp_version=number)
     return {"case_id": case_id, "seq": ev.seq, "opp_version": number, "version": case.version}
+
+
+def evaluation_payload(case: Case, number: int, opp_hash: str, day: dt.date, *, outcome: str, with_parents: bool,
+                       results: Mapping[int, str], secret: Mapping[str, Any]) -> dict[str, Any]:
+    """The `opp_evaluated` payload (shared with the demo generator, like `version_payload`)."""
+    return {"version": number, "opp_hash": opp_hash, "date": day.isoformat(), "level": case.level,
+            "state": case.state, "outcome": outcome, "with_parents": bool(with_parents),
+            "goals": [{"goal": n, "reached": results[n]} for n in sorted(results)], "secret": dict(secret)}
