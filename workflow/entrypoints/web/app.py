@@ -48,7 +48,18 @@ class PassendApp(FastAPI):
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
-    from workflow.entrypoints.web import caseload, casepage, health, home, newcase, oidc, signin, work
+    from workflow.entrypoints.web import (
+        audit,
+        caseload,
+        casepage,
+        directie,
+        health,
+        home,
+        newcase,
+        oidc,
+        signin,
+        work,
+    )
 
     oidc_client = None
     if settings.oidc is not None:
@@ -78,6 +89,8 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(caseload.router)
     app.include_router(newcase.router)
     app.include_router(casepage.router)
+    app.include_router(directie.router)
+    app.include_router(audit.router)
     _error_pages(app)
     return app
 
