@@ -109,7 +109,11 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
-        return RedirectResponse("/inloggen", status_code=303)
+        from workflow.entrypoints.web.returnto import remember
+
+        response = RedirectResponse("/inloggen", status_code=303)
+        remember(request, response)  # back to this page after sign-in
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
