@@ -226,6 +226,22 @@ def test_a_broken_chain_is_named_for_its_own_school_and_counted_for_others(
     assert cases["theirs"] in smit.get("/audit/controle").text
 
 
+# ---- charts -------------------------------------------------------------------------------------
+def test_a_chart_is_an_accessible_svg_with_its_text_escaped() -> None:
+    from workflow.entrypoints.web.charts import LABEL_CHARS, bar_chart
+
+    svg = str(bar_chart("c1", "Open <b>casussen</b>", [("<script>x</script>", 3), ("Nul", 0), ("L" * 80, 6)],
+                        desc="Zie de tabel."))
+    assert svg.startswith("<svg") and 'role="img"' in svg and 'aria-labelledby="c1-titel c1-uitleg"' in svg
+    assert '<title id="c1-titel">Open &lt;b&gt;casussen&lt;/b&gt;</title>' in svg
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "style=" not in svg
+    widths = [int(w) for w in re.findall(r'<rect[^>]*width="(\d+)"', svg)]
+    assert widths[1] == 0 and widths[2] == 2 * widths[0]  # to scale; a zero is no bar
+    assert ("L" * (LABEL_CHARS - 1) + "…") in svg and "L" * LABEL_CHARS not in svg
+    empty = str(bar_chart("c2", "Niets", []))
+    assert 'role="img"' in empty and "<rect" not in empty
+
+
 # ---- wording ------------------------------------------------------------------------------------
 def test_every_word_of_the_new_pages_is_in_both_catalogs() -> None:
     from babel.messages.pofile import read_po

@@ -13,13 +13,13 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH = 640
-LABEL_W = 250
+WIDTH = 680
+LABEL_W = 290
 NUMBER_W = 60
 ROW = 26
 BAR = 18
 PAD = 8
-LABEL_CHARS = 38  # a longer label is cut, with an ellipsis (the table has it whole)
+LABEL_CHARS = 34  # at about 7.5 px a character they fit in LABEL_W; the table has the label whole
 FILL = "#2f5d8a"  # 7:1 against white: a bar is seen without its colour being needed
 TEXT = "#1a1a1a"
 
