@@ -156,6 +156,18 @@ def test_the_audit_page_shows_the_heads_and_no_write_control(app: Any, tmp_path:
         assert post_forms(p.text) == ["/uitloggen"]
 
 
+def test_the_newest_witness_root_is_shown_to_note_outside(app: Any, tmp_path: Path, engine: Engine,
+                                                          clock: Clock, cases: dict[str, str]) -> None:
+    from workflow.service_layer.witness.roots import make_root
+
+    root = make_root(engine, clock.now.date(), clock.now)
+    assert root is not None
+    page = client_for(app, tmp_path, AUDITOR_MAIL, clock).get("/audit")
+    assert root.root in page.text and root.access_head in page.text
+    facts = text_of(section(page.text, 'id="ketens"', "Nu controleren"))
+    assert f"Casussen {root.cases}" in " ".join(facts.split()) and "nog geen dagelijkse" not in facts
+
+
 def test_any_post_by_a_read_only_role_is_refused_and_changes_nothing(app: Any, tmp_path: Path, engine: Engine,
                                                                     clock: Clock, cases: dict[str, str]) -> None:
     for address in (AUDITOR_MAIL, DIR_MAIL):
