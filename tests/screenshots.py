@@ -140,6 +140,12 @@ def take(folder: Path, browser: Any = None) -> list[Path]:
                 step.first.click()
                 page.get_by_role("heading", name=re.compile("Dit gebeurt er")).wait_for()
                 shot("stap-bekijken")
+            page.goto(base + "/directie")
+            shot("directie")
+            page.goto(base + "/audit")
+            page.get_by_role("button", name="Nu controleren").click()
+            page.get_by_role("heading", name="Controle van de geschiedenis").wait_for()
+            shot("audit-controle")
         finally:
             context.close()
             proc.terminate()

@@ -242,6 +242,10 @@ def test_the_case_list_filters_and_orders(store: Store, definition: ProcessDefin
             "het-anker", 1, heads[1][2])}
         assert uow.cases.open_ids(after="", size=1) == ["C-2"]
         assert uow.cases.open_ids(after="C-2", size=5) == ["C-3"]
+        # the Directie page's counts: every state of a school, closed ones too
+        assert uow.cases.state_counts("de-linde") == {"afgesloten": 1, "niveau_1": 1}
+        assert uow.cases.state_counts("het-anker") == {"niveau_1": 1}
+        assert uow.cases.state_counts("de-eik") == {}
 
 
 def test_the_planners_due_work_and_its_write_back(store: Store, definition: ProcessDefinition) -> None:

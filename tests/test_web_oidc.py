@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.reminders_support import free_port
-from tests.web_support import Clock, make_app, make_engine
+from tests.web_support import Clock, csrf_of, make_app, make_engine
 from workflow.adapters.logs import configure
 from workflow.service_layer.engine import Engine
 
@@ -118,3 +118,15 @@ def test_a_provider_that_names_another_issuer_is_not_used(engine: Engine, provid
     client.get("/inloggen")
     r = client.get("/inloggen/oidc", follow_redirects=False)
     assert r.status_code == 502 and "niet bereikbaar" in r.text
+
+
+def test_after_signing_in_the_browser_is_back_on_the_page_it_asked_for(app: Any) -> None:
+    client = TestClient(app)
+    asked = client.get("/leerlingen?groep=6", follow_redirects=False)  # signed out: off to sign in
+    assert asked.status_code == 303 and asked.headers["location"] == "/inloggen"
+    r = client.get(authorize(start(client), "ib-smit"), follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/leerlingen?groep=6"
+    client.cookies.set("passend-terug", "//evil.example/x")  # a planted cookie: never followed
+    client.post("/uitloggen", data={"csrf": csrf_of(client.get("/").text)})
+    r = client.get(authorize(start(client), "ib-smit"), follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"

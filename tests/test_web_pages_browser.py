@@ -249,6 +249,56 @@ def test_the_caseload_filters_in_place_and_a_reminder_links_to_the_case(page: An
     accessible(page)
 
 
+def test_the_directeur_lands_on_the_page_asked_for_and_reads_directie_and_audit(
+        browser: Any, site: dict[str, Any], inbox: Any) -> None:
+    """Signed out, the directeur opens the Directie page (a bookmark), signs in by link and code
+    and is back on it; then Audit: a verification run, the compliance report, a case's access
+    log and the export download, each page checked by axe-core; no write control anywhere."""
+    engine = site["engine"]
+    cid = walk_to_niveau_4(engine, "LL-5005")
+    engine.case(cid, actor=IB)  # one read in the access log
+    context = browser.new_context(locale="nl-NL", viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    p = context.new_page()
+    try:
+        p.goto(site["base"] + "/directie")
+        p.get_by_label("E-mailadres").wait_for()
+        before = len(inbox.messages())
+        p.get_by_label("E-mailadres").fill("directie@de-linde.school.example")
+        p.get_by_role("button", name="Stuur mij een inloglink").click()
+        p.get_by_role("heading", name="Kijk in uw e-mail").wait_for()
+        p.goto(_mail_link(inbox, before))
+        p.get_by_role("button", name="Verder met inloggen").click()
+        secret = p.locator("code.secret").inner_text().replace(" ", "")
+        p.get_by_label("Code van 6 cijfers").fill(pyotp.TOTP(secret).now())
+        p.get_by_role("button", name="Inloggen").click()
+        p.get_by_role("heading", name="Directie", level=1).wait_for()
+        assert p.url == site["base"] + "/directie"
+        assert p.locator('svg[role="img"] title').count() >= 3
+        assert p.locator('form[method="post"]').count() == 1  # sign-out only
+        accessible(p)
+        p.get_by_role("navigation").get_by_role("link", name="Audit").click()
+        p.get_by_role("heading", name="Audit", level=1).wait_for()
+        accessible(p)
+        p.get_by_role("button", name="Nu controleren").click()
+        p.get_by_text("Alles is intact.").wait_for()
+        accessible(p)
+        p.goto(site["base"] + "/audit/naleving")
+        p.get_by_role("heading", name="Naleving van de wettelijke regels").wait_for()
+        accessible(p)
+        p.goto(site["base"] + "/audit")
+        p.get_by_label("Casusnummer").fill(cid)
+        p.get_by_role("button", name="Inzagelog tonen").click()
+        p.get_by_role("heading", name=f"Inzage van casus {cid}").wait_for()
+        assert "casus bekeken" in p.locator("table").inner_text()
+        accessible(p)
+        p.goto(site["base"] + "/audit")
+        with p.expect_download() as download:
+            p.get_by_role("button", name="Export downloaden").click()
+        assert download.value.suggested_filename.endswith(".zip")
+    finally:
+        context.close()
+
+
 def test_the_quick_start_command_serves_the_pages_and_signs_the_demo_ib_in(tmp_path: Path, browser: Any) -> None:
     """`passend demo --pupils N --serve`, as the README's first command runs it: its link and
     demo code key sign the demo IB in, and every page is photographed (tests/screenshots.py)."""
@@ -256,5 +306,5 @@ def test_the_quick_start_command_serves_the_pages_and_signs_the_demo_ib_in(tmp_p
 
     shots = take(tmp_path / "shots", browser)
     assert {p.name for p in shots} >= {"mijn-werk.png", "leerlingen.png", "casus.png", "nieuwe-casus.png",
-                                       "casus-formulier-fout.png"}
+                                       "casus-formulier-fout.png", "directie.png", "audit-controle.png"}
     assert all(p.stat().st_size > 10_000 for p in shots)

@@ -432,6 +432,10 @@ class CaseReadModel(Protocol):
     def worklists(self, case_ids: Sequence[str]) -> dict[str, Worklist]:
         """The stored work list of each of `case_ids` (a case without rows: absent)."""
 
+    def state_counts(self, school: str) -> dict[str, int]:
+        """How many of the school's cases are in each state (closed ones too: the caller knows
+        which states are final), counted on the (school, state) index; absent: none."""
+
     def worklist_built(self) -> str | None:
         """What the work list rows were last built for (Deriver.fingerprint); None: never."""
 

@@ -10,6 +10,6 @@ definition's own labels, which are Dutch.
 Only the standard library's gettext runs at start-up: `passend --help` imports none of this.
 """
 
-from workflow.messages.render import DEFAULT_LANGUAGE, LANGUAGES, render, render_all, with_text
+from workflow.messages.render import DEFAULT_LANGUAGE, LANGUAGES, render, render_all, text, with_text
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "render", "render_all", "with_text"]
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "render", "render_all", "text", "with_text"]

@@ -155,6 +155,14 @@ class _Words:
         return lead + text
 
 
+def text(key: str, lang: str | None = None, /, **values: Any) -> str:
+    """A sentence of the catalog by its key (a page's wording: `web.*`), filled in with
+    `values`. A key the catalog lacks is a programming error, caught by the tests that read
+    every key a template uses; at run time it shows the key rather than fail the page."""
+    found = _catalog(language(lang)).gettext(key)
+    return found.format(**values) if values else found
+
+
 def _plain_id(value: Any) -> str:
     return str(value).replace("_", " ")
 

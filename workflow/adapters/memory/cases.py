@@ -140,6 +140,13 @@ class MemoryCases:
                        if s == school and w.waiting)
         return found[:limit], len(found)
 
+    def state_counts(self, school: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self._db.cases.values():
+            if r["school"] == school:
+                out[r["state"]] = out.get(r["state"], 0) + 1
+        return out
+
     def caseload(self, query: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
                  before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
         from workflow.domain.worklist import worst

@@ -209,6 +209,9 @@ class SqlCases:
     def worklists(self, case_ids: Sequence[str]) -> dict[str, Worklist]:
         return _worklist.worklists(self.conn, case_ids)
 
+    def state_counts(self, school: str) -> dict[str, int]:
+        return _worklist.state_counts(self.conn, school)
+
     def worklist_built(self) -> str | None:
         return _worklist.built(self.conn)
 

@@ -151,6 +151,13 @@ def waiting_lines(conn: Connection, school: str, *, limit: int) -> tuple[list[Wa
     return lines, int(total)
 
 
+def state_counts(conn: Connection, school: str) -> dict[str, int]:
+    """Cases per state of one school: a GROUP BY on ix_cases_school_state (covering)."""
+    rows = conn.execute(select(cases.c.state, func.count()).where(cases.c.school == school)
+                        .group_by(cases.c.state))
+    return {str(state): int(n) for state, n in rows}
+
+
 def _row_conditions(today: dt.date) -> dict[str, Any]:
     """A work list row's conditions on `today` (workflow.domain.worklist: a paused clock is read
     from its days left, since its due date moves on with the day)."""

@@ -48,7 +48,19 @@ class PassendApp(FastAPI):
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
-    from workflow.entrypoints.web import caseload, casepage, health, home, newcase, oidc, opppage, signin, work
+    from workflow.entrypoints.web import (
+        audit,
+        caseload,
+        casepage,
+        directie,
+        health,
+        home,
+        newcase,
+        oidc,
+        opppage,
+        signin,
+        work,
+    )
 
     oidc_client = None
     if settings.oidc is not None:
@@ -79,6 +91,8 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(newcase.router)
     app.include_router(casepage.router)
     app.include_router(opppage.router)
+    app.include_router(directie.router)
+    app.include_router(audit.router)
     _error_pages(app)
     return app
 
@@ -97,7 +111,11 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
-        return RedirectResponse("/inloggen", status_code=303)
+        from workflow.entrypoints.web.returnto import remember
+
+        response = RedirectResponse("/inloggen", status_code=303)
+        remember(request, response)  # back to this page after sign-in
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -6,7 +6,8 @@ GET  /inloggen/oidc         start: a flow (state, nonce, PKCE verifier) kept on 
                             CSP's form-action 'self' rightly stops a form's redirect to another
                             site, and starting a flow changes nothing but that flow's own row.
 GET  /inloggen/oidc/terug   the provider's answer: state checked (once), code traded, ID token
-                            checked; its e-mail address must belong to an active passend user
+                            checked; its e-mail address must belong to an active passend user;
+                            then back to the page the browser asked for (returnto.py)
 
 A person the provider knows but passend does not (or no longer) gets a Dutch page saying so;
 the log says that and why, never the address.
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from workflow.adapters.logs import get_logger
+from workflow.entrypoints.web import returnto
 from workflow.entrypoints.web.guard import current_session, new_pre_cookie
 from workflow.entrypoints.web.pages import render
 from workflow.entrypoints.web.security import client_ip, set_cookie
@@ -93,7 +95,8 @@ def callback(request: Request, state: str = "", code: str = "", error: str = "")
     if current_session(request) is not None:
         web.sessions.end(request.cookies.get(web.session_cookie))
     cookie = web.sessions.start(user.id, stage="full", method="oidc")
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(returnto.destination(request), status_code=303)
+    returnto.forget(request, response)
     set_cookie(response, web.session_cookie, cookie, secure=web.settings.secure)
     log.info("signin.done", user=user.id, method="oidc")
     return response

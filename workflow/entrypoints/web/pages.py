@@ -13,8 +13,11 @@ from starlette.responses import HTMLResponse
 from workflow.entrypoints.web.guard import current_session, is_read_only, new_pre_cookie, pre_token
 from workflow.entrypoints.web.security import set_cookie
 from workflow.entrypoints.web.webcontext import context
+from workflow.messages import text
+from workflow.service_layer.dashboard import AUDIT_ROLES, DIRECTIE_ROLES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+TEMPLATES.env.globals["t"] = text  # a page's wording from the catalog: {{ t("web.…") }}
 ROLE_NAMES = {"ib": "intern begeleider (IB)", "leerkracht": "leerkracht", "directeur": "directeur",
               "auditor": "auditor"}
 
@@ -37,6 +40,9 @@ def render(request: Request, name: str, status: int = 200, **values: Any) -> HTM
         "read_only": read_only,
         # May this user open a case (the "Nieuwe casus" link in the menu)?
         "may_open": user is not None and not read_only and user.role in web.engine.definition.open_roles,
+        # The Directie and Audit overviews (service_layer.dashboard decides the roles).
+        "may_directie": user is not None and user.role in DIRECTIE_ROLES,
+        "may_audit": user is not None and user.role in AUDIT_ROLES,
         "csrf": csrf,
         "role_name": ROLE_NAMES.get(user.role, user.role) if user else None,
         "school_names": {k: s.name for k, s in web.engine.config.schools.items()},

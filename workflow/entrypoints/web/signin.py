@@ -5,7 +5,8 @@ POST /inloggen/link            ask for a link: always the same answer; the mail 
 GET  /inloggen/link/{token}    a button to go on (a mail scanner that opens links uses nothing)
 POST /inloggen/link/{token}    use the link: a session that still needs its code
 GET  /inloggen/code            the code (the first time: set up the app: secret, QR)
-POST /inloggen/code            check it: the session becomes full, under a new cookie
+POST /inloggen/code            check it: the session becomes full, under a new cookie, and the
+                               browser goes back to the page it asked for (returnto.py)
 POST /uitloggen                the session ends for good
 """
 
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from workflow.adapters.logs import get_logger
+from workflow.entrypoints.web import returnto
 from workflow.entrypoints.web.guard import current_session
 from workflow.entrypoints.web.pages import render
 from workflow.entrypoints.web.security import clear_cookie, client_ip, set_cookie
@@ -125,7 +127,8 @@ def check_code(request: Request, code: Annotated[str, Form(max_length=20)] = "")
         cookie = web.sessions.promote(session)
     except LookupError:
         return RedirectResponse("/inloggen", status_code=303)
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(returnto.destination(request), status_code=303)
+    returnto.forget(request, response)
     set_cookie(response, web.session_cookie, cookie, secure=web.settings.secure)
     log.info("signin.done", user=session.user.id, method="link")
     return response

@@ -46,10 +46,11 @@ def _since_instant(since: dt.date) -> dt.datetime:
 def export(
     engine: ServiceContext, out: Path, *, actor: str, school: str | None = None,
     since: dt.date | None = None, purpose: str | None = None, on_behalf_of: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, source: str = "passend",
 ) -> dict[str, Any]:
     """Write events.jsonl, manifest.json, proofs.jsonl and SHA256SUMS into `out` (new or empty); return the
-    manifest without its `cases` (read them from manifest.json: there is one entry per case)."""
+    manifest without its `cases` (read them from manifest.json: there is one entry per case).
+    `source`: where the access records say the export came from ("web": the Audit page)."""
     user = engine.user(actor)
     clean_purpose(purpose, "audit.export")
     clean_behalf(on_behalf_of)
@@ -126,7 +127,8 @@ def export(
         files.write_text(out / SUMS_FILE,
                          f"{events_sha}  {EVENTS_FILE}\n{manifest_sha}  {MANIFEST_FILE}\n{proofs_sha}  {PROOFS_FILE}\n")
         write_access(engine, actor=actor, role=user.role, action="audit.export",
-                     cases=_spooled_schools(spool), purpose=purpose, on_behalf_of=on_behalf_of, at=now)
+                     cases=_spooled_schools(spool), purpose=purpose, on_behalf_of=on_behalf_of, at=now,
+                     source=source)
     return head
 
 
