@@ -223,6 +223,7 @@ class ParentSessions:
     def consume(self, token: str) -> str:
         """Use a link: a new session's token, or LinkRefused (unknown, used, expired, parent
         removed). Of two requests with one link, exactly one gets through."""
+        bind_log(command="parent.link")
         if not isinstance(token, str) or not 20 <= len(token) <= 100:
             raise LinkRefused("Deze link is niet geldig.")
         lid = self.ctx.keyring.token_hash("parent-link", token)

@@ -19,9 +19,10 @@ from starlette.staticfiles import StaticFiles
 from workflow.adapters.logs import get_logger
 from workflow.adapters.web_settings import WebSettings
 from workflow.domain.errors import Conflict, NotFound, PassendError, Refused
-from workflow.entrypoints.web.guard import PRE_COOKIE, SESSION_COOKIE, SignInRequired, protect
+from workflow.entrypoints.web.guard import PARENT_COOKIE, PRE_COOKIE, SESSION_COOKIE, SignInRequired, protect
 from workflow.entrypoints.web.security import SecurityHeaders, cookie_name
 from workflow.entrypoints.web.webcontext import WebContext
+from workflow.service_layer.parents import ParentSessions
 from workflow.service_layer.signin.flows import Flows
 from workflow.service_layer.signin.links import Links
 from workflow.service_layer.signin.sessions import Sessions
@@ -48,7 +49,18 @@ class PassendApp(FastAPI):
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
-    from workflow.entrypoints.web import caseload, casepage, health, home, newcase, oidc, signin, work
+    from workflow.entrypoints.web import (
+        caseload,
+        casepage,
+        health,
+        home,
+        newcase,
+        oidc,
+        parentadmin,
+        parentpages,
+        signin,
+        work,
+    )
 
     oidc_client = None
     if settings.oidc is not None:
@@ -68,6 +80,7 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
         links=Links(engine, minutes=settings.link_minutes), codes=Codes(engine), flows=Flows(engine),
         oidc=oidc_client, session_cookie=cookie_name(SESSION_COOKIE, settings.secure),
         pre_cookie=cookie_name(PRE_COOKIE, settings.secure),
+        parent_sessions=ParentSessions(engine), parent_cookie=cookie_name(PARENT_COOKIE, settings.secure),
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(signin.router)
@@ -78,6 +91,8 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(caseload.router)
     app.include_router(newcase.router)
     app.include_router(casepage.router)
+    app.include_router(parentadmin.router)  # the IB's parents on the case page
+    app.include_router(parentpages.router)  # the parents' own pages, under /ouder
     _error_pages(app)
     return app
 
