@@ -13,6 +13,7 @@ import pytest
 
 from tests.audit_support import IB, LK, Clock
 from tests.opp_support import FULL, draft_full, to_concept, v2_engine
+from tests.test_export_schema import _export, assert_valid_export
 from workflow.domain.errors import BadInput, NotFound, Refused
 from workflow.service_layer import cases, parent_portal, parents
 from workflow.service_layer.audit.replay import replay_case
@@ -43,7 +44,8 @@ def allowed(engine: Engine, cid: str) -> bool:
     return cases.check(engine, cid, "adopt_opp", actor=IB).allowed
 
 
-def test_parent_consent_counts_as_the_ibs_and_binds_to_the_version(setup: tuple[Engine, Clock, str]) -> None:
+def test_parent_consent_counts_as_the_ibs_and_binds_to_the_version(setup: tuple[Engine, Clock, str],
+                                                                   tmp_path: Path) -> None:
     engine, clock, cid = setup
     draft_full(engine, cid)
     _pid, session = signed_in(engine, cid)
@@ -71,9 +73,15 @@ def test_parent_consent_counts_as_the_ibs_and_binds_to_the_version(setup: tuple[
     clock.advance(days=1)
     parent_portal.decide(engine, session, cid, status="revoked", shown_hash=new)
     assert not allowed(engine, cid)
+    parent_portal.give_view(engine, session, cid, party="leerling", text="Ik wil beter lezen.")
     assert replay_case(engine, cid, actor="auditor").ok
     with engine.uow(write=False) as uow:
         assert verify(uow).ok
+    # the export holds each online decision with its document hash, and passes the schema and checker
+    events = assert_valid_export(_export(engine, tmp_path / "export"))
+    online = [e for e in events if e["payload"].get("fields", {}).get("channel") == "online"]
+    assert [e["payload"]["fields"].get("status") for e in online] == ["granted", "granted", "revoked", None]
+    assert all(e["role"] == "ouder" for e in online) and online[0]["payload"]["fields"]["opp_hash"] == shown
 
 
 def test_links_once_seven_days_and_only_while_on_the_case(setup: tuple[Engine, Clock, str]) -> None:

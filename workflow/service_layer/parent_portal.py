@@ -8,7 +8,8 @@ record (actor `ouder:<parent id>`, role `ouder`, source "web").
 A decision on the consent for the OPP's handelingsdeel is an `evidence_recorded` event of kind
 `consent`, as the IB records it, so it counts in the guards exactly as one: scope, status, the
 OPP version and both its hashes (the version's and the handelingsdeel's SHA-256), plus `channel`
-"online" and, sealed with the case's key, the parent's name and address. The form carries the
+"online", the parent as actor (`ouder:<parent id>`: their row holds name and address sealed)
+and their name sealed in `by` with the case's key. The form carries the
 hash of the version the parent was shown; the server takes the decision only when that is the
 hash of the newest version now, so a stale page or a forged hash decides nothing.
 """
@@ -230,17 +231,15 @@ def give_view(ctx: ServiceContext, session: ParentSession, case_id: str, *, part
 def _append(ctx: ServiceContext, uow: Any, case: Case, parent: Parent, valid: evidence.ValidEvidence,
             now: dt.datetime) -> int:
     """One `evidence_recorded` event by the parent, as the IB's record of the kind is written,
-    with `channel` "online" and the parent's identity sealed with the case's key."""
+    with `channel` "online". The parent is its actor (`ouder:<parent id>`, their row on the case
+    holds their name and address sealed); a consent's `by` holds their name, sealed."""
     d = ctx.definition_of(case)
     cipher = ctx.cipher(uow, case.case_id)
-    secret = {**valid.secret, "parent_email": parent.email}
-    if valid.kind == "view":
-        secret["parent_name"] = parent.name
     payload = {
         "kind": valid.kind, "date": valid.date.isoformat(), "level": case.level, "state": case.state,
         "fields": {**{k: v.isoformat() if isinstance(v, dt.date) else v for k, v in valid.plain.items()},
                    "channel": "online"},
-        "secret": cipher.seal_all(secret),
+        "secret": cipher.seal_all(valid.secret),
     }
     ev = case.next_event(type="evidence_recorded", payload=payload, actor=parent.actor, role=PARENT_ROLE,
                          recorded_at=now, process=d)
