@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,20 @@ def test_another_case_and_other_roles(setup: tuple[Engine, Clock, str]) -> None:
         parents.invite(engine, cid, session.parent_id, actor=IB)
     with pytest.raises(BadInput, match="vandaag al"):
         parents.invite(engine, cid, session.parent_id, actor=IB)
+
+
+def test_cli_parent_add_list_remove(cli: Any) -> None:
+    assert cli("init").code == 0
+    r = cli("case", "open", "--pupil", "LL-1", "--school", "de-linde", "--actor", IB, "--json")
+    cid = str(r.json()["case_id"])
+    r = cli("parent", "add", cid, "--name", "Mevrouw Bakker", "--email", "Ouder@Example.nl", "--actor", IB)
+    assert r.code == 0, r.err
+    r = cli("parent", "add", cid, "--name", "X", "--email", "geen-adres", "--actor", IB)
+    assert r.code == 2 and r.err.startswith("passend: ") and "Traceback" not in r.err
+    r = cli("parent", "add", cid, "--name", "X", "--email", "x@example.nl", "--actor", LK)
+    assert r.code == 3
+    r = cli("parent", "list", cid, "--actor", IB, "--json")
+    assert [p["email"] for p in r.json()] == ["ouder@example.nl"]
+    assert cli("parent", "remove", cid, "--email", "ander@example.nl", "--actor", IB).code == 2
+    assert cli("parent", "remove", cid, "--email", "ouder@example.nl", "--actor", IB).code == 0
+    assert cli("parent", "list", cid, "--actor", IB).out.strip() == f"{cid}: geen ouders"

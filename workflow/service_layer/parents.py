@@ -232,7 +232,7 @@ class ParentSessions:
             row = uow.parents.link(lid)
             if row is None:
                 raise LinkRefused("Deze link is niet geldig. Vraag de intern begeleider om een nieuwe link.")
-            if row.parent.removed_at is not None:
+            if row.parent.removed_at is not None:  # removed by the IB, or the case was erased
                 raise LinkRefused("U heeft geen toegang meer. Neem contact op met de school.")
             if row.used_at is not None or not uow.parents.use_link(lid, now):
                 raise LinkRefused("Deze link is al gebruikt. Een link werkt maar één keer. "
