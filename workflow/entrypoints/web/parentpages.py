@@ -48,7 +48,7 @@ STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 def _session(request: Request) -> ParentSession:
     session = parent_session(request)
     if session is None:
-        raise HTTPException(401)
+        raise HTTPException(403, "U bent niet meer ingelogd. Log opnieuw in met de link uit de e-mail van school.")
     return session
 
 
