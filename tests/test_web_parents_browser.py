@@ -2,7 +2,8 @@
 web` as a real uvicorn server on a loopback port, with a real SMTP server (aiosmtpd): the IB puts a
 parent on the case and invites them; the parent signs in from the mail, reads the draft OPP and
 grants consent on the handelingsdeel; the IB's page shows the online decision with the version's
-hash, the IB got a mail without pupil data, and `adopt_opp` is allowed. axe-core checks the
+hash, the IB got a mail without pupil data, and `adopt_opp` is allowed; a revised handelingsdeel
+needs a fresh decision, and the parent's revocation blocks adoption again. axe-core checks the
 parent's pages and the IB's case page: no serious or critical violation.
 
 Marked `slow`; skipped with the reason when /usr/bin/chromium is missing (.ci/run installs it).
@@ -23,7 +24,7 @@ import pyotp
 import pytest
 
 from tests.conftest import write_config
-from tests.opp_support import V2, draft_full, to_concept
+from tests.opp_support import FULL, V2, draft_full, to_concept
 from tests.reminders_support import free_port, smtp_server
 from tests.test_web_browser import CHROMIUM, _wait_until_up, accessible
 from tests.web_support import Clock
@@ -155,5 +156,22 @@ def test_ib_invites_parent_consents_online_and_adoption_is_allowed(browser: Any,
     assert shown in ib.content()
     accessible(ib)
     assert cases.check(engine, cid, "adopt_opp", actor=IB).allowed
+
+    # a revised handelingsdeel needs a fresh decision: the parent sees the new version's hash
+    draft_full(engine, cid, texts={**FULL["texts"], "frequency": "2x per week 45 minuten"})
+    assert not cases.check(engine, cid, "adopt_opp", actor=IB).allowed
+    parent.reload()
+    fresh = parent.locator("#toestemming code.hash").inner_text().strip()
+    assert fresh != shown and "2x per week 45 minuten" in parent.content()
+    parent.get_by_label("Ik geef toestemming").check()
+    parent.get_by_role("button", name="Besluit versturen").click()
+    parent.get_by_text("Uw besluit is opgeslagen.").wait_for()
+    assert cases.check(engine, cid, "adopt_opp", actor=IB).allowed
+    # and a revocation blocks what depends on it
+    parent.get_by_label("Ik trek mijn toestemming in").check()
+    parent.get_by_role("button", name="Besluit versturen").click()
+    parent.get_by_text("Uw besluit is opgeslagen.").wait_for()
+    accessible(parent)
+    assert not cases.check(engine, cid, "adopt_opp", actor=IB).allowed
     ib.context.close()
     parent.context.close()
