@@ -120,7 +120,8 @@ OPP_HANDELINGSDEEL = ("support", "who", "frequency", "deviations")
 GOAL_RESULTS = ("behaald", "deels_behaald", "niet_behaald")
 
 # evidence_recorded: per kind, its plain `fields` and its sealed `secret` fields, name -> (kind,
-# required). A tuple as kind is a choice between those strings.
+# required). A tuple as kind is a choice between those strings. `channel` "online": the parent
+# recorded it themselves in the parents' portal (role "ouder").
 AREAS = ("lezen", "spelling", "rekenen", "taal", "gedrag", "sociaal_emotioneel", "werkhouding",
          "fysiek", "ontwikkelingsvoorsprong", "anders")
 EVIDENCE = {
@@ -132,9 +133,10 @@ EVIDENCE = {
                    {"notes": False}),
     "consent": ({"scope": ("text", True), "status": (("granted", "refused", "revoked"), True),
                  "recipient": ("text", False), "legal_basis": ("text", False), "purpose": ("text", False),
-                 "opp_version": ("seq", False), "opp_hash": ("hash", False), "handelingsdeel_hash": ("hash", False)},
+                 "opp_version": ("seq", False), "opp_hash": ("hash", False), "handelingsdeel_hash": ("hash", False),
+                 "channel": (("online",), False)},
                 {"by": True}),
-    "view": ({"party": (("ouders", "leerling"), True), "heard": ("bool", True)},
+    "view": ({"party": (("ouders", "leerling"), True), "heard": ("bool", True), "channel": (("online",), False)},
              {"text": False, "reason_not_heard": False}),
     "meeting": ({"kind": (("oogo", "bot", "expert", "leerlingbespreking"), True), "with_parents": ("bool", True),
                  "outcome": (("advies", "arrangement", "tlv"), False)},

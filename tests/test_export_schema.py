@@ -168,8 +168,9 @@ def load_checker() -> ModuleType:
 
 # Plain fields the engine adds (EXTRA) or fills in with a default (DEFAULTED): always present.
 EXTRA = {"view": {"heard"}, "meeting": {"with_parents"}}
-# Plain fields the engine adds only sometimes: the OPP version's hashes on an OPP consent.
-EXTRA_OPTIONAL = {"consent": {"opp_hash", "handelingsdeel_hash"}}
+# Plain fields the engine adds only sometimes: the OPP version's hashes on an OPP consent, the
+# channel "online" on a parent's own record in the parents' portal.
+EXTRA_OPTIONAL = {"consent": {"opp_hash", "handelingsdeel_hash", "channel"}, "view": {"channel"}}
 DEFAULTED = {"evaluation": {"subject", "with_parents"}, "contact": {"party"}}
 
 

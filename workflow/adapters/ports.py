@@ -29,6 +29,8 @@ The ports:
 - `WebSessions`, `SigninLinks`, `OidcFlows`, `Throttle` (a unit of work's `web_sessions`,
   `signin_links`, `oidc_flows`, `throttle`): the web sign-in's state, found by the keyed hash of
   a token (never the token itself), so any number of `passend web` processes share it.
+- `Parents` (a unit of work's `parents`): the parents and guardians on a case (name and address
+  sealed with the case's key) and their own sign-in links and sessions, found by keyed hash.
 - `UserLookup` (the store's `users`): the acting user of a command, read outside any unit of
   work: every command asks it first, so it is the one read kept as cheap as the store can make it.
 - `WitnessLog` (a unit of work's `witness`): the daily roots over every case's head that are
@@ -325,6 +327,38 @@ class FlowRow(NamedTuple):
     expires_at: dt.datetime
 
 
+class ParentRow(NamedTuple):
+    """A parent or guardian on a case; `name` and `email` sealed with the case's key."""
+
+    id: str
+    case_id: str
+    school: str
+    name: str
+    email: str
+    added_by: str
+    added_at: dt.datetime
+    removed_at: dt.datetime | None
+
+
+class ParentLinkRow(NamedTuple):
+    """A parent's sign-in link, with its parent row (removed or not)."""
+
+    parent: ParentRow
+    expires_at: dt.datetime
+    used_at: dt.datetime | None
+
+
+class ParentSessionRow(NamedTuple):
+    """A parent's session, with its parent row as it is now."""
+
+    id: str
+    parent: ParentRow
+    csrf: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+
+
 class EventStore(Protocol):
     def load(self, case_id: str) -> Case | None:
         """The case folded from its events; None when it has none. Events that do not fold
@@ -573,6 +607,44 @@ class Throttle(Protocol):
         """Forget the counters whose window began before `older_than` (they hold IP addresses)."""
 
 
+class Parents(Protocol):
+    """The parents on a case, and their sign-in links and sessions (workflow.service_layer.parents)."""
+
+    def add(self, row: ParentRow) -> None: ...
+
+    def get(self, parent_id: str) -> ParentRow | None:
+        """The parent row, removed or not; None when unknown."""
+
+    def of_case(self, case_id: str) -> list[ParentRow]:
+        """The case's parents not removed, in the order they were added."""
+
+    def remove(self, parent_id: str, now: dt.datetime) -> bool:
+        """Mark the parent removed and delete their links and sessions, in this unit; False
+        when there is no such parent or they were removed already."""
+
+    def add_link(self, *, link_id: str, parent_id: str, now: dt.datetime, expires_at: dt.datetime) -> None: ...
+
+    def drop_links(self, parent_id: str) -> int:
+        """Delete the parent's unused links (a new invitation replaces them)."""
+
+    def link(self, link_id: str) -> ParentLinkRow | None: ...
+
+    def use_link(self, link_id: str, now: dt.datetime) -> bool:
+        """Mark the link used, only if it was not used yet: of two requests, exactly one gets True."""
+
+    def add_session(self, *, session_id: str, parent_id: str, csrf: str, now: dt.datetime,
+                    expires_at: dt.datetime) -> None: ...
+
+    def session(self, session_id: str) -> ParentSessionRow | None: ...
+
+    def touch_session(self, session_id: str, now: dt.datetime) -> None: ...
+
+    def end_session(self, session_id: str) -> None: ...
+
+    def purge(self, *, now: dt.datetime) -> int:
+        """Delete the sessions past their end and the links expired a day before `now`."""
+
+
 @dataclass(frozen=True)
 class WitnessRoot:
     """One day's root over every case's head, as stored and as sent to the witnesses."""
@@ -662,6 +734,9 @@ class UnitOfWork(Protocol):
 
     @property
     def throttle(self) -> Throttle: ...
+
+    @property
+    def parents(self) -> Parents: ...
 
     @property
     def witness(self) -> WitnessLog:

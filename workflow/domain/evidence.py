@@ -241,6 +241,17 @@ def _consent_sharing(d: Draft) -> None:
                        "(aan wie, op welke grondslag, met welk doel)", *lacking)
 
 
+# A parent records their own decision on a consent and their view (and the pupil's, as they
+# tell it) in the parents' portal: such a record has role PARENT_ROLE and `channel` "online".
+# It counts like the IB's record of the same kind; no definition grants the role anything else.
+PARENT_ROLE = "ouder"
+PARENT_KINDS = frozenset({"consent", "view"})
+
+
+def by_parent_online(role: str, kind: str, fields: Mapping[str, Any]) -> bool:
+    """Whether a record is a parent's own, made in the portal (audit replay accepts it)."""
+    return role == PARENT_ROLE and kind in PARENT_KINDS and fields.get("channel") == "online"
+
 SIGNAL_AREAS = {
     "lezen": "lezen", "spelling": "spelling", "rekenen": "rekenen", "taal": "taal", "gedrag": "gedrag",
     "sociaal_emotioneel": "sociaal-emotionele ontwikkeling", "werkhouding": "werkhouding",

@@ -128,7 +128,7 @@ def record(
             opp_versions=case.opp_refs,
         )
         if kind == "consent":
-            _check_consent_order(case, valid, d)
+            check_consent_order(case, valid, d)
         cipher = ctx.cipher(uow, case_id)
         payload = {
             "kind": kind,
@@ -234,7 +234,7 @@ def preview(
             **decision_dict(decision, d), "deadlines": clocks, "payload": move.payload}
 
 
-def _check_consent_order(case: Case, valid: evidence.ValidEvidence, d: ProcessDefinition) -> None:
+def check_consent_order(case: Case, valid: evidence.ValidEvidence, d: ProcessDefinition) -> None:
     """A revocation needs a grant in force, and no decision may predate the one in force."""
     scope = valid.plain["scope"]
     latest = latest_consent(case.facts, scope)

@@ -69,6 +69,8 @@ def erase_case(ctx: ServiceContext, case_id: str, *, actor: str, reason: str) ->
         uow.store.destroy_key(case_id, now)
         uow.store.append(case, [ev], expected_version=expected, now=now)
         uow.cases.forget_pupil(case_id)
+        for parent in uow.parents.of_case(case_id):  # their rows are sealed with the destroyed key
+            uow.parents.remove(parent.id, now)  # and their links and sessions end with the case
         log_access(uow, actor=actor, role=user.role, action="case.erase",
                    cases=[(case_id, case.school)], purpose=None, at=now)
         uow.commit()

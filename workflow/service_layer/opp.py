@@ -220,8 +220,7 @@ def show(ctx: ServiceContext, case_id: str, *, actor: str, version: int | None =
     user = ctx.user(actor)
     with ctx.uow(write=False) as uow:
         case = ctx.load(uow, case_id, user)
-        d = ctx.definition_of(case)
-        spec = spec_of(d)
+        spec_of(ctx.definition_of(case))
         cipher = ctx.cipher(uow, case_id)
     events = version_events(case)
     if not events:
@@ -232,8 +231,17 @@ def show(ctx: ServiceContext, case_id: str, *, actor: str, version: int | None =
                        f"{', '.join(str(n) for n in sorted(events))})")
     record_access(ctx, actor=actor, action=action, cases=[(case_id, case.school)], purpose=purpose,
                   on_behalf_of=on_behalf_of)
-    ev = events[number]
-    p = ev.payload
+    return document(ctx, case, cipher, number)
+
+
+def document(ctx: ServiceContext, case: Case, cipher: CaseCipher, number: int) -> dict[str, Any]:
+    """OPP version `number` of `case` as the printed page and the portals show it (no access
+    record: the caller writes it, as the acting user or parent)."""
+    case_id = case.case_id
+    d = ctx.definition_of(case)
+    spec = spec_of(d)
+    events = version_events(case)
+    p = events[number].payload
     content = content_of(cipher, p)
     salt = cipher.derived(SALT_PURPOSE)
     checked = None if salt is None else content.hashes(case_id, number, salt) == (p["hash"], p["handelingsdeel_hash"])
@@ -267,7 +275,7 @@ def show(ctx: ServiceContext, case_id: str, *, actor: str, version: int | None =
         "missing_labels": [spec.label(m) for m in doc.missing(spec, content.present())],
         "parts": parts,
         "consents": [{"date": f.date.isoformat(), "status": f.fields.get("status"),
-                      "opp_version": f.fields.get("opp_version"),
+                      "opp_version": f.fields.get("opp_version"), "channel": f.fields.get("channel"),
                       "counts_for_this_version": f.fields.get("status") == "granted"
                       and f.fields.get("handelingsdeel_hash") == p["handelingsdeel_hash"]
                       and int(f.fields.get("opp_version") or 0) <= number} for f in consents],

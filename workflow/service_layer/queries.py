@@ -97,7 +97,7 @@ def case_view(case: Case, d: ProcessDefinition, cipher: CaseCipher,
         fields = {**p["fields"], **cipher.open_all(p["secret"])}
         items.append({
             "seq": ev.seq, "kind": p["kind"], "date": p["date"], "level": p["level"],
-            "state": p["state"], "actor": ev.actor, "recorded_at": ev.recorded_at.isoformat(),
+            "state": p["state"], "actor": ev.actor, "role": ev.role, "recorded_at": ev.recorded_at.isoformat(),
             "fields": fields, "kind_label": _kind_label(d, p["kind"]),
             "shown": shown_fields(d, p["kind"], fields),
         })

@@ -29,6 +29,9 @@ class MemoryDatabase:
         self.signin_links: dict[str, dict[str, Any]] = {}
         self.signin_flows: dict[str, dict[str, Any]] = {}
         self.throttle: dict[str, dict[str, Any]] = {}
+        self.parents: dict[str, Any] = {}  # ParentRow by id
+        self.parent_links: dict[str, dict[str, Any]] = {}
+        self.parent_sessions: dict[str, dict[str, Any]] = {}
         self.witness: list[Any] = []  # WitnessRoot, in id order
         self.witness_leaves: dict[str, list[tuple[int, int, str]]] = {}  # case -> (witness id, seq, hash)
         self.witness_timestamps: dict[int, Any] = {}

@@ -272,6 +272,44 @@ signin_throttle = Table(
 )
 
 
+# ---- parents and guardians on a case (migration 0017) -------------------------------------
+# A parent row per case; name and e-mail sealed with the case's key. Their sign-in links and
+# sessions are apart from the staff's: a parent is no user, and sees only the row's one case.
+
+case_parents = Table(
+    "case_parents", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(40), nullable=False),
+    Column("school", String(64), nullable=False),
+    Column("name", Text, nullable=False),  # sealed with the case's key
+    Column("email", Text, nullable=False),  # sealed with the case's key
+    Column("added_by", String(128), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+    Column("removed_at", UTCDateTime),
+    Index("ix_case_parents_case", "case_id"),
+)
+
+parent_links = Table(
+    "parent_links", metadata,
+    Column("id", String(64), primary_key=True),  # keyed hash of the link's token
+    Column("parent_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Index("ix_parent_links_parent", "parent_id"),
+)
+
+parent_sessions = Table(
+    "parent_sessions", metadata,
+    Column("id", String(64), primary_key=True),  # keyed hash of the cookie's token
+    Column("parent_id", String(32), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_parent_sessions_parent", "parent_id"),
+)
+
 # ---- witnessing outside the store (migration 0013) ----------------------------------------
 # One root a day over every case's head (workflow.domain.merkle), sent to witnesses outside the
 # system; the leaves that changed since the root before; an RFC 3161 token per root. All three

@@ -12,7 +12,7 @@ BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from,
 ends in, a `Reserve` (store.reserve) rather than the pool, for the same reason.
 
 Its repositories: `store` (the event store), `cases` (the case read model), `access_log`,
-`witness`, `users` and the web sign-in's `web_sessions`, `signin_links`, `oidc_flows` and
+`witness`, `users`, `parents` and the web sign-in's `web_sessions`, `signin_links`, `oidc_flows` and
 `throttle`, all on the same connection and transaction; all but the first are made when first
 asked for.
 """
@@ -29,6 +29,7 @@ from workflow.adapters.store.access_log import SqlAccessLog
 from workflow.adapters.store.cases import SqlCases
 from workflow.adapters.store.db import is_sqlite
 from workflow.adapters.store.eventstore import Driver, EventStore
+from workflow.adapters.store.parents import SqlParents
 from workflow.adapters.store.reserve import Kept, Reserve
 from workflow.adapters.store.signin import SqlOidcFlows, SqlSigninLinks, SqlThrottle, SqlWebSessions
 from workflow.adapters.store.users import SqlUsers
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self._users: SqlUsers | None = None
         self._signin: tuple[SqlWebSessions, SqlSigninLinks, SqlOidcFlows, SqlThrottle] | None = None
         self._witness: SqlWitnessLog | None = None
+        self._parents: SqlParents | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         engine = self._engine
@@ -132,6 +134,12 @@ class SqlUnitOfWork:
     @property
     def throttle(self) -> SqlThrottle:
         return self._signin_tables()[3]
+
+    @property
+    def parents(self) -> SqlParents:
+        if self._parents is None:
+            self._parents = SqlParents(self._connection)
+        return self._parents
 
     @property
     def witness(self) -> SqlWitnessLog:
@@ -231,6 +239,7 @@ class ConnectionUnit:
         self.oidc_flows = SqlOidcFlows(lambda: conn)
         self.throttle = SqlThrottle(lambda: conn)
         self.witness = SqlWitnessLog(lambda: conn)
+        self.parents = SqlParents(lambda: conn)
 
     def __enter__(self) -> ConnectionUnit:
         return self

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "web": "workflow.entrypoints.cli.web:web",
     "opp": "workflow.entrypoints.cli.opp:opp",
     "rod": "workflow.entrypoints.cli.rod:rod",
+    "parent": "workflow.entrypoints.cli.parents:parent",
     "backup": "workflow.entrypoints.cli.backup:backup",
     "restore": "workflow.entrypoints.cli.backup:restore",
 }
@@ -49,6 +50,7 @@ HELP: dict[str, str] = {
     "web": "De web-app starten (uvicorn; --host, --port).",
     "opp": "Het OPP: versies opstellen, tonen, afdrukken (PDF) en per doel evalueren.",
     "rod": "ROD: OPP-datums die de administratie moet registreren, en wat al is gedaan.",
+    "parent": "Ouders bij een casus: toevoegen, verwijderen, tonen (uitnodigen: op de casuspagina).",
     "backup": "Een back-up van de database maken (SQLite; PostgreSQL: pg_dump).",
     "restore": "Een back-up terugzetten, pas na audit verify.",
 }

@@ -19,9 +19,10 @@ from starlette.staticfiles import StaticFiles
 from workflow.adapters.logs import get_logger
 from workflow.adapters.web_settings import WebSettings
 from workflow.domain.errors import Conflict, NotFound, PassendError, Refused
-from workflow.entrypoints.web.guard import PRE_COOKIE, SESSION_COOKIE, SignInRequired, protect
+from workflow.entrypoints.web.guard import PARENT_COOKIE, PRE_COOKIE, SESSION_COOKIE, SignInRequired, protect
 from workflow.entrypoints.web.security import SecurityHeaders, cookie_name
 from workflow.entrypoints.web.webcontext import WebContext
+from workflow.service_layer.parents import ParentSessions
 from workflow.service_layer.signin.flows import Flows
 from workflow.service_layer.signin.links import Links
 from workflow.service_layer.signin.sessions import Sessions
@@ -58,6 +59,8 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
         newcase,
         oidc,
         opppage,
+        parentadmin,
+        parentpages,
         signin,
         work,
     )
@@ -80,6 +83,7 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
         links=Links(engine, minutes=settings.link_minutes), codes=Codes(engine), flows=Flows(engine),
         oidc=oidc_client, session_cookie=cookie_name(SESSION_COOKIE, settings.secure),
         pre_cookie=cookie_name(PRE_COOKIE, settings.secure),
+        parent_sessions=ParentSessions(engine), parent_cookie=cookie_name(PARENT_COOKIE, settings.secure),
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(signin.router)
@@ -93,6 +97,8 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(opppage.router)
     app.include_router(directie.router)
     app.include_router(audit.router)
+    app.include_router(parentadmin.router)  # the IB's parents on the case page
+    app.include_router(parentpages.router)  # the parents' own pages, under /ouder
     _error_pages(app)
     return app
 

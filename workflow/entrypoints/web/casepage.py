@@ -34,12 +34,15 @@ from workflow.entrypoints.web import (
 from workflow.entrypoints.web.diagram import svg
 from workflow.entrypoints.web.guard import context, is_read_only, signed_in, writer
 from workflow.entrypoints.web.pages import ROLE_NAMES, render
-from workflow.service_layer import cases, queries
+from workflow.service_layer import cases, parents, queries
 
 router = APIRouter()
 CONFLICT = ("Iemand anders heeft deze casus intussen gewijzigd. Er is niets opgeslagen. "
             "Hieronder staat de nieuwe stand: kijk of uw wijziging nog nodig is.")
-DONE = {"vastgelegd": "Vastgelegd: {}.", "stap": "Gedaan: {}.", "geopend": "De casus is geopend."}
+DONE = {"vastgelegd": "Vastgelegd: {}.", "stap": "Gedaan: {}.", "geopend": "De casus is geopend.",
+        "ouder": "De ouder staat nu bij deze leerling. Nodig de ouder uit om mee te lezen.",
+        "uitgenodigd": "De uitnodiging is verstuurd. De link werkt 7 dagen, één keer.",
+        "verwijderd": "De ouder staat niet meer bij deze leerling. Een link of sessie van die ouder werkt niet meer."}
 
 
 def _version(value: Any) -> int:
@@ -61,7 +64,8 @@ def _definition(request: Request, view: dict[str, Any]) -> Any:
 
 
 def show(request: Request, user: User, case_id: str, status: int = 200, *, notice: str | None = None,
-         alert: str | None = None, reasons: list[str] | None = None, form: dict[str, Any] | None = None) -> Response:
+         alert: str | None = None, reasons: list[str] | None = None, form: dict[str, Any] | None = None,
+         parent_form: dict[str, Any] | None = None) -> Response:
     """The case page (every render is a read of the case, and logged as one)."""
     engine = context(request).engine
     try:
@@ -88,12 +92,16 @@ def show(request: Request, user: User, case_id: str, status: int = 200, *, notic
                       "fixed": {forms.PARAM + k: v for k, v in o["params"].items()}})
     by_seq = {e["seq"]: e for e in view["evidence"]}
     moves = {h["seq"]: h for h in view["history"]}
+    # The parents on the case, for whoever may record their consent (the IB): the "Ouders" section.
+    manages = not read_only and not view["closed_at"] and user.role in d.evidence_roles.get("consent", frozenset())
+    roster = parents.listing(engine, case_id, actor=user.id) if manages else []
     gedaan = request.query_params.get("gedaan")
     if notice is None and gedaan in DONE:
         notice = DONE[gedaan].format(request.query_params.get("wat", "")[:80])
     return render(request, "case.html", status, nav="leerlingen", c=view, d=d, steps=steps,
                   recordable=recordable, by_seq=by_seq, moves=moves, notice=notice, alert=alert,
-                  reasons=reasons or [], role_names=ROLE_NAMES,
+                  reasons=reasons or [], role_names=ROLE_NAMES, manages_parents=manages, parents=roster,
+                  parent_form=parent_form or {"values": {}, "errors": {}},
                   school_name=engine.config.schools[view["school"]].name
                   if view["school"] in engine.config.schools else view["school"])
 

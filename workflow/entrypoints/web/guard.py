@@ -10,6 +10,10 @@ session's own secret (a synchroniser token), or, before sign-in, a token bound t
 pre-session cookie. Without it: 403, and nothing ran. A read-only role (the process definition's
 `read_only_roles`: directeur, auditor) gets 403 on every such request but sign-out, whatever the
 route; templates get `read_only` to leave write controls out.
+
+The parents' pages (under /ouder) have a session of their own (`parent_session`: its own
+cookie, workflow.service_layer.parents): their POSTs carry that session's CSRF secret (or,
+before sign-in, the pre-session token), and a staff session counts for nothing there.
 """
 
 from __future__ import annotations
@@ -24,17 +28,21 @@ from starlette.requests import Request
 
 from workflow.adapters.config import User
 from workflow.entrypoints.web.webcontext import context
+from workflow.service_layer.parents import ParentSession
 from workflow.service_layer.signin.sessions import WebSession
 
 __all__ = [  # `context` too: route modules have long taken it from here
     "API_PREFIX", "PRE_COOKIE", "READ_ONLY_POSTS", "SAFE_METHODS", "SESSION_COOKIE", "SignInRequired", "context",
-    "current_session", "is_read_only", "new_pre_cookie", "pre_token", "protect", "signed_in", "writer",
+    "current_session", "is_read_only", "new_pre_cookie", "parent_session", "pre_token", "protect", "signed_in",
+    "writer",
 ]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_POSTS = frozenset({"/uitloggen"})
 API_PREFIX = "/api/"  # bearer tokens only, never the session cookie: no CSRF there
 SESSION_COOKIE = "passend"
 PRE_COOKIE = "passend-pre"
+PARENT_COOKIE = "passend-ouder"
+PARENT_PREFIX = "/ouder"  # the parents' pages: their own session and CSRF secret, no staff session
 
 
 class SignInRequired(Exception):
@@ -47,6 +55,15 @@ def current_session(request: Request) -> WebSession | None:
         web = context(request)
         request.state.session = web.sessions.resolve(request.cookies.get(web.session_cookie))
     session: WebSession | None = request.state.session
+    return session
+
+
+def parent_session(request: Request) -> ParentSession | None:
+    """The live parent session of this request's parent cookie, read once per request."""
+    if not hasattr(request.state, "parent_session"):
+        web = context(request)
+        request.state.parent_session = web.parent_sessions.resolve(request.cookies.get(web.parent_cookie))
+    session: ParentSession | None = request.state.parent_session
     return session
 
 
@@ -91,6 +108,12 @@ async def protect(request: Request) -> None:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             sent = (await request.form()).get("csrf")
+    if request.url.path == PARENT_PREFIX or request.url.path.startswith(PARENT_PREFIX + "/"):
+        parent = await run_in_threadpool(parent_session, request)
+        expected = parent.csrf if parent is not None else pre_token(request)
+        if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise HTTPException(403, "Dit formulier is verlopen of komt niet van passend. Laad de pagina opnieuw.")
+        return
     session = await run_in_threadpool(current_session, request)
     expected = session.csrf if session is not None else pre_token(request)
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):

@@ -17,9 +17,6 @@ guard.protect and `writer`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -32,6 +29,7 @@ from workflow.domain.errors import BadInput, Conflict, PassendError, Refused
 from workflow.entrypoints.web.casepage import CONFLICT, not_theirs
 from workflow.entrypoints.web.guard import context, is_read_only, signed_in, writer
 from workflow.entrypoints.web.pages import render
+from workflow.entrypoints.web.security import printable_csp
 from workflow.service_layer import opp, opp_print
 
 router = APIRouter()
@@ -176,17 +174,7 @@ def printable(request: Request, case_id: str, user: Annotated[User, Depends(sign
         name = f"OPP-{case_id}-versie-{result['opp_version']}.pdf"
         return Response(result["document"], media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    csp = printable_csp(result["document"].decode("utf-8"))
     return Response(result["document"], media_type="text/html; charset=utf-8",
-                    headers={"Cache-Control": "no-store", "Content-Security-Policy": print_csp(result["document"])})
+                    headers={"Cache-Control": "no-store", "Content-Security-Policy": csp})
 
-
-def print_csp(html: bytes) -> str:
-    """The printable OPP is one self-contained file (it is also saved and mailed), so its style
-    sits in the page: allowed by its hash alone, and nothing else may load or run."""
-    hashes = []
-    for match in re.finditer(rb"<style>(.*?)</style>", html, re.S):
-        digest = base64.b64encode(hashlib.sha256(match.group(1)).digest()).decode("ascii")
-        hashes.append(f"'sha256-{digest}'")
-    styles = " ".join(hashes) or "'none'"
-    return (f"default-src 'none'; style-src {styles}; "
-            "frame-ancestors 'none'; form-action 'none'; base-uri 'none'")

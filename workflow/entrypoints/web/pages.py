@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from workflow.entrypoints.web.guard import current_session, is_read_only, new_pre_cookie, pre_token
+from workflow.entrypoints.web.guard import current_session, is_read_only, new_pre_cookie, parent_session, pre_token
 from workflow.entrypoints.web.security import set_cookie
 from workflow.entrypoints.web.webcontext import context
 from workflow.messages import text
@@ -19,7 +19,7 @@ from workflow.service_layer.dashboard import AUDIT_ROLES, DIRECTIE_ROLES
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 TEMPLATES.env.globals["t"] = text  # a page's wording from the catalog: {{ t("web.…") }}
 ROLE_NAMES = {"ib": "intern begeleider (IB)", "leerkracht": "leerkracht", "directeur": "directeur",
-              "auditor": "auditor"}
+              "auditor": "auditor", "ouder": "ouder"}
 
 
 def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -51,6 +51,27 @@ def render(request: Request, name: str, status: int = 200, **values: Any) -> HTM
         "oidc_label": web.settings.oidc.label if web.settings.oidc else None,
         **values,
     }
+    response = TEMPLATES.TemplateResponse(request, name, page, status_code=status)
+    if new_cookie is not None:
+        set_cookie(response, web.pre_cookie, new_cookie, secure=web.settings.secure)
+    return response
+
+
+def render_parent(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """A parent's page: the CSRF token of the parent's session (or the pre-session's), nothing
+    of a staff session that may be open in the same browser."""
+    web = context(request)
+    session = parent_session(request)
+    new_cookie = None
+    if session is not None:
+        csrf: str | None = session.csrf
+    else:
+        csrf = pre_token(request)
+        if csrf is None:
+            new_cookie = new_pre_cookie()
+            csrf = pre_token(request, new_cookie)
+    page = {"user": None, "read_only": False, "may_open": False, "csrf": csrf, "signed_in": session is not None,
+            **values}
     response = TEMPLATES.TemplateResponse(request, name, page, status_code=status)
     if new_cookie is not None:
         set_cookie(response, web.pre_cookie, new_cookie, secure=web.settings.secure)

@@ -9,6 +9,9 @@ Domain, Path=/) when the app is served over https (`[web] secure_cookies`).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +29,7 @@ HEADERS = {
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
 STATIC_PREFIX = "/static/"
+STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
 
 class SecurityHeaders:
@@ -78,3 +82,14 @@ def client_ip(request: Request) -> str:
     uvicorn trusts only from `--forwarded-allow-ips`)."""
     client: Any = request.client
     return str(client.host) if client is not None else "onbekend"
+
+
+def printable_csp(html: str) -> str:
+    """The CSP of a self-contained printable page (the OPP, which is also saved and mailed, so
+    its style sits in the page): exactly its own <style> blocks, allowed by their hashes, and
+    nothing else may load, run or submit."""
+    hashes = ["'sha256-" + base64.b64encode(hashlib.sha256(m.encode("utf-8")).digest()).decode("ascii") + "'"
+              for m in STYLE.findall(html)]
+    styles = " ".join(hashes) or "'none'"
+    return (f"default-src 'none'; style-src {styles}; frame-ancestors 'none'; base-uri 'none'; "
+            "form-action 'none'")

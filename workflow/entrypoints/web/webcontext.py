@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from workflow.adapters.oidc import OidcClient
     from workflow.adapters.web_settings import WebSettings
     from workflow.service_layer.engine import Engine
+    from workflow.service_layer.parents import ParentSessions
     from workflow.service_layer.signin.flows import Flows
     from workflow.service_layer.signin.links import Links
     from workflow.service_layer.signin.sessions import Sessions
@@ -37,6 +38,8 @@ class WebContext:
     oidc: OidcClient | None
     session_cookie: str
     pre_cookie: str
+    parent_sessions: ParentSessions
+    parent_cookie: str
 
 
 def context(request: Request) -> WebContext:

@@ -24,6 +24,7 @@ from workflow.domain.case import Case
 from workflow.domain.definition import DefinitionRegistry
 from workflow.domain.errors import NotFound, PassendError, Refused
 from workflow.domain.events import Event, restore_event
+from workflow.domain.evidence import by_parent_online
 from workflow.domain.instants import SCHOOL_TZ, as_utc, iso_utc, local_date
 from workflow.messages import render_all
 from workflow.service_layer.context import ServiceContext
@@ -120,7 +121,8 @@ def replay_events(
             _recheck(out, case, d, ev)
         elif ev.type == "evidence_recorded":
             kind = p.get("kind")
-            if ev.role not in d.evidence_roles.get(str(kind), frozenset()):
+            if ev.role not in d.evidence_roles.get(str(kind), frozenset()) \
+                    and not by_parent_online(ev.role, str(kind), p.get("fields") or {}):
                 out.refused.append(_refusal(ev, f"record {kind}", [f"rol '{ev.role}' mag geen '{kind}' vastleggen"]))
             if case.closed:
                 out.refused.append(_refusal(ev, f"record {kind}", ["de casus was al afgesloten"]))

@@ -1,0 +1,67 @@
+"""`passend parent add | remove | list`: the parents and guardians on a case.
+
+Inviting a parent (a sign-in link by e-mail) is done on the case page of the web app, which
+knows the address the link must point to; see docs/parents.md.
+"""
+
+from __future__ import annotations
+
+import click
+
+from workflow.entrypoints.cli import nl
+from workflow.entrypoints.cli.main import State, emit, json_option
+
+
+@click.group(cls=nl.Group)
+def parent() -> None:
+    """Ouders en verzorgers bij een casus: toevoegen, verwijderen, tonen."""
+
+
+@parent.command("add")
+@click.argument("case_id", metavar="CASUS")
+@click.option("--name", required=True, metavar="NAAM", help="De naam van de ouder of verzorger.")
+@click.option("--email", required=True, metavar="ADRES", help="Het e-mailadres (voor de uitnodiging).")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit doet (de IB).")
+@json_option
+@click.pass_obj
+def add(state: State, case_id: str, name: str, email: str, actor: str) -> None:
+    """Zet een ouder of verzorger bij de casus (naam en adres versleuteld bewaard)."""
+    from workflow.service_layer import parents
+
+    parents.add(state.engine(), case_id, actor=actor, name=name, email=email)
+    emit({"case_id": case_id, "added": True}, f"{case_id}: ouder toegevoegd; nodig de ouder uit op de casuspagina")
+
+
+@parent.command("remove")
+@click.argument("case_id", metavar="CASUS")
+@click.option("--email", required=True, metavar="ADRES", help="Het e-mailadres van de ouder.")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit doet (de IB).")
+@json_option
+@click.pass_obj
+def remove(state: State, case_id: str, email: str, actor: str) -> None:
+    """Haal een ouder weg bij de casus: een link of sessie van die ouder werkt meteen niet meer."""
+    from workflow.domain.errors import NotFound
+    from workflow.service_layer import parents
+
+    engine = state.engine()
+    wanted = email.strip().lower()
+    found = [p for p in parents.listing(engine, case_id, actor=actor) if p.email == wanted]
+    if not found:
+        raise NotFound(f"{case_id}: geen ouder met dit e-mailadres")
+    parents.remove(engine, case_id, found[0].id, actor=actor)
+    emit({"case_id": case_id, "removed": True}, f"{case_id}: ouder verwijderd")
+
+
+@parent.command("list")
+@click.argument("case_id", metavar="CASUS")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie kijkt.")
+@json_option
+@click.pass_obj
+def list_(state: State, case_id: str, actor: str) -> None:
+    """Toon de ouders bij de casus: naam, e-mailadres, sinds wanneer."""
+    from workflow.service_layer import parents
+
+    rows = parents.listing(state.engine(), case_id, actor=actor)
+    emit([{"name": p.name, "email": p.email, "added_at": p.added_at.isoformat()} for p in rows],
+         "\n".join(f"{p.name} <{p.email}>, sinds {p.added_at.date().isoformat()}" for p in rows)
+         or f"{case_id}: geen ouders")
