@@ -4,8 +4,9 @@
 Importing `holidays` costs most of a second (it loads every country it knows). A command-line
 process runs one command, and any step that moves a due day off a non-school day needs the
 calendar, so without this every such command would pay it. The file maps `version:region:year`
-to the dates, where `version` is the installed `holidays` release (read from its metadata, not
-by importing it): a new release, which may correct a year's dates, is computed afresh. A file
+to the dates, where `version` identifies the installed `holidays` (its package file's path, size
+and time, read without importing it): a new release, which may correct a year's dates, is
+computed afresh. A file
 that is missing, unreadable or not ours is ignored and rewritten; where it cannot be written
 (a read-only home, say) the holidays are computed as before. Only dates are in it, nothing of
 a school or a pupil.
@@ -14,11 +15,12 @@ a school or a pupil.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib.util
 import json
 import os
 import tempfile
 import threading
-from importlib import metadata
 from pathlib import Path
 
 from workflow.domain.calendar import HolidaySource, compute_holidays
@@ -37,10 +39,18 @@ def default_folder() -> Path:
 
 
 def holidays_version() -> str:
+    """Which installed `holidays` this is, without importing it (that is the point) and without
+    `importlib.metadata` (which costs ~40 ms here): its package file's path, size and time, which
+    change whenever it is installed again, in another version or place."""
+    spec = importlib.util.find_spec("holidays")
+    if spec is None or spec.origin is None:
+        return "missing"
     try:
-        return metadata.version("holidays")
-    except metadata.PackageNotFoundError:
+        st = os.stat(spec.origin)
+    except OSError:
         return "unknown"
+    ident = f"{spec.origin}|{st.st_size}|{st.st_mtime_ns}"
+    return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
 
 
 class HolidayCache:
