@@ -343,3 +343,54 @@ def test_a_broken_definition_file_stops_only_its_own_version(tmp_path: Path, db_
         engine.record("signal", old, actor=LK, area="lezen", note="n")
     assert "passend_po_v1.toml" in exc.value.message and "(line " in exc.value.message
     engine.store.dispose()
+
+
+@pytest.mark.parametrize("digest", [False, True])
+def test_a_closed_cases_rod_end_date_is_reminded_and_listed_until_registered(
+        tmp_path: Path, db_url: str, digest: bool) -> None:
+    """The OPP's end date arises when the case closes; its ROD clock outlives the case: the
+    reminder goes out on a tick (also the digest's tick), Mijn werk lists it, and registering
+    it stops both."""
+    from tests.reminders_support import smtp_extra, smtp_server
+    from workflow.bootstrap import reminder_service
+    from workflow.service_layer import worklist
+
+    with smtp_server() as (port, inbox):
+        engine, clock = v2_engine(tmp_path, db_url, extra=smtp_extra(port, digest=digest))
+        try:
+            cid = to_adopted(engine, clock)
+            rod.mark(engine, cid, actor=IB, which="start", registered_on=engine.today())
+            clock.advance(days=10)
+            engine.fire(cid, "close", actor=IB, params={"reason": "verhuisd"})
+            closed_on = engine.today()
+            view = engine.case(cid, actor=IB)
+            assert [d["name"] for d in view["deadlines"]] == ["rod_registratie"]
+            service = reminder_service(engine, clock)
+
+            def at(days: int) -> dict[str, int]:
+                clock.now = dt.datetime.combine(closed_on + dt.timedelta(days=days), dt.time(8, 0),
+                                                tzinfo=dt.UTC)
+                return service.tick()
+
+            at(1)
+            sent_before = len(inbox.messages())
+
+            def listed() -> list[str]:
+                return [i.case_id for w in worklist.my_work(engine, actor=IB) for i in w.due_week + w.overdue]
+
+            # four weeks, reminded one week before: the 21st day (or the school day before it)
+            for day in range(14, 25):
+                at(day)
+            assert cid in listed()  # on Mijn werk: due this week
+            reminders = [m for m in inbox.messages()[sent_before:] if "ROD" in m.get_body(("plain",)).get_content()]
+            assert len(reminders) == 1, [m["Subject"] for m in inbox.messages()]
+            assert "Sanne" not in reminders[0]["Subject"]
+            rod.mark(engine, cid, actor=IB, which="end", registered_on=engine.today())
+            assert engine.case(cid, actor=IB)["deadlines"] == [] and cid not in listed()
+            count = len(inbox.messages())
+            for day in range(25, 40):
+                at(day)
+            assert not [m for m in inbox.messages()[count:] if "ROD" in m.get_body(("plain",)).get_content()]
+            _sound(engine)
+        finally:
+            engine.store.dispose()

@@ -415,7 +415,9 @@ class CaseReadModel(Protocol):
     def heads_of(self, case_ids: Sequence[str]) -> dict[str, CaseHead]: ...
 
     def open_ids(self, *, after: str, size: int) -> list[str]:
-        """Ids of open cases after `after`, in id order: one page of a keyset scan."""
+        """Ids of the cases the planner and the work list follow, after `after`, in id order (one
+        page of a keyset scan): the open cases, and closed ones that still have a next action day
+        (a clock that outlives the case: an OPP date to register in ROD)."""
 
     def due_by_next_action(self, *, through: dt.date, after: tuple[dt.date, str], size: int
                            ) -> list[tuple[dt.date, str]]:

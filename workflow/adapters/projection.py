@@ -18,10 +18,12 @@ from workflow.domain.errors import IntegrityError, NotFound
 if TYPE_CHECKING:
     from workflow.domain.case import Case
     from workflow.domain.events import Event
+    from workflow.domain.worklist import Worklist
 
 
-def projection_values(case: Case, now: dt.datetime) -> dict[str, Any]:
-    """Every column of the case's `cases` row but `pupil_index` (set only when it is opened)."""
+def projection_values(case: Case, now: dt.datetime, worklist: Worklist | None = None) -> dict[str, Any]:
+    """Every column of the case's `cases` row but `pupil_index` (set only when it is opened);
+    `worklist`: the case's derived work list, when the store keeps one."""
     evs = case.events
     last = evs[-1]
     entered = case.facts.entries[-1].seq if case.facts.entries else 1
@@ -48,7 +50,9 @@ def projection_values(case: Case, now: dt.datetime) -> dict[str, Any]:
         "updated_at": now,
         "closed_at": case.closed_at,
         "close_reason": case.close_reason,
-        "next_action_on": None if case.closed else LOOK_NOW,
+        # A closed case has nothing more to remind of, unless a clock of it outlives it (an OPP
+        # date still to register in ROD: DeadlineDef.outlives_case), which its work list shows.
+        "next_action_on": LOOK_NOW if not case.closed or (worklist is not None and worklist.deadlines) else None,
         "planned_on": None,
     }
 

@@ -70,6 +70,13 @@ class DeadlineDef:
     meeting: bool = False
 
     @property
+    def outlives_case(self) -> bool:
+        """Whether this clock keeps running after the case closes. Only the ROD registration
+        does: closing the case is what gives an OPP its end date, which the school must still
+        register (one clock per date, stopped by registering it)."""
+        return self.start == "rod"
+
+    @property
     def due_text(self) -> str:
         return SCHOOL_YEAR_END if self.due is None else self.due.text
 

@@ -122,11 +122,13 @@ def running(case: Case, definition: ProcessDefinition, today: dt.date,
     With the school's `calendar`, a due day outside school days moves to the last school day
     before it (31 July, in the summer holiday, becomes the last day of school); the reminders
     count back from that day. Without one, due days are the rule's calendar days (the audit's
-    compliance report judges the law's days)."""
-    if case.closed or definition.states[case.state].final:
-        return []
+    compliance report judges the law's days). A closed case runs only the clocks that outlive
+    it (DeadlineDef.outlives_case: the ROD registration of the OPP's end date)."""
+    ended = case.closed or definition.states[case.state].final
     out: list[Running] = []
     for dd in definition.deadlines:
+        if ended and not dd.outlives_case:
+            continue
         for anchor_key, mark, restarted in _starts(case, dd):
             if _stopped(case, dd, mark, anchor_key):
                 continue

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
+from workflow.domain import rod
 from workflow.domain.case import Case, Decision
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.instants import local_date
@@ -34,7 +35,7 @@ OK, SOON, OVERDUE = "ok", "soon", "overdue"
 STATUSES = (OK, SOON, OVERDUE)
 # Bumped whenever what `derive` computes changes: a store built by an older version is rebuilt
 # by `passend init` (service_layer.worklist.ensure_built).
-VERSION = 2  # 2: due days moved off non-school days by the school's calendar
+VERSION = 3  # 2: due days moved off non-school days by the school's calendar; 3: a closed case's ROD clocks
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def _awaits_parents(r: Reason) -> bool:
 def derive(case: Case, d: ProcessDefinition, role: str, calendar: dl.SchoolDays | None = None) -> Worklist:
     """The case's work list as of its last event; with the school's `calendar`, due days outside
     school days are moved to the school day before, as the reminders and the case page have them."""
-    if case.closed or not case.events:
+    if not case.events:
         return EMPTY
     today = local_date(case.events[-1].recorded_at)
     rows = []
@@ -130,7 +131,11 @@ def derive(case: Case, d: ProcessDefinition, role: str, calendar: dl.SchoolDays 
             deadline=r.name, anchor=r.anchor, started_on=r.started, due_on=r.due, lead_days=lead_days(r.definition),
             # a paused clock counts the rule's calendar days left; only a running one has a school day
             paused_left=(r.key_due - today).days if r.paused else None))
-    waiting = waiting_for_consent(domain.options(case, d, role)) if _may_wait(d, case.state) else []
+    # A closed case waits for nobody; its rows are the clocks that outlive it (ROD), if any.
+    waiting = waiting_for_consent(domain.options(case, d, role)) \
+        if not case.closed and _may_wait(d, case.state) else []
+    if not rows and not waiting:
+        return EMPTY
     return Worklist(tuple(rows), tuple(waiting))
 
 
@@ -175,7 +180,7 @@ class Deriver:
         return f"v{VERSION};roles={','.join(self._roles)};calendars={self._calendar_key}"
 
     def __call__(self, case: Case) -> Worklist:
-        if case.closed:
+        if case.closed and not rod.unregistered(case):  # the only clock a closed case can run
             return EMPTY
         d: ProcessDefinition = self._registry.get(case.process_id, case.process_version)  # type: ignore[attr-defined]
         role = self._role_of.get(d.key)

@@ -66,7 +66,8 @@ class MemoryCases:
                 for cid in case_ids if (r := self._db.cases.get(cid)) is not None}
 
     def open_ids(self, *, after: str, size: int) -> list[str]:
-        return sorted(cid for cid, r in self._db.cases.items() if r["closed_at"] is None and cid > after)[:size]
+        return sorted(cid for cid, r in self._db.cases.items()
+                      if (r["closed_at"] is None or r["next_action_on"] is not None) and cid > after)[:size]
 
     def due_by_next_action(self, *, through: dt.date, after: tuple[dt.date, str], size: int
                            ) -> list[tuple[dt.date, str]]:

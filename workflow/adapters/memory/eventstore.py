@@ -48,7 +48,7 @@ class MemoryEventStore:
         if not new:
             return
         db, j = self._db, self._j
-        values = projection_values(case, now)
+        values = projection_values(case, now, self._derive(case) if self._derive is not None else None)
         if expected_version == 0:
             if case.case_id in db.cases or case.case_id in db.events:
                 raise Conflict(LOST)
@@ -90,7 +90,9 @@ class MemoryEventStore:
                 raise Conflict(LOST)
             self._j.put(self._db.events, c.case.case_id, [_raw(e) for e in c.case.events])
             self._j.put(self._db.cases, c.case.case_id, {
-                **projection_values(c.case, c.case.events[-1].recorded_at), "pupil_index": c.pupil_index})
+                **projection_values(c.case, c.case.events[-1].recorded_at,
+                                    self._derive(c.case) if self._derive is not None else None),
+                "pupil_index": c.pupil_index})
             self.refresh_worklist(c.case)
 
     def raw_batches(self, *, schools: Sequence[str] | None = None, case_id: str | None = None,

@@ -127,7 +127,8 @@ class SqlCases:
 
     # ---- the reminder planner's work ---------------------------------------------------------
     def open_ids(self, *, after: str, size: int) -> list[str]:
-        q = (select(cases.c.case_id).where(cases.c.closed_at.is_(None), cases.c.case_id > after)
+        q = (select(cases.c.case_id).where(or_(cases.c.closed_at.is_(None), cases.c.next_action_on.is_not(None)),
+                                           cases.c.case_id > after)
              .order_by(cases.c.case_id).limit(size))
         return [r[0] for r in self.conn.execute(q)]
 

@@ -243,13 +243,14 @@ class EventStore:
         """Store `new` (already folded into `case`) and bring the projection up to date."""
         if not new:
             return
-        values = projection_values(case, now)
+        worklist = self._derive(case) if self._derive is not None else None
+        values = projection_values(case, now, worklist)
         if expected_version == 0:
             self.conn.execute(_INSERT_EVENT, [event_values(e) for e in new])
             values["pupil_index"] = pupil_index
             self.conn.execute(_INSERT_CASE, values)
-            if self._derive is not None:
-                _worklist.sync(self.driver, case.case_id, case.school, self._derive(case), fresh=True)
+            if worklist is not None:
+                _worklist.sync(self.driver, case.case_id, case.school, worklist, fresh=True)
             return
         drv = self.driver
         try:
@@ -272,8 +273,8 @@ class EventStore:
             raise Conflict(
                 f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
             )
-        if self._derive is not None:
-            _worklist.sync(drv, case.case_id, case.school, self._derive(case), fresh=False)
+        if worklist is not None:
+            _worklist.sync(drv, case.case_id, case.school, worklist, fresh=False)
 
     def refresh_worklist(self, case: Case) -> None:
         if self._derive is not None:
@@ -293,12 +294,14 @@ class EventStore:
             for c in batch
         ])
         self.conn.execute(_INSERT_EVENT, [event_values(e) for c in batch for e in c.case.events])
+        derive = self._derive
+        worklists = [derive(c.case) if derive is not None else None for c in batch]
         rows = []
-        for c in batch:
-            values = projection_values(c.case, c.case.events[-1].recorded_at)
+        for c, worklist in zip(batch, worklists, strict=True):
+            values = projection_values(c.case, c.case.events[-1].recorded_at, worklist)
             values["pupil_index"] = c.pupil_index
             rows.append(values)
         self.conn.execute(_INSERT_CASE, rows)
-        if self._derive is not None:
-            derive = self._derive
-            _worklist.insert_many(self.conn, [(c.case.case_id, c.case.school, derive(c.case)) for c in batch])
+        if derive is not None:
+            _worklist.insert_many(self.conn, [(c.case.case_id, c.case.school, w)
+                                              for c, w in zip(batch, worklists, strict=True) if w is not None])

@@ -141,7 +141,7 @@ def stale(case: Case, definition: ProcessDefinition, cal: SchoolCalendar,
     `audit replay`). A day earlier than needed only costs a fold and is fine; LOOK_NOW always is.
     The time of day of the last planning is not stored, so actions on `planned_on` itself are
     not checked."""
-    if case.closed:
+    if case.closed and not any(dd.outlives_case for dd in definition.deadlines):
         return None if next_on is None else f"next_action_on is {next_on}, maar de casus is gesloten"
     if next_on == LOOK_NOW:
         return None
