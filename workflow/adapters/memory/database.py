@@ -29,6 +29,7 @@ class MemoryDatabase:
         self.signin_links: dict[str, dict[str, Any]] = {}
         self.signin_flows: dict[str, dict[str, Any]] = {}
         self.throttle: dict[str, dict[str, Any]] = {}
+        self.api_tokens: dict[str, Any] = {}  # name -> TokenRecord
         self.witness: list[Any] = []  # WitnessRoot, in id order
         self.witness_leaves: dict[str, list[tuple[int, int, str]]] = {}  # case -> (witness id, seq, hash)
         self.witness_timestamps: dict[int, Any] = {}
