@@ -132,7 +132,8 @@ class Timeline(BaseModel):
 
 
 class NewCase(_In):
-    pupil: str = Field(min_length=1, max_length=64, description="the school's pupil reference")
+    pupil: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$",
+                       description="the school's pupil reference")
     school: str = Field(min_length=1, max_length=64)
     group: int | None = Field(default=None, ge=1, le=8)
     name: str | None = Field(default=None, min_length=1, max_length=200)

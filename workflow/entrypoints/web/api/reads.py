@@ -15,7 +15,7 @@ personal data and is not logged, as on the pages.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from starlette.requests import Request
@@ -28,17 +28,19 @@ from workflow.service_layer import queries, worklist
 
 router = APIRouter(responses={k: v for k, v in DOCUMENTED.items() if k in (400, 401, 404, 500)})
 Text = Annotated[str | None, Query(max_length=64)]
+Cursor = Annotated[str | None, Query(pattern=r"^\d{8}T\d{12}_[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
+                                     description="a page's `next` (as after) or `previous` (as before)")]
+Deadline = Literal["ok", "soon", "overdue", "none", "week"]
+assert set(Deadline.__args__) == set(worklist.DEADLINE_FILTERS)  # type: ignore[attr-defined]
 
 
 @router.get("/cases", response_model=CaseloadPage, summary="The caseload of the token's schools")
 def list_cases(request: Request, user: Reader, school: Text = None, state: Text = None,
                level: Annotated[int | None, Query(ge=0, le=99, description="a niveau")] = None,
                group: Annotated[int | None, Query(ge=1, le=8)] = None,
-               deadline: Annotated[str | None, Query(max_length=16,
-                                                     description=", ".join(worklist.DEADLINE_FILTERS))] = None,
+               deadline: Annotated[Deadline | None, Query()] = None,
                waiting: bool = False, closed: bool = False,
-               pupil: Text = None, after: Annotated[str | None, Query(max_length=80)] = None,
-               before: Annotated[str | None, Query(max_length=80)] = None,
+               pupil: Text = None, after: Cursor = None, before: Cursor = None,
                size: Annotated[int, Query(ge=1, le=worklist.PAGE_MAX)] = worklist.PAGE) -> Any:
     return worklist.caseload(
         context(request).engine, actor=user.id, school=school, state=state, level=level, group=group,
