@@ -117,7 +117,7 @@ def authenticate(ctx: _Context, secret: str | None) -> User | None:
         record = uow.api_tokens.by_hash(wanted)
     if record is None or not hmac.compare_digest(record.token_hash.encode(), wanted.encode()) or not record.active:
         return None
-    if record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY:
+    if not ctx.store.read_only and (record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY):
         with ctx.store.uow() as uow:
             uow.api_tokens.touch(record.name, now)
             uow.commit()
