@@ -116,6 +116,7 @@ def test_reading_a_case_shows_its_steps_and_writes_an_access_record_for_the_toke
     before = counts(engine)
     r = sis.get(f"{API}/cases/{cid}")
     assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"  # personal data: never kept by a proxy or a client cache
     case = r.json()
     assert case["case_id"] == cid and case["pupil"] == "LL-1" and case["version"] == 1 and case["level"] == 1
     escalate = next(s for s in case["steps"] if s["trigger"] == "escalate")
@@ -255,3 +256,34 @@ def test_token_commands_and_their_exit_codes(cli: Any) -> None:
     r = cli("token", "revoke", "niemand")
     assert r.code == 2 and "onbekende token" in r.err
     assert "Trek een token in" in cli("token", "revoke", "--help").out
+
+
+def test_no_pupil_data_reaches_the_logs(sis: TestClient, engine: Engine) -> None:
+    import io
+
+    import structlog
+
+    from workflow.adapters.logs import configure
+
+    secret_name, secret_note, secret_ref = "Marijke Zeldzaam", "bijt-klasgenoten-4411", "PUPREF-77x"
+    stream = io.StringIO()
+    configure("info", json=True, stream=stream)
+    try:
+        r = sis.post(f"{API}/cases", json={"pupil": secret_ref, "school": "de-linde", "name": secret_name})
+        cid = r.json()["case_id"]
+        sis.post(f"{API}/cases/{cid}/evidence", json={"kind": "signal", "expected_version": 1,
+                                                      "fields": {"area": "lezen", "note": secret_note}})
+        sis.post(f"{API}/cases/{cid}/evidence", json={"kind": "signal", "expected_version": 1,
+                                                      "fields": {"area": 7, "note": secret_note}})  # refused
+        sis.post(f"{API}/cases", json={"pupil": secret_ref, "school": "de-linde", "name": secret_name,
+                                       "extra": secret_note})  # a validation error
+        sis.get(f"{API}/cases/{cid}")
+        sis.get(f"{API}/cases/{cid}/timeline")
+        sis.get(f"{API}/cases", params={"pupil": secret_ref})
+    finally:
+        configure("warning")
+        structlog.contextvars.clear_contextvars()
+    logged = stream.getvalue()
+    assert "case.opened" in logged and "api:sis" in logged
+    for value in (secret_name, secret_note, secret_ref):
+        assert value not in logged

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -31,11 +31,10 @@ DESCRIPTION = (
 
 
 def install(app: FastAPI) -> None:
-    router = APIRouter(prefix=PREFIX, tags=["api"])
-    router.include_router(reads.router)
-    router.include_router(writes.router)
-    app.include_router(router)
-    routes = list(router.routes)
+    before = len(app.routes)
+    for module in (reads, writes):
+        app.include_router(module.router, prefix=PREFIX, tags=["api"])
+    routes = app.routes[before:]  # these alone go into the schema
     cached: dict[str, Any] = {}
 
     @app.get(SCHEMA, include_in_schema=False)

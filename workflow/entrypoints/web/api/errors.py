@@ -32,7 +32,8 @@ DOCUMENTED: dict[int | str, dict[str, Any]] = {
     s: {"model": Problem, "description": d} for s, d in (
         (400, "Bad input"), (401, "No, an unknown or a revoked token"), (403, "The token's role may not do this"),
         (404, "No such case (or another school's)"), (409, "The case changed meanwhile"),
-        (422, "Refused by a guard: every reason"), (500, "Internal error; nothing was stored"))}
+        (422, "Refused by a guard: every reason"), (500, "Internal error; nothing was stored"),
+        (503, "The database cannot be used now; nothing was stored"))}
 
 
 class ApiError(Exception):

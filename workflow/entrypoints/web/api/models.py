@@ -39,7 +39,8 @@ class Problem(BaseModel):
     guard gave."""
 
     status: int
-    code: str = Field(description="bad_input | unauthorized | forbidden | not_found | conflict | refused | internal")
+    code: str = Field(description="bad_input | unauthorized | forbidden | not_found | conflict | refused | "
+                                  "internal | unavailable")
     text: str
     detail: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)

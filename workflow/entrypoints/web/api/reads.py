@@ -26,7 +26,7 @@ from workflow.entrypoints.web.api.models import CaseDetail, CaseloadPage, Timeli
 from workflow.entrypoints.web.webcontext import context
 from workflow.service_layer import queries, worklist
 
-router = APIRouter(responses={k: v for k, v in DOCUMENTED.items() if k in (400, 401, 404, 500)})
+router = APIRouter(responses={k: v for k, v in DOCUMENTED.items() if k in (400, 401, 404, 422, 500, 503)})
 Text = Annotated[str | None, Query(max_length=64)]
 Cursor = Annotated[str | None, Query(pattern=r"^\d{8}T\d{12}_[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
                                      description="a page's `next` (as after) or `previous` (as before)")]
