@@ -31,6 +31,7 @@ DESCRIPTION = (
 
 
 def install(app: FastAPI) -> None:
+    """Add the API's routes under /api/v1 and its schema to the app."""
     before = len(app.routes)
     for module in (reads, writes):
         app.include_router(module.router, prefix=PREFIX, tags=["api"])
