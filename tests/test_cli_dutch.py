@@ -82,11 +82,11 @@ def test_required_options_are_required_by_click_too() -> None:
 # argv -> the one line passend prints (after "passend: ")
 ERRORS: list[tuple[tuple[str, ...], str]] = [
     (("frobnicate",), "onbekende opdracht 'frobnicate'; kies uit: audit, backup, case, demo, init, opp, parent, "
-                      "process, record, reminders, restore, rod, serve, user, web"),
+                      "process, record, reminders, restore, rod, serve, token, user, web"),
     (("cas",), "onbekende opdracht 'cas' (bedoelt u 'case'?); kies uit: audit, backup, case, demo, init, opp, "
-               "parent, process, record, reminders, restore, rod, serve, user, web"),
+               "parent, process, record, reminders, restore, rod, serve, token, user, web"),
     (("--config", "c.toml"), "geef een opdracht: audit, backup, case, demo, init, opp, parent, process, record, "
-                             "reminders, restore, rod, serve, user, web (zie 'passend --help')"),
+                             "reminders, restore, rod, serve, token, user, web (zie 'passend --help')"),
     (("--bogus",), "onbekende optie --bogus (zie 'passend --help')"),
     (("--config",), "optie --config heeft een waarde nodig (zie 'passend --help')"),
     (("case", "open"), "verplicht maar niet opgegeven: --pupil, --school, --actor (zie 'passend case open --help')"),

@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import PG_ENV, _postgres_schema_url
 from tests.engine_support import DEFAULT
 from workflow.adapters import access_chain
-from workflow.adapters.ports import LOOK_NOW, Mark, NewCase, Store
+from workflow.adapters.ports import LOOK_NOW, Mark, NewCase, Store, TokenRecord
 from workflow.bootstrap import make_store
 from workflow.domain import case as domain
 from workflow.domain.case import Case
@@ -676,3 +676,44 @@ def test_a_retry_records_who_and_when(store: Store) -> None:
     assert out.retry_failed(later, actor="ib.jansen") == 1
     (row,) = out.rows()
     assert (row.status, row.retried_by, row.retried_at, row.attempts) == ("pending", "ib.jansen", later, 0)
+
+
+# ---- API tokens -------------------------------------------------------------------------------------
+
+def _token(name: str, token_hash: str, *, schools: tuple[str, ...] = ("de-linde",)) -> TokenRecord:
+    return TokenRecord(name=name, token_hash=token_hash, role="ib", schools=schools, created_by="cli:root",
+                       created_at=T0, revoked_at=None, last_used_at=None)
+
+
+def test_api_tokens_are_kept_found_revoked_and_never_held_twice(store: Store) -> None:
+    with store.uow() as uow:
+        uow.api_tokens.insert(_token("sis", "a" * 64))
+        uow.api_tokens.insert(_token("dash", "b" * 64, schools=("*",)))
+        uow.commit()
+    with store.uow(write=False) as uow:
+        assert uow.api_tokens.get("sis") == _token("sis", "a" * 64)
+        assert uow.api_tokens.by_hash("b" * 64) == _token("dash", "b" * 64, schools=("*",))
+        assert uow.api_tokens.by_hash("c" * 64) is None and uow.api_tokens.get("niemand") is None
+        assert [t.name for t in uow.api_tokens.all()] == ["dash", "sis"]
+    for clash in (_token("sis", "c" * 64), _token("ander", "a" * 64)):
+        with pytest.raises(Conflict), store.uow() as uow:
+            uow.api_tokens.insert(clash)
+            uow.commit()
+    later = T0 + dt.timedelta(hours=1)
+    with store.uow() as uow:
+        uow.api_tokens.touch("sis", later)
+        assert uow.api_tokens.revoke("sis", later) and not uow.api_tokens.revoke("sis", later)
+        assert not uow.api_tokens.revoke("niemand", later)
+        uow.api_tokens.revoke("dash", later)  # left without commit: undone
+    with store.uow(write=False) as uow:
+        sis, dash = uow.api_tokens.get("sis"), uow.api_tokens.get("dash")
+        assert sis is not None and dash is not None
+        assert dash.active and sis.last_used_at is None and sis.active
+    with store.uow() as uow:
+        uow.api_tokens.touch("sis", later)
+        uow.api_tokens.revoke("sis", later)
+        uow.commit()
+    with store.uow(write=False) as uow:
+        sis = uow.api_tokens.get("sis")
+        assert sis is not None and not sis.active and (sis.revoked_at, sis.last_used_at) == (later, later)
+        assert sis.as_dict()["active"] is False and "token_hash" not in sis.as_dict()

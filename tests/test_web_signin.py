@@ -71,14 +71,16 @@ def client(app: Any) -> TestClient:
     return TestClient(app)
 
 
-def post_paths(routes: Any) -> set[str]:
-    """Every POST route of the app, through included routers (no prefixes here)."""
+def post_paths(routes: Any, prefix: str = "") -> set[str]:
+    """Every POST route of the app, through included routers (with their prefixes: the API's)."""
     found: set[str] = set()
     for r in routes:
         if hasattr(r, "original_router"):
-            found |= post_paths(r.original_router.routes)
+            context = getattr(r, "include_context", None)
+            # a router's own prefix is in its routes' paths already; the one it is included with is not
+            found |= post_paths(r.original_router.routes, prefix + (getattr(context, "prefix", "") or ""))
         elif "POST" in (getattr(r, "methods", None) or ()):
-            found.add(r.path)
+            found.add(prefix + r.path)
     return found
 
 
@@ -182,8 +184,12 @@ def test_a_form_without_its_csrf_token_gets_403_and_changes_nothing(client: Test
     token = csrf_of(home.text)
     posts = sorted(post_paths(app.routes))
     assert "/uitloggen" in posts and "/inloggen/link" in posts
+    assert "/api/v1/cases" in posts
     for path in posts:
         path = path.replace("{token}", "A" * 43)
+        if path.startswith("/api/"):  # bearer tokens only, never the session: no token, 401
+            assert client.post(path.replace("{case_id}", "C-AAAAAAAA"), json={}).status_code == 401, path
+            continue
         assert client.post(path, data={}).status_code == 403, path
         assert client.post(path, data={"csrf": token + "x"}).status_code == 403, path
         assert client.post(path, headers={"X-CSRF-Token": "nope"}).status_code == 403, path

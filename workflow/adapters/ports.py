@@ -65,12 +65,51 @@ if TYPE_CHECKING:
     from workflow.domain.worklist import Worklist
 
 __all__ = [
-    "FAILED", "LOOK_NOW", "PENDING", "SENDING", "SENT", "AccessLog", "Acting", "CaseHead", "CaseReadModel",
-    "CaseloadQuery", "CaseloadRow", "Claim", "ClosedCase", "DeadlineLine", "Derive", "EventStore", "FlowRow",
-    "Holder", "LinkRow", "Mark", "NewCase", "OidcFlows", "Outbox", "OutboxBody", "OutboxHead", "Projection",
-    "RawEvent", "SessionRow", "SigninLinks", "Store", "Throttle", "TotpState", "UnitOfWork", "UserChanges",
-    "UserLookup", "UserRecord", "Users", "WaitingLine", "WebSessions", "WitnessLeaf", "WitnessLog",
-    "WitnessRoot", "WitnessTimestamp",
+    "FAILED",
+    "LOOK_NOW",
+    "PENDING",
+    "SENDING",
+    "SENT",
+    "AccessLog",
+    "Acting",
+    "ApiTokens",
+    "CaseHead",
+    "CaseReadModel",
+    "CaseloadQuery",
+    "CaseloadRow",
+    "Claim",
+    "ClosedCase",
+    "DeadlineLine",
+    "Derive",
+    "EventStore",
+    "FlowRow",
+    "Holder",
+    "LinkRow",
+    "Mark",
+    "NewCase",
+    "OidcFlows",
+    "Outbox",
+    "OutboxBody",
+    "OutboxHead",
+    "Projection",
+    "RawEvent",
+    "SessionRow",
+    "SigninLinks",
+    "Store",
+    "Throttle",
+    "TokenRecord",
+    "TotpState",
+    "UnitOfWork",
+    "UserChanges",
+    "UserLookup",
+    "UserRecord",
+    "Users",
+    "WaitingLine",
+    "WebSessions",
+    "WitnessLeaf",
+    "WitnessLog",
+    "WitnessRoot",
+    "WitnessTimestamp",
 ]
 
 # An event as stored: case_id, seq, type, process_id, process_version, actor, role, recorded_at,
@@ -357,6 +396,31 @@ class ParentSessionRow(NamedTuple):
     created_at: dt.datetime
     last_seen_at: dt.datetime
     expires_at: dt.datetime
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token as stored: who it acts as (one role, some schools), never its secret."""
+
+    name: str
+    token_hash: str  # the keyed hash of the secret (KeyRing.token_hash)
+    role: str
+    schools: tuple[str, ...]
+    created_by: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """What `passend token list` shows: everything but the hash."""
+        def at(value: dt.datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {"name": self.name, "role": self.role, "schools": list(self.schools), "created_by": self.created_by,
+                "created_at": self.created_at.isoformat(), "revoked_at": at(self.revoked_at),
+                "last_used_at": at(self.last_used_at), "active": self.active}
 
 
 class EventStore(Protocol):
@@ -533,6 +597,27 @@ class Users(Protocol):
 
     def reset_totp(self, user_id: str, *, now: dt.datetime) -> bool:
         """Forget the authenticator (secret, enrolment, last step); False when there is no such user."""
+
+
+class ApiTokens(Protocol):
+    """The API tokens, in a unit of work. Names and hashes are unique: a second token with either
+    conflicts (Conflict, at the latest when the unit commits)."""
+
+    def get(self, name: str) -> TokenRecord | None: ...
+
+    def by_hash(self, token_hash: str) -> TokenRecord | None:
+        """The token whose secret hashes to `token_hash` (revoked or not), or None."""
+
+    def all(self) -> list[TokenRecord]:
+        """Every token, revoked or not, by name."""
+
+    def insert(self, record: TokenRecord) -> None: ...
+
+    def revoke(self, name: str, now: dt.datetime) -> bool:
+        """Revoke the token at `now`; False when there is no such token or it was revoked already."""
+
+    def touch(self, name: str, now: dt.datetime) -> None:
+        """Note that the token was used at `now`."""
 
 
 class UserLookup(Protocol):
@@ -743,6 +828,10 @@ class UnitOfWork(Protocol):
     @property
     def witness(self) -> WitnessLog:
         """The witness roots (workflow.service_layer.witness)."""
+
+    @property
+    def api_tokens(self) -> ApiTokens:
+        """The JSON API's bearer tokens (workflow.service_layer.tokens)."""
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -108,7 +108,8 @@ def write_access(
     return n
 
 
-SOURCES = ("passend", "web")  # where a read came from: the command line and Python API, the web app
+SOURCES = ("passend", "web", "api")  # where a read came from: the command line and Python API, the web
+# app's pages, its JSON API (/api/v1)
 
 
 def record_access(
@@ -116,7 +117,7 @@ def record_access(
     purpose: str | None = None, on_behalf_of: str | None = None, source: str = "passend",
 ) -> int:
     """Write the acting user's access records (write_access). `source`: "web" for a page of the
-    web app."""
+    web app, "api" for its JSON API."""
     if source not in SOURCES:
         raise ValueError(f"unknown access source {source!r}")
     user = ctx.user(actor)

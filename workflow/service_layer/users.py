@@ -30,6 +30,7 @@ from workflow.adapters.config import User
 from workflow.adapters.ports import Store, UserChanges, UserRecord
 from workflow.domain.errors import BadInput, ConfigError, NotFound
 from workflow.domain.reasons import Reason
+from workflow.service_layer import tokens
 from workflow.service_layer.refusals import refused
 
 __all__ = ["Recipients", "UserDirectory", "UserRecord", "normalise_email"]
@@ -85,7 +86,10 @@ class UserDirectory:
 
     # ---- the hot read ------------------------------------------------------------------------
     def acting(self, user_id: str) -> User:
-        """The user `user_id` acting now: unknown -> NotFound (exit 2), disabled -> Refused (3)."""
+        """The user `user_id` acting now: unknown -> NotFound (exit 2), disabled -> Refused (3).
+        An API token's actor (`api:<name>`, no user id has a colon) is the token's role and schools."""
+        if isinstance(user_id, str) and user_id.startswith(tokens.ACTOR_PREFIX):
+            return tokens.acting(self._store, user_id)
         found = self._store.users.acting(user_id) if isinstance(user_id, str) else None
         if found is None:
             raise _unknown(user_id)

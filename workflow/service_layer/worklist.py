@@ -168,10 +168,14 @@ def cursor_of(row: CaseloadRow | CaseloadItem) -> str:
 
 
 def parse_cursor(text: str) -> tuple[dt.datetime, str]:
+    wrong = BadInput("pagina: deze verwijzing naar een pagina klopt niet; begin bij de eerste pagina")
     m = _CURSOR.match(text or "")
     if m is None:
-        raise BadInput("pagina: deze verwijzing naar een pagina klopt niet; begin bij de eerste pagina")
-    at = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.UTC)
+        raise wrong
+    try:  # the shape alone lets through a month 13 or a day 0
+        at = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise wrong from None
     return at, m.group(2)
 
 

@@ -32,6 +32,7 @@ class MemoryDatabase:
         self.parents: dict[str, Any] = {}  # ParentRow by id
         self.parent_links: dict[str, dict[str, Any]] = {}
         self.parent_sessions: dict[str, dict[str, Any]] = {}
+        self.api_tokens: dict[str, Any] = {}  # name -> TokenRecord
         self.witness: list[Any] = []  # WitnessRoot, in id order
         self.witness_leaves: dict[str, list[tuple[int, int, str]]] = {}  # case -> (witness id, seq, hash)
         self.witness_timestamps: dict[int, Any] = {}

@@ -13,6 +13,7 @@ from workflow.adapters.memory.eventstore import MemoryEventStore
 from workflow.adapters.memory.outbox import MemoryOutbox
 from workflow.adapters.memory.parents import MemoryParents
 from workflow.adapters.memory.signin import MemoryOidcFlows, MemorySigninLinks, MemoryThrottle, MemoryWebSessions
+from workflow.adapters.memory.tokens import MemoryApiTokens
 from workflow.adapters.memory.users import MemoryUserLookup, MemoryUsers
 from workflow.adapters.memory.witness import MemoryWitnessLog
 from workflow.adapters.ports import Derive
@@ -34,6 +35,7 @@ class MemoryUnitOfWork:
         self.throttle = MemoryThrottle(db, self._journal)
         self.witness = MemoryWitnessLog(db, self._journal)
         self.parents = MemoryParents(db, self._journal)
+        self.api_tokens = MemoryApiTokens(db, self._journal)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._db.lock.acquire()

@@ -310,6 +310,21 @@ parent_sessions = Table(
     Index("ix_parent_sessions_parent", "parent_id"),
 )
 
+# API tokens (migration 0016): one row per integration of a school's own systems with the JSON
+# API. The secret itself is never stored: a row is found by its keyed hash (KeyRing.token_hash).
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("schools", Text, nullable=False),  # a JSON list of school ids, or ["*"]
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    Index("ix_api_tokens_hash", "token_hash", unique=True),
+)
+
 # ---- witnessing outside the store (migration 0013) ----------------------------------------
 # One root a day over every case's head (workflow.domain.merkle), sent to witnesses outside the
 # system; the leaves that changed since the root before; an RFC 3161 token per root. All three

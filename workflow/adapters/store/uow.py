@@ -12,7 +12,7 @@ BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from,
 ends in, a `Reserve` (store.reserve) rather than the pool, for the same reason.
 
 Its repositories: `store` (the event store), `cases` (the case read model), `access_log`,
-`witness`, `users`, `parents` and the web sign-in's `web_sessions`, `signin_links`, `oidc_flows` and
+`witness`, `users`, `parents`, `api_tokens` and the web sign-in's `web_sessions`, `signin_links`, `oidc_flows` and
 `throttle`, all on the same connection and transaction; all but the first are made when first
 asked for.
 """
@@ -32,6 +32,7 @@ from workflow.adapters.store.eventstore import Driver, EventStore
 from workflow.adapters.store.parents import SqlParents
 from workflow.adapters.store.reserve import Kept, Reserve
 from workflow.adapters.store.signin import SqlOidcFlows, SqlSigninLinks, SqlThrottle, SqlWebSessions
+from workflow.adapters.store.tokens import SqlApiTokens
 from workflow.adapters.store.users import SqlUsers
 from workflow.adapters.store.witness import SqlWitnessLog
 from workflow.domain.errors import Conflict
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
         self._signin: tuple[SqlWebSessions, SqlSigninLinks, SqlOidcFlows, SqlThrottle] | None = None
         self._witness: SqlWitnessLog | None = None
         self._parents: SqlParents | None = None
+        self._api_tokens: SqlApiTokens | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         engine = self._engine
@@ -146,6 +148,12 @@ class SqlUnitOfWork:
         if self._witness is None:
             self._witness = SqlWitnessLog(self._connection)
         return self._witness
+
+    @property
+    def api_tokens(self) -> SqlApiTokens:
+        if self._api_tokens is None:
+            self._api_tokens = SqlApiTokens(self._connection)
+        return self._api_tokens
 
     def commit(self) -> None:
         try:
@@ -240,6 +248,7 @@ class ConnectionUnit:
         self.throttle = SqlThrottle(lambda: conn)
         self.witness = SqlWitnessLog(lambda: conn)
         self.parents = SqlParents(lambda: conn)
+        self.api_tokens = SqlApiTokens(lambda: conn)
 
     def __enter__(self) -> ConnectionUnit:
         return self

@@ -50,6 +50,7 @@ class PassendApp(FastAPI):
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
     from workflow.entrypoints.web import (
+        api,
         audit,
         caseload,
         casepage,
@@ -99,11 +100,14 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
     app.include_router(audit.router)
     app.include_router(parentadmin.router)  # the IB's parents on the case page
     app.include_router(parentpages.router)  # the parents' own pages, under /ouder
+    api.install(app)  # /api/v1: bearer tokens, JSON, its own OpenAPI schema
     _error_pages(app)
     return app
 
 
 def _error_pages(app: FastAPI) -> None:
+    """The error pages, and for a request under /api/ the API's JSON errors (web.api.errors)."""
+    from workflow.entrypoints.web.api import errors as api_errors
     from workflow.entrypoints.web.pages import render
 
     messages = {400: "Dit verzoek klopt niet.", 403: "U heeft hier geen toegang toe.",
@@ -125,23 +129,33 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if api_errors.is_api(request):
+            return api_errors.problem(exc.status_code)
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else None
         return page(request, exc.status_code, detail)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if api_errors.is_api(request):
+            return api_errors.validation(exc.errors())
         return page(request, 400)
 
     @app.exception_handler(PassendError)
     async def refused(request: Request, exc: PassendError) -> Response:
+        if api_errors.is_api(request):
+            return api_errors.from_service(exc)
         status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Refused) else \
             409 if isinstance(exc, Conflict) else 400
         return page(request, status, exc.message, exc.reasons)
 
+    @app.exception_handler(api_errors.ApiError)
+    async def api_error(request: Request, exc: api_errors.ApiError) -> Response:
+        return api_errors.problem(exc.status, exc.detail, fields=exc.fields, reasons=exc.reasons)
+
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
         log.error("web.internal_error", error_type=type(exc).__name__, path=request.url.path)
-        return page(request, 500)
+        return api_errors.problem(500) if api_errors.is_api(request) else page(request, 500)
 
 
 def app_from_config(config: str | None = None) -> Any:

@@ -1,0 +1,86 @@
+"""`passend token add | list | revoke`: the JSON API's bearer tokens, one per integration.
+
+The operator's tool for which of a school's own systems may use the API, as which role and for
+which schools. `add` prints the secret once: only its keyed hash is stored, so a lost secret is
+revoked and replaced, never shown again. A revoked token is refused by every running `passend
+web` from that moment. Exit codes as everywhere: 0 done; 2 bad input (a name in use or unknown,
+an unknown role or school); 1 other.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+import click
+
+from workflow.entrypoints.cli import nl
+from workflow.entrypoints.cli.main import State, emit, json_option
+
+
+def _operator() -> str:
+    """Who made the token: the operating-system account that ran the command."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "onbekend"
+    return ("cli:" + name)[:128]
+
+
+@click.group("token", cls=nl.Group)
+def token() -> None:
+    """API-tokens: toevoegen, tonen, intrekken.
+
+    Een token laat een systeem van de school de JSON-API gebruiken (/api/v1), met één rol en
+    voor de gekozen scholen. Alles wat het doet staat op naam van het token.
+    """
+
+
+@token.command("add")
+@click.argument("name", metavar="NAAM")
+@click.option("--role", required=True, metavar="ROL", help="De rol, bijvoorbeeld ib, leerkracht, directeur of auditor.")
+@click.option("--school", "schools", multiple=True, required=True, metavar="SCHOOL",
+              help="Een school waarvoor het token werkt (mag vaker; * is alle scholen).")
+@json_option
+@click.pass_obj
+def add(state: State, name: str, role: str, schools: tuple[str, ...]) -> None:
+    """Maak een token en toon het geheim één keer (exit 2 als de naam al bestaat)."""
+    from workflow.service_layer import tokens
+
+    engine = state.engine()
+    record, secret = tokens.add(engine, name=name, role=role, schools=schools, roles=engine.definition.roles,
+                                known_schools=engine.config.schools, created_by=_operator())
+    emit({**record.as_dict(), "secret": secret},
+         f"token {record.name} gemaakt ({record.role}, {', '.join(record.schools)})\n"
+         f"geheim (wordt niet nog eens getoond; bewaar het veilig):\n{secret}")
+
+
+@token.command("list")
+@json_option
+@click.pass_obj
+def list_(state: State) -> None:
+    """Toon alle tokens: rol, scholen, wie en wanneer gemaakt, laatst gebruikt, ingetrokken."""
+    from workflow.service_layer import tokens
+
+    records = [r.as_dict() for r in tokens.all_tokens(state.engine())]
+    emit(records, "\n".join(_line(r) for r in records) or "geen tokens")
+
+
+@token.command("revoke")
+@click.argument("name", metavar="NAAM")
+@json_option
+@click.pass_obj
+def revoke(state: State, name: str) -> None:
+    """Trek een token in: het werkt meteen niet meer (exit 2 als het niet bestaat)."""
+    from workflow.service_layer import tokens
+
+    record, changed = tokens.revoke(state.engine(), name)
+    emit({**record.as_dict(), "changed": changed},
+         f"token {record.name} " + ("ingetrokken" if changed else "was al ingetrokken"))
+
+
+def _line(t: dict[str, Any]) -> str:
+    status = "ingetrokken" if t["revoked_at"] else "actief"
+    used = (t["last_used_at"] or "nooit")[:16]
+    return (f"{t['name']:<20} {t['role']:<11} {','.join(t['schools']):<20} {status:<12} "
+            f"gemaakt {t['created_at'][:10]} door {t['created_by']}, laatst gebruikt {used}")
