@@ -96,8 +96,11 @@ def write_config(
     definition = definition or STATES / "passend_po_v1.toml"
     defs_folder = defs_folder or definition.parent
     path = folder / "config.toml"
+    # No health port unless a test asks for one: two services started by tests at once (or one
+    # left over from another run) must not fight over the default 9464.
+    serve = "" if "[serve]" in extra else "\n[serve]\nhealth_port = 0\n"
     path.write_text(
-        CONFIG_TEMPLATE.format(url=url, definition=definition, folder=defs_folder) + extra,
+        CONFIG_TEMPLATE.format(url=url, definition=definition, folder=defs_folder) + serve + extra,
         encoding="utf-8",
     )
     return path

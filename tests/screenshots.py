@@ -38,6 +38,7 @@ def start_demo(folder: Path, pupils: int = 120) -> tuple[subprocess.Popen[str], 
     states = REPO / "states"
     config = config.replace('definition = "states/passend_po_v2.toml"', f'definition = "{states}/passend_po_v2.toml"')
     config = config.replace('folder = "states"', f'folder = "{REPO}/states"')
+    config = config.replace("health_port = 9464", "health_port = 0")  # a test's service takes no fixed port
     config = config.replace('base_url = "http://127.0.0.1:8000"', f'base_url = "http://127.0.0.1:{port}"')
     (folder / "config.toml").write_text(config, encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "workflow.entrypoints.cli.main", "--config",

@@ -76,7 +76,8 @@ def serve(engine: Any, config: str | None) -> None:
               "var/outbox/);", f"zijn logboek staat in {log_file}. Ctrl-C stopt alles.", ""]
     cmd = [sys.executable, "-m", "workflow.entrypoints.cli.main", *(["--config", config] if config else []), "serve"]
     with log_file.open("ab") as log:
-        child = subprocess.Popen(cmd, stdout=log, stderr=log)
+        child = subprocess.Popen(cmd, stdout=log, stderr=log,
+                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     click.echo("\n".join(lines))
     try:
         app = create_app(engine, settings, make_notifier(engine))
@@ -87,3 +88,15 @@ def serve(engine: Any, config: str | None) -> None:
             child.wait(timeout=15)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: end it (SIGTERM) when this process ends, however it ends.
+    The `finally` above stops it on Ctrl-C and SIGTERM; a SIGKILL skips that, and an orphaned
+    service would go on sending reminders and holding its health port."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux's libc: the finally above is all there is
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
