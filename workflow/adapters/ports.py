@@ -680,6 +680,12 @@ class Outbox(Protocol):
     def existing_keys(self, keys: Sequence[str]) -> dict[str, str]:
         """key -> status for those of `keys` already in the outbox."""
 
+    def open_window_cases(self, today: dt.date) -> list[str]:
+        """The open cases with a planned message whose window may still be open on `today`: a
+        reminder for a deadline not past (`due_on >= today`) or an escalation (which has no
+        end). `reminders due` folds them besides the planner's due-work scan, so it lists what
+        an earlier tick planned and the case's next action day has moved past. Sorted."""
+
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
               cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:
         """Take up to `batch` rows due by `cutoff` (or whose sender's lease ran out) under a new

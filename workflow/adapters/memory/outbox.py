@@ -50,6 +50,13 @@ class MemoryOutbox:
         with self._db.lock:
             return {k: self._db.outbox[self._db.outbox_keys[k]]["status"] for k in keys if k in self._db.outbox_keys}
 
+    def open_window_cases(self, today: dt.date) -> list[str]:
+        with self._db.lock:
+            return sorted({r["case_id"] for r in self._db.outbox.values()
+                           if r["case_id"] in self._db.cases and self._db.cases[r["case_id"]]["closed_at"] is None
+                           and (r["kind"] == "escalation" or (r["kind"] == "reminder" and r["due_on"] is not None
+                                                               and r["due_on"] >= today))})
+
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
               cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:
         host, pid = holder or (this_host(), os.getpid())

@@ -33,6 +33,7 @@ from workflow.adapters.host import this_host
 from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, Holder, OutboxBody, OutboxHead
 from workflow.adapters.store.db import begin_write, is_sqlite
 from workflow.adapters.store.tables import OUTBOX_BODY_KEPT as _BODY_KEPT
+from workflow.adapters.store.tables import cases
 from workflow.adapters.store.tables import reminder_outbox as outbox
 
 if TYPE_CHECKING:
@@ -64,6 +65,15 @@ def existing_keys(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
         for r in conn.execute(select(outbox.c.key, outbox.c.status).where(outbox.c.key.in_(chunk))):
             out[r.key] = r.status
     return out
+
+
+def open_window_cases(conn: Connection, today: dt.date) -> list[str]:
+    """Outbox.open_window_cases: one pass over the outbox's rows, joined to the open cases."""
+    q = (select(outbox.c.case_id).distinct()
+         .select_from(outbox.join(cases, cases.c.case_id == outbox.c.case_id))
+         .where(cases.c.closed_at.is_(None),
+                or_(outbox.c.kind == "escalation", and_(outbox.c.kind == "reminder", outbox.c.due_on >= today))))
+    return sorted(r[0] for r in conn.execute(q))
 
 
 def insert_new(db: Engine, rows: Iterable[dict[str, Any]], now: dt.datetime) -> int:
@@ -295,6 +305,10 @@ class SqlOutbox:
     def existing_keys(self, keys: Sequence[str]) -> dict[str, str]:
         with self.db.connect() as conn:
             return existing_keys(conn, keys)
+
+    def open_window_cases(self, today: dt.date) -> list[str]:
+        with self.db.connect() as conn:
+            return open_window_cases(conn, today)
 
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
               cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +175,68 @@ class Planner:
         for w in self._plan(now, skip_planned_digests=skip_planned_digests, only=None):
             yield w.items
 
+    def listed_chunks(self, now: dt.datetime) -> Iterator[list[Due]]:
+        """What `passend reminders due` lists: the items of `due_chunks` (planned or not), in the
+        same order, without folding every open case. The cases folded are those of the tick's
+        due-work scan (an index range on `next_action_on`, and `planned_on`) and those with a
+        planned reminder or escalation whose window may still be open (the outbox). Any other
+        open case has nothing due: an action not reached when the case was last planned is on or
+        after its next action day, so the scan returns it once reached; one reached then was
+        planned then, so its row is in the outbox (workflow.service_layer.reminders.work).
+
+        A digest's line in the list only says that the IB has one: whether it has anything to
+        list is read from the work list's read model (the same four lists as Mijn werk) instead
+        of gathering its lines from every open case; on a store whose work list is not built
+        for this version, every open case is folded as before."""
+        local = now.astimezone(SCHOOL_TZ)
+        today, time = local.date(), local.time().replace(tzinfo=None)
+        users = self._digest_users(today, False) \
+            if self.settings.digest and time >= self.settings.digest_time else []
+        if users and not self._worklist_ready():
+            yield from self.due_chunks(now)
+            return
+        ids = set(self.engine.store.outbox.open_window_cases(today))
+        for page in due_case_pages(self.engine.store, self._through(local), today):
+            ids.update(page)
+        for w in self._plan(now, skip_planned_digests=False, only=None, pages=chunks(sorted(ids)),
+                            digests=False):
+            yield w.items
+        if users:
+            yield self._listed_digests(users, today)
+
+    def _worklist_ready(self) -> bool:
+        from workflow.service_layer.worklist import fingerprint
+
+        wanted = fingerprint(self.engine)
+        if wanted is None:
+            return False
+        with self.engine.uow(write=False) as uow:
+            return uow.cases.worklist_built() == wanted
+
+    def _listed_digests(self, users: list[User], today: dt.date) -> list[Due]:
+        """The digests `_digests` would make for `users` today, told from the read model: an IB
+        gets one when a school of theirs has a clock overdue or due within the week, a case
+        waiting for consent, or a closed case due for erasure. Listed, never rendered."""
+        week = today + dt.timedelta(days=6)
+        busy: dict[str, bool] = {}
+        with self.engine.uow(write=False) as uow:
+            for s in self.engine.config.schools:
+                busy[s] = uow.cases.deadline_lines(s, today=today, since=None, through=week, limit=1)[1] > 0 \
+                    or uow.cases.waiting_lines(s, limit=1)[1] > 0
+        out: list[Due] = []
+        for u in users:
+            schools = [s for s in self.engine.config.schools if u.serves(s)]
+            if any(busy[s] for s in schools) or any(self._erasure(s, today) for s in schools):
+                out.append(Due(key=digest_key(u.id, today), kind="digest", recipient=u.id,
+                               to=(str(u.email),), send_on=today))
+        return out
+
+    def _through(self, local: dt.datetime) -> dt.date:
+        """The last day whose actions are reached at `local` (before send_time: yesterday)."""
+        today = local.date()
+        return today if local.time().replace(tzinfo=None) >= self.settings.send_time else \
+            today - dt.timedelta(days=1)
+
     def work(self, now: dt.datetime) -> Work:
         """What a tick plans at `now`, all chunks of `work_chunks` together (tests, benchmarks)."""
         out = Work([], [], 0)
@@ -191,28 +253,28 @@ class Planner:
         tick holds one chunk of cases, not all of them."""
 
         local = now.astimezone(SCHOOL_TZ)
-        today = local.date()
         # Before send_time nothing dated today is reached yet, so cases whose next action day is
         # today wait for a later tick instead of being folded by every tick of the night.
-        through = today if local.time().replace(tzinfo=None) >= self.settings.send_time else \
-            today - dt.timedelta(days=1)
-        return self._plan(now, skip_planned_digests=True, only=(through, today))
+        return self._plan(now, skip_planned_digests=True, only=(self._through(local), local.date()))
 
     def _plan(self, now: dt.datetime, *, skip_planned_digests: bool,
-              only: tuple[dt.date, dt.date] | None) -> Iterator[Work]:
+              only: tuple[dt.date, dt.date] | None, pages: Iterable[list[str]] | None = None,
+              digests: bool = True) -> Iterator[Work]:
         """One Work per chunk of folded cases; the digests, if today gathers them, come last.
         `only` = (through, today): the cases of the due-work scan (workflow.service_layer.reminders.work),
         read a page at a time; None: every open case. A digest needs every open case, so on its
         tick every open case is streamed, page by page; the lines the digests list go to disk
         (workflow.service_layer.reminders.digest) until the last page is read, and the due cases among the
-        pages are those of the scan's ranges."""
+        pages are those of the scan's ranges. `pages`: fold these ids instead (every one planned);
+        `digests=False`: gather no digest."""
         local = now.astimezone(SCHOOL_TZ)
         today, time = local.date(), local.time().replace(tzinfo=None)
         users = self._digest_users(today, skip_planned_digests) \
-            if self.settings.digest and time >= self.settings.digest_time else []
+            if digests and self.settings.digest and time >= self.settings.digest_time else []
         lines = DigestLines({s: c.name for s, c in self.engine.config.schools.items()}) if users else None
         digest = lines is not None
-        pages = self.open_id_pages() if only is None or digest else due_case_pages(self.engine.store, *only)
+        if pages is None:
+            pages = self.open_id_pages() if only is None or digest else due_case_pages(self.engine.store, *only)
         for page in pages:
             wanted = None
             if only is not None and digest:  # which of these open cases the scan would return
