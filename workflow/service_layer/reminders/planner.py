@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from workflow.adapters.codec import read_instant
+from workflow.adapters.codec import UNREADABLE, read_instant, read_payload
 from workflow.adapters.config import User
 from workflow.adapters.logs import get_logger
 from workflow.domain import case as domain
@@ -456,13 +456,17 @@ class Planner:
 
 
 def _event(row: RawEvent) -> Event:
-    """A stored row as an Event; the payload is read with json.loads, whose own error (a
-    JSONDecodeError, say) is what the log names for a garbled one."""
+    """A stored row as an Event; the payload is read by the codec's fast path (json's C scanner,
+    a quarter of the fold's cost with json.loads' Python layers), and a garbled one by
+    json.loads, whose own error (a JSONDecodeError, say) is what the log names."""
     cid, seq, typ, pid, pver, actor, role, at, payload, prev, h = row
     when = read_instant(at)
     if when is None:
         raise ValueError(f"event {seq} of case {cid}: time unreadable")
-    return restore_event(cid, seq, typ, pid, pver, actor, role, when, json.loads(payload), prev, h, payload)
+    body = read_payload(payload)
+    if body is UNREADABLE:
+        body = json.loads(payload)  # raises what is wrong with it
+    return restore_event(cid, seq, typ, pid, pver, actor, role, when, body, prev, h, payload)
 
 
 def _fold(events: list[RawEvent]) -> Iterator[Case]:
