@@ -1,8 +1,8 @@
 """`passend reminders due` reads the planner's index, not every open case, and lists the same.
 
 `Planner.listed_chunks` (what the command prints) folds only the cases of the tick's due-work
-scan and those with a planned message whose window may still be open; `Planner.due` folds every
-open case. On generated populations, with ticks, commands and `--now` moving forwards and
+scan, and reads what the others have due from their planned messages in the outbox;
+`Planner.due` folds every open case. On generated populations, with ticks, commands and `--now` moving forwards and
 backwards in between, at moments before send_time, between send_time and digest_time and after
 it, both must give the same items in the same order, down to the digests.
 """
@@ -21,6 +21,7 @@ from tests.reminders_support import Clock, clocked_engine
 from tests.test_reminders_work import START, Ticker, at, extra, random_command
 from workflow.demo.population import populate
 from workflow.service_layer.reminders import work
+from workflow.service_layer.reminders.planner import Planner
 
 
 def _listed(t: Ticker, moment: dt.datetime) -> list[dict[str, Any]]:
@@ -36,6 +37,15 @@ def _full(t: Ticker, moment: dt.datetime) -> list[dict[str, Any]]:
 def test_listed_due_work_is_the_full_scan_s_on_many_cases_and_states(
         tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, digest: bool) -> None:
     monkeypatch.setattr(work, "SCAN_CHUNK", 9)  # every path crosses many pages
+    from_outbox = Planner._from_outbox
+    read: list[int] = []
+
+    def counted(self: Planner, ids: list[str], planned: Any, today: dt.date) -> Any:
+        out = from_outbox(self, ids, planned, today)
+        read.append(len(out))
+        return out
+
+    monkeypatch.setattr(Planner, "_from_outbox", counted)  # the real method, its cases counted
     cfg = write_config(tmp_path, db_url, extra=extra(tmp_path / "outbox", digest=digest))
     clock = Clock(START)
     engine = clocked_engine(cfg, clock)
@@ -61,5 +71,6 @@ def test_listed_due_work_is_the_full_scan_s_on_many_cases_and_states(
             clock.now = moment
             random_command(engine, rng)
     assert compared > 200
+    assert sum(read) > 20  # many cases listed from their planned rows, not folded
     assert kinds >= ({"reminder", "escalation", "digest"} if digest else {"reminder", "escalation"})
     engine.db.dispose()

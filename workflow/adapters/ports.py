@@ -173,6 +173,17 @@ class CaseloadRow(NamedTuple):
     closed_at: dt.datetime | None
 
 
+class PlannedRow(NamedTuple):
+    """A planned reminder or escalation as `reminders due` reads it back from the outbox."""
+
+    case_id: str
+    kind: str
+    key: str
+    school: str
+    send_on: dt.date
+    due_on: dt.date | None
+
+
 class CaseListRow(NamedTuple):
     """One case in the case list (`case list`), read straight from the `cases` row: the fields
     of readmodels.CaseSummary without building one (a pydantic model per row, and importing
@@ -712,11 +723,11 @@ class Outbox(Protocol):
     def existing_keys(self, keys: Sequence[str]) -> dict[str, str]:
         """key -> status for those of `keys` already in the outbox."""
 
-    def open_window_cases(self, today: dt.date) -> list[str]:
-        """The open cases with a planned message whose window may still be open on `today`: a
-        reminder for a deadline not past (`due_on >= today`) or an escalation (which has no
-        end). `reminders due` folds them besides the planner's due-work scan, so it lists what
-        an earlier tick planned and the case's next action day has moved past. Sorted."""
+    def open_window_rows(self, today: dt.date) -> list[PlannedRow]:
+        """The planned messages of open cases whose window may still be open on `today`: a
+        reminder for a deadline not past (`due_on >= today`) and every escalation (which has no
+        end), in (case_id, id) order. `reminders due` lists from them what an earlier tick
+        planned and the case's next action day has moved past."""
 
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
               cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:

@@ -33,6 +33,7 @@ from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
 from workflow.domain.calendar import SchoolCalendar
 from workflow.domain.case import Case
+from workflow.domain.deadline_defs import parse_duration
 from workflow.domain.errors import PassendError
 from workflow.domain.events import Event, restore_event
 from workflow.domain.instants import SCHOOL_TZ
@@ -49,7 +50,7 @@ from workflow.service_layer.reminders.work import Action, Mark, actions, chunks,
 from workflow.service_layer.users import Recipients
 
 if TYPE_CHECKING:
-    from workflow.adapters.ports import RawEvent
+    from workflow.adapters.ports import PlannedRow, RawEvent
 
 log = get_logger("passend.reminders")
 
@@ -177,32 +178,111 @@ class Planner:
 
     def listed_chunks(self, now: dt.datetime) -> Iterator[list[Due]]:
         """What `passend reminders due` lists: the items of `due_chunks` (planned or not), in the
-        same order, without folding every open case. The cases folded are those of the tick's
-        due-work scan (an index range on `next_action_on`, and `planned_on`) and those with a
-        planned reminder or escalation whose window may still be open (the outbox). Any other
-        open case has nothing due: an action not reached when the case was last planned is on or
-        after its next action day, so the scan returns it once reached; one reached then was
-        planned then, so its row is in the outbox (workflow.service_layer.reminders.work).
+        same order, without folding every open case.
+
+        Folded: the cases of the tick's due-work scan (an index range on `next_action_on`, and
+        `planned_on`). Any other open case has had no event since it was last planned, and
+        nothing it has due now was unreached then (its next action day would have come: the
+        scan would return it), so what it has due is what was planned then, and is in the
+        outbox: its latest planned reminder of each running clock (while the deadline has not
+        passed) and its escalations, sent to whoever holds the role now (`_from_outbox`, checked
+        against the clocks of the work list's read model; a case it cannot read that way
+        plainly is folded). No other open case can have anything due
+        (workflow.service_layer.reminders.work).
 
         A digest's line in the list only says that the IB has one: whether it has anything to
         list is read from the work list's read model (the same four lists as Mijn werk) instead
-        of gathering its lines from every open case; on a store whose work list is not built
-        for this version, every open case is folded as before."""
+        of gathering its lines from every open case. On a store whose work list is not built
+        for this version, the digests come from every open case folded, as before, and the
+        planned cases are folded too."""
         local = now.astimezone(SCHOOL_TZ)
         today, time = local.date(), local.time().replace(tzinfo=None)
         users = self._digest_users(today, False) \
             if self.settings.digest and time >= self.settings.digest_time else []
-        if users and not self._worklist_ready():
+        ready = self._worklist_ready()
+        if users and not ready:
             yield from self.due_chunks(now)
             return
-        ids = set(self.engine.store.outbox.open_window_cases(today))
+        planned: dict[str, list[PlannedRow]] = {}
+        for row in self.engine.store.outbox.open_window_rows(today):
+            planned.setdefault(row.case_id, []).append(row)
+        scan: set[str] = set()
         for page in due_case_pages(self.engine.store, self._through(local), today):
-            ids.update(page)
-        for w in self._plan(now, skip_planned_digests=False, only=None, pages=chunks(sorted(ids)),
-                            digests=False):
-            yield w.items
+            scan.update(page)
+        for chunk in chunks(sorted(scan | planned.keys())):
+            known = self._from_outbox([c for c in chunk if c not in scan], planned, today) if ready else {}
+            fold = [c for c in chunk if c not in known]
+            folded: dict[str, list[Due]] = {}
+            for w in self._plan(now, skip_planned_digests=False, only=None, pages=[fold], digests=False):
+                for item in w.items:
+                    folded.setdefault(item.case_id or "", []).append(item)
+            yield [i for c in chunk for i in (known[c] if c in known else folded.get(c, []))]
         if users:
             yield self._listed_digests(users, today)
+
+    def _from_outbox(self, ids: list[str], planned: dict[str, list[PlannedRow]],
+                     today: dt.date) -> dict[str, list[Due]]:
+        """What each of `ids` (cases the scan does not return) has due today, from its planned
+        rows: per running clock (the read model's, not paused), the latest planned reminder if
+        its deadline has not passed (latest: the last send day; of two on one day, the shorter
+        offset, as `_for_deadline` picks) and the escalation, each to the role's users now. A
+        case whose rows do not all fit its clocks as they stand (a due day moved since, a clock
+        restarted), or with something due on more than one clock (their order is the
+        definition's), is left out: the caller folds it."""
+        if not ids:
+            return {}
+        with self.engine.uow(write=False) as uow:
+            lists = uow.cases.worklists(ids)
+        out: dict[str, list[Due]] = {}
+        for cid in ids:
+            rows = planned[cid]
+            school = rows[0].school
+            if school not in self.engine.config.schools:
+                out[cid] = []  # the fold skips a case of a school no longer configured
+                continue
+            clocks = [r for r in lists[cid].deadlines if r.paused_left is None] if cid in lists else []
+            due: dict[tuple[str, str], tuple[tuple[PlannedRow, int] | None, PlannedRow | None, str]] = {}
+            fits = True
+            for row in rows:
+                clock = next((c for c in clocks if row.key.startswith(f"{row.kind}:{cid}:{c.deadline}:{c.anchor}:")),
+                             None)
+                if clock is None:
+                    continue  # a clock that stopped (or pauses): nothing of it is due
+                base = f"{cid}:{clock.deadline}:{clock.anchor}:"
+                rest = row.key[len(row.kind) + 1 + len(base):]
+                if row.due_on != clock.due_on or len(rest) < 11 or rest[10] != ":":
+                    fits = False
+                    break
+                key_due = rest[:10]
+                reminder, escalation, _ = due.get((clock.deadline, clock.anchor), (None, None, key_due))
+                if row.kind == "escalation":
+                    escalation = row
+                elif row.due_on is not None and row.due_on >= today:
+                    offset = parse_duration(rest[11:].split(":", 1)[0])
+                    if offset is None:
+                        fits = False
+                        break
+                    if reminder is None or _later((row, offset.days), reminder):
+                        reminder = (row, offset.days)
+                due[(clock.deadline, clock.anchor)] = (reminder, escalation, key_due)
+            if not fits or len([k for k, v in due.items() if v[0] or v[1]]) > 1:
+                continue
+            items: list[Due] = []
+            for (deadline, anchor), (reminder, escalation, key_due) in due.items():
+                base = f"{cid}:{deadline}:{anchor}:{key_due}"
+                if reminder is not None:
+                    offset_text = reminder[0].key[len(f"reminder:{base}:"):].split(":", 1)[0]
+                    items.extend(Due(key=f"reminder:{base}:{offset_text}:{u.id}", kind="reminder", recipient=u.id,
+                                     to=(str(u.email),), send_on=reminder[0].send_on, case_id=cid,
+                                     deadline=deadline, school=school, due_on=reminder[0].due_on)
+                                 for u in self.users(self.settings.remind_roles, school))
+                if escalation is not None:
+                    items.extend(Due(key=f"escalation:{base}:{u.id}", kind="escalation", recipient=u.id,
+                                     to=(str(u.email),), send_on=escalation.send_on, case_id=cid, deadline=deadline,
+                                     school=school, due_on=escalation.due_on)
+                                 for u in self.users(self.settings.escalate_roles, school))
+            out[cid] = items
+        return out
 
     def _worklist_ready(self) -> bool:
         from workflow.service_layer.worklist import fingerprint
@@ -453,6 +533,12 @@ class Planner:
             "send_on": item.send_on, "due_on": item.due_on, "subject": subject, "body_text": text,
             "body_html": html, "ics": ics_text, "message_id": mid, "sender": sender,
         }
+
+
+def _later(one: tuple[PlannedRow, int], than: tuple[PlannedRow, int]) -> bool:
+    """Whether the reminder (row, offset days) `one` is later than `than` as `_for_deadline`
+    picks the latest: the last send day; on one day, the shorter offset."""
+    return (one[0].send_on, -one[1]) > (than[0].send_on, -than[1])
 
 
 def _event(row: RawEvent) -> Event:
