@@ -6,10 +6,11 @@ time, into an outbox row; the row's key makes planning idempotent, however often
 services it runs. A reminder is due from `send_time` on its (school) day until its deadline's
 day: after that the escalation and the digest take over. A digest is only planned on its own day.
 
-`due` folds every open case (what `passend reminders due` shows, planned or not); `work`, what a
-tick runs, folds only the cases whose next action day has come (workflow.service_layer.reminders.work) and
-returns the day each of them needs looking at again. The digest still needs every open case,
-so the one tick a day that gathers it folds them all.
+`due` folds every open case (everything due, planned or not: what `passend reminders due` shows,
+which `listed_chunks` gives without folding every case); `work`, what a tick runs, folds only
+the cases whose next action day has come (workflow.service_layer.reminders.work) and returns
+the day each of them needs looking at again. The digest still needs every open case, so the one
+tick a day that gathers it folds them all.
 
 Messages go to the store's users (the `Users` port, through service_layer.users.Recipients): the
 active users of the reminded (or escalated-to) roles who serve the case's school and have an
