@@ -176,6 +176,24 @@ def test_bench_planner(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_bench_due(tmp_path: Path) -> None:
+    f = run_bench("due", "--pupils", "300", "--rounds", "1", tmp=tmp_path)
+    assert f["store"]["cases"] == 300 and f["same_as_full"] is True
+    positive(f, "due_ms", "tick_ms", "due_cli_s", "full_ms")
+
+
+@pytest.mark.slow
+def test_bench_show_and_caselist(tmp_path: Path) -> None:
+    f = run_bench("show", "--pupils", "60", "--runs", "2", "--cases", "2", tmp=tmp_path)
+    assert f["cases"] == 60 and "sqlalchemy" in f["heavy_modules_imported"]
+    assert not {"sqlmodel", "fastapi", "weasyprint", "apscheduler", "authlib"} & set(f["heavy_modules_imported"])
+    positive(f, "case_show_s", "plain_loop_s", "ratio")
+    f = run_bench("caselist", "--pupils", "60", "--runs", "1", tmp=tmp_path)
+    assert f["store"]["cases"] == 60 and f["same_bytes"] is True
+    positive(f, "case_list_s", "plain_loop_s", "ratio")
+
+
+@pytest.mark.slow
 def test_bench_dispatch(tmp_path: Path) -> None:
     """Two dispatchers on one PostgreSQL outbox: every message once, to a loopback SMTP server."""
     pytest.importorskip("aiosmtpd")

@@ -248,6 +248,33 @@ def test_the_case_list_filters_and_orders(store: Store, definition: ProcessDefin
         assert uow.cases.state_counts("de-eik") == {}
 
 
+def test_the_case_list_pages_give_the_summaries_in_their_order(store: Store, definition: ProcessDefinition) -> None:
+    """`case_page` (what `case list` reads) pages through exactly `summaries`, in its order, with
+    any page size, for every school, some schools or one, with and without a state."""
+    schools = ("het-anker", "de-linde", "de-eik")
+    for i in range(23):
+        cid = f"C-{i:02d}"
+        # Some cases of a school opened at the same moment: the key goes on to the case id.
+        put_new(store, opened(definition, cid, school=schools[i % 3], at=T0 + dt.timedelta(hours=i % 5)))
+        if i % 4 == 0:
+            add(store, definition, cid, closing, T0 + dt.timedelta(days=1))
+    with store.uow(write=False) as uow:
+        for wanted, state in ((None, None), (["de-linde", "het-anker"], None), (["het-anker"], "niveau_1"),
+                              (None, "afgesloten"), (["de-eik", "de-linde", "het-anker"], "niveau_1"), ([], None)):
+            whole = [c.as_dict() for c in uow.cases.summaries(schools=wanted, state=state)]
+            assert whole or wanted == []
+            for size in (1, 4, 7, 100):
+                got: list[dict[str, object]] = []
+                after: object = None
+                for _ in range(100):
+                    rows, after = uow.cases.case_page(schools=wanted, state=state, after=after, size=size)
+                    assert len(rows) <= size
+                    got.extend(r.as_dict() for r in rows)
+                    if after is None:
+                        break
+                assert got == whole, (wanted, state, size)
+
+
 def test_the_planners_due_work_and_its_write_back(store: Store, definition: ProcessDefinition) -> None:
     today = dt.date(2026, 3, 10)
     for i in range(6):

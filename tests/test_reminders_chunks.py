@@ -180,10 +180,9 @@ def test_reminders_due_prints_page_by_page_what_the_whole_list_gives(
 
     cfg, engine = _store(tmp_path, db_url, 150)
     t = Ticker(engine)
-    t.moment = later = at(START + dt.timedelta(days=3), 9)
-    t.service.plan()
-    with engine.db.begin() as conn:  # half of it planned, half not yet
-        conn.execute(outbox.outbox.delete().where(outbox.outbox.c.id % 2 == 0))
+    t.moment = at(START + dt.timedelta(days=3), 9)
+    t.service.plan()  # some of it planned by an earlier tick, the rest not yet
+    later = at(START + dt.timedelta(days=13), 9)
     items = t.service.planner().due(later)
     have = _existing_keys(engine, [i.key for i in items])
     rows = [{**i.summary(), "outbox": have.get(i.key, "new")} for i in items]

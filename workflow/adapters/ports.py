@@ -214,6 +214,43 @@ class CaseloadRow(NamedTuple):
     closed_at: dt.datetime | None
 
 
+class PlannedRow(NamedTuple):
+    """A planned reminder or escalation as `reminders due` reads it back from the outbox."""
+
+    case_id: str
+    kind: str
+    key: str
+    school: str
+    send_on: dt.date
+    due_on: dt.date | None
+
+
+class CaseListRow(NamedTuple):
+    """One case in the case list (`case list`), read straight from the `cases` row: the fields
+    of readmodels.CaseSummary without building one (a pydantic model per row, and importing
+    sqlmodel, cost more than the whole read)."""
+
+    case_id: str
+    school: str
+    group: int | None
+    state: str
+    level: int | None
+    version: int
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+    close_reason: str | None
+    process: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """CaseSummary.as_dict's form, byte for byte."""
+        return {
+            "case_id": self.case_id, "school": self.school, "group": self.group, "state": self.state,
+            "level": self.level, "version": self.version, "opened_at": self.opened_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "close_reason": self.close_reason, "process": self.process,
+        }
+
+
 class CaseHead(NamedTuple):
     """A case's school and the head of its chain as the projection has it (an export's check)."""
 
@@ -469,6 +506,12 @@ class CaseReadModel(Protocol):
 
     def summaries(self, *, schools: Sequence[str] | None, state: str | None) -> Iterator[CaseSummary]:
         """The case list in (school, opened_at, case_id) order, streamed."""
+
+    def case_page(self, *, schools: Sequence[str] | None, state: str | None, after: Any, size: int
+                  ) -> tuple[list[CaseListRow], Any]:
+        """One page of the case list, in `summaries`' order, after the key `after` (None: from
+        the start), read from the index on (school, opened_at, case_id): the rows and the key
+        to ask for the next page with (None: this was the last). The key is opaque."""
 
     def projections(self, schools: Sequence[str] | None) -> Iterator[Projection]:
         """Every case's row (or `schools`' cases'), in case id order (bytewise), streamed."""
@@ -849,6 +892,12 @@ class Outbox(Protocol):
 
     def existing_keys(self, keys: Sequence[str]) -> dict[str, str]:
         """key -> status for those of `keys` already in the outbox."""
+
+    def open_window_rows(self, today: dt.date) -> list[PlannedRow]:
+        """The planned messages of open cases whose window may still be open on `today`: a
+        reminder for a deadline not past (`due_on >= today`) and every escalation (which has no
+        end), in (case_id, id) order. `reminders due` lists from them what an earlier tick
+        planned and the case's next action day has moved past."""
 
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
               cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:

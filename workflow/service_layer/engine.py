@@ -94,6 +94,7 @@ class Engine(ServiceContext):
     def iter_cases(self, *, actor: str, school: str | None = None,
                    state: str | None = None) -> Iterator[dict[str, Any]]:
         """The cases the actor may see, as dicts, streamed (queries.iter_cases gives the
-        `CaseSummary` read models themselves). Access is checked before the first is read."""
-        summaries = queries.iter_cases(self, actor=actor, school=school, state=state)
-        return (s.as_dict() for s in summaries)
+        `CaseSummary` read models themselves; these are built from the rows without them).
+        Access is checked before the first is read."""
+        rows = queries.iter_case_rows(self, actor=actor, school=school, state=state)
+        return (r.as_dict() for r in rows)

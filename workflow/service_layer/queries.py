@@ -1,9 +1,10 @@
 """Case queries: one case in full (its view), and the cases an actor may see.
 
 Reading a case's personal data is logged in the access log (NEN 7513: who, when, which case,
-why); listing cases shows none and is not. The list streams `CaseSummary` read models
-(workflow.adapters.readmodels) from one read transaction, so a listing of a whole region is never
-held whole.
+why); listing cases shows none and is not. The list streams from one read transaction, a page
+at a time from the index on (school, opened_at, case_id), so a listing of a whole region is never
+held whole: as `CaseSummary` read models (workflow.adapters.readmodels), or, for `case list`, as
+plain rows (`iter_case_rows`), which spares a pydantic model per case and importing sqlmodel.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.refusals import decision_dict
 
 if TYPE_CHECKING:
+    from workflow.adapters.ports import CaseListRow
     from workflow.adapters.readmodels import CaseSummary, UserSummary
 
 
@@ -68,6 +70,33 @@ def iter_cases(
     if state is not None and state not in ctx.definition.states:
         raise BadInput(f"onbekende status '{state}' (bekend: {', '.join(ctx.definition.states)})")
     return _listed(ctx, schools, state)
+
+
+def iter_case_rows(
+    ctx: ServiceContext, *, actor: str, school: str | None = None, state: str | None = None,
+) -> Iterator[CaseListRow]:
+    """`iter_cases` as plain rows (ports.CaseListRow; `as_dict()` is CaseSummary's), read a
+    page at a time from the list's index in one read transaction: what `case list` prints.
+    Checked as `iter_cases` is, before the first case is read."""
+    user = ctx.user(actor)
+    bind_log(actor=actor, command="case.list")
+    schools = ctx.schools_for(user, school)
+    if state is not None and state not in ctx.definition.states:
+        raise BadInput(f"onbekende status '{state}' (bekend: {', '.join(ctx.definition.states)})")
+    return _rows(ctx, schools, state)
+
+
+LIST_PAGE = 1000
+
+
+def _rows(ctx: ServiceContext, schools: list[str] | None, state: str | None) -> Iterator[CaseListRow]:
+    with ctx.uow(write=False) as uow:
+        after: Any = None
+        while True:
+            rows, after = uow.cases.case_page(schools=schools, state=state, after=after, size=LIST_PAGE)
+            yield from rows
+            if after is None:
+                return
 
 
 def _listed(ctx: ServiceContext, schools: list[str] | None, state: str | None) -> Iterator[CaseSummary]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from workflow.adapters.memory.database import Journal, MemoryDatabase
 from workflow.adapters.ports import (
     CaseHead,
+    CaseListRow,
     CaseloadQuery,
     CaseloadRow,
     ClosedCase,
@@ -49,6 +50,19 @@ class MemoryCases:
                 case_id=r["case_id"], school=r["school"], group=r["school_group"], state=r["state"],
                 level=r["level"], version=r["version"], opened_at=r["opened_at"], closed_at=r["closed_at"],
                 close_reason=r["close_reason"], process=f"{r['process_id']}@{r['process_version']}")
+
+    def case_page(self, *, schools: Sequence[str] | None, state: str | None, after: Any, size: int
+                  ) -> tuple[list[CaseListRow], Any]:
+        rows = sorted((r["school"], r["opened_at"], r["case_id"]) for r in self._db.cases.values()
+                      if (schools is None or r["school"] in schools) and (state is None or r["state"] == state))
+        page = [k for k in rows if after is None or k > after][:size]
+        out = []
+        for _, _, cid in page:
+            r = self._db.cases[cid]
+            out.append(CaseListRow(r["case_id"], r["school"], r["school_group"], r["state"], r["level"],
+                                   r["version"], r["opened_at"], r["closed_at"], r["close_reason"],
+                                   f"{r['process_id']}@{r['process_version']}"))
+        return out, (page[-1] if len(page) == size else None)
 
     def projections(self, schools: Sequence[str] | None) -> Iterator[Projection]:
         for cid in sorted(self._db.cases):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.host import this_host
 from workflow.adapters.memory.database import MemoryDatabase
-from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, Holder, OutboxBody, OutboxHead
+from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, Holder, OutboxBody, OutboxHead, PlannedRow
 from workflow.domain.errors import BadInput
 
 if TYPE_CHECKING:
@@ -49,6 +49,15 @@ class MemoryOutbox:
     def existing_keys(self, keys: Sequence[str]) -> dict[str, str]:
         with self._db.lock:
             return {k: self._db.outbox[self._db.outbox_keys[k]]["status"] for k in keys if k in self._db.outbox_keys}
+
+    def open_window_rows(self, today: dt.date) -> list[PlannedRow]:
+        with self._db.lock:
+            rows = [r for r in self._rows() if r["case_id"] in self._db.cases
+                    and self._db.cases[r["case_id"]]["closed_at"] is None
+                    and (r["kind"] == "escalation" or (r["kind"] == "reminder" and r["due_on"] is not None
+                                                       and r["due_on"] >= today))]
+            return [PlannedRow(r["case_id"], r["kind"], r["key"], r["school"], r["send_on"], r["due_on"])
+                    for r in sorted(rows, key=lambda r: (r["case_id"], r["id"]))]
 
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
               cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, literal_column, or_, select, update
 
+from workflow.adapters.codec import read_instant
 from workflow.adapters.ports import (
     CaseHead,
+    CaseListRow,
     CaseloadQuery,
     CaseloadRow,
     ClosedCase,
@@ -56,6 +58,20 @@ _DUE_SQL = (
     "SELECT case_id FROM cases WHERE next_action_on <= ?",
     "SELECT case_id FROM cases WHERE planned_on > ?",
 )
+# The case list, a page at a time from ix_cases_school_opened (school, opened_at, case_id), its
+# own order: each page a seek and an index range, never a sort of the whole table. Straight to
+# the driver (no SQLAlchemy row per case); on SQLite the index is named, so that a state filter
+# does not make it pick the (school, state) index and sort every matching row for each page.
+_LIST_COLUMNS = ("case_id, school, school_group, state, level, version, opened_at, closed_at, close_reason,"
+                 " process_id, process_version")
+_LIST_ORDER = " ORDER BY school, opened_at, case_id LIMIT ?"
+
+
+def _list_row(r: Any) -> CaseListRow:
+    return CaseListRow(r[0], r[1], r[2], r[3], r[4], r[5], read_instant(r[6]),  # type: ignore[arg-type]
+                       read_instant(r[7]) if r[7] is not None else None, r[8], f"{r[9]}@{r[10]}")
+
+
 _WRITE_BACK = (
     update(cases)
     .where(cases.c.case_id == bindparam("b_case_id"), cases.c.version == bindparam("b_version"),
@@ -104,6 +120,42 @@ class SqlCases:
                 version=r.version, opened_at=r.opened_at, closed_at=r.closed_at,
                 close_reason=r.close_reason, process=f"{r.process_id}@{r.process_version}",
             )
+
+    def case_page(self, *, schools: Sequence[str] | None, state: str | None, after: Any, size: int
+                  ) -> tuple[list[CaseListRow], Any]:
+        drv = self._driver()
+        source = "cases INDEXED BY ix_cases_school_opened" if drv.sqlite else "cases"
+        fixed: list[Any] = [] if state is None else [state]
+        where = [] if state is None else ["state = ?"]
+        if schools is None:  # every school: one range over the whole index
+            keyed = where + (["(school, opened_at, case_id) > (?, ?, ?)"] if after is not None else [])
+            sql = f"SELECT {_LIST_COLUMNS} FROM {source}" + (" WHERE " + " AND ".join(keyed) if keyed else "")
+            rows = drv.execute(sql + _LIST_ORDER, (*fixed, *(after or ()), size)).fetchall()
+            last = (rows[-1][1], rows[-1][6], rows[-1][0]) if len(rows) == size else None
+            return [_list_row(r) for r in rows], last
+        # Some schools: one range per school, the schools in the database's order of their names
+        # (its collation, as ORDER BY school has it), so the rows come as `summaries` gives them.
+        order, pos, key = (self._in_db_order(schools), 0, None) if after is None else after
+        out: list[Any] = []
+        while pos < len(order) and len(out) < size:
+            keyed = ["school = ?", *where] + (["(opened_at, case_id) > (?, ?)"] if key is not None else [])
+            want = size - len(out)
+            rows = drv.execute(f"SELECT {_LIST_COLUMNS} FROM {source} WHERE " + " AND ".join(keyed) + _LIST_ORDER,
+                               (order[pos], *fixed, *(key or ()), want)).fetchall()
+            out.extend(rows)
+            if len(rows) < want:
+                pos, key = pos + 1, None
+            else:
+                key = (rows[-1][6], rows[-1][0])
+        return [_list_row(r) for r in out], ((order, pos, key) if pos < len(order) else None)
+
+    def _in_db_order(self, schools: Sequence[str]) -> list[str]:
+        if not schools:
+            return []
+        drv = self._driver()
+        marks = ", ".join("(?)" for _ in schools)
+        return [r[0] for r in drv.execute(f"SELECT column1 FROM (VALUES {marks}) AS v ORDER BY 1",
+                                          tuple(dict.fromkeys(schools))).fetchall()]
 
     def projections(self, schools: Sequence[str] | None) -> Iterator[Projection]:
         conn = self.conn

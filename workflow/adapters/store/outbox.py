@@ -30,9 +30,20 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from workflow.adapters.host import this_host
-from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, Holder, OutboxBody, OutboxHead
+from workflow.adapters.ports import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    Claim,
+    Holder,
+    OutboxBody,
+    OutboxHead,
+    PlannedRow,
+)
 from workflow.adapters.store.db import begin_write, is_sqlite
 from workflow.adapters.store.tables import OUTBOX_BODY_KEPT as _BODY_KEPT
+from workflow.adapters.store.tables import cases
 from workflow.adapters.store.tables import reminder_outbox as outbox
 
 if TYPE_CHECKING:
@@ -64,6 +75,17 @@ def existing_keys(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
         for r in conn.execute(select(outbox.c.key, outbox.c.status).where(outbox.c.key.in_(chunk))):
             out[r.key] = r.status
     return out
+
+
+def open_window_rows(conn: Connection, today: dt.date) -> list[PlannedRow]:
+    """Outbox.open_window_rows: one pass over the outbox's rows, joined to the open cases."""
+    o = outbox.c
+    q = (select(o.case_id, o.kind, o.key, o.school, o.send_on, o.due_on)
+         .select_from(outbox.join(cases, cases.c.case_id == o.case_id))
+         .where(cases.c.closed_at.is_(None),
+                or_(o.kind == "escalation", and_(o.kind == "reminder", o.due_on >= today)))
+         .order_by(o.case_id, o.id))
+    return [PlannedRow(*r) for r in conn.execute(q)]
 
 
 def insert_new(db: Engine, rows: Iterable[dict[str, Any]], now: dt.datetime) -> int:
@@ -295,6 +317,10 @@ class SqlOutbox:
     def existing_keys(self, keys: Sequence[str]) -> dict[str, str]:
         with self.db.connect() as conn:
             return existing_keys(conn, keys)
+
+    def open_window_rows(self, today: dt.date) -> list[PlannedRow]:
+        with self.db.connect() as conn:
+            return open_window_rows(conn, today)
 
     def claim(self, *, now: dt.datetime, batch: int, lease: dt.timedelta,
               cutoff: dt.datetime | None = None, holder: Holder | None = None) -> Claim:

@@ -68,7 +68,7 @@ def due(state: State, now_text: str | None) -> None:
     outbox = service.engine.store.outbox
 
     def rows() -> Iterator[dict[str, Any]]:  # a page of cases at a time, as the planner folds them
-        for chunk in service.planner().due_chunks(service.now()):
+        for chunk in service.planner().listed_chunks(service.now()):
             have = outbox.existing_keys([i.key for i in chunk])
             yield from ({**i.summary(), "outbox": have.get(i.key, "new")} for i in chunk)
 

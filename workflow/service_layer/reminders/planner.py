@@ -6,10 +6,11 @@ time, into an outbox row; the row's key makes planning idempotent, however often
 services it runs. A reminder is due from `send_time` on its (school) day until its deadline's
 day: after that the escalation and the digest take over. A digest is only planned on its own day.
 
-`due` folds every open case (what `passend reminders due` shows, planned or not); `work`, what a
-tick runs, folds only the cases whose next action day has come (workflow.service_layer.reminders.work) and
-returns the day each of them needs looking at again. The digest still needs every open case,
-so the one tick a day that gathers it folds them all.
+`due` folds every open case (everything due, planned or not: what `passend reminders due` shows,
+which `listed_chunks` gives without folding every case); `work`, what a tick runs, folds only
+the cases whose next action day has come (workflow.service_layer.reminders.work) and returns
+the day each of them needs looking at again. The digest still needs every open case, so the one
+tick a day that gathers it folds them all.
 
 Messages go to the store's users (the `Users` port, through service_layer.users.Recipients): the
 active users of the reminded (or escalated-to) roles who serve the case's school and have an
@@ -22,17 +23,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from workflow.adapters.codec import read_instant
+from workflow.adapters.codec import UNREADABLE, read_instant, read_payload
 from workflow.adapters.config import User
 from workflow.adapters.logs import get_logger
 from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
 from workflow.domain.calendar import SchoolCalendar
 from workflow.domain.case import Case
+from workflow.domain.deadline_defs import parse_duration
 from workflow.domain.errors import PassendError
 from workflow.domain.events import Event, restore_event
 from workflow.domain.instants import SCHOOL_TZ
@@ -49,7 +51,7 @@ from workflow.service_layer.reminders.work import Action, Mark, actions, chunks,
 from workflow.service_layer.users import Recipients
 
 if TYPE_CHECKING:
-    from workflow.adapters.ports import RawEvent
+    from workflow.adapters.ports import PlannedRow, RawEvent
 
 log = get_logger("passend.reminders")
 
@@ -175,6 +177,147 @@ class Planner:
         for w in self._plan(now, skip_planned_digests=skip_planned_digests, only=None):
             yield w.items
 
+    def listed_chunks(self, now: dt.datetime) -> Iterator[list[Due]]:
+        """What `passend reminders due` lists: the items of `due_chunks` (planned or not), in the
+        same order, without folding every open case.
+
+        Folded: the cases of the tick's due-work scan (an index range on `next_action_on`, and
+        `planned_on`). Any other open case has had no event since it was last planned, and
+        nothing it has due now was unreached then (its next action day would have come: the
+        scan would return it), so what it has due is what was planned then, and is in the
+        outbox: its latest planned reminder of each running clock (while the deadline has not
+        passed) and its escalations, sent to whoever holds the role now (`_from_outbox`, checked
+        against the clocks of the work list's read model; a case it cannot read that way
+        plainly is folded). No other open case can have anything due
+        (workflow.service_layer.reminders.work).
+
+        A digest's line in the list only says that the IB has one: whether it has anything to
+        list is read from the work list's read model (the same four lists as Mijn werk) instead
+        of gathering its lines from every open case. On a store whose work list is not built
+        for this version, the digests come from every open case folded, as before, and the
+        planned cases are folded too."""
+        local = now.astimezone(SCHOOL_TZ)
+        today, time = local.date(), local.time().replace(tzinfo=None)
+        users = self._digest_users(today, False) \
+            if self.settings.digest and time >= self.settings.digest_time else []
+        ready = self._worklist_ready()
+        if users and not ready:
+            yield from self.due_chunks(now)
+            return
+        planned: dict[str, list[PlannedRow]] = {}
+        for row in self.engine.store.outbox.open_window_rows(today):
+            planned.setdefault(row.case_id, []).append(row)
+        scan: set[str] = set()
+        for page in due_case_pages(self.engine.store, self._through(local), today):
+            scan.update(page)
+        for chunk in chunks(sorted(scan | planned.keys())):
+            known = self._from_outbox([c for c in chunk if c not in scan], planned, today) if ready else {}
+            fold = [c for c in chunk if c not in known]
+            folded: dict[str, list[Due]] = {}
+            for w in self._plan(now, skip_planned_digests=False, only=None, pages=[fold], digests=False):
+                for item in w.items:
+                    folded.setdefault(item.case_id or "", []).append(item)
+            yield [i for c in chunk for i in (known[c] if c in known else folded.get(c, []))]
+        if users:
+            yield self._listed_digests(users, today)
+
+    def _from_outbox(self, ids: list[str], planned: dict[str, list[PlannedRow]],
+                     today: dt.date) -> dict[str, list[Due]]:
+        """What each of `ids` (cases the scan does not return) has due today, from its planned
+        rows: per running clock (the read model's, not paused), the latest planned reminder if
+        its deadline has not passed (latest: the last send day; of two on one day, the shorter
+        offset, as `_for_deadline` picks) and the escalation, each to the role's users now. A
+        case whose rows do not all fit its clocks as they stand (a due day moved since, a clock
+        restarted), or with something due on more than one clock (their order is the
+        definition's), is left out: the caller folds it."""
+        if not ids:
+            return {}
+        with self.engine.uow(write=False) as uow:
+            lists = uow.cases.worklists(ids)
+        out: dict[str, list[Due]] = {}
+        for cid in ids:
+            rows = planned[cid]
+            school = rows[0].school
+            if school not in self.engine.config.schools:
+                out[cid] = []  # the fold skips a case of a school no longer configured
+                continue
+            clocks = [r for r in lists[cid].deadlines if r.paused_left is None] if cid in lists else []
+            due: dict[tuple[str, str], tuple[tuple[PlannedRow, int] | None, PlannedRow | None, str]] = {}
+            fits = True
+            for row in rows:
+                clock = next((c for c in clocks if row.key.startswith(f"{row.kind}:{cid}:{c.deadline}:{c.anchor}:")),
+                             None)
+                if clock is None:
+                    continue  # a clock that stopped (or pauses): nothing of it is due
+                base = f"{cid}:{clock.deadline}:{clock.anchor}:"
+                rest = row.key[len(row.kind) + 1 + len(base):]
+                if row.due_on != clock.due_on or len(rest) < 11 or rest[10] != ":":
+                    fits = False
+                    break
+                key_due = rest[:10]
+                reminder, escalation, _ = due.get((clock.deadline, clock.anchor), (None, None, key_due))
+                if row.kind == "escalation":
+                    escalation = row
+                elif row.due_on is not None and row.due_on >= today:
+                    offset = parse_duration(rest[11:].split(":", 1)[0])
+                    if offset is None:
+                        fits = False
+                        break
+                    if reminder is None or _later((row, offset.days), reminder):
+                        reminder = (row, offset.days)
+                due[(clock.deadline, clock.anchor)] = (reminder, escalation, key_due)
+            if not fits or len([k for k, v in due.items() if v[0] or v[1]]) > 1:
+                continue
+            items: list[Due] = []
+            for (deadline, anchor), (reminder, escalation, key_due) in due.items():
+                base = f"{cid}:{deadline}:{anchor}:{key_due}"
+                if reminder is not None:
+                    offset_text = reminder[0].key[len(f"reminder:{base}:"):].split(":", 1)[0]
+                    items.extend(Due(key=f"reminder:{base}:{offset_text}:{u.id}", kind="reminder", recipient=u.id,
+                                     to=(str(u.email),), send_on=reminder[0].send_on, case_id=cid,
+                                     deadline=deadline, school=school, due_on=reminder[0].due_on)
+                                 for u in self.users(self.settings.remind_roles, school))
+                if escalation is not None:
+                    items.extend(Due(key=f"escalation:{base}:{u.id}", kind="escalation", recipient=u.id,
+                                     to=(str(u.email),), send_on=escalation.send_on, case_id=cid, deadline=deadline,
+                                     school=school, due_on=escalation.due_on)
+                                 for u in self.users(self.settings.escalate_roles, school))
+            out[cid] = items
+        return out
+
+    def _worklist_ready(self) -> bool:
+        from workflow.service_layer.worklist import fingerprint
+
+        wanted = fingerprint(self.engine)
+        if wanted is None:
+            return False
+        with self.engine.uow(write=False) as uow:
+            return uow.cases.worklist_built() == wanted
+
+    def _listed_digests(self, users: list[User], today: dt.date) -> list[Due]:
+        """The digests `_digests` would make for `users` today, told from the read model: an IB
+        gets one when a school of theirs has a clock overdue or due within the week, a case
+        waiting for consent, or a closed case due for erasure. Listed, never rendered."""
+        week = today + dt.timedelta(days=6)
+        busy: dict[str, bool] = {}
+        with self.engine.uow(write=False) as uow:
+            for s in self.engine.config.schools:
+                busy[s] = uow.cases.deadline_lines(s, today=today, since=None, through=week, limit=1)[1] > 0 \
+                    or uow.cases.waiting_lines(s, limit=1)[1] > 0
+        out: list[Due] = []
+        for u in users:
+            schools = [s for s in self.engine.config.schools if u.serves(s)]
+            if any(busy[s] for s in schools) or any(self._erasure(s, today) for s in schools):
+                out.append(Due(key=digest_key(u.id, today), kind="digest", recipient=u.id,
+                               to=(str(u.email),), send_on=today))
+        return out
+
+    def _through(self, local: dt.datetime) -> dt.date:
+        """The last day whose actions are reached at `local` (before send_time: yesterday)."""
+        today = local.date()
+        return today if local.time().replace(tzinfo=None) >= self.settings.send_time else \
+            today - dt.timedelta(days=1)
+
     def work(self, now: dt.datetime) -> Work:
         """What a tick plans at `now`, all chunks of `work_chunks` together (tests, benchmarks)."""
         out = Work([], [], 0)
@@ -191,28 +334,28 @@ class Planner:
         tick holds one chunk of cases, not all of them."""
 
         local = now.astimezone(SCHOOL_TZ)
-        today = local.date()
         # Before send_time nothing dated today is reached yet, so cases whose next action day is
         # today wait for a later tick instead of being folded by every tick of the night.
-        through = today if local.time().replace(tzinfo=None) >= self.settings.send_time else \
-            today - dt.timedelta(days=1)
-        return self._plan(now, skip_planned_digests=True, only=(through, today))
+        return self._plan(now, skip_planned_digests=True, only=(self._through(local), local.date()))
 
     def _plan(self, now: dt.datetime, *, skip_planned_digests: bool,
-              only: tuple[dt.date, dt.date] | None) -> Iterator[Work]:
+              only: tuple[dt.date, dt.date] | None, pages: Iterable[list[str]] | None = None,
+              digests: bool = True) -> Iterator[Work]:
         """One Work per chunk of folded cases; the digests, if today gathers them, come last.
         `only` = (through, today): the cases of the due-work scan (workflow.service_layer.reminders.work),
         read a page at a time; None: every open case. A digest needs every open case, so on its
         tick every open case is streamed, page by page; the lines the digests list go to disk
         (workflow.service_layer.reminders.digest) until the last page is read, and the due cases among the
-        pages are those of the scan's ranges."""
+        pages are those of the scan's ranges. `pages`: fold these ids instead (every one planned);
+        `digests=False`: gather no digest."""
         local = now.astimezone(SCHOOL_TZ)
         today, time = local.date(), local.time().replace(tzinfo=None)
         users = self._digest_users(today, skip_planned_digests) \
-            if self.settings.digest and time >= self.settings.digest_time else []
+            if digests and self.settings.digest and time >= self.settings.digest_time else []
         lines = DigestLines({s: c.name for s, c in self.engine.config.schools.items()}) if users else None
         digest = lines is not None
-        pages = self.open_id_pages() if only is None or digest else due_case_pages(self.engine.store, *only)
+        if pages is None:
+            pages = self.open_id_pages() if only is None or digest else due_case_pages(self.engine.store, *only)
         for page in pages:
             wanted = None
             if only is not None and digest:  # which of these open cases the scan would return
@@ -393,14 +536,24 @@ class Planner:
         }
 
 
+def _later(one: tuple[PlannedRow, int], than: tuple[PlannedRow, int]) -> bool:
+    """Whether the reminder (row, offset days) `one` is later than `than` as `_for_deadline`
+    picks the latest: the last send day; on one day, the shorter offset."""
+    return (one[0].send_on, -one[1]) > (than[0].send_on, -than[1])
+
+
 def _event(row: RawEvent) -> Event:
-    """A stored row as an Event; the payload is read with json.loads, whose own error (a
-    JSONDecodeError, say) is what the log names for a garbled one."""
+    """A stored row as an Event; the payload is read by the codec's fast path (json's C scanner,
+    a quarter of the fold's cost with json.loads' Python layers), and a garbled one by
+    json.loads, whose own error (a JSONDecodeError, say) is what the log names."""
     cid, seq, typ, pid, pver, actor, role, at, payload, prev, h = row
     when = read_instant(at)
     if when is None:
         raise ValueError(f"event {seq} of case {cid}: time unreadable")
-    return restore_event(cid, seq, typ, pid, pver, actor, role, when, json.loads(payload), prev, h, payload)
+    body = read_payload(payload)
+    if body is UNREADABLE:
+        body = json.loads(payload)  # raises what is wrong with it
+    return restore_event(cid, seq, typ, pid, pver, actor, role, when, body, prev, h, payload)
 
 
 def _fold(events: list[RawEvent]) -> Iterator[Case]:
