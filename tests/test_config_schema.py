@@ -83,8 +83,7 @@ CASES = [
      "hoort niet bij backend", 'folder = "x"'),
     ('[logging]', '[notifier]\nbackend = "smtp"\nhost = "mail"\nport = "587"\n\n[logging]', "notifier.port",
      "geheel getal", 'port = "587"'),
-    ('[logging]', '[serve]\nhealth_port = 70000\n\n[logging]', "serve.health_port", "geheel getal",
-     "health_port"),
+    ('health_port = 0', 'health_port = 70000', "serve.health_port", "geheel getal", "health_port"),
     ('[logging]', '[witness]\nto = ["auditor@bestuur.example", "geen adres"]\n\n[logging]', "witness.to[1]",
      "geen geldig e-mailadres", "to = "),
 ]

@@ -56,14 +56,14 @@ def bootstrap(
 
     from workflow.adapters.config_schema import check_roles
     from workflow.adapters.crypto import KeyRing, load_master_key
-    from workflow.adapters.holiday_cache import HolidayCache, default_folder
+    from workflow.adapters.holiday_cache import default_folder, shared_cache
     from workflow.adapters.logs import configure, redact_also
     from workflow.domain.calendar import use_holiday_source
     from workflow.domain.definition import DefinitionRegistry
     from workflow.service_layer.engine import Engine
 
     config = load_config(path, database_url=database_url)
-    use_holiday_source(HolidayCache(default_folder()))
+    use_holiday_source(shared_cache(default_folder()))
     if not structlog.is_configured():  # structlog's default prints to stdout and redacts nothing
         configure(config.log_level)
     registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)

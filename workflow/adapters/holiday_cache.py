@@ -61,6 +61,7 @@ class HolidayCache:
         self.compute = compute
         self._version = version  # read on first use: most commands never need a calendar
         self._lock = threading.Lock()
+        self._entries: dict[str, object] | None = None  # this release's entries, read once
 
     @property
     def version(self) -> str:
@@ -71,16 +72,17 @@ class HolidayCache:
     def __call__(self, subdiv: str, year: int) -> frozenset[dt.date]:
         with self._lock:
             key = f"{self.version}:{subdiv}:{year}"
-            stored = self._read().get(key)
+            if self._entries is None:
+                self._entries = {k: v for k, v in self._read().items() if k.startswith(f"{self.version}:")}
+            stored = self._entries.get(key)
             if isinstance(stored, list):
                 try:
                     return frozenset(dt.date.fromisoformat(d) for d in stored)
                 except (TypeError, ValueError):
                     pass  # not ours: computed and written again below
             days = self.compute(subdiv, year)
-            entries = {k: v for k, v in self._read().items() if k.startswith(f"{self.version}:")}
-            entries[key] = sorted(d.isoformat() for d in days)
-            self._write(entries)
+            self._entries[key] = sorted(d.isoformat() for d in days)
+            self._write(self._entries)
             return days
 
     def _read(self) -> dict[str, object]:
@@ -106,3 +108,15 @@ class HolidayCache:
                 raise
         except OSError:
             return  # not writable here: the next process computes them again
+
+
+_SHARED: dict[Path, HolidayCache] = {}
+
+
+def shared_cache(folder: Path) -> HolidayCache:
+    """One cache per folder and process: a process that bootstraps several times (tests, the
+    demo) keeps the dates it has read instead of reading the file again each time."""
+    cache = _SHARED.get(folder)
+    if cache is None:
+        cache = _SHARED[folder] = HolidayCache(folder)
+    return cache

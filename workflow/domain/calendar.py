@@ -63,8 +63,9 @@ def use_holiday_source(source: HolidaySource) -> None:
     cache in front of it: importing `holidays` costs most of a second, once per process, which
     a one-command CLI process would pay on every step that moves a due day)."""
     global _source
-    _source = source
-    _holidays.cache_clear()
+    if source is not _source:
+        _source = source
+        _holidays.cache_clear()
 
 
 @lru_cache(maxsize=64)
