@@ -141,6 +141,12 @@ def take(folder: Path, browser: Any = None) -> list[Path]:
                 step.first.click()
                 page.get_by_role("heading", name=re.compile("Dit gebeurt er")).wait_for()
                 shot("stap-bekijken")
+            page.goto(base + "/leerlingen?status=opp_vastgesteld")
+            opp_case = page.locator("#resultaten tbody a").first.get_attribute("href")
+            if opp_case:
+                page.goto(base + str(opp_case) + "/opp")
+                page.get_by_role("heading", name=re.compile("Ontwikkelingsperspectiefplan")).wait_for()
+                shot("opp")
             page.goto(base + "/directie")
             shot("directie")
             page.goto(base + "/audit")

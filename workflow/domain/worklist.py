@@ -158,6 +158,15 @@ def _asks_consent(guard: object) -> bool:
 
 
 _MAY_WAIT: dict[int, tuple[ProcessDefinition, frozenset[str]]] = {}
+_OUTLIVES: dict[int, tuple[ProcessDefinition, bool]] = {}
+
+
+def _outlives(d: ProcessDefinition) -> bool:
+    """Whether any clock of `d` outlives a case (cached: asked on every append of a closing)."""
+    cache = _OUTLIVES.get(id(d))
+    if cache is None or cache[0] is not d:
+        cache = _OUTLIVES[id(d)] = (d, any(dd.outlives_case for dd in d.deadlines))
+    return cache[1]
 
 
 class Deriver:
@@ -180,9 +189,9 @@ class Deriver:
         return f"v{VERSION};roles={','.join(self._roles)};calendars={self._calendar_key}"
 
     def __call__(self, case: Case) -> Worklist:
-        if case.closed and not rod.unregistered(case):  # the only clock a closed case can run
-            return EMPTY
         d: ProcessDefinition = self._registry.get(case.process_id, case.process_version)  # type: ignore[attr-defined]
+        if case.closed and not (_outlives(d) and rod.unregistered(case)):  # the only clocks a closed case runs
+            return EMPTY
         role = self._role_of.get(d.key)
         if role is None:
             role = self._role_of[d.key] = acting_role(d, self._roles)
