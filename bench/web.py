@@ -144,7 +144,7 @@ def bench(args: Any, folder: Path) -> dict[str, Any]:
 
     engine = bootstrap(config)
     cmd = [sys.executable, "-m", "workflow.entrypoints.cli.main", "--config", str(config)]
-    proc = subprocess.Popen([*cmd, "web", "--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([*cmd, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         common_wait(base)
@@ -171,7 +171,7 @@ def bench(args: Any, folder: Path) -> dict[str, Any]:
         engine.store.dispose()
     out: dict[str, Any] = {"store": {"cases": cases, "schools": args.schools,
                                      "sqlite_mb": round((folder / "passend.db").stat().st_size / 2**20, 1)},
-                           "clients": args.clients}
+                           "clients": args.clients, "workers": args.workers}
     for kind, times in result.items():
         out[kind] = {"p50_ms": p(times, 50), "p95_ms": p(times, 95), "n": len(times), "errors": errors[kind]}
     out["case_p95_vs_static"] = round(out["case"]["p95_ms"] / max(out["static"]["p95_ms"], 0.1), 2)
@@ -197,6 +197,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     ap.add_argument("--pupils", type=int, default=100_000)
     ap.add_argument("--schools", type=int, default=12)
     ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=1, help="passend web --workers")
     ap.add_argument("--requests", type=int, default=10, help="per client, per kind, per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reuse", action="store_true", help="use the store an earlier run left in --dir")

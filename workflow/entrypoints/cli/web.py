@@ -7,6 +7,9 @@ access log stays off: a sign-in link's path holds its token, and a log is no pla
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
 
 from workflow.entrypoints.cli import nl
@@ -18,11 +21,14 @@ from workflow.entrypoints.cli.main import State
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="De poort.")
 @click.option("--forwarded-allow-ips", "forwarded", default="127.0.0.1", show_default=True, metavar="IPS",
               help="Proxy's waarvan X-Forwarded-For en -Proto vertrouwd worden (komma's; * voor alle).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Hoeveel processen verzoeken afhandelen (elk met een eigen verbinding met de database).")
 @click.pass_obj
-def web(state: State, host: str, port: int, forwarded: str) -> None:
+def web(state: State, host: str, port: int, forwarded: str, workers: int) -> None:
     """Start de web-app (Ctrl-C stopt hem). Adres, cookies en inlogmanieren staan in [web] van config.toml."""
     import uvicorn
 
+    from workflow.adapters.config import CONFIG_ENV
     from workflow.adapters.web_settings import parse_web
     from workflow.bootstrap import make_notifier
     from workflow.entrypoints.web.app import create_app
@@ -32,5 +38,12 @@ def web(state: State, host: str, port: int, forwarded: str) -> None:
     engine.users.all()  # no users table: 'voer eerst passend init uit' (exit 2), before listening
     app = create_app(engine, settings, make_notifier(engine))
     click.echo(f"passend web: {settings.base_url} (luistert op {host}:{port}; Ctrl-C stopt)", err=True)
-    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True, forwarded_allow_ips=forwarded,
-                server_header=False, log_level="warning")
+    options: dict[str, Any] = dict(host=host, port=port, access_log=False, proxy_headers=True,
+                                   forwarded_allow_ips=forwarded, server_header=False, log_level="warning")
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # Several processes (the app keeps no state of its own): uvicorn starts each from the factory,
+    # which reads the same config file, checked above.
+    os.environ[CONFIG_ENV] = str(engine.config.path)
+    uvicorn.run("workflow.entrypoints.web.app:app_from_config", factory=True, workers=workers, **options)
