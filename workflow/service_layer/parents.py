@@ -146,8 +146,9 @@ def remove(ctx: ServiceContext, case_id: str, parent_id: str, *, actor: str) -> 
 
 def listing(ctx: ServiceContext, case_id: str, *, actor: str) -> list[Parent]:
     """The parents on the case (for the IB; the case page that shows them logs the read)."""
+    user = ctx.user(actor)  # before the unit of work: the user lookup takes a connection of its own
     with ctx.uow(write=False) as uow:
-        ctx.load(uow, case_id, ctx.user(actor))
+        ctx.load(uow, case_id, user)
         cipher = ctx.cipher(uow, case_id)
         return [opened(cipher, r) for r in uow.parents.of_case(case_id)]
 
