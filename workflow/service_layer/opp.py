@@ -267,6 +267,7 @@ def document(ctx: ServiceContext, case: Case, cipher: CaseCipher, number: int) -
         "pupil": cipher.open("pupil", opened.get("pupil")),
         "name": cipher.open("name", opened["name"]) if "name" in opened else None,
         "group": case.group, "opp_version": number, "versions": sorted(events), "date": p["date"],
+        "uitstroombestemming": content.uitstroombestemming,  # the profile's id (its label is in `parts`)
         "hash": p["hash"], "handelingsdeel_hash": p["handelingsdeel_hash"], "salt": salt,
         "hash_checked": checked, "adopted_on": (adoptions(case).get(number) or dt.date.min).isoformat()
         if number in adoptions(case) else None,

@@ -60,13 +60,11 @@ def _form_values(view: dict[str, Any] | None) -> dict[str, Any]:
     values: dict[str, Any] = {"texts": {}, "uitstroombestemming": "", "goals": [], "moments": []}
     if view is None:
         return values
+    values["uitstroombestemming"] = view["uitstroombestemming"] or ""
     for p in view["parts"]:
-        if p["value"] is None:
+        if p["value"] is None or p["name"] == "uitstroombestemming":
             continue
-        if p["name"] == "uitstroombestemming":
-            values["uitstroombestemming"] = next(
-                (k for k, label in view.get("profile_pairs", []) if label == p["value"]), "")
-        elif p["name"] == "goals":
+        if p["name"] == "goals":
             values["goals"] = [(g["area"], g["text"]) for g in p["value"]]
         elif p["name"] == "evaluation_moments":
             values["moments"] = list(p["value"])
@@ -85,7 +83,6 @@ def page(request: Request, user: User, case_id: str, number: int | None = None, 
         if number is not None and number not in st["versions"]:
             raise HTTPException(404)
         view = opp.show(context(request).engine, case_id, actor=user.id, version=number)
-        view["profile_pairs"] = st["profiles"]
     may_draft = st["may_draft"] and not is_read_only(request, user)
     start = values if values is not None else _form_values(view)
     goals = list(start["goals"]) + [("", "")] * GOAL_ROWS

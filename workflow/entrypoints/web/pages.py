@@ -22,17 +22,30 @@ ROLE_NAMES = {"ib": "intern begeleider (IB)", "leerkracht": "leerkracht", "direc
               "auditor": "auditor", "ouder": "ouder"}
 
 
+def _csrf(request: Request, session: Any) -> tuple[str | None, str | None]:
+    """The page's CSRF token: the session's, else the pre-session cookie's (a new cookie, the
+    second value, when the browser has none yet)."""
+    if session is not None:
+        return session.csrf, None
+    csrf = pre_token(request)
+    if csrf is not None:
+        return csrf, None
+    new_cookie = new_pre_cookie()
+    return pre_token(request, new_cookie), new_cookie
+
+
+def _respond(request: Request, name: str, status: int, page: dict[str, Any], new_cookie: str | None) -> HTMLResponse:
+    web = context(request)
+    response = TEMPLATES.TemplateResponse(request, name, page, status_code=status)
+    if new_cookie is not None:
+        set_cookie(response, web.pre_cookie, new_cookie, secure=web.settings.secure)
+    return response
+
+
 def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
     web = context(request)
     session = current_session(request)
-    new_cookie = None
-    if session is not None:
-        csrf: str | None = session.csrf
-    else:
-        csrf = pre_token(request)
-        if csrf is None:
-            new_cookie = new_pre_cookie()
-            csrf = pre_token(request, new_cookie)
+    csrf, new_cookie = _csrf(request, session)
     user = session.user if session is not None and session.full else None
     read_only = user is not None and is_read_only(request, user)
     page = {
@@ -51,28 +64,14 @@ def render(request: Request, name: str, status: int = 200, **values: Any) -> HTM
         "oidc_label": web.settings.oidc.label if web.settings.oidc else None,
         **values,
     }
-    response = TEMPLATES.TemplateResponse(request, name, page, status_code=status)
-    if new_cookie is not None:
-        set_cookie(response, web.pre_cookie, new_cookie, secure=web.settings.secure)
-    return response
+    return _respond(request, name, status, page, new_cookie)
 
 
 def render_parent(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
     """A parent's page: the CSRF token of the parent's session (or the pre-session's), nothing
     of a staff session that may be open in the same browser."""
-    web = context(request)
     session = parent_session(request)
-    new_cookie = None
-    if session is not None:
-        csrf: str | None = session.csrf
-    else:
-        csrf = pre_token(request)
-        if csrf is None:
-            new_cookie = new_pre_cookie()
-            csrf = pre_token(request, new_cookie)
+    csrf, new_cookie = _csrf(request, session)
     page = {"user": None, "read_only": False, "may_open": False, "csrf": csrf, "signed_in": session is not None,
             **values}
-    response = TEMPLATES.TemplateResponse(request, name, page, status_code=status)
-    if new_cookie is not None:
-        set_cookie(response, web.pre_cookie, new_cookie, secure=web.settings.secure)
-    return response
+    return _respond(request, name, status, page, new_cookie)

@@ -126,6 +126,12 @@ def _send(request: Request, user_id: str, case_id: str, what: str) -> None:
         log.error("parent.news_not_sent", user=user_id, error_type=type(exc).__name__)
 
 
+def _not_stored(request: Request, case_id: str, exc: BadInput | Refused, **values: Any) -> Response:
+    """The case page again with why nothing was stored: 400 for bad input, 403 for a refusal."""
+    return _page(request, case_id, 400 if isinstance(exc, BadInput) else 403,
+                 alert=exc.message[:1].upper() + exc.message[1:] + ". Er is niets opgeslagen.", **values)
+
+
 @router.post("/casus/{case_id}/besluit")
 def decide(request: Request, case_id: str, tasks: BackgroundTasks,
            status: Annotated[str, Form(max_length=20)] = "",
@@ -136,8 +142,7 @@ def decide(request: Request, case_id: str, tasks: BackgroundTasks,
     except NotFound:
         raise HTTPException(404) from None
     except (BadInput, Refused) as exc:
-        return _page(request, case_id, 400 if isinstance(exc, BadInput) else 403,
-                     alert=exc.message[:1].upper() + exc.message[1:] + ". Er is niets opgeslagen.")
+        return _not_stored(request, case_id, exc)
     _notify(request, tasks, result, "een besluit over toestemming gegeven")
     return RedirectResponse(f"{PARENT_PREFIX}/casus/{case_id}?gedaan=besluit#toestemming", status_code=303)
 
@@ -152,9 +157,7 @@ def give_view(request: Request, case_id: str, tasks: BackgroundTasks,
     except NotFound:
         raise HTTPException(404) from None
     except (BadInput, Refused) as exc:
-        return _page(request, case_id, 400 if isinstance(exc, BadInput) else 403,
-                     alert=exc.message[:1].upper() + exc.message[1:] + ". Er is niets opgeslagen.",
-                     form={"party": party, "text": text})
+        return _not_stored(request, case_id, exc, form={"party": party, "text": text})
     _notify(request, tasks, result, "een mening gegeven")
     return RedirectResponse(f"{PARENT_PREFIX}/casus/{case_id}?gedaan=mening#mening", status_code=303)
 
