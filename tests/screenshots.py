@@ -89,6 +89,24 @@ def sign_in(page: Any, link: str, secret: str) -> None:
     page.get_by_role("heading", name="Mijn werk").wait_for()
 
 
+def _invitation(outbox: Path) -> str:
+    """The parent's sign-in link from the invitation the file notifier wrote (it may take a moment)."""
+    import email
+    from email import policy
+
+    pattern = re.compile(r"(http://127\.0\.0\.1:\d+/ouder/link/[A-Za-z0-9_-]+)")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        for eml in outbox.glob("*.eml"):
+            msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+            body = msg.get_body(("plain",))
+            found = pattern.search(body.get_content() if body is not None else "")
+            if found:
+                return found.group(1)
+        time.sleep(0.2)
+    raise RuntimeError("no invitation arrived")
+
+
 def take(folder: Path, browser: Any = None) -> list[Path]:
     """Photograph every page into `folder`; `browser`: a Playwright chromium already running
     (else one is started here)."""
@@ -147,6 +165,22 @@ def take(folder: Path, browser: Any = None) -> list[Path]:
                 page.goto(base + str(opp_case) + "/opp")
                 page.get_by_role("heading", name=re.compile("Ontwikkelingsperspectiefplan")).wait_for()
                 shot("opp")
+                # A parent on that case: the IB invites, the parent opens the mail's link.
+                page.goto(base + str(opp_case))
+                page.get_by_label("Naam van de ouder of verzorger").fill("Mevrouw Bakker")
+                page.get_by_label("E-mailadres").fill("ouder@example.nl")
+                page.get_by_role("button", name="Ouder toevoegen").click()
+                page.get_by_text("De ouder staat nu bij deze leerling.").wait_for()
+                page.get_by_role("button", name="Uitnodigen Mevrouw Bakker").click()
+                page.get_by_text("De uitnodiging is verstuurd.").wait_for()
+                link = _invitation(Path(tmp) / "var" / "outbox")
+                parent = browser.new_context(locale="nl-NL", viewport={"width": 1000, "height": 900}).new_page()
+                parent.goto(link)
+                parent.get_by_role("button", name="Verder").click()
+                parent.get_by_role("heading", name=re.compile("Begeleiding van")).wait_for()
+                parent.screenshot(path=str(folder / "ouder.png"), full_page=True)
+                shots.append(folder / "ouder.png")
+                parent.context.close()
             page.goto(base + "/directie")
             shot("directie")
             page.goto(base + "/audit")
