@@ -138,6 +138,10 @@ def bench(args: Any, folder: Path) -> dict[str, Any]:
         port = int(s.getsockname()[1])
     config = build(folder, args.pupils, args.schools, port, args.reuse)
     text = config.read_text(encoding="utf-8")
+    # `[database] group_commit` as asked (workflow.adapters.store.group): on, the default; off, as before it.
+    text = re.sub(r"\ngroup_commit = \w+\n", "\n", text).replace(
+        "[database]\n", f"[database]\ngroup_commit = {'true' if args.group_commit == 'on' else 'false'}\n", 1)
+    config.write_text(text, encoding="utf-8")
     port = int(re.search(r'base_url = "http://127\.0\.0\.1:(\d+)"', text).group(1))  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
     from workflow.bootstrap import bootstrap
@@ -171,7 +175,7 @@ def bench(args: Any, folder: Path) -> dict[str, Any]:
         engine.store.dispose()
     out: dict[str, Any] = {"store": {"cases": cases, "schools": args.schools,
                                      "sqlite_mb": round((folder / "passend.db").stat().st_size / 2**20, 1)},
-                           "clients": args.clients, "workers": args.workers}
+                           "clients": args.clients, "workers": args.workers, "group_commit": args.group_commit}
     for kind, times in result.items():
         out[kind] = {"p50_ms": p(times, 50), "p95_ms": p(times, 95), "n": len(times), "errors": errors[kind]}
     out["case_p95_vs_static"] = round(out["case"]["p95_ms"] / max(out["static"]["p95_ms"], 0.1), 2)
@@ -201,6 +205,8 @@ def main(argv: list[str]) -> dict[str, Any]:
     ap.add_argument("--requests", type=int, default=10, help="per client, per kind, per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reuse", action="store_true", help="use the store an earlier run left in --dir")
+    ap.add_argument("--group-commit", choices=("on", "off"), default="on",
+                    help="[database] group_commit of the server (off: one commit per command, as before)")
     args = ap.parse_args(argv)
     figures = common.in_workdir(args, bench)
     return {"bench": "web", "machine": common.machine(), **figures}

@@ -257,3 +257,24 @@ def test_the_migration_seals_the_records_written_before_it(engine: Engine, cli: 
     ok = cli("audit", "verify")
     assert ok.code == 0
     assert ok.out.splitlines()[-1] == f"toegangslog intact: 7 regels, laatste hash {rows[-1].hash}"
+
+
+def test_the_driver_path_and_core_path_write_the_same_rows(engine: Engine) -> None:
+    """A unit of work appends through its driver connection (the case page's hot write); a
+    borrowed Connection through SQLAlchemy Core. Both seal onto one chain and store `at` alike."""
+    at = dt.datetime(2026, 9, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
+    record = {"at": at, "actor": IB, "role": "ib", "action": "case.show", "case_id": "C-AAAAAAAA",
+              "school": "de-linde", "purpose": "begeleiding leerling", "on_behalf_of": None, "source": "web"}
+    with engine.uow() as uow:
+        assert uow.access_log.append([dict(record)]) == 1
+        uow.commit()
+    with engine.db.begin() as conn:
+        assert unit_on(conn).access_log.append([dict(record, source="passend")]) == 1
+    with engine.db.connect() as conn:
+        rows = _records(conn)
+        stored = conn.execute(text("SELECT at FROM access_log ORDER BY id")).scalars().all()
+    assert [r.at for r in rows[-2:]] == [at, at]
+    assert stored[-1] == stored[-2]  # the same stored form, whichever path wrote it
+    assert rows[-1].prev_hash == rows[-2].hash
+    with engine.uow(write=False) as uow:
+        assert verify(uow).ok

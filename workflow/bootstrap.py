@@ -172,6 +172,13 @@ def default_sender(config: Config) -> str | None:
     return sender if isinstance(sender, str) else None
 
 
+def long_running(engine: Engine) -> bool:
+    """What a long-running process (the web app, the reminder service) sets up on its engine:
+    group commit of its concurrent writers (workflow.adapters.store.group), unless `[database]
+    group_commit = false`. Returns whether commits are shared."""
+    return engine.config.group_commit and engine.store.group_commit()
+
+
 def reminder_service(engine: Engine, now: Callable[[], dt.datetime] = utcnow) -> ReminderService:
     """A reminder service on `engine`. Everything a tick will need is checked now (settings,
     every school's calendar, the notifier), so a bad config stops the start, not every tick; a

@@ -56,6 +56,7 @@ class Config:
     log_level: str = "info"
     lock_timeout_seconds: float = 15.0  # [database]: SQLite's busy timeout, PostgreSQL's lock_timeout
     statement_timeout_seconds: float = 300.0  # [database]: PostgreSQL's statement_timeout (0: none)
+    group_commit: bool = True  # [database]: the web app's and the service's writers share commits (SQLite)
     file_group: str | None = None  # [security]: files with personal data 0640 for this group (else 0600)
     source: str = field(default="", repr=False)  # the file's text, for the line of a later problem
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -171,6 +172,7 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
         log_level=raw.get("logging", {}).get("level", "info"),
         lock_timeout_seconds=float(db.get("lock_timeout_seconds", 15)),
         statement_timeout_seconds=float(db.get("statement_timeout_seconds", 300)),
+        group_commit=bool(db.get("group_commit", True)),
         file_group=raw.get("security", {}).get("file_group"),
         source=source,
         raw=raw,

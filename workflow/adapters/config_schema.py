@@ -173,7 +173,7 @@ _NOTIFIER_KEYS: dict[str, dict[str, Any]] = {
 
 SCHEMA: dict[str, Any] = {
     "database": Table({"url": text, "lock_timeout_seconds": number(0, 3600, above=True),
-                       "statement_timeout_seconds": number(0, 86_400)}),
+                       "statement_timeout_seconds": number(0, 86_400), "group_commit": boolean}),
     "security": Table({"master_key_file": text, "file_group": text}),
     "process": Table({"definition": text, "folder": text}),
     "logging": Table({"level": choice("debug", "info", "warning", "error", "critical")}),

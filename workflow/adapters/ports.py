@@ -963,6 +963,10 @@ class Store(Protocol):
     def uow(self, *, write: bool = True) -> UnitOfWork:
         """A unit of work; `write=False` promises it will not write (SQLite takes no lock)."""
 
+    def group_commit(self) -> bool:
+        """Let this process's concurrent writing units share one commit from now on (the web
+        app and the service ask for it); returns whether the store does that."""
+
     def init(self) -> list[str]:
         """Create or upgrade the schema; returns what it is at now (migration heads)."""
 

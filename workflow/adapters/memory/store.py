@@ -69,6 +69,9 @@ class MemoryStore:
     def uow(self, *, write: bool = True) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.data, write=write, derive=self.derive)
 
+    def group_commit(self) -> bool:
+        return False  # one process's dicts: every unit of work is already one step under a lock
+
     def init(self) -> list[str]:
         return []  # nothing to migrate: the dicts are the schema
 

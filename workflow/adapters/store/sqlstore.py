@@ -21,6 +21,7 @@ from workflow.domain.errors import BadInput
 
 if TYPE_CHECKING:
     from workflow.adapters.files import PrivateFiles
+    from workflow.adapters.store.group import GroupCommit
 
 
 class SqlStore:
@@ -34,6 +35,7 @@ class SqlStore:
         self.reserve = Reserve(db) if is_sqlite(db) else None
         self.outbox = SqlOutbox(db)
         self.users = SqlUserLookup(db, reserve=self.reserve)
+        self.group: GroupCommit | None = None  # group commit of writing units (group_commit())
 
     @classmethod
     def connect(cls, url: str, derive: Derive | None = None, *, timeouts: Timeouts | None = None,
@@ -75,7 +77,22 @@ class SqlStore:
             raise problems.newer(state.unknown)
 
     def uow(self, *, write: bool = True) -> SqlUnitOfWork:
+        if write and self.group is not None:
+            return self.group.unit(self.derive)
         return SqlUnitOfWork(self.db, write=write, reserve=self.reserve, derive=self.derive)
+
+    def group_commit(self) -> bool:
+        """From now on, this process's writing units of work share SQLite transactions and their
+        fsync with the writers queued beside them (workflow.adapters.store.group): for the
+        long-running processes, whose threads write concurrently. Not on PostgreSQL, which
+        groups concurrent commits itself. Returns whether it is on."""
+        if not is_sqlite(self.db) or self.read_only:
+            return False
+        if self.group is None:
+            from workflow.adapters.store.group import GroupCommit
+
+            self.group = GroupCommit(self.db, self.reserve)
+        return True
 
     def init(self) -> list[str]:
         from workflow.adapters.store.migrate import upgrade

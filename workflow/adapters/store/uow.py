@@ -106,7 +106,7 @@ class SqlUnitOfWork:
     @property
     def access_log(self) -> SqlAccessLog:
         if self._access_log is None:
-            self._access_log = SqlAccessLog(self._connection)
+            self._access_log = SqlAccessLog(self._connection, lambda: self._driver)
         return self._access_log
 
     @property
@@ -224,7 +224,23 @@ class SqlUnitOfWork:
         return wrapped
 
 
-def _is_lock(exc: Exception) -> bool:
+def unit_error(exc: BaseException, engine: Engine, *, committing: bool = False) -> BaseException:
+    """What a unit of work raises for `exc`: someone else wrote first (an integrity error, or a
+    lock: at a commit "lost", before it "busy") is a Conflict; any other driver error becomes the
+    SQLAlchemy error a Core statement would have raised; everything else stays as it is."""
+    dbapi = engine.dialect.loaded_dbapi
+    if isinstance(exc, IntegrityError | dbapi.IntegrityError):
+        return Conflict(_LOST)
+    if isinstance(exc, OperationalError | dbapi.OperationalError) and _is_lock(exc):
+        return Conflict(_LOST if committing else _BUSY)
+    if isinstance(exc, dbapi.Error):
+        wrapped = DBAPIError.instance(None, None, exc, dbapi.Error, hide_parameters=True, dialect=engine.dialect)
+        assert isinstance(wrapped, DBAPIError)
+        return wrapped
+    return exc
+
+
+def _is_lock(exc: BaseException) -> bool:
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     text = str(orig).lower() if orig is not None else ""
     return "locked" in text or "busy" in text or "could not serialize" in text

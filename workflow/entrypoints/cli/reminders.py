@@ -169,4 +169,7 @@ def serve(state: State, once: bool, now_text: str | None) -> None:
         emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
                 f"mislukt {r['failed']} ({service.notifier.describe()})")
         return
+    from workflow.bootstrap import long_running
+
+    long_running(service.engine)
     run(service, health_at=address(service.engine.config.raw.get("serve"), service.engine.config.path.name))

@@ -49,6 +49,7 @@ class PassendApp(FastAPI):
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:
+    from workflow.bootstrap import long_running
     from workflow.entrypoints.web import (
         api,
         audit,
@@ -66,6 +67,7 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
         work,
     )
 
+    long_running(engine)  # its request threads write concurrently: they share commits (SQLite)
     oidc_client = None
     if settings.oidc is not None:
         from workflow.adapters.oidc import OidcClient
