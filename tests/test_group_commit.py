@@ -236,3 +236,79 @@ def test_the_web_app_and_the_service_turn_it_on_unless_configured_off(tmp_path: 
     finally:
         on.db.dispose()
         off.db.dispose()
+
+
+@pytest.mark.slow
+def test_every_answered_command_survives_a_kill_of_the_web_app(tmp_path: Path) -> None:
+    """`passend web` (group commit on) takes steps from 8 clients through the JSON API and is
+    killed (SIGKILL) while they are at it: every step it answered 200 is in the store, nothing
+    is stored twice, and the chains and the projection are sound."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.conftest import REPO
+    from tests.reminders_support import free_port
+    from tests.test_web_browser import _wait_until_up
+    from workflow.service_layer import tokens
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'passend.db'}",
+                       extra=f'\n[web]\nbase_url = "{base}"\n[notifier]\nbackend = "file"\nfolder = "out"\n'
+                             'from = "passend@test.example"\n')
+    engine = bootstrap(cfg, create_key=True)
+    engine.init()
+    cids = [str(engine.open_case(pupil=f"KILL-{i}", school="de-linde", actor="ib.jansen")["case_id"])
+            for i in range(48)]
+    _record, secret = tokens.add(engine, name="kill-test", role="leerkracht", schools=["de-linde"],
+                                 roles=engine.definition.roles, known_schools=engine.config.schools,
+                                 created_by="test")
+    engine.db.dispose()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "workflow.entrypoints.cli.main", "--config", str(cfg)]
+    proc = subprocess.Popen([*cmd, "web", "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
+    answered: list[str] = []
+    lock = threading.Lock()
+
+    def client(share: list[str]) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=30) as c:
+            for cid in share:
+                try:
+                    r = c.post(f"/api/v1/cases/{cid}/evidence", json={
+                        "kind": "signal", "expected_version": 1, "fields": {"area": "lezen", "note": "n"}})
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if r.status_code == 201:
+                    with lock:
+                        answered.append(cid)
+
+    try:
+        _wait_until_up(base, proc)
+        threads = [threading.Thread(target=client, args=(cids[k::8],)) for k in range(8)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        while len(answered) < 12 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+        for t in threads:
+            t.join(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(30)
+    assert len(answered) >= 12
+    after = bootstrap(cfg)
+    try:
+        for cid in answered:
+            assert after.case(cid, actor="ib.jansen")["version"] == 2, cid
+        for cid in set(cids) - set(answered):  # not answered: stored once or not at all
+            assert after.case(cid, actor="ib.jansen")["version"] in (1, 2), cid
+        _sound(after)
+    finally:
+        after.db.dispose()
