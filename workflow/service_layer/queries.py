@@ -20,6 +20,7 @@ from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput
 from workflow.service_layer.access import access_ready, record_access
 from workflow.service_layer.context import ServiceContext, bind_log
+from workflow.service_layer.parents import opened
 from workflow.service_layer.refusals import decision_dict
 
 if TYPE_CHECKING:
@@ -30,9 +31,12 @@ if TYPE_CHECKING:
 def case(
     ctx: ServiceContext, case_id: str, *, actor: str, purpose: str | None = None,
     on_behalf_of: str | None = None, source: str = "passend", timeline: bool = False,
+    parents: bool = False,
 ) -> dict[str, Any]:
     """Everything about one case: state, evidence (decrypted), and every possible trigger;
-    with `timeline`, also the case's chronology (audit.timeline's entries, from the same read).
+    with `timeline`, also the case's chronology (audit.timeline's entries, from the same read);
+    with `parents`, the parents on the case (`parents.Parent`, opened), read in the same unit
+    of work (the case page shows them to whoever may manage them).
 
     The read is kept in the access log (NEN 7513: who, when, which case, why; `source`: "web"
     for the web app's case page).
@@ -43,12 +47,15 @@ def case(
     with ctx.uow(write=False) as uow:
         found = ctx.load(uow, case_id, user)
         cipher = ctx.cipher(uow, case_id)
+        roster = [opened(cipher, r) for r in uow.parents.of_case(case_id)] if parents else None
     record_access(ctx, actor=actor, action="case.show", cases=[(case_id, found.school)],
                   purpose=purpose, on_behalf_of=on_behalf_of, source=source)
     d = ctx.definition_of(found)
     view = case_view(found, d, cipher, domain.options(found, d, user.role))
     today = ctx.today()
     view["deadlines"] = [r.as_dict(today) for r in deadlines.running(found, d, today, ctx.calendar(found.school))]
+    if roster is not None:
+        view["parents"] = roster
     if timeline:
         from workflow.service_layer.audit.timeline import build
 

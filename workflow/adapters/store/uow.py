@@ -140,7 +140,7 @@ class SqlUnitOfWork:
     @property
     def parents(self) -> SqlParents:
         if self._parents is None:
-            self._parents = SqlParents(self._connection)
+            self._parents = SqlParents(self._connection, lambda: self._driver)
         return self._parents
 
     @property

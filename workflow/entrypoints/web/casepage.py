@@ -34,7 +34,7 @@ from workflow.entrypoints.web import (
 from workflow.entrypoints.web.diagram import svg
 from workflow.entrypoints.web.guard import context, is_read_only, signed_in, writer
 from workflow.entrypoints.web.pages import ROLE_NAMES, render
-from workflow.service_layer import cases, parents, queries
+from workflow.service_layer import cases, queries
 
 router = APIRouter()
 CONFLICT = ("Iemand anders heeft deze casus intussen gewijzigd. Er is niets opgeslagen. "
@@ -68,14 +68,14 @@ def show(request: Request, user: User, case_id: str, status: int = 200, *, notic
          parent_form: dict[str, Any] | None = None) -> Response:
     """The case page (every render is a read of the case, and logged as one)."""
     engine = context(request).engine
+    read_only = is_read_only(request, user)
     try:
-        view = queries.case(engine, case_id, actor=user.id, source="web", timeline=True)
+        view = queries.case(engine, case_id, actor=user.id, source="web", timeline=True, parents=not read_only)
     except Refused as exc:
         if not_theirs(exc):
             raise HTTPException(404) from None
         raise
     d = _definition(request, view)
-    read_only = is_read_only(request, user)
     kinds = [] if read_only or view["closed_at"] else [
         k for k in d.evidence_kinds.values() if user.role in d.evidence_roles.get(k.name, frozenset())]
     form = form or {}
@@ -94,7 +94,7 @@ def show(request: Request, user: User, case_id: str, status: int = 200, *, notic
     moves = {h["seq"]: h for h in view["history"]}
     # The parents on the case, for whoever may record their consent (the IB): the "Ouders" section.
     manages = not read_only and not view["closed_at"] and user.role in d.evidence_roles.get("consent", frozenset())
-    roster = parents.listing(engine, case_id, actor=user.id) if manages else []
+    roster = view.pop("parents", []) if manages else []
     gedaan = request.query_params.get("gedaan")
     if notice is None and gedaan in DONE:
         notice = DONE[gedaan].format(request.query_params.get("wat", "")[:80])

@@ -18,6 +18,8 @@ from workflow.service_layer.dashboard import AUDIT_ROLES, DIRECTIE_ROLES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 TEMPLATES.env.globals["t"] = text  # a page's wording from the catalog: {{ t("web.…") }}
+# The templates ship with the package: compiled once, never looked up on disk again per page.
+TEMPLATES.env.auto_reload = False
 ROLE_NAMES = {"ib": "intern begeleider (IB)", "leerkracht": "leerkracht", "directeur": "directeur",
               "auditor": "auditor", "ouder": "ouder"}
 
