@@ -118,7 +118,8 @@ class SqlUnitOfWork:
     def _signin_tables(self) -> tuple[SqlWebSessions, SqlSigninLinks, SqlOidcFlows, SqlThrottle]:
         if self._signin is None:
             c = self._connection
-            self._signin = (SqlWebSessions(c), SqlSigninLinks(c), SqlOidcFlows(c), SqlThrottle(c))
+            self._signin = (SqlWebSessions(c, lambda: self._driver), SqlSigninLinks(c), SqlOidcFlows(c),
+                            SqlThrottle(c))
         return self._signin
 
     @property
