@@ -153,7 +153,7 @@ class SqlUnitOfWork:
     @property
     def api_tokens(self) -> SqlApiTokens:
         if self._api_tokens is None:
-            self._api_tokens = SqlApiTokens(self._connection)
+            self._api_tokens = SqlApiTokens(self._connection, lambda: self._driver)
         return self._api_tokens
 
     def commit(self) -> None:
