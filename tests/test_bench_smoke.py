@@ -131,6 +131,15 @@ def test_bench_startup(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_bench_group(tmp_path: Path) -> None:
+    f = run_bench("group", "--pupils", "300", "--fires", "16", "--clients", "2", "--rounds", "2", tmp=tmp_path)
+    assert f["commands_per_run"] == 16 and f["failed"] == dict.fromkeys(("http_on", "http_off", "inproc_on",
+                                                                          "inproc_off"), 0)
+    assert f["lost"] == 0 and f["duplicated"] == 0 and f["chains_ok"] and f["replay_mismatches"] == 0
+    positive(f["per_s"], "http_on", "http_off", "inproc_on", "inproc_off", "raw")
+
+
+@pytest.mark.slow
 def test_bench_web(tmp_path: Path) -> None:
     f = run_bench("web", "--pupils", "200", "--clients", "2", "--requests", "3", "--rounds", "1", tmp=tmp_path)
     assert f["store"]["cases"] == 200 and f["clients"] == 2
