@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from workflow.domain.definition import ProcessDefinition
+from workflow.messages import text
 
 BOX_W, LINE_H, PAD = 190, 15, 8
 GAP_X, GAP_Y, MARGIN, BACK_LANE = 36, 46, 16, 44
@@ -159,10 +160,10 @@ def svg(d: ProcessDefinition, current: str | None = None) -> str:
         out.append(_everywhere_edge(d, trigger, boxes[dest], final_x - BACK_LANE / 3, height))
     for s, b in boxes.items():
         out.append(_node(b, s == current))
-    title = f"Procesplaat: {d.title}"
-    desc = "De stappen van het proces van boven naar beneden; een stippellijn gaat terug."
+    title = text("web.diagram.title", process=d.title)
+    desc = text("web.diagram.desc")
     if current in d.states:
-        desc += f" De casus staat nu bij {d.states[current].label}."
+        desc += " " + text("web.diagram.now_at", state=d.states[current].label)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total_w:.0f} {height:.0f}" width="{total_w:.0f}" '
         f'height="{height:.0f}" role="img" aria-labelledby="t d" font-family="system-ui, sans-serif" font-size="13">'

@@ -3,10 +3,12 @@ token, the schools' names), and the pre-session cookie set when a form needs one
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -17,9 +19,39 @@ from workflow.messages import text
 from workflow.service_layer.dashboard import AUDIT_ROLES, DIRECTIE_ROLES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
-TEMPLATES.env.globals["t"] = text  # a page's wording from the catalog: {{ t("web.…") }}
-ROLE_NAMES = {"ib": "intern begeleider (IB)", "leerkracht": "leerkracht", "directeur": "directeur",
-              "auditor": "auditor", "ouder": "ouder"}
+
+
+def page_text(key: str, /, **values: Any) -> Markup:
+    """A page's wording from the catalog: `{{ t("web.…", name=value) }}`. The catalog's text is
+    escaped, and so is every value, except markup the template made itself (a link or a `<code>`
+    in the middle of a sentence: `{% set link %}<a …>…</a>{% endset %}`), so a sentence keeps its
+    words together in the catalog and a translation may put the link where its language needs it."""
+    found = escape(text(key))  # without values: the catalog's raw text, placeholders and all
+    return found.format(**values) if values else found
+
+
+TEMPLATES.env.globals["t"] = page_text
+
+
+class _RoleNames(Mapping[str, str]):
+    """A role as a page names it ("intern begeleider (IB)"), from the catalog (`web.role.<id>`),
+    read when a page asks, so the language in force decides."""
+
+    ROLES = ("ib", "leerkracht", "directeur", "auditor", "ouder")
+
+    def __getitem__(self, role: str) -> str:
+        if role not in self.ROLES:
+            raise KeyError(role)
+        return text(f"web.role.{role}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ROLES)
+
+    def __len__(self) -> int:
+        return len(self.ROLES)
+
+
+ROLE_NAMES: Mapping[str, str] = _RoleNames()
 
 
 def _csrf(request: Request, session: Any) -> tuple[str | None, str | None]:
