@@ -203,7 +203,7 @@ def _node(b: _Box, current: bool) -> str:
                      f'fill="{ink}" font-weight="{weight}">{escape(line)}</text>')
     if current:
         parts.append(f'<text x="{b.x + BOX_W - 6:.1f}" y="{b.y - 4:.1f}" text-anchor="end" fill="{ACCENT}" '
-                     'font-weight="700" font-size="12">nu</text>')
+                     f'font-weight="700" font-size="12">{escape(text("web.diagram.now"))}</text>')
     parts.append("</g>")
     return "".join(parts)
 
@@ -211,7 +211,7 @@ def _node(b: _Box, current: bool) -> str:
 def _everywhere_edge(d: ProcessDefinition, trigger: str, dest: _Box, x: float, height: float) -> str:
     label = d.triggers[trigger].label if trigger in d.triggers else trigger
     y_mid = dest.y + dest.h / 2
-    return (f'<g><title>{escape(label)}: kan vanuit elke stap</title>'
+    return (f'<g><title>{escape(text("web.diagram.from_every_step", step=label))}</title>'
             f'<path d="M{x:.1f} {MARGIN:.1f} L{x:.1f} {height - MARGIN:.1f}" stroke="{LINE}" stroke-width="1.4" '
             f'stroke-dasharray="2 4" fill="none"/>'
             f'<path d="M{x:.1f} {y_mid:.1f} L{dest.x:.1f} {y_mid:.1f}" stroke="{LINE}" stroke-width="1.4" fill="none" '
