@@ -170,7 +170,8 @@ def test_with_passend_language_en_the_pages_read_in_english(tmp_path: Path, db_u
         sign_in(client, tmp_path / "outbox", IB_MAIL, clock)
         cid = engine.open_case(pupil="LL-1", school="de-linde", actor="ib.jansen", group=5)["case_id"]
         work, pupils, case = client.get("/").text, client.get("/leerlingen").text, client.get(f"/casus/{cid}").text
-        assert "My work" in work and "This week (" in work and "16 November 2026" in work
+        assert '<html lang="en">' in work and "My work" in work and "This week (" in work
+        assert "16 November 2026" in work
         assert "Search by pupil number" in pupils and "All levels" in pupils
         assert f"Case {cid}" in case and "Timeline" in case and "Case opened (group 5)" in case
         assert "internal coordinator (IB)" in case and "Sign out" in case
