@@ -10,7 +10,7 @@ from typing import Any
 from workflow.domain.instants import SCHOOL_TZ, as_utc
 from workflow.entrypoints.web.pages import TEMPLATES
 from workflow.messages import text
-from workflow.messages.render import date_words, language
+from workflow.messages.render import day_words, language
 
 STATUS = ("ok", "soon", "overdue")  # a deadline's status: web.status.<status> in the catalog
 
@@ -32,7 +32,7 @@ def _day(value: Any) -> dt.date | None:
 
 def datum(value: Any) -> str:
     day = _day(value)
-    return "" if day is None else date_words(day.isoformat(), language())
+    return "" if day is None else day_words(day.year, day.month, day.day, language())
 
 
 def datumtijd(value: Any) -> str:
