@@ -66,7 +66,10 @@ class _Text(HTMLParser):
 
 def inline_words(name: str) -> list[str]:
     """What a person would read in template `name` that does not come from the catalog."""
-    source = (TEMPLATE_DIR / name).read_text(encoding="utf-8")
+    return inline_words_in((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
+
+
+def inline_words_in(source: str) -> list[str]:
     html: list[str] = []
     found: list[str] = []
     previous: list[tuple[str, str]] = []
@@ -96,17 +99,13 @@ def test_a_template_shows_no_words_outside_the_catalog(name: str) -> None:
     assert inline_words(name) == [], "put these in passend.po (nl and en) and show them with t(...)"
 
 
-def test_the_scan_finds_inline_words_where_they_are(tmp_path: Path) -> None:
+def test_the_scan_finds_inline_words_where_they_are() -> None:
     """The scan itself: text, a spoken attribute and a literal are found; a key, an id, the
     product's name and markup are not."""
-    (TEMPLATE_DIR / "_scan_probe.html").write_text(
+    found = inline_words_in(
         '<p title="Uitleg">Hallo {{ t("web.nav.work") }}</p><p>{{ x or "Niets hier" }}</p>'
         '<p class="{{ c or \'none\' }}">{{ t("web.nav.start") }}: 3</p><p>passend</p>'
-        "<script>var hidden = 'words';</script>", encoding="utf-8")
-    try:
-        found = inline_words("_scan_probe.html")
-    finally:
-        (TEMPLATE_DIR / "_scan_probe.html").unlink()
+        "<script>var hidden = 'words';</script>")
     assert found == ["p[title]: 'Uitleg'", "text: 'Hallo'", "string in an expression: 'Niets hier'"]
 
 
@@ -182,3 +181,37 @@ def test_with_passend_language_en_the_pages_read_in_english(tmp_path: Path, db_u
         assert "For parents" in client.get("/ouder").text
     finally:
         engine.db.dispose()
+
+
+# ---- the route modules ----------------------------------------------------------------------------
+NOT_SHOWN_IN_MODULES = {
+    ("forms.py", "standaard vandaag"),  # looked for in a declaration's help, never shown itself
+}
+
+
+def _sentences_in(path: Path) -> list[str]:
+    """String constants of a module with two words in them, docstrings and markup left out."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words = re.sub(r'[\w-]+="[^"]*"|</?\w+[^>]*>?|^[^<>]*>', " ", node.value)
+            if re.search(r"[^\W\d_]{2,}\s+[^\W\d_]{2,}", words) and (path.name, node.value) not in NOT_SHOWN_IN_MODULES:
+                found.append(f"{path.name}:{node.lineno}: {node.value!r}")
+    return found
+
+
+def test_the_web_modules_hold_no_sentence_outside_the_catalog(tmp_path: Path) -> None:
+    """A route module's messages (a refusal, a notice, an error page's text) come from the catalog
+    too. The JSON API under api/ is not scanned: its OpenAPI descriptions are for developers."""
+    found = [s for p in sorted(WEB.glob("*.py")) for s in _sentences_in(p)]
+    assert found == [], "put these in passend.po (nl and en) and show them with text(...)"
+    probe = tmp_path / "probe.py"
+    probe.write_text('"""Doc string words."""\nX = "Dit is een zin."\nY = \'<svg role="img" width="\'\n',
+                     encoding="utf-8")
+    assert [s.split(": ", 1)[1] for s in _sentences_in(probe)] == ["'Dit is een zin.'"]

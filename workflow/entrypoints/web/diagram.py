@@ -217,4 +217,4 @@ def _everywhere_edge(d: ProcessDefinition, trigger: str, dest: _Box, x: float, h
             f'<path d="M{x:.1f} {y_mid:.1f} L{dest.x:.1f} {y_mid:.1f}" stroke="{LINE}" stroke-width="1.4" fill="none" '
             f'marker-end="url(#pijl)"/>'
             f'<text x="{dest.x:.1f}" y="{dest.y - 8:.1f}" fill="{MUTED}" font-size="11">'
-            f'{escape(label)} kan vanuit elke stap</text></g>')
+            f'{escape(text("web.diagram.from_every_step_label", step=label))}</text></g>')
