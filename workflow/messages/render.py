@@ -235,7 +235,12 @@ _MONTHS = {
 def date_words(day: str, lang: str) -> str:
     """`2025-09-03` as people write it: "3 september 2025"."""
     y, m, d = (int(x) for x in day.split("-"))
-    return f"{d} {_MONTHS.get(lang, _MONTHS['nl'])[m - 1]} {y}"
+    return day_words(y, m, d, lang)
+
+
+def day_words(year: int, month: int, day: int, lang: str) -> str:
+    """A date as people write it ("3 september 2025"), from its numbers."""
+    return f"{day} {_MONTHS.get(lang, _MONTHS['nl'])[month - 1]} {year}"
 
 
 def _plural(label: str, lang: str) -> str:

@@ -111,15 +111,14 @@ def _error_pages(app: FastAPI) -> None:
     """The error pages, and for a request under /api/ the API's JSON errors (web.api.errors)."""
     from workflow.entrypoints.web.api import errors as api_errors
     from workflow.entrypoints.web.pages import render
+    from workflow.messages import text
 
-    messages = {400: "Dit verzoek klopt niet.", 403: "U heeft hier geen toegang toe.",
-                404: "Deze pagina bestaat niet.", 405: "Dit kan zo niet.",
-                409: "Iemand anders was u voor. Er is niets opgeslagen.", 429: "Te veel pogingen. Wacht even.",
-                500: "Er ging iets mis. Er is niets opgeslagen."}
+    known = (400, 403, 404, 405, 409, 429, 500)  # each has its web.error.<status> in the catalog
 
     def page(request: Request, status: int, detail: str | None = None, reasons: list[str] | None = None) -> Response:
         return render(request, "error.html", status, status_code=status,
-                      message=detail or messages.get(status, "Er ging iets mis."), reasons=reasons or [])
+                      message=detail or text(f"web.error.{status}" if status in known else "web.error.other"),
+                      reasons=reasons or [])
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:

@@ -25,18 +25,20 @@ from workflow.domain.errors import BadInput
 from workflow.entrypoints.web import filters  # noqa: F401  (the templates' Dutch dates)
 from workflow.entrypoints.web.guard import context, signed_in
 from workflow.entrypoints.web.pages import render
+from workflow.messages import text
 from workflow.service_layer import worklist
 
 router = APIRouter()
 
 
-def _int(value: str | None, what: str) -> int | None:
+def _int(value: str | None, bad: str) -> int | None:
+    """A filter's number; not a number: BadInput with the catalog's message `bad`."""
     if value is None or value == "":
         return None
     try:
         return int(value)
     except ValueError:
-        raise BadInput(f"{what}: kies uit de lijst") from None
+        raise BadInput(text(bad)) from None
 
 
 @router.get("/leerlingen")
@@ -50,7 +52,8 @@ def caseload(request: Request, user: Annotated[User, Depends(signed_in)]) -> Res
     }
     page = worklist.caseload(
         engine, actor=user.id, school=chosen["school"], state=chosen["status"],
-        level=_int(chosen["niveau"], "niveau"), group=_int(chosen["groep"], "groep"), deadline=chosen["termijn"],
+        level=_int(chosen["niveau"], "web.caseload.bad_level"), group=_int(chosen["groep"], "web.caseload.bad_group"),
+        deadline=chosen["termijn"],
         waiting=chosen["wacht"], closed=chosen["afgesloten"], pupil=chosen["leerling"] or None,
         after=q.get("na") or None, before=q.get("voor") or None)
     schools = [s for s in engine.config.schools if user.serves(s)]

@@ -34,22 +34,21 @@ from workflow.entrypoints.web import (
 from workflow.entrypoints.web.diagram import svg
 from workflow.entrypoints.web.guard import context, is_read_only, signed_in, writer
 from workflow.entrypoints.web.pages import ROLE_NAMES, render
+from workflow.messages import text
 from workflow.service_layer import cases, queries
 
 router = APIRouter()
-CONFLICT = ("Iemand anders heeft deze casus intussen gewijzigd. Er is niets opgeslagen. "
-            "Hieronder staat de nieuwe stand: kijk of uw wijziging nog nodig is.")
-DONE = {"vastgelegd": "Vastgelegd: {}.", "stap": "Gedaan: {}.", "geopend": "De casus is geopend.",
-        "ouder": "De ouder staat nu bij deze leerling. Nodig de ouder uit om mee te lezen.",
-        "uitgenodigd": "De uitnodiging is verstuurd. De link werkt 7 dagen, één keer.",
-        "verwijderd": "De ouder staat niet meer bij deze leerling. Een link of sessie van die ouder werkt niet meer."}
+CONFLICT = "web.case.conflict"  # the catalog's keys: text(CONFLICT) when a page shows it
+DONE = {"vastgelegd": "web.case.done.recorded", "stap": "web.case.done.step", "geopend": "web.case.done.opened",
+        "ouder": "web.case.done.parent_added", "uitgenodigd": "web.case.done.invited",
+        "verwijderd": "web.case.done.parent_removed"}
 
 
 def _version(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise BadInput("dit formulier mist de versie van de casus; laad de pagina opnieuw") from None
+        raise BadInput(text("web.case.no_version")) from None
 
 
 def not_theirs(exc: Refused) -> bool:
@@ -97,7 +96,7 @@ def show(request: Request, user: User, case_id: str, status: int = 200, *, notic
     roster = view.pop("parents", []) if manages else []
     gedaan = request.query_params.get("gedaan")
     if notice is None and gedaan in DONE:
-        notice = DONE[gedaan].format(request.query_params.get("wat", "")[:80])
+        notice = text(DONE[gedaan], what=request.query_params.get("wat", "")[:80])
     return render(request, "case.html", status, nav="leerlingen", c=view, d=d, steps=steps,
                   recordable=recordable, by_seq=by_seq, moves=moves, notice=notice, alert=alert,
                   reasons=reasons or [], role_names=ROLE_NAMES, manages_parents=manages, parents=roster,
@@ -128,7 +127,7 @@ def _record(request: Request, user: User, case_id: str, kind: str, form: dict[st
     try:
         cases.record(engine, kind, case_id, actor=user.id, expected_version=_version(form.get("versie")), **fields)
     except Conflict:
-        return show(request, user, case_id, 409, alert=CONFLICT,
+        return show(request, user, case_id, 409, alert=text(CONFLICT),
                     form={"kind": kind, "values": shown, "errors": {}})
     except NotFound:
         raise
@@ -159,11 +158,12 @@ def preview(request: Request, case_id: str, trigger: str, user: Annotated[User, 
         result = cases.preview(engine, case_id, trigger, actor=user.id, params=params,
                                expected_version=_version(request.query_params.get("versie")))
     except Conflict:
-        return show(request, user, case_id, 409, alert=CONFLICT)
+        return show(request, user, case_id, 409, alert=text(CONFLICT))
     except Refused as exc:
         if not_theirs(exc):
             raise HTTPException(404) from None
-        return show(request, user, case_id, 422, alert=f"Dit kan nog niet: {tdef.label}.", reasons=exc.reasons)
+        return show(request, user, case_id, 422, alert=text("web.case.refused_step", step=tdef.label),
+                    reasons=exc.reasons)
     except NotFound:
         raise
     except BadInput as exc:
@@ -192,11 +192,12 @@ def _confirm(request: Request, user: User, case_id: str, trigger: str, form: dic
         cases.fire(engine, case_id, trigger, actor=user.id, params=forms.params_of(tdef, form),
                    expected_version=_version(form.get("versie")))
     except Conflict:
-        return show(request, user, case_id, 409, alert=CONFLICT)
+        return show(request, user, case_id, 409, alert=text(CONFLICT))
     except Refused as exc:
         if not_theirs(exc):
             raise HTTPException(404) from None
-        return show(request, user, case_id, 422, alert=f"Dit kan nog niet: {tdef.label}.", reasons=exc.reasons)
+        return show(request, user, case_id, 422, alert=text("web.case.refused_step", step=tdef.label),
+                    reasons=exc.reasons)
     except NotFound:
         raise
     except PassendError as exc:

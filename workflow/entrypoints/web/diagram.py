@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from workflow.domain.definition import ProcessDefinition
+from workflow.messages import text
 
 BOX_W, LINE_H, PAD = 190, 15, 8
 GAP_X, GAP_Y, MARGIN, BACK_LANE = 36, 46, 16, 44
@@ -159,10 +160,10 @@ def svg(d: ProcessDefinition, current: str | None = None) -> str:
         out.append(_everywhere_edge(d, trigger, boxes[dest], final_x - BACK_LANE / 3, height))
     for s, b in boxes.items():
         out.append(_node(b, s == current))
-    title = f"Procesplaat: {d.title}"
-    desc = "De stappen van het proces van boven naar beneden; een stippellijn gaat terug."
+    title = text("web.diagram.title", process=d.title)
+    desc = text("web.diagram.desc")
     if current in d.states:
-        desc += f" De casus staat nu bij {d.states[current].label}."
+        desc += " " + text("web.diagram.now_at", state=d.states[current].label)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total_w:.0f} {height:.0f}" width="{total_w:.0f}" '
         f'height="{height:.0f}" role="img" aria-labelledby="t d" font-family="system-ui, sans-serif" font-size="13">'
@@ -202,7 +203,7 @@ def _node(b: _Box, current: bool) -> str:
                      f'fill="{ink}" font-weight="{weight}">{escape(line)}</text>')
     if current:
         parts.append(f'<text x="{b.x + BOX_W - 6:.1f}" y="{b.y - 4:.1f}" text-anchor="end" fill="{ACCENT}" '
-                     'font-weight="700" font-size="12">nu</text>')
+                     f'font-weight="700" font-size="12">{escape(text("web.diagram.now"))}</text>')
     parts.append("</g>")
     return "".join(parts)
 
@@ -210,10 +211,10 @@ def _node(b: _Box, current: bool) -> str:
 def _everywhere_edge(d: ProcessDefinition, trigger: str, dest: _Box, x: float, height: float) -> str:
     label = d.triggers[trigger].label if trigger in d.triggers else trigger
     y_mid = dest.y + dest.h / 2
-    return (f'<g><title>{escape(label)}: kan vanuit elke stap</title>'
+    return (f'<g><title>{escape(text("web.diagram.from_every_step", step=label))}</title>'
             f'<path d="M{x:.1f} {MARGIN:.1f} L{x:.1f} {height - MARGIN:.1f}" stroke="{LINE}" stroke-width="1.4" '
             f'stroke-dasharray="2 4" fill="none"/>'
             f'<path d="M{x:.1f} {y_mid:.1f} L{dest.x:.1f} {y_mid:.1f}" stroke="{LINE}" stroke-width="1.4" fill="none" '
             f'marker-end="url(#pijl)"/>'
             f'<text x="{dest.x:.1f}" y="{dest.y - 8:.1f}" fill="{MUTED}" font-size="11">'
-            f'{escape(label)} kan vanuit elke stap</text></g>')
+            f'{escape(text("web.diagram.from_every_step_label", step=label))}</text></g>')

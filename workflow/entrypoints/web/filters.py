@@ -1,5 +1,6 @@
-"""Dutch dates, day counts and deadline statuses for the templates (Jinja filters), installed on
-the pages' template environment when a page module imports this one."""
+"""Dates, day counts and deadline statuses for the templates (Jinja filters), in the catalog's
+words (Dutch, or English with PASSEND_LANGUAGE=en), installed on the pages' template environment
+when a page module imports this one."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 
 from workflow.domain.instants import SCHOOL_TZ, as_utc
 from workflow.entrypoints.web.pages import TEMPLATES
+from workflow.messages import text
+from workflow.messages.render import day_words, language
 
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-          "oktober", "november", "december")
-STATUS = {"ok": "op tijd", "soon": "binnenkort", "overdue": "te laat"}
+STATUS = ("ok", "soon", "overdue")  # a deadline's status: web.status.<status> in the catalog
 
 
 def _day(value: Any) -> dt.date | None:
@@ -31,7 +32,7 @@ def _day(value: Any) -> dt.date | None:
 
 def datum(value: Any) -> str:
     day = _day(value)
-    return "" if day is None else f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return "" if day is None else day_words(day.year, day.month, day.day, language())
 
 
 def datumtijd(value: Any) -> str:
@@ -49,10 +50,10 @@ def datumtijd(value: Any) -> str:
 
 def dagen(left: int) -> str:
     if left == 0:
-        return "vandaag"
+        return text("web.days.today")
     if left > 0:
-        return f"nog {left} dag{'en' if left != 1 else ''}"
-    return f"{-left} dag{'en' if left != -1 else ''} te laat"
+        return text("web.days.left.one" if left == 1 else "web.days.left", n=left)
+    return text("web.days.late.one" if left == -1 else "web.days.late", n=-left)
 
 
 def waarde(value: Any) -> str:
@@ -64,7 +65,7 @@ def waarde(value: Any) -> str:
 
 
 def status_nl(status: str | None) -> str:
-    return STATUS.get(status or "", "geen lopende termijn")
+    return text(f"web.status.{status}" if status in STATUS else "web.status.none")
 
 
 TEMPLATES.env.filters.update(datum=datum, datumtijd=datumtijd, dagen=dagen, status_nl=status_nl, waarde=waarde)

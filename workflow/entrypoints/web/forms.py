@@ -18,6 +18,7 @@ from typing import Any
 
 from workflow.domain.definition import ProcessDefinition, TriggerDef
 from workflow.domain.evidence import EvidenceKind, FieldSpec
+from workflow.messages import text as catalog_text
 
 PREFIX = "veld-"
 PARAM = "keuze-"
@@ -55,7 +56,7 @@ def _help(spec: FieldSpec, choices: list[tuple[str, str]]) -> str:
     if spec.type == "choice" and any(value in text for value, _ in choices):
         return ""
     if spec.type == "date" and "standaard vandaag" in text:
-        return "Leeg laten: vandaag."
+        return catalog_text("web.form.date_today")
     return text[:1].upper() + text[1:] if text else ""
 
 

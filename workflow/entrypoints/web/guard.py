@@ -28,6 +28,7 @@ from starlette.requests import Request
 
 from workflow.adapters.config import User
 from workflow.entrypoints.web.webcontext import context
+from workflow.messages import text
 from workflow.service_layer.parents import ParentSession
 from workflow.service_layer.signin.sessions import WebSession
 
@@ -82,7 +83,7 @@ def is_read_only(request: Request, user: User) -> bool:
 def writer(request: Request, user: User = Depends(signed_in)) -> User:  # noqa: B008
     """The signed-in user, if their role may change anything; else 403."""
     if is_read_only(request, user):
-        raise HTTPException(403, "Uw rol mag alleen bekijken, niets wijzigen.")
+        raise HTTPException(403, text("web.error.read_only"))
     return user
 
 
@@ -112,12 +113,12 @@ async def protect(request: Request) -> None:
         parent = await run_in_threadpool(parent_session, request)
         expected = parent.csrf if parent is not None else pre_token(request)
         if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-            raise HTTPException(403, "Dit formulier is verlopen of komt niet van passend. Laad de pagina opnieuw.")
+            raise HTTPException(403, text("web.error.csrf"))
         return
     session = await run_in_threadpool(current_session, request)
     expected = session.csrf if session is not None else pre_token(request)
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise HTTPException(403, "Dit formulier is verlopen of komt niet van passend. Laad de pagina opnieuw.")
+        raise HTTPException(403, text("web.error.csrf"))
     if (session is not None and session.full and request.url.path not in READ_ONLY_POSTS
             and is_read_only(request, session.user)):
-        raise HTTPException(403, "Uw rol mag alleen bekijken, niets wijzigen.")
+        raise HTTPException(403, text("web.error.read_only"))

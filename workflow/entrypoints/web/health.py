@@ -19,6 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from workflow.messages import text
+
 router = APIRouter()
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -48,14 +50,14 @@ async def healthz(request: Request) -> Response:
     try:
         await run_in_threadpool(store.events_appended)
     except Exception:
-        return JSONResponse({"status": "fout", "problems": ["de database antwoordt niet"]}, status_code=503)
+        return JSONResponse({"status": "fout", "problems": [text("web.health.no_database")]}, status_code=503)
     return JSONResponse({"status": "ok", "problems": []})
 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     if not _may_see_metrics(request):
-        return Response("Deze pagina bestaat niet.", status_code=404, media_type="text/plain; charset=utf-8")
+        return Response(text("web.error.404"), status_code=404, media_type="text/plain; charset=utf-8")
     from prometheus_client import generate_latest
     from prometheus_client.exposition import CONTENT_TYPE_LATEST
 

@@ -19,6 +19,7 @@ from workflow.domain.errors import BadInput, Refused
 from workflow.entrypoints.web import filters  # noqa: F401  (the templates' Dutch dates)
 from workflow.entrypoints.web.guard import context, writer
 from workflow.entrypoints.web.pages import render
+from workflow.messages import text
 from workflow.service_layer import cases
 
 router = APIRouter()
@@ -28,7 +29,7 @@ PATH = "/nieuwe-casus"
 def _form(request: Request, user: User, status: int = 200, **values: Any) -> Response:
     engine = context(request).engine
     if user.role not in engine.definition.open_roles:
-        raise HTTPException(403, "Uw rol mag geen casus openen.")
+        raise HTTPException(403, text("web.newcase.may_not_open"))
     schools = [(s, c.name) for s, c in engine.config.schools.items() if user.serves(s)]
     return render(request, "newcase.html", status, nav="nieuw", schools=schools, values=values.pop("values", {}),
                   errors=values.pop("errors", {}), **values)
@@ -48,15 +49,15 @@ def open_case(request: Request, user: Annotated[User, Depends(writer)],
     values = {"leerling": leerling.strip(), "school": school, "groep": groep, "naam": naam.strip()}
     errors: dict[str, str] = {}
     if not values["leerling"]:
-        errors["pupil"] = "Dit is verplicht. Vul het leerlingnummer in."
+        errors["pupil"] = text("web.newcase.pupil_missing")
     if not school:
-        errors["school"] = "Kies een school."
+        errors["school"] = text("web.newcase.school_missing")
     group = None
     if groep:
         try:
             group = int(groep)
         except ValueError:
-            errors["group"] = "Kies een groep van 1 tot en met 8."
+            errors["group"] = text("web.newcase.group_wrong")
     if errors:
         return _form(request, user, 400, values=values, errors=errors)
     try:

@@ -25,6 +25,7 @@ from workflow.entrypoints.web.guard import current_session, new_pre_cookie
 from workflow.entrypoints.web.pages import render
 from workflow.entrypoints.web.security import client_ip, set_cookie
 from workflow.entrypoints.web.webcontext import context
+from workflow.messages import text
 
 router = APIRouter()
 log = get_logger("passend.web")
@@ -44,14 +45,13 @@ def start(request: Request) -> Response:
         cookie = fresh = new_pre_cookie()
     flow = web.flows.start(_browser(request, cookie), ip=client_ip(request))
     if flow is None:
-        return render(request, "refused.html", 429, message="Te veel pogingen om in te loggen. Wacht een kwartier.")
+        return render(request, "refused.html", 429, message=text("web.oidc.throttled"))
     state, nonce, verifier = flow
     try:
         url = web.oidc.authorization_url(state=state, nonce=nonce, verifier=verifier)
     except OidcError as exc:
         log.error("signin.oidc_unavailable", problem=str(exc))
-        return render(request, "refused.html", 502, message="Het inlogsysteem van de school is nu niet bereikbaar. "
-                                                            "Probeer het later opnieuw.")
+        return render(request, "refused.html", 502, message=text("web.oidc.unavailable"))
     response = RedirectResponse(url, status_code=303)
     if fresh is not None:
         set_cookie(response, web.pre_cookie, fresh, secure=web.settings.secure)
@@ -73,25 +73,24 @@ def callback(request: Request, state: str = "", code: str = "", error: str = "")
     flow = web.flows.take(state, _browser(request, cookie)) if cookie and len(cookie) <= 100 else None
     if flow is None:
         log.warning("signin.oidc_refused", reason="state")
-        return _refused(request, "Deze inlogpoging is verlopen of al gebruikt. Begin opnieuw.")
+        return _refused(request, text("web.oidc.state"))
     if error or not code:
         log.warning("signin.oidc_refused", reason="provider", error=error[:64])
-        return _refused(request, "Het inlogsysteem van de school gaf geen toestemming.")
+        return _refused(request, text("web.oidc.provider"))
     nonce, verifier = flow
     try:
         identity = web.oidc.finish(code=code, nonce=nonce, verifier=verifier)
     except OidcError as exc:
         log.warning("signin.oidc_refused", reason="token", problem=str(exc))
-        return _refused(request, "Het inlogsysteem van de school gaf een antwoord dat niet klopt. Begin opnieuw.")
+        return _refused(request, text("web.oidc.token"))
     claim = identity.claims.get(web.settings.oidc.email_claim)
     if not isinstance(claim, str) or identity.email_verified is False:
         log.warning("signin.oidc_refused", reason="no_verified_email")
-        return _refused(request, "Het inlogsysteem van de school gaf geen bevestigd e-mailadres door.")
+        return _refused(request, text("web.oidc.no_verified_email"))
     user, why = web.flows.user_for(claim)
     if user is None:
         log.warning("signin.oidc_refused", reason=why)
-        return _refused(request, "U bent ingelogd bij de school, maar u heeft (nog) geen toegang tot passend. "
-                                 "Vraag de beheerder van passend om u toe te voegen.")
+        return _refused(request, text("web.oidc.unknown_user"))
     if current_session(request) is not None:
         web.sessions.end(request.cookies.get(web.session_cookie))
     cookie = web.sessions.start(user.id, stage="full", method="oidc")

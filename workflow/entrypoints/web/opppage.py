@@ -30,6 +30,7 @@ from workflow.entrypoints.web.casepage import CONFLICT, not_theirs
 from workflow.entrypoints.web.guard import context, is_read_only, signed_in, writer
 from workflow.entrypoints.web.pages import render
 from workflow.entrypoints.web.security import printable_csp
+from workflow.messages import text as catalog_text
 from workflow.service_layer import opp, opp_print
 
 router = APIRouter()
@@ -94,7 +95,7 @@ def page(request: Request, user: User, case_id: str, number: int | None = None, 
 
 @router.get("/casus/{case_id}/opp")
 def opp_page(request: Request, case_id: str, user: Annotated[User, Depends(signed_in)]) -> Response:
-    notice = "Nieuwe OPP-versie vastgelegd." if request.query_params.get("gedaan") == "opp" else None
+    notice = catalog_text("web.opp.done") if request.query_params.get("gedaan") == "opp" else None
     return page(request, user, case_id, _number(request.query_params.get("opp")), notice=notice)
 
 
@@ -127,7 +128,7 @@ def _draft(request: Request, user: User, case_id: str, form: dict[str, Any]) -> 
     for area, text in values["goals"]:
         if not area or not text:
             return page(request, user, case_id, status=400, values=values,
-                        alert="Een doel heeft een ontwikkelingsgebied én een omschrijving nodig.")
+                        alert=catalog_text("web.opp.goal_incomplete"))
     clear = [name for name, text in values["texts"].items() if not text]
     if not values["uitstroombestemming"]:
         clear.append("uitstroombestemming")
@@ -139,14 +140,14 @@ def _draft(request: Request, user: User, case_id: str, form: dict[str, Any]) -> 
         version = int(form.get("versie", ""))
     except ValueError:
         return page(request, user, case_id, status=400, values=values,
-                    alert="Dit formulier mist de versie van de casus; laad de pagina opnieuw.")
+                    alert=catalog_text("web.opp.no_version"))
     try:
         opp.draft(engine, case_id, actor=user.id, uitstroombestemming=values["uitstroombestemming"] or None,
                   texts={k: v for k, v in values["texts"].items() if v},
                   goals=values["goals"] or None, evaluation_moments=values["moments"] or None,
                   clear=clear, expected_version=version)
     except Conflict:
-        return page(request, user, case_id, status=409, alert=CONFLICT)
+        return page(request, user, case_id, status=409, alert=catalog_text(CONFLICT))
     except Refused as exc:
         if not_theirs(exc):
             raise HTTPException(404) from None

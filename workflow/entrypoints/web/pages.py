@@ -3,10 +3,12 @@ token, the schools' names), and the pre-session cookie set when a form needs one
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -14,14 +16,60 @@ from workflow.entrypoints.web.guard import current_session, is_read_only, new_pr
 from workflow.entrypoints.web.security import set_cookie
 from workflow.entrypoints.web.webcontext import context
 from workflow.messages import text
+from workflow.messages.render import language
 from workflow.service_layer.dashboard import AUDIT_ROLES, DIRECTIE_ROLES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
-TEMPLATES.env.globals["t"] = text  # a page's wording from the catalog: {{ t("web.…") }}
+
+
+_ESCAPED: dict[tuple[str, str], Markup] = {}  # (language, key): the catalog's text, escaped once
+
+
+def page_text(key: str, /, **values: Any) -> Markup:
+    """A page's wording from the catalog: `{{ t("web.…", name=value) }}`. The catalog's text is
+    escaped, and so is every value, except markup the template made itself (a link or a `<code>`
+    in the middle of a sentence: `{% set link %}<a …>…</a>{% endset %}`), so a sentence keeps its
+    words together in the catalog and a translation may put the link where its language needs it.
+
+    A page calls this a hundred times or more, so the escaped text is kept per language and key,
+    and the values are escaped one by one and put in with `str.format` (what `Markup.format` does,
+    without its formatter written in Python)."""
+    lang = language()
+    found = _ESCAPED.get((lang, key))
+    if found is None:  # without values: the catalog's raw text, placeholders and all
+        found = _ESCAPED[(lang, key)] = escape(text(key, lang))
+    if not values:
+        return found
+    return Markup(str.format(found, **{k: escape(v) for k, v in values.items()}))
+
+
+TEMPLATES.env.globals["t"] = page_text
 # The templates ship with the package: compiled once, never looked up on disk again per page.
 TEMPLATES.env.auto_reload = False
-ROLE_NAMES = {"ib": "intern begeleider (IB)", "leerkracht": "leerkracht", "directeur": "directeur",
-              "auditor": "auditor", "ouder": "ouder"}
+
+
+class _RoleNames(Mapping[str, str]):
+    """A role as a page names it ("intern begeleider (IB)"), from the catalog (`web.role.<id>`),
+    read when a page asks, so the language in force decides."""
+
+    ROLES = ("ib", "leerkracht", "directeur", "auditor", "ouder")
+
+    def __getitem__(self, role: str) -> str:
+        if role not in self.ROLES:
+            raise KeyError(role)
+        return text(f"web.role.{role}")
+
+    def get(self, role: str, default: Any = None) -> Any:  # as Mapping's, without its try/except
+        return text(f"web.role.{role}") if role in self.ROLES else default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ROLES)
+
+    def __len__(self) -> int:
+        return len(self.ROLES)
+
+
+ROLE_NAMES: Mapping[str, str] = _RoleNames()
 
 
 def _csrf(request: Request, session: Any) -> tuple[str | None, str | None]:

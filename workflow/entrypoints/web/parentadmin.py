@@ -23,6 +23,7 @@ from workflow.adapters.logs import get_logger
 from workflow.domain.errors import BadInput, NotFound, Refused
 from workflow.entrypoints.web.casepage import not_theirs, show
 from workflow.entrypoints.web.guard import PARENT_PREFIX, context, writer
+from workflow.messages import text
 from workflow.service_layer import parents
 from workflow.service_layer.parents import Invitation
 
@@ -72,7 +73,8 @@ def _send(request: Request, invitation: Invitation) -> None:
     school = web.engine.config.schools.get(invitation.parent.school)
     message = parents.invitation_message(
         invitation, web.settings.url(f"{PARENT_PREFIX}/link/{invitation.token}"),
-        school=school.name if school is not None else "de school", sent_at=web.engine.clock(), host=host)
+        school=school.name if school is not None else text("web.parent.the_school"), sent_at=web.engine.clock(),
+        host=host)
     try:
         web.notifier.send(message)
         log.info("parent.invitation_sent", parent=invitation.parent.id)

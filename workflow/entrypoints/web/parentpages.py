@@ -32,19 +32,19 @@ from workflow.entrypoints.web.guard import PARENT_PREFIX, parent_session
 from workflow.entrypoints.web.pages import render_parent
 from workflow.entrypoints.web.security import clear_cookie, printable_csp, set_cookie
 from workflow.entrypoints.web.webcontext import context
+from workflow.messages import text as catalog_text
 from workflow.service_layer import opp_print, parent_portal
 from workflow.service_layer.parents import LinkRefused, ParentSession
 
 router = APIRouter(prefix=PARENT_PREFIX)
 log = get_logger("passend.web")
-DONE = {"besluit": "Uw besluit is opgeslagen. De school krijgt er bericht van.",
-        "mening": "Uw mening is opgeslagen. De school krijgt er bericht van."}
+DONE = {"besluit": "web.parent.done.decision", "mening": "web.parent.done.view"}  # the catalog's keys
 
 
 def _session(request: Request) -> ParentSession:
     session = parent_session(request)
     if session is None:
-        raise HTTPException(403, "U bent niet meer ingelogd. Log opnieuw in met de link uit de e-mail van school.")
+        raise HTTPException(403, catalog_text("web.parent.signed_out"))
     return session
 
 
@@ -89,7 +89,7 @@ def _page(request: Request, case_id: str, status: int = 200, *, notice: str | No
 
 @router.get("/casus/{case_id}")
 def case_page(request: Request, case_id: str, gedaan: str | None = None) -> Response:
-    return _page(request, case_id, notice=DONE.get(gedaan or ""))
+    return _page(request, case_id, notice=catalog_text(DONE[gedaan]) if gedaan in DONE else None)
 
 
 @router.get("/casus/{case_id}/opp/{version}")
@@ -129,7 +129,7 @@ def _send(request: Request, user_id: str, case_id: str, what: str) -> None:
 def _not_stored(request: Request, case_id: str, exc: BadInput | Refused, **values: Any) -> Response:
     """The case page again with why nothing was stored: 400 for bad input, 403 for a refusal."""
     return _page(request, case_id, 400 if isinstance(exc, BadInput) else 403,
-                 alert=exc.message[:1].upper() + exc.message[1:] + ". Er is niets opgeslagen.", **values)
+                 alert=catalog_text("web.parent.not_stored", why=exc.message[:1].upper() + exc.message[1:]), **values)
 
 
 @router.post("/casus/{case_id}/besluit")
@@ -143,7 +143,7 @@ def decide(request: Request, case_id: str, tasks: BackgroundTasks,
         raise HTTPException(404) from None
     except (BadInput, Refused) as exc:
         return _not_stored(request, case_id, exc)
-    _notify(request, tasks, result, "een besluit over toestemming gegeven")
+    _notify(request, tasks, result, catalog_text("web.parent.news.decision"))
     return RedirectResponse(f"{PARENT_PREFIX}/casus/{case_id}?gedaan=besluit#toestemming", status_code=303)
 
 
@@ -158,7 +158,7 @@ def give_view(request: Request, case_id: str, tasks: BackgroundTasks,
         raise HTTPException(404) from None
     except (BadInput, Refused) as exc:
         return _not_stored(request, case_id, exc, form={"party": party, "text": text})
-    _notify(request, tasks, result, "een mening gegeven")
+    _notify(request, tasks, result, catalog_text("web.parent.news.view"))
     return RedirectResponse(f"{PARENT_PREFIX}/casus/{case_id}?gedaan=mening#mening", status_code=303)
 
 

@@ -25,6 +25,7 @@ from workflow.entrypoints.web.guard import current_session
 from workflow.entrypoints.web.pages import render
 from workflow.entrypoints.web.security import clear_cookie, client_ip, set_cookie
 from workflow.entrypoints.web.webcontext import context
+from workflow.messages import text
 from workflow.service_layer.signin.links import Issued, LinkRefused, link_message
 
 router = APIRouter()
@@ -45,7 +46,7 @@ def ask_link(request: Request, tasks: BackgroundTasks, email: Annotated[str, For
     if not web.settings.email_link:
         raise HTTPException(404)
     if not email.strip():
-        return render(request, "signin.html", 400, email_error="Vul uw e-mailadres in.")
+        return render(request, "signin.html", 400, email_error=text("web.signin.no_email"))
     issued = web.links.request(email, ip=client_ip(request))
     if issued is not None:
         tasks.add_task(_send_link, request, issued)
@@ -105,7 +106,7 @@ def _code_form(request: Request, status: int = 200, error: str | None = None) ->
         return render(request, "code.html", status, enrol=None, error=error)
     enrolment = web.codes.enrolment(session.user.id, session.user.email or session.user.id)
     qr = segno.make(enrolment.uri, error="m").svg_inline(
-        scale=4, border=4, dark="#000", light="#fff", title="QR-code voor uw authenticator-app", svgclass="qr")
+        scale=4, border=4, dark="#000", light="#fff", title=text("web.code.qr_title"), svgclass="qr")
     secret = " ".join(enrolment.secret[i:i + 4] for i in range(0, len(enrolment.secret), 4))
     return render(request, "code.html", status, enrol=enrolment, secret=secret, qr=qr, error=error)
 
@@ -119,10 +120,10 @@ def check_code(request: Request, code: Annotated[str, Form(max_length=20)] = "")
     result = web.codes.check(session.user.id, code)
     if result == "throttled":
         log.warning("signin.code_throttled", user=session.user.id)
-        return _code_form(request, 429, "Te veel verkeerde codes. Wacht een kwartier en probeer het dan opnieuw.")
+        return _code_form(request, 429, text("web.code.throttled"))
     if result == "wrong":
         log.info("signin.code_wrong", user=session.user.id)
-        return _code_form(request, 400, "Deze code klopt niet. Kijk in uw app en typ de code van nu.")
+        return _code_form(request, 400, text("web.code.wrong"))
     try:
         cookie = web.sessions.promote(session)
     except LookupError:
