@@ -102,6 +102,9 @@ class Driver:
       transaction on it outside one);
     - `together()`: statements whose results are not needed one by one (an append's INSERT and
       UPDATE and the read of the work list's rows) go in one pipeline, one round trip;
+    - `defer()`: a write whose result nobody reads (the work list's changed rows) waits for the
+      next statement or the COMMIT and travels with it; `flush()` sends what waits (the unit of
+      work calls it before SQLAlchemy uses the connection), a rollback drops it (`discard()`);
     - `prepare=True` prepares a fixed statement on the server at its first use on a connection
       instead of psycopg's fifth (pooled connections keep them; psycopg's `prepare_threshold=None`
       on the connection turns preparing off, for a pooler that cannot keep them).
@@ -117,6 +120,7 @@ class Driver:
         # libpq 14 or later, else psycopg's own BEGIN as before.
         self._begins = begins and not self.sqlite and _pipelines()
         self._batching = False
+        self._deferred: list[tuple[str, Sequence[Any]]] = []
         # A command binds its own instant up to four times (event, updated, entered, closed):
         # formatted once per unit of work, which is what a Driver lives for.
         self._last_time: tuple[dt.datetime | None, Any] = (None, None)
@@ -157,15 +161,53 @@ class Driver:
             return cur
         dbapi = self.dbapi
         cur = dbapi.cursor()
+        if self._deferred:
+            with self.together():
+                self._send_deferred()
+                cur.execute(_pg_sql(text), params, prepare=prepare)
+            return cur
         if self._begins and dbapi.pgconn.transaction_status == _PG_IDLE:
             if not dbapi.autocommit:
                 dbapi.autocommit = True
             with self.together():
-                dbapi.cursor().execute("BEGIN")
+                dbapi.cursor().execute("BEGIN", prepare=False)
                 cur.execute(_pg_sql(text), params, prepare=prepare)
             return cur
         cur.execute(_pg_sql(text), params, prepare=prepare)
         return cur
+
+    def defer(self, text: str, params: Sequence[Any]) -> None:
+        """Run a write whose cursor nobody reads: at once on SQLite, or for a driver that leaves
+        the transaction to SQLAlchemy; on a unit of work's PostgreSQL connection with the next
+        statement or the COMMIT, in the same round trip."""
+        if self._begins:
+            self._deferred.append((text, params))
+        else:
+            self.execute(text, params, prepare=True)
+
+    def _send_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for text, params in deferred:
+            self.dbapi.cursor().execute(_pg_sql(text), params, prepare=True)
+
+    def flush(self) -> None:
+        """Send the deferred writes now (before anyone else uses the connection)."""
+        if self._deferred:
+            with self.together():
+                self._send_deferred()
+
+    def discard(self) -> None:
+        """Forget the deferred writes: their transaction is being rolled back."""
+        self._deferred.clear()
+
+    def commit(self) -> None:
+        """COMMIT, with the deferred writes before it in the same round trip."""
+        if not self._deferred:
+            self.dbapi.commit()
+            return
+        with self.together():
+            self._send_deferred()
+            self.dbapi.cursor().execute("COMMIT", prepare=False)
 
     def together(self) -> AbstractContextManager[Any]:
         """A block whose PostgreSQL statements travel to the server together (psycopg's pipeline

@@ -86,6 +86,7 @@ class SqlUnitOfWork:
 
     def _connection(self) -> Connection:
         """A SQLAlchemy Connection on this unit's driver connection, joining its transaction."""
+        self._driver.flush()  # the event store's deferred writes go before anything of Core's
         if self._conn is None:
             assert self._kept is not None
             self._conn = Connection(self._engine, connection=self._kept.fairy)
@@ -158,9 +159,10 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         try:
             if self._conn is not None and self._conn.in_transaction():
+                self._driver.flush()
                 self._conn.commit()
             else:
-                self._driver.dbapi.commit()
+                self._driver.commit()
         except (IntegrityError, OperationalError) as exc:
             self._rollback()
             if isinstance(exc, IntegrityError) or _is_lock(exc):
@@ -180,6 +182,7 @@ class SqlUnitOfWork:
         self._driver.rebegin = True
 
     def _rollback(self) -> None:
+        self._driver.discard()
         if self._conn is not None and self._conn.in_transaction():
             self._conn.rollback()
         self._driver.dbapi.rollback()

@@ -31,6 +31,8 @@ class Driver(Protocol):
 
     def execute(self, text: str, params: Sequence[Any], *, prepare: bool | None = None) -> Any: ...
 
+    def defer(self, text: str, params: Sequence[Any]) -> None: ...
+
     def date(self, value: Any) -> Any: ...
 
 NAME = "worklist"
@@ -81,23 +83,23 @@ def sync(drv: Driver, case_id: str, school: str, new: Worklist, *, fresh: bool, 
         return
     wanted = {(r.deadline, r.anchor): r for r in new.deadlines}
     for key in stored.keys() - wanted.keys():
-        drv.execute(_DELETE_DEADLINE, (case_id, *key))
+        drv.defer(_DELETE_DEADLINE, (case_id, *key))
     for key, r in wanted.items():
         old = stored.get(key)
         if old is None:
-            drv.execute(_INSERT_DEADLINE, (case_id, school, r.deadline, r.anchor, drv.date(r.started_on),
+            drv.defer(_INSERT_DEADLINE, (case_id, school, r.deadline, r.anchor, drv.date(r.started_on),
                                            drv.date(r.due_on), drv.date(r.soon_on), r.lead_days, r.paused_left))
         elif old != r:
-            drv.execute(_UPDATE_DEADLINE, (drv.date(r.started_on), drv.date(r.due_on), drv.date(r.soon_on),
+            drv.defer(_UPDATE_DEADLINE, (drv.date(r.started_on), drv.date(r.due_on), drv.date(r.soon_on),
                                            r.lead_days, r.paused_left, case_id, *key))
     text = scopes_text(new.waiting)
     if text != waiting:
         if waiting is None:
-            drv.execute(_INSERT_WAITING, (case_id, school, text))
+            drv.defer(_INSERT_WAITING, (case_id, school, text))
         elif text is None:
-            drv.execute(_DELETE_WAITING, (case_id,))
+            drv.defer(_DELETE_WAITING, (case_id,))
         else:
-            drv.execute(_UPDATE_WAITING, (text, case_id))
+            drv.defer(_UPDATE_WAITING, (text, case_id))
 
 
 def insert_many(conn: Connection, items: Sequence[tuple[str, str, Worklist]]) -> None:
