@@ -182,6 +182,8 @@ class Driver:
         statement or the COMMIT, in the same round trip."""
         if self._begins:
             self._deferred.append((text, params))
+        elif self.sqlite and not self.rebegin:
+            self.dbapi.execute(text, params)
         else:
             self.execute(text, params, prepare=True)
 
@@ -213,7 +215,7 @@ class Driver:
         """A block whose PostgreSQL statements travel to the server together (psycopg's pipeline
         mode) when it ends; an error of any of them is raised then. Nothing on SQLite."""
         if self.sqlite or self._batching or not _pipelines():
-            return nullcontext()
+            return _NOTHING
         return _Batch(self)
 
 
@@ -235,6 +237,7 @@ class _Batch:
         self._pipeline.__exit__(exc_type, exc, tb)
 
 
+_NOTHING: AbstractContextManager[Any] = nullcontext()  # reusable: SQLite's `together()`, every append
 _PG_IDLE = 0  # libpq's PQTRANS_IDLE: no transaction open on the server
 
 

@@ -6,7 +6,8 @@ back and propagates. Nothing a failed command did is left behind.
 The transaction is begun on the pooled driver connection itself (SQLite: BEGIN IMMEDIATE for a
 writer, so two writers queue instead of one failing halfway; PostgreSQL: BEGIN sent with the
 first statement, and the work list's deferred writes with the COMMIT, store.eventstore.Driver;
-Core's first use flushes them, a rollback drops them). A SQLAlchemy Connection is wrapped around that same connection and transaction only when
+Core's first use flushes them, a rollback drops them).
+A SQLAlchemy Connection is wrapped around that same connection and transaction only when
 a caller needs Core (opening a case, reports, the planner). `fire` and `record` never do: for
 them SQLAlchemy's connection, transaction and event objects cost about three times SQLite's own
 BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from, and cleanly
