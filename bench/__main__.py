@@ -20,7 +20,7 @@ BENCHMARKS = {
     "show": "`case show` wall time, start-up included, vs a plain sqlite3 loop reading the same rows",
     "caselist": "`case list --json` at 100k (or 1M) cases vs a plain sqlite3 loop printing the same bytes",
     "populate": "the population generator (`passend demo --pupils N`): events/s",
-    "group": "durable commands/s from 8 clients through one web app, group commit on and off, vs the raw single-commit loop",
+    "group": "durable commands/s from 8 clients through one web app, group commit on and off, vs raw single commits",
     "web": "p50/p95 of the case page, the filtered caseload and Mijn werk with 20 clients vs a static file",
 }
 

@@ -211,7 +211,7 @@ def _check(engine: Any, source: Any, commands: list[Command], failed: dict[str, 
     from workflow.service_layer.audit.verify import verify
 
     lost = duplicated = 0
-    for case_id, trigger, _p, _a, version in commands:
+    for case_id, _trigger, _p, _a, version in commands:
         got = source.execute("SELECT count(*) FROM events WHERE case_id = ? AND seq = ? AND type = 'transitioned'",
                              (case_id, version + 1)).fetchone()[0]
         beyond = source.execute("SELECT count(*) FROM events WHERE case_id = ? AND seq > ?",

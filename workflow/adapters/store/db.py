@@ -75,6 +75,7 @@ def open_engine(url: str, *, timeouts: Timeouts | None = None, existing: bool = 
         engine = create_engine(url, hide_parameters=True, **kwargs)
         _bound_waits(engine, t)
         _ping_when_idle(engine)
+        _own_begin(engine)
         return engine, False
     busy_ms = int(t.lock_seconds * 1000)
     path = sqlite_path(url)
@@ -202,6 +203,27 @@ def _ping_when_idle(engine: Engine) -> None:
             dbapi_conn.rollback()
         except Exception as e:  # any failure of the ping: a new connection instead
             raise exc.DisconnectionError() from e
+
+
+def _own_begin(engine: Engine) -> None:
+    """A unit of work's event store sends BEGIN itself on PostgreSQL, with its first statement,
+    and so puts the connection in psycopg's autocommit mode (store.eventstore.Driver). A
+    SQLAlchemy transaction on such a connection outside a transaction block gets psycopg's own
+    BEGIN back (else its statements would each commit alone); inside one, begun by the driver, it
+    joins it. A connection leaves the pool in psycopg's usual mode."""
+    idle = 0  # libpq's PQTRANS_IDLE
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        dbapi = conn.connection.driver_connection
+        if dbapi.autocommit and dbapi.pgconn.transaction_status == idle \
+                and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            dbapi.autocommit = False
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_conn.autocommit and dbapi_conn.pgconn.transaction_status == idle:
+            dbapi_conn.autocommit = False
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -8,8 +8,11 @@ only `WHERE version = expected`, and (case_id, seq) is unique, so of two writers
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -86,25 +89,50 @@ class Driver:
     On SQLite (which this project runs with the driver's autocommit, issuing BEGIN itself) a
     statement after a commit would run outside any transaction, so `rebegin` makes the next
     statement open one again first: a unit of work may commit and go on.
+
+    On PostgreSQL every statement is a round trip to the server, and a command's own work is a
+    few of them, so the driver saves what it can (BENCHMARKS.md, 8e):
+
+    - the transaction's BEGIN travels with its first statement (`begins`: a unit of work's own
+      connection). psycopg would send it alone and wait for it, so the connection is switched to
+      psycopg's autocommit and the driver sends BEGIN itself, queued in psycopg's pipeline mode
+      with the statement; the server is then in a transaction block and every later statement,
+      the driver's or SQLAlchemy's, runs in it until COMMIT or ROLLBACK (store.db's `begin`
+      listener hands the connection back to psycopg's own BEGIN when SQLAlchemy starts a
+      transaction on it outside one);
+    - `together()`: statements whose results are not needed one by one (an append's INSERT and
+      UPDATE and the read of the work list's rows) go in one pipeline, one round trip;
+    - `defer()`: a write whose result nobody reads (the work list's changed rows) waits for the
+      next statement or the COMMIT and travels with it; `flush()` sends what waits (the unit of
+      work calls it before SQLAlchemy uses the connection), a rollback drops it (`discard()`);
+    - `prepare=True` prepares a fixed statement on the server at its first use on a connection
+      instead of psycopg's fifth (pooled connections keep them; psycopg's `prepare_threshold=None`
+      on the connection turns preparing off, for a pooler that cannot keep them).
     """
 
-    def __init__(self, dialect: Any, dbapi: Any, *, begin_sql: str | None = None) -> None:
+    def __init__(self, dialect: Any, dbapi: Any, *, begin_sql: str | None = None, begins: bool = True) -> None:
         self.sqlite = dialect.name == "sqlite"
         self.dbapi = dbapi
         self.integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
         self.begin_sql = begin_sql
         self.rebegin = False
+        # PostgreSQL: BEGIN sent with the first statement (see the class); pipeline mode needs
+        # libpq 14 or later, else psycopg's own BEGIN as before.
+        self._begins = begins and not self.sqlite and _pipelines()
+        self._batching = False
+        self._deferred: list[tuple[str, Sequence[Any]]] = []
         # A command binds its own instant up to four times (event, updated, entered, closed):
         # formatted once per unit of work, which is what a Driver lives for.
         self._last_time: tuple[dt.datetime | None, Any] = (None, None)
 
     @classmethod
     def of(cls, conn: Connection) -> Driver:
-        """The driver under a SQLAlchemy Connection (tests and tools that hold one)."""
-        return cls(conn.dialect, conn.connection.driver_connection)
+        """The driver under a SQLAlchemy Connection (tests and tools that hold one): it leaves
+        beginning the transaction to SQLAlchemy and psycopg."""
+        return cls(conn.dialect, conn.connection.driver_connection, begins=False)
 
     def sql(self, text: str) -> str:
-        return text if self.sqlite else text.replace("?", "%s")
+        return text if self.sqlite else _pg_sql(text)
 
     def time(self, value: dt.datetime | None) -> Any:
         if not self.sqlite or value is None:
@@ -120,14 +148,110 @@ class Driver:
         """A date as SQLAlchemy's Date stores it on SQLite ('YYYY-MM-DD'); anything else as is."""
         return value.isoformat() if self.sqlite and type(value) is dt.date else value
 
-    def execute(self, text: str, params: Sequence[Any]) -> Any:
+    def execute(self, text: str, params: Sequence[Any], *, prepare: bool | None = None) -> Any:
+        """Run `text` (qmark style) and return its cursor. On PostgreSQL inside `together()` the
+        statement is only queued: its cursor has its results when the block has ended."""
         if self.rebegin:
             self.rebegin = False
             if self.begin_sql is not None and not self.dbapi.in_transaction:
                 self.dbapi.execute(self.begin_sql)
-        cur = self.dbapi.cursor()
-        cur.execute(self.sql(text), params)
+        if self.sqlite:
+            cur = self.dbapi.cursor()
+            cur.execute(text, params)
+            return cur
+        dbapi = self.dbapi
+        cur = dbapi.cursor()
+        if self._deferred:
+            with self.together():
+                self._send_deferred()
+                cur.execute(_pg_sql(text), params, prepare=prepare)
+            return cur
+        if self._begins and dbapi.pgconn.transaction_status == _PG_IDLE:
+            if not dbapi.autocommit:
+                dbapi.autocommit = True
+            with self.together():
+                dbapi.cursor().execute("BEGIN", prepare=False)
+                cur.execute(_pg_sql(text), params, prepare=prepare)
+            return cur
+        cur.execute(_pg_sql(text), params, prepare=prepare)
         return cur
+
+    def defer(self, text: str, params: Sequence[Any]) -> None:
+        """Run a write whose cursor nobody reads: at once on SQLite, or for a driver that leaves
+        the transaction to SQLAlchemy; on a unit of work's PostgreSQL connection with the next
+        statement or the COMMIT, in the same round trip."""
+        if self._begins:
+            self._deferred.append((text, params))
+        elif self.sqlite and not self.rebegin:
+            self.dbapi.execute(text, params)
+        else:
+            self.execute(text, params, prepare=True)
+
+    def _send_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for text, params in deferred:
+            self.dbapi.cursor().execute(_pg_sql(text), params, prepare=True)
+
+    def flush(self) -> None:
+        """Send the deferred writes now (before anyone else uses the connection)."""
+        if self._deferred:
+            with self.together():
+                self._send_deferred()
+
+    def discard(self) -> None:
+        """Forget the deferred writes: their transaction is being rolled back."""
+        self._deferred.clear()
+
+    def commit(self) -> None:
+        """COMMIT, with the deferred writes before it in the same round trip."""
+        if not self._deferred:
+            self.dbapi.commit()
+            return
+        with self.together():
+            self._send_deferred()
+            self.dbapi.cursor().execute("COMMIT", prepare=False)
+
+    def together(self) -> AbstractContextManager[Any]:
+        """A block whose PostgreSQL statements travel to the server together (psycopg's pipeline
+        mode) when it ends; an error of any of them is raised then. Nothing on SQLite."""
+        if self.sqlite or self._batching or not _pipelines():
+            return _NOTHING
+        return _Batch(self)
+
+
+class _Batch:
+    """One pipeline on the driver's connection; a block inside it joins it (see Driver.together)."""
+
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self._pipeline: Any = None
+
+    def __enter__(self) -> None:
+        self._pipeline = self._driver.dbapi.pipeline()
+        self._pipeline.__enter__()
+        self._driver._batching = True
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._driver._batching = False
+        self._pipeline.__exit__(exc_type, exc, tb)
+
+
+_NOTHING: AbstractContextManager[Any] = nullcontext()  # reusable: SQLite's `together()`, every append
+_PG_IDLE = 0  # libpq's PQTRANS_IDLE: no transaction open on the server
+
+
+@functools.cache
+def _pg_sql(text: str) -> str:
+    return text.replace("?", "%s")
+
+
+@functools.cache
+def _pipelines() -> bool:
+    """Whether psycopg's libpq has pipeline mode (libpq 14 and later)."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
 
 
 def row_to_event(row: Any) -> Event:
@@ -180,7 +304,7 @@ class EventStore:
 
     # ---- reading -------------------------------------------------------------------------
     def events_of(self, case_id: str) -> list[Event]:
-        rows = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,)).fetchall()
+        rows = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,), prepare=True).fetchall()
         out = []
         for seq, type_, pid, pver, actor, role, at, payload, prev, h in rows:
             when, body = read_instant(at), read_payload(payload)
@@ -223,7 +347,7 @@ class EventStore:
 
     def wrapped_key(self, case_id: str) -> bytes | None:
         # Through the driver like a case's events: `record` reads the key for every command.
-        row = self.driver.execute(_RAW_SELECT_KEY, (case_id,)).fetchone()
+        row = self.driver.execute(_RAW_SELECT_KEY, (case_id,), prepare=True).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 
     def destroy_key(self, case_id: str, now: dt.datetime) -> None:
@@ -253,18 +377,25 @@ class EventStore:
                 _worklist.sync(self.driver, case.case_id, case.school, worklist, fresh=True)
             return
         drv = self.driver
+        stored = None
         try:
-            for e in new:  # the values of _EVENT_COLUMNS, in order
-                drv.execute(_RAW_INSERT_EVENT, (
-                    e.case_id, e.seq, e.type, e.process_id, e.process_version, e.actor, e.role,
-                    drv.time(e.recorded_at), e.payload_text, e.prev_hash, e.hash,
-                ))
-            moved: bool | str = "migrated" if any(e.type == "migrated" for e in new) else \
-                any(e.type in MOVING_EVENTS for e in new)
-            params = [drv.time(values[c]) if c in _DATETIME_COLUMNS else drv.date(values[c])
-                      for c in _UPDATED[moved]]
-            params += [case.case_id, expected_version]
-            rowcount = drv.execute(_RAW_UPDATE_CASE[moved], params).rowcount
+            # One round trip on PostgreSQL: the events, the projection's UPDATE and the read of the
+            # work list's stored rows go together, and their results come back together.
+            with drv.together():
+                for e in new:  # the values of _EVENT_COLUMNS, in order
+                    drv.execute(_RAW_INSERT_EVENT, (
+                        e.case_id, e.seq, e.type, e.process_id, e.process_version, e.actor, e.role,
+                        drv.time(e.recorded_at), e.payload_text, e.prev_hash, e.hash,
+                    ), prepare=True)
+                moved: bool | str = "migrated" if any(e.type == "migrated" for e in new) else \
+                    any(e.type in MOVING_EVENTS for e in new)
+                params = [drv.time(values[c]) if c in _DATETIME_COLUMNS else drv.date(values[c])
+                          for c in _UPDATED[moved]]
+                params += [case.case_id, expected_version]
+                updated = drv.execute(_RAW_UPDATE_CASE[moved], params, prepare=True)
+                if worklist is not None:
+                    stored = _worklist.ask_stored(drv, case.case_id)
+            rowcount = updated.rowcount
         except drv.integrity_error:
             raise Conflict(
                 f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
@@ -274,7 +405,7 @@ class EventStore:
                 f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
             )
         if worklist is not None:
-            _worklist.sync(drv, case.case_id, case.school, worklist, fresh=False)
+            _worklist.sync(drv, case.case_id, case.school, worklist, fresh=False, stored_cursor=stored)
 
     def refresh_worklist(self, case: Case) -> None:
         if self._derive is not None:

@@ -4,8 +4,10 @@ Database errors that mean "someone else wrote first" become a Conflict; everythi
 back and propagates. Nothing a failed command did is left behind.
 
 The transaction is begun on the pooled driver connection itself (SQLite: BEGIN IMMEDIATE for a
-writer, so two writers queue instead of one failing halfway; PostgreSQL: the driver's implicit
-BEGIN). A SQLAlchemy Connection is wrapped around that same connection and transaction only when
+writer, so two writers queue instead of one failing halfway; PostgreSQL: BEGIN sent with the
+first statement, and the work list's deferred writes with the COMMIT, store.eventstore.Driver;
+Core's first use flushes them, a rollback drops them).
+A SQLAlchemy Connection is wrapped around that same connection and transaction only when
 a caller needs Core (opening a case, reports, the planner). `fire` and `record` never do: for
 them SQLAlchemy's connection, transaction and event objects cost about three times SQLite's own
 BEGIN and COMMIT (see BENCHMARKS.md, fire). On SQLite the connection comes from, and cleanly
@@ -86,6 +88,7 @@ class SqlUnitOfWork:
 
     def _connection(self) -> Connection:
         """A SQLAlchemy Connection on this unit's driver connection, joining its transaction."""
+        self._driver.flush()  # the event store's deferred writes go before anything of Core's
         if self._conn is None:
             assert self._kept is not None
             self._conn = Connection(self._engine, connection=self._kept.fairy)
@@ -159,9 +162,10 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         try:
             if self._conn is not None and self._conn.in_transaction():
+                self._driver.flush()
                 self._conn.commit()
             else:
-                self._driver.dbapi.commit()
+                self._driver.commit()
         except (IntegrityError, OperationalError) as exc:
             self._rollback()
             if isinstance(exc, IntegrityError) or _is_lock(exc):
@@ -181,6 +185,7 @@ class SqlUnitOfWork:
         self._driver.rebegin = True
 
     def _rollback(self) -> None:
+        self._driver.discard()
         if self._conn is not None and self._conn.in_transaction():
             self._conn.rollback()
         self._driver.dbapi.rollback()
