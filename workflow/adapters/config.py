@@ -82,7 +82,11 @@ def _sqlite_url(url: str, base: Path) -> str:
 
 
 def _known_url(url: str) -> bool:
-    """A URL SQLAlchemy can parse, for a store passend has (`memory://`: the in-memory fake)."""
+    """A URL SQLAlchemy can parse, for a store passend has (`memory://`: the in-memory fake).
+    A SQLite file's URL is one without asking SQLAlchemy (its pattern takes any text after
+    `sqlite:///`): importing it costs more than a whole `case show` may (issue 17)."""
+    if url.startswith("sqlite:///"):
+        return True
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

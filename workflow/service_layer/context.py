@@ -19,12 +19,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-import structlog
-
 from workflow.adapters.clock import utcnow
 from workflow.adapters.config import Config, User
 from workflow.adapters.crypto import CaseCipher, KeyRing
 from workflow.adapters.files import PrivateFiles
+from workflow.adapters.logs import bind_command
 from workflow.adapters.ports import Store, UnitOfWork
 from workflow.domain.calendar import SchoolCalendar
 from workflow.domain.case import Case
@@ -40,9 +39,9 @@ CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")  # fits cases.case_id
 
 
 def bind_log(**values: object) -> None:
-    """Bind the command's context to every log line, dropping the previous command's."""
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(**values)
+    """Bind the command's context to every log line, dropping the previous command's (without
+    importing structlog: workflow.adapters.logs.bind_command)."""
+    bind_command(**values)
 
 
 class AccessSink(Protocol):

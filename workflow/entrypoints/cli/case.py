@@ -77,7 +77,10 @@ def show(state: State, case_id: str, actor: str, purpose: str | None, on_behalf_
     Status, niveau, termijnen, bewijs, en elke stap die vanaf hier kan, met alles wat daarvoor
     nog ontbreekt.
     """
-    v = state.engine().case(case_id, actor=actor, purpose=purpose, on_behalf_of=on_behalf_of)
+    from workflow.service_layer.queries import case as case_view
+
+    # Engine.case's own call, on the reader's context (on SQLite without SQLAlchemy: State.reader).
+    v = case_view(state.reader(actor), case_id, actor=actor, purpose=purpose, on_behalf_of=on_behalf_of)
     emit(v, render_case(v))
 
 

@@ -81,6 +81,7 @@ class State:
         self.json = json_out
         self.access_log = access_log  # --access-log FILE: access records go there (a read-only copy)
         self._engine: Any = None
+        self._reader: Any = None
 
     def engine(self, *, create_key: bool = False) -> Any:
         if self._engine is None:
@@ -98,6 +99,26 @@ class State:
 
                 self._engine.access_file = FileAccessLog(Path(self.access_log), self._engine.files)
         return self._engine
+
+    def reader(self, actor: str) -> Any:
+        """A context for a read of one case by `actor` (workflow.bootstrap.reader: on SQLite
+        without SQLAlchemy); the engine when there is one already, or for an API token's actor
+        (`api:<name>`: no user id has a colon), whose token the engine's store reads."""
+        if self._reader is not None:
+            return self._reader
+        if self._engine is not None or ":" in actor:
+            return self.engine()
+        from workflow.bootstrap import reader
+
+        ctx = reader(self.config)
+        if self.access_log is not None:
+            from pathlib import Path
+
+            from workflow.adapters.access_file import FileAccessLog
+
+            ctx.access_file = FileAccessLog(Path(self.access_log), ctx.files)
+        self._reader = ctx
+        return ctx
 
 
 _json_mode = False
