@@ -77,9 +77,12 @@ def _definitions_and_keys(config: Config, *, create_key: bool = False) -> tuple[
     users, their secret fields redacted from logs) and the key ring of the master key."""
     from workflow.adapters.config_schema import check_roles
     from workflow.adapters.crypto import KeyRing, load_master_key
+    from workflow.adapters.holiday_cache import default_folder
     from workflow.adapters.logs import redact_also
-    from workflow.domain.definition import DefinitionRegistry
+    from workflow.adapters.toml_cache import TomlCache
+    from workflow.domain.definition import DefinitionRegistry, use_toml_parser
 
+    use_toml_parser(TomlCache(default_folder()))  # parsed once per text, not once per process
     registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)
     check_roles(config.raw, config.source, config.path, tuple(registry.active.roles))
     redact_also(n for d in registry.all() for n in d.secret_fields)  # kinds a definition declares
