@@ -202,6 +202,15 @@ def emit_each(items: Iterable[Any], line: Callable[[Any], str], empty: str) -> i
     return n
 
 
+def _start_fast() -> None:
+    """Each command is a new process: the code Python generates for the classes it imports is
+    compiled once and kept (workflow.adapters.code_cache), before the command's modules load."""
+    from workflow.adapters.code_cache import install
+    from workflow.adapters.holiday_cache import default_folder
+
+    install(default_folder())
+
+
 def _fail(code: int, message: str, reasons: list[str] | None = None,
           details: list[dict[str, Any]] | None = None) -> int:
     """One line (and the reasons) on stderr; with --json, {error, reasons, exit_code} on stdout,
@@ -220,6 +229,7 @@ def _fail(code: int, message: str, reasons: list[str] | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     global _json_mode
+    _start_fast()
     _json_mode = "--json" in (argv if argv is not None else sys.argv[1:])
     try:
         # Without standalone mode click returns (not raises) a command's `Exit(code)`.
