@@ -125,3 +125,44 @@ def test_the_command_prints_the_engines_view(
     assert r.code == 0 and json.loads(log.read_text().splitlines()[-1])["case_id"] == cases[0]["case_id"]
     engine.db.dispose()
     assert _cli(capsys, config_path, "--access-log", str(log), "audit", "verify").code == 0
+
+
+def test_the_plain_forms_skip_click_and_print_what_click_prints(
+    engine: Engine, config_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """cli.quick takes the plain forms of `case show` and leaves every other to click; either
+    way the command prints what click's `case show` prints (cli.app.run, asked the same)."""
+    from workflow.entrypoints.cli import app, quick
+
+    cid = engine.open_case(pupil="P-1", school="de-linde", actor="ib.jansen", name="An \x1b[31mRood",
+                           group=5)["case_id"]
+    other = engine.open_case(pupil="P-2", school="het-anker", actor="ib.smit")["case_id"]
+    engine.db.dispose()
+    forms: list[tuple[bool, list[str]]] = [
+        (True, ["--json", "case", "show", cid, "--actor", "ib.jansen"]),
+        (True, ["case", "show", cid, "--actor", "ib.jansen"]),
+        (True, ["case", "show", "--actor=ib.jansen", cid, "--json"]),
+        (True, ["case", "show", cid, "--actor", "auditor", "--purpose", "zorgoverleg", "--on-behalf-of", "ouders"]),
+        (True, ["--json", "case", "show", "C-ZZZZZZZZ", "--actor", "ib.jansen"]),
+        (True, ["case", "show", other, "--actor", "ib.jansen"]),
+        (True, ["--json", "case", "show", cid, "--actor", "nobody"]),
+        (True, ["case", "show", cid, "--actor", "auditor", "--purpose", "x" * 300]),
+        (False, ["case", "show", cid]),
+        (False, ["case", "show", cid, "--actor", "ib.jansen", "--actor", "auditor"]),
+        (False, ["case", "--json", "show", cid, "--actor", "ib.jansen"]),
+        (False, ["case", "show", "--help"]),
+        (False, ["case", "show", cid, "--actor", "-x"]),
+        (False, ["case", "show", cid, "--actor", "ib.jansen", "--colour"]),
+        (False, ["case", "show", cid, "extra", "--actor", "ib.jansen"]),
+        (False, ["case", "list", "--actor", "ib.jansen"]),
+    ]
+    for plain, form in forms:
+        argv = ["--config", str(config_path), *form]
+        assert (quick.show_args(argv) is not None) == plain, form
+        quick_out = _cli(capsys, config_path, *form)
+        capsys.readouterr()
+        code = app.run(argv)
+        out = capsys.readouterr()
+        assert (quick_out.code, quick_out.out, quick_out.err) == (code, out.out, out.err), form
+    shown = _cli(capsys, config_path, "case", "show", cid, "--actor", "ib.jansen")
+    assert "(An Rood)" in shown.out  # the escape is stripped off a terminal, as click does

@@ -89,7 +89,8 @@ def _definitions_and_keys(config: Config, *, create_key: bool = False) -> tuple[
     return registry, KeyRing(load_master_key(config.master_key_file, create=create_key))
 
 
-def reader(path: str | Path | None = None, *, clock: Callable[[], dt.datetime] = utcnow) -> ServiceContext:
+def reader(path: str | Path | None = None, *, clock: Callable[[], dt.datetime] = utcnow,
+           access_log: str | Path | None = None) -> ServiceContext:
     """A context for a read of one case (`case show`), checked as `bootstrap(existing=True)`
     checks, in the same order, so a broken setup gets the same line.
 
@@ -98,7 +99,18 @@ def reader(path: str | Path | None = None, *, clock: Callable[[], dt.datetime] =
     (logging is configured when a first line is written): a person at a terminal waits for
     every module a command imports (issue 17). On any other database (PostgreSQL) it is the
     Engine, which is a ServiceContext too: there the driver's own import and the round trips
-    are the cost, not SQLAlchemy's, and one read path is less to keep equal."""
+    are the cost, not SQLAlchemy's, and one read path is less to keep equal.
+
+    `access_log` (`--access-log FILE`): the access records go to that file (a read-only copy)."""
+    ctx = _reader(path, clock)
+    if access_log is not None:
+        from workflow.adapters.access_file import FileAccessLog
+
+        ctx.access_file = FileAccessLog(Path(access_log), ctx.files)
+    return ctx
+
+
+def _reader(path: str | Path | None, clock: Callable[[], dt.datetime]) -> ServiceContext:
     from workflow.adapters.store.direct import sqlite_file
 
     config = load_config(path)
