@@ -4,11 +4,12 @@ and kept, so a command-line process does not compile it again on every start.
 Why: `passend case show` is a new process every time (issue 17: at most 3x a plain sqlite3 loop
 reading the same rows, start-up included). Defining a dataclass writes the source of its
 `__init__`, `__repr__`, `__eq__`, `__setattr__`, ... and compiles it (`dataclasses` calls
-`exec` on the text); a NamedTuple compiles each of its string annotations (`typing.ForwardRef`).
+`exec` on the text); a NamedTuple compiles each of its string annotations (`typing.ForwardRef`)
+and its `__new__` (`collections.namedtuple` calls `eval` on its text).
 For the sixty-odd such classes a read of one case imports, that compiling was about a sixth of
 the whole command's instructions, every time, for text that never changes.
 
-`install()` makes `dataclasses`' `exec` and `typing`'s `compile` look a text up in a table of
+`install()` makes `dataclasses`' `exec`, `typing`'s `compile` and `collections`' `eval` look a text up in a table of
 code objects first: the code object of a text is what compiling that text gives, so a class is
 built exactly as before. The table is a `marshal` file in the cache folder
 (holiday_cache.default_folder), one per Python build (marshal's format and the bytecode are
@@ -32,6 +33,7 @@ from typing import Any
 
 _compile = builtins.compile
 _exec = builtins.exec
+_eval = builtins.eval
 _codes: dict[tuple[str, str], CodeType] = {}
 _state = {"new": False, "installed": False}
 
@@ -47,6 +49,11 @@ def _code(source: str, mode: str) -> CodeType:
 def cached_exec(source: Any, globals_: Any = None, locals_: Any = None, /) -> None:
     """`exec` as dataclasses calls it (a text, globals, a namespace), the text compiled once."""
     _exec(_code(source, "exec") if type(source) is str else source, globals_, locals_)
+
+
+def cached_eval(source: Any, globals_: Any = None, locals_: Any = None, /) -> Any:
+    """`eval` as collections.namedtuple calls it (the text of a `__new__`), compiled once."""
+    return _eval(_code(source, "eval") if type(source) is str else source, globals_, locals_)
 
 
 def cached_compile(source: Any, filename: Any, mode: Any, *args: Any, **kwargs: Any) -> Any:
@@ -74,11 +81,13 @@ def install(folder: Path) -> None:
     if isinstance(table, dict):
         _codes.update((k, v) for k, v in table.items()
                       if type(k) is tuple and len(k) == 2 and isinstance(v, CodeType))
+    import collections
     import dataclasses
     import typing
 
     dataclasses.exec = cached_exec  # type: ignore[attr-defined]  # a module global before the builtin
     typing.compile = cached_compile  # type: ignore[attr-defined]
+    collections.eval = cached_eval  # type: ignore[attr-defined]
     atexit.register(_save, path)
 
 
