@@ -86,6 +86,8 @@ class AccessProblem:
 
 @dataclass
 class AccessChainReport:
+    """The result of checking the access log's chain."""
+
     records: int = 0
     head_hash: str = GENESIS_HASH
     problems: list[AccessProblem] = field(default_factory=list)

@@ -25,6 +25,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 @dataclass(frozen=True)
 class School:
+    """A school of config.toml: its region (for the holidays) and own days off."""
+
     id: str
     name: str
     region: str
@@ -34,6 +36,8 @@ class School:
 
 @dataclass(frozen=True)
 class User:
+    """A user acting in passend: role and the schools served (`*`: all of them)."""
+
     id: str
     role: str
     schools: tuple[str, ...]
@@ -46,6 +50,8 @@ class User:
 
 @dataclass(frozen=True)
 class Config:
+    """config.toml, checked, with its paths resolved against the file's folder."""
+
     path: Path
     database_url: str
     master_key_file: Path | None

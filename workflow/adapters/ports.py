@@ -307,6 +307,8 @@ class OutboxBody(NamedTuple):
 
 @dataclass(frozen=True)
 class Claim:
+    """Outbox rows claimed by one dispatcher until `until`."""
+
     token: str
     rows: list[OutboxHead]  # heads only, in id order
     until: dt.datetime

@@ -30,6 +30,8 @@ TOP_LEVEL_KEYS = {
 
 @dataclass(frozen=True)
 class StateDef:
+    """A state of the process, with its label and level."""
+
     name: str
     label: str
     level: int | None
@@ -39,6 +41,8 @@ class StateDef:
 
 @dataclass(frozen=True)
 class ParamDef:
+    """A parameter a trigger asks for, and the choices it allows."""
+
     name: str
     required: bool
     choices: tuple[str, ...] | None
@@ -58,6 +62,8 @@ class ParamDef:
 
 @dataclass(frozen=True)
 class TriggerDef:
+    """A step of the process: its label, parameters and transitions."""
+
     name: str
     label: str
     params: dict[str, ParamDef]
@@ -82,6 +88,8 @@ class TransitionDef:
 
 @dataclass(frozen=True, eq=False)
 class ProcessDefinition:
+    """One version of a process, as read from its TOML file and checked."""
+
     id: str
     version: int
     title: str
