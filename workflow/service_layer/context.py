@@ -17,14 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from workflow.adapters.clock import utcnow
 from workflow.adapters.config import Config, User
 from workflow.adapters.crypto import CaseCipher, KeyRing
 from workflow.adapters.files import PrivateFiles
 from workflow.adapters.logs import bind_command
-from workflow.adapters.ports import Store, UnitOfWork
 from workflow.domain.calendar import SchoolCalendar
 from workflow.domain.case import Case
 from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
@@ -34,6 +33,9 @@ from workflow.domain.reasons import Reason
 from workflow.service_layer.refusals import refused
 from workflow.service_layer.retention import RetentionPolicy
 from workflow.service_layer.users import UserDirectory
+
+if TYPE_CHECKING:
+    from workflow.adapters.ports import Store, UnitOfWork
 
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")  # fits cases.case_id; no NUL, no SQL
 

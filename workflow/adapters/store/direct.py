@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow.adapters import access_chain
 from workflow.adapters.codec import CASE_EVENTS_SQL, CASE_KEY_SQL, restore_case_rows
-from workflow.adapters.ports import Acting
+from workflow.adapters.port_values import Acting
 from workflow.adapters.projection import fold
 from workflow.adapters.store import problems, rows
 from workflow.adapters.store.sqlitefile import BUSY_TIMEOUT_MS, existing_file, prepare

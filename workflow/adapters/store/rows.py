@@ -14,7 +14,7 @@ from typing import Any
 from workflow.adapters.access_chain import FIELDS
 from workflow.adapters.codec import stored_time
 from workflow.adapters.config import User
-from workflow.adapters.ports import Acting
+from workflow.adapters.port_values import Acting
 
 # The acting user: one read by primary key (qmark style; PostgreSQL's drivers want %s).
 ACTING_SQL = "SELECT name, role, schools, email, disabled_at IS NOT NULL FROM users WHERE id = ?"
