@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import re
-import secrets
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
@@ -76,6 +75,8 @@ def add(ctx: _Context, *, name: str, role: str, schools: Iterable[str], roles: I
     for s in picked:
         if s != "*" and s not in known:
             raise BadInput(f"--school: onbekende school '{s}' (bekend: {', '.join(sorted(known))})")
+    import secrets  # here: its import (random's) is paid only by the command that makes a token
+
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)  # 256 bits
     from workflow.adapters.ports import TokenRecord  # here: a read of one case need not build the ports
 
