@@ -12,7 +12,7 @@ import click
 import pytest
 
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import COMMANDS, cli
+from workflow.entrypoints.cli.app import COMMANDS, cli
 from workflow.entrypoints.cli.main import main as cli_main
 
 # What click writes by itself in English, and English words our own help used to have.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from workflow.adapters.clock import utcnow
 from workflow.adapters.config import Config, load_config
@@ -27,7 +27,10 @@ from workflow.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     from notifiers import Notifier
+    from workflow.adapters.crypto import KeyRing
     from workflow.adapters.ports import Derive, Store
+    from workflow.domain.definition import DefinitionRegistry
+    from workflow.service_layer.context import ServiceContext
     from workflow.service_layer.engine import Engine
     from workflow.service_layer.reminders.service import ReminderService
     from workflow.service_layer.reminders.settings import ReminderSettings
@@ -54,25 +57,84 @@ def bootstrap(
     before anything runs (make_store)."""
     import structlog
 
-    from workflow.adapters.config_schema import check_roles
-    from workflow.adapters.crypto import KeyRing, load_master_key
     from workflow.adapters.holiday_cache import default_folder, shared_cache
-    from workflow.adapters.logs import configure, redact_also
+    from workflow.adapters.logs import configure
     from workflow.domain.calendar import use_holiday_source
-    from workflow.domain.definition import DefinitionRegistry
     from workflow.service_layer.engine import Engine
 
     config = load_config(path, database_url=database_url)
     use_holiday_source(shared_cache(default_folder()))
     if not structlog.is_configured():  # structlog's default prints to stdout and redacts nothing
         configure(config.log_level)
-    registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)
-    check_roles(config.raw, config.source, config.path, tuple(registry.active.roles))
-    redact_also(n for d in registry.all() for n in d.secret_fields)  # kinds a definition declares
-    keyring = KeyRing(load_master_key(config.master_key_file, create=create_key))
+    registry, keyring = _definitions_and_keys(config, create_key=create_key)
     store = make_store(config.database_url, existing=existing, config=config,
                        derive=worklist_deriver(config, registry))
     return Engine(config, registry, store, keyring, clock, retention=retention_policy(config))
+
+
+def _definitions_and_keys(config: Config, *, create_key: bool = False) -> tuple[DefinitionRegistry, KeyRing]:
+    """The process definitions of the config's folder (their roles checked against the config's
+    users, their secret fields redacted from logs) and the key ring of the master key."""
+    from workflow.adapters.config_schema import check_roles
+    from workflow.adapters.crypto import KeyRing, load_master_key
+    from workflow.adapters.holiday_cache import default_folder
+    from workflow.adapters.logs import redact_also
+    from workflow.adapters.toml_cache import TomlCache
+    from workflow.domain.definition import DefinitionRegistry, use_toml_parser
+
+    use_toml_parser(TomlCache(default_folder()))  # parsed once per text, not once per process
+    registry = DefinitionRegistry.from_folder(config.definitions_folder, config.definition_file)
+    check_roles(config.raw, config.source, config.path, tuple(registry.active.roles))
+    redact_also(n for d in registry.all() for n in d.secret_fields)  # kinds a definition declares
+    return registry, KeyRing(load_master_key(config.master_key_file, create=create_key))
+
+
+def reader(path: str | Path | None = None, *, clock: Callable[[], dt.datetime] = utcnow,
+           access_log: str | Path | None = None) -> ServiceContext:
+    """A context for a read of one case (`case show`), checked as `bootstrap(existing=True)`
+    checks, in the same order, so a broken setup gets the same line.
+
+    On a SQLite file its store is the driver-only one (workflow.adapters.store.direct), and the
+    read starts without SQLAlchemy, the state machine, the work list's deriver or structlog
+    (logging is configured when a first line is written): a person at a terminal waits for
+    every module a command imports (issue 17). On any other database (PostgreSQL) it is the
+    Engine, which is a ServiceContext too: there the driver's own import and the round trips
+    are the cost, not SQLAlchemy's, and one read path is less to keep equal.
+
+    `access_log` (`--access-log FILE`): the access records go to that file (a read-only copy)."""
+    ctx = _reader(path, clock)
+    if access_log is not None:
+        from workflow.adapters.access_file import FileAccessLog
+
+        ctx.access_file = FileAccessLog(Path(access_log), ctx.files)
+    return ctx
+
+
+def _reader(path: str | Path | None, clock: Callable[[], dt.datetime]) -> ServiceContext:
+    from workflow.adapters.store.direct import sqlite_file
+
+    config = load_config(path)
+    file = sqlite_file(config.database_url)
+    if file is None:
+        return bootstrap(path, existing=True, clock=clock)
+    from workflow.adapters.holiday_cache import default_folder, shared_cache
+    from workflow.adapters.logs import configure_later
+    from workflow.adapters.store.direct import DirectStore
+    from workflow.domain.calendar import use_holiday_source
+    from workflow.service_layer.context import ServiceContext
+
+    use_holiday_source(shared_cache(default_folder()))
+    configure_later(config.log_level)
+    registry, keyring = _definitions_and_keys(config)
+    store = DirectStore(config.database_url, file, lock_seconds=config.lock_timeout_seconds)
+    try:
+        store.check()
+    except BaseException:
+        store.dispose()
+        raise
+    # The part of the Store port a read of one case uses (see store.direct).
+    return ServiceContext(config, registry, cast("Store", store), keyring, clock,
+                          retention=retention_policy(config))
 
 
 def make_store(url: str, *, existing: bool = False, config: Config | None = None,

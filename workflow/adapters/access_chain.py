@@ -30,6 +30,7 @@ from workflow.domain.instants import iso_utc
 ACCESS_CHAIN_VERSION = 1
 FIELDS = ("at", "actor", "role", "action", "case_id", "school", "purpose", "on_behalf_of", "source")
 MAX_PROBLEMS = 100
+CHUNK = 1000  # records sealed and inserted per statement: an export of a region is a stream
 # A stored record as `check` reads it: id, at (the stored text form or a datetime), the FIELDS
 # after `at`, prev_hash, hash.
 Record = tuple[Any, ...]
@@ -85,6 +86,8 @@ class AccessProblem:
 
 @dataclass
 class AccessChainReport:
+    """The result of checking the access log's chain."""
+
     records: int = 0
     head_hash: str = GENESIS_HASH
     problems: list[AccessProblem] = field(default_factory=list)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from workflow.domain.events import Event, restore_event
@@ -78,6 +79,25 @@ def iso_text(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return iso_utc(value)
     return json.dumps(value, default=str)  # garbage in a time column: hash it as text, it will not match
+
+
+# A case's events as the event store selects them: every stored column but the case's id, which is
+# the one asked for (an exact match), so it is not fetched back once per event.
+CASE_EVENTS_SQL = ("SELECT seq, type, process_id, process_version, actor, role, recorded_at, payload, "
+                   "prev_hash, hash FROM events WHERE case_id = ? ORDER BY seq")
+CASE_KEY_SQL = "SELECT wrapped FROM case_keys WHERE case_id = ?"
+
+
+def restore_case_rows(case_id: str, rows: Iterable[tuple[Any, ...]]) -> list[Event]:
+    """A case's events from its CASE_EVENTS_SQL rows; ValueError when a time or payload cannot
+    be read. Shared by the SQL store's event store and the driver-only read (store.direct)."""
+    out = []
+    for seq, type_, pid, pver, actor, role, at, payload, prev, h in rows:
+        when, body = read_instant(at), read_payload(payload)
+        if when is None or body is UNREADABLE:
+            raise ValueError(f"event {seq} of case {case_id}: time or payload unreadable")
+        out.append(restore_event(case_id, seq, type_, pid, pver, actor, role, when, body, prev, h, payload))
+    return out
 
 
 def restore_row(row: tuple[Any, ...]) -> Event:

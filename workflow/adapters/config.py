@@ -25,6 +25,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 @dataclass(frozen=True)
 class School:
+    """A school of config.toml: its region (for the holidays) and own days off."""
+
     id: str
     name: str
     region: str
@@ -34,6 +36,8 @@ class School:
 
 @dataclass(frozen=True)
 class User:
+    """A user acting in passend: role and the schools served (`*`: all of them)."""
+
     id: str
     role: str
     schools: tuple[str, ...]
@@ -46,6 +50,8 @@ class User:
 
 @dataclass(frozen=True)
 class Config:
+    """config.toml, checked, with its paths resolved against the file's folder."""
+
     path: Path
     database_url: str
     master_key_file: Path | None
@@ -83,7 +89,11 @@ def _sqlite_url(url: str, base: Path) -> str:
 
 
 def _known_url(url: str) -> bool:
-    """A URL SQLAlchemy can parse, for a store passend has (`memory://`: the in-memory fake)."""
+    """A URL SQLAlchemy can parse, for a store passend has (`memory://`: the in-memory fake).
+    A SQLite file's URL is one without asking SQLAlchemy (its pattern takes any text after
+    `sqlite:///`): importing it costs more than a whole `case show` may (issue 17)."""
+    if url.startswith("sqlite:///"):
+        return True
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

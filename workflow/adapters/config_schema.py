@@ -138,6 +138,8 @@ def _shown(value: Any) -> str:
 # ---- structure ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ListOf:
+    """A list whose items pass `item`."""
+
     item: Check
     nonempty: bool = True
     one_allowed: bool = False  # a single value may stand for a list of one
@@ -145,6 +147,8 @@ class ListOf:
 
 @dataclass(frozen=True)
 class Table:
+    """A table with these keys, some required."""
+
     keys: dict[str, Any]  # key -> Check | ListOf | Table | MapOf
     required: tuple[str, ...] = ()
 
@@ -248,6 +252,8 @@ def line_of(source: str, key: str) -> int | None:
 # ---- the check ---------------------------------------------------------------------------------
 @dataclass
 class _Run:
+    """One check of a config file, collecting its problems."""
+
     path: Path
     source: str
     problems: list[str] = field(default_factory=list)

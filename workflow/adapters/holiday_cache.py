@@ -19,7 +19,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -96,6 +95,8 @@ class HolidayCache:
 
     def _write(self, entries: dict[str, object]) -> None:
         """Atomically (a temporary file renamed over the old one), so a reader never sees half."""
+        import tempfile  # here: its import (random's) is paid only by a process that writes
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".holidays-", dir=self.path.parent)

@@ -2,18 +2,22 @@
 
 The redaction processor runs after merge_contextvars so that values bound per command are
 redacted too. It drops values by key, so a careless `log.info(..., note=...)` still leaks nothing.
+
+structlog is imported when a line is first written, not before: with `rich` installed its import
+costs more than a whole `case show` may (issue 17), and a read that writes no line never pays it.
+So the command's context (`bind_command`) is kept here until structlog is there, and a process
+that asked for `configure_later` is configured by its first line, before that line is written
+(structlog's own default prints to stdout and redacts nothing).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json as jsonlib
-import logging
 import sys
 from collections.abc import Iterable, MutableMapping
+from contextvars import ContextVar
 from typing import Any
-
-import structlog
 
 from workflow.domain.evidence import BUILTIN_KINDS
 
@@ -57,6 +61,8 @@ def add_level_and_time(_logger: Any, method: str, event_dict: MutableMapping[str
 def format_exc_info(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog's format_exc_info, asked only when a line carries an exception."""
     if "exc_info" in event_dict:
+        import structlog
+
         return structlog.processors.format_exc_info(logger, method, event_dict)
     return event_dict
 
@@ -78,6 +84,11 @@ def render_json(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 
 def configure(level: str = "info", *, json: bool | None = None, stream: Any = None) -> None:
     """Set up structlog once per process; logs go to stderr so stdout stays for results."""
+    import logging
+
+    import structlog
+
+    _bind_pending(structlog)
     out = stream or sys.stderr
     as_json = (not out.isatty()) if json is None else json
     renderer: Any = render_json if as_json else structlog.dev.ConsoleRenderer(colors=False)
@@ -100,6 +111,47 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
 
 
 _generation = 0  # bumped by configure(): loggers bound under an older configuration rebind
+_later: list[str] = []  # configure_later's level, for the first line written
+# The command's context, bound while structlog was not imported yet (bind_command).
+_pending: ContextVar[dict[str, object] | None] = ContextVar("passend_log_pending", default=None)
+
+
+def configure_later(level: str = "info") -> None:
+    """`configure(level)` when the first line is written (by a logger of get_logger), not now:
+    a command that writes none starts without importing structlog."""
+    _later[:] = [level]
+
+
+def bind_command(**values: object) -> None:
+    """Bind a command's context to every log line, dropping the previous command's. Every
+    binding of the house goes through here: before structlog is imported the values wait in
+    this context (and replace any that waited), and are bound when it is."""
+    structlog_ = sys.modules.get("structlog")
+    if structlog_ is None:
+        _pending.set(dict(values))
+        return
+    _pending.set(None)
+    structlog_.contextvars.clear_contextvars()
+    structlog_.contextvars.bind_contextvars(**values)
+
+
+def _bind_pending(structlog_: Any) -> None:
+    waiting = _pending.get()
+    if waiting is not None:
+        _pending.set(None)
+        structlog_.contextvars.clear_contextvars()
+        structlog_.contextvars.bind_contextvars(**waiting)
+
+
+def _structlog() -> Any:
+    """structlog, imported now if it was not; configured (configure_later) and given the waiting
+    context before any line is written."""
+    import structlog
+
+    if _later and not structlog.is_configured():
+        configure(_later[0])
+    _bind_pending(structlog)
+    return structlog
 
 
 class _Logger:
@@ -119,8 +171,10 @@ class _Logger:
         self._bound: Any = None
 
     def __getattr__(self, method: str) -> Any:
-        if self._generation != _generation or not structlog.is_configured():
-            self._bound = structlog.get_logger(self._name).bind()
+        structlog_ = sys.modules.get("structlog")
+        if (structlog_ is None or self._generation != _generation or _pending.get() is not None
+                or not structlog_.is_configured()):
+            self._bound = _structlog().get_logger(self._name).bind()
             self._generation = _generation
         return getattr(self._bound, method)
 

@@ -53,6 +53,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypedDict
 
 from workflow.adapters.config import User
+from workflow.adapters.port_values import LOOK_NOW, Acting
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -121,11 +122,6 @@ RAW_EVENT_COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", 
                      "recorded_at", "payload", "prev_hash", "hash")
 
 
-# Any write may change a case's deadlines, so it hands the case back to the reminder planner:
-# next_action_on = LOOK_NOW ("plan it at the next tick"), planned_on = NULL. The planner folds it
-# once, plans what is due and stores the real date (workflow.service_layer.reminders.work).
-# Computing the date in the store would need the school calendar, which is configuration.
-LOOK_NOW = dt.date(1970, 1, 1)
 
 # An outbox row's status: planned and waiting, claimed by a sender, sent, or given up on.
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
@@ -307,19 +303,14 @@ class OutboxBody(NamedTuple):
 
 @dataclass(frozen=True)
 class Claim:
+    """Outbox rows claimed by one dispatcher until `until`."""
+
     token: str
     rows: list[OutboxHead]  # heads only, in id order
     until: dt.datetime
 
 
 # ---- people and sign-in ----------------------------------------------------------------------
-
-class Acting(NamedTuple):
-    """The acting user as the hot read finds them, and whether they may act at all."""
-
-    user: User
-    active: bool
-
 
 @dataclass(frozen=True)
 class UserRecord:

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workflow.adapters.ports import LOOK_NOW
+from workflow.adapters.port_values import LOOK_NOW
 from workflow.domain.errors import IntegrityError, NotFound
 
 if TYPE_CHECKING:

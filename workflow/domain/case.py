@@ -26,6 +26,8 @@ from workflow.domain.reasons import Reason
 
 @dataclass
 class Case:
+    """A case as folded from its events: state, level, facts and the chain's head."""
+
     case_id: str
     school: str
     process_id: str

@@ -58,6 +58,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class DeadlineDef:
+    """A deadline as a definition declares it: when its clock starts, runs, pauses and ends."""
+
     name: str
     label: str
     start: str  # "entered" | "plan_end" | "opp_adopted" | "rod" (each OPP date due for ROD)

@@ -111,6 +111,8 @@ def school_year_end(day: dt.date) -> dt.date:
 
 @dataclass(frozen=True)
 class _Mark:
+    """A dated event a clock counts from."""
+
     seq: int
     date: dt.date
 

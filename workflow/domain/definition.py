@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +30,8 @@ TOP_LEVEL_KEYS = {
 
 @dataclass(frozen=True)
 class StateDef:
+    """A state of the process, with its label and level."""
+
     name: str
     label: str
     level: int | None
@@ -38,6 +41,8 @@ class StateDef:
 
 @dataclass(frozen=True)
 class ParamDef:
+    """A parameter a trigger asks for, and the choices it allows."""
+
     name: str
     required: bool
     choices: tuple[str, ...] | None
@@ -57,6 +62,8 @@ class ParamDef:
 
 @dataclass(frozen=True)
 class TriggerDef:
+    """A step of the process: its label, parameters and transitions."""
+
     name: str
     label: str
     params: dict[str, ParamDef]
@@ -81,6 +88,8 @@ class TransitionDef:
 
 @dataclass(frozen=True, eq=False)
 class ProcessDefinition:
+    """One version of a process, as read from its TOML file and checked."""
+
     id: str
     version: int
     title: str
@@ -273,12 +282,25 @@ class _Ctx:
                 raise self.fail(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
+TomlParser = Callable[[str], dict[str, Any]]
+_parse_toml: TomlParser = tomllib.loads
+
+
+def use_toml_parser(parse: TomlParser) -> None:
+    """How a definition file's text becomes its table: `tomllib.loads`, unless the composition
+    root puts a cache in front of it (workflow.adapters.toml_cache): parsing the installed
+    definitions was most of a `case show`'s own work (issue 17). `parse` must give what
+    tomllib.loads gives, a new table each call, and raise its TOMLDecodeError."""
+    global _parse_toml
+    _parse_toml = parse
+
+
 def load_definition(path: str | Path) -> ProcessDefinition:
     """Read and validate one definition file."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-        raw = tomllib.loads(text)
+        raw = _parse_toml(text)
     except FileNotFoundError as exc:
         raise DefinitionError(f"{p}: process definition not found") from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -45,6 +45,8 @@ def canonical_json(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Event:
+    """One stored event of a case: its place in the case's hash chain and what happened."""
+
     case_id: str
     seq: int
     type: str

@@ -377,6 +377,8 @@ EVIDENCE_KINDS = BUILTIN_KINDS
 
 @dataclass(frozen=True)
 class ValidEvidence:
+    """A record that passed its kind's checks: its plain fields and the ones to seal."""
+
     kind: str
     date: dt.date
     plain: dict[str, Any]

@@ -52,6 +52,8 @@ class OppVersion:
 
 @dataclass
 class CaseFacts:
+    """What the guards read of a case: its state, level and the facts recorded so far."""
+
     state: str
     level: int | None
     facts: list[Fact] = field(default_factory=list)

@@ -30,6 +30,8 @@ EVENT_TYPES = ("case_opened", "evidence_recorded", "transitioned", "case_erased"
 
 @dataclass(frozen=True)
 class Upcast:
+    """A rewrite of old events' payloads as they are read: `set` where `event` matches `when`."""
+
     event: str
     when: tuple[tuple[str, Any], ...]
     set: tuple[tuple[str, Any], ...]

@@ -13,11 +13,11 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from workflow.adapters.ports import UnitOfWork
 from workflow.domain.errors import BadInput, NotFound, Refused
 from workflow.service_layer.context import ServiceContext
 
 if TYPE_CHECKING:
+    from workflow.adapters.ports import UnitOfWork
     from workflow.adapters.readmodels import AccessRecord
 
 # Default purposes per action, in the words a school uses; `--purpose` overrides them.

@@ -17,15 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
-
-import structlog
+from typing import TYPE_CHECKING, Any, Protocol
 
 from workflow.adapters.clock import utcnow
 from workflow.adapters.config import Config, User
 from workflow.adapters.crypto import CaseCipher, KeyRing
 from workflow.adapters.files import PrivateFiles
-from workflow.adapters.ports import Store, UnitOfWork
+from workflow.adapters.logs import bind_command
 from workflow.domain.calendar import SchoolCalendar
 from workflow.domain.case import Case
 from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
@@ -36,13 +34,16 @@ from workflow.service_layer.refusals import refused
 from workflow.service_layer.retention import RetentionPolicy
 from workflow.service_layer.users import UserDirectory
 
+if TYPE_CHECKING:
+    from workflow.adapters.ports import Store, UnitOfWork
+
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")  # fits cases.case_id; no NUL, no SQL
 
 
 def bind_log(**values: object) -> None:
-    """Bind the command's context to every log line, dropping the previous command's."""
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(**values)
+    """Bind the command's context to every log line, dropping the previous command's (without
+    importing structlog: workflow.adapters.logs.bind_command)."""
+    bind_command(**values)
 
 
 class AccessSink(Protocol):

@@ -19,18 +19,19 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import re
-import secrets
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from workflow.adapters.config import User
 from workflow.adapters.crypto import KeyRing
-from workflow.adapters.ports import Store, TokenRecord
 from workflow.domain.errors import BadInput, NotFound
 from workflow.domain.reasons import Reason
 from workflow.service_layer.refusals import refused
 
-__all__ = ["ACTOR_PREFIX", "TokenRecord", "acting", "actor_of", "add", "all_tokens", "authenticate", "revoke"]
+if TYPE_CHECKING:
+    from workflow.adapters.ports import Store, TokenRecord
+
+__all__ = ["ACTOR_PREFIX", "acting", "actor_of", "add", "all_tokens", "authenticate", "revoke"]
 
 ACTOR_PREFIX = "api:"
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -74,7 +75,11 @@ def add(ctx: _Context, *, name: str, role: str, schools: Iterable[str], roles: I
     for s in picked:
         if s != "*" and s not in known:
             raise BadInput(f"--school: onbekende school '{s}' (bekend: {', '.join(sorted(known))})")
+    import secrets  # here: its import (random's) is paid only by the command that makes a token
+
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)  # 256 bits
+    from workflow.adapters.ports import TokenRecord  # here: a read of one case need not build the ports
+
     record = TokenRecord(name=name, token_hash=_hash(ctx.keyring, secret), role=role, schools=picked,
                          created_by=created_by, created_at=ctx.clock(), revoked_at=None, last_used_at=None)
     with ctx.store.uow() as uow:

@@ -24,16 +24,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.config import User
-from workflow.adapters.ports import Store, UserChanges, UserRecord
 from workflow.domain.errors import BadInput, ConfigError, NotFound
 from workflow.domain.reasons import Reason
 from workflow.service_layer import tokens
 from workflow.service_layer.refusals import refused
 
-__all__ = ["Recipients", "UserDirectory", "UserRecord", "normalise_email"]
+if TYPE_CHECKING:
+    from workflow.adapters.ports import Store, UserChanges, UserRecord
+
+__all__ = ["Recipients", "UserDirectory", "normalise_email"]
 
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # pg_advisory_xact_lock's key for appending to the access log: "pass" in ASCII.
 _PG_LOCK_KEY = 0x70617373
-CHUNK = 1000  # records sealed and inserted per statement: an export of a region is a stream
+CHUNK = access_chain.CHUNK  # records sealed and inserted per statement
 
 
 def newest_hash(conn: Connection) -> str:

@@ -25,14 +25,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from workflow.domain.errors import ConfigError, SchemaMismatch, StoreProblem
+from workflow.adapters.store.sqlitefile import BUSY_TIMEOUT_MS, existing_file, prepare
+from workflow.domain.errors import ConfigError, StoreProblem
 
-BUSY_TIMEOUT_MS = 15_000
 _BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
 
 
@@ -96,7 +95,7 @@ def open_engine(url: str, *, timeouts: Timeouts | None = None, existing: bool = 
         except OSError as exc:
             raise StoreProblem(f"kan de database {path} niet maken ({exc.strerror or type(exc).__name__})") from None
     if existing and path is not None:
-        uri, read_only = _existing_file(path)
+        uri, read_only = existing_file(path)
 
         def connect() -> sqlite3.Connection:
             return sqlite3.connect(uri, uri=True, timeout=busy_ms / 1000, check_same_thread=False)
@@ -107,48 +106,10 @@ def open_engine(url: str, *, timeouts: Timeouts | None = None, existing: bool = 
     return engine, read_only
 
 
-def _existing_file(path: Path) -> tuple[str, bool]:
-    """The SQLite URI that opens `path` without ever creating it, and whether it is read-only.
-    Refuses clearly what would otherwise fail obscurely: no file, a folder, no permission."""
-    if path.is_dir():
-        raise ConfigError(f"database.url: {path} is een map; daar hoort het databasebestand")
-    if not path.exists():
-        raise SchemaMismatch(f"de database {path} bestaat niet: voer eerst 'passend init' uit "
-                             "(of kijk database.url na)")
-    if not os.access(path, os.R_OK):
-        raise StoreProblem(f"geen leesrechten op de database {path}")
-    uri = "file:" + quote(str(path.resolve()))
-    folder = path.resolve().parent
-    writable = os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
-    if writable:
-        return uri + "?mode=rw", False
-    if _read_only_fs(path):
-        wal = Path(str(path) + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            raise StoreProblem(f"de database {path} staat op een alleen-lezen medium met een niet verwerkt "
-                               f"{wal.name}: maak de kopie met 'passend backup'")
-        return uri + "?mode=ro&immutable=1", True
-    return uri + "?mode=ro", True
-
-
-def _read_only_fs(path: Path) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
 def _make_sqlite_durable(engine: Engine, busy_ms: int = BUSY_TIMEOUT_MS, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-        cur = dbapi_conn.cursor()
-        if not read_only:  # a read-only file keeps the journal mode it has
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
-        cur.close()
+        prepare(dbapi_conn, busy_ms, read_only)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from workflow.adapters.codec import UNREADABLE, read_instant, read_payload, stored_time
+from workflow.adapters.codec import CASE_EVENTS_SQL, CASE_KEY_SQL, restore_case_rows, stored_time
 from workflow.adapters.ports import LOOK_NOW, Derive, NewCase, RawEvent
 from workflow.adapters.projection import fold, projection_values
 from workflow.adapters.store import chains
 from workflow.adapters.store import worklist as _worklist
 from workflow.adapters.store.tables import case_keys, cases, events
 from workflow.domain.errors import Conflict
-from workflow.domain.events import Event, restore_event
+from workflow.domain.events import Event
 
 if TYPE_CHECKING:
     from workflow.domain.case import Case
@@ -51,9 +51,8 @@ _INSERT_KEY = insert(case_keys)
 # rows written either way are the same, and a driver's IntegrityError still becomes a Conflict.
 _EVENT_COLUMNS = ("case_id", "seq", "type", "process_id", "process_version", "actor", "role",
                   "recorded_at", "payload", "prev_hash", "hash")
-# The case's id is the one asked for (an exact match), so it is not fetched back once per event.
-_RAW_SELECT_EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS[1:])} FROM events WHERE case_id = ? ORDER BY seq"
-_RAW_SELECT_KEY = "SELECT wrapped FROM case_keys WHERE case_id = ?"
+_RAW_SELECT_EVENTS = CASE_EVENTS_SQL  # the case's id is not fetched back once per event
+_RAW_SELECT_KEY = CASE_KEY_SQL
 _RAW_INSERT_EVENT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
 # A command rewrites only the projection columns its events can change: school, group, process
 # and opening time are fixed when a case is opened, and setting an indexed column rewrites its
@@ -304,14 +303,7 @@ class EventStore:
 
     # ---- reading -------------------------------------------------------------------------
     def events_of(self, case_id: str) -> list[Event]:
-        rows = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,), prepare=True).fetchall()
-        out = []
-        for seq, type_, pid, pver, actor, role, at, payload, prev, h in rows:
-            when, body = read_instant(at), read_payload(payload)
-            if when is None or body is UNREADABLE:
-                raise ValueError(f"event {seq} of case {case_id}: time or payload unreadable")
-            out.append(restore_event(case_id, seq, type_, pid, pver, actor, role, when, body, prev, h, payload))
-        return out
+        return restore_case_rows(case_id, self.driver.execute(_RAW_SELECT_EVENTS, (case_id,), prepare=True).fetchall())
 
     def load(self, case_id: str) -> Case | None:
         """The case folded from its events; None when it has none (projection.fold)."""

@@ -8,16 +8,22 @@ password) and what to do.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from workflow.domain.errors import Conflict, PassendError, SchemaMismatch, StoreProblem
 
 NOTHING = "er is niets opgeslagen"
+# A unit of work's own conflicts (store.uow, store.direct): a lock it could not get, a writer first.
+BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
+LOST = "een andere schrijver was eerder; er is niets opgeslagen"
 _label = "de database"  # set when a store is opened (describe), so the lines can name it
 
 
 def describe(url: str) -> str:
     """How a line names the database of `url`: the SQLite file, or PostgreSQL's host and name."""
+    if url.startswith("sqlite:///") and "?" not in url:  # as make_url reads it, without importing it
+        return f"de database {url[len('sqlite:///'):]}" if len(url) > len("sqlite:///") else "de database"
     from sqlalchemy.engine import make_url
 
     try:
@@ -53,9 +59,18 @@ def read_only(label: str | None = None) -> StoreProblem:
 
 
 def _orig(exc: BaseException) -> Any:
-    from sqlalchemy.exc import DBAPIError
+    """The driver's error under SQLAlchemy's wrapper (a process without SQLAlchemy has only those)."""
+    sa = sys.modules.get("sqlalchemy.exc")
+    if sa is None:
+        return exc
+    return exc.orig if isinstance(exc, sa.DBAPIError) and exc.orig is not None else exc
 
-    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+def is_lock(exc: BaseException) -> bool:
+    """A lock not got in time (SQLite busy or locked, PostgreSQL a serialization failure)."""
+    orig = _orig(exc)
+    text = str(orig).lower() if orig is not None else ""
+    return "locked" in text or "busy" in text or "could not serialize" in text
 
 
 def database_problem(exc: BaseException, label: str | None = None) -> PassendError | None:

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 _ASSIGN = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+)$", re.M)
@@ -72,11 +75,22 @@ class SchemaState:
 
 
 def schema_state(engine: Engine) -> SchemaState:
-    code = tuple(code_heads())
+    from sqlalchemy import inspect, text
+
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
-            return SchemaState("empty", (), code)
-        db = tuple(sorted(r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))))
+            return judge(None)
+        return judge(r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version")))
+
+
+def judge(revisions: Iterable[str] | None) -> SchemaState:
+    """Where a database whose `alembic_version` holds `revisions` stands (None: it has no such
+    table). SQLAlchemy is imported by `schema_state` only: the driver-only read of one case
+    (store.direct) reads the rows itself and asks here."""
+    code = tuple(code_heads())
+    if revisions is None:
+        return SchemaState("empty", (), code)
+    db = tuple(sorted(revisions))
     if not db:
         return SchemaState("empty", db, code)
     unknown = tuple(r for r in db if r not in code_revisions())

@@ -32,6 +32,7 @@ from workflow.adapters.store.cases import SqlCases
 from workflow.adapters.store.db import is_sqlite
 from workflow.adapters.store.eventstore import Driver, EventStore
 from workflow.adapters.store.parents import SqlParents
+from workflow.adapters.store.problems import BUSY, LOST, is_lock
 from workflow.adapters.store.reserve import Kept, Reserve
 from workflow.adapters.store.signin import SqlOidcFlows, SqlSigninLinks, SqlThrottle, SqlWebSessions
 from workflow.adapters.store.tokens import SqlApiTokens
@@ -39,8 +40,8 @@ from workflow.adapters.store.users import SqlUsers
 from workflow.adapters.store.witness import SqlWitnessLog
 from workflow.domain.errors import Conflict
 
-_BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
-_LOST = "een andere schrijver was eerder; er is niets opgeslagen"
+_BUSY = BUSY
+_LOST = LOST
 
 
 class SqlUnitOfWork:
@@ -246,10 +247,7 @@ def unit_error(exc: BaseException, engine: Engine, *, committing: bool = False) 
     return exc
 
 
-def _is_lock(exc: BaseException) -> bool:
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    text = str(orig).lower() if orig is not None else ""
-    return "locked" in text or "busy" in text or "could not serialize" in text
+_is_lock = is_lock
 
 
 class ConnectionUnit:

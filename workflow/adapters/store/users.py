@@ -20,14 +20,15 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.exc import DBAPIError
 
-from workflow.adapters.config import User
 from workflow.adapters.ports import Acting, TotpState, UserChanges, UserRecord
+from workflow.adapters.store import rows
 from workflow.adapters.store.db import is_sqlite
 from workflow.adapters.store.lookup import KeptReader
 from workflow.adapters.store.reserve import Reserve
+from workflow.adapters.store.rows import ACTING_SQL
 from workflow.adapters.store.tables import users
 
-_ACTING = "SELECT name, role, schools, email, disabled_at IS NOT NULL FROM users WHERE id = ?"
+_ACTING = ACTING_SQL
 
 
 def _record(row: Any) -> UserRecord:
@@ -111,11 +112,7 @@ class SqlUserLookup:
         self._sql = _ACTING if is_sqlite(db) else _ACTING.replace("?", "%s")
 
     def acting(self, user_id: str) -> Acting | None:
-        row = self._fetch(user_id)
-        if row is None:
-            return None
-        name, role, schools, email, disabled = row
-        return Acting(User(user_id, role, tuple(json.loads(schools)), name, email), not disabled)
+        return rows.acting(user_id, self._fetch(user_id))
 
     def _fetch(self, user_id: str) -> tuple[Any, ...] | None:
         dbapi = self.db.dialect.loaded_dbapi

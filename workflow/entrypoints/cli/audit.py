@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import State, emit, json_option
+from workflow.entrypoints.cli.app import State, emit, json_option
 
 AUDIT_FAILED = 5
 
@@ -204,7 +204,7 @@ def replay_cmd(state: State, case_id: str | None, all_cases: bool, as_of: str | 
 
     if (case_id is None) == (not all_cases):
         raise nl.UsageProblem("geef een CASUS of --all")
-    from workflow.entrypoints.cli import main as cli_main
+    from workflow.entrypoints.cli import app as cli_main
 
     engine = state.engine()
     day = _date(as_of, "--as-of")
@@ -284,7 +284,7 @@ def timeline_cmd(state: State, case_id: str, fmt: str, out: str | None, actor: s
     Met de status ervoor en erna en de voorwaarden die gecontroleerd zijn. Het lezen komt als
     inzage in het inzagelog.
     """
-    from workflow.entrypoints.cli import main as cli_main
+    from workflow.entrypoints.cli import app as cli_main
     from workflow.service_layer.audit.timeline import render, timeline
 
     engine = state.engine()
@@ -340,7 +340,7 @@ def compliance_cmd(state: State, school: str | None, actor: str | None) -> None:
     """
     import json
 
-    from workflow.entrypoints.cli import main as cli_main
+    from workflow.entrypoints.cli import app as cli_main
     from workflow.service_layer.audit.compliance import RULES, ComplianceRun
 
     engine = state.engine()

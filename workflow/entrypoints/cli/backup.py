@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import State, emit, json_option
+from workflow.entrypoints.cli.app import State, emit, json_option
 
 
 @click.command(cls=nl.Command)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import State, emit, json_option
+from workflow.entrypoints.cli.app import State, emit, json_option
 
 actor_option = click.option("--actor", required=True, metavar="GEBRUIKER",
                             help="Wie dit doet (een gebruiker uit config.toml).")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import State, emit, json_option
+from workflow.entrypoints.cli.app import State, emit, json_option
 
 
 @click.group(cls=nl.Group)

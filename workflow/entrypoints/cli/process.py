@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import State, json_option
+from workflow.entrypoints.cli.app import State, json_option
 
 
 @click.group(cls=nl.Group)
@@ -82,7 +82,7 @@ def migrate(state: State, to: int, school: str | None, case_id: str | None, dry_
     staan. Heeft een status geen plek in de nieuwe versie, dan wordt niets overgezet en noemt
     passend die casussen (code 3).
     """
-    from workflow.entrypoints.cli.main import emit
+    from workflow.entrypoints.cli.app import emit
     from workflow.service_layer.migrate import migrate as service
 
     r = service(state.engine(), to=to, actor=actor, school=school, dry_run=dry_run, case_id=case_id)

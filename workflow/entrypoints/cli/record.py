@@ -16,7 +16,7 @@ import click
 from workflow.domain.errors import PassendError
 from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind, FieldSpec
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import State, emit, json_option
+from workflow.entrypoints.cli.app import State, emit, json_option
 
 
 def _active_kinds(ctx: click.Context) -> tuple[Mapping[str, EvidenceKind], PassendError | None]:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import State, emit, emit_each, json_option
+from workflow.entrypoints.cli.app import State, emit, emit_each, json_option
 
 
 def _now_option(f: Any) -> Any:
@@ -61,7 +61,7 @@ def due(state: State, now_text: str | None) -> None:
 
     Herinneringen, escalaties en dagoverzichten, met hun stand in de outbox.
     """
-    from workflow.entrypoints.cli import main as cli_main
+    from workflow.entrypoints.cli import app as cli_main
     from workflow.service_layer.reminders.service import unreachable
 
     service = _service(state, now_text)

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import State, emit, json_option
+from workflow.entrypoints.cli.app import State, emit, json_option
 
 COLUMNS = ("case_id", "school", "which", "opp_date", "due", "status", "registered_on", "closed")
 STATUS_NL = {"registered": "geregistreerd", "open": "te registreren", "overdue": "te laat"}

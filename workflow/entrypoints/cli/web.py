@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from workflow.entrypoints.cli import nl
-from workflow.entrypoints.cli.main import State
+from workflow.entrypoints.cli.app import State
 
 
 @click.command(cls=nl.Command)

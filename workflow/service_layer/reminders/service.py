@@ -13,10 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import structlog
-
 from workflow.adapters.clock import utcnow
-from workflow.adapters.logs import get_logger
+from workflow.adapters.logs import bind_command, get_logger
 from workflow.domain.errors import ConfigError
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.reminders.dispatcher import dispatch_once
@@ -62,8 +60,7 @@ def retry_failed(ctx: ServiceContext, ids: list[int] | None, *, actor: str) -> i
     user = ctx.user(actor)
     if user.role in ctx.definition.read_only_roles:
         raise Refused(f"{actor} ({user.role}) mag alleen lezen; berichten opnieuw versturen kan niet")
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(command="reminders.retry", actor=actor)
+    bind_command(command="reminders.retry", actor=actor)
     n = ctx.store.outbox.retry_failed(ctx.clock(), ids, actor=actor)
     log.info("reminders.retried", count=n, ids=ids or "all")
     return n
@@ -159,8 +156,7 @@ class ReminderService:
     def tick(self, *, plan: bool = True) -> dict[str, int]:
         """Plan, witness (when `[witness]` is configured: its result is `witness`, the witness mails
         planned), dispatch, clear old texts."""
-        structlog.contextvars.clear_contextvars()  # nothing of an earlier command leaks into these logs
-        structlog.contextvars.bind_contextvars(command="reminders.tick")
+        bind_command(command="reminders.tick")  # nothing of an earlier command leaks into these logs
         planned = self.plan() if plan else 0
         witnessed = {"witness": self.witness_step()} if self.witness is not None and plan else {}
         return {"planned": planned, **witnessed, **self.dispatch(), "cleared": self.clear_sent()}
