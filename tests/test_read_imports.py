@@ -24,12 +24,16 @@ HEAVY = {"sqlmodel", "pydantic", "fastapi", "starlette", "uvicorn", "weasyprint"
          "jinja2", "alembic", "httpx", "aiosmtpd", "eventsourcing", "multipart"}
 # ... nor, for `case show` on SQLite (issue 17), these
 DIRECT_READ = {"sqlalchemy", "psycopg", "transitions", "structlog", "rich", "holidays", "greenlet",
-               "click"}  # its plain forms skip click too (cli.quick)
+               "click",  # its plain forms skip click too (cli.quick)
+               # what the web app's case page asks of the case's read (its parents), and the ports
+               "workflow.service_layer.parents", "workflow.adapters.ports"}
 PROBE = """
 import json, sys
 from workflow.entrypoints.cli.main import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}), file=sys.stderr)
+print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules}
+                                                 | {m for m in sys.modules if m.startswith("workflow.")})}),
+      file=sys.stderr)
 """
 
 

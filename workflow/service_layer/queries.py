@@ -20,7 +20,6 @@ from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput
 from workflow.service_layer.access import access_ready, record_access
 from workflow.service_layer.context import ServiceContext, bind_log
-from workflow.service_layer.parents import opened
 from workflow.service_layer.refusals import decision_dict
 
 if TYPE_CHECKING:
@@ -47,7 +46,11 @@ def case(
     with ctx.uow(write=False) as uow:
         found = ctx.load(uow, case_id, user)
         cipher = ctx.cipher(uow, case_id)
-        roster = [opened(cipher, r) for r in uow.parents.of_case(case_id)] if parents else None
+        roster = None
+        if parents:  # imported here: `case show` (a new process each time) never needs it
+            from workflow.service_layer.parents import opened
+
+            roster = [opened(cipher, r) for r in uow.parents.of_case(case_id)]
     record_access(ctx, actor=actor, action="case.show", cases=[(case_id, found.school)],
                   purpose=purpose, on_behalf_of=on_behalf_of, source=source)
     d = ctx.definition_of(found)
