@@ -19,6 +19,7 @@ from starlette.requests import Request
 from workflow.adapters.config import User
 from workflow.entrypoints.web.api.errors import ApiError
 from workflow.entrypoints.web.webcontext import context
+from workflow.messages import text
 from workflow.service_layer import tokens
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
@@ -28,17 +29,17 @@ bearer = HTTPBearer(auto_error=False, scheme_name="token",
 def token_user(request: Request,
                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(401, "stuur een token mee: Authorization: Bearer <token>")
+        raise ApiError(401, text("api.token_missing"))
     user = tokens.authenticate(context(request).engine, credentials.credentials)
     if user is None:
-        raise ApiError(401, "dit token is onbekend of ingetrokken")
+        raise ApiError(401, text("api.token_unknown"))
     return user
 
 
 def writer(request: Request, user: Annotated[User, Depends(token_user)]) -> User:
     """The token's user, if its role may change anything; else 403."""
     if user.role in context(request).engine.definition.read_only_roles:
-        raise ApiError(403, "de rol van dit token mag alleen lezen")
+        raise ApiError(403, text("api.token_read_only"))
     return user
 
 

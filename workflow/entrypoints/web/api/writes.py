@@ -22,6 +22,7 @@ from workflow.entrypoints.web.api.auth import Writer
 from workflow.entrypoints.web.api.errors import DOCUMENTED, ApiError
 from workflow.entrypoints.web.api.models import EvidenceIn, NewCase, Opened, Recorded, StepIn, Stepped
 from workflow.entrypoints.web.webcontext import context
+from workflow.messages import text
 from workflow.service_layer import cases
 
 router = APIRouter(responses=DOCUMENTED)
@@ -31,9 +32,9 @@ router = APIRouter(responses=DOCUMENTED)
 def open_case(request: Request, user: Writer, body: NewCase) -> Any:
     engine = context(request).engine
     if body.school not in engine.config.schools:
-        raise ApiError(400, "onbekende school", fields={"school": "Deze school bestaat niet."})
+        raise ApiError(400, text("api.unknown_school"), fields={"school": text("api.unknown_school.field")})
     if not user.serves(body.school):
-        raise ApiError(403, "dit token werkt niet voor deze school")
+        raise ApiError(403, text("api.token_other_school"))
     return cases.open_case(engine, pupil=body.pupil, school=body.school, actor=user.id, name=body.name,
                            group=body.group)
 
@@ -43,12 +44,12 @@ def record(request: Request, user: Writer, case_id: str, body: EvidenceIn) -> An
     engine = context(request).engine
     spec = engine.definition.evidence_kinds.get(body.kind)
     if spec is None:
-        raise ApiError(400, "onbekende soort bewijs", fields={"kind": "Deze soort bewijs bestaat niet."})
+        raise ApiError(400, text("api.unknown_kind"), fields={"kind": text("api.unknown_kind.field")})
     declared = {f.name for f in spec.fields}
-    unknown = {f"fields.{k}"[:100]: "Dit veld hoort niet bij deze soort bewijs." for k in body.fields
+    unknown = {f"fields.{k}"[:100]: text("api.unknown_field.field") for k in body.fields
                if k not in declared}
     if unknown:
-        raise ApiError(400, "onbekende velden", fields=unknown)
+        raise ApiError(400, text("api.unknown_fields"), fields=unknown)
     fields = {k: v for k, v in body.fields.items() if v is not None}
     return cases.record(engine, body.kind, case_id, actor=user.id, expected_version=body.expected_version, **fields)
 
@@ -57,7 +58,7 @@ def record(request: Request, user: Writer, case_id: str, body: EvidenceIn) -> An
 def step(request: Request, user: Writer, case_id: str, body: StepIn) -> Any:
     engine = context(request).engine
     if body.trigger not in engine.definition.triggers:
-        raise ApiError(400, "onbekende stap", fields={"trigger": "Deze stap bestaat niet."})
+        raise ApiError(400, text("api.unknown_step"), fields={"trigger": text("api.unknown_step.field")})
     done = cases.fire(engine, case_id, body.trigger, actor=user.id, params=body.params,
                       expected_version=body.expected_version)
     return {**done, "trigger": body.trigger}
