@@ -269,8 +269,9 @@ def decision_message(ctx: ServiceContext, user_id: str, case_url: str, *, what: 
         return None
     if not user.email:
         return None
-    text = (f"Goedendag,\n\nEen ouder heeft in passend {what}.\n\n"
-            f"Bekijk het hier (u logt eerst in):\n\n{case_url}\n")
-    return Message(to=(user.email,), subject="Nieuw van een ouder in passend", text=text, html=None,
+    from workflow.messages import text as words
+
+    text = words("mail.parent.news.body", what=what, url=case_url)
+    return Message(to=(user.email,), subject=words("mail.parent.news.subject"), text=text, html=None,
                    message_id=f"<parent-news.{secrets.token_hex(12)}@{host}>", date=sent_at)
 

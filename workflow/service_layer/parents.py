@@ -186,18 +186,12 @@ def invitation_message(inv: Invitation, url: str, *, school: str, sent_at: dt.da
     """The invitation: Dutch (B1), nothing of the pupil, the link and until when it works."""
     from notifiers import Message
     from workflow.domain.instants import SCHOOL_TZ
+    from workflow.messages import text as words
 
     until = inv.expires_at.astimezone(SCHOOL_TZ)
-    text = (
-        f"Beste {inv.parent.name},\n\n"
-        f"De intern begeleider van {school} nodigt u uit om mee te lezen en mee te beslissen over "
-        "de begeleiding van uw kind. Dat doet u in passend.\n\n"
-        f"Klik op deze link om in te loggen:\n\n{url}\n\n"
-        f"De link werkt één keer, tot {until.day}-{until.month}-{until.year} om {until:%H:%M} uur. "
-        "Werkt de link niet meer? Vraag de intern begeleider dan om een nieuwe.\n\n"
-        "Kreeg u deze e-mail onverwacht? Dan hoeft u niets te doen. Stuur deze e-mail niet door.\n"
-    )
-    return Message(to=(inv.parent.email,), subject="Uitnodiging van school: meelezen in passend", text=text,
+    text = words("mail.parent.invitation.body", name=inv.parent.name, school=school, url=url,
+                 date=f"{until.day}-{until.month}-{until.year}", time=f"{until:%H:%M}")
+    return Message(to=(inv.parent.email,), subject=words("mail.parent.invitation.subject"), text=text,
                    html=None, message_id=f"<parent.{secrets.token_hex(12)}@{host}>", date=sent_at)
 
 
