@@ -34,7 +34,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         ours.append(_time(passend))
         base.append(_time(bare))
     imports = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "from workflow.entrypoints.cli.main import cli"],
+        [sys.executable, "-X", "importtime", "-c", "from workflow.entrypoints.cli.app import cli"],
         capture_output=True, text=True, check=True,
     ).stderr
     heavy = sorted(

@@ -194,8 +194,10 @@ def test_bench_due(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bench_show_and_caselist(tmp_path: Path) -> None:
     f = run_bench("show", "--pupils", "60", "--runs", "2", "--cases", "2", tmp=tmp_path)
-    assert f["cases"] == 60 and "sqlalchemy" in f["heavy_modules_imported"]
-    assert not {"sqlmodel", "fastapi", "weasyprint", "apscheduler", "authlib"} & set(f["heavy_modules_imported"])
+    assert f["cases"] == 60
+    # on SQLite `case show` reads through the driver (store.direct): the store's SQLAlchemy stays out
+    assert not {"sqlalchemy", "sqlmodel", "fastapi", "weasyprint", "apscheduler", "authlib",
+                "transitions"} & set(f["heavy_modules_imported"])
     positive(f, "case_show_s", "plain_loop_s", "ratio")
     f = run_bench("caselist", "--pupils", "60", "--runs", "1", tmp=tmp_path)
     assert f["store"]["cases"] == 60 and f["same_bytes"] is True
