@@ -99,6 +99,14 @@ def test_a_template_shows_no_words_outside_the_catalog(name: str) -> None:
     assert inline_words(name) == [], "put these in passend.po (nl and en) and show them with t(...)"
 
 
+def test_the_printable_opp_shows_no_words_outside_the_catalog() -> None:
+    """The OPP's print template (the HTML and the PDF, service_layer/templates) too; its CSS is
+    not read by a person (the page footer's words come in through t())."""
+    source = (WEB.parent.parent / "service_layer" / "templates" / "opp.html.j2").read_text(encoding="utf-8")
+    source = re.sub(r"<style>.*?</style>", "", source, flags=re.S)
+    assert inline_words_in(source) == []
+
+
 def test_the_scan_finds_inline_words_where_they_are() -> None:
     """The scan itself: text, a spoken attribute and a literal are found; a key, an id, the
     product's name and markup are not."""

@@ -22,8 +22,11 @@ FORMATS = ("html", "pdf")
 def render_html(view: dict[str, Any]) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
+    from workflow.messages import text
+
     env = Environment(loader=PackageLoader("workflow.service_layer", "templates"), autoescape=True,
                       undefined=StrictUndefined)
+    env.globals["t"] = text  # its words from the catalog (plain text: autoescaped like the parts)
     return env.get_template("opp.html.j2").render(o=view)
 
 
