@@ -87,6 +87,16 @@ def raw_connection(path: Path) -> sqlite3.Connection:
 Work = list[tuple[tuple[Any, ...], tuple[Any, ...]]]
 
 
+def single_commits(raw: sqlite3.Connection, work: Work, insert_sql: str, update_sql: str) -> None:
+    """The raw loop on SQLite: each command's event and projection row in a transaction of its own."""
+    for ev, upd in work:
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute(insert_sql, ev)
+        if raw.execute(update_sql, upd).rowcount != 1:
+            raise RuntimeError("raw loop: projection row not at the expected version")
+        raw.execute("COMMIT")
+
+
 class SqliteSide:
     """passend's SQLite file, and a byte copy of it (taken after generation) for the raw loop."""
 
@@ -109,13 +119,7 @@ class SqliteSide:
         return self.source.execute(sql, params).fetchall()
 
     def raw_loop(self, work: Work, insert_sql: str, update_sql: str) -> None:
-        raw = self.raw
-        for ev, upd in work:
-            raw.execute("BEGIN IMMEDIATE")
-            raw.execute(insert_sql, ev)
-            if raw.execute(update_sql, upd).rowcount != 1:
-                raise RuntimeError("raw loop: projection row not at the expected version")
-            raw.execute("COMMIT")
+        single_commits(self.raw, work, insert_sql, update_sql)
 
     def settings(self) -> dict[str, Any]:
         return {"sqlite_journal": self.raw.execute("PRAGMA journal_mode").fetchone()[0],

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import common
-from .fire import EVENT_COLUMNS, choose_commands, raw_connection
+from .fire import EVENT_COLUMNS, choose_commands, raw_connection, single_commits
 from .web import common_wait
 
 KINDS = ("http_on", "http_off", "inproc_on", "inproc_off")
@@ -173,12 +173,7 @@ def bench(args: Any, folder: Path) -> dict[str, Any]:
                 work.append((tuple(row[:-1]), (*case, row[0], row[1] - 1)))
             last_id = rows[-1][-1] if rows else last_id
             t0 = time.perf_counter()
-            for ev, upd in work:
-                raw.execute("BEGIN IMMEDIATE")
-                raw.execute(insert_sql, ev)
-                if raw.execute(update_sql, upd).rowcount != 1:
-                    raise RuntimeError("raw loop: projection row not at the expected version")
-                raw.execute("COMMIT")
+            single_commits(raw, work, insert_sql, update_sql)
             seconds["raw"] += time.perf_counter() - t0
             raw_rows += len(work)
     finally:

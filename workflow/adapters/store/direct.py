@@ -87,12 +87,7 @@ class DirectStore:
                 raise
             raise found from None
         state = judge(revisions)
-        if state.status == "empty":
-            raise problems.not_initialised()
-        if state.status == "older":
-            raise problems.older()
-        if state.status == "newer":
-            raise problems.newer(state.unknown)
+        problems.refuse_schema(state)
 
     def acting(self, user_id: str) -> Acting | None:
         return rows.acting(user_id, self.connection().execute(rows.ACTING_SQL, (user_id,)).fetchone())

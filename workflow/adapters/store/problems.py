@@ -54,6 +54,17 @@ def newer(unknown: tuple[str, ...], label: str | None = None) -> SchemaMismatch:
                           f"(schema {', '.join(unknown)}): werk passend bij; er is niets gelezen of geschreven")
 
 
+def refuse_schema(state: Any) -> None:
+    """Refuse a schema that is not this version's (a `schema.SchemaState`): not set up, older
+    or newer, each with the one line that says what to do; this version's passes."""
+    if state.status == "empty":
+        raise not_initialised()
+    if state.status == "older":
+        raise older()
+    if state.status == "newer":
+        raise newer(state.unknown)
+
+
 def read_only(label: str | None = None) -> StoreProblem:
     return StoreProblem(f"{label or _label} is alleen-lezen: schrijven kan hier niet; {NOTHING}")
 

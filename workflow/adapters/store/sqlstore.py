@@ -69,12 +69,7 @@ class SqlStore:
             if found is None:
                 raise
             raise found from None
-        if state.status == "empty":
-            raise problems.not_initialised()
-        if state.status == "older":
-            raise problems.older()
-        if state.status == "newer":
-            raise problems.newer(state.unknown)
+        problems.refuse_schema(state)
 
     def uow(self, *, write: bool = True) -> SqlUnitOfWork:
         if write and self.group is not None:
