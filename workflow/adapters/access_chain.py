@@ -18,7 +18,8 @@ one cannot be inserted.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
@@ -65,6 +66,17 @@ def canonical(record: dict[str, Any], prev_hash: str) -> bytes:
     r = record
     return _form(iso_utc(r["at"]), r["actor"], r["role"], r["action"], r["case_id"], r["school"],
                  r["purpose"], r["on_behalf_of"], r["source"], prev_hash)
+
+
+def sealed_chunks(records: Iterable[dict[str, Any]], head: Callable[[], str]) -> Iterator[list[dict[str, Any]]]:
+    """`records` CHUNK at a time, each chunk sealed onto the chain: `head()` (the newest hash,
+    read under the store's append lock) is asked once, when the first chunk is there, and then
+    carried from chunk to chunk. Each store inserts what this yields (access_log, direct)."""
+    it = iter(records)
+    last: str | None = None
+    while chunk := list(itertools.islice(it, CHUNK)):
+        last = seal(chunk, head() if last is None else last)
+        yield chunk
 
 
 def seal(records: Iterable[dict[str, Any]], prev_hash: str) -> str:

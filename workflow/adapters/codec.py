@@ -88,6 +88,14 @@ CASE_EVENTS_SQL = ("SELECT seq, type, process_id, process_version, actor, role, 
 CASE_KEY_SQL = "SELECT wrapped FROM case_keys WHERE case_id = ?"
 
 
+def stored_instant(at: Any) -> dt.datetime:
+    """`read_instant` of a NOT NULL time column: one that cannot be read is a ValueError."""
+    when = read_instant(at)
+    if when is None:
+        raise ValueError("a stored time that cannot be read")
+    return when
+
+
 def restore_case_rows(case_id: str, rows: Iterable[tuple[Any, ...]]) -> list[Event]:
     """A case's events from its CASE_EVENTS_SQL rows; ValueError when a time or payload cannot
     be read. Shared by the SQL store's event store and the driver-only read (store.direct)."""

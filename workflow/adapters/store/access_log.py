@@ -8,25 +8,23 @@ so. The chain's form and its check are workflow.adapters.access_chain.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, select
 
 from workflow.adapters import access_chain
 from workflow.adapters.access_chain import AccessChainReport
-from workflow.adapters.store import chains
+from workflow.adapters.store import chains, rows
+from workflow.adapters.store.eventstore import Driver
 from workflow.adapters.store.tables import access_log
 from workflow.domain.events import GENESIS_HASH
 
 if TYPE_CHECKING:
     from workflow.adapters.readmodels import AccessRecord
-    from workflow.adapters.store.eventstore import Driver
 
 # pg_advisory_xact_lock's key for appending to the access log: "pass" in ASCII.
 _PG_LOCK_KEY = 0x70617373
-CHUNK = access_chain.CHUNK  # records sealed and inserted per statement
 
 
 def newest_hash(conn: Connection) -> str:
@@ -34,65 +32,40 @@ def newest_hash(conn: Connection) -> str:
     return GENESIS_HASH if row is None or row.hash is None else str(row.hash)
 
 
-def locked_head(conn: Connection) -> str:
+def _locked_head(d: Driver) -> str:
     """The hash of the newest record (64 zeros for an empty log), taken under the append lock.
 
     The caller's transaction must be able to write: on SQLite one begun IMMEDIATE or that has
     already written; on PostgreSQL the advisory lock taken here lasts until it ends.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    return newest_hash(conn)
-
-
-_COLUMNS = ("at", "actor", "role", "action", "case_id", "school", "purpose", "on_behalf_of", "source",
-            "prev_hash", "hash")
-_INSERT = f"INSERT INTO access_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-_HEAD = "SELECT hash FROM access_log ORDER BY id DESC LIMIT 1"
+    if not d.sqlite:
+        d.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LOCK_KEY,)).close()
+    cur = d.execute(rows.ACCESS_HEAD_SQL, ())
+    try:
+        return rows.head_hash(cur.fetchone())
+    finally:
+        cur.close()
 
 
 class SqlAccessLog:
     """The access log in one unit of work's transaction.
 
-    `driver`: the unit's driver connection (store.eventstore.Driver). Appends then go straight
-    to it: every case page viewed appends one record, and SQLAlchemy's statement machinery
-    around two small statements cost more than they do. Without one (a borrowed Connection),
-    through SQLAlchemy Core; the rows and the chain are the same either way."""
+    Appends go through the driver connection (store.eventstore.Driver): the unit's own, or, for
+    a borrowed Connection, the one under it. Every case page viewed appends one record, and
+    SQLAlchemy's statement machinery around two small statements cost more than they do. The
+    statements and row form are store.rows', which the driver-only read (store.direct) shares."""
 
     def __init__(self, connect: Callable[[], Connection], driver: Callable[[], Driver] | None = None) -> None:
         self._connect = connect
-        self._driver = driver
+        self._driver = driver or (lambda: Driver.of(connect()))
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
-        if self._driver is not None:
-            return self._append_driver(self._driver(), iter(records))
-        conn = self._connect()
-        it = iter(records)
+        d = self._driver()
         written = 0
-        head: str | None = None  # read under the lock once, then carried from chunk to chunk
-        while chunk := list(itertools.islice(it, CHUNK)):
-            head = access_chain.seal(chunk, locked_head(conn) if head is None else head)
-            conn.execute(insert(access_log), chunk)
-            written += len(chunk)
-        return written
-
-    @staticmethod
-    def _append_driver(d: Driver, it: Iterator[dict[str, Any]]) -> int:
-        """`append` through the driver: the same lock, head, seal and rows as the Core path."""
-        written = 0
-        head: str | None = None
-        while chunk := list(itertools.islice(it, CHUNK)):
-            if head is None:
-                if not d.sqlite:
-                    d.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LOCK_KEY,)).close()
-                cur = d.execute(_HEAD, ())
-                row = cur.fetchone()
-                cur.close()
-                head = GENESIS_HASH if row is None or row[0] is None else str(row[0])
-            head = access_chain.seal(chunk, head)
+        for chunk in access_chain.sealed_chunks(records, lambda: _locked_head(d)):
             cur = d.dbapi.cursor()
-            cur.executemany(d.sql(_INSERT), [tuple(d.time(r["at"]) if c == "at" else r[c] for c in _COLUMNS)
-                                             for r in chunk])
+            cur.executemany(d.sql(rows.ACCESS_INSERT_SQL),
+                            [(d.time(r["at"]), *(r[c] for c in rows.ACCESS_COLUMNS[1:])) for r in chunk])
             cur.close()
             written += len(chunk)
         return written

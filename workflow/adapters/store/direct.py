@@ -18,7 +18,6 @@ store's way.
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,7 +31,6 @@ from workflow.adapters.projection import fold
 from workflow.adapters.store import problems, rows
 from workflow.adapters.store.sqlitefile import BUSY_TIMEOUT_MS, existing_file, prepare
 from workflow.domain.errors import Conflict
-from workflow.domain.events import GENESIS_HASH
 
 if TYPE_CHECKING:
     from workflow.domain.case import Case
@@ -169,14 +167,11 @@ class DirectAccessLog:
         self._conn = conn
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
-        it = iter(records)
         written = 0
-        head: str | None = None
-        while chunk := list(itertools.islice(it, access_chain.CHUNK)):
-            if head is None:
-                row = self._conn.execute(rows.ACCESS_HEAD_SQL).fetchone()
-                head = GENESIS_HASH if row is None or row[0] is None else str(row[0])
-            head = access_chain.seal(chunk, head)
+        for chunk in access_chain.sealed_chunks(records, self._head):
             self._conn.executemany(rows.ACCESS_INSERT_SQL, [rows.access_values(r) for r in chunk])
             written += len(chunk)
         return written
+
+    def _head(self) -> str:
+        return rows.head_hash(self._conn.execute(rows.ACCESS_HEAD_SQL).fetchone())

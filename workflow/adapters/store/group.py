@@ -256,8 +256,10 @@ class GroupUnit(SqlUnitOfWork):
         if group is not None and not self._finished:
             self._undo(group)
             self._finish(group, member=False)
-        if isinstance(exc, Exception) and unit_error(exc, self._engine) is not exc:
-            _reraise(exc, self._engine)
+        if isinstance(exc, Exception):
+            mapped = unit_error(exc, self._engine)
+            if mapped is not exc:
+                raise mapped from None
 
 
 def _reraise(exc: BaseException, engine: Engine, *, committing: bool = False) -> NoReturn:

@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from workflow.adapters.codec import read_instant
+from workflow.adapters.codec import read_instant, stored_instant
 from workflow.adapters.ports import ParentLinkRow, ParentRow, ParentSessionRow
+from workflow.adapters.store.eventstore import Driver
 from workflow.adapters.store.tables import case_parents, parent_links, parent_sessions
 
-if TYPE_CHECKING:
-    from workflow.adapters.store.eventstore import Driver
-
 _P = case_parents.c
-
-
-def _instant(value: Any) -> Any:
-    return None if value is None else read_instant(value)
 
 
 def _parent(row: Any) -> ParentRow:
@@ -42,7 +36,7 @@ class SqlParents:
 
     def __init__(self, connection: Callable[[], Connection], driver: Callable[[], Driver] | None = None) -> None:
         self._conn = connection
-        self._driver = driver
+        self._driver = driver or (lambda: Driver.of(connection()))
 
     def add(self, row: ParentRow) -> None:
         self._conn().execute(insert(case_parents).values(**row._asdict()))
@@ -52,16 +46,12 @@ class SqlParents:
         return None if row is None else _parent(row)
 
     def of_case(self, case_id: str) -> list[ParentRow]:
-        if self._driver is not None:
-            cur = self._driver().execute(_OF_CASE, (case_id,))
-            try:
-                return [ParentRow(r[0], r[1], r[2], r[3], r[4], r[5], _instant(r[6]), _instant(r[7]))
-                        for r in cur.fetchall()]
-            finally:
-                cur.close()
-        rows = self._conn().execute(select(case_parents).where(_P.case_id == case_id, _P.removed_at.is_(None))
-                                    .order_by(_P.added_at, _P.id))
-        return [_parent(r) for r in rows]
+        cur = self._driver().execute(_OF_CASE, (case_id,))
+        try:
+            return [ParentRow(r[0], r[1], r[2], r[3], r[4], r[5], stored_instant(r[6]), read_instant(r[7]))
+                    for r in cur.fetchall()]
+        finally:
+            cur.close()
 
     def remove(self, parent_id: str, now: dt.datetime) -> bool:
         conn = self._conn()

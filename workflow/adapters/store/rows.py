@@ -15,6 +15,7 @@ from workflow.adapters.access_chain import FIELDS
 from workflow.adapters.codec import stored_time
 from workflow.adapters.config import User
 from workflow.adapters.port_values import Acting
+from workflow.domain.events import GENESIS_HASH
 
 # The acting user: one read by primary key (qmark style; PostgreSQL's drivers want %s).
 ACTING_SQL = "SELECT name, role, schools, email, disabled_at IS NOT NULL FROM users WHERE id = ?"
@@ -31,6 +32,11 @@ def acting(user_id: str, row: tuple[Any, ...] | None) -> Acting | None:
         return None
     name, role, schools, email, disabled = row
     return Acting(User(user_id, role, tuple(json.loads(schools)), name, email), not disabled)
+
+
+def head_hash(row: tuple[Any, ...] | None) -> str:
+    """The ACCESS_HEAD_SQL row as the chain's newest hash (64 zeros for an empty log)."""
+    return GENESIS_HASH if row is None or row[0] is None else str(row[0])
 
 
 def access_values(record: dict[str, Any]) -> tuple[Any, ...]:

@@ -14,31 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from workflow.adapters.codec import read_instant
+from workflow.adapters.codec import stored_instant
 from workflow.adapters.config import User
 from workflow.adapters.ports import FlowRow, LinkRow, SessionRow
+from workflow.adapters.store.eventstore import Driver
 from workflow.adapters.store.tables import signin_flows, signin_links, signin_throttle, users, web_sessions
-
-if TYPE_CHECKING:
-    from workflow.adapters.store.eventstore import Driver
-
 
 _SESSION = ("SELECT s.id, s.user_id, s.stage, s.method, s.csrf, s.created_at, s.last_seen_at, s.expires_at, "
             "u.name, u.role, u.schools, u.email, u.disabled_at IS NULL FROM web_sessions s "
             "JOIN users u ON u.id = s.user_id WHERE s.id = ?")
-
-
-def _instant(value: Any) -> dt.datetime:
-    when = read_instant(value)
-    if when is None:
-        raise ValueError("web_sessions: a time that cannot be read")
-    return when
 
 
 class SqlWebSessions:
@@ -47,7 +37,7 @@ class SqlWebSessions:
 
     def __init__(self, connection: Callable[[], Connection], driver: Callable[[], Driver] | None = None) -> None:
         self._conn = connection
-        self._driver = driver
+        self._driver = driver or (lambda: Driver.of(connection()))
 
     def add(self, *, session_id: str, user_id: str, stage: str, method: str, csrf: str, now: dt.datetime,
             expires_at: dt.datetime) -> None:
@@ -56,27 +46,17 @@ class SqlWebSessions:
             last_seen_at=now, expires_at=expires_at))
 
     def get(self, session_id: str) -> SessionRow | None:
-        if self._driver is not None:
-            cur = self._driver().execute(_SESSION, (session_id,))
-            try:
-                r = cur.fetchone()
-            finally:
-                cur.close()
-            if r is None:
-                return None
-            user = User(r[1], r[9], tuple(json.loads(r[10])), r[8], r[11])
-            return SessionRow(id=r[0], user=user, user_active=bool(r[12]), stage=r[2], method=r[3], csrf=r[4],
-                              created_at=_instant(r[5]), last_seen_at=_instant(r[6]), expires_at=_instant(r[7]))
-        row = self._conn().execute(
-            select(web_sessions, users.c.name, users.c.role, users.c.schools, users.c.email, users.c.disabled_at)
-            .join(users, users.c.id == web_sessions.c.user_id)
-            .where(web_sessions.c.id == session_id)).first()
-        if row is None:
+        cur = self._driver().execute(_SESSION, (session_id,))
+        try:
+            r = cur.fetchone()
+        finally:
+            cur.close()
+        if r is None:
             return None
-        user = User(row.user_id, row.role, tuple(json.loads(row.schools)), row.name, row.email)
-        return SessionRow(id=row.id, user=user, user_active=row.disabled_at is None, stage=row.stage,
-                          method=row.method, csrf=row.csrf, created_at=row.created_at,
-                          last_seen_at=row.last_seen_at, expires_at=row.expires_at)
+        user = User(r[1], r[9], tuple(json.loads(r[10])), r[8], r[11])
+        return SessionRow(id=r[0], user=user, user_active=bool(r[12]), stage=r[2], method=r[3], csrf=r[4],
+                          created_at=stored_instant(r[5]), last_seen_at=stored_instant(r[6]),
+                          expires_at=stored_instant(r[7]))
 
     def touch(self, session_id: str, now: dt.datetime) -> None:
         self._conn().execute(update(web_sessions).where(web_sessions.c.id == session_id).values(last_seen_at=now))

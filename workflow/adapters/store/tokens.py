@@ -6,16 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from workflow.adapters.codec import read_instant
+from workflow.adapters.codec import read_instant, stored_instant
 from workflow.adapters.ports import TokenRecord
+from workflow.adapters.store.eventstore import Driver
 from workflow.adapters.store.tables import api_tokens
-
-if TYPE_CHECKING:
-    from workflow.adapters.store.eventstore import Driver
 
 
 def _record(row: Any) -> TokenRecord:
@@ -28,12 +26,9 @@ _COLUMNS = "name, token_hash, role, schools, created_by, created_at, revoked_at,
 
 
 def _driver_record(r: Any) -> TokenRecord:
-    created = read_instant(r[5])
-    if created is None:
-        raise ValueError("api_tokens: a time that cannot be read")
     return TokenRecord(name=r[0], token_hash=r[1], role=r[2], schools=tuple(json.loads(r[3])), created_by=r[4],
-                       created_at=created, revoked_at=read_instant(r[6]) if r[6] is not None else None,
-                       last_used_at=read_instant(r[7]) if r[7] is not None else None)
+                       created_at=stored_instant(r[5]), revoked_at=read_instant(r[6]),
+                       last_used_at=read_instant(r[7]))
 
 
 class SqlApiTokens:
@@ -42,10 +37,9 @@ class SqlApiTokens:
 
     def __init__(self, connection: Callable[[], Connection], driver: Callable[[], Driver] | None = None) -> None:
         self._conn = connection
-        self._driver = driver
+        self._driver = driver or (lambda: Driver.of(connection()))
 
     def _one(self, column: str, value: str) -> TokenRecord | None:
-        assert self._driver is not None
         cur = self._driver().execute(f"SELECT {_COLUMNS} FROM api_tokens WHERE {column} = ?", (value,))
         try:
             r = cur.fetchone()
@@ -54,16 +48,10 @@ class SqlApiTokens:
         return None if r is None else _driver_record(r)
 
     def get(self, name: str) -> TokenRecord | None:
-        if self._driver is not None:
-            return self._one("name", name)
-        row = self._conn().execute(select(api_tokens).where(api_tokens.c.name == name)).first()
-        return None if row is None else _record(row)
+        return self._one("name", name)
 
     def by_hash(self, token_hash: str) -> TokenRecord | None:
-        if self._driver is not None:
-            return self._one("token_hash", token_hash)
-        row = self._conn().execute(select(api_tokens).where(api_tokens.c.token_hash == token_hash)).first()
-        return None if row is None else _record(row)
+        return self._one("token_hash", token_hash)
 
     def all(self) -> list[TokenRecord]:
         return [_record(r) for r in self._conn().execute(select(api_tokens).order_by(api_tokens.c.name))]
