@@ -228,4 +228,9 @@ def main(argv: list[str]) -> dict[str, Any]:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--seed", type=int, default=5)
     args = ap.parse_args(argv)
+    for name in ("pupils", "fires", "clients", "rounds"):
+        if getattr(args, name) < 1:
+            from workflow.domain.errors import BadInput
+
+            raise BadInput(f"--{name}: ten minste 1")
     return common.in_workdir(args, bench)
