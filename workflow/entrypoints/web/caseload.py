@@ -14,16 +14,16 @@ keyed pupil index, exactly, and the case page then shows who it is.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from workflow.adapters.config import User
 from workflow.domain.errors import BadInput
 from workflow.entrypoints.web import filters  # noqa: F401  (the templates' Dutch dates)
-from workflow.entrypoints.web.guard import context, signed_in
+from workflow.entrypoints.web.guard import as_signed_in, context
 from workflow.entrypoints.web.pages import render
 from workflow.messages import text
 from workflow.service_layer import worklist
@@ -42,7 +42,11 @@ def _int(value: str | None, bad: str) -> int | None:
 
 
 @router.get("/leerlingen")
-def caseload(request: Request, user: Annotated[User, Depends(signed_in)]) -> Response:
+async def caseload(request: Request) -> Response:
+    return await as_signed_in(request, _caseload)
+
+
+def _caseload(request: Request, user: User) -> Response:
     q = request.query_params
     engine = context(request).engine
     chosen: dict[str, Any] = {

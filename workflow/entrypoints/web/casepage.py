@@ -32,8 +32,8 @@ from workflow.entrypoints.web import (
     forms,
 )
 from workflow.entrypoints.web.diagram import svg
-from workflow.entrypoints.web.guard import context, is_read_only, signed_in, writer
-from workflow.entrypoints.web.pages import ROLE_NAMES, render
+from workflow.entrypoints.web.guard import as_signed_in, context, is_read_only, writer
+from workflow.entrypoints.web.pages import ROLE_NAMES, fields_html, fragment, render
 from workflow.messages import text
 from workflow.service_layer import cases, queries
 
@@ -77,13 +77,7 @@ def show(request: Request, user: User, case_id: str, status: int = 200, *, notic
     d = _definition(request, view)
     kinds = [] if read_only or view["closed_at"] else [
         k for k in d.evidence_kinds.values() if user.role in d.evidence_roles.get(k.name, frozenset())]
-    form = form or {}
-    recordable = [{
-        "kind": k, "open": form.get("kind") == k.name,
-        "controls": forms.controls(k, d, form.get("values") if form.get("kind") == k.name else None,
-                                   form.get("errors") if form.get("kind") == k.name else None),
-        "message": form.get("message") if form.get("kind") == k.name else None,
-    } for k in kinds]
+    recordable = [_record_form(request, view["process"], d, k, form or {}) for k in kinds]
     steps = []
     for o in ([] if read_only else view["options"]):
         tdef = d.triggers[o["trigger"]]
@@ -105,9 +99,21 @@ def show(request: Request, user: User, case_id: str, status: int = 200, *, notic
                   if view["school"] in engine.config.schools else view["school"])
 
 
+def _record_form(request: Request, process: str, d: Any, kind: Any, form: dict[str, Any]) -> dict[str, Any]:
+    """One evidence kind's form on the case page: its controls drawn once per process version
+    when blank (pages.fragment), or with what was sent and the errors next to their fields."""
+    if form.get("kind") != kind.name:
+        blank = fragment(request, ("record", process, kind.name),
+                         lambda: fields_html(forms.controls(kind, d)))
+        return {"kind": kind, "open": False, "fields": blank, "bad": [], "message": None}
+    controls = forms.controls(kind, d, form.get("values"), form.get("errors"))
+    return {"kind": kind, "open": True, "fields": fields_html(controls),
+            "bad": [c for c in controls if c.error], "message": form.get("message")}
+
+
 @router.get("/casus/{case_id}")
-def case_page(request: Request, case_id: str, user: Annotated[User, Depends(signed_in)]) -> Response:
-    return show(request, user, case_id)
+async def case_page(request: Request, case_id: str) -> Response:
+    return await as_signed_in(request, show, case_id)
 
 
 @router.post("/casus/{case_id}/vastleggen/{kind}")
@@ -206,8 +212,11 @@ def _confirm(request: Request, user: User, case_id: str, trigger: str, form: dic
 
 
 @router.get("/proces.svg")
-def diagram(request: Request, user: Annotated[User, Depends(signed_in)], proces: str | None = None,
-            staat: str | None = None) -> Response:
+async def diagram(request: Request, proces: str | None = None, staat: str | None = None) -> Response:
+    return await as_signed_in(request, _diagram, proces, staat)
+
+
+def _diagram(request: Request, user: User, proces: str | None, staat: str | None) -> Response:
     engine = context(request).engine
     d = engine.definition
     if proces:

@@ -11,6 +11,12 @@ pre-session cookie. Without it: 403, and nothing ran. A read-only role (the proc
 `read_only_roles`: directeur, auditor) gets 403 on every such request but sign-out, whatever the
 route; templates get `read_only` to leave write controls out.
 
+A page people open all day (Mijn werk, Leerlingen, Casus and its OPP, Directie, the diagram)
+is an `async` route that hands its whole work to one worker thread with `as_signed_in`: its
+user is read there, by `signed_in`, right before the page. A `Depends(signed_in)` would read the
+user in a worker thread of its own first, and handing work to a thread and back is a tenth of
+a case page's cost when twenty people load pages at once (BENCHMARKS section 12).
+
 The parents' pages (under /ouder) have a session of their own (`parent_session`: its own
 cookie, workflow.service_layer.parents): their POSTs carry that session's CSRF secret (or,
 before sign-in, the pre-session token), and a staff session counts for nothing there.
@@ -20,11 +26,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, HTTPException
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 
 from workflow.adapters.config import User
 from workflow.entrypoints.web.webcontext import context
@@ -33,7 +41,8 @@ from workflow.service_layer.parents import ParentSession
 from workflow.service_layer.signin.sessions import WebSession
 
 __all__ = [  # `context` too: route modules have long taken it from here
-    "API_PREFIX", "PRE_COOKIE", "READ_ONLY_POSTS", "SAFE_METHODS", "SESSION_COOKIE", "SignInRequired", "context",
+    "API_PREFIX", "PRE_COOKIE", "READ_ONLY_POSTS", "SAFE_METHODS", "SESSION_COOKIE", "SignInRequired", "as_signed_in",
+    "context",
     "current_session", "is_read_only", "new_pre_cookie", "parent_session", "pre_token", "protect", "signed_in",
     "writer",
 ]
@@ -74,6 +83,12 @@ def signed_in(request: Request) -> User:
     if session is None or not session.full:
         raise SignInRequired()
     return session.user
+
+
+async def as_signed_in(request: Request, page: Callable[..., Response], *args: Any) -> Response:
+    """`page(request, user, *args)` for the signed-in user, the user read in the same worker
+    thread as the page (see the module's docstring); SignInRequired as `signed_in` raises it."""
+    return await run_in_threadpool(lambda: page(request, signed_in(request), *args))
 
 
 def is_read_only(request: Request, user: User) -> bool:

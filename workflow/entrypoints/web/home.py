@@ -3,23 +3,20 @@ read-only role who they are, their role and schools. Also the favicon and the he
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from workflow.adapters.config import User
-from workflow.entrypoints.web.guard import signed_in
+from workflow.entrypoints.web.guard import as_signed_in
 
 router = APIRouter()
 
 
 @router.get("/")
-def home(request: Request, user: Annotated[User, Depends(signed_in)]) -> Response:
+async def home(request: Request) -> Response:
     from workflow.entrypoints.web.work import start
 
-    return start(request, user)
+    return await as_signed_in(request, start)
 
 
 @router.get("/favicon.ico", include_in_schema=False)

@@ -27,7 +27,7 @@ from workflow.adapters.config import User
 from workflow.domain import opp as doc
 from workflow.domain.errors import BadInput, Conflict, PassendError, Refused
 from workflow.entrypoints.web.casepage import CONFLICT, not_theirs
-from workflow.entrypoints.web.guard import context, is_read_only, signed_in, writer
+from workflow.entrypoints.web.guard import as_signed_in, context, is_read_only, writer
 from workflow.entrypoints.web.pages import render
 from workflow.entrypoints.web.security import printable_csp
 from workflow.messages import text as catalog_text
@@ -94,7 +94,11 @@ def page(request: Request, user: User, case_id: str, number: int | None = None, 
 
 
 @router.get("/casus/{case_id}/opp")
-def opp_page(request: Request, case_id: str, user: Annotated[User, Depends(signed_in)]) -> Response:
+async def opp_page(request: Request, case_id: str) -> Response:
+    return await as_signed_in(request, _opp_page, case_id)
+
+
+def _opp_page(request: Request, user: User, case_id: str) -> Response:
     notice = catalog_text("web.opp.done") if request.query_params.get("gedaan") == "opp" else None
     return page(request, user, case_id, _number(request.query_params.get("opp")), notice=notice)
 
@@ -158,7 +162,11 @@ def _draft(request: Request, user: User, case_id: str, form: dict[str, Any]) -> 
 
 
 @router.get("/casus/{case_id}/opp/afdruk")
-def printable(request: Request, case_id: str, user: Annotated[User, Depends(signed_in)]) -> Response:
+async def printable(request: Request, case_id: str) -> Response:
+    return await as_signed_in(request, _printable, case_id)
+
+
+def _printable(request: Request, user: User, case_id: str) -> Response:
     st = _status(request, user, case_id)
     number = _number(request.query_params.get("opp"))
     if not st["versions"] or (number is not None and number not in st["versions"]):

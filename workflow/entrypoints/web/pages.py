@@ -3,10 +3,11 @@ token, the schools' names), and the pre-session cookie set when a form needs one
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.requests import Request
@@ -19,7 +20,32 @@ from workflow.messages import text
 from workflow.messages.render import language
 from workflow.service_layer.dashboard import AUDIT_ROLES, DIRECTIE_ROLES
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class PageEnvironment(jinja2.Environment):
+    """Jinja's environment, with `view.name` on a plain dict looked up as the key at once.
+
+    The pages are drawn from dicts (the service layer's views), and Jinja's `getattr` first asks
+    the dict for an attribute of that name, which for anything but dict's own methods raises and
+    catches an AttributeError: a thousand times a case page, a tenth of its rendering. A plain
+    dict has no attributes but its class's, so for any other name the key is the answer Jinja
+    would have given, and for `items`, `get` and the like the method still is."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+TEMPLATES = Jinja2Templates(env=PageEnvironment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=jinja2.select_autoescape(),
+    auto_reload=False,  # the templates ship with the package: compiled once, never looked up on disk again
+))
 
 
 _ESCAPED: dict[tuple[str, str], Markup] = {}  # (language, key): the catalog's text, escaped once
@@ -44,8 +70,24 @@ def page_text(key: str, /, **values: Any) -> Markup:
 
 
 TEMPLATES.env.globals["t"] = page_text
-# The templates ship with the package: compiled once, never looked up on disk again per page.
-TEMPLATES.env.auto_reload = False
+
+
+def fields_html(controls: Iterable[Any]) -> Markup:
+    """Form controls drawn by the templates' own `field` macro (_macros.html), as one piece."""
+    field = TEMPLATES.env.get_template("_macros.html").module.field  # type: ignore[attr-defined]
+    return Markup("").join(field(c) for c in controls)
+
+
+def fragment(request: Request, key: tuple[Any, ...], build: Callable[[], Markup]) -> Markup:
+    """A part of a page that is the same for every request with this `key`, in the language in
+    force: built once per app, then kept (WebContext.fragments). The case page's blank evidence
+    forms are a third of its rendering, and the same for every case of a process version."""
+    cache = context(request).fragments
+    full = (language(), *key)
+    found = cache.get(full)
+    if found is None:
+        found = cache[full] = build()
+    return found
 
 
 class _RoleNames(Mapping[str, str]):

@@ -7,8 +7,8 @@ them) can name its type without importing the app factory, which imports them: n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
@@ -40,6 +40,9 @@ class WebContext:
     pre_cookie: str
     parent_sessions: ParentSessions
     parent_cookie: str
+    # Parts of pages that are the same for every case (pages.fragment): the blank evidence forms
+    # of a process version, per language. A version of a definition never changes once stored.
+    fragments: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
 def context(request: Request) -> WebContext:

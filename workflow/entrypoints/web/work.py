@@ -11,15 +11,13 @@ GET /werk       the same lists for anyone signed in (a bookmark that does not de
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from workflow.adapters.config import User
 from workflow.entrypoints.web import filters  # noqa: F401  (the templates' Dutch dates)
-from workflow.entrypoints.web.guard import context, is_read_only, signed_in
+from workflow.entrypoints.web.guard import as_signed_in, context, is_read_only
 from workflow.entrypoints.web.pages import render
 from workflow.service_layer import worklist
 
@@ -34,8 +32,8 @@ def start(request: Request, user: User) -> Response:
 
 
 @router.get("/werk")
-def work(request: Request, user: Annotated[User, Depends(signed_in)]) -> Response:
-    return work_page(request, user)
+async def work(request: Request) -> Response:
+    return await as_signed_in(request, work_page)
 
 
 def work_page(request: Request, user: User) -> Response:
