@@ -190,6 +190,47 @@ def test_a_missing_required_field_is_named_next_to_it_and_nothing_is_stored(ib: 
     assert "Vastgelegd: signalering." in ib.get(r.headers["location"]).text
 
 
+def test_the_blank_forms_drawn_once_keep_no_error_and_follow_the_language(
+        ib: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The case page's blank evidence forms are drawn once per process version and language
+    (pages.fragment): a form sent back with errors is drawn apart and leaves them as they were,
+    and switching the language draws them afresh."""
+    cid = str(engine.open_case(pupil="LL-7", school="de-linde", actor=IB)["case_id"])
+    page = ib.get(f"/casus/{cid}")
+    blank = page.text.split('id="vastleggen-signal"')[1].split("</details>")[0]
+    assert 'aria-invalid="true"' not in blank and "(verplicht)" in blank
+    r = ib.post(f"/casus/{cid}/vastleggen/signal", data={"csrf": csrf_of(page.text), "versie": version_of(page.text),
+                                                         "veld-note": "Leest traag."})
+    sent = r.text.split('id="vastleggen-signal"')[1].split("</details>")[0]
+    assert r.status_code == 400 and 'aria-invalid="true"' in sent and "Leest traag." in sent
+    other = str(engine.open_case(pupil="LL-8", school="de-linde", actor=IB)["case_id"])
+    again = ib.get(f"/casus/{other}").text.split('id="vastleggen-signal"')[1].split("</details>")[0]
+    assert again.replace(other, cid) == blank  # the same controls, nothing of the form sent back
+    monkeypatch.setenv("PASSEND_LANGUAGE", "en")
+    english = ib.get(f"/casus/{cid}").text.split('id="vastleggen-signal"')[1].split("</details>")[0]
+    assert "(required)" in english and "(verplicht)" not in english
+
+
+def test_the_page_environment_reads_a_dict_as_jinja_does() -> None:
+    """PageEnvironment looks a plain dict's keys up at once; what a template gets is what
+    Jinja's own lookup gives, for keys, missing keys, dict's own methods and other objects."""
+    from collections import OrderedDict
+
+    import jinja2
+
+    from workflow.entrypoints.web.pages import PageEnvironment
+
+    ours, theirs = PageEnvironment(), jinja2.Environment()
+    values = {"state": "niveau_4", "items": "a key named like a method", "n": None}
+    for obj, name in ((values, "state"), (values, "n"), (values, "items"), (values, "get"),
+                      (OrderedDict(values), "state"), (OrderedDict(values), "items"), ("text", "upper")):
+        assert ours.getattr(obj, name) == theirs.getattr(obj, name), name
+    for obj, name in ((values, "missing"), (OrderedDict(), "missing"), (3, "missing")):
+        got, expected = ours.getattr(obj, name), theirs.getattr(obj, name)
+        assert isinstance(got, jinja2.Undefined) and type(got) is type(expected) and str(got) == str(expected)
+    assert ours.from_string("{{ v.state }} {{ v.missing }}").render(v=values) == "niveau_4 "
+
+
 def test_a_step_is_previewed_then_confirmed(ib: TestClient, engine: Engine) -> None:
     cid = walk_to_niveau_4(engine, "LL-7")
     page = ib.get(f"/casus/{cid}")
