@@ -207,44 +207,49 @@ def _deadline_filter(status: str, today: dt.date) -> Any:
 CANDIDATES = 5000
 
 
-def _sources(q: CaseloadQuery) -> list[Any]:
-    """The filters that have an index of their own, most selective first: a select of case ids."""
+def _sources(q: CaseloadQuery) -> list[tuple[Any, frozenset[str]]]:
+    """The filters that have an index of their own, most selective first: a select of case ids,
+    and which of the query's conditions it alone makes true (they need no second test)."""
     out = []
     k = cases.alias("k").c  # not `cases` itself: SQLAlchemy would correlate it with the outer query
     if q.pupil_index is not None:
         # The keyed index is made per school, so it names the school too; asking for the school as
         # well lets SQLite walk the school's index instead of the pupil's.
-        out.append(select(k.case_id).where(k.pupil_index == q.pupil_index))
+        out.append((select(k.case_id).where(k.pupil_index == q.pupil_index), frozenset({"pupil"})))
     if q.waiting:
-        out.append(select(w.case_id).where(w.school == q.school))
+        out.append((select(w.case_id).where(w.school == q.school), frozenset({"waiting"})))
     if q.deadline in ("overdue", "soon", "week"):
         row = _row_conditions(q.today)["soonish" if q.deadline == "soon" else q.deadline]
-        out.append(select(d.case_id).where(d.school == q.school, row))
+        covers = frozenset() if q.deadline == "soon" else frozenset({"deadline"})  # "soon": and not overdue
+        out.append((select(d.case_id).where(d.school == q.school, row), covers))
     if q.states is not None:
-        out.append(select(k.case_id).where(k.school == q.school, k.state.in_(list(q.states))))
+        out.append((select(k.case_id).where(k.school == q.school, k.state.in_(list(q.states))), frozenset({"states"})))
     return out
 
 
 def caseload(conn: Connection, q: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
              before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
-    few = None
-    for source in _sources(q):
+    few, covered = None, frozenset[str]()
+    for source, covers in _sources(q):
         found = conn.execute(select(func.count()).select_from(source.limit(CANDIDATES + 1).subquery())).scalar_one()
         if found <= CANDIDATES:
-            few = source
+            few, covered = source, covers
             break
+    # A condition the candidates already meet is not asked again: besides the work, a state's
+    # own index would tempt SQLite to walk every school's cases in that state (26 ms instead of
+    # 3 at 100 000 cases) rather than look the candidates up.
     where: list[Any] = [c.school == q.school] if few is None else [c.case_id.in_(few)]
     if q.open_only:
         where.append(c.closed_at.is_(None))
-    if q.states is not None:
+    if q.states is not None and "states" not in covered:
         where.append(c.state.in_(list(q.states)))
     if q.group is not None:
         where.append(c.school_group == q.group)
-    if q.pupil_index is not None:
+    if q.pupil_index is not None and "pupil" not in covered:
         where.append(c.pupil_index == q.pupil_index)
-    if q.deadline is not None:
+    if q.deadline is not None and "deadline" not in covered:
         where.append(_deadline_filter(q.deadline, q.today))
-    if q.waiting:
+    if q.waiting and "waiting" not in covered:
         where.append(exists(select(w.case_id).where(w.case_id == c.case_id)))
     key = tuple_(c.opened_at, c.case_id)
     columns = (c.case_id, c.school, c.school_group, c.state, c.level, c.version, c.opened_at, c.closed_at)
