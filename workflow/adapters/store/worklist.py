@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, not_, or_, select, tuple_
+from sqlalchemy import Connection, and_, delete, exists, func, insert, literal_column, not_, or_, select, tuple_
 
 from workflow.adapters.ports import CaseloadQuery, CaseloadRow, DeadlineLine, WaitingLine
 from workflow.adapters.store.tables import case_deadlines, case_waiting, cases, read_models
@@ -231,7 +231,10 @@ def caseload(conn: Connection, q: CaseloadQuery, *, after: tuple[dt.datetime, st
              before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
     few, covered = None, frozenset[str]()
     for source, covers in _sources(q):
-        found = conn.execute(select(func.count()).select_from(source.limit(CANDIDATES + 1).subquery())).scalar_one()
+        # Counted as rows, not case ids: the id is not in the filter's index (a table read per
+        # row: 4.4 ms instead of 0.1 for one state of a school at 100 000 cases).
+        rows = source.with_only_columns(literal_column("1")).limit(CANDIDATES + 1)
+        found = conn.execute(select(func.count()).select_from(rows.subquery())).scalar_one()
         if found <= CANDIDATES:
             few, covered = source, covers
             break
