@@ -67,10 +67,11 @@ def cache_file(folder: Path) -> Path:
     return folder / f"code-{sys.implementation.cache_tag}-{sys.hexversion:x}.marshal"
 
 
-def install(folder: Path) -> None:
-    """Read the table from `folder` and put the two lookups in place (once per process)."""
+def install(folder: Path) -> bool:
+    """Read the table from `folder` and put the lookups in place, once per process: whether
+    this call did (False: an earlier one had)."""
     if _state["installed"]:
-        return
+        return False
     _state["installed"] = True
     path = cache_file(folder)
     try:
@@ -90,6 +91,7 @@ def install(folder: Path) -> None:
     typing.compile = cached_compile  # type: ignore[attr-defined]
     collections.eval = cached_eval  # type: ignore[attr-defined]
     atexit.register(_save, path)
+    return True
 
 
 def _save(path: Path) -> None:
