@@ -8,17 +8,19 @@ not know is shown with its underscores as spaces, so a reason is never lost for 
 
 from __future__ import annotations
 
-import gettext
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind, FieldSpec
 from workflow.domain.guards import MESSAGES
 from workflow.domain.reasons import Reason
+
+if TYPE_CHECKING:
+    import gettext
 
 LOCALE = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("nl", "en")
@@ -28,6 +30,10 @@ LANGUAGE_ENV = "PASSEND_LANGUAGE"
 
 @cache
 def _catalog(lang: str) -> gettext.NullTranslations:
+    """The language's catalog, read on first use (gettext imported with it: a `case show` that
+    has no sentence to write, a new process each time, need not import it; issue 17)."""
+    import gettext
+
     return gettext.translation("passend", str(LOCALE), languages=[lang])
 
 

@@ -25,10 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     whole_process = argv is None
     if whole_process:
         gc.disable()
-    _start_fast()
     from workflow.entrypoints.cli import quick
 
     found = quick.show_args(list(sys.argv[1:] if argv is None else argv))
+    _start_fast("case-show" if found is not None else "cli")
     if found is not None:
         code = quick.show(found)
         if whole_process:
@@ -41,14 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     return run(argv)
 
 
-def _start_fast() -> None:
+def _start_fast(program: str) -> None:
     """Each command is a new process: the code Python generates for the classes it imports is
-    compiled once and kept (workflow.adapters.code_cache), before the command's modules load;
-    and its garbage collector does less (_collect_less)."""
+    compiled once and kept (workflow.adapters.code_cache, a table for `case show`'s quick path
+    and one for the rest), before the command's modules load; and its garbage collector does
+    less (_collect_less)."""
     from workflow.adapters.code_cache import install
     from workflow.adapters.holiday_cache import default_folder
 
-    if install(default_folder()):
+    if install(default_folder(), program):
         atexit.register(_collect_less)
 
 
