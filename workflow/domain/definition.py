@@ -192,8 +192,10 @@ class _KeyedError(DefinitionError):
         self.key = key
 
 
-_KEY_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+# Patterns, not compiled ones: `re` compiles (and keeps) them when a line is first looked for,
+# which only a broken file needs; compiled here, they cost every command's start (issue 17).
+_KEY_PART = r"\[(\d+)\]|([^.\[\]]+)"
+_HEADER = r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$"
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -203,9 +205,9 @@ def _line_of(text: str, key: str) -> int | None:
     inline guard table per line); when unsure it names the table's header line or nothing.
     """
     lines = text.splitlines()
-    parts: list[str | int] = [int(i) if i else n for i, n in _KEY_PART.findall(key)]
+    parts: list[str | int] = [int(i) if i else n for i, n in re.findall(_KEY_PART, key)]
     headers = [(n, m.group(2), m.group(1) == "[[") for n, line in enumerate(lines)
-               if (m := _HEADER.match(line))]
+               if (m := re.match(_HEADER, line))]
     start, rest = -1, parts
     if len(parts) >= 2 and isinstance(parts[0], str) and isinstance(parts[1], int):
         arrays = [n for n, name, is_array in headers if is_array and name == parts[0]]
