@@ -30,11 +30,15 @@ LANGUAGE_ENV = "PASSEND_LANGUAGE"
 
 @cache
 def _catalog(lang: str) -> gettext.NullTranslations:
-    """The language's catalog, read on first use (gettext imported with it: a `case show` that
-    has no sentence to write, a new process each time, need not import it; issue 17)."""
+    """The language's catalog (one of LANGUAGES, each shipped), read on first use.
+
+    Read from its file, not looked up by `gettext.translation`, whose search through the
+    variants of a locale's name imports `locale`; and gettext itself imported here, so a
+    `case show` with no sentence to write need not import it (issue 17: each is a new process)."""
     import gettext
 
-    return gettext.translation("passend", str(LOCALE), languages=[lang])
+    with (LOCALE / lang / "LC_MESSAGES" / "passend.mo").open("rb") as f:
+        return gettext.GNUTranslations(f)
 
 
 def language(lang: str | None = None) -> str:

@@ -20,8 +20,14 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command. `argv` None: the process's own command line (the installed script,
-    `python -m`), a process that ends when this returns (see _collect_less); a caller that
-    passes `argv` (a test) keeps its garbage collector as it was."""
+    `python -m`), a process that ends when this returns; a caller that passes `argv` (a test)
+    keeps its garbage collector as it is.
+
+    Such a process's cyclic garbage collector is off for a `case show` (issue 17: it cost a
+    tenth of the command's instructions). Loading the modules makes tens of thousands of
+    objects, none of them garbage, and every few hundred of them set off a pass over the young
+    ones; once on again, its first pass would trace them all. So it stays off to the end, and
+    at exit what is left is frozen (_collect_less). Any other command runs with it on."""
     whole_process = argv is None
     if whole_process:
         gc.disable()
@@ -30,10 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     found = quick.show_args(list(sys.argv[1:] if argv is None else argv))
     _start_fast("case-show" if found is not None else "cli")
     if found is not None:
-        code = quick.show(found)
-        if whole_process:
-            gc.freeze()
-        return code
+        return quick.show(found)
     if whole_process:
         gc.enable()
     from workflow.entrypoints.cli.app import run
@@ -44,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
 def _start_fast(program: str) -> None:
     """Each command is a new process: the code Python generates for the classes it imports is
     compiled once and kept (workflow.adapters.code_cache, a table for `case show`'s quick path
-    and one for the rest), before the command's modules load; and its garbage collector does
-    less (_collect_less)."""
+    and one for the rest), before the command's modules load; and the interpreter's exit
+    collects less (_collect_less)."""
     from workflow.adapters.code_cache import install
     from workflow.adapters.holiday_cache import default_folder
 
@@ -54,15 +57,9 @@ def _start_fast(program: str) -> None:
 
 
 def _collect_less() -> None:
-    """At exit (atexit runs before the interpreter's final collections), the objects left are
-    frozen, out of the collector's sight: those collections would trace every one of them only
-    to free memory the operating system takes back anyway.
-
-    Why (issue 17): for `case show` the collector cost a tenth of the command's instructions.
-    So `main` also pauses it for the whole of a `case show` process (from the start: loading
-    modules makes tens of thousands of objects, none of them garbage, and every few hundred set
-    off a pass over the young ones; to the end: turned on again, its first pass would trace all
-    of them) and freezes what is left when it is done. Any other command runs with it on."""
+    """At exit (atexit runs before the interpreter's final collections) the objects left are
+    frozen, out of the collector's sight, and it is turned off: those collections would trace
+    every one of them only to free memory the operating system takes back anyway."""
     gc.freeze()
     gc.disable()
 
