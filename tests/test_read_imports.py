@@ -28,7 +28,8 @@ DIRECT_READ = {"sqlalchemy", "psycopg", "transitions", "structlog", "rich", "hol
                # what the web app's case page asks of the case's read (its parents), and the ports
                "workflow.service_layer.parents", "workflow.adapters.ports",
                "tomllib",  # the config and the definitions are read as kept parsed (toml_cache)
-               "threading"}  # the holidays' lock is the low-level one (holiday_cache)
+               "threading",  # the holidays' lock is the low-level one (holiday_cache)
+               "gettext", "locale"}  # the catalog is read by messages.render.read_mo
 PROBE = """
 import json, sys
 from workflow.entrypoints.cli.main import main
