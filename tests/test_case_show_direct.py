@@ -166,3 +166,30 @@ def test_the_plain_forms_skip_click_and_print_what_click_prints(
         assert (quick_out.code, quick_out.out, quick_out.err) == (code, out.out, out.err), form
     shown = _cli(capsys, config_path, "case", "show", cid, "--actor", "ib.jansen")
     assert "(An Rood)" in shown.out  # the escape is stripped off a terminal, as click does
+
+
+def test_a_bad_config_is_refused_as_click_refuses_it(
+    engine: Engine, config_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The quick path reads config.toml through the TOML cache (bootstrap.reader): each broken
+    file gets click's one line, the first time (parsed) and the second (its table kept, when
+    it parses), and an edited file is read afresh."""
+    from workflow.entrypoints.cli import app
+
+    engine.db.dispose()
+    good = config_path.read_text(encoding="utf-8")
+    bad = config_path.with_name("bad.toml")  # its relative paths as the good one's
+    form = ["--json", "case", "show", "C-ZZZZZZZZ", "--actor", "ib.jansen"]
+    for content, line in (("[database\n", "geen geldige TOML"), ("[nonsense]\n", "nonsense: onbekende sectie"),
+                          (good.replace('level = "warning"', 'level = "loud"', 1),
+                           "logging.level: moet een van"),
+                          (good.replace("[database]", "[database]\nlock_timeout_seconds = -1", 1),
+                           "database.lock_timeout_seconds: moet een getal"),
+                          (good + "\n", "casus 'C-ZZZZZZZZ' bestaat niet")):
+        bad.write_text(content, encoding="utf-8")
+        for _ in range(2):
+            quick_out = _cli(capsys, bad, *form)
+            code = app.run(["--config", str(bad), *form])
+            out = capsys.readouterr()
+            assert (quick_out.code, quick_out.out, quick_out.err) == (code, out.out, out.err), content
+            assert code == 2 and line in out.out, (line, out.out)

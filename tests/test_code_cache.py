@@ -61,3 +61,10 @@ def test_classes_are_built_the_same_from_the_kept_code(tmp_path: Path) -> None:
     third = _run(tmp_path)
     assert third["compiled"] and third["repr"] == first["repr"]
     assert _run(tmp_path)["compiled"] is False
+
+
+def test_each_program_keeps_its_own_table(tmp_path: Path) -> None:
+    """`case show`'s quick path reads only its own classes' code (cli.main), not every command's."""
+    from workflow.adapters.code_cache import cache_file
+
+    assert cache_file(tmp_path, "case-show") != cache_file(tmp_path) == cache_file(tmp_path, "cli")

@@ -61,6 +61,22 @@ def test_the_shipped_mo_holds_what_its_po_says(po: Path) -> None:
     assert shipped == _catalog(po.parent.parent.name)
 
 
+@pytest.mark.parametrize("po", sources(), ids=lambda p: p.parent.parent.name)
+def test_the_catalog_is_read_as_gettext_reads_it(po: Path) -> None:
+    """render.read_mo (a case show reads the catalog without gettext) gives gettext's messages,
+    the header included; what is no .mo file is refused."""
+    import gettext
+    import io
+
+    from workflow.messages.render import read_mo
+
+    mo = po.with_suffix(".mo").read_bytes()
+    assert read_mo(mo) == gettext.GNUTranslations(io.BytesIO(mo))._catalog  # type: ignore[attr-defined]
+    for bad in (b"", b"not a catalog at all", mo[:3]):
+        with pytest.raises(ValueError):
+            read_mo(bad)
+
+
 def test_dutch_is_the_default_and_english_is_available(monkeypatch: pytest.MonkeyPatch) -> None:
     c = PureCase()
     (reason,) = c.decide("escalate").reasons

@@ -111,13 +111,16 @@ def reader(path: str | Path | None = None, *, clock: Callable[[], dt.datetime] =
 
 
 def _reader(path: str | Path | None, clock: Callable[[], dt.datetime]) -> ServiceContext:
+    from workflow.adapters.holiday_cache import default_folder
     from workflow.adapters.store.direct import sqlite_file
+    from workflow.adapters.toml_cache import TomlCache
 
-    config = load_config(path)
+    # The config's table kept parsed as the definitions' are: this read never imports tomllib.
+    config = load_config(path, parse=TomlCache(default_folder()))
     file = sqlite_file(config.database_url)
     if file is None:
         return bootstrap(path, existing=True, clock=clock)
-    from workflow.adapters.holiday_cache import default_folder, shared_cache
+    from workflow.adapters.holiday_cache import shared_cache
     from workflow.adapters.logs import configure_later
     from workflow.adapters.store.direct import DirectStore
     from workflow.domain.calendar import use_holiday_source

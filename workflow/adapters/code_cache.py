@@ -13,7 +13,10 @@ the whole command's instructions, every time, for text that never changes.
 code objects first: the code object of a text is what compiling that text gives, so a class is
 built exactly as before. The table is a `marshal` file in the cache folder
 (holiday_cache.default_folder), one per Python build (marshal's format and the bytecode are
-the interpreter's own), written back at exit when a process compiled something new. Only the
+the interpreter's own) and program (a `case show` reads the table of its own sixty-odd
+classes, not one that also holds those of every other command a user ran: reading the code
+it does not use cost it as much as a module), written back at exit when a process compiled
+something new. Only the
 command line installs it: a long-running process (the web app, the reminder service) starts
 once. A file that is missing, unreadable or not a table is ignored and written again; one that
 cannot be written leaves things as they were. Like Python's own `__pycache__`, it holds code the
@@ -63,16 +66,17 @@ def cached_compile(source: Any, filename: Any, mode: Any, *args: Any, **kwargs: 
     return _compile(source, filename, mode, *args, **kwargs)
 
 
-def cache_file(folder: Path) -> Path:
-    return folder / f"code-{sys.implementation.cache_tag}-{sys.hexversion:x}.marshal"
+def cache_file(folder: Path, program: str = "cli") -> Path:
+    return folder / f"code-{program}-{sys.implementation.cache_tag}-{sys.hexversion:x}.marshal"
 
 
-def install(folder: Path) -> None:
-    """Read the table from `folder` and put the two lookups in place (once per process)."""
+def install(folder: Path, program: str = "cli") -> bool:
+    """Read `program`'s table from `folder` and put the lookups in place, once per process:
+    whether this call did (False: an earlier one had)."""
     if _state["installed"]:
-        return
+        return False
     _state["installed"] = True
-    path = cache_file(folder)
+    path = cache_file(folder, program)
     try:
         # loads of the bytes, not load of the file: load reads a file object piece by piece
         # through its Python methods, 13x the instructions for this table
@@ -90,6 +94,7 @@ def install(folder: Path) -> None:
     typing.compile = cached_compile  # type: ignore[attr-defined]
     collections.eval = cached_eval  # type: ignore[attr-defined]
     atexit.register(_save, path)
+    return True
 
 
 def _save(path: Path) -> None:

@@ -10,7 +10,7 @@ retention, web) are kept raw for those parts to read into their typed settings.
 from __future__ import annotations
 
 import os
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,18 @@ def _known_url(url: str) -> bool:
     return driver.split("+")[0] in ("sqlite", "postgresql", "postgres", "memory")
 
 
-def _read(p: Path) -> tuple[dict[str, Any], str]:
+TomlParser = Callable[[str], dict[str, Any]]
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """`tomllib.loads`, its import paid only by a process that parses a text (a `case show`
+    whose config is kept parsed, workflow.adapters.toml_cache, never imports it: issue 17)."""
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def _read(p: Path, parse: TomlParser = parse_toml) -> tuple[dict[str, Any], str]:
     """The parsed file and its text, or one Dutch line saying why not (exit 2)."""
     try:
         source = p.read_text(encoding="utf-8")
@@ -117,8 +128,8 @@ def _read(p: Path) -> tuple[dict[str, Any], str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: kan het configuratiebestand niet lezen ({type(exc).__name__})") from None
     try:
-        return tomllib.loads(source), source
-    except tomllib.TOMLDecodeError as exc:
+        return parse(source), source
+    except ValueError as exc:  # tomllib.TOMLDecodeError, a ValueError
         raise ConfigError(f"{p}: geen geldige TOML: {exc}") from None
 
 
@@ -129,13 +140,17 @@ def _fail(p: Path, source: str, key: str, problem: str) -> ConfigError:
     return ConfigError(f"{p.name}{f', regel {line}' if line else ''}: {key}: {problem}")
 
 
-def load_config(path: str | Path | None = None, *, database_url: str | None = None) -> Config:
+def load_config(path: str | Path | None = None, *, database_url: str | None = None,
+                parse: TomlParser = parse_toml) -> Config:
     """The config file at `path`, checked whole against its schema (workflow.adapters.config_schema)
-    before anything uses it; a problem is one line naming file, line and key (exit 2)."""
+    before anything uses it; a problem is one line naming file, line and key (exit 2).
+
+    `parse`: how its text becomes its table, as tomllib.loads does (the composition root may
+    put workflow.adapters.toml_cache in front of it)."""
     from workflow.adapters.config_schema import check
 
     p = Path(path) if path is not None else default_path()
-    raw, source = _read(p)
+    raw, source = _read(p, parse)
     check(raw, source, p)
     db = raw.get("database", {})
     env_url = os.environ.get(DATABASE_ENV)

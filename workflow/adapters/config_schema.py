@@ -214,17 +214,19 @@ SCHEMA: dict[str, Any] = {
 
 
 # ---- finding the line --------------------------------------------------------------------------
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+# Patterns, not compiled ones: `re` compiles (and keeps) them when a line is first looked for,
+# which only a broken file needs; compiled here, they cost every command's start (issue 17).
+_HEADER = r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$"
+_PART = r"\[(\d+)\]|([^.\[\]]+)"
 
 
 def line_of(source: str, key: str) -> int | None:
     """The 1-based line of `key` (`database.uri`, `users[2].email`, `web.oidc.issuer`), or of
     the table it is in, in the text of a config file; None when it cannot be told."""
     lines = source.splitlines()
-    parts: list[str | int] = [int(i) if i else n for i, n in _PART.findall(key)]
+    parts: list[str | int] = [int(i) if i else n for i, n in re.findall(_PART, key)]
     headers = [(n, m.group(2).replace(" ", ""), m.group(1) == "[[") for n, line in enumerate(lines)
-               if (m := _HEADER.match(line))]
+               if (m := re.match(_HEADER, line))]
     start, rest = -1, parts
     if len(parts) >= 2 and isinstance(parts[1], int):
         arrays = [n for n, name, is_array in headers if is_array and name == parts[0]]

@@ -14,12 +14,12 @@ a school or a pupil.
 
 from __future__ import annotations
 
+import _thread
 import datetime as dt
 import hashlib
 import importlib.util
 import json
 import os
-import threading
 from pathlib import Path
 
 from workflow.domain.calendar import HolidaySource, compute_holidays
@@ -59,7 +59,7 @@ class HolidayCache:
         self.path = folder / FILE_NAME
         self.compute = compute
         self._version = version  # read on first use: most commands never need a calendar
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # threading.Lock, without importing threading
         self._entries: dict[str, object] | None = None  # this release's entries, read once
 
     @property

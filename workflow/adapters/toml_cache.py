@@ -1,14 +1,18 @@
-"""Parsed process definitions, kept as JSON so a process need not parse their TOML again.
+"""Parsed process definitions (and `case show`'s config.toml), kept as JSON so a process need
+not parse their TOML again.
 
 Why: every command reads the installed definitions (states/*.toml), and `tomllib` parsing
 them took about 15 ms, most of what `passend case show` does besides starting (issue 17);
-reading the same tables back from JSON takes a fraction of a millisecond. Each file's table is
-kept under the SHA-256 of its text (and the Python version, whose tomllib parsed it), so an
-edited definition is parsed afresh, never read stale, and nothing need be invalidated. A table
-JSON cannot hold exactly (TOML dates and times) is not kept; a cache file that is missing,
-unreadable or not ours is ignored and written again; where none can be written (a read-only
-home) the text is parsed every time, as before. The files hold the definitions, nothing of a
-school or a pupil, in $PASSEND_CACHE_DIR (holiday_cache.default_folder) under `toml/`.
+reading the same tables back from JSON takes a fraction of a millisecond. `case show` reads its
+config.toml through it too (workflow.bootstrap.reader), and so does not even import tomllib.
+Each file's table is kept under the SHA-256 of its text (and the Python version, whose tomllib
+parsed it), so an edited file is parsed afresh, never read stale, and nothing need be
+invalidated. A table JSON cannot hold exactly (TOML dates and times) is not kept; a cache file
+that is missing, unreadable or not ours is ignored and written again; where none can be written
+(a read-only home) the text is parsed every time, as before. The files hold what those files
+hold (the definitions; the config's schools and staff, and no secret: it names environment
+variables for those), nothing of a pupil, each readable by the user alone, in
+$PASSEND_CACHE_DIR (holiday_cache.default_folder) under `toml/`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import hashlib
 import json
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,8 @@ class TomlCache:
             table = None
         if isinstance(table, dict):
             return table
+        import tomllib  # here: a process that finds every text kept never imports it
+
         table = tomllib.loads(text)  # a TOMLDecodeError goes to the caller, as tomllib's own
         if _plain(table):
             self._write(path, table)

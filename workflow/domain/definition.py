@@ -7,7 +7,6 @@ at load time with the file and the key that is wrong, never as a surprise mid-tr
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -193,8 +192,10 @@ class _KeyedError(DefinitionError):
         self.key = key
 
 
-_KEY_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+# Patterns, not compiled ones: `re` compiles (and keeps) them when a line is first looked for,
+# which only a broken file needs; compiled here, they cost every command's start (issue 17).
+_KEY_PART = r"\[(\d+)\]|([^.\[\]]+)"
+_HEADER = r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$"
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -204,9 +205,9 @@ def _line_of(text: str, key: str) -> int | None:
     inline guard table per line); when unsure it names the table's header line or nothing.
     """
     lines = text.splitlines()
-    parts: list[str | int] = [int(i) if i else n for i, n in _KEY_PART.findall(key)]
+    parts: list[str | int] = [int(i) if i else n for i, n in re.findall(_KEY_PART, key)]
     headers = [(n, m.group(2), m.group(1) == "[[") for n, line in enumerate(lines)
-               if (m := _HEADER.match(line))]
+               if (m := re.match(_HEADER, line))]
     start, rest = -1, parts
     if len(parts) >= 2 and isinstance(parts[0], str) and isinstance(parts[1], int):
         arrays = [n for n, name, is_array in headers if is_array and name == parts[0]]
@@ -283,7 +284,17 @@ class _Ctx:
 
 
 TomlParser = Callable[[str], dict[str, Any]]
-_parse_toml: TomlParser = tomllib.loads
+
+
+def _tomllib_loads(text: str) -> dict[str, Any]:
+    """`tomllib.loads`, imported when a text is parsed: a process whose definitions are all kept
+    parsed (see use_toml_parser) never imports tomllib (issue 17)."""
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+_parse_toml: TomlParser = _tomllib_loads
 
 
 def use_toml_parser(parse: TomlParser) -> None:
@@ -305,7 +316,7 @@ def load_definition(path: str | Path) -> ProcessDefinition:
         raise DefinitionError(f"{p}: process definition not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"{p}: cannot read process definition ({type(exc).__name__})") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # tomllib.TOMLDecodeError, a ValueError
         raise DefinitionError(f"{p}: invalid TOML: {exc}") from exc
     try:
         return parse_definition(raw, str(p))
@@ -644,8 +655,8 @@ class DefinitionRegistry:
 def _declared_key(path: Path) -> tuple[str, int] | None:
     """The (id, version) a file that does not load says it holds, when its TOML can be read."""
     try:
-        proc = tomllib.loads(path.read_text(encoding="utf-8")).get("process")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        proc = _tomllib_loads(path.read_text(encoding="utf-8")).get("process")
+    except (OSError, ValueError):  # UnicodeDecodeError, tomllib.TOMLDecodeError
         return None
     if isinstance(proc, dict) and isinstance(proc.get("id"), str) and type(proc.get("version")) is int:
         return (proc["id"], proc["version"])

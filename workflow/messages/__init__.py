@@ -7,7 +7,8 @@ labels: state, trigger, role, evidence kind, field and choice labels, never ids.
 default and complete; English is available (`PASSEND_LANGUAGE=en`, or `lang="en"`), with the
 definition's own labels, which are Dutch.
 
-Only the standard library's gettext runs at start-up: `passend --help` imports none of this.
+A running passend reads the compiled catalogs itself (render.read_mo, faster than gettext's
+reader), without Babel: `passend --help` imports none of this.
 """
 
 from workflow.messages.render import DEFAULT_LANGUAGE, LANGUAGES, render, render_all, text, with_text

@@ -1,7 +1,7 @@
 """Compile the .po sources to the .mo files gettext reads: `python -m workflow.messages.build`.
 
-The .mo files are shipped beside their sources, so a running passend needs only the standard
-library's gettext; a test compiles the sources again and fails when a .mo is out of date.
+The .mo files are shipped beside their sources, so a running passend needs no Babel (it reads
+them with render.read_mo); a test compiles the sources again and fails when a .mo is out of date.
 Needs Babel (a test and development dependency).
 """
 
