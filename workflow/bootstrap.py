@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from workflow.adapters.clock import utcnow
-from workflow.adapters.config import Config, load_config
+from workflow.adapters.config import Config, holds_password, load_config
 from workflow.domain.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def _reader(path: str | Path | None, clock: Callable[[], dt.datetime]) -> Servic
     from workflow.adapters.toml_cache import TomlCache
 
     # The config's table kept parsed as the definitions' are: this read never imports tomllib.
-    config = load_config(path, parse=TomlCache(default_folder()))
+    config = load_config(path, parse=TomlCache(default_folder(), keep=lambda table: not holds_password(table)))
     file = sqlite_file(config.database_url)
     if file is None:
         return bootstrap(path, existing=True, clock=clock)

@@ -140,6 +140,21 @@ def _fail(p: Path, source: str, key: str, problem: str) -> ConfigError:
     return ConfigError(f"{p.name}{f', regel {line}' if line else ''}: {key}: {problem}")
 
 
+def holds_password(table: dict[str, Any]) -> bool:
+    """Whether a config's table holds a password (a database URL with one, which the schema
+    allows): such a table is never copied into a cache (workflow.adapters.toml_cache)."""
+    db = table.get("database")
+    url = db.get("url") if isinstance(db, dict) else None
+    if not isinstance(url, str):
+        return False
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return True  # not a URL we can read: kept out rather than guessed at
+
+
 def load_config(path: str | Path | None = None, *, database_url: str | None = None,
                 parse: TomlParser = parse_toml) -> Config:
     """The config file at `path`, checked whole against its schema (workflow.adapters.config_schema)

@@ -11,7 +11,8 @@ invalidated. A table JSON cannot hold exactly (TOML dates and times) is not kept
 that is missing, unreadable or not ours is ignored and written again; where none can be written
 (a read-only home) the text is parsed every time, as before. The files hold what those files
 hold (the definitions; the config's schools and staff, and no secret: it names environment
-variables for those), nothing of a pupil, each readable by the user alone, in
+variables for those, and a config whose database URL holds a password is not kept, `keep`),
+nothing of a pupil, each readable by the user alone, in
 $PASSEND_CACHE_DIR (holiday_cache.default_folder) under `toml/`.
 """
 
@@ -21,6 +22,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,9 @@ def _plain(value: Any) -> bool:
 class TomlCache:
     """A `tomllib.loads` that keeps each text's table in `folder` (see the module)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, keep: Callable[[dict[str, Any]], bool] = lambda table: True) -> None:
         self.folder = folder / "toml"
+        self.keep = keep  # whether a parsed table may be written to the cache folder at all
 
     def __call__(self, text: str) -> dict[str, Any]:
         ident = f"{FORMAT}|{sys.version_info[0]}.{sys.version_info[1]}|".encode() + text.encode("utf-8")
@@ -55,7 +58,7 @@ class TomlCache:
         import tomllib  # here: a process that finds every text kept never imports it
 
         table = tomllib.loads(text)  # a TOMLDecodeError goes to the caller, as tomllib's own
-        if _plain(table):
+        if _plain(table) and self.keep(table):
             self._write(path, table)
         return table
 
