@@ -42,9 +42,8 @@ from workflow.service_layer.signin.sessions import WebSession
 
 __all__ = [  # `context` too: route modules have long taken it from here
     "API_PREFIX", "PRE_COOKIE", "READ_ONLY_POSTS", "SAFE_METHODS", "SESSION_COOKIE", "SignInRequired", "as_signed_in",
-    "context",
-    "current_session", "is_read_only", "new_pre_cookie", "parent_session", "pre_token", "protect", "signed_in",
-    "writer",
+    "context", "current_session", "is_read_only", "new_pre_cookie", "parent_session", "pre_token", "protect",
+    "signed_in", "writer",
 ]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_POSTS = frozenset({"/uitloggen"})
