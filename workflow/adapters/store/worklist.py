@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sqlalchemy import Connection, and_, delete, exists, func, insert, literal_column, not_, or_, select, tuple_
 
@@ -207,41 +207,62 @@ def _deadline_filter(status: str, today: dt.date) -> Any:
 CANDIDATES = 5000
 
 
-def _sources(q: CaseloadQuery) -> list[tuple[Any, frozenset[str]]]:
-    """The filters that have an index of their own, most selective first: a select of case ids,
-    and which of the query's conditions it alone makes true (they need no second test)."""
+class _Source(NamedTuple):
+    """A filter with an index of its own: the select of its cases' ids, which of the query's
+    conditions it alone makes true (they need no second test), and whether it selects from
+    `cases` itself (as `k`: see `_candidates`)."""
+
+    ids: Any
+    covers: frozenset[str]
+    of_cases: bool
+
+
+def _sources(q: CaseloadQuery) -> list[_Source]:
+    """The filters that have an index of their own, most selective first."""
     out = []
     k = cases.alias("k").c  # not `cases` itself: SQLAlchemy would correlate it with the outer query
     if q.pupil_index is not None:
         # The keyed index is made per school, so it names the school too; asking for the school as
         # well lets SQLite walk the school's index instead of the pupil's.
-        out.append((select(k.case_id).where(k.pupil_index == q.pupil_index), frozenset({"pupil"})))
+        out.append(_Source(select(k.case_id).where(k.pupil_index == q.pupil_index), frozenset({"pupil"}), True))
     if q.waiting:
-        out.append((select(w.case_id).where(w.school == q.school), frozenset({"waiting"})))
+        out.append(_Source(select(w.case_id).where(w.school == q.school), frozenset({"waiting"}), False))
     if q.deadline in ("overdue", "soon", "week"):
         row = _row_conditions(q.today)["soonish" if q.deadline == "soon" else q.deadline]
         covers = frozenset() if q.deadline == "soon" else frozenset({"deadline"})  # "soon": and not overdue
-        out.append((select(d.case_id).where(d.school == q.school, row), covers))
+        out.append(_Source(select(d.case_id).where(d.school == q.school, row), covers, False))
     if q.states is not None:
-        out.append((select(k.case_id).where(k.school == q.school, k.state.in_(list(q.states))), frozenset({"states"})))
+        out.append(_Source(select(k.case_id).where(k.school == q.school, k.state.in_(list(q.states))),
+                           frozenset({"states"}), True))
     return out
+
+
+def _candidates(conn: Connection, few: _Source) -> Any:
+    """The outer query's cases are the candidates `few` selects. On SQLite, a select from `cases`
+    itself gives its rows' rowids rather than their ids: the rowid is in every index, so the
+    filter's index alone answers, and each candidate is then read by its rowid (one state of a
+    school at 100 000 cases: 9.3 -> 4.7 ms), not through the id's own index."""
+    if few.of_cases and conn.dialect.name == "sqlite":
+        return literal_column("cases.rowid").in_(few.ids.with_only_columns(literal_column("k.rowid")))
+    return c.case_id.in_(few.ids)
 
 
 def caseload(conn: Connection, q: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
              before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
-    few, covered = None, frozenset[str]()
-    for source, covers in _sources(q):
+    few: _Source | None = None
+    for source in _sources(q):
         # Counted as rows, not case ids: the id is not in the filter's index (a table read per
         # row: 4.4 ms instead of 0.1 for one state of a school at 100 000 cases).
-        rows = source.with_only_columns(literal_column("1")).limit(CANDIDATES + 1)
+        rows = source.ids.with_only_columns(literal_column("1")).limit(CANDIDATES + 1)
         found = conn.execute(select(func.count()).select_from(rows.subquery())).scalar_one()
         if found <= CANDIDATES:
-            few, covered = source, covers
+            few = source
             break
+    covered = few.covers if few is not None else frozenset()
     # A condition the candidates already meet is not asked again: besides the work, a state's
     # own index would tempt SQLite to walk every school's cases in that state (26 ms instead of
     # 3 at 100 000 cases) rather than look the candidates up.
-    where: list[Any] = [c.school == q.school] if few is None else [c.case_id.in_(few)]
+    where: list[Any] = [c.school == q.school] if few is None else [_candidates(conn, few)]
     if q.open_only:
         where.append(c.closed_at.is_(None))
     if q.states is not None and "states" not in covered:
