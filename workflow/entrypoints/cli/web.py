@@ -31,7 +31,7 @@ def web(state: State, host: str, port: int, forwarded: str, workers: int) -> Non
     from workflow.adapters.config import CONFIG_ENV
     from workflow.adapters.web_settings import parse_web
     from workflow.bootstrap import make_notifier
-    from workflow.entrypoints.web.app import create_app
+    from workflow.entrypoints.web.app import create_app, settle_heap
 
     engine = state.engine()
     settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)
@@ -41,6 +41,7 @@ def web(state: State, host: str, port: int, forwarded: str, workers: int) -> Non
     options: dict[str, Any] = dict(host=host, port=port, access_log=False, proxy_headers=True,
                                    forwarded_allow_ips=forwarded, server_header=False, log_level="warning")
     if workers == 1:
+        settle_heap()
         uvicorn.run(app, **options)
         return
     # Several processes (the app keeps no state of its own): uvicorn starts each from the factory,

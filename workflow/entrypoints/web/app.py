@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from notifiers import Notifier
     from workflow.service_layer.engine import Engine
 
-__all__ = ["PassendApp", "WebContext", "app_from_config", "create_app"]
+__all__ = ["PassendApp", "WebContext", "app_from_config", "create_app", "settle_heap"]
 
 log = get_logger("passend.web")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -160,10 +160,26 @@ def _error_pages(app: FastAPI) -> None:
 
 
 def app_from_config(config: str | None = None) -> Any:
-    """The app for a config file (uvicorn's factory: `passend web` uses it)."""
+    """The app for a config file (uvicorn's factory: `passend web --workers N` starts each
+    process with it), its heap settled before it serves."""
     from workflow.adapters.web_settings import parse_web
     from workflow.bootstrap import bootstrap, make_notifier
 
     engine = bootstrap(config, existing=True)  # a store that exists, at this version's schema
     settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)
-    return create_app(engine, settings, make_notifier(engine))
+    app = create_app(engine, settings, make_notifier(engine))
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """Before a `passend web` process serves: what it made to start (its modules, the process
+    definitions, the app) lives as long as the process does, so it is collected once and frozen
+    (`gc.freeze`). The collector's full passes then look only at what came after; without it,
+    each traced the whole start again (0.11 s at a time, measured with a 100 000-case store,
+    every request in flight waiting). Not for tests, whose apps come and go: only the entry
+    points that serve call it."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
