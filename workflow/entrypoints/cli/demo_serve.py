@@ -41,7 +41,7 @@ def serve(engine: Any, config: str | None) -> None:
 
     from workflow.adapters.web_settings import parse_web
     from workflow.bootstrap import make_notifier
-    from workflow.entrypoints.web.app import create_app
+    from workflow.entrypoints.web.app import create_app, settle_heap
     from workflow.service_layer.signin.links import Links
     from workflow.service_layer.signin.totp import Codes
 
@@ -81,6 +81,7 @@ def serve(engine: Any, config: str | None) -> None:
     click.echo("\n".join(lines))
     try:
         app = create_app(engine, settings, make_notifier(engine))
+        settle_heap()
         uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="warning")
     finally:
         child.terminate()
