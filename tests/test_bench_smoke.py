@@ -276,7 +276,8 @@ def test_bench_cpu(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [("writers", "--writers", "0,x"), ("planner", "--pupils", "-3"),
-                                  ("fire", "--pupils", "0"), ("group", "--fires", "-2"), ("nonsense",)])
+                                  ("fire", "--pupils", "0"), ("group", "--fires", "-2"), ("web", "--kinds", "case,pdf"),
+                                  ("nonsense",)])
 def test_bench_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-m", "bench", *args, "--dir", str(tmp_path / "b")]
