@@ -12,6 +12,7 @@ from workflow.adapters.ports import (
     CaseListRow,
     CaseloadQuery,
     CaseloadRow,
+    CaseProcess,
     ClosedCase,
     DeadlineLine,
     Mark,
@@ -77,6 +78,10 @@ class MemoryCases:
 
     def heads_of(self, case_ids: Sequence[str]) -> dict[str, CaseHead]:
         return {cid: CaseHead(r["school"], r["version"], r["head_hash"])
+                for cid in case_ids if (r := self._db.cases.get(cid)) is not None}
+
+    def processes_of(self, case_ids: Sequence[str]) -> dict[str, CaseProcess]:
+        return {cid: CaseProcess(r["school"], r["process_id"], r["process_version"])
                 for cid in case_ids if (r := self._db.cases.get(cid)) is not None}
 
     def open_ids(self, *, after: str, size: int) -> list[str]:

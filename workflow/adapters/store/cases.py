@@ -20,6 +20,7 @@ from workflow.adapters.ports import (
     CaseListRow,
     CaseloadQuery,
     CaseloadRow,
+    CaseProcess,
     ClosedCase,
     DeadlineLine,
     Mark,
@@ -175,6 +176,11 @@ class SqlCases:
     def heads_of(self, case_ids: Sequence[str]) -> dict[str, CaseHead]:
         return {row.case_id: CaseHead(row.school, row.version, row.head_hash) for row in self.conn.execute(
             select(cases.c.case_id, cases.c.school, cases.c.version, cases.c.head_hash)
+            .where(cases.c.case_id.in_(list(case_ids))))}
+
+    def processes_of(self, case_ids: Sequence[str]) -> dict[str, CaseProcess]:
+        return {row.case_id: CaseProcess(row.school, row.process_id, row.process_version) for row in self.conn.execute(
+            select(cases.c.case_id, cases.c.school, cases.c.process_id, cases.c.process_version)
             .where(cases.c.case_id.in_(list(case_ids))))}
 
     # ---- the reminder planner's work ---------------------------------------------------------
