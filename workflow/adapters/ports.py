@@ -257,12 +257,14 @@ class CaseHead(NamedTuple):
 
 
 class CaseProcess(NamedTuple):
-    """A case's school and the definition version it runs on, as its `cases` row has them: what
-    the planner needs to read a case's clocks from the work list without folding it."""
+    """A case's school and the definition version it runs on, as its `cases` row has them, and
+    when its latest event was recorded: what the planner needs to read a case's clocks from the
+    work list without folding it."""
 
     school: str
     process_id: str
     process_version: int
+    last_event_at: dt.datetime | None  # aware UTC; None: no event (or an unreadable time)
 
 
 class ClosedCase(NamedTuple):
@@ -491,10 +493,6 @@ class EventStore(Protocol):
         """Bring the case's work list rows up to date with the case as folded (a rebuild);
         appends do this themselves."""
 
-    def last_recorded(self, case_ids: Sequence[str]) -> dict[str, dt.datetime]:
-        """The latest `recorded_at` (aware UTC) among the events of each of `case_ids` (one
-        without events: absent)."""
-
     def raw_batches(self, *, schools: Sequence[str] | None = None, case_id: str | None = None,
                     case_ids: Sequence[str] | None = None, since: dt.datetime | None = None,
                     as_bytes: bool = False) -> Iterator[list[RawEvent]]:
@@ -527,7 +525,8 @@ class CaseReadModel(Protocol):
     def heads_of(self, case_ids: Sequence[str]) -> dict[str, CaseHead]: ...
 
     def processes_of(self, case_ids: Sequence[str]) -> dict[str, CaseProcess]:
-        """The school and definition version of each of `case_ids` (one absent: no such case)."""
+        """The school, definition version and latest event's time of each of `case_ids` (one
+        absent: no such case)."""
 
     def open_ids(self, *, after: str, size: int) -> list[str]:
         """Ids of the cases the planner and the work list follow, after `after`, in id order (one

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from workflow.adapters.codec import read_instant, restore_row, stored_time
+from workflow.adapters.codec import restore_row, stored_time
 from workflow.adapters.memory.database import BATCH, LOST, Journal, MemoryDatabase
 from workflow.adapters.ports import Derive, NewCase, RawEvent
 from workflow.adapters.projection import fold, projection_values
@@ -94,15 +94,6 @@ class MemoryEventStore:
                                     self._derive(c.case) if self._derive is not None else None),
                 "pupil_index": c.pupil_index})
             self.refresh_worklist(c.case)
-
-    def last_recorded(self, case_ids: Sequence[str]) -> dict[str, dt.datetime]:
-        out: dict[str, dt.datetime] = {}
-        for cid in case_ids:
-            rows = self._db.events.get(cid)
-            when = read_instant(max(r[7] for r in rows)) if rows else None
-            if when is not None:
-                out[cid] = when
-        return out
 
     def raw_batches(self, *, schools: Sequence[str] | None = None, case_id: str | None = None,
                     case_ids: Sequence[str] | None = None, since: dt.datetime | None = None,

@@ -15,9 +15,9 @@ from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
-from workflow.adapters.codec import CASE_EVENTS_SQL, CASE_KEY_SQL, read_instant, restore_case_rows, stored_time
+from workflow.adapters.codec import CASE_EVENTS_SQL, CASE_KEY_SQL, restore_case_rows, stored_time
 from workflow.adapters.ports import LOOK_NOW, Derive, NewCase, RawEvent
 from workflow.adapters.projection import fold, projection_values
 from workflow.adapters.store import chains
@@ -321,11 +321,6 @@ class EventStore:
         """The case's whole `cases` row (every column), for tests and tools that check what the
         store wrote; services read the projection through the case read model (store.cases)."""
         return self.conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
-
-    def last_recorded(self, case_ids: Sequence[str]) -> dict[str, dt.datetime]:
-        e = events.c
-        q = select(e.case_id, func.max(e.recorded_at)).where(e.case_id.in_(list(case_ids))).group_by(e.case_id)
-        return {cid: when for cid, at in self.conn.execute(q) if (when := read_instant(at)) is not None}
 
     def raw_batches(self, *, schools: Sequence[str] | None = None, case_id: str | None = None,
                     case_ids: Sequence[str] | None = None, since: dt.datetime | None = None,

@@ -51,8 +51,8 @@ from workflow.service_layer.reminders.work import Action, Mark, actions, chunks,
 from workflow.service_layer.users import Recipients
 
 if TYPE_CHECKING:
-    from workflow.adapters.ports import PlannedRow, RawEvent
-    from workflow.domain.worklist import DeadlineRow
+    from workflow.adapters.ports import CaseProcess, PlannedRow, RawEvent
+    from workflow.domain.worklist import DeadlineRow, Worklist
 
 log = get_logger("passend.reminders")
 
@@ -215,9 +215,14 @@ class Planner:
         for page in due_case_pages(self.engine.store, self._through(local), today):
             scan.update(page)
         for chunk in chunks(sorted(scan | planned.keys())):
-            known = self._from_outbox([c for c in chunk if c not in scan], planned, today) if ready else {}
-            if ready:
-                known.update(self._from_clocks([c for c in chunk if c in scan], today, time))
+            known: dict[str, list[Due]] = {}
+            if ready:  # the chunk's work lists read once, with the scanned cases' rows
+                scanned = [c for c in chunk if c in scan]
+                with self.engine.uow(write=False) as uow:
+                    lists = uow.cases.worklists(chunk)
+                    heads = uow.cases.processes_of(scanned) if scanned else {}
+                known = self._from_outbox([c for c in chunk if c not in scan], planned, today, lists)
+                known.update(self._from_clocks(scanned, today, time, lists, heads))
             fold = [c for c in chunk if c not in known]
             folded: dict[str, list[Due]] = {}
             for w in self._plan(now, skip_planned_digests=False, only=None, pages=[fold], digests=False):
@@ -228,7 +233,7 @@ class Planner:
             yield self._listed_digests(users, today)
 
     def _from_outbox(self, ids: list[str], planned: dict[str, list[PlannedRow]],
-                     today: dt.date) -> dict[str, list[Due]]:
+                     today: dt.date, lists: dict[str, Worklist]) -> dict[str, list[Due]]:
         """What each of `ids` (cases the scan does not return) has due today, from its planned
         rows: per running clock (the read model's, not paused), the latest planned reminder if
         its deadline has not passed (latest: the last send day; of two on one day, the shorter
@@ -238,8 +243,6 @@ class Planner:
         definition's), is left out: the caller folds it."""
         if not ids:
             return {}
-        with self.engine.uow(write=False) as uow:
-            lists = uow.cases.worklists(ids)
         out: dict[str, list[Due]] = {}
         for cid in ids:
             rows = planned[cid]
@@ -291,7 +294,8 @@ class Planner:
             out[cid] = items
         return out
 
-    def _from_clocks(self, ids: list[str], today: dt.date, time: dt.time) -> dict[str, list[Due]]:
+    def _from_clocks(self, ids: list[str], today: dt.date, time: dt.time, lists: dict[str, Worklist],
+                     heads: dict[str, CaseProcess]) -> dict[str, list[Due]]:
         """What each of `ids` (cases of the scan: something of theirs is newly reached, or they
         were written since they were last planned) has due at (today, time), from the running
         clocks of the work list's read model instead of a fold: `_for_deadline`'s own choice
@@ -306,13 +310,8 @@ class Planner:
         installed, one with a clock the definition does not know, and one with something due on
         two clocks of one deadline (their order is the fold's); clocks of different deadlines
         list in the definition's order, as `deadlines.running` does. What it cannot see: a case
-        whose stored events no longer fold (the fold logs and skips it; its rows still list)."""
-        if not ids:
-            return {}
-        with self.engine.uow(write=False) as uow:
-            heads = uow.cases.processes_of(ids)
-            lists = uow.cases.worklists(ids)
-            last = uow.store.last_recorded(ids)
+        whose stored events no longer fold (the fold logs and skips it; its rows still list).
+        `lists` and `heads`: their work lists and `cases` rows, read in one unit of work."""
         out: dict[str, list[Due]] = {}
         for cid in ids:
             head = heads.get(cid)
@@ -332,8 +331,8 @@ class Planner:
                 if row.paused_left is not None:
                     continue  # paused: no actions
                 known = order.get(row.deadline)
-                key_due = None if known is None or cid not in last else \
-                    _key_due(row, known[1], cal, local_date(last[cid]))
+                key_due = None if known is None or head.last_event_at is None else \
+                    _key_due(row, known[1], cal, local_date(head.last_event_at))
                 if known is None or key_due is None:
                     fits = False
                     break
