@@ -203,6 +203,10 @@ def test_raw_rows_come_in_case_and_seq_order_with_their_filters(store: Store, de
         assert [r[0] for b in uow.store.raw_batches(case_ids=["C-C", "C-A"]) for r in b] == ["C-A", "C-A", "C-C"]
         since = [(r[0], r[1]) for b in uow.store.raw_batches(since=T0 + dt.timedelta(days=1)) for r in b]
         assert since == [("C-A", 2)]
+        # what `reminders due` reads a case's clocks by (its latest event's time); a missing id is left out
+        assert uow.cases.processes_of(["C-A", "C-B", "C-9"]) == {
+            "C-A": ("het-anker", definition.id, definition.version, T0 + dt.timedelta(days=2)),
+            "C-B": ("de-linde", definition.id, definition.version, T0)}
 
 
 def test_a_bulk_import_is_like_appending(store: Store, definition: ProcessDefinition) -> None:
@@ -240,6 +244,8 @@ def test_the_case_list_filters_and_orders(store: Store, definition: ProcessDefin
         assert [(h[0], h[1]) for h in heads] == [("C-1", 2), ("C-2", 1), ("C-3", 1)]
         assert uow.cases.heads_of(["C-2", "C-9"]) == {"C-2": (  # a missing id is left out
             "het-anker", 1, heads[1][2])}
+        assert uow.cases.processes_of(["C-1"]) == {"C-1": (
+            "de-linde", definition.id, definition.version, T0 + dt.timedelta(days=1))}
         assert uow.cases.open_ids(after="", size=1) == ["C-2"]
         assert uow.cases.open_ids(after="C-2", size=5) == ["C-3"]
         # the Directie page's counts: every state of a school, closed ones too

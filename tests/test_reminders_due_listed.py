@@ -1,7 +1,8 @@
 """`passend reminders due` reads the planner's index, not every open case, and lists the same.
 
-`Planner.listed_chunks` (what the command prints) folds only the cases of the tick's due-work
-scan, and reads what the others have due from their planned messages in the outbox;
+`Planner.listed_chunks` (what the command prints) reads what the cases of the tick's due-work
+scan have due from their clocks in the work list (folding those it cannot read so), and what
+the others have due from their planned messages in the outbox;
 `Planner.due` folds every open case. On generated populations, with ticks, commands and `--now` moving forwards and
 backwards in between, at moments before send_time, between send_time and digest_time and after
 it, both must give the same items in the same order, down to the digests.
@@ -40,12 +41,21 @@ def test_listed_due_work_is_the_full_scan_s_on_many_cases_and_states(
     from_outbox = Planner._from_outbox
     read: list[int] = []
 
-    def counted(self: Planner, ids: list[str], planned: Any, today: dt.date) -> Any:
-        out = from_outbox(self, ids, planned, today)
+    def counted(self: Planner, ids: list[str], *rest: Any) -> Any:
+        out = from_outbox(self, ids, *rest)
         read.append(len(out))
         return out
 
     monkeypatch.setattr(Planner, "_from_outbox", counted)  # the real method, its cases counted
+    from_clocks = Planner._from_clocks
+    clocked: list[int] = []
+
+    def counted_clocks(self: Planner, ids: list[str], *rest: Any) -> Any:
+        out = from_clocks(self, ids, *rest)
+        clocked.append(len(out))
+        return out
+
+    monkeypatch.setattr(Planner, "_from_clocks", counted_clocks)
     cfg = write_config(tmp_path, db_url, extra=extra(tmp_path / "outbox", digest=digest))
     clock = Clock(START)
     engine = clocked_engine(cfg, clock)
@@ -72,5 +82,6 @@ def test_listed_due_work_is_the_full_scan_s_on_many_cases_and_states(
             random_command(engine, rng)
     assert compared > 200
     assert sum(read) > 20  # many cases listed from their planned rows, not folded
+    assert sum(clocked) > 20  # and many of the scan's from their clocks in the work list
     assert kinds >= ({"reminder", "escalation", "digest"} if digest else {"reminder", "escalation"})
     engine.db.dispose()

@@ -75,6 +75,7 @@ __all__ = [
     "Acting",
     "ApiTokens",
     "CaseHead",
+    "CaseProcess",
     "CaseReadModel",
     "CaseloadQuery",
     "CaseloadRow",
@@ -253,6 +254,17 @@ class CaseHead(NamedTuple):
     school: str
     version: int
     head_hash: str
+
+
+class CaseProcess(NamedTuple):
+    """A case's school and the definition version it runs on, as its `cases` row has them, and
+    when its latest event was recorded: what the planner needs to read a case's clocks from the
+    work list without folding it."""
+
+    school: str
+    process_id: str
+    process_version: int
+    last_event_at: dt.datetime | None  # aware UTC; None: no event (or an unreadable time)
 
 
 class ClosedCase(NamedTuple):
@@ -511,6 +523,10 @@ class CaseReadModel(Protocol):
         """(case_id, version, head_hash) of every case, in case id order (bytewise), streamed."""
 
     def heads_of(self, case_ids: Sequence[str]) -> dict[str, CaseHead]: ...
+
+    def processes_of(self, case_ids: Sequence[str]) -> dict[str, CaseProcess]:
+        """The school, definition version and latest event's time of each of `case_ids` (one
+        absent: no such case)."""
 
     def open_ids(self, *, after: str, size: int) -> list[str]:
         """Ids of the cases the planner and the work list follow, after `after`, in id order (one

@@ -6,12 +6,14 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from workflow.adapters.codec import read_instant
 from workflow.adapters.memory.database import Journal, MemoryDatabase
 from workflow.adapters.ports import (
     CaseHead,
     CaseListRow,
     CaseloadQuery,
     CaseloadRow,
+    CaseProcess,
     ClosedCase,
     DeadlineLine,
     Mark,
@@ -78,6 +80,16 @@ class MemoryCases:
     def heads_of(self, case_ids: Sequence[str]) -> dict[str, CaseHead]:
         return {cid: CaseHead(r["school"], r["version"], r["head_hash"])
                 for cid in case_ids if (r := self._db.cases.get(cid)) is not None}
+
+    def processes_of(self, case_ids: Sequence[str]) -> dict[str, CaseProcess]:
+        out: dict[str, CaseProcess] = {}
+        for cid in case_ids:
+            r = self._db.cases.get(cid)
+            if r is not None:
+                rows = self._db.events.get(cid)
+                out[cid] = CaseProcess(r["school"], r["process_id"], r["process_version"],
+                                       read_instant(max(e[7] for e in rows)) if rows else None)
+        return out
 
     def open_ids(self, *, after: str, size: int) -> list[str]:
         return sorted(cid for cid, r in self._db.cases.items()

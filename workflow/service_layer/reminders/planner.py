@@ -37,7 +37,7 @@ from workflow.domain.case import Case
 from workflow.domain.deadline_defs import parse_duration
 from workflow.domain.errors import PassendError
 from workflow.domain.events import Event, restore_event
-from workflow.domain.instants import SCHOOL_TZ
+from workflow.domain.instants import SCHOOL_TZ, local_date
 from workflow.domain.reasons import Reason
 from workflow.domain.worklist import acting_role, waiting_for_consent
 from workflow.messages import render_all
@@ -51,7 +51,8 @@ from workflow.service_layer.reminders.work import Action, Mark, actions, chunks,
 from workflow.service_layer.users import Recipients
 
 if TYPE_CHECKING:
-    from workflow.adapters.ports import PlannedRow, RawEvent
+    from workflow.adapters.ports import CaseProcess, PlannedRow, RawEvent
+    from workflow.domain.worklist import DeadlineRow, Worklist
 
 log = get_logger("passend.reminders")
 
@@ -108,6 +109,7 @@ class Planner:
         self.base_url = base_url.rstrip("/")
         self._calendars: dict[str, SchoolCalendar] = {}
         self._dates: dict[dt.date, str] = {}  # one string per due date
+        self._orders: dict[tuple[str, int], dict[str, tuple[int, dl.DeadlineDef]]] = {}
         self._recipients: Recipients | None = None
         self.domain = mail_domain
         self.default_sender = default_sender
@@ -181,8 +183,10 @@ class Planner:
         """What `passend reminders due` lists: the items of `due_chunks` (planned or not), in the
         same order, without folding every open case.
 
-        Folded: the cases of the tick's due-work scan (an index range on `next_action_on`, and
-        `planned_on`). Any other open case has had no event since it was last planned, and
+        The cases of the tick's due-work scan (an index range on `next_action_on`, and
+        `planned_on`) are read from their running clocks in the work list's read model
+        (`_from_clocks`: what a fold would give, without reading their events); those it cannot read so
+        are folded. Any other open case has had no event since it was last planned, and
         nothing it has due now was unreached then (its next action day would have come: the
         scan would return it), so what it has due is what was planned then, and is in the
         outbox: its latest planned reminder of each running clock (while the deadline has not
@@ -195,7 +199,7 @@ class Planner:
         list is read from the work list's read model (the same four lists as Mijn werk) instead
         of gathering its lines from every open case. On a store whose work list is not built
         for this version, the digests come from every open case folded, as before, and the
-        planned cases are folded too."""
+        scanned and planned cases are folded too."""
         local = now.astimezone(SCHOOL_TZ)
         today, time = local.date(), local.time().replace(tzinfo=None)
         users = self._digest_users(today, False) \
@@ -211,7 +215,14 @@ class Planner:
         for page in due_case_pages(self.engine.store, self._through(local), today):
             scan.update(page)
         for chunk in chunks(sorted(scan | planned.keys())):
-            known = self._from_outbox([c for c in chunk if c not in scan], planned, today) if ready else {}
+            known: dict[str, list[Due]] = {}
+            if ready:  # the chunk's work lists read once, with the scanned cases' rows
+                scanned = [c for c in chunk if c in scan]
+                with self.engine.uow(write=False) as uow:
+                    lists = uow.cases.worklists(chunk)
+                    heads = uow.cases.processes_of(scanned) if scanned else {}
+                known = self._from_outbox([c for c in chunk if c not in scan], planned, today, lists)
+                known.update(self._from_clocks(scanned, today, time, lists, heads))
             fold = [c for c in chunk if c not in known]
             folded: dict[str, list[Due]] = {}
             for w in self._plan(now, skip_planned_digests=False, only=None, pages=[fold], digests=False):
@@ -222,7 +233,7 @@ class Planner:
             yield self._listed_digests(users, today)
 
     def _from_outbox(self, ids: list[str], planned: dict[str, list[PlannedRow]],
-                     today: dt.date) -> dict[str, list[Due]]:
+                     today: dt.date, lists: dict[str, Worklist]) -> dict[str, list[Due]]:
         """What each of `ids` (cases the scan does not return) has due today, from its planned
         rows: per running clock (the read model's, not paused), the latest planned reminder if
         its deadline has not passed (latest: the last send day; of two on one day, the shorter
@@ -232,8 +243,6 @@ class Planner:
         definition's), is left out: the caller folds it."""
         if not ids:
             return {}
-        with self.engine.uow(write=False) as uow:
-            lists = uow.cases.worklists(ids)
         out: dict[str, list[Due]] = {}
         for cid in ids:
             rows = planned[cid]
@@ -284,6 +293,70 @@ class Planner:
                                  for u in self.users(self.settings.escalate_roles, school))
             out[cid] = items
         return out
+
+    def _from_clocks(self, ids: list[str], today: dt.date, time: dt.time, lists: dict[str, Worklist],
+                     heads: dict[str, CaseProcess]) -> dict[str, list[Due]]:
+        """What each of `ids` (cases of the scan: something of theirs is newly reached, or they
+        were written since they were last planned) has due at (today, time), from the running
+        clocks of the work list's read model instead of a fold: `_for_deadline`'s own choice
+        over each clock, rebuilt as deadlines.Running from its row and its definition.
+
+        Why it is the fold's answer: the rows are written with the events (in their transaction)
+        and hold `running` as of the case's last event, with the calendars of the fingerprint
+        `_worklist_ready` checked; a clock that is not paused does not depend on the day, and a
+        paused one has no actions (so neither is listed). What a row does not hold is the rule's
+        own due day, which names the clock in the keys (`_key_due`); when it cannot be told, the
+        case is left out and the caller folds it. So is a case whose definition is not
+        installed, one with a clock the definition does not know, and one with something due on
+        two clocks of one deadline (their order is the fold's); clocks of different deadlines
+        list in the definition's order, as `deadlines.running` does. What it cannot see: a case
+        whose stored events no longer fold (the fold logs and skips it; its rows still list).
+        `lists` and `heads`: their work lists and `cases` rows, read in one unit of work."""
+        out: dict[str, list[Due]] = {}
+        for cid in ids:
+            head = heads.get(cid)
+            if head is None:
+                continue
+            if head.school not in self.engine.config.schools:
+                out[cid] = []  # the fold skips a case of a school no longer configured
+                continue
+            try:
+                order = self._deadline_order(head.process_id, head.process_version)
+            except PassendError:
+                continue  # the fold logs it
+            cal = self.calendar(head.school)
+            found: list[tuple[int, str, list[Due]]] = []
+            fits = True
+            for row in lists[cid].deadlines if cid in lists else ():
+                if row.paused_left is not None:
+                    continue  # paused: no actions
+                known = order.get(row.deadline)
+                key_due = None if known is None or head.last_event_at is None else \
+                    _key_due(row, known[1], cal, local_date(head.last_event_at))
+                if known is None or key_due is None:
+                    fits = False
+                    break
+                index, dd = known
+                r = dl.Running(name=dd.name, label=dd.label, anchor=row.anchor, started=row.started_on,
+                               due=row.due_on, paused=False, paused_days=0, definition=dd,
+                               rule_due=None if key_due == row.due_on else key_due)
+                items = self._clock_items(cid, head.school, r, cal, today, time)
+                if items:
+                    found.append((index, row.deadline, items))
+            if not fits or len({name for _, name, _ in found}) < len(found):
+                continue
+            found.sort(key=lambda f: f[0])
+            out[cid] = [i for _, _, items in found for i in items]
+        return out
+
+    def _deadline_order(self, process_id: str, version: int) -> dict[str, tuple[int, dl.DeadlineDef]]:
+        """Each deadline of a definition version by name: its place in the definition, and itself."""
+        key = (process_id, version)
+        order = self._orders.get(key)
+        if order is None:
+            d = self.engine.registry.get(process_id, version)
+            order = self._orders[key] = {dd.name: (i, dd) for i, dd in enumerate(d.deadlines)}
+        return order
 
     def _worklist_ready(self) -> bool:
         from workflow.service_layer.worklist import fingerprint
@@ -407,11 +480,20 @@ class Planner:
 
     def _for_deadline(self, case: Case, d: Any, r: dl.Running, cal: SchoolCalendar,
                       today: dt.date, time: dt.time, unreached: list[Action] | None = None) -> list[Due]:
-        """The reminders and escalations of one clock reached at (today, time); the actions not
-        reached yet go to `unreached` (their first send day is the case's next action day)."""
+        """The reminders and escalations of one clock reached at (today, time), each holding what
+        rendering it needs; the actions not reached yet go to `unreached` (their first send day
+        is the case's next action day)."""
+        return self._clock_items(case.case_id, case.school, r, cal, today, time, unreached,
+                                 {"case": case, "definition": d, "running": r, "today": today})
+
+    def _clock_items(self, case_id: str, school: str, r: dl.Running, cal: SchoolCalendar, today: dt.date,
+                     time: dt.time, unreached: list[Action] | None = None,
+                     context: dict[str, Any] | None = None) -> list[Due]:
+        """`_for_deadline` given the case's id and school only: its items carry `context` (plus
+        the actor) when given, else none (listed, never rendered: `_from_clocks`)."""
         out: list[Due] = []
         # The rule's own day names the clock (a due day moved to a school day keeps its keys).
-        base = f"{case.case_id}:{r.name}:{r.anchor}:{r.key_due.isoformat()}"
+        base = f"{case_id}:{r.name}:{r.anchor}:{r.key_due.isoformat()}"
         acts = actions(r, cal)
         # After downtime several reminders of one clock can be due at once (2 weeks and 3 days
         # before): only the latest goes out; the earlier ones were missed and say less.
@@ -427,20 +509,20 @@ class Planner:
                 continue
             if a.kind == "reminder":
                 assert a.offset is not None
-                for u in self.users(self.settings.remind_roles, case.school):
+                for u in self.users(self.settings.remind_roles, school):
                     out.append(Due(
                         key=f"reminder:{base}:{a.offset.text}:{u.id}", kind="reminder", recipient=u.id,
-                        to=(str(u.email),), send_on=a.send_on, case_id=case.case_id, deadline=r.name,
-                        school=case.school, due_on=r.due, meeting=r.definition.meeting,
-                        context={"case": case, "definition": d, "running": r, "today": today, "actor": u.id},
+                        to=(str(u.email),), send_on=a.send_on, case_id=case_id, deadline=r.name,
+                        school=school, due_on=r.due, meeting=r.definition.meeting,
+                        context={} if context is None else {**context, "actor": u.id},
                     ))
             else:
-                for u in self.users(self.settings.escalate_roles, case.school):
+                for u in self.users(self.settings.escalate_roles, school):
                     out.append(Due(
                         key=f"escalation:{base}:{u.id}", kind="escalation", recipient=u.id,
-                        to=(str(u.email),), send_on=a.send_on, case_id=case.case_id, deadline=r.name,
-                        school=case.school, due_on=r.due,
-                        context={"case": case, "definition": d, "running": r, "today": today, "actor": u.id},
+                        to=(str(u.email),), send_on=a.send_on, case_id=case_id, deadline=r.name,
+                        school=school, due_on=r.due,
+                        context={} if context is None else {**context, "actor": u.id},
                     ))
         return out
 
@@ -540,6 +622,27 @@ def _later(one: tuple[PlannedRow, int], than: tuple[PlannedRow, int]) -> bool:
     """Whether the reminder (row, offset days) `one` is later than `than` as `_for_deadline`
     picks the latest: the last send day; on one day, the shorter offset."""
     return (one[0].send_on, -one[1]) > (than[0].send_on, -than[1])
+
+
+def _key_due(clock: DeadlineRow, dd: dl.DeadlineDef, cal: SchoolCalendar, last: dt.date) -> dt.date | None:
+    """The rule's own due day of a running clock of the work list (None: it cannot be told).
+
+    The row holds the due day as given, `cal.on_or_before` the rule's day (deadlines.running):
+    - that day is the rule's own when the day after it is a school day too, as the calendar
+      only moves a day back over non-school days;
+    - else (a due day just before a weekend or a holiday) the rule's day is the clock's start
+      plus its duration when no day of a pause counts (deadlines.paused_days): the clock is not
+      paused (the caller skips paused ones), so every pause the case was in has ended, on the
+      day of a later state entry, none later than `last` (the day of the case's latest event;
+      an import's own days lie before it); a clock that starts on or after `last` (a plan's
+      evaluation, from the plan's end) counts no day of them."""
+    due = clock.due_on
+    if cal.is_school_day(due) and cal.is_school_day(due + dt.timedelta(days=1)):
+        return due
+    if dd.due is None or clock.started_on < last:
+        return None
+    day = clock.started_on + dd.due.delta
+    return day if day >= due and cal.on_or_before(day) == due else None
 
 
 def _event(row: RawEvent) -> Event:
