@@ -114,3 +114,21 @@ def test_every_reason_of_a_walk_renders_without_a_placeholder(lang: str) -> None
               Reason("role_may_not_record", {"role": "leerkracht", "kind": "view"})):
         text = render(r, c.d, lang)
         assert "{" not in text and text != r.code, text
+
+
+def test_the_language_held_is_read_once_and_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """render.language_held: the language in force when it began holds inside, whatever the
+    environment says meanwhile; an explicit language still wins; after it, the environment again."""
+    from workflow.messages.render import language, language_held
+
+    monkeypatch.setenv("PASSEND_LANGUAGE", "en")
+    with language_held() as held:
+        monkeypatch.setenv("PASSEND_LANGUAGE", "nl")
+        assert held == "en" and language() == "en" and language("nl") == "nl"
+        with language_held() as inner:  # nested: the same
+            assert inner == "en"
+        assert language() == "en"
+    assert language() == "nl"
+    monkeypatch.setenv("PASSEND_LANGUAGE", "xx")
+    with language_held() as held:
+        assert held == "nl"  # an unknown language falls back to Dutch, held as such

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -67,10 +69,26 @@ def read_mo(data: bytes) -> dict[str, str]:
     return dict(zip(strings(ids), strings(texts), strict=True))
 
 
+_HELD: ContextVar[str | None] = ContextVar("passend_language", default=None)
+
+
 def language(lang: str | None = None) -> str:
-    """`lang`, else $PASSEND_LANGUAGE, else Dutch; an unknown language falls back to Dutch."""
-    got = lang or os.environ.get(LANGUAGE_ENV) or DEFAULT_LANGUAGE
+    """`lang`, else the language held (`language_held`), else $PASSEND_LANGUAGE, else Dutch; an
+    unknown language falls back to Dutch."""
+    got = lang or _HELD.get() or os.environ.get(LANGUAGE_ENV) or DEFAULT_LANGUAGE
     return got if got in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@contextmanager
+def language_held() -> Iterator[str]:
+    """The language in force, read once and held for what runs inside (in this context only):
+    a web page asks for it at every date and every reason it shows, thirty times or more, and
+    reading the environment each time was a twentieth of a case page."""
+    token = _HELD.set(language())
+    try:
+        yield _HELD.get() or DEFAULT_LANGUAGE
+    finally:
+        _HELD.reset(token)
 
 
 class _Words:
