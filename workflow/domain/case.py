@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -217,11 +217,12 @@ class Decision:
     checked: tuple[str, ...]  # the guards' recorded wording, as the transition's event keeps it
     transition: TransitionDef | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        """The decision as data; reasons as {code, params} (the service layer adds their text)."""
+    def as_dict(self, reason: Callable[[Reason], dict[str, Any]] = Reason.as_dict) -> dict[str, Any]:
+        """The decision as data; reasons as {code, params}, or as `reason` gives them (the
+        service layer adds their text: refusals.decision_dict)."""
         return {
             "trigger": self.trigger, "allowed": self.allowed, "source": self.source,
-            "dest": self.dest, "params": self.params, "reasons": [r.as_dict() for r in self.reasons],
+            "dest": self.dest, "params": self.params, "reasons": [reason(r) for r in self.reasons],
             "checked": list(self.checked),
         }
 

@@ -24,8 +24,7 @@ def refused(message: str, reasons: Iterable[Reason], d: ProcessDefinition | None
 
 def decision_dict(decision: Decision, d: ProcessDefinition) -> dict[str, Any]:
     """A decision as JSON carries it: ids, labels, and each reason as {code, params, text}."""
-    out = decision.as_dict()
-    out["reasons"] = [with_text(r, d) for r in decision.reasons]
+    out = decision.as_dict(lambda r: with_text(r, d))
     tdef = d.triggers.get(decision.trigger)
     out["trigger_label"] = tdef.label if tdef is not None else decision.trigger
     out["dest_label"] = d.states[decision.dest].label if decision.dest in d.states else None
