@@ -13,9 +13,9 @@ server in the same run.
   five ways: overdue, level and group, a state, a pupil reference, and a second page), `work`
   (Mijn werk); `--kinds` runs some of them alone (`--kinds case`: the case page only).
 
-The clients are Python threads in one process (httpx), on the same two cores as the server: under
-load they spend about as much CPU a request as the server does (the JSON line has neither), so
-the figures are those of a machine that runs both.
+The clients are Python threads in one process (httpx), on the same two cores as the server, each
+with its own connection for the whole run, as a browser keeps one: `cpu_s` in the JSON line says
+what they and the server spent.
 
 Targets (issue 12 and 17): case page p95 < 150 ms and <= 3x the static file's p95; the filtered
 caseload page p95 < 150 ms. The JSON line: `store`, per kind `p50_ms`, `p95_ms`, `n`, `errors`,
