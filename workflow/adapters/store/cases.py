@@ -279,7 +279,7 @@ class SqlCases:
         return _worklist.caseload(self.conn, query, after=after, before=before, size=size)
 
     def worklists(self, case_ids: Sequence[str]) -> dict[str, Worklist]:
-        return _worklist.worklists(self.conn, case_ids)
+        return _worklist.worklists(self._driver(), case_ids)
 
     def state_counts(self, school: str) -> dict[str, int]:
         return _worklist.state_counts(self.conn, school)
