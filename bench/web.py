@@ -175,8 +175,13 @@ def bench(args: Any, folder: Path) -> dict[str, Any]:
         for path in {u for v in kinds.values() for u in v[:5]}:  # warm up: imports, caches, connections
             session.get(path)
         clients = open_clients(base, session.cookies, args.clients)
-        for c in clients:  # each person's connection open before the first round
-            c.get("/gezond")
+        # Each person's connection opened and every kind asked once through it before the first
+        # round: with --workers N the connections land on all N processes, and each compiles its
+        # templates and imports what a page needs on its first pages, which a long-running
+        # server did long before (the sign-in's warm-up above reaches one process only).
+        for k, c in enumerate(clients):
+            for paths in kinds.values():
+                c.get(paths[k % len(paths)])
         me = resource.getrusage(resource.RUSAGE_SELF)
         result: dict[str, list[float]] = {k: [] for k in kinds}
         errors = dict.fromkeys(kinds, 0)
