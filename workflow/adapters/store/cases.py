@@ -184,17 +184,8 @@ class SqlCases:
             .where(cases.c.case_id.in_(list(case_ids))))}
 
     def processes_of(self, case_ids: Sequence[str]) -> dict[str, CaseProcess]:
-        # Straight to the driver, 500 ids a statement: `reminders due` asks for every case of
-        # its scan, and SQLAlchemy's rendering of a long IN list cost more than the query.
-        ids = list(dict.fromkeys(case_ids))
-        drv = self._driver()
-        out: dict[str, CaseProcess] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            sql = _PROCESSES_SQL.format(ids=", ".join("?" * len(part)))
-            for cid, school, pid, version, at in drv.execute(sql, part).fetchall():
-                out[cid] = CaseProcess(school, pid, int(version), read_instant(at))
-        return out
+        return {cid: CaseProcess(school, pid, int(version), read_instant(at)) for cid, school, pid, version, at
+                in self._driver().rows_in(_PROCESSES_SQL, list(dict.fromkeys(case_ids)))}
 
     # ---- the reminder planner's work ---------------------------------------------------------
     def open_ids(self, *, after: str, size: int) -> list[str]:

@@ -147,6 +147,15 @@ class Driver:
         """A date as SQLAlchemy's Date stores it on SQLite ('YYYY-MM-DD'); anything else as is."""
         return value.isoformat() if self.sqlite and type(value) is dt.date else value
 
+    def rows_in(self, text: str, ids: Sequence[Any], *, chunk: int = 500) -> Iterator[Any]:
+        """The rows of `text` (qmark style) for `ids`, each `{ids}` in it an IN list, asked
+        `chunk` ids a statement: a long list given to SQLAlchemy cost more in rendering than the
+        query itself (`reminders due` asks about every case of its scan)."""
+        lists = text.count("{ids}")
+        for i in range(0, len(ids), chunk):
+            part = list(ids[i:i + chunk])
+            yield from self.execute(text.format(ids=", ".join("?" * len(part))), part * lists).fetchall()
+
     def execute(self, text: str, params: Sequence[Any], *, prepare: bool | None = None) -> Any:
         """Run `text` (qmark style) and return its cursor. On PostgreSQL inside `together()` the
         statement is only queued: its cursor has its results when the block has ended."""

@@ -42,6 +42,7 @@ from workflow.adapters.ports import (
     PlannedRow,
 )
 from workflow.adapters.store.db import begin_write, is_sqlite
+from workflow.adapters.store.eventstore import Driver
 from workflow.adapters.store.tables import OUTBOX_BODY_KEPT as _BODY_KEPT
 from workflow.adapters.store.tables import cases
 from workflow.adapters.store.tables import reminder_outbox as outbox
@@ -68,16 +69,9 @@ def this_process() -> Holder:
 
 
 def existing_keys(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
-    """key -> status for the keys already in the outbox. The statement goes to the driver as
-    text: `reminders due` asks for every item it lists, 500 keys a statement, and SQLAlchemy's
-    rendering of a long IN list cost more than the query."""
-    out: dict[str, str] = {}
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    for i in range(0, len(keys), 500):
-        chunk = tuple(keys[i:i + 500])
-        sql = f"SELECT key, status FROM {outbox.name} WHERE key IN ({', '.join([mark] * len(chunk))})"
-        out.update((key, status) for key, status in conn.exec_driver_sql(sql, chunk))
-    return out
+    """key -> status for the keys already in the outbox, through the driver (`Driver.rows_in`:
+    `reminders due` asks about every item it lists)."""
+    return dict(Driver.of(conn).rows_in(f"SELECT key, status FROM {outbox.name} WHERE key IN ({{ids}})", keys))
 
 
 def open_window_rows(conn: Connection, today: dt.date) -> list[PlannedRow]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sqlalchemy import Connection, and_, delete, exists, func, insert, literal_column, not_, or_, select, tuple_
@@ -30,6 +30,8 @@ class Driver(Protocol):
     """What the sync needs of the event store's driver (store.eventstore.Driver)."""
 
     def execute(self, text: str, params: Sequence[Any], *, prepare: bool | None = None) -> Any: ...
+
+    def rows_in(self, text: str, ids: Sequence[Any], *, chunk: int = 500) -> Iterator[Any]: ...
 
     def defer(self, text: str, params: Sequence[Any]) -> None: ...
 
@@ -296,22 +298,17 @@ _WORKLISTS_SQL = (  # a case's clocks, then its waiting row (deadline NULL, its 
 
 def worklists(drv: Driver, case_ids: Sequence[str]) -> dict[str, Worklist]:
     """The stored work lists of `case_ids` (a page of the caseload, a chunk of `reminders due`),
-    straight through the driver, 500 ids a statement: SQLAlchemy's rendering of the IN lists cost
-    more than the two reads. A case's clocks by due day, as the list shows them."""
+    through the driver (`rows_in`). A case's clocks by due day, as the list shows them."""
     from workflow.domain.worklist import DeadlineRow, Worklist
 
     ids = list(dict.fromkeys(case_ids))
     clocks: dict[str, list[DeadlineRow]] = {}
     waiting: dict[str, tuple[str, ...]] = {}
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        for cid, deadline, anchor, started, due, lead, paused in drv.execute(
-                _WORKLISTS_SQL.format(ids=", ".join("?" * len(part))), part + part).fetchall():
-            if deadline is None:
-                waiting[cid] = tuple(json.loads(anchor))
-            else:
-                row = DeadlineRow(deadline, anchor, _date(started), _date(due), lead, paused)
-                clocks.setdefault(cid, []).append(row)
+    for cid, deadline, anchor, started, due, lead, paused in drv.rows_in(_WORKLISTS_SQL, ids):
+        if deadline is None:
+            waiting[cid] = tuple(json.loads(anchor))
+        else:
+            clocks.setdefault(cid, []).append(DeadlineRow(deadline, anchor, _date(started), _date(due), lead, paused))
     for rows in clocks.values():
         rows.sort(key=lambda r: (r.due_on, r.deadline, r.anchor))
     return {cid: Worklist(tuple(clocks.get(cid, ())), waiting.get(cid, ())) for cid in ids
