@@ -22,6 +22,7 @@ from workflow.domain.errors import Conflict, NotFound, PassendError, Refused
 from workflow.entrypoints.web.guard import PARENT_COOKIE, PRE_COOKIE, SESSION_COOKIE, SignInRequired, protect
 from workflow.entrypoints.web.security import SecurityHeaders, cookie_name
 from workflow.entrypoints.web.webcontext import WebContext
+from workflow.messages.render import language_held
 from workflow.service_layer.parents import ParentSessions
 from workflow.service_layer.signin.flows import Flows
 from workflow.service_layer.signin.links import Links
@@ -38,14 +39,29 @@ log = get_logger("passend.web")
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+class HeldLanguage:
+    """Pure ASGI middleware: the language in force read once a request and held for all of it
+    (messages.render.language_held), the worker threads it hands work to included (they run in
+    a copy of its context). A page asks for it at each of its words, dates and reasons, a
+    hundred times or more, and reading the environment each time was a tenth of its rendering."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with language_held():
+            await self.app(scope, receive, send)
+
+
 class PassendApp(FastAPI):
     """FastAPI with the security headers outside everything, even the 500 page Starlette's
-    outermost ServerErrorMiddleware writes (a middleware added the usual way sits inside it)."""
+    outermost ServerErrorMiddleware writes (a middleware added the usual way sits inside it),
+    and the request's language held around it all (HeldLanguage)."""
 
     hsts = False
 
     def build_middleware_stack(self) -> Any:
-        return SecurityHeaders(super().build_middleware_stack(), hsts=self.hsts)
+        return HeldLanguage(SecurityHeaders(super().build_middleware_stack(), hsts=self.hsts))
 
 
 def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> FastAPI:

@@ -37,7 +37,6 @@ from starlette.responses import Response
 from workflow.adapters.config import User
 from workflow.entrypoints.web.webcontext import context
 from workflow.messages import text
-from workflow.messages.render import language_held
 from workflow.service_layer.parents import ParentSession
 from workflow.service_layer.signin.sessions import WebSession
 
@@ -87,13 +86,8 @@ def signed_in(request: Request) -> User:
 
 async def as_signed_in(request: Request, page: Callable[..., Response], *args: Any) -> Response:
     """`page(request, user, *args)` for the signed-in user, the user read in the same worker
-    thread as the page (see the module's docstring), in the language in force, read once
-    (messages.render.language_held); SignInRequired as `signed_in` raises it."""
-    def run() -> Response:
-        with language_held():
-            return page(request, signed_in(request), *args)
-
-    return await run_in_threadpool(run)
+    thread as the page (see the module's docstring); SignInRequired as `signed_in` raises it."""
+    return await run_in_threadpool(lambda: page(request, signed_in(request), *args))
 
 
 def is_read_only(request: Request, user: User) -> bool:

@@ -59,32 +59,15 @@ def page_text(key: str, /, **values: Any) -> Markup:
 
     A page calls this a hundred times or more, so the escaped text is kept per language and key,
     and the values are escaped one by one and put in with `str.format` (what `Markup.format` does,
-    without its formatter written in Python)."""
-    return _text_in(language(), key, values)
-
-
-def _text_in(lang: str, key: str, values: dict[str, Any]) -> Markup:
+    without its formatter written in Python). The language is read once a request (the app
+    holds it: app.HeldLanguage)."""
+    lang = language()
     found = _ESCAPED.get((lang, key))
     if found is None:  # without values: the catalog's raw text, placeholders and all
         found = _ESCAPED[(lang, key)] = escape(text(key, lang))
     if not values:
         return found
     return Markup(str.format(found, **{k: escape(v) for k, v in values.items()}))
-
-
-_PAGE_TEXT: dict[str, Callable[..., Markup]] = {}
-
-
-def page_text_in(lang: str) -> Callable[..., Markup]:
-    """`page_text` in one language, given to a page as its `t` when it is rendered: the language
-    is read once a page rather than at each of its hundred words (the templates' macros, imported
-    without the page's context, use `page_text` itself)."""
-    found = _PAGE_TEXT.get(lang)
-    if found is None:
-        def t(key: str, /, **values: Any) -> Markup:
-            return _text_in(lang, key, values)
-        found = _PAGE_TEXT[lang] = t
-    return found
 
 
 TEMPLATES.env.globals["t"] = page_text
@@ -146,7 +129,6 @@ def _csrf(request: Request, session: Any) -> tuple[str | None, str | None]:
 
 def _respond(request: Request, name: str, status: int, page: dict[str, Any], new_cookie: str | None) -> HTMLResponse:
     web = context(request)
-    page.setdefault("t", page_text_in(language()))
     response = TEMPLATES.TemplateResponse(request, name, page, status_code=status)
     if new_cookie is not None:
         set_cookie(response, web.pre_cookie, new_cookie, secure=web.settings.secure)
