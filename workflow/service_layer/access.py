@@ -17,6 +17,7 @@ from workflow.domain.errors import BadInput, NotFound, Refused
 from workflow.service_layer.context import ServiceContext
 
 if TYPE_CHECKING:
+    from workflow.adapters.config import User
     from workflow.adapters.ports import UnitOfWork
     from workflow.adapters.readmodels import AccessRecord
 
@@ -115,12 +116,15 @@ SOURCES = ("passend", "web", "api")  # where a read came from: the command line 
 def record_access(
     ctx: ServiceContext, *, actor: str, action: str, cases: Iterable[tuple[str, str | None]],
     purpose: str | None = None, on_behalf_of: str | None = None, source: str = "passend",
+    user: User | None = None,
 ) -> int:
     """Write the acting user's access records (write_access). `source`: "web" for a page of the
-    web app, "api" for its JSON API."""
+    web app, "api" for its JSON API. `user`: the acting user, when the caller has read it already
+    (a case page reads it once, not twice)."""
     if source not in SOURCES:
         raise ValueError(f"unknown access source {source!r}")
-    user = ctx.user(actor)
+    if user is None or user.id != actor:
+        user = ctx.user(actor)
     return write_access(ctx, actor=actor, role=user.role, action=action, cases=cases,
                         purpose=purpose, on_behalf_of=on_behalf_of, source=source)
 

@@ -52,7 +52,7 @@ def case(
 
             roster = [opened(cipher, r) for r in uow.parents.of_case(case_id)]
     record_access(ctx, actor=actor, action="case.show", cases=[(case_id, found.school)],
-                  purpose=purpose, on_behalf_of=on_behalf_of, source=source)
+                  purpose=purpose, on_behalf_of=on_behalf_of, source=source, user=user)
     d = ctx.definition_of(found)
     view = case_view(found, d, cipher, domain.options(found, d, user.role))
     today = ctx.today()

@@ -26,7 +26,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from workflow.adapters.config import User
+from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput, Conflict, NotFound, PassendError, Refused
+from workflow.domain.evidence import EvidenceKind
 from workflow.entrypoints.web import (
     filters,  # noqa: F401  (the templates' Dutch dates)
     forms,
@@ -99,7 +101,8 @@ def show(request: Request, user: User, case_id: str, status: int = 200, *, notic
                   if view["school"] in engine.config.schools else view["school"])
 
 
-def _record_form(request: Request, process: str, d: Any, kind: Any, form: dict[str, Any]) -> dict[str, Any]:
+def _record_form(request: Request, process: str, d: ProcessDefinition, kind: EvidenceKind,
+                 form: dict[str, Any]) -> dict[str, Any]:
     """One evidence kind's form on the case page: its controls drawn once per process version
     when blank (pages.fragment), or with what was sent and the errors next to their fields."""
     if form.get("kind") != kind.name:
