@@ -33,29 +33,27 @@ def _full(t: Ticker, moment: dt.datetime) -> list[dict[str, Any]]:
     return [i.summary() for i in t.service.planner().due(moment)]
 
 
+def _count_cases(monkeypatch: pytest.MonkeyPatch, method: str) -> list[int]:
+    """Planner.`method` as it is, with how many cases each call answered for, in the list."""
+    real = getattr(Planner, method)
+    counts: list[int] = []
+
+    def counted(self: Planner, ids: list[str], *rest: Any) -> Any:
+        out = real(self, ids, *rest)
+        counts.append(len(out))
+        return out
+
+    monkeypatch.setattr(Planner, method, counted)
+    return counts
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("digest", [True, False])
 def test_listed_due_work_is_the_full_scan_s_on_many_cases_and_states(
         tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, digest: bool) -> None:
     monkeypatch.setattr(work, "SCAN_CHUNK", 9)  # every path crosses many pages
-    from_outbox = Planner._from_outbox
-    read: list[int] = []
-
-    def counted(self: Planner, ids: list[str], *rest: Any) -> Any:
-        out = from_outbox(self, ids, *rest)
-        read.append(len(out))
-        return out
-
-    monkeypatch.setattr(Planner, "_from_outbox", counted)  # the real method, its cases counted
-    from_clocks = Planner._from_clocks
-    clocked: list[int] = []
-
-    def counted_clocks(self: Planner, ids: list[str], *rest: Any) -> Any:
-        out = from_clocks(self, ids, *rest)
-        clocked.append(len(out))
-        return out
-
-    monkeypatch.setattr(Planner, "_from_clocks", counted_clocks)
+    read = _count_cases(monkeypatch, "_from_outbox")  # the real methods, their cases counted
+    clocked = _count_cases(monkeypatch, "_from_clocks")
     cfg = write_config(tmp_path, db_url, extra=extra(tmp_path / "outbox", digest=digest))
     clock = Clock(START)
     engine = clocked_engine(cfg, clock)
