@@ -187,10 +187,13 @@ def _all_pages(engine: Engine, **filters: Any) -> list[str]:
 @pytest.mark.parametrize("candidates", [2000, 0], ids=["few", "walk"])
 def test_the_caseload_is_what_a_fold_of_every_case_says(engine: Engine, clock: Clock, candidates: int,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both ways of finding a page (from a filter's own index, or walking the school's cases)."""
+    """Every way of finding a page: from a filter's own index ("few"), or walking the school's
+    cases, testing each against a filter's ids or the filters themselves ("walk"); one state's
+    own walk in both."""
     from workflow.adapters.store import worklist as sql_worklist
 
     monkeypatch.setattr(sql_worklist, "CANDIDATES", candidates)
+    monkeypatch.setattr(sql_worklist, "FEW", candidates)
     populate(engine, pupils=300, seed=3)
     waiting_case(engine, "LL-W2")
     today = engine.today()
@@ -207,6 +210,12 @@ def test_the_caseload_is_what_a_fold_of_every_case_says(engine: Engine, clock: C
     assert _all_pages(engine, school="het-anker", group=5) == wanted(lambda c: c.school == "het-anker" and c.group == 5)
     assert _all_pages(engine, level=4) == wanted(lambda c: c.level == 4)
     assert _all_pages(engine, state="afgesloten") == wanted(lambda c: c.closed, closed=True)
+    # One state: a walk of the (school, state, opened_at, case_id) index, with and without more filters.
+    for state in ("niveau_1", "niveau_2"):
+        assert _all_pages(engine, state=state) == wanted(lambda c, s=state: c.state == s)
+        assert _all_pages(engine, state=state, group=3) == wanted(lambda c, s=state: c.state == s and c.group == 3)
+        assert _all_pages(engine, state=state, deadline="overdue") == wanted(
+            lambda c, s=state: c.state == s and status(c) == "overdue")
     for s in ("overdue", "soon", "ok", "none"):
         assert _all_pages(engine, deadline=s) == wanted(lambda c, s=s: status(c) == s), s
     week = wanted(lambda c: any(0 <= (r.due - today).days <= 6
@@ -214,12 +223,14 @@ def test_the_caseload_is_what_a_fold_of_every_case_says(engine: Engine, clock: C
     assert _all_pages(engine, deadline="week") == week
     waits = wanted(lambda c: bool(waiting_for_consent(domain.options(c, engine.definition_of(c), "ib"))))
     assert waits and _all_pages(engine, waiting=True) == waits
-    # Backwards: each page's `previous` gives the page before it.
-    first = worklist.caseload(engine, actor="auditor", size=7)
-    second = worklist.caseload(engine, actor="auditor", size=7, after=first.next)
-    back = worklist.caseload(engine, actor="auditor", size=7, before=second.previous)
-    assert [i.case_id for i in back.items] == [i.case_id for i in first.items] and back.previous is None
-    assert back.next == first.next
+    # Backwards: each page's `previous` gives the page before it (the school's walk, one state's).
+    for filters in ({}, {"state": "niveau_1"}):
+        first = worklist.caseload(engine, actor="auditor", size=7, **filters)
+        second = worklist.caseload(engine, actor="auditor", size=7, after=first.next, **filters)
+        back = worklist.caseload(engine, actor="auditor", size=7, before=second.previous, **filters)
+        assert len(second.items) == 7
+        assert [i.case_id for i in back.items] == [i.case_id for i in first.items] and back.previous is None
+        assert back.next == first.next
 
 
 def test_the_pupil_search_is_exact_and_per_school(engine: Engine) -> None:

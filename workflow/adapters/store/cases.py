@@ -267,7 +267,7 @@ class SqlCases:
 
     def caseload(self, query: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
                  before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
-        return _worklist.caseload(self.conn, query, after=after, before=before, size=size)
+        return _worklist.caseload(self._driver(), query, after=after, before=before, size=size)
 
     def worklists(self, case_ids: Sequence[str]) -> dict[str, Worklist]:
         return _worklist.worklists(self._driver(), case_ids)

@@ -60,7 +60,9 @@ cases = Table(
     Column("planned_on", Date, nullable=True),
     Index("ix_cases_pupil_index", "pupil_index"),
     Index("ix_cases_state", "state"),
-    Index("ix_cases_school_state", "school", "state"),
+    # A school's cases per state, in the caseload's order (migration 0018): a page of one state
+    # is a walk of it. A state change moves the case's entry, as it did when it held two columns.
+    Index("ix_cases_school_state", "school", "state", "opened_at", "case_id"),
     # One open case per pupil and school (migration 0004): of two concurrent opens, one conflicts.
     Index("uq_cases_open_pupil", "pupil_index", unique=True,
           sqlite_where=text("closed_at IS NULL AND pupil_index IS NOT NULL"),

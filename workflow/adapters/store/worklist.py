@@ -7,7 +7,9 @@ no clock and no consent writes nothing here: no extra page in its commit. Straig
 driver, as the rest of the append path (store.eventstore explains why).
 
 Reading: the lists a person reads (Mijn werk's deadlines and waiting cases, the caseload with
-its filters), each an index range (migration 0011), through SQLAlchemy Core.
+its filters), each an index range (migrations 0011 and 0018). Mijn werk's through SQLAlchemy
+Core; the caseload's straight to the driver, since building its statements with Core cost more
+than running them.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, literal_column, not_, or_, select, tuple_
+from sqlalchemy import Connection, delete, func, insert, select
 
+from workflow.adapters.codec import read_instant
 from workflow.adapters.ports import CaseloadQuery, CaseloadRow, DeadlineLine, WaitingLine
 from workflow.adapters.store.tables import case_deadlines, case_waiting, cases, read_models
 
@@ -36,6 +39,11 @@ class Driver(Protocol):
     def defer(self, text: str, params: Sequence[Any]) -> None: ...
 
     def date(self, value: Any) -> Any: ...
+
+    def time(self, value: dt.datetime | None) -> Any: ...
+
+    @property
+    def sqlite(self) -> bool: ...
 
 NAME = "worklist"
 _DEADLINE_COLUMNS = ("deadline", "anchor", "started_on", "due_on", "soon_on", "lead_days", "paused_left")
@@ -169,124 +177,187 @@ def state_counts(conn: Connection, school: str) -> dict[str, int]:
     return {str(state): int(n) for state, n in rows}
 
 
-def _row_conditions(today: dt.date) -> dict[str, Any]:
+def _row_conditions(drv: Driver, today: dt.date) -> dict[str, tuple[str, tuple[Any, ...]]]:
     """A work list row's conditions on `today` (workflow.domain.worklist: a paused clock is read
-    from its days left, since its due date moves on with the day)."""
+    from its days left, since its due date moves on with the day), over `case_deadlines d`."""
+    day, week_end = drv.date(today), drv.date(today + dt.timedelta(days=6))
     return {
-        "overdue": or_(and_(d.paused_left.is_(None), d.due_on < today), d.paused_left < 0),
-        "soonish": or_(and_(d.paused_left.is_(None), d.soon_on <= today), d.paused_left <= d.lead_days),
-        "week": or_(and_(d.paused_left.is_(None), d.due_on >= today, d.due_on <= today + dt.timedelta(days=6)),
-                    and_(d.paused_left >= 0, d.paused_left <= 6)),
+        "overdue": ("(d.paused_left IS NULL AND d.due_on < ? OR d.paused_left < 0)", (day,)),
+        "soonish": ("(d.paused_left IS NULL AND d.soon_on <= ? OR d.paused_left <= d.lead_days)", (day,)),
+        "week": ("(d.paused_left IS NULL AND d.due_on >= ? AND d.due_on <= ?"
+                 " OR d.paused_left >= 0 AND d.paused_left <= 6)", (day, week_end)),
     }
 
 
-def _deadline_filter(status: str, today: dt.date) -> Any:
+def _deadline_filter(drv: Driver, status: str, today: dt.date) -> tuple[str, tuple[Any, ...]]:
     """The case's worst clock is `status` on `today` (see workflow.domain.worklist); "week": a
     clock of the case runs out in the seven days from `today` (Mijn werk's "deze week")."""
-    def rows(*cond: Any) -> Any:
-        return exists(select(d.case_id).where(d.case_id == c.case_id, *cond))
+    def rows(cond: tuple[str, tuple[Any, ...]] | None = None) -> tuple[str, tuple[Any, ...]]:
+        where, params = cond if cond is not None else ("", ())
+        return (f"EXISTS (SELECT 1 FROM case_deadlines d WHERE d.case_id = cases.case_id"
+                f"{' AND ' + where if where else ''})", params)
 
-    row = _row_conditions(today)
-    if status == "week":
-        return rows(row["week"])
-    if status == "overdue":
-        return rows(row["overdue"])
+    row = _row_conditions(drv, today)
+    if status in ("week", "overdue"):
+        return rows(row[status])
     if status == "soon":
-        return and_(rows(row["soonish"]), not_(rows(row["overdue"])))
+        (soon, p1), (late, p2) = rows(row["soonish"]), rows(row["overdue"])
+        return f"{soon} AND NOT {late}", (*p1, *p2)
     if status == "ok":
-        return and_(rows(), not_(rows(row["soonish"])))
-    return not_(rows())  # "none": no clock runs
+        (some, p1), (soon, p2) = rows(), rows(row["soonish"])
+        return f"{some} AND NOT {soon}", (*p1, *p2)
+    some, params = rows()
+    return f"NOT {some}", params  # "none": no clock runs
 
 
-# A page is found one of two ways. Walking the school's cases newest first and keeping those
+# A page is found one of four ways. Walking the school's cases newest first and keeping those
 # that pass the filters stops after a page, which is quick when they are many; when they are
-# few, the walk would read the whole school first. So the filter with its own index (a pupil, the
-# waiting cases, the clocks, the states) is asked first how many cases it lets through, up to
-# CANDIDATES: no more than that, and the page is read from those cases alone (looked up and
-# sorted, so this costs up to CANDIDATES lookups; the school's index is then left out of the
-# query so that no database walks it anyway). Measured at 45 000 open cases in one school: the
-# pages of BENCHMARKS.md, web.
+# few, the walk would read the whole school first. So a filter with an index of its own (a pupil,
+# the waiting cases, the clocks, the states) is asked first how many cases it lets through:
+# - up to FEW (or, for a filter on `cases` itself, up to CANDIDATES): the page is read from
+#   those cases alone, each looked up and all of them sorted (the school's index is then left
+#   out of the query so that no database walks it anyway);
+# - more, for a filter on another table (the waiting cases, the clocks): the school's index is
+#   walked newest first and each entry tested against the filter's set of ids, which the index
+#   entry answers without its row (overdue in a school of 7 600 open cases, 779 of them: 2.85 ms
+#   looked up and sorted, 1.75 ms walked);
+# - one state has an index in the page's own order (migration 0018): it is walked newest first
+#   and never counted.
+# Measured at 45 000 open cases in one school, and at 100 000 cases in twelve schools (BENCHMARKS.md,
+# sections 7 and 13).
+FEW = 250
 CANDIDATES = 5000
+_COLUMNS = "cases.case_id, cases.school, cases.school_group, cases.state, cases.level, cases.version," \
+           " cases.opened_at, cases.closed_at"
 
 
 class _Source(NamedTuple):
-    """A filter with an index of its own: the select of its cases' ids, which of the query's
-    conditions it alone makes true (they need no second test), and whether it selects from
-    `cases` itself (as `k`: see `_candidates`)."""
+    """A filter with an index of its own: the FROM and WHERE of its cases' ids with their
+    parameters, the id's column, which of the query's conditions it alone makes true (they need
+    no second test), and whether it selects from `cases` itself (as `k`: see `_candidates`)."""
 
-    ids: Any
+    body: str
+    params: tuple[Any, ...]
+    id_column: str
     covers: frozenset[str]
     of_cases: bool
 
 
-def _sources(q: CaseloadQuery) -> list[_Source]:
-    """The filters that have an index of their own, most selective first."""
+class _Plan(NamedTuple):
+    """How a page is found (see above): `source` None is the school's walk; `how` is
+    "candidates", "members" (the school's walk, tested against the source's ids) or "state"."""
+
+    source: _Source | None
+    how: str
+
+
+def _sources(drv: Driver, q: CaseloadQuery) -> list[_Source]:
+    """The filters that have an index of their own, most selective first; the states last."""
     out = []
-    k = cases.alias("k").c  # not `cases` itself: SQLAlchemy would correlate it with the outer query
     if q.pupil_index is not None:
         # The keyed index is made per school, so it names the school too; asking for the school as
         # well lets SQLite walk the school's index instead of the pupil's.
-        out.append(_Source(select(k.case_id).where(k.pupil_index == q.pupil_index), frozenset({"pupil"}), True))
+        out.append(_Source("FROM cases k WHERE k.pupil_index = ?", (q.pupil_index,), "k.case_id",
+                           frozenset({"pupil"}), True))
     if q.waiting:
-        out.append(_Source(select(w.case_id).where(w.school == q.school), frozenset({"waiting"}), False))
+        out.append(_Source("FROM case_waiting w WHERE w.school = ?", (q.school,), "w.case_id",
+                           frozenset({"waiting"}), False))
     if q.deadline in ("overdue", "soon", "week"):
-        row = _row_conditions(q.today)["soonish" if q.deadline == "soon" else q.deadline]
+        cond, params = _row_conditions(drv, q.today)["soonish" if q.deadline == "soon" else q.deadline]
         covers = frozenset() if q.deadline == "soon" else frozenset({"deadline"})  # "soon": and not overdue
-        out.append(_Source(select(d.case_id).where(d.school == q.school, row), covers, False))
+        out.append(_Source(f"FROM case_deadlines d WHERE d.school = ? AND {cond}", (q.school, *params),
+                           "d.case_id", covers, False))
     if q.states is not None:
-        out.append(_Source(select(k.case_id).where(k.school == q.school, k.state.in_(list(q.states))),
-                           frozenset({"states"}), True))
+        marks = ", ".join("?" * len(q.states))
+        out.append(_Source(f"FROM cases k WHERE k.school = ? AND k.state IN ({marks})", (q.school, *q.states),
+                           "k.case_id", frozenset({"states"}), True))
     return out
 
 
-def _candidates(conn: Connection, few: _Source) -> Any:
+def _candidates(drv: Driver, few: _Source) -> str:
     """The outer query's cases are the candidates `few` selects. On SQLite, a select from `cases`
     itself gives its rows' rowids rather than their ids: the rowid is in every index, so the
     filter's index alone answers, and each candidate is then read by its rowid (one state of a
     school at 100 000 cases: 9.3 -> 4.7 ms), not through the id's own index."""
-    if few.of_cases and conn.dialect.name == "sqlite":
-        return literal_column("cases.rowid").in_(few.ids.with_only_columns(literal_column("k.rowid")))
-    return c.case_id.in_(few.ids)
+    if few.of_cases and drv.sqlite:
+        return f"cases.rowid IN (SELECT k.rowid {few.body})"
+    return f"cases.case_id IN (SELECT {few.id_column} {few.body})"
 
 
-def caseload(conn: Connection, q: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
-             before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
-    few: _Source | None = None
-    for source in _sources(q):
+def _plan(drv: Driver, q: CaseloadQuery) -> _Plan:
+    """How this page is found (see above `FEW`)."""
+    for source in _sources(drv, q):
+        if "states" in source.covers and q.states is not None and len(q.states) == 1:
+            return _Plan(source, "state")
+        most = CANDIDATES if source.of_cases else FEW
         # Counted as rows, not case ids: the id is not in the filter's index (a table read per
-        # row: 4.4 ms instead of 0.1 for one state of a school at 100 000 cases).
-        rows = source.ids.with_only_columns(literal_column("1")).limit(CANDIDATES + 1)
-        found = conn.execute(select(func.count()).select_from(rows.subquery())).scalar_one()
-        if found <= CANDIDATES:
-            few = source
-            break
+        # row: 4.4 ms instead of 0.1 for one state of a school at 100 000 cases); and only up to
+        # one more than would be looked up.
+        found = drv.execute(f"SELECT count(*) FROM (SELECT 1 {source.body} LIMIT ?) n",
+                            (*source.params, most + 1), prepare=True).fetchone()[0]
+        if found <= most:
+            return _Plan(source, "candidates")
+        if not source.of_cases:
+            return _Plan(source, "members")
+    return _Plan(None, "school")
+
+
+def caseload(drv: Driver, q: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
+             before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
+    """One page of a school's caseload, in (opened_at, case_id) order, newest first: straight to
+    the driver, as SQL text (SQLAlchemy's building and compiling of these statements cost more
+    than SQLite's running them)."""
+    plan = _plan(drv, q)
+    few = plan.source
     covered = few.covers if few is not None else frozenset()
-    # A condition the candidates already meet is not asked again: besides the work, a state's
-    # own index would tempt SQLite to walk every school's cases in that state (26 ms instead of
-    # 3 at 100 000 cases) rather than look the candidates up.
-    where: list[Any] = [c.school == q.school] if few is None else [_candidates(conn, few)]
-    if q.open_only:
-        where.append(c.closed_at.is_(None))
-    if q.states is not None and "states" not in covered:
-        where.append(c.state.in_(list(q.states)))
-    if q.group is not None:
-        where.append(c.school_group == q.group)
-    if q.pupil_index is not None and "pupil" not in covered:
-        where.append(c.pupil_index == q.pupil_index)
-    if q.deadline is not None and "deadline" not in covered:
-        where.append(_deadline_filter(q.deadline, q.today))
-    if q.waiting and "waiting" not in covered:
-        where.append(exists(select(w.case_id).where(w.case_id == c.case_id)))
-    key = tuple_(c.opened_at, c.case_id)
-    columns = (c.case_id, c.school, c.school_group, c.state, c.level, c.version, c.opened_at, c.closed_at)
-    if before is not None:
-        stmt = select(*columns).where(*where, key > tuple_(*before)).order_by(c.opened_at, c.case_id)
+    # A condition the source already meets is not asked again: besides the work, a state's own
+    # index would tempt SQLite to walk every school's cases in that state (26 ms instead of 3 at
+    # 100 000 cases) rather than look the candidates up.
+    source = "cases"
+    where: list[str]
+    params: list[Any]
+    if few is None:
+        where, params = ["cases.school = ?"], [q.school]
+    elif plan.how == "state":  # the school's cases in one state, in ix_cases_school_state's order
+        where, params = ["cases.school = ?", "cases.state = ?"], [q.school, *(q.states or ())]
+    elif plan.how == "members":  # the school's index walked, each entry's id tested
+        source = "cases INDEXED BY ix_cases_school_opened" if drv.sqlite else "cases"
+        where = ["cases.school = ?", f"cases.case_id IN (SELECT {few.id_column} {few.body})"]
+        params = [q.school, *few.params]
     else:
-        if after is not None:
-            where.append(key < tuple_(*after))
-        stmt = select(*columns).where(*where).order_by(c.opened_at.desc(), c.case_id.desc())
-    rows = [CaseloadRow(*r) for r in conn.execute(stmt.limit(size))]
+        where, params = [_candidates(drv, few)], list(few.params)
+    if q.open_only:
+        where.append("cases.closed_at IS NULL")
+    if q.states is not None and "states" not in covered:
+        where.append(f"cases.state IN ({', '.join('?' * len(q.states))})")
+        params += q.states
+    if q.group is not None:
+        where.append("cases.school_group = ?")
+        params.append(q.group)
+    if q.pupil_index is not None and "pupil" not in covered:
+        where.append("cases.pupil_index = ?")
+        params.append(q.pupil_index)
+    if q.deadline is not None and "deadline" not in covered:
+        cond, more = _deadline_filter(drv, q.deadline, q.today)
+        where.append(cond)
+        params += more
+    if q.waiting and "waiting" not in covered:
+        where.append("EXISTS (SELECT 1 FROM case_waiting w WHERE w.case_id = cases.case_id)")
+    key = before if before is not None else after
+    if key is not None:
+        where.append(f"(cases.opened_at, cases.case_id) {'>' if before is not None else '<'} (?, ?)")
+        params += (drv.time(key[0]), key[1])
+    order = "ASC" if before is not None else "DESC"
+    sql = (f"SELECT {_COLUMNS} FROM {source} WHERE {' AND '.join(where)}"
+           f" ORDER BY cases.opened_at {order}, cases.case_id {order} LIMIT ?")
+    rows = [CaseloadRow(cid, school, group, state, level, version, _instant(opened), _instant(closed))
+            for cid, school, group, state, level, version, opened, closed
+            in drv.execute(sql, (*params, size)).fetchall()]
     return rows[::-1] if before is not None else rows
+
+
+def _instant(value: Any) -> Any:
+    return None if value is None else read_instant(value)
 
 
 _WORKLISTS_SQL = (  # a case's clocks, then its waiting row (deadline NULL, its scopes in `anchor`)
