@@ -6,9 +6,10 @@ The scan reads workflow/service_layer with Python's own parser. A message is inl
 string literal or f-string is what an exception is made with (its first argument, or the first
 of `refused(...)`), or when words (two runs of letters with a space between) stand anywhere in
 the arguments of such a call or of a call in a `raise` (a helper such as `fail(key, problem)`),
-outside a `text(...)` call. An exception the person never reads (a broken invariant, a signal
+outside a `text(...)` call; or a module constant holding words is what an exception is made
+with. An exception the person never reads (a broken invariant, a signal
 the caller catches) is allowed by name below, each with its reason. What the scan cannot see: a
-message held in a module constant or built in a variable first; review keeps those out.
+message built in a variable first, or imported from elsewhere; review keeps those out.
 
 The keys the code uses are in both catalogs with the placeholders the code fills in, and no
 `svc.*` entry is left that nothing uses.
@@ -103,6 +104,8 @@ def _exception_names(module: Any) -> set[str]:
 def inline_messages(source: str, exceptions: set[str]) -> list[tuple[int, str, str]]:
     """(line, the call's name, the inline message) of every message written into `source`."""
     tree = ast.parse(source)
+    held = {t.id for node in tree.body if isinstance(node, ast.Assign) and _is_str(node.value)
+            and _worded(node.value) for t in node.targets if isinstance(t, ast.Name)}  # a message in a constant
     in_raise: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Raise) and node.exc is not None:
@@ -117,8 +120,10 @@ def inline_messages(source: str, exceptions: set[str]) -> list[tuple[int, str, s
         maker = name in exceptions
         if not (maker or name in MESSAGE_FIRST or id(node) in in_raise):
             continue
-        if (maker or name in MESSAGE_FIRST) and node.args and _is_str(node.args[0]):
-            found.append((node.lineno, name, ast.unparse(node.args[0])))
+        first = node.args[0] if node.args else None
+        if (maker or name in MESSAGE_FIRST) and first is not None and (
+                _is_str(first) or (isinstance(first, ast.Name) and first.id in held)):
+            found.append((node.lineno, name, ast.unparse(first)))
             continue
         for child in [*node.args, *(k.value for k in node.keywords)]:
             found += [(node.lineno, name, words) for words in _worded(child)]
@@ -160,7 +165,8 @@ def test_every_allowance_is_still_needed() -> None:
 
 def test_the_scan_finds_inline_messages_where_they_are() -> None:
     """The scan itself: a literal, an f-string, a glued string, words given to a helper in a
-    raise and a field's words are found; a text(...) call, an id and a key are not."""
+    raise, a field's words and a constant with words are found; a text(...) call, an id and a
+    key are not."""
     source = '''
 def f(x, fail, refused):
     raise BadInput("kies een besluit")
@@ -173,10 +179,15 @@ def f(x, fail, refused):
     raise fail("digest", text("svc.d"))
     raise refused(messages.text("svc.e"), [Reason("case_closed")], None)
     log.info("case.opened", school=x)
+    raise Refused(READ_ONLY)
+    raise Refused(KEY)
+READ_ONLY = ("de database is alleen-lezen, "
+             "lees van de hoofddatabase")
+KEY = "svc.access.read_only"
 '''
-    found = [(line, name) for line, name, _ in inline_messages(source, {"BadInput", "NotFound"})]
+    found = [(line, name) for line, name, _ in inline_messages(source, {"BadInput", "NotFound", "Refused"})]
     assert found == [(3, "BadInput"), (4, "NotFound"), (5, "BadInput"), (6, "fail"), (7, "refused"),
-                     (8, "BadInput")]
+                     (8, "BadInput"), (13, "Refused")]
 
 
 # ---- the keys --------------------------------------------------------------------------------

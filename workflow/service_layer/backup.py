@@ -28,9 +28,12 @@ from workflow.messages import text
 from workflow.service_layer.audit.verify import verify
 from workflow.service_layer.context import ServiceContext
 
-PG_RESTORE = ("de database is PostgreSQL: zet een back-up terug met pg_restore (of uit een base backup), "
-              "en draai daarna 'passend audit verify'")
 KEYS_CHECKED = 100  # cases whose key is tried with the master key before a restore
+
+
+def pg_restore() -> BadInput:
+    """What `passend restore` says on PostgreSQL, which restores with its own tools."""
+    return BadInput(text("svc.backup.pg_restore"))
 
 
 def backup(ctx: ServiceContext, out: Path) -> dict[str, Any]:
