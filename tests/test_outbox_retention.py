@@ -109,7 +109,7 @@ def test_the_search_uses_the_partial_index_on_sqlite(tmp_path: Path, sqlite_url:
 
 @pytest.mark.parametrize("value", [0, -1, "90", 1.5, True])
 def test_keep_sent_days_must_be_a_whole_number_of_days(value: Any) -> None:
-    with pytest.raises(ConfigError, match=r"reminders\.keep_sent_days: must be a whole number from 1"):
+    with pytest.raises(ConfigError, match=r"reminders\.keep_sent_days: moet een geheel getal van 1 tot en met"):
         parse_settings({"keep_sent_days": value})
     assert parse_settings({}).keep_sent_days == 90
     assert parse_settings({"keep_sent_days": 7}).keep_sent_days == 7

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from workflow.domain.errors import BadInput, NotFound, Refused
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext
 
 if TYPE_CHECKING:
@@ -35,23 +36,19 @@ PURPOSE_LIMIT = 200
 def clean_purpose(purpose: str | None, action: str) -> str:
     if purpose is None:
         return DEFAULT_PURPOSE.get(action, "inzage")
-    text = " ".join(purpose.split())
-    if not text or len(text) > PURPOSE_LIMIT:
-        raise BadInput(f"--purpose: een doel van 1-{PURPOSE_LIMIT} tekens")
-    return text
+    cleaned = " ".join(purpose.split())
+    if not cleaned or len(cleaned) > PURPOSE_LIMIT:
+        raise BadInput(text("svc.access.purpose", limit=PURPOSE_LIMIT))
+    return cleaned
 
 
 def clean_behalf(on_behalf_of: str | None) -> str | None:
     if on_behalf_of is None:
         return None
-    text = on_behalf_of.strip()
-    if not text or len(text) > 128:
-        raise BadInput("--on-behalf-of: 1-128 tekens (een gebruiker, instantie of rol)")
-    return text
-
-
-READ_ONLY = ("de database is alleen-lezen, dus deze inzage kan niet in haar inzagelog: geef --access-log "
-             "BESTAND (een eigen inzagelog met dezelfde hash-keten) of lees van de hoofddatabase")
+    cleaned = on_behalf_of.strip()
+    if not cleaned or len(cleaned) > 128:
+        raise BadInput(text("svc.access.on_behalf_of"))
+    return cleaned
 
 
 def _records(*, actor: str, role: str, action: str, cases: Iterable[tuple[str, str | None]],
@@ -84,7 +81,7 @@ def access_ready(ctx: ServiceContext) -> None:
     that cannot be written (a read-only copy) and no `--access-log` file. Asked before anything
     is read, so nothing is shown (or exported) unrecorded."""
     if ctx.access_file is None and ctx.store.read_only:
-        raise Refused(READ_ONLY)
+        raise Refused(text("svc.access.read_only"))
 
 
 def write_access(
@@ -135,9 +132,9 @@ def access_records(ctx: ServiceContext, case_id: str, *, actor: str) -> list[Acc
     with ctx.uow(write=False) as uow:
         row = uow.cases.get(case_id)
         if row is None:
-            raise NotFound(f"casus '{case_id}' bestaat niet")
+            raise NotFound(text("svc.context.unknown_case", case=case_id))
         if not user.serves(row.school):
-            raise Refused(f"{actor} werkt niet voor school '{row.school}'",
-                          reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{row.school}'"])
+            raise Refused(text("svc.context.not_your_school", user=actor, school=row.school),
+                          reasons=[text("no_school_access", user=actor, school=row.school)])
         return uow.access_log.of_case(case_id)
 

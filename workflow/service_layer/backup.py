@@ -24,12 +24,16 @@ from workflow.adapters.crypto import KeyRing
 from workflow.adapters.files import PrivateFiles
 from workflow.adapters.ports import Store
 from workflow.domain.errors import BadInput, ConfigError, IntegrityError, StoreProblem
+from workflow.messages import text
 from workflow.service_layer.audit.verify import verify
 from workflow.service_layer.context import ServiceContext
 
-PG_RESTORE = ("de database is PostgreSQL: zet een back-up terug met pg_restore (of uit een base backup), "
-              "en draai daarna 'passend audit verify'")
 KEYS_CHECKED = 100  # cases whose key is tried with the master key before a restore
+
+
+def pg_restore() -> BadInput:
+    """What `passend restore` says on PostgreSQL, which restores with its own tools."""
+    return BadInput(text("svc.backup.pg_restore"))
 
 
 def backup(ctx: ServiceContext, out: Path) -> dict[str, Any]:
@@ -46,8 +50,7 @@ def restore(source: Path, target: Path, *, store_at: Callable[[Path], Store], ke
     from workflow.adapters.store.backup import copy_file
 
     if target.exists() and not replace:
-        raise BadInput(f"de database {target} bestaat al: geef --replace om haar te vervangen "
-                       "(zij blijft bewaard als *.voor-herstel-*); stop eerst passend serve en passend web")
+        raise BadInput(text("svc.backup.target_exists", path=target))
     staged = target.with_name(f".{target.name}.herstel-{os.getpid()}")
     copy_file(source, staged, files)
     try:
@@ -71,12 +74,11 @@ def _check(store: Store, source: Path, keyring: KeyRing) -> dict[str, Any]:
             report = verify(uow)
             if not report.ok:
                 first = report.problems[0] if report.problems else None
-                what = (f"casus {first.case_id}: {first.kind}" if first is not None
-                        else f"inzagelog: {report.access.problems[0].kind}")
-                raise IntegrityError(
-                    f"de back-up {source} is niet intact ({len(report.problems)} casussen gebroken, "
-                    f"inzagelog {'intact' if report.access.ok else 'gebroken'}; eerste: {what}); "
-                    "er is niets teruggezet")
+                what = (text("svc.backup.first_case", case=first.case_id, kind=first.kind) if first is not None
+                        else text("svc.backup.first_access", kind=report.access.problems[0].kind))
+                access = text("svc.backup.access_intact" if report.access.ok else "svc.backup.access_broken")
+                raise IntegrityError(text("svc.backup.not_intact", path=source, broken=len(report.problems),
+                                          access=access, first=what))
             checked = 0
             for case_id, _version, _head in uow.cases.heads():
                 wrapped = uow.store.wrapped_key(case_id)
@@ -85,8 +87,7 @@ def _check(store: Store, source: Path, keyring: KeyRing) -> dict[str, Any]:
                 try:
                     keyring.unwrap(case_id, wrapped)
                 except ConfigError:
-                    raise StoreProblem(f"de back-up {source} hoort bij een andere hoofdsleutel dan de "
-                                       "ingestelde; er is niets teruggezet") from None
+                    raise StoreProblem(text("svc.backup.other_key", path=source)) from None
                 checked += 1
                 if checked >= KEYS_CHECKED:
                     break

@@ -26,6 +26,7 @@ from workflow.domain.guards import latest_consent
 from workflow.domain.instants import local_date
 from workflow.domain.machine import perform
 from workflow.domain.reasons import Reason
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.refusals import decision_dict, refused
 
@@ -44,30 +45,29 @@ def open_case(
     user = ctx.user(actor)
     bind_log(actor=actor, command="case.open")
     if school not in ctx.config.schools:
-        raise NotFound(f"onbekende school '{school}' (zie schools in {ctx.config.path.name})")
+        raise NotFound(text("svc.cases.unknown_school", school=school, config=ctx.config.path.name))
     pupil = (pupil or "").strip()
     if not PUPIL_REF.match(pupil):
-        raise BadInput("--pupil: een leerlingreferentie van 1-64 tekens (letters, cijfers, . _ / -)", fields={
-            "pupil": "Een leerlingnummer van 1 tot 64 tekens: letters, cijfers en . _ / -"})
+        raise BadInput(text("svc.cases.pupil"), fields={"pupil": text("svc.cases.pupil.field")})
     # A bool or a float passes `1 <= group <= 8` but would enter the chain as true or 5.0,
     # which the export's specification (docs/event-chain.md) does not allow.
     if group is not None and (type(group) is not int or not 1 <= group <= 8):
-        raise BadInput("--group: een groep van 1 tot en met 8", fields={"group": "Kies een groep van 1 tot en met 8."})
+        raise BadInput(text("svc.cases.group"), fields={"group": text("svc.cases.group.field")})
     if name is not None:
         name = name.strip()
         if not name or len(name) > 200:
-            raise BadInput("--name: een naam van 1-200 tekens", fields={"name": "Een naam van 1 tot 200 tekens."})
+            raise BadInput(text("svc.cases.name"), fields={"name": text("svc.cases.name.field")})
     ctx.school_access(user, school)
     d = ctx.definition
     if user.role not in d.open_roles:
-        raise refused("geweigerd", [Reason("role_may_not_open", {
+        raise refused(text("svc.refused"), [Reason("role_may_not_open", {
             "role": user.role, "roles": sorted(d.open_roles)})], d)
     index = ctx.keyring.pupil_index(school, pupil)
     now = ctx.clock()
     with ctx.uow() as uow:
         existing = uow.cases.find_open(index)
         if existing is not None:
-            raise refused("geweigerd", [Reason("case_already_open", {"case_id": existing})], d)
+            raise refused(text("svc.refused"), [Reason("case_already_open", {"case_id": existing})], d)
         case_id = new_case_id()
         key, wrapped = ctx.keyring.new_case_key(case_id)
         uow.store.put_key(case_id, wrapped, now)
@@ -103,23 +103,21 @@ def record(
     bind_log(actor=actor, case_id=case_id, command="record")
     known = ctx.definition.evidence_kinds
     if kind not in known:
-        raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(known)})")
+        raise BadInput(text("svc.cases.unknown_kind", kind=kind, choices=", ".join(known)))
     now = ctx.clock()
     with ctx.uow() as uow:
         case = ctx.load(uow, case_id, user)
         d = ctx.definition_of(case)
         if kind not in d.evidence_kinds:  # a kind newer than the case's process version
-            raise BadInput(f"soort bewijs '{kind}' bestaat niet in de procesversie van deze casus "
-                           f"(kies uit: {', '.join(d.evidence_kinds)})")
+            raise BadInput(text("svc.cases.kind_not_in_version", kind=kind, choices=", ".join(d.evidence_kinds)))
         if user.role not in d.evidence_roles.get(kind, frozenset()):
-            raise refused("geweigerd", [Reason("role_may_not_record", {"role": user.role, "kind": kind})], d)
+            raise refused(text("svc.refused"), [Reason("role_may_not_record", {"role": user.role, "kind": kind})], d)
         if case.closed:
-            raise refused("geweigerd", [Reason("case_closed")], d)
+            raise refused(text("svc.refused"), [Reason("case_closed")], d)
         ctx.expect(case, expected_version)
         if kind == "evaluation" and fields.get("subject") == "opp" and d.opp is not None \
                 and case.facts.opp_versions:
-            raise BadInput("evaluatie: het OPP van deze casus wordt per doel geëvalueerd: "
-                           "gebruik 'passend opp evaluate'")
+            raise BadInput(text("svc.cases.evaluate_per_goal"))
         valid = evidence.validate(
             kind, {k: v for k, v in fields.items() if v is not None},
             today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans,
@@ -176,7 +174,8 @@ def fire(
         if not decision.allowed:
             log.info("transition.refused", trigger=trigger, source=case.state,
                      reasons=len(decision.reasons), codes=sorted({r.code for r in decision.reasons}))
-            raise refused(f"{d.triggers[trigger].label} geweigerd voor casus {case_id}", decision.reasons, d)
+            raise refused(text("svc.cases.trigger_refused", trigger=d.triggers[trigger].label, case=case_id),
+                          decision.reasons, d)
         result = {"case_id": case_id, "dry_run": dry_run, **decision_dict(decision, d)}
         if dry_run:
             return result
@@ -217,7 +216,8 @@ def preview(
         d = ctx.definition_of(case)
         decision = domain.decide(case, d, trigger, params, user.role)
         if not decision.allowed:
-            raise refused(f"{d.triggers[trigger].label} geweigerd voor casus {case_id}", decision.reasons, d)
+            raise refused(text("svc.cases.trigger_refused", trigger=d.triggers[trigger].label, case=case_id),
+                          decision.reasons, d)
         move = perform(case, d, decision, user.role)
         assert move.payload is not None
         # Which clocks run before and after: the move's event folded into a copy of the case
@@ -239,9 +239,9 @@ def check_consent_order(case: Case, valid: evidence.ValidEvidence, d: ProcessDef
     scope = valid.plain["scope"]
     latest = latest_consent(case.facts, scope)
     if valid.plain["status"] == "revoked" and (latest is None or latest.fields["status"] != "granted"):
-        text = f"er is geen verleende toestemming voor {d.scope_label(scope)} om in te trekken"
-        raise BadInput(f"toestemming: {text}", fields={"status": text[:1].upper() + text[1:] + "."})
+        raise BadInput(text("svc.cases.consent_nothing_to_revoke", scope=d.scope_label(scope)),
+                       fields={"status": text("svc.cases.consent_nothing_to_revoke.field", scope=d.scope_label(scope))})
     if latest is not None and valid.date < latest.date:
-        text = (f"datum {valid.date.isoformat()} ligt voor het laatste besluit over {d.scope_label(scope)} "
-                f"({latest.date.isoformat()})")
-        raise BadInput(f"toestemming: {text}", fields={"date": text[:1].upper() + text[1:] + "."})
+        values = {"date": valid.date.isoformat(), "scope": d.scope_label(scope), "latest": latest.date.isoformat()}
+        raise BadInput(text("svc.cases.consent_before_latest", **values),
+                       fields={"date": text("svc.cases.consent_before_latest.field", **values)})

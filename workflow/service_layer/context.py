@@ -30,6 +30,7 @@ from workflow.domain.definition import DefinitionRegistry, ProcessDefinition
 from workflow.domain.errors import ConfigError, Conflict, NotFound
 from workflow.domain.instants import SCHOOL_TZ, local_date
 from workflow.domain.reasons import Reason
+from workflow.messages import text
 from workflow.service_layer.refusals import refused
 from workflow.service_layer.retention import RetentionPolicy
 from workflow.service_layer.users import UserDirectory
@@ -71,10 +72,8 @@ class ServiceContext:
         self._calendars: dict[str, SchoolCalendar] = {}
         for user in config.users.values():
             if user.role not in registry.active.roles:
-                raise ConfigError(
-                    f"{config.path}: users.{user.id}.role: unknown role {user.role!r} "
-                    f"(known: {', '.join(registry.active.roles)})"
-                )
+                raise ConfigError(text("svc.context.unknown_role", config=config.path, user=user.id, role=user.role,
+                                       roles=", ".join(registry.active.roles)))
 
     @property
     def definition(self) -> ProcessDefinition:
@@ -107,7 +106,7 @@ class ServiceContext:
 
     def school_access(self, user: User, school: str) -> None:
         if not user.serves(school):
-            raise refused(f"{user.id} werkt niet voor school '{school}'",
+            raise refused(text("svc.context.not_your_school", user=user.id, school=school),
                           [Reason("no_school_access", {"user": user.id, "school": school})], self.definition)
 
     def schools_for(self, user: User, school: str | None = None) -> list[str] | None:
@@ -116,7 +115,7 @@ class ServiceContext:
         if school is None:
             return None if "*" in user.schools else list(user.schools)
         if school not in self.config.schools:
-            raise NotFound(f"onbekende school '{school}'")
+            raise NotFound(text("svc.context.unknown_school", school=school))
         self.school_access(user, school)
         return [school]
 
@@ -124,10 +123,10 @@ class ServiceContext:
     def load(self, uow: UnitOfWork, case_id: str, user: User) -> Case:
         """The case, if it exists and the user serves its school."""
         if not isinstance(case_id, str) or not CASE_ID.match(case_id):
-            raise NotFound("casus bestaat niet (een casusnummer ziet eruit als C-ABCD2345)")
+            raise NotFound(text("svc.context.bad_case_id"))
         case = uow.store.load(case_id)
         if case is None:
-            raise NotFound(f"casus '{case_id}' bestaat niet")
+            raise NotFound(text("svc.context.unknown_case", case=case_id))
         self.school_access(user, case.school)
         return case
 
@@ -138,7 +137,5 @@ class ServiceContext:
     @staticmethod
     def expect(case: Case, expected_version: int | None) -> None:
         if expected_version is not None and expected_version != case.version:
-            raise Conflict(
-                f"casus {case.case_id} staat op versie {case.version}, niet {expected_version}: "
-                "een ander heeft hem intussen gewijzigd"
-            )
+            raise Conflict(text("svc.context.version_changed", case=case.case_id, version=case.version,
+                                expected=expected_version))

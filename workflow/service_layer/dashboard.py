@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.config import User
 from workflow.domain.errors import NotFound, Refused
+from workflow.messages import text
 from workflow.service_layer.access import access_records
 from workflow.service_layer.audit.compliance import RULES, ComplianceRun
 from workflow.service_layer.audit.verify import Problem, verify
@@ -101,7 +102,7 @@ def may_see_audit(user: User) -> bool:
 
 def _allowed(user: User, roles: tuple[str, ...]) -> None:
     if user.role not in roles:
-        raise Refused(f"de rol '{user.role}' mag deze overzichten niet zien")
+        raise Refused(text("svc.dashboard.role_may_not_see", role=user.role))
 
 
 def _rule_counts(summary: dict[str, dict[str, int]] | None) -> list[RuleCount]:
@@ -242,5 +243,5 @@ def case_access(ctx: ServiceContext, case_id: str, *, actor: str) -> list[Access
     with ctx.uow(write=False) as uow:
         row = uow.cases.get(case_id)
     if row is None or not user.serves(row.school):
-        raise NotFound(f"casus '{case_id}' bestaat niet")
+        raise NotFound(text("svc.context.unknown_case", case=case_id))
     return access_records(ctx, case_id, actor=actor)

@@ -20,6 +20,7 @@ from typing import Any
 
 from workflow.adapters.logs import get_logger
 from workflow.domain.errors import BadInput, NotFound, Refused
+from workflow.messages import text
 from workflow.service_layer.access import log_access
 from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.retention import add_years
@@ -34,30 +35,29 @@ def erase_case(ctx: ServiceContext, case_id: str, *, actor: str, reason: str) ->
     bind_log(actor=actor, case_id=case_id, command="case.erase")
     reason = " ".join((reason or "").split())
     if not reason or len(reason) > REASON_LIMIT:
-        raise BadInput(f"--reason: een reden van 1-{REASON_LIMIT} tekens (zonder persoonsgegevens)")
+        raise BadInput(text("svc.erasure.reason", limit=REASON_LIMIT))
     policy = ctx.retention
     now = ctx.clock()
     with ctx.uow() as uow:
         case = uow.store.load(case_id)
         if case is None:
-            raise NotFound(f"casus '{case_id}' bestaat niet")
+            raise NotFound(text("svc.context.unknown_case", case=case_id))
         if not user.serves(case.school):
-            raise Refused("geweigerd", reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{case.school}'"])
+            raise Refused(text("svc.refused"), reasons=[text("no_school_access", user=actor, school=case.school)])
         d = ctx.definition_of(case)
         if user.role in d.read_only_roles or user.role not in policy.erase_roles:
-            raise Refused("geweigerd", reasons=[
-                f"rol '{user.role}' mag geen casus wissen (wel: {', '.join(policy.erase_roles)})"])
+            raise Refused(text("svc.refused"), reasons=[
+                text("svc.erasure.role_may_not_erase", role=user.role, roles=", ".join(policy.erase_roles))])
         if case.erased or uow.store.wrapped_key(case_id) is None:
-            raise Refused("geweigerd", reasons=[f"casus {case_id} is al gewist"])
+            raise Refused(text("svc.refused"), reasons=[text("svc.erasure.already_erased", case=case_id)])
         if case.closed_at is None:
-            raise Refused("geweigerd", reasons=[
-                f"casus {case_id} is nog open; alleen een gesloten casus kan gewist worden"])
+            raise Refused(text("svc.refused"), reasons=[text("svc.erasure.still_open", case=case_id)])
         due = policy.due_date(case.closed_at, case.close_reason)
         today = ctx.today()
         if today < due:
-            raise Refused("geweigerd", reasons=[
-                f"de bewaartermijn van casus {case_id} loopt tot {due.isoformat()} "
-                f"({policy.years_for(case.close_reason)} jaar na sluiten op {case.closed_at.date().isoformat()})"])
+            raise Refused(text("svc.refused"), reasons=[text(
+                "svc.erasure.retention_runs", case=case_id, due=due.isoformat(),
+                years=policy.years_for(case.close_reason), closed=case.closed_at.date().isoformat())])
         ev = case.next_event(
             type="case_erased",
             payload={"reason": reason, "retention_years": policy.years_for(case.close_reason),

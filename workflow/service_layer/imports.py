@@ -29,6 +29,7 @@ from workflow.domain.errors import BadInput
 from workflow.domain.events import GENESIS_HASH, make_event
 from workflow.domain.evidence import parse_date
 from workflow.domain.instants import local_date
+from workflow.messages import text
 from workflow.service_layer.cases import PUPIL_REF, new_case_id
 from workflow.service_layer.context import ServiceContext, bind_log
 
@@ -41,7 +42,7 @@ MAX_ROWS = 100_000
 
 
 def _fail(line: int | None, message: str) -> BadInput:
-    return BadInput(f"regel {line}: {message}; er is niets ingevoerd" if line is not None else message)
+    return BadInput(text("svc.imports.at_line", line=line, problem=message) if line is not None else message)
 
 
 def _state(d: ProcessDefinition, given: str) -> str:
@@ -49,14 +50,14 @@ def _state(d: ProcessDefinition, given: str) -> str:
     given = given.strip()
     if given in d.states:
         if given not in d.importable:
-            raise ValueError(f"status '{given}' kan niet worden ingevoerd (kies uit: {', '.join(d.importable)})")
+            raise ValueError(text("svc.imports.state_not_importable", state=given, choices=", ".join(d.importable)))
         return given
     if given.isdigit():
         opp_states = d.draft_states | d.adopted_states
         for name in d.importable:
             if d.states[name].level == int(given) and name not in opp_states:
                 return name
-    raise ValueError(f"onbekende status '{given}' (kies uit: {', '.join(d.importable)}, of een niveau)")
+    raise ValueError(text("svc.imports.unknown_state", state=given, choices=", ".join(d.importable)))
 
 
 def _date(value: str, what: str, today: dt.date) -> dt.date:
@@ -65,7 +66,7 @@ def _date(value: str, what: str, today: dt.date) -> dt.date:
     except BadInput as exc:
         raise ValueError(exc.message) from None
     if day > today:
-        raise ValueError(f"{what} {day.isoformat()} ligt in de toekomst")
+        raise ValueError(text("svc.imports.date_in_future", column=what, date=day.isoformat()))
     return day
 
 
@@ -75,38 +76,38 @@ def check_row(ctx: ServiceContext, d: ProcessDefinition, row: Mapping[str, str |
     values = {k: (v or "").strip() for k, v in row.items() if k is not None}
     lacking = [c for c in REQUIRED if not values.get(c)]
     if lacking:
-        raise ValueError(f"nog niet ingevuld: {', '.join(lacking)}")
+        raise ValueError(text("svc.imports.lacking", columns=", ".join(lacking)))
     school = values["school"]
     if school not in ctx.config.schools:
-        raise ValueError(f"onbekende school '{school}'")
+        raise ValueError(text("svc.context.unknown_school", school=school))
     pupil = values["pupil"]
     if not PUPIL_REF.match(pupil):
-        raise ValueError("pupil: een leerlingreferentie van 1-64 tekens (letters, cijfers, . _ / -)")
+        raise ValueError(text("svc.imports.pupil"))
     state = _state(d, values["state"])
     since = _date(values["since"], "since", today)
     adopted_raw = values.get("opp_adopted_on")
     adopted = _date(adopted_raw, "opp_adopted_on", today) if adopted_raw else None
     if state in d.adopted_states and adopted is None:
-        raise ValueError(f"status '{state}' heeft een vastgesteld OPP: vul opp_adopted_on in")
+        raise ValueError(text("svc.imports.adopted_missing", state=state))
     if adopted is not None and state not in d.adopted_states | d.draft_states:
-        raise ValueError(f"opp_adopted_on hoort bij een casus met een OPP, niet bij '{state}'")
+        raise ValueError(text("svc.imports.adopted_without_opp", state=state))
     if adopted is not None and adopted < since:
-        raise ValueError(f"opp_adopted_on {adopted.isoformat()} ligt voor het begin van het niveau "
-                         f"({since.isoformat()})")
+        raise ValueError(text("svc.imports.adopted_before_since", date=adopted.isoformat(),
+                              since=since.isoformat()))
     rod_raw = values.get("rod_start_registered_on")
     rod = _date(rod_raw, "rod_start_registered_on", today) if rod_raw else None
     if rod is not None and (adopted is None or rod < adopted):
-        raise ValueError("rod_start_registered_on hoort bij een vastgesteld OPP en ligt niet voor opp_adopted_on")
+        raise ValueError(text("svc.imports.rod_start"))
     reason = " ".join(values["reason"].split())
     if len(reason) > REASON_LIMIT:
-        raise ValueError(f"reason: hooguit {REASON_LIMIT} tekens (zonder persoonsgegevens)")
+        raise ValueError(text("svc.imports.reason", limit=REASON_LIMIT))
     name = values.get("name") or None
     if name is not None and len(name) > 200:
-        raise ValueError("name: een naam van 1-200 tekens")
+        raise ValueError(text("svc.imports.name"))
     group: int | None = None
     if values.get("group"):
         if not values["group"].isdigit() or not 1 <= int(values["group"]) <= 8:
-            raise ValueError("group: een groep van 1 tot en met 8")
+            raise ValueError(text("svc.imports.group"))
         group = int(values["group"])
     state_since = adopted if adopted is not None and state in d.adopted_states else since
     return {"pupil": pupil, "school": school, "state": state, "level": d.level_of(state), "since": since,
@@ -146,7 +147,7 @@ def import_rows(ctx: ServiceContext, rows: Iterable[tuple[int | None, Mapping[st
     bind_log(actor=actor, command="case.import")
     d = ctx.definition
     if user.role not in d.open_roles:
-        raise BadInput(f"rol '{user.role}' mag geen casussen invoeren (rollen: {', '.join(sorted(d.open_roles))})")
+        raise BadInput(text("svc.imports.role_may_not_import", role=user.role, roles=", ".join(sorted(d.open_roles))))
     now = ctx.clock()
     today = local_date(now)
     checked: list[dict[str, Any]] = []
@@ -157,22 +158,22 @@ def import_rows(ctx: ServiceContext, rows: Iterable[tuple[int | None, Mapping[st
         except ValueError as exc:
             raise _fail(line, str(exc)) from None
         if not user.serves(r["school"]):
-            raise _fail(line, f"{actor} werkt niet voor school '{r['school']}'")
+            raise _fail(line, text("svc.context.not_your_school", user=actor, school=r["school"]))
         index = ctx.keyring.pupil_index(r["school"], r["pupil"])
         if index in seen:
-            raise _fail(line, f"deze leerling staat al op regel {seen[index]}")
+            raise _fail(line, text("svc.imports.duplicate", line=seen[index]))
         seen[index] = line
         r["index"], r["line"] = index, line
         checked.append(r)
         if len(checked) > MAX_ROWS:
-            raise _fail(line, f"hooguit {MAX_ROWS} casussen per bestand")
+            raise _fail(line, text("svc.imports.too_many", limit=MAX_ROWS))
     if not checked:
-        raise BadInput("er staan geen casussen in om in te voeren")
+        raise BadInput(text("svc.imports.empty"))
     with ctx.uow(write=not dry_run) as uow:
         for r in checked:
             existing = uow.cases.find_open(r["index"])
             if existing is not None:
-                raise _fail(r["line"], f"deze leerling heeft al een open casus ({existing})")
+                raise _fail(r["line"], text("svc.imports.already_open", case=existing))
         if dry_run:
             return {"dry_run": True, "cases": len(checked), "case_ids": []}
         built = [_build(ctx, d, r, actor, user.role, now) for r in checked]
@@ -186,36 +187,35 @@ def import_rows(ctx: ServiceContext, rows: Iterable[tuple[int | None, Mapping[st
 def read_csv(path: Path) -> list[tuple[int | None, dict[str, str | None]]]:
     """The rows of an import file (UTF-8, a header row, comma or semicolon), with line numbers."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        content = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise BadInput(f"{path}: bestand bestaat niet") from None
+        raise BadInput(text("svc.imports.no_file", path=path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: niet te lezen als UTF-8 ({type(exc).__name__})") from None
-    first = text.splitlines()[0] if text.strip() else ""
+        raise BadInput(text("svc.imports.not_utf8", path=path, error=type(exc).__name__)) from None
+    first = content.splitlines()[0] if content.strip() else ""
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.DictReader(text.splitlines(keepends=True), delimiter=delimiter, strict=True)
+    reader = csv.DictReader(content.splitlines(keepends=True), delimiter=delimiter, strict=True)
     try:
         header = [h.strip() for h in reader.fieldnames or []]
     except csv.Error as exc:
-        raise BadInput(f"regel 1: geen geldige CSV ({exc}); er is niets ingevoerd") from None
+        raise _fail(1, text("svc.imports.bad_csv", error=exc)) from None
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        raise BadInput(f"regel 1: onbekende kolom '{unknown[0]}' (kolommen: {', '.join(COLUMNS)}); "
-                       "er is niets ingevoerd")
+        raise _fail(1, text("svc.imports.unknown_column", column=unknown[0], columns=", ".join(COLUMNS)))
     lacking = [c for c in REQUIRED if c not in header]
     if lacking:
-        raise BadInput(f"regel 1: de kolom {', '.join(lacking)} ontbreekt; er is niets ingevoerd")
+        raise _fail(1, text("svc.imports.column_missing", columns=", ".join(lacking)))
     reader.fieldnames = header
     out: list[tuple[int | None, dict[str, str | None]]] = []
     try:
         for row in reader:
             if None in row:
-                raise BadInput(f"regel {reader.line_num}: meer velden dan kolommen; er is niets ingevoerd")
+                raise _fail(reader.line_num, text("svc.imports.too_many_fields"))
             if not any((v or "").strip() for v in row.values()):
                 continue  # an empty line
             out.append((reader.line_num, dict(row)))
     except csv.Error as exc:
-        raise BadInput(f"regel {reader.line_num}: geen geldige CSV ({exc}); er is niets ingevoerd") from None
+        raise _fail(reader.line_num, text("svc.imports.bad_csv", error=exc)) from None
     return out
 
 
@@ -228,5 +228,5 @@ def import_one(ctx: ServiceContext, *, actor: str, **values: Any) -> dict[str, A
     row = {k: None if v is None else str(v) for k, v in values.items()}
     unknown = [k for k in row if k not in COLUMNS]
     if unknown:
-        raise BadInput(f"onbekend veld '{unknown[0]}'")
+        raise BadInput(text("svc.imports.unknown_field", field=unknown[0]))
     return import_rows(ctx, [(None, row)], actor=actor)

@@ -21,6 +21,7 @@ from workflow.adapters.logs import get_logger
 from workflow.domain.case import Case
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput, Refused
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext, bind_log
 
 log = get_logger("passend.migrate")
@@ -29,8 +30,7 @@ log = get_logger("passend.migrate")
 def target_of(ctx: ServiceContext, to: int) -> ProcessDefinition:
     target = ctx.registry.get(ctx.definition.id, to)
     if target.migrate_from is None:
-        raise BadInput(f"{target.path}: versie {to} zegt niet van welke versie casussen overkomen "
-                       "([migrate] from)")
+        raise BadInput(text("svc.migrate.no_from", path=target.path, version=to))
     return target
 
 
@@ -42,8 +42,7 @@ def plan(case: Case, target: ProcessDefinition) -> dict[str, Any]:
                            "source": case.state, "dest": dest, "level_from": case.level,
                            "level_to": target.level_of(dest) if dest else None, "ok": dest is not None}
     if dest is None:
-        row["problem"] = (f"status '{case.state}' heeft geen plek in versie {target.version} "
-                          f"([migrate] states in {target.path})")
+        row["problem"] = text("svc.migrate.no_place", state=case.state, version=target.version, path=target.path)
     return row
 
 
@@ -56,8 +55,8 @@ def migrate(ctx: ServiceContext, *, to: int, actor: str, school: str | None = No
     target = target_of(ctx, to)
     if user.role not in target.migrate_roles:
         allowed = ", ".join(sorted(target.migrate_roles))
-        raise Refused(f"rol '{user.role}' mag geen casussen overzetten (rollen: {allowed})",
-                      reasons=[f"alleen {allowed} zet casussen over"])
+        raise Refused(text("svc.migrate.role_may_not_migrate", role=user.role, roles=allowed),
+                      reasons=[text("svc.migrate.only_roles", roles=allowed)])
     schools = ctx.schools_for(user, school)
     source = target.migrate_from
     now = ctx.clock()
@@ -73,9 +72,9 @@ def migrate(ctx: ServiceContext, *, to: int, actor: str, school: str | None = No
         if dry_run:
             return result
         if refused_rows:
-            raise Refused(f"overzetten naar versie {to} geweigerd: {len(refused_rows)} casus(sen) zonder plek; "
-                          "er is niets overgezet",
-                          reasons=[f"{r['case_id']}: {r['problem']}" for r in refused_rows])
+            raise Refused(text("svc.migrate.refused", version=to, count=len(refused_rows)),
+                          reasons=[text("svc.migrate.case_problem", case=r["case_id"], problem=r["problem"])
+                                   for r in refused_rows])
         for case, row in zip(cases, rows, strict=True):
             payload = {"from_version": case.process_version, "to_version": target.version, "source": case.state,
                        "dest": row["dest"], "level_from": case.level, "level_to": row["level_to"],

@@ -25,6 +25,7 @@ from workflow.domain.errors import BadInput
 from workflow.domain.evidence import parse_date
 from workflow.domain.instants import local_date
 from workflow.domain.reasons import Reason
+from workflow.messages import text
 from workflow.service_layer.access import clean_behalf, clean_purpose, record_access
 from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.refusals import refused
@@ -35,8 +36,7 @@ SALT_PURPOSE = "opp-salt"
 
 def spec_of(d: ProcessDefinition) -> doc.OppSpec:
     if d.opp is None:
-        raise BadInput(f"het proces van deze casus ({d.id} versie {d.version}) kent geen OPP-document; "
-                       "zet de casus over naar een nieuwere versie (passend process migrate)")
+        raise BadInput(text("svc.opp.no_opp_in_process", process=d.id, version=d.version))
     return d.opp
 
 
@@ -129,27 +129,27 @@ def draft(
         d = ctx.definition_of(case)
         spec = spec_of(d)
         if case.closed:
-            raise refused("geweigerd", [Reason("case_closed")], d)
+            raise refused(text("svc.refused"), [Reason("case_closed")], d)
         if case.state not in d.draft_states:
             steps = ", ".join(d.states[s].label for s in sorted(d.draft_states))
-            raise BadInput(f"een OPP-versie wordt vastgelegd in de stap '{steps}'; de casus staat in "
-                           f"'{d.states[case.state].label}'" + (" (herzie het OPP eerst)" if case.opp_active else ""))
+            key = "svc.opp.draft_elsewhere.revise" if case.opp_active else "svc.opp.draft_elsewhere"
+            raise BadInput(text(key, steps=steps, state=d.states[case.state].label))
         if user.role not in _roles(d, case.state):
-            raise refused("geweigerd", [Reason("role_may_not_record", {"role": user.role, "kind": "opp"})], d)
+            raise refused(text("svc.refused"), [Reason("role_may_not_record", {"role": user.role, "kind": "opp"})], d)
         ctx.expect(case, expected_version)
         for name in clear:
             if name not in doc.PART_NAMES:
-                raise BadInput(f"--clear: onbekend onderdeel '{name}' (kies uit: {', '.join(doc.PART_NAMES)})")
+                raise BadInput(text("svc.opp.clear_unknown_part", part=name, choices=", ".join(doc.PART_NAMES)))
         cipher = ctx.cipher(uow, case_id)
         events = version_events(case)
         content = content_of(cipher, events[max(events)].payload) if events else doc.OppContent()
         _overlay(content, uitstroombestemming, texts, goals, evaluation_moments, clear)
         if not content.present():
-            raise BadInput("OPP: geef minstens één onderdeel")
+            raise BadInput(text("svc.opp.empty"))
         doc.check_content(spec, content)
         day = parse_date(date, "datum") if date is not None else local_date(now)
         if day > local_date(now):
-            raise BadInput(f"OPP: datum {day.isoformat()} ligt in de toekomst")
+            raise BadInput(text("svc.opp.date_in_future", date=day.isoformat()))
         number = max(events, default=0) + 1
         payload = version_payload(cipher, case, content, number, day)
         digest, hd_digest = payload["hash"], payload["handelingsdeel_hash"]
@@ -192,10 +192,10 @@ def _overlay(content: doc.OppContent, uitstroom: str | None, texts: Mapping[str,
              goals: Sequence[tuple[str, str]] | None, moments: Sequence[Any] | None, clear: Sequence[str]) -> None:
     if uitstroom is not None:
         content.uitstroombestemming = uitstroom
-    for name, text in (texts or {}).items():
+    for name, written in (texts or {}).items():
         if name not in doc.TEXT_PARTS and name not in doc.HANDELINGSDEEL:
-            raise BadInput(f"OPP: onbekend onderdeel '{name}'")
-        content.texts[name] = text.strip()
+            raise BadInput(text("svc.opp.unknown_part", part=name))
+        content.texts[name] = written.strip()
     if goals is not None:
         content.goals = [(a, t.strip()) for a, t in goals]
     if moments is not None:
@@ -224,11 +224,11 @@ def show(ctx: ServiceContext, case_id: str, *, actor: str, version: int | None =
         cipher = ctx.cipher(uow, case_id)
     events = version_events(case)
     if not events:
-        raise BadInput(f"casus {case_id} heeft nog geen OPP-versie (passend opp draft)")
+        raise BadInput(text("svc.opp.no_version_yet", case=case_id))
     number = version if version is not None else max(events)
     if number not in events:
-        raise BadInput(f"casus {case_id} heeft geen OPP-versie {number} (versies: "
-                       f"{', '.join(str(n) for n in sorted(events))})")
+        raise BadInput(text("svc.opp.no_such_version", case=case_id, number=number,
+                            versions=", ".join(str(n) for n in sorted(events))))
     record_access(ctx, actor=actor, action=action, cases=[(case_id, case.school)], purpose=purpose,
                   on_behalf_of=on_behalf_of)
     return document(ctx, case, cipher, number)
@@ -298,36 +298,35 @@ def evaluate(
         d = ctx.definition_of(case)
         spec_of(d)
         if case.closed:
-            raise refused("geweigerd", [Reason("case_closed")], d)
+            raise refused(text("svc.refused"), [Reason("case_closed")], d)
         if user.role not in d.evidence_roles.get("evaluation", frozenset()):
-            raise refused("geweigerd", [Reason("role_may_not_record", {"role": user.role, "kind": "evaluation"})], d)
+            raise refused(text("svc.refused"),
+                          [Reason("role_may_not_record", {"role": user.role, "kind": "evaluation"})], d)
         ctx.expect(case, expected_version)
         number = adopted_version(case)
         if number is None:
-            raise BadInput("OPP-evaluatie: er is geen vastgesteld OPP-document om te evalueren")
+            raise BadInput(text("svc.opp.nothing_to_evaluate"))
         version = case.facts.opp_version(number)
         assert version is not None
         if outcome not in ("voldoende", "onvoldoende"):
-            raise BadInput("OPP-evaluatie: --outcome is voldoende of onvoldoende")
+            raise BadInput(text("svc.opp.outcome"))
         wanted = set(range(1, version.goals + 1))
         unknown = sorted(set(results) - wanted)
         if unknown:
-            raise BadInput(f"OPP-evaluatie: OPP-versie {number} heeft geen doel {unknown[0]} "
-                           f"(doelen 1-{version.goals})")
+            raise BadInput(text("svc.opp.no_such_goal", number=number, goal=unknown[0], goals=version.goals))
         lacking = sorted(wanted - set(results))
         if lacking:
-            raise BadInput("OPP-evaluatie: geef per doel aan hoever het is bereikt; nog niet: doel "
-                           + ", ".join(str(n) for n in lacking))
+            raise BadInput(text("svc.opp.goals_lacking", goals=", ".join(str(n) for n in lacking)))
         for n, r in results.items():
             if r not in doc.GOAL_RESULTS:
-                raise BadInput(f"OPP-evaluatie: doel {n}: '{r}' is niet toegestaan "
-                               f"(kies uit: {', '.join(doc.GOAL_RESULTS)})")
+                raise BadInput(text("svc.opp.goal_result", goal=n, result=r, choices=", ".join(doc.GOAL_RESULTS)))
         day = parse_date(date, "datum") if date is not None else local_date(now)
         if day > local_date(now):
-            raise BadInput(f"OPP-evaluatie: datum {day.isoformat()} ligt in de toekomst")
+            raise BadInput(text("svc.opp.evaluation_in_future", date=day.isoformat()))
         adopted = adoptions(case).get(number)
         if adopted is not None and day < adopted:
-            raise BadInput(f"OPP-evaluatie: datum {day.isoformat()} ligt voor de vaststelling ({adopted.isoformat()})")
+            raise BadInput(text("svc.opp.evaluation_before_adoption", date=day.isoformat(),
+                                adopted=adopted.isoformat()))
         secret = {}
         if notes is not None and notes.strip():
             secret["notes"] = ctx.cipher(uow, case_id).seal("notes", notes.strip())

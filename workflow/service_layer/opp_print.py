@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow.domain.errors import BadInput
+from workflow.messages import text
 from workflow.service_layer import opp
 from workflow.service_layer.context import ServiceContext
 
@@ -21,8 +22,6 @@ FORMATS = ("html", "pdf")
 
 def render_html(view: dict[str, Any]) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
-
-    from workflow.messages import text
 
     env = Environment(loader=PackageLoader("workflow.service_layer", "templates"), autoescape=True,
                       undefined=StrictUndefined)
@@ -35,8 +34,7 @@ def render_pdf(html: str) -> bytes:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: the Pango library is missing
-        raise BadInput(f"PDF maken lukt hier niet ({type(exc).__name__}): installeer WeasyPrint en Pango, "
-                       "of kies --format html") from None
+        raise BadInput(text("svc.opp_print.no_pdf", error=type(exc).__name__)) from None
     out: bytes = HTML(string=html).write_pdf()
     return out
 
@@ -45,7 +43,7 @@ def print_opp(ctx: ServiceContext, case_id: str, *, actor: str, fmt: str = "pdf"
               out: Path | None = None, purpose: str | None = None) -> dict[str, Any]:
     """Write the OPP (HTML or PDF) to `out`, or return it in `document` when no file is given."""
     if fmt not in FORMATS:
-        raise BadInput(f"--format: kies uit {', '.join(FORMATS)}")
+        raise BadInput(text("svc.format.choose", choices=", ".join(FORMATS)))
     view = opp.show(ctx, case_id, actor=actor, version=version, purpose=purpose, action="opp.print")
     html = render_html(view)
     data = html.encode("utf-8") if fmt == "html" else render_pdf(html)

@@ -20,6 +20,7 @@ import datetime as dt
 import hmac
 from typing import TYPE_CHECKING, Any
 
+from workflow import messages
 from workflow.adapters.crypto import CaseCipher
 from workflow.adapters.logs import get_logger
 from workflow.domain import evidence
@@ -48,11 +49,11 @@ VIEW_PARTIES = {"ouders": "uw mening", "leerling": "de mening van uw kind"}
 def _load(ctx: ServiceContext, uow: Any, session: ParentSession, case_id: str) -> tuple[Case, Parent]:
     """The session's case, only when `case_id` is it (else NotFound, like a case that is not there)."""
     if not isinstance(case_id, str) or not CASE_ID.match(case_id) or case_id != session.case_id:
-        raise NotFound("deze pagina bestaat niet")
+        raise NotFound(messages.text("svc.parent_portal.no_page"))
     parent = parent_of(ctx, uow, session)
     case = uow.store.load(case_id)
     if case is None or case.school != session.school or parent.case_id != case_id:
-        raise NotFound("deze pagina bestaat niet")
+        raise NotFound(messages.text("svc.parent_portal.no_page"))
     return case, parent
 
 
@@ -115,7 +116,7 @@ def opp_page(ctx: ServiceContext, session: ParentSession, case_id: str, version:
         case, parent = _load(ctx, uow, session, case_id)
         cipher = ctx.cipher(uow, case_id)
     if ctx.definition_of(case).opp is None or version not in opp.version_events(case):
-        raise NotFound("deze pagina bestaat niet")
+        raise NotFound(messages.text("svc.parent_portal.no_page"))
     _access(ctx, parent, "parent.opp")
     return opp.document(ctx, case, cipher, version)
 
@@ -183,18 +184,18 @@ def decide(ctx: ServiceContext, session: ParentSession, case_id: str, *, status:
     the page showed: stale or forged hashes are refused (BadInput) and nothing is stored."""
     bind_log(actor=f"{PARENT_ROLE}:{session.parent_id}", case_id=case_id, command="parent.decide")
     if status not in STATUS:
-        raise BadInput("kies een besluit")
+        raise BadInput(messages.text("svc.parent_portal.choose_decision"))
     now = ctx.clock()
     with ctx.uow() as uow:
         case, parent = _load(ctx, uow, session, case_id)
         d = ctx.definition_of(case)
         request = request_of(case, d)
         if case.closed:
-            raise refused("geweigerd", [Reason("case_closed")], d)
+            raise refused(messages.text("svc.refused"), [Reason("case_closed")], d)
         if request is None:
-            raise BadInput("er is geen plan om over te beslissen")
+            raise BadInput(messages.text("svc.parent_portal.no_plan"))
         if not isinstance(shown_hash, str) or not hmac.compare_digest(shown_hash.encode(), request["hash"].encode()):
-            raise BadInput("het plan is veranderd sinds u de pagina opende; lees de nieuwe versie en beslis opnieuw")
+            raise BadInput(messages.text("svc.parent_portal.plan_changed"))
         valid = evidence.validate(
             "consent", {"scope": request["scope"], "status": status, "by": parent.name,
                         "opp_version": request["opp_version"]},
@@ -212,15 +213,16 @@ def give_view(ctx: ServiceContext, session: ParentSession, case_id: str, *, part
     """The parents' view (hoorrecht), or the pupil's as the parents record it, in their words."""
     bind_log(actor=f"{PARENT_ROLE}:{session.parent_id}", case_id=case_id, command="parent.view")
     if party not in VIEW_PARTIES:
-        raise BadInput("kies van wie de mening is")
+        raise BadInput(messages.text("svc.parent_portal.choose_party"))
     if not isinstance(text, str) or not text.strip():
-        raise BadInput("schrijf de mening op", fields={"text": "Schrijf de mening in een paar zinnen op."})
+        raise BadInput(messages.text("svc.parent_portal.write_view"),
+                       fields={"text": messages.text("svc.parent_portal.write_view.field")})
     now = ctx.clock()
     with ctx.uow() as uow:
         case, parent = _load(ctx, uow, session, case_id)
         d = ctx.definition_of(case)
         if case.closed:
-            raise refused("geweigerd", [Reason("case_closed")], d)
+            raise refused(messages.text("svc.refused"), [Reason("case_closed")], d)
         valid = evidence.validate("view", {"party": party, "text": text.strip()}, today=local_date(now),
                                   consent_scopes=d.consent_scopes, kinds=d.evidence_kinds)
         ev = _append(ctx, uow, case, parent, valid, now)

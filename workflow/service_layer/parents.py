@@ -28,6 +28,7 @@ from workflow.domain.case import Case
 from workflow.domain.errors import BadInput, NotFound
 from workflow.domain.evidence import PARENT_ROLE
 from workflow.domain.reasons import Reason
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.refusals import refused
 from workflow.service_layer.signin import throttle
@@ -45,7 +46,7 @@ EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,251}\.[A-Za-z]{2,24}$"
 
 
 class LinkRefused(Exception):
-    """A parent's link that cannot sign anyone in; `reason` is Dutch and safe to show."""
+    """A parent's link that cannot sign anyone in; `reason` is from the catalog and safe to show."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -93,7 +94,7 @@ def _manager(ctx: ServiceContext, uow: UnitOfWork, case_id: str, actor: str) -> 
     case = ctx.load(uow, case_id, user)
     d = ctx.definition_of(case)
     if user.role not in d.evidence_roles.get("consent", frozenset()):
-        raise refused("geweigerd", [Reason("role_may_not_record", {"role": user.role, "kind": "consent"})], d)
+        raise refused(text("svc.refused"), [Reason("role_may_not_record", {"role": user.role, "kind": "consent"})], d)
     return case
 
 
@@ -102,11 +103,11 @@ def _clean(name: str, email: str) -> tuple[str, str]:
     email = (email or "").strip().lower()
     errors = {}
     if not 1 <= len(name) <= 200:
-        errors["name"] = "Vul een naam in van 1 tot 200 tekens."
+        errors["name"] = text("svc.parents.name.field")
     if len(email) > 254 or not EMAIL.match(email):
-        errors["email"] = "Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl."
+        errors["email"] = text("svc.parents.email.field")
     if errors:
-        raise BadInput("ouder: " + " ".join(errors.values()), fields=errors)
+        raise BadInput(text("svc.parents.invalid", problems=" ".join(errors.values())), fields=errors)
     return name, email
 
 
@@ -118,11 +119,10 @@ def add(ctx: ServiceContext, case_id: str, *, actor: str, name: str, email: str)
     with ctx.uow() as uow:
         case = _manager(ctx, uow, case_id, actor)
         if case.closed:
-            raise refused("geweigerd", [Reason("case_closed")], ctx.definition_of(case))
+            raise refused(text("svc.refused"), [Reason("case_closed")], ctx.definition_of(case))
         cipher = ctx.cipher(uow, case_id)
         if any(opened(cipher, r).email == email for r in uow.parents.of_case(case_id)):
-            raise BadInput("ouder: dit e-mailadres staat al bij deze casus",
-                           fields={"email": "Dit e-mailadres staat al bij deze leerling."})
+            raise BadInput(text("svc.parents.email_taken"), fields={"email": text("svc.parents.email_taken.field")})
         pid = "P-" + secrets.token_hex(8)
         uow.parents.add(ParentRow(pid, case_id, case.school, _seal(cipher, "parent.name", name),
                                   _seal(cipher, "parent.email", email), actor, now, None))
@@ -138,7 +138,7 @@ def remove(ctx: ServiceContext, case_id: str, parent_id: str, *, actor: str) -> 
         _manager(ctx, uow, case_id, actor)
         row = uow.parents.get(parent_id) if isinstance(parent_id, str) else None
         if row is None or row.case_id != case_id or row.removed_at is not None:
-            raise NotFound("deze ouder staat niet bij deze casus")
+            raise NotFound(text("svc.parents.not_on_case"))
         uow.parents.remove(parent_id, ctx.clock())
         uow.commit()
     log.info("parent.removed", parent=parent_id)
@@ -162,14 +162,13 @@ def invite(ctx: ServiceContext, case_id: str, parent_id: str, *, actor: str) -> 
         case = _manager(ctx, uow, case_id, actor)
         row = uow.parents.get(parent_id) if isinstance(parent_id, str) else None
         if row is None or row.case_id != case_id or row.removed_at is not None:
-            raise NotFound("deze ouder staat niet bij deze casus")
+            raise NotFound(text("svc.parents.not_on_case"))
         if case.closed:
-            raise refused("geweigerd", [Reason("case_closed")], ctx.definition_of(case))
+            raise refused(text("svc.refused"), [Reason("case_closed")], ctx.definition_of(case))
         if not throttle.hit(uow, f"parent-invite:{parent_id}", limit=INVITES_PER_DAY,
                             window=dt.timedelta(days=1), now=now):
             uow.commit()
-            raise BadInput(f"u heeft deze ouder vandaag al {INVITES_PER_DAY} keer uitgenodigd; probeer het morgen "
-                           "opnieuw")
+            raise BadInput(text("svc.parents.invites_used", limit=INVITES_PER_DAY))
         token = secrets.token_urlsafe(32)
         uow.parents.drop_links(parent_id)
         uow.parents.purge(now=now)
@@ -186,12 +185,11 @@ def invitation_message(inv: Invitation, url: str, *, school: str, sent_at: dt.da
     """The invitation: Dutch (B1), nothing of the pupil, the link and until when it works."""
     from notifiers import Message
     from workflow.domain.instants import SCHOOL_TZ
-    from workflow.messages import text as words
 
     until = inv.expires_at.astimezone(SCHOOL_TZ)
-    text = words("mail.parent.invitation.body", name=inv.parent.name, school=school, url=url,
-                 date=f"{until.day}-{until.month}-{until.year}", time=f"{until:%H:%M}")
-    return Message(to=(inv.parent.email,), subject=words("mail.parent.invitation.subject"), text=text,
+    body = text("mail.parent.invitation.body", name=inv.parent.name, school=school, url=url,
+                date=f"{until.day}-{until.month}-{until.year}", time=f"{until:%H:%M}")
+    return Message(to=(inv.parent.email,), subject=text("mail.parent.invitation.subject"), text=body,
                    html=None, message_id=f"<parent.{secrets.token_hex(12)}@{host}>", date=sent_at)
 
 
@@ -220,21 +218,19 @@ class ParentSessions:
         removed). Of two requests with one link, exactly one gets through."""
         bind_log(command="parent.link")
         if not isinstance(token, str) or not 20 <= len(token) <= 100:
-            raise LinkRefused("Deze link is niet geldig.")
+            raise LinkRefused(text("svc.parents.link_invalid"))
         lid = self.ctx.keyring.token_hash("parent-link", token)
         now = self.ctx.clock()
         with self.ctx.uow() as uow:
             row = uow.parents.link(lid)
             if row is None:
-                raise LinkRefused("Deze link is niet geldig. Vraag de intern begeleider om een nieuwe link.")
+                raise LinkRefused(text("svc.parents.link_unknown"))
             if row.parent.removed_at is not None:  # removed by the IB, or the case was erased
-                raise LinkRefused("U heeft geen toegang meer. Neem contact op met de school.")
+                raise LinkRefused(text("svc.parents.link_removed"))
             if row.used_at is not None or not uow.parents.use_link(lid, now):
-                raise LinkRefused("Deze link is al gebruikt. Een link werkt maar één keer. "
-                                  "Vraag de intern begeleider om een nieuwe link.")
+                raise LinkRefused(text("svc.parents.link_used"))
             if row.expires_at <= now:
-                raise LinkRefused(f"Deze link is verlopen. Een link werkt {LINK_DAYS} dagen. "
-                                  "Vraag de intern begeleider om een nieuwe link.")
+                raise LinkRefused(text("svc.parents.link_expired", days=LINK_DAYS))
             session = secrets.token_urlsafe(32)
             uow.parents.add_session(session_id=self._hash(session), parent_id=row.parent.id,
                                     csrf=secrets.token_urlsafe(32), now=now, expires_at=now + self.lifetime)
@@ -280,7 +276,7 @@ def parent_of(ctx: ServiceContext, uow: UnitOfWork, session: ParentSession) -> P
     """The session's parent, opened, while still on the case (else NotFound)."""
     row = uow.parents.get(session.parent_id)
     if row is None or row.removed_at is not None:
-        raise NotFound("u heeft geen toegang meer tot deze pagina")
+        raise NotFound(text("svc.parents.no_access"))
     return opened(ctx.cipher(uow, row.case_id), row)
 
 

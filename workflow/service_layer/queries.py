@@ -18,6 +18,7 @@ from workflow.domain import deadlines
 from workflow.domain.case import Case, Decision
 from workflow.domain.definition import ProcessDefinition
 from workflow.domain.errors import BadInput
+from workflow.messages import text
 from workflow.service_layer.access import access_ready, record_access
 from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.refusals import decision_dict
@@ -78,7 +79,7 @@ def iter_cases(
     bind_log(actor=actor, command="case.list")
     schools = ctx.schools_for(user, school)
     if state is not None and state not in ctx.definition.states:
-        raise BadInput(f"onbekende status '{state}' (bekend: {', '.join(ctx.definition.states)})")
+        raise BadInput(text("svc.queries.unknown_state", state=state, states=", ".join(ctx.definition.states)))
     return _listed(ctx, schools, state)
 
 
@@ -92,7 +93,7 @@ def iter_case_rows(
     bind_log(actor=actor, command="case.list")
     schools = ctx.schools_for(user, school)
     if state is not None and state not in ctx.definition.states:
-        raise BadInput(f"onbekende status '{state}' (bekend: {', '.join(ctx.definition.states)})")
+        raise BadInput(text("svc.queries.unknown_state", state=state, states=", ".join(ctx.definition.states)))
     return _rows(ctx, schools, state)
 
 
@@ -199,12 +200,12 @@ def shown_fields(d: ProcessDefinition, kind: str, fields: Mapping[str, Any]) -> 
             out.append({"label": name.replace("_", " "), "value": str(value)})
             continue
         if isinstance(value, bool):
-            text = "ja" if value else "nee"
+            shown = text("svc.queries.yes" if value else "svc.queries.no")
         elif f.choices_from == "consent_scopes":
-            text = d.scope_label(str(value))
+            shown = d.scope_label(str(value))
         elif f.type == "choice":
-            text = f.choice_label(value)
+            shown = f.choice_label(value)
         else:
-            text = str(value)
-        out.append({"label": f.title, "value": text})
+            shown = str(value)
+        out.append({"label": f.title, "value": shown})
     return out

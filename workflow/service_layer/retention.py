@@ -13,6 +13,7 @@ from typing import Any
 
 from workflow.domain.errors import ConfigError
 from workflow.domain.instants import SCHOOL_TZ, local_date
+from workflow.messages import text
 
 DEFAULT_YEARS = 2
 DEFAULT_BY_REASON = {"tlv": 3}
@@ -44,7 +45,7 @@ def add_years(day: dt.date, years: int) -> dt.date:
 
 def _whole(value: Any, key: str, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
-        raise ConfigError(f"{where}: {key}: must be a whole number of years (0-100)")
+        raise ConfigError(text("svc.settings.key_problem", where=where, key=key, problem=text("svc.retention.years")))
     return value
 
 
@@ -53,19 +54,22 @@ def parse_retention(raw: Any, where: str = "config.toml") -> RetentionPolicy:
     if raw is None:
         return RetentionPolicy()
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: retention: must be a table")
+        raise ConfigError(text("svc.settings.not_a_table", where=where, section="retention"))
     allowed = {"years", "years_by_reason", "erase_roles"}
     for k in raw:
         if k not in allowed:
-            raise ConfigError(f"{where}: retention.{k}: unknown key (allowed: {', '.join(sorted(allowed))})")
+            raise ConfigError(text("svc.settings.key_problem", where=where, key=f"retention.{k}",
+                                       problem=text("svc.settings.unknown_key", keys=", ".join(sorted(allowed)))))
     years = _whole(raw.get("years", DEFAULT_YEARS), "retention.years", where)
     by_raw = raw.get("years_by_reason", DEFAULT_BY_REASON)
     if not isinstance(by_raw, dict):
-        raise ConfigError(f"{where}: retention.years_by_reason: must be a table of reason = years")
+        raise ConfigError(text("svc.settings.key_problem", where=where, key="retention.years_by_reason",
+                                       problem=text("svc.retention.years_by_reason")))
     by_reason = {str(k): _whole(v, f"retention.years_by_reason.{k}", where) for k, v in by_raw.items()}
     roles = raw.get("erase_roles", list(DEFAULT_ERASE_ROLES))
     if isinstance(roles, str):
         roles = [roles]
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles):
-        raise ConfigError(f"{where}: retention.erase_roles: must be a non-empty list of roles")
+        raise ConfigError(text("svc.settings.key_problem", where=where, key="retention.erase_roles",
+                                       problem=text("svc.settings.roles")))
     return RetentionPolicy(years=years, by_reason=by_reason, erase_roles=tuple(roles))

@@ -22,6 +22,7 @@ from workflow.domain.evidence import parse_date
 from workflow.domain.instants import local_date
 from workflow.domain.reasons import Reason
 from workflow.domain.rod import DEFAULT_TERM_DAYS, WHICH, WHICH_NL, RodDate, next_to_register, rod_dates
+from workflow.messages import text
 from workflow.service_layer.audit.replay import grouped_events
 from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.refusals import refused
@@ -82,7 +83,7 @@ def mark(ctx: ServiceContext, case_id: str, *, actor: str, which: str, registere
     """Record that the OPP's start or end date was registered in ROD on `registered_on` (the
     earliest such date still open, or the one given)."""
     if which not in WHICH:
-        raise BadInput("geef --start of --end")
+        raise BadInput(text("svc.rod.start_or_end"))
     user = ctx.user(actor)
     bind_log(actor=actor, case_id=case_id, command="rod.mark")
     now = ctx.clock()
@@ -93,20 +94,20 @@ def mark(ctx: ServiceContext, case_id: str, *, actor: str, which: str, registere
         d = ctx.definition_of(case)
         writers = {r for t in d.transitions if t.adopts_opp for r in t.roles} or set(d.open_roles)
         if user.role not in writers:  # who adopts the OPP keeps its registration (the IB)
-            raise refused("geweigerd", [Reason("role_may_not_record", {"role": user.role, "kind": "rod"})], d)
+            raise refused(text("svc.refused"), [Reason("role_may_not_record", {"role": user.role, "kind": "rod"})], d)
         if case.erased:
-            raise refused("geweigerd", [Reason("case_closed")], d)
+            raise refused(text("svc.refused"), [Reason("case_closed")], d)
         ctx.expect(case, expected_version)
         r = next_to_register(case, which, wanted)
         if r is None:
-            what = f" van {wanted.isoformat()}" if wanted else ""
-            raise BadInput(f"casus {case_id}: er is geen {WHICH_NL[which]}{what} van een OPP die nog in ROD "
-                           "geregistreerd moet worden (passend rod list)")
+            label = text(f"svc.rod.which.{which}")
+            raise BadInput(text("svc.rod.nothing_to_register.on", case=case_id, which=label, date=wanted.isoformat())
+                           if wanted else text("svc.rod.nothing_to_register", case=case_id, which=label))
         if on > local_date(now):
-            raise BadInput(f"--registered-on: {on.isoformat()} ligt in de toekomst")
+            raise BadInput(text("svc.rod.in_future", date=on.isoformat()))
         if on < r.date:
-            raise BadInput(f"--registered-on: {on.isoformat()} ligt voor de {WHICH_NL[which]} zelf "
-                           f"({r.date.isoformat()})")
+            raise BadInput(text("svc.rod.before_date", date=on.isoformat(), which=text(f"svc.rod.which.{which}"),
+                                opp_date=r.date.isoformat()))
         payload = {"which": which, "opp_date": r.date.isoformat(), "registered_on": on.isoformat()}
         ev = case.next_event(type="rod_registered", payload=payload, actor=actor, role=user.role,
                              recorded_at=now, process=d)

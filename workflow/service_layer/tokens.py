@@ -26,6 +26,7 @@ from workflow.adapters.config import User
 from workflow.adapters.crypto import KeyRing
 from workflow.domain.errors import BadInput, NotFound
 from workflow.domain.reasons import Reason
+from workflow.messages import text
 from workflow.service_layer.refusals import refused
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def actor_of(name: str) -> str:
 
 
 def _unknown(name: str) -> NotFound:
-    return NotFound(f"onbekende token '{name}' (zie passend token list)")
+    return NotFound(text("svc.tokens.unknown", token=name))
 
 
 def _hash(keyring: KeyRing, secret: str) -> str:
@@ -64,17 +65,17 @@ def add(ctx: _Context, *, name: str, role: str, schools: Iterable[str], roles: I
         known_schools: Iterable[str], created_by: str) -> tuple[TokenRecord, str]:
     """A new token; returns it and its secret (shown once, never stored). A name in use: exit 2."""
     if not isinstance(name, str) or not NAME.match(name):
-        raise BadInput("naam: 1-64 tekens: kleine letters, cijfers en . _ - (begint met een letter of cijfer)")
+        raise BadInput(text("svc.tokens.name"))
     roles = tuple(roles)
     if role not in roles:
-        raise BadInput(f"--role: onbekende rol '{role}' (kies uit: {', '.join(roles)})")
+        raise BadInput(text("svc.users.unknown_role", role=role, roles=", ".join(roles)))
     known = set(known_schools)
     picked = tuple(dict.fromkeys(s.strip() for s in schools if isinstance(s, str) and s.strip()))
     if not picked:
-        raise BadInput("--school: geef minstens één school (of * voor alle scholen)")
+        raise BadInput(text("svc.users.no_school", key="--school"))
     for s in picked:
         if s != "*" and s not in known:
-            raise BadInput(f"--school: onbekende school '{s}' (bekend: {', '.join(sorted(known))})")
+            raise BadInput(text("svc.users.unknown_school", key="--school", school=s, schools=", ".join(sorted(known))))
     import secrets  # here: its import (random's) is paid only by the command that makes a token
 
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)  # 256 bits
@@ -84,7 +85,7 @@ def add(ctx: _Context, *, name: str, role: str, schools: Iterable[str], roles: I
                          created_by=created_by, created_at=ctx.clock(), revoked_at=None, last_used_at=None)
     with ctx.store.uow() as uow:
         if uow.api_tokens.get(name) is not None:
-            raise BadInput(f"token '{name}' bestaat al (kies een andere naam, of trek hem in)")
+            raise BadInput(text("svc.tokens.exists", token=name))
         uow.api_tokens.insert(record)
         uow.commit()
     return record, secret
@@ -138,6 +139,6 @@ def acting(store: Store, actor: str) -> User:
     if record is None:
         raise _unknown(name)
     if not record.active:
-        raise refused(f"token '{name}' is ingetrokken", [Reason("token_revoked", {"token": name})], None)
+        raise refused(text("svc.tokens.revoked", token=name), [Reason("token_revoked", {"token": name})], None)
     return as_user(record)
 

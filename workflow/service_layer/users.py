@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from workflow.adapters.config import User
 from workflow.domain.errors import BadInput, ConfigError, NotFound
 from workflow.domain.reasons import Reason
+from workflow.messages import text
 from workflow.service_layer import tokens
 from workflow.service_layer.refusals import refused
 
@@ -45,14 +46,14 @@ MANAGED = ("config", "cli")
 def normalise_email(value: Any, key: str = "--email") -> str:
     """An e-mail address as stored and compared: trimmed and lower-case (addresses differing in
     case reach one mailbox in practice, and one person must map to one user)."""
-    text = value.strip().lower() if isinstance(value, str) else ""
-    if len(text) > 254 or not EMAIL.match(text):
-        raise BadInput(f"{key}: geen geldig e-mailadres")
-    return text
+    address = value.strip().lower() if isinstance(value, str) else ""
+    if len(address) > 254 or not EMAIL.match(address):
+        raise BadInput(text("svc.users.bad_email", key=key))
+    return address
 
 
 def _unknown(user_id: object) -> NotFound:
-    return NotFound(f"onbekende gebruiker '{user_id}' (zie passend user list)")
+    return NotFound(text("svc.users.unknown.listed", user=user_id))
 
 
 class Recipients:
@@ -96,7 +97,7 @@ class UserDirectory:
         if found is None:
             raise _unknown(user_id)
         if not found.active:
-            raise refused(f"gebruiker '{user_id}' is uitgeschakeld", [Reason("user_disabled", {"user": user_id})],
+            raise refused(text("svc.users.disabled", user=user_id), [Reason("user_disabled", {"user": user_id})],
                           None)
         return found.user
 
@@ -107,11 +108,11 @@ class UserDirectory:
 
     def by_email(self, email: str) -> UserRecord | None:
         """The user with this address (compared lower-case), or None."""
-        text = email.strip().lower() if isinstance(email, str) else ""
-        if not text:
+        address = email.strip().lower() if isinstance(email, str) else ""
+        if not address:
             return None
         with self._store.uow(write=False) as uow:
-            return uow.users.by_email(text)
+            return uow.users.by_email(address)
 
     def all(self) -> list[UserRecord]:
         with self._store.uow(write=False) as uow:
@@ -128,21 +129,21 @@ class UserDirectory:
     ) -> UserRecord:
         """A new cli-managed user. An id or address already in use is refused (exit 2)."""
         if not isinstance(user_id, str) or not USER_ID.match(user_id):
-            raise BadInput("id: 1-128 tekens: letters, cijfers en . _ @ - (begint met een letter of cijfer)")
+            raise BadInput(text("svc.users.id"))
         roles = tuple(roles)
         if role not in roles:
-            raise BadInput(f"--role: onbekende rol '{role}' (kies uit: {', '.join(roles)})")
+            raise BadInput(text("svc.users.unknown_role", role=role, roles=", ".join(roles)))
         picked = _schools(schools, set(known_schools), "--school")
         name = " ".join((name or "").split())
         if len(name) > 200:
-            raise BadInput("--name: hoogstens 200 tekens")
+            raise BadInput(text("svc.users.name"))
         address = normalise_email(email) if email is not None else None
         with self._store.uow() as uow:
             if uow.users.get(user_id) is not None:
-                raise BadInput(f"gebruiker '{user_id}' bestaat al")
+                raise BadInput(text("svc.users.exists", user=user_id))
             other = uow.users.by_email(address) if address is not None else None
             if other is not None:
-                raise BadInput(f"--email: dit adres hoort al bij gebruiker '{other.id}'")
+                raise BadInput(text("svc.users.email_taken", user=other.id))
             uow.users.insert(user_id=user_id, name=name, role=role, schools=picked, email=address,
                              managed="cli", now=now)
             record = uow.users.get(user_id)
@@ -188,7 +189,7 @@ class UserDirectory:
         for u in config_users.values():
             key = f"{source}: users.{u.id}"
             if not USER_ID.match(u.id):
-                raise ConfigError(f"{key}.id: 1-128 tekens: letters, cijfers en . _ @ -")
+                raise ConfigError(text("svc.users.config_id", key=key))
             try:
                 email = normalise_email(u.email, f"{key}.email") if u.email is not None else None
                 schools = _schools(u.schools, known, f"{key}.schools", required=False)
@@ -201,7 +202,7 @@ class UserDirectory:
             if values["email"] is not None:
                 other = by_email.setdefault(values["email"], uid)
                 if other != uid:
-                    raise ConfigError(f"{source}: users.{uid}.email: hetzelfde adres als users.{other}")
+                    raise ConfigError(text("svc.users.config_same_email", config=source, user=uid, other=other))
         report: dict[str, list[str]] = {"added": [], "updated": [], "disabled": []}
         with self._store.uow() as uow:
             rows = {r.id: r for r in uow.users.all()}
@@ -209,8 +210,7 @@ class UserDirectory:
                 taken = next((r.id for r in rows.values() if r.email is not None
                               and r.email == values["email"] and r.id != uid and r.id not in wanted), None)
                 if taken is not None:
-                    raise ConfigError(f"{source}: users.{uid}.email: dit adres hoort al bij gebruiker "
-                                      f"'{taken}' (passend user list)")
+                    raise ConfigError(text("svc.users.config_email_taken", config=source, user=uid, other=taken))
             # Addresses move between users in two steps, so no address is ever held twice.
             moved = [uid for uid, v in wanted.items() if uid in rows and rows[uid].email != v["email"]]
             for uid in moved:
@@ -236,8 +236,8 @@ class UserDirectory:
 def _schools(schools: Iterable[str], known: set[str], key: str, *, required: bool = True) -> tuple[str, ...]:
     picked = tuple(dict.fromkeys(s.strip() for s in schools if isinstance(s, str)))
     if required and not picked:
-        raise BadInput(f"{key}: geef minstens één school (of * voor alle scholen)")
+        raise BadInput(text("svc.users.no_school", key=key))
     for s in picked:
         if s != "*" and s not in known:
-            raise BadInput(f"{key}: onbekende school '{s}' (bekend: {', '.join(sorted(known))})")
+            raise BadInput(text("svc.users.unknown_school", key=key, school=s, schools=", ".join(sorted(known))))
     return picked

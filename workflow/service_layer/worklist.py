@@ -27,6 +27,7 @@ from workflow.adapters.logs import get_logger
 from workflow.adapters.ports import CaseloadQuery, CaseloadRow, DeadlineLine
 from workflow.domain.errors import BadInput
 from workflow.domain.worklist import STATUSES, DeadlineRow, worst
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext, bind_log
 from workflow.service_layer.erasure import cases_due_for_erasure
 
@@ -167,9 +168,9 @@ def cursor_of(row: CaseloadRow | CaseloadItem) -> str:
     return f"{at.strftime('%Y%m%dT%H%M%S%f')}_{row.case_id}"
 
 
-def parse_cursor(text: str) -> tuple[dt.datetime, str]:
-    wrong = BadInput("pagina: deze verwijzing naar een pagina klopt niet; begin bij de eerste pagina")
-    m = _CURSOR.match(text or "")
+def parse_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    wrong = BadInput(text("svc.worklist.bad_cursor"))
+    m = _CURSOR.match(cursor or "")
     if m is None:
         raise wrong
     try:  # the shape alone lets through a month 13 or a day 0
@@ -198,19 +199,19 @@ def caseload(
     states: tuple[str, ...] | None = None
     if state is not None:
         if state not in d.states:
-            raise BadInput(f"onbekende status '{state}'")
+            raise BadInput(text("svc.worklist.unknown_state", state=state))
         states = (state,)
     if level is not None:
         at_level = tuple(s for s, sd in d.states.items() if sd.level == level)
         if not at_level:
-            raise BadInput(f"onbekend niveau '{level}'")
+            raise BadInput(text("svc.worklist.unknown_level", level=level))
         states = at_level if states is None else tuple(s for s in states if s in at_level)
     if group is not None and not 1 <= group <= 8:
-        raise BadInput("groep: een groep van 1 tot en met 8")
+        raise BadInput(text("svc.worklist.group"))
     if deadline is not None and deadline not in DEADLINE_FILTERS:
-        raise BadInput(f"termijn: kies uit {', '.join(DEADLINE_FILTERS)}")
+        raise BadInput(text("svc.worklist.deadline", choices=", ".join(DEADLINE_FILTERS)))
     if after is not None and before is not None:
-        raise BadInput("pagina: of na, of voor, niet allebei")
+        raise BadInput(text("svc.worklist.after_and_before"))
     if states is not None and any(d.states[s].final for s in states):
         closed = True  # asking for the closed state means asking for closed cases
     size = max(1, min(size, PAGE_MAX))

@@ -49,7 +49,7 @@ def restore(state: State, source: str, replace: bool) -> None:
     from workflow.adapters.store.db import sqlite_path
     from workflow.bootstrap import make_store
     from workflow.domain.errors import BadInput
-    from workflow.service_layer.backup import PG_RESTORE
+    from workflow.service_layer.backup import pg_restore
     from workflow.service_layer.backup import restore as run
 
     config = load_config(state.config)
@@ -57,7 +57,7 @@ def restore(state: State, source: str, replace: bool) -> None:
         raise BadInput("de opslag in het geheugen (memory://) kan niets terugzetten")
     target = sqlite_path(config.database_url)
     if target is None:
-        raise BadInput(PG_RESTORE)
+        raise pg_restore()
     keyring = KeyRing(load_master_key(config.master_key_file))
     r = run(Path(source), target, store_at=lambda p: make_store(f"sqlite:///{p}", config=config),
             keyring=keyring, files=PrivateFiles(config.file_group), replace=replace,

@@ -25,6 +25,7 @@ from workflow.adapters.ports import CaseReadModel
 from workflow.domain.errors import BadInput
 from workflow.domain.events import CHAIN_VERSION, GENESIS_HASH
 from workflow.domain.instants import SCHOOL_TZ, iso_utc
+from workflow.messages import text
 from workflow.service_layer.access import access_ready, clean_behalf, clean_purpose, write_access
 from workflow.service_layer.audit.verify import Hasher
 from workflow.service_layer.context import ServiceContext
@@ -57,7 +58,7 @@ def export(
     schools = engine.schools_for(user, school)
     access_ready(engine)  # a read-only store without --access-log: refused before anything is written
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise BadInput(f"--out: {out} bestaat al en is niet leeg; kies een nieuwe map")
+        raise BadInput(text("svc.export.out_not_empty", path=out))
     files = engine.files
     files.mkdir(out)
 

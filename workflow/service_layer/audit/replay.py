@@ -26,7 +26,7 @@ from workflow.domain.errors import NotFound, PassendError, Refused
 from workflow.domain.events import Event, restore_event
 from workflow.domain.evidence import by_parent_online
 from workflow.domain.instants import SCHOOL_TZ, as_utc, iso_utc, local_date
-from workflow.messages import render_all
+from workflow.messages import render_all, text
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.reminders.work import stale
 
@@ -255,10 +255,10 @@ def replay_case(engine: ServiceContext, case_id: str, *, actor: str, as_of: dt.d
         row = uow.cases.get(case_id)
         evs = next((e for _, e in grouped_events(uow, None, case_id=case_id)), [])
     if row is None and not evs:
-        raise NotFound(f"casus '{case_id}' bestaat niet")
+        raise NotFound(text("svc.context.unknown_case", case=case_id))
     school = row.school if row is not None else (evs[0].payload.get("school") if evs else None)
     if school is not None and not user.serves(str(school)):
-        raise Refused("geweigerd", reasons=[f"gebruiker '{actor}' heeft geen toegang tot school '{school}'"])
+        raise Refused(text("svc.refused"), reasons=[text("no_school_access", user=actor, school=school)])
     out = replay_events(case_id, evs, engine.registry, as_of=end_of_day(as_of) if as_of else None,
                         calendar_of=engine.calendar)
     if as_of is None:

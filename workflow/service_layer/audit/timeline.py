@@ -17,6 +17,7 @@ from workflow.domain.errors import BadInput, PassendError
 from workflow.domain.events import Event
 from workflow.domain.evidence import BUILTIN_KINDS
 from workflow.domain.instants import SCHOOL_TZ, as_utc
+from workflow.messages import text
 from workflow.service_layer.access import access_ready, clean_behalf, clean_purpose, record_access
 from workflow.service_layer.context import ServiceContext
 
@@ -151,7 +152,7 @@ def render(data: dict[str, Any], fmt: str) -> str:
     if fmt == "html":
         return render_html(data)
     if fmt != "text":
-        raise BadInput(f"--format: kies uit {', '.join(FORMATS)}")
+        raise BadInput(text("svc.format.choose", choices=", ".join(FORMATS)))
     lines = [f"Tijdlijn casus {data['case_id']} (school {data['school']}, {data['events']} gebeurtenissen)"
              + ("  [persoonsgegevens gewist]" if data["erased"] else "")]
     for e in data["entries"]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from workflow.adapters.clock import utcnow
 from workflow.adapters.logs import bind_command, get_logger
 from workflow.domain.errors import ConfigError
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.reminders.dispatcher import dispatch_once
 from workflow.service_layer.reminders.planner import DEFAULT_BASE_URL, Planner
@@ -59,7 +60,7 @@ def retry_failed(ctx: ServiceContext, ids: list[int] | None, *, actor: str) -> i
 
     user = ctx.user(actor)
     if user.role in ctx.definition.read_only_roles:
-        raise Refused(f"{actor} ({user.role}) mag alleen lezen; berichten opnieuw versturen kan niet")
+        raise Refused(text("svc.reminders.read_only", user=actor, role=user.role))
     bind_command(command="reminders.retry", actor=actor)
     n = ctx.store.outbox.retry_failed(ctx.clock(), ids, actor=actor)
     log.info("reminders.retried", count=n, ids=ids or "all")
@@ -92,7 +93,8 @@ class ReminderService:
         try:
             self.notifier.check()
         except NotifierConfigError as exc:
-            raise ConfigError(f"{self.engine.config.path.name}: {exc}") from None
+            raise ConfigError(text("svc.reminders.notifier_config", config=self.engine.config.path.name,
+                                   problem=exc)) from None
         return self.recover()
 
     def recover(self) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflow.domain.errors import ConfigError
+from workflow.messages import text
 
 DEFAULTS: dict[str, Any] = {
     "tick_seconds": 60,
@@ -49,20 +50,20 @@ def parse_settings(raw: Any, where: str = "config.toml") -> ReminderSettings:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: reminders: must be a table")
+        raise ConfigError(text("svc.settings.not_a_table", where=where, section="reminders"))
 
     def fail(key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{where}: reminders.{key}: {problem}")
+        return ConfigError(text("svc.settings.key_problem", where=where, key=f"reminders.{key}", problem=problem))
 
     for k in raw:
         if k not in DEFAULTS:
-            raise fail(k, f"unknown key (allowed: {', '.join(sorted(DEFAULTS))})")
+            raise fail(k, text("svc.settings.unknown_key", keys=", ".join(sorted(DEFAULTS))))
     v = {**DEFAULTS, **raw}
 
     def whole(key: str, low: int, high: int) -> int:
         x = v[key]
         if not isinstance(x, int) or isinstance(x, bool) or not low <= x <= high:
-            raise fail(key, f"must be a whole number from {low} to {high}")
+            raise fail(key, text("svc.settings.whole_number", low=low, high=high))
         return x
 
     def clock_time(key: str) -> dt.time:
@@ -72,7 +73,7 @@ def parse_settings(raw: Any, where: str = "config.toml") -> ReminderSettings:
                 raise ValueError
             t = dt.time.fromisoformat(x)
         except ValueError:
-            raise fail(key, "must be a time of day such as \"07:30\"") from None
+            raise fail(key, text("svc.settings.time_of_day", example="07:30")) from None
         return t.replace(tzinfo=None)
 
     def roles(key: str) -> tuple[str, ...]:
@@ -80,11 +81,11 @@ def parse_settings(raw: Any, where: str = "config.toml") -> ReminderSettings:
         if isinstance(x, str):
             x = [x]
         if not isinstance(x, list) or not x or not all(isinstance(r, str) and r for r in x):
-            raise fail(key, "must be a non-empty list of roles")
+            raise fail(key, text("svc.settings.roles"))
         return tuple(x)
 
     if not isinstance(v["digest"], bool):
-        raise fail("digest", "must be true or false")
+        raise fail("digest", text("svc.settings.true_or_false"))
     s = ReminderSettings(
         tick_seconds=whole("tick_seconds", 1, 86_400),
         send_time=clock_time("send_time"),

@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.signin import throttle
 
@@ -28,7 +29,7 @@ WINDOW = dt.timedelta(minutes=15)
 
 
 class LinkRefused(Exception):
-    """A link that cannot sign anyone in; `reason` is Dutch and safe to show."""
+    """A link that cannot sign anyone in; `reason` is from the catalog and safe to show."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -78,39 +79,32 @@ class Links:
         """Use a link: its user's id, or LinkRefused (unknown, used before, expired, user disabled).
         Of two requests with one link, exactly one gets through (`SigninLinks.use`)."""
         if not isinstance(token, str) or not 20 <= len(token) <= 100:
-            raise LinkRefused("Deze inloglink is niet geldig.")
+            raise LinkRefused(text("svc.signin.link_invalid"))
         lid = self._hash(token)
         now = self.ctx.clock()
         with self.ctx.uow() as uow:
             row = uow.signin_links.get(lid)
             if row is None:
-                raise LinkRefused("Deze inloglink is niet geldig.")
+                raise LinkRefused(text("svc.signin.link_invalid"))
             if row.used_at is not None:
-                raise LinkRefused("Deze inloglink is al gebruikt. Een link werkt maar één keer.")
+                raise LinkRefused(text("svc.signin.link_used"))
             if row.expires_at <= now:
                 minutes = int(self.lifetime.total_seconds() // 60)
-                raise LinkRefused(f"Deze inloglink is verlopen. Een link werkt {minutes} minuten.")
+                raise LinkRefused(text("svc.signin.link_expired", minutes=minutes))
             if not row.user_active:
-                raise LinkRefused("U heeft geen toegang meer tot passend.")
+                raise LinkRefused(text("svc.signin.no_access"))
             if not uow.signin_links.use(lid, now):
-                raise LinkRefused("Deze inloglink is al gebruikt. Een link werkt maar één keer.")
+                raise LinkRefused(text("svc.signin.link_used"))
             uow.commit()
         return row.user_id
 
 
 def link_message(issued: Issued, url: str, *, sent_at: dt.datetime, host: str) -> Message:
-    """The mail with the link: Dutch, no pupil data, nothing but the link and its end time."""
+    """The mail with the link: from the catalog, no pupil data, nothing but the link and its end time."""
     from notifiers import Message
     from workflow.domain.instants import SCHOOL_TZ
 
     until = issued.expires_at.astimezone(SCHOOL_TZ).strftime("%H:%M")
-    text = (
-        "Goedendag,\n\n"
-        "U vroeg om in te loggen bij passend. Klik op deze link om verder te gaan:\n\n"
-        f"{url}\n\n"
-        f"De link werkt één keer, tot {until} uur. Daarna vraagt passend om een code uit uw "
-        "authenticator-app. De eerste keer stelt u die app eerst in.\n\n"
-        "Vroeg u niet om deze link? Dan hoeft u niets te doen. Stuur deze e-mail niet door.\n"
-    )
-    return Message(to=(issued.email,), subject="Uw inloglink voor passend", text=text, html=None,
+    body = text("mail.signin.link.body", url=url, until=until)
+    return Message(to=(issued.email,), subject=text("mail.signin.link.subject"), text=body, html=None,
                    message_id=f"<signin.{secrets.token_hex(12)}@{host}>", date=sent_at)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pyotp
 
 from workflow.domain.errors import NotFound
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.signin import throttle
 
@@ -54,7 +55,7 @@ class Codes:
         with self.ctx.uow() as uow:
             state = uow.users.totp(user_id)
             if state is None:
-                raise NotFound(f"onbekende gebruiker '{user_id}'")
+                raise NotFound(text("svc.users.unknown", user=user_id))
             if state.enrolled_at is not None:
                 raise PermissionError("already enrolled")
             if state.secret is None:

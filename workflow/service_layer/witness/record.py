@@ -28,6 +28,7 @@ from typing import Any
 from workflow.adapters.ports import WitnessRoot
 from workflow.domain.errors import BadInput
 from workflow.domain.instants import iso_utc
+from workflow.messages import text
 
 FORMAT = "passend-witness"
 VERSION = 1
@@ -57,7 +58,7 @@ def block(record: dict[str, Any]) -> str:
 def problem(record: Any) -> str | None:
     """Why `record` is not a witness record, or None."""
     if not isinstance(record, dict) or sorted(record) != sorted(KEYS):
-        return "geen controlewaarde van passend (andere velden)"
+        return text("svc.witness.other_fields")
     a = record["access_log"]
     checks = [
         record["format"] == FORMAT and record["v"] == VERSION,
@@ -69,11 +70,11 @@ def problem(record: Any) -> str | None:
         and a["records"] >= 0 and isinstance(a["head_hash"], str) and _HEX.fullmatch(a["head_hash"]) is not None,
     ]
     if not all(checks):
-        return "geen geldige controlewaarde van passend"
+        return text("svc.witness.invalid_record")
     try:
         dt.date.fromisoformat(record["day"])
     except ValueError:
-        return "geen geldige datum in de controlewaarde"
+        return text("svc.witness.invalid_day")
     return None
 
 
@@ -108,29 +109,29 @@ def load(path: Path) -> list[dict[str, Any]]:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".eml", ".json"))
         if not files:
-            raise BadInput(f"--witness: {path} bevat geen .eml- of .json-bestanden")
+            raise BadInput(text("svc.witness.no_files", path=path))
         return [r for f in files for r in load(f)]
     try:
         with path.open("rb") as fh:
             data = fh.read(MAX_FILE + 1)
     except OSError as exc:
-        raise BadInput(f"--witness: kan {path} niet lezen ({exc.strerror or type(exc).__name__})") from None
+        raise BadInput(text("svc.witness.unreadable", path=path, error=exc.strerror or type(exc).__name__)) from None
     if len(data) > MAX_FILE:
-        raise BadInput(f"--witness: {path} is te groot voor een controlewaarde")
+        raise BadInput(text("svc.witness.too_large", path=path))
     found: list[Any]
     stripped = data.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:
             parsed = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
-            raise BadInput(f"--witness: {path} is geen geldige JSON") from None
+            raise BadInput(text("svc.witness.bad_json", path=path)) from None
         found = parsed if isinstance(parsed, list) else [parsed]
     else:
         found = from_text(_mail_text(data))
     if not found:
-        raise BadInput(f"--witness: {path} bevat geen controlewaarde van passend")
+        raise BadInput(text("svc.witness.no_record", path=path))
     for r in found:
         why = problem(r)
         if why is not None:
-            raise BadInput(f"--witness: {path}: {why}")
+            raise BadInput(text("svc.witness.bad_record", path=path, problem=why))
     return found

@@ -27,6 +27,7 @@ from typing import Any
 from workflow.adapters.logs import get_logger
 from workflow.adapters.ports import WitnessTimestamp
 from workflow.domain.errors import Conflict
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.witness import record
 from workflow.service_layer.witness.settings import WitnessSettings
@@ -56,9 +57,9 @@ def fetch(url: str, body: bytes, timeout: int) -> bytes:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # the URL is http(s) only (settings)
             return bytes(resp.read(1 << 20))
     except urllib.error.HTTPError as exc:
-        raise TimestampError(f"HTTP {exc.code}") from None
+        raise TimestampError(text("svc.tsa.http", code=exc.code)) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise TimestampError(f"niet bereikbaar ({type(exc).__name__})") from None
+        raise TimestampError(text("svc.tsa.unreachable", error=type(exc).__name__)) from None
 
 
 def token_from_response(data: bytes) -> bytes:
@@ -69,15 +70,15 @@ def token_from_response(data: bytes) -> bytes:
         resp = tsp.TimeStampResp.load(data)
         status = resp["status"]["status"].native
         if status not in ("granted", "granted_with_mods"):
-            raise TimestampError(f"geweigerd ({status})")
+            raise TimestampError(text("svc.tsa.refused", status=status))
         token = resp["time_stamp_token"]
         if token.native is None:
-            raise TimestampError("geen token in het antwoord")
+            raise TimestampError(text("svc.tsa.no_token"))
         return bytes(token.dump())
     except TimestampError:
         raise
     except Exception as exc:  # asn1crypto raises several types for bytes that are not DER
-        raise TimestampError(f"onleesbaar antwoord ({type(exc).__name__})") from None
+        raise TimestampError(text("svc.tsa.unreadable_answer", error=type(exc).__name__)) from None
 
 
 def check_token(token: bytes, imprint: bytes, *, nonce: int | None = None,
@@ -92,18 +93,18 @@ def check_token(token: bytes, imprint: bytes, *, nonce: int | None = None,
     try:
         info = cms.ContentInfo.load(token)
         if info["content_type"].native != "signed_data":
-            raise TimestampError("geen CMS SignedData")
+            raise TimestampError(text("svc.tsa.not_signed_data"))
         sd = info["content"]
         encap = sd["encap_content_info"]
         if encap["content_type"].native != "tst_info":
-            raise TimestampError("geen TSTInfo")
+            raise TimestampError(text("svc.tsa.no_tst_info"))
         tst_der = encap["content"].contents
         tst = encap["content"].parsed
         mi = tst["message_imprint"]
         if mi["hash_algorithm"]["algorithm"].native != "sha256" or mi["hashed_message"].native != imprint:
-            raise TimestampError("het token hoort bij een andere waarde")
+            raise TimestampError(text("svc.tsa.other_value"))
         if nonce is not None and tst["nonce"].native != nonce:
-            raise TimestampError("het token heeft een andere nonce")
+            raise TimestampError(text("svc.tsa.other_nonce"))
         (signer,) = sd["signer_infos"]
         sid = signer["sid"]
         certs = [c.chosen for c in sd["certificates"] if c.name == "certificate"]
@@ -111,17 +112,17 @@ def check_token(token: bytes, imprint: bytes, *, nonce: int | None = None,
                      and c.issuer == sid.chosen["issuer"] and c.serial_number == sid.chosen["serial_number"].native),
                     None)
         if cert is None:
-            raise TimestampError("het token bevat het certificaat van de ondertekenaar niet")
+            raise TimestampError(text("svc.tsa.no_certificate"))
         if certificate is not None and cert.dump() != certificate:
-            raise TimestampError("het token is niet ondertekend met het ingestelde certificaat")
+            raise TimestampError(text("svc.tsa.other_certificate"))
         algo = _HASHES.get(signer["digest_algorithm"]["algorithm"].native)
         if algo is None:
-            raise TimestampError("onbekend hash-algoritme")
+            raise TimestampError(text("svc.tsa.unknown_hash"))
         h = getattr(hashes, algo)()
         attrs = signer["signed_attrs"]
         digest = next((a["values"][0].native for a in attrs if a["type"].native == "message_digest"), None)
         if digest != hashlib.new(algo.lower(), tst_der).digest():
-            raise TimestampError("de ondertekende hash klopt niet met de TSTInfo")
+            raise TimestampError(text("svc.tsa.hash_mismatch"))
         signed = b"\x31" + attrs.dump()[1:]  # signed over as a SET OF, not [0] IMPLICIT
         key: Any = x509.load_der_x509_certificate(cert.dump()).public_key()
         sig = signer["signature"].native
@@ -130,15 +131,15 @@ def check_token(token: bytes, imprint: bytes, *, nonce: int | None = None,
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(sig, signed, ec.ECDSA(h))
         else:
-            raise TimestampError("onbekend sleuteltype")
+            raise TimestampError(text("svc.tsa.unknown_key"))
         when: dt.datetime = tst["gen_time"].native
         return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
     except TimestampError:
         raise
     except InvalidSignature:
-        raise TimestampError("de handtekening klopt niet") from None
+        raise TimestampError(text("svc.tsa.bad_signature")) from None
     except Exception as exc:  # not DER, or not the structure RFC 3161 prescribes
-        raise TimestampError(f"onleesbaar token ({type(exc).__name__})") from None
+        raise TimestampError(text("svc.tsa.unreadable_token", error=type(exc).__name__)) from None
 
 
 def timestamp(url: str, data: bytes, timeout: int, certificate: bytes | None = None) -> tuple[bytes, dt.datetime]:
