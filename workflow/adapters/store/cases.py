@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from workflow.adapters.codec import read_instant
 from workflow.adapters.ports import (
@@ -240,11 +240,8 @@ class SqlCases:
         )
         if closed_before is not None:  # ix_cases_closed (migration 0011)
             q = q.where(cases.c.closed_at < closed_before)
-        if school is not None:
-            # SQLite keeps no statistics here and would walk the school's whole index rather than
-            # the range of closing times; a unary plus takes the school's column out of its choice.
-            sqlite_range = closed_before is not None and self.conn.dialect.name == "sqlite"
-            q = q.where((literal_column("+cases.school") if sqlite_range else cases.c.school) == school)
+        if school is not None:  # ix_cases_school_closed (migration 0019): the school's range
+            q = q.where(cases.c.school == school)
         for r in self.conn.execute(q):
             yield ClosedCase(*r)
 

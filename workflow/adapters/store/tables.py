@@ -77,6 +77,9 @@ cases = Table(
     # one range. Partial: a command on an open case leaves it untouched.
     Index("ix_cases_closed", "closed_at", "case_id", sqlite_where=text("closed_at IS NOT NULL"),
           postgresql_where=text("closed_at IS NOT NULL")),
+    # The same per school (migration 0019): a school's cases due for erasure (Mijn werk).
+    Index("ix_cases_school_closed", "school", "closed_at", "case_id", sqlite_where=text("closed_at IS NOT NULL"),
+          postgresql_where=text("closed_at IS NOT NULL")),
 )
 
 events = Table(
@@ -165,7 +168,8 @@ case_deadlines = Table(
     Column("soon_on", Date, nullable=False),  # due_on - lead_days: "soon" from this day
     Column("lead_days", Integer, nullable=False),
     Column("paused_left", Integer, nullable=True),  # paused: days left (constant while paused)
-    Index("ix_case_deadlines_school_due", "school", "due_on"),
+    # A school's clocks by due day; with paused_left, counted from the index alone (migration 0019).
+    Index("ix_case_deadlines_school_due", "school", "due_on", "paused_left"),
     Index("ix_case_deadlines_school_paused", "school", "paused_left"),
 )
 
