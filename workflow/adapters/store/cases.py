@@ -257,10 +257,10 @@ class SqlCases:
     # ---- the work list (store.worklist) ----------------------------------------------------
     def deadline_lines(self, school: str, *, today: dt.date, since: dt.date | None, through: dt.date,
                        limit: int) -> tuple[list[DeadlineLine], int]:
-        return _worklist.deadline_lines(self.conn, school, today=today, since=since, through=through, limit=limit)
+        return _worklist.deadline_lines(self._driver(), school, today=today, since=since, through=through, limit=limit)
 
     def waiting_lines(self, school: str, *, limit: int) -> tuple[list[WaitingLine], int]:
-        return _worklist.waiting_lines(self.conn, school, limit=limit)
+        return _worklist.waiting_lines(self._driver(), school, limit=limit)
 
     def caseload(self, query: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
                  before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:

@@ -7,9 +7,8 @@ no clock and no consent writes nothing here: no extra page in its commit. Straig
 driver, as the rest of the append path (store.eventstore explains why).
 
 Reading: the lists a person reads (Mijn werk's deadlines and waiting cases, the caseload with
-its filters), each an index range (migrations 0011 and 0018). Mijn werk's through SQLAlchemy
-Core; the caseload's straight to the driver, since building its statements with Core cost more
-than running them.
+its filters), each an index range (migrations 0011, 0018 and 0019), straight to the driver as
+SQL text: building these statements with SQLAlchemy Core cost more than running them.
 """
 
 from __future__ import annotations
@@ -126,32 +125,31 @@ def insert_many(conn: Connection, items: Sequence[tuple[str, str, Worklist]]) ->
 
 
 # ---- reading ---------------------------------------------------------------------------------
-d, w, c = case_deadlines.c, case_waiting.c, cases.c
+_LINE_COLUMNS = "case_id, school, deadline, anchor, started_on, due_on, soon_on, lead_days, paused_left"
 
 
 def _line(r: Any) -> DeadlineLine:
-    return DeadlineLine(r.case_id, r.school, r.deadline, r.anchor, r.started_on, r.due_on, r.soon_on,
-                        r.lead_days, r.paused_left)
+    return DeadlineLine(r[0], r[1], r[2], r[3], _date(r[4]), _date(r[5]), _date(r[6]), r[7], r[8])
 
 
-_LINE_COLUMNS = (d.case_id, d.school, d.deadline, d.anchor, d.started_on, d.due_on, d.soon_on, d.lead_days,
-                 d.paused_left)
-
-
-def deadline_lines(conn: Connection, school: str, *, today: dt.date, since: dt.date | None, through: dt.date,
+def deadline_lines(drv: Driver, school: str, *, today: dt.date, since: dt.date | None, through: dt.date,
                    limit: int) -> tuple[list[DeadlineLine], int]:
-    running = [d.school == school, d.paused_left.is_(None), d.due_on <= through]
-    if since is not None:
-        running.append(d.due_on >= since)
-    lines = [_line(r) for r in conn.execute(
-        select(*_LINE_COLUMNS).where(*running).order_by(d.due_on, d.case_id, d.deadline).limit(limit))]
-    total = conn.execute(select(func.count()).select_from(case_deadlines).where(*running)).scalar_one()
+    """A school's running clocks due from `since` (None: any day) through `through`, the first
+    `limit` by due day, and how many there are: ranges of ix_case_deadlines_school_due, which
+    counts them alone (migration 0019). Straight to the driver, as the caseload."""
+    running = "school = ? AND paused_left IS NULL AND due_on <= ?" + (" AND due_on >= ?" if since is not None else "")
+    params = (school, drv.date(through), *((drv.date(since),) if since is not None else ()))
+    lines = [_line(r) for r in drv.execute(
+        f"SELECT {_LINE_COLUMNS} FROM case_deadlines WHERE {running} ORDER BY due_on, case_id, deadline LIMIT ?",
+        (*params, limit), prepare=True).fetchall()]
+    total = int(drv.execute(f"SELECT count(*) FROM case_deadlines WHERE {running}", params,
+                            prepare=True).fetchone()[0])
     # A paused clock's due date moves on with the day: compare its days left (few rows: disputes).
     low = None if since is None else (since - today).days
     high = (through - today).days
-    paused = [_line(r) for r in conn.execute(
-        select(*_LINE_COLUMNS).where(d.school == school, d.paused_left.is_not(None)))
-        if (low is None or r.paused_left >= low) and r.paused_left <= high]
+    paused = [_line(r) for r in drv.execute(
+        f"SELECT {_LINE_COLUMNS} FROM case_deadlines WHERE school = ? AND paused_left IS NOT NULL", (school,),
+        prepare=True).fetchall() if (low is None or r[8] >= low) and r[8] <= high]
     if paused:
         def key(x: DeadlineLine) -> tuple[dt.date, str, str]:
             due = x.due_on if x.paused_left is None else today + dt.timedelta(days=x.paused_left)
@@ -159,14 +157,14 @@ def deadline_lines(conn: Connection, school: str, *, today: dt.date, since: dt.d
 
         lines = sorted(lines + paused, key=key)[:limit]
         total += len(paused)
-    return lines, int(total)
+    return lines, total
 
 
-def waiting_lines(conn: Connection, school: str, *, limit: int) -> tuple[list[WaitingLine], int]:
-    rows = conn.execute(select(w.case_id, w.school, w.scopes).where(w.school == school)
-                        .order_by(w.case_id).limit(limit))
-    lines = [WaitingLine(r.case_id, r.school, tuple(json.loads(r.scopes))) for r in rows]
-    total = conn.execute(select(func.count()).select_from(case_waiting).where(w.school == school)).scalar_one()
+def waiting_lines(drv: Driver, school: str, *, limit: int) -> tuple[list[WaitingLine], int]:
+    rows = drv.execute("SELECT case_id, school, scopes FROM case_waiting WHERE school = ? ORDER BY case_id LIMIT ?",
+                       (school, limit), prepare=True).fetchall()
+    lines = [WaitingLine(r[0], r[1], tuple(json.loads(r[2]))) for r in rows]
+    total = drv.execute("SELECT count(*) FROM case_waiting WHERE school = ?", (school,), prepare=True).fetchone()[0]
     return lines, int(total)
 
 
