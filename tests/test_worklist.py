@@ -251,3 +251,35 @@ def test_filters_are_checked(engine: Engine) -> None:
             worklist.caseload(engine, actor=IB, **bad)
     with pytest.raises(Refused):
         worklist.caseload(engine, actor=IB, school="het-anker")
+
+
+def test_migration_0020_fills_in_the_clocks_opening_times(engine: Engine, store_url: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store from before migration 0020 (the clocks' rows without their case's opening time):
+    the migration fills it in from `cases`, and the caseload's pages on the clocks, read in the
+    clocks' own order, are the pages they were."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect, text
+
+    from workflow.adapters.store import migrate
+    from workflow.adapters.store import worklist as sql_worklist
+
+    if store_url.startswith("memory"):
+        pytest.skip("a migration is SQL's")
+    monkeypatch.setattr(sql_worklist, "FEW", 0)  # every clock filter read in the clocks' own order
+    populate(engine, pupils=120, seed=5)
+    pages = {s: _all_pages(engine, deadline=s) for s in ("overdue", "soon", "week")}
+    assert pages["overdue"] and pages["soon"]
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
+    with engine.db.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0020_deadline_opened@-1")
+        assert "opened_at" not in {c["name"] for c in inspect(conn).get_columns("case_deadlines")}
+    engine.init()
+    with engine.db.connect() as conn:
+        same = conn.execute(text("SELECT d.opened_at = c.opened_at FROM case_deadlines d"
+                                 " JOIN cases c ON c.case_id = d.case_id")).scalars().all()
+    assert len(same) > 20 and all(same)
+    assert {s: _all_pages(engine, deadline=s) for s in pages} == pages

@@ -375,7 +375,7 @@ class EventStore:
             values["pupil_index"] = pupil_index
             self.conn.execute(_INSERT_CASE, values)
             if worklist is not None:
-                _worklist.sync(self.driver, case.case_id, case.school, worklist, fresh=True)
+                _worklist.sync(self.driver, case.case_id, case.school, case.opened_at, worklist, fresh=True)
             return
         drv = self.driver
         stored = None
@@ -406,11 +406,11 @@ class EventStore:
                 f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
             )
         if worklist is not None:
-            _worklist.sync(drv, case.case_id, case.school, worklist, fresh=False, stored_cursor=stored)
+            _worklist.sync(drv, case.case_id, case.school, case.opened_at, worklist, fresh=False, stored_cursor=stored)
 
     def refresh_worklist(self, case: Case) -> None:
         if self._derive is not None:
-            _worklist.sync(self.driver, case.case_id, case.school, self._derive(case), fresh=False)
+            _worklist.sync(self.driver, case.case_id, case.school, case.opened_at, self._derive(case), fresh=False)
 
     def import_new_cases(self, batch: Sequence[NewCase]) -> None:
         """Insert whole new cases (events, projection row, wrapped key) with one statement per table.
@@ -435,5 +435,5 @@ class EventStore:
             rows.append(values)
         self.conn.execute(_INSERT_CASE, rows)
         if derive is not None:
-            _worklist.insert_many(self.conn, [(c.case.case_id, c.case.school, w)
+            _worklist.insert_many(self.conn, [(c.case.case_id, c.case.school, c.case.opened_at, w)
                                               for c, w in zip(batch, worklists, strict=True) if w is not None])

@@ -163,6 +163,9 @@ case_deadlines = Table(
     Column("deadline", String(48), primary_key=True),
     Column("anchor", String(32), primary_key=True),
     Column("school", String(64), nullable=False),
+    # The case's opening time (migration 0020; it never changes): a filter on the clocks lists
+    # its cases in the caseload's order from these rows alone (store.worklist).
+    Column("opened_at", UTCDateTime, nullable=True),
     Column("started_on", Date, nullable=False),
     Column("due_on", Date, nullable=False),  # as of the case's last event
     Column("soon_on", Date, nullable=False),  # due_on - lead_days: "soon" from this day

@@ -50,8 +50,8 @@ _SELECT_STORED = (
     f"SELECT {', '.join(_DEADLINE_COLUMNS)} FROM case_deadlines WHERE case_id = ?"
     " UNION ALL SELECT NULL, scopes, NULL, NULL, NULL, NULL, NULL FROM case_waiting WHERE case_id = ?"
 )
-_INSERT_DEADLINE = ("INSERT INTO case_deadlines (case_id, school, deadline, anchor, started_on, due_on, soon_on,"
-                    " lead_days, paused_left) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_DEADLINE = ("INSERT INTO case_deadlines (case_id, school, opened_at, deadline, anchor, started_on, due_on,"
+                    " soon_on, lead_days, paused_left) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _UPDATE_DEADLINE = ("UPDATE case_deadlines SET started_on = ?, due_on = ?, soon_on = ?, lead_days = ?,"
                     " paused_left = ? WHERE case_id = ? AND deadline = ? AND anchor = ?")
 _DELETE_DEADLINE = "DELETE FROM case_deadlines WHERE case_id = ? AND deadline = ? AND anchor = ?"
@@ -74,9 +74,12 @@ def ask_stored(drv: Driver, case_id: str) -> Any:
     return drv.execute(_SELECT_STORED, (case_id, case_id), prepare=True)
 
 
-def sync(drv: Driver, case_id: str, school: str, new: Worklist, *, fresh: bool, stored_cursor: Any = None) -> None:
+def sync(drv: Driver, case_id: str, school: str, opened_at: dt.datetime, new: Worklist, *, fresh: bool,
+         stored_cursor: Any = None) -> None:
     """Make the stored rows of `case_id` those of `new`, writing only what differs (`fresh`: a
-    new case, nothing stored yet; `stored_cursor`: `ask_stored`'s, when it was asked already)."""
+    new case, nothing stored yet; `stored_cursor`: `ask_stored`'s, when it was asked already).
+    `opened_at` is the case's, kept on each clock's row for the caseload's order (it never
+    changes, so an update leaves it as it is)."""
     from workflow.domain.worklist import DeadlineRow
 
     stored: dict[tuple[str, str], DeadlineRow] = {}
@@ -96,8 +99,9 @@ def sync(drv: Driver, case_id: str, school: str, new: Worklist, *, fresh: bool, 
     for key, r in wanted.items():
         old = stored.get(key)
         if old is None:
-            drv.defer(_INSERT_DEADLINE, (case_id, school, r.deadline, r.anchor, drv.date(r.started_on),
-                                           drv.date(r.due_on), drv.date(r.soon_on), r.lead_days, r.paused_left))
+            drv.defer(_INSERT_DEADLINE, (case_id, school, drv.time(opened_at), r.deadline, r.anchor,
+                                         drv.date(r.started_on), drv.date(r.due_on), drv.date(r.soon_on),
+                                         r.lead_days, r.paused_left))
         elif old != r:
             drv.defer(_UPDATE_DEADLINE, (drv.date(r.started_on), drv.date(r.due_on), drv.date(r.soon_on),
                                            r.lead_days, r.paused_left, case_id, *key))
@@ -111,13 +115,14 @@ def sync(drv: Driver, case_id: str, school: str, new: Worklist, *, fresh: bool, 
             drv.defer(_UPDATE_WAITING, (text, case_id))
 
 
-def insert_many(conn: Connection, items: Sequence[tuple[str, str, Worklist]]) -> None:
-    """The rows of whole new cases (a bulk import): one statement per table."""
-    rows = [{"case_id": cid, "school": school, "deadline": r.deadline, "anchor": r.anchor,
+def insert_many(conn: Connection, items: Sequence[tuple[str, str, dt.datetime, Worklist]]) -> None:
+    """The rows of whole new cases (a bulk import: id, school, opened_at, work list): one
+    statement per table."""
+    rows = [{"case_id": cid, "school": school, "opened_at": opened, "deadline": r.deadline, "anchor": r.anchor,
              "started_on": r.started_on, "due_on": r.due_on, "soon_on": r.soon_on, "lead_days": r.lead_days,
-             "paused_left": r.paused_left} for cid, school, w in items for r in w.deadlines]
+             "paused_left": r.paused_left} for cid, school, opened, w in items for r in w.deadlines]
     waits = [{"case_id": cid, "school": school, "scopes": scopes_text(w.waiting)}
-             for cid, school, w in items if w.waiting]
+             for cid, school, _, w in items if w.waiting]
     if rows:
         conn.execute(insert(case_deadlines), rows)
     if waits:
@@ -232,13 +237,15 @@ _COLUMNS = "cases.case_id, cases.school, cases.school_group, cases.state, cases.
 class _Source(NamedTuple):
     """A filter with an index of its own: the FROM and WHERE of its cases' ids with their
     parameters, the id's column, which of the query's conditions it alone makes true (they need
-    no second test), and whether it selects from `cases` itself (as `k`: see `_candidates`)."""
+    no second test), whether it selects from `cases` itself (as `k`: see `_candidates`), and
+    whether its rows carry the case's opening time (the clocks: see `_ordered`)."""
 
     body: str
     params: tuple[Any, ...]
     id_column: str
     covers: frozenset[str]
     of_cases: bool
+    keyed: bool = False
 
 
 class _Plan(NamedTuple):
@@ -264,7 +271,7 @@ def _sources(drv: Driver, q: CaseloadQuery) -> list[_Source]:
         cond, params = _row_conditions(drv, q.today)["soonish" if q.deadline == "soon" else q.deadline]
         covers = frozenset() if q.deadline == "soon" else frozenset({"deadline"})  # "soon": and not overdue
         out.append(_Source(f"FROM case_deadlines d WHERE d.school = ? AND {cond}", (q.school, *params),
-                           "d.case_id", covers, False))
+                           "d.case_id", covers, False, keyed=True))
     if q.states is not None:
         marks = ", ".join("?" * len(q.states))
         out.append(_Source(f"FROM cases k WHERE k.school = ? AND k.state IN ({marks})", (q.school, *q.states),
@@ -295,35 +302,20 @@ def _plan(drv: Driver, q: CaseloadQuery) -> _Plan:
                             (*source.params, most + 1), prepare=True).fetchone()[0]
         if found <= most:
             return _Plan(source, "candidates")
+        if source.keyed:
+            return _Plan(source, "ordered")
         if not source.of_cases:
             return _Plan(source, "members")
     return _Plan(None, "school")
 
 
-def caseload(drv: Driver, q: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
-             before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
-    """One page of a school's caseload, in (opened_at, case_id) order, newest first: straight to
-    the driver, as SQL text (SQLAlchemy's building and compiling of these statements cost more
-    than SQLite's running them)."""
-    plan = _plan(drv, q)
-    few = plan.source
-    covered = few.covers if few is not None else frozenset()
-    # A condition the source already meets is not asked again: besides the work, a state's own
-    # index would tempt SQLite to walk every school's cases in that state (26 ms instead of 3 at
-    # 100 000 cases) rather than look the candidates up.
-    source = "cases"
-    where: list[str]
-    params: list[Any]
-    if few is None:
-        where, params = ["cases.school = ?"], [q.school]
-    elif plan.how == "state":  # the school's cases in one state, in ix_cases_school_state's order
-        where, params = ["cases.school = ?", "cases.state = ?"], [q.school, *(q.states or ())]
-    elif plan.how == "members":  # the school's index walked, each entry's id tested
-        source = "cases INDEXED BY ix_cases_school_opened" if drv.sqlite else "cases"
-        where = ["cases.school = ?", f"cases.case_id IN (SELECT {few.id_column} {few.body})"]
-        params = [q.school, *few.params]
-    else:
-        where, params = [_candidates(drv, few)], list(few.params)
+def _conditions(drv: Driver, q: CaseloadQuery, covered: frozenset[str]) -> tuple[list[str], list[Any]]:
+    """The query's conditions on `cases` that its source does not already make true. A condition
+    the source meets is not asked again: besides the work, a state's own index would tempt SQLite
+    to walk every school's cases in that state (26 ms instead of 3 at 100 000 cases) rather than
+    look the candidates up."""
+    where: list[str] = []
+    params: list[Any] = []
     if q.open_only:
         where.append("cases.closed_at IS NULL")
     if q.states is not None and "states" not in covered:
@@ -341,17 +333,80 @@ def caseload(drv: Driver, q: CaseloadQuery, *, after: tuple[dt.datetime, str] | 
         params += more
     if q.waiting and "waiting" not in covered:
         where.append("EXISTS (SELECT 1 FROM case_waiting w WHERE w.case_id = cases.case_id)")
-    key = before if before is not None else after
-    if key is not None:
-        where.append(f"(cases.opened_at, cases.case_id) {'>' if before is not None else '<'} (?, ?)")
-        params += (drv.time(key[0]), key[1])
-    order = "ASC" if before is not None else "DESC"
+    return where, params
+
+
+def _rows(drv: Driver, source: str, where: list[str], params: list[Any], *, ascending: bool,
+          size: int | None) -> list[CaseloadRow]:
+    order = "ASC" if ascending else "DESC"
     sql = (f"SELECT {_COLUMNS} FROM {source} WHERE {' AND '.join(where)}"
-           f" ORDER BY cases.opened_at {order}, cases.case_id {order} LIMIT ?")
-    rows = [CaseloadRow(cid, school, group, state, level, version, _instant(opened), _instant(closed))
-            for cid, school, group, state, level, version, opened, closed
-            in drv.execute(sql, (*params, size)).fetchall()]
-    return rows[::-1] if before is not None else rows
+           f" ORDER BY cases.opened_at {order}, cases.case_id {order}")
+    if size is not None:
+        sql, params = sql + " LIMIT ?", [*params, size]
+    return [CaseloadRow(cid, school, group, state, level, version, _instant(opened), _instant(closed))
+            for cid, school, group, state, level, version, opened, closed in drv.execute(sql, params).fetchall()]
+
+
+def _ordered(drv: Driver, few: _Source, where: list[str], params: list[Any], *,
+             key: tuple[dt.datetime, str] | None, ascending: bool, size: int) -> list[CaseloadRow]:
+    """A page from a source whose rows carry the case's opening time (the clocks, migration
+    0020): its cases' keys in the page's order from those rows alone, then the rows of just
+    those cases, tested against the other conditions; again from the last key while the page is
+    not full and keys are left. The clocks' rows are a few hundred; the school's cases, walked,
+    thousands (overdue at 100 000 cases: see `FEW`)."""
+    order, beyond = ("ASC", ">") if ascending else ("DESC", "<")
+    out: list[CaseloadRow] = []
+    # The clocks run on open cases only, so "open" drops none of them; any other condition may.
+    batch = size if all(w == "cases.closed_at IS NULL" for w in where) else 4 * size
+    while len(out) < size:
+        keyed = f" AND (d.opened_at, d.case_id) {beyond} (?, ?)" if key is not None else ""
+        keys = drv.execute(
+            f"SELECT d.opened_at, d.case_id {few.body}{keyed} GROUP BY d.opened_at, d.case_id"
+            f" ORDER BY d.opened_at {order}, d.case_id {order} LIMIT ?",
+            (*few.params, *((drv.time(key[0]), key[1]) if key is not None else ()), batch), prepare=True).fetchall()
+        if not keys:
+            break
+        ids = [k[1] for k in keys]
+        out += _rows(drv, "cases", [f"cases.case_id IN ({', '.join('?' * len(ids))})", *where], [*ids, *params],
+                     ascending=ascending, size=None)
+        if len(keys) < batch:
+            break
+        key = (read_instant(keys[-1][0]) or _NEVER, keys[-1][1])
+    return out[:size]
+
+
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def caseload(drv: Driver, q: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
+             before: tuple[dt.datetime, str] | None, size: int) -> list[CaseloadRow]:
+    """One page of a school's caseload, in (opened_at, case_id) order, newest first: straight to
+    the driver, as SQL text (SQLAlchemy's building and compiling of these statements cost more
+    than SQLite's running them)."""
+    plan = _plan(drv, q)
+    few = plan.source
+    where, params = _conditions(drv, q, few.covers if few is not None else frozenset())
+    key = before if before is not None else after
+    ascending = before is not None
+    if few is not None and plan.how == "ordered":
+        rows = _ordered(drv, few, where, params, key=key, ascending=ascending, size=size)
+        return rows[::-1] if ascending else rows
+    source = "cases"
+    if few is None:
+        head, more = ["cases.school = ?"], [q.school]
+    elif plan.how == "state":  # the school's cases in one state, in ix_cases_school_state's order
+        head, more = ["cases.school = ?", "cases.state = ?"], [q.school, *(q.states or ())]
+    elif plan.how == "members":  # the school's index walked, each entry's id tested
+        source = "cases INDEXED BY ix_cases_school_opened" if drv.sqlite else "cases"
+        head = ["cases.school = ?", f"cases.case_id IN (SELECT {few.id_column} {few.body})"]
+        more = [q.school, *few.params]
+    else:
+        head, more = [_candidates(drv, few)], list(few.params)
+    if key is not None:
+        where.append(f"(cases.opened_at, cases.case_id) {'>' if ascending else '<'} (?, ?)")
+        params += (drv.time(key[0]), key[1])
+    rows = _rows(drv, source, [*head, *where], [*more, *params], ascending=ascending, size=size)
+    return rows[::-1] if ascending else rows
 
 
 def _instant(value: Any) -> Any:
