@@ -93,7 +93,7 @@ def in_memory_digests(planner: Planner, now: dt.datetime) -> dict[str, tuple[str
             parts["erasure"].extend(planner._erasure(s, today))
         if not any(parts.values()):
             continue
-        ctx = {**parts, "day": messages.date_nl(today), "day_long": messages.date_long_nl(today),
+        ctx = {**parts, "day": messages.date_nl(today), "day_long": messages.date_long(today),
                "actor": u.id, "base_url": planner.base_url, "work_url": planner.base_url + "/"}
         subject = " ".join(env.get_template("digest_subject.txt.j2").render(**ctx).split())
         out[u.id] = (subject, env.get_template("digest.txt.j2").render(**ctx),

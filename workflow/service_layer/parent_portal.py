@@ -42,8 +42,16 @@ if TYPE_CHECKING:
     from notifiers import Message
 
 log = get_logger("passend.parents")
-STATUS = {"granted": "toestemming gegeven", "refused": "geen toestemming gegeven", "revoked": "toestemming ingetrokken"}
-VIEW_PARTIES = {"ouders": "uw mening", "leerling": "de mening van uw kind"}
+# A decision's status and a view's party, each with the key of its words in the catalog (no page
+# shows a party's words today: the parent page has its own, web.parent.*).
+STATUS = {"granted": "svc.parent_portal.status.granted", "refused": "svc.parent_portal.status.refused",
+          "revoked": "svc.parent_portal.status.revoked"}
+VIEW_PARTIES = {"ouders": "svc.parent_portal.party.ouders", "leerling": "svc.parent_portal.party.leerling"}
+
+
+def status_label(status: str | None) -> str:
+    """A consent decision as the parent reads it ("toestemming gegeven"), or "nog geen besluit"."""
+    return messages.text(STATUS.get(status or "", "svc.parent_portal.status.none"))
 
 
 def _load(ctx: ServiceContext, uow: Any, session: ParentSession, case_id: str) -> tuple[Case, Parent]:
@@ -82,7 +90,7 @@ def request_of(case: Case, d: ProcessDefinition) -> dict[str, Any] | None:
         and latest.fields.get("handelingsdeel_hash") == p["handelingsdeel_hash"]
     return {"scope": d.opp.consent_scope, "scope_label": d.scope_label(d.opp.consent_scope), "opp_version": number,
             "hash": p["hash"], "handelingsdeel_hash": p["handelingsdeel_hash"], "status": status,
-            "status_label": STATUS.get(status or "", "nog geen besluit"), "covers": covers,
+            "status_label": status_label(status), "covers": covers,
             "decided_on": None if latest is None else latest.date, "open": not covers}
 
 
@@ -123,31 +131,35 @@ def opp_page(ctx: ServiceContext, session: ParentSession, case_id: str, version:
 
 def timeline(case: Case, d: ProcessDefinition, cipher: CaseCipher) -> list[dict[str, Any]]:
     """What happened in the case, newest first, in words: every step, every record with its
-    fields (the texts opened), every OPP version. Parents may see the whole record (AVG art. 15)."""
+    fields (the texts opened), every OPP version. Parents may see the whole record (AVG art. 15).
+    The sentences come from the catalog and hold labels and numbers only; the opened texts stay
+    in `details`, beside them, as before."""
+    text = messages.text
     out: list[dict[str, Any]] = []
     for ev in case.events:
         p = ev.payload
         details: list[tuple[str, str]] = []
         if ev.type == "case_opened":
-            what = "De school begon met extra aandacht voor uw kind."
+            what = text("svc.parent_portal.timeline.opened")
         elif ev.type == "evidence_recorded":
             kind = d.evidence_kinds.get(str(p.get("kind")))
-            what = (kind.label if kind else str(p.get("kind"))).capitalize() + " vastgelegd"
-            if ev.role == PARENT_ROLE:
-                what += " door u of de andere ouder"
+            label = (kind.label if kind else str(p.get("kind"))).capitalize()
+            what = text("svc.parent_portal.timeline.recorded_by_parent" if ev.role == PARENT_ROLE
+                        else "svc.parent_portal.timeline.recorded", what=label)
             if kind is not None:
                 details = _fields(kind, p, cipher, d)
         elif ev.type == "transitioned":
             trig = d.triggers.get(str(p.get("trigger")))
             dest = d.states.get(str(p.get("dest")))
-            what = f"Stap gezet: {trig.label if trig else p.get('trigger')}" + (
-                f". Nu: {dest.label}." if dest else ".")
+            step = trig.label if trig else str(p.get("trigger"))
+            what = text("svc.parent_portal.timeline.step_to", step=step, state=dest.label) if dest \
+                else text("svc.parent_portal.timeline.step", step=step)
         elif ev.type == "opp_drafted":
-            what = f"Versie {p.get('version')} van het ontwikkelingsperspectief (OPP) gemaakt"
+            what = text("svc.parent_portal.timeline.opp_drafted", version=p.get("version"))
         elif ev.type == "opp_evaluated":
-            what = f"Het OPP (versie {p.get('version')}) is geëvalueerd: {p.get('outcome')}"
+            what = text("svc.parent_portal.timeline.opp_evaluated", version=p.get("version"), outcome=p.get("outcome"))
         elif ev.type == "migrated":
-            what = "De casus volgt nu de nieuwste regels van de school"
+            what = text("svc.parent_portal.timeline.migrated")
         else:
             continue
         out.append({"date": local_date(ev.recorded_at), "what": what, "details": details})

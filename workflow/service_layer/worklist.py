@@ -39,6 +39,10 @@ log = get_logger("passend.worklist")
 PAGE = 25
 PAGE_MAX = 200
 DEADLINE_FILTERS = (*STATUSES, "none", "week")
+# The deadline filter as the pages offer it, in this order: (filter, the key of its words).
+DEADLINE_CHOICES = (("overdue", "svc.worklist.choice.overdue"), ("week", "svc.worklist.choice.week"),
+                    ("soon", "svc.worklist.choice.soon"), ("ok", "svc.worklist.choice.ok"),
+                    ("none", "svc.worklist.choice.none"))
 _CURSOR = re.compile(r"^(\d{8}T\d{12})_([A-Za-z0-9][A-Za-z0-9._-]{0,39})$")
 REBUILD_PAGE = 500
 
@@ -258,8 +262,7 @@ def describe(ctx: ServiceContext) -> dict[str, Any]:
     levels = sorted({sd.level for sd in d.states.values() if sd.level is not None})
     return {
         "states": [(s, sd.label) for s, sd in d.states.items()],
-        "levels": [(lv, f"Niveau {lv}") for lv in levels],
-        "groups": [(g, f"Groep {g}") for g in range(1, 9)],
-        "deadlines": [("overdue", "Te laat"), ("week", "Loopt deze week af"), ("soon", "Binnenkort"),
-                      ("ok", "Op tijd"), ("none", "Geen lopende termijn")],
+        "levels": [(lv, text("svc.worklist.choice.level", level=lv)) for lv in levels],
+        "groups": [(g, text("svc.worklist.choice.group", group=g)) for g in range(1, 9)],
+        "deadlines": [(f, text(key)) for f, key in DEADLINE_CHOICES],
     }

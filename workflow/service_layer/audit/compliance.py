@@ -44,14 +44,18 @@ from workflow.domain.events import Event
 from workflow.domain.facts import Fact
 from workflow.domain.guards import ConsentGuard, consent_status
 from workflow.domain.instants import local_date
-from workflow.domain.rod import DEFAULT_TERM_DAYS, WHICH_NL, rod_dates
+from workflow.domain.rod import DEFAULT_TERM_DAYS, rod_dates
+from workflow.messages import text
 from workflow.service_layer.audit.replay import grouped_events
 from workflow.service_layer.context import ServiceContext
 
 RULES = ("opp_binnen_6_weken", "opp_jaarlijks_geevalueerd", "instemming_handelingsdeel",
          "leerling_gehoord", "oogo_voor_vaststelling_en_herziening", "rod_geregistreerd")
 STATUSES = ("pass", "fail", "not_due", "n/a")
-STATUS_NL = {"granted": "verleend", "refused": "geweigerd", "revoked": "ingetrokken"}
+# A consent's status in a finding, and the two ROD dates, each with the key of its words.
+CONSENT_WORDS = {"granted": "svc.audit.compliance.consent.granted", "refused": "svc.audit.compliance.consent.refused",
+                 "revoked": "svc.audit.compliance.consent.revoked"}
+WHICH_WORDS = {"start": "svc.audit.compliance.rod.start", "end": "svc.audit.compliance.rod.end"}
 UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, PassendError)  # what a garbled row raises
 OPP_WEEKS_DEFAULT = 42
 
@@ -133,7 +137,7 @@ class _Level4:
     def due(self, case: Case, definition: ProcessDefinition | None, until: dt.date) -> tuple[dt.date, str]:
         """The due date with the days paused up to `until` added, and a note on the pause."""
         paused = 0 if definition is None else paused_days(case, definition, self.seq, self.start, until)
-        note = f", {paused} dagen geschil niet meegeteld" if paused else ""
+        note = text("svc.audit.compliance.paused", days=paused) if paused else ""
         return self.start + dt.timedelta(days=self.days + paused), note
 
 
@@ -160,8 +164,7 @@ def check_case(evs: Iterable[Event], registry: DefinitionRegistry, today: dt.dat
         first = evs[0]
         school = first.payload.get("school") if isinstance(first.payload, dict) else None
         return {"case_id": first.case_id, "school": school, "rules": [],
-                "unreadable": f"gebeurtenissen niet te lezen ({type(exc).__name__}); "
-                              "controleer met 'passend audit verify'"}
+                "unreadable": text("svc.audit.compliance.unreadable", error=type(exc).__name__)}
 
 
 def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> dict[str, Any]:
@@ -199,22 +202,22 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
                 concept = _since(case, source)
                 scopes = adoption_scopes(definition, source, dest)
                 if not scopes:
-                    r["instemming_handelingsdeel"].add(
-                        "n/a", f"vaststelling {day}: de procesdefinitie vraagt hier geen toestemming")
+                    r["instemming_handelingsdeel"].add("n/a", text("svc.audit.compliance.no_consent_asked", day=day))
                 for scope in scopes:
                     status = consent_status(case.facts, scope)
                     r["instemming_handelingsdeel"].add(
                         "pass" if status == "granted" else "fail",
-                        f"vaststelling {day}: toestemming {definition.scope_label(scope) if definition else scope} "
-                        f"{STATUS_NL.get(status or '', 'niet vastgelegd')}")
+                        text("svc.audit.compliance.consent", day=day,
+                             scope=definition.scope_label(scope) if definition else scope,
+                             status=text(CONSENT_WORDS.get(status or "", "svc.audit.compliance.consent.none"))))
                 heard = _facts_after(case, concept, "view", party="leerling")
                 r["leerling_gehoord"].add(
                     "pass" if heard else "fail",
-                    f"vaststelling {day}: " + ("mening leerling of reden vastgelegd" if heard
-                                               else "geen mening van de leerling en geen reden"))
+                    text("svc.audit.compliance.heard" if heard else "svc.audit.compliance.not_heard", day=day))
                 oogo = _facts_after(case, concept, "meeting", kind="oogo")
                 r["oogo_voor_vaststelling_en_herziening"].add(
-                    "pass" if oogo else "fail", f"vaststelling {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
+                    "pass" if oogo else "fail",
+                    text("svc.audit.compliance.oogo" if oogo else "svc.audit.compliance.no_oogo", day=day))
                 if level4 is not None and not level4.adopted:
                     due, note = level4.due(case, definition, day)
                     if level4.imported is not None and due < level4.imported:
@@ -222,14 +225,16 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
                     else:
                         r["opp_binnen_6_weken"].add(
                             "pass" if day <= due else "fail",
-                            f"niveau 4 sinds {level4.start}, OPP vastgesteld {day} (uiterlijk {due}{note})")
+                            text("svc.audit.compliance.opp_adopted", since=level4.start, day=day, due=due, note=note))
                     level4.adopted = True
                 if opp_since is None:
                     opp_since = day
             if revises:
                 oogo = _facts_after(case, _since(case, source), "meeting", kind="oogo")
                 r["oogo_voor_vaststelling_en_herziening"].add(
-                    "pass" if oogo else "fail", f"herziening {day}: " + ("OOGO gehouden" if oogo else "geen OOGO"))
+                    "pass" if oogo else "fail",
+                    text("svc.audit.compliance.revision_oogo" if oogo else "svc.audit.compliance.revision_no_oogo",
+                         day=day))
         case.apply(ev)
         if ev.type == "transitioned":
             if opp_since is not None and not case.opp_active:
@@ -253,14 +258,14 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
             if level4.imported is not None and due < level4.imported:
                 res.add("n/a", _not_judged(level4, due))
             elif today > due:
-                res.add("fail", f"niveau 4 sinds {level4.start}, nog geen OPP (uiterlijk {due}{note})")
+                res.add("fail", text("svc.audit.compliance.opp_late", since=level4.start, due=due, note=note))
             else:
-                res.add("not_due", f"niveau 4 sinds {level4.start}, OPP uiterlijk {due}{note}")
+                res.add("not_due", text("svc.audit.compliance.opp_due", since=level4.start, due=due, note=note))
     if opp_since is not None:
         opp_periods.append((opp_since, None))
     if case.state in {t.source for t in _adopting(definition)} and not r["instemming_handelingsdeel"].findings:
         for name in ("instemming_handelingsdeel", "leerling_gehoord", "oogo_voor_vaststelling_en_herziening"):
-            r[name].add("not_due", "OPP in concept, nog niet vastgesteld")
+            r[name].add("not_due", text("svc.audit.compliance.opp_draft"))
     _yearly(r["opp_jaarlijks_geevalueerd"], case, opp_periods, today, imported)
     _rod(r["rod_geregistreerd"], case, definition, today)
     out: dict[str, Any] = {"case_id": case.case_id, "school": case.school, "state": case.state,
@@ -269,14 +274,12 @@ def _judge(evs: list[Event], registry: DefinitionRegistry, today: dt.date) -> di
     if imported is not None and case.imported is not None:
         out["imported"] = {"on": imported.isoformat(), "state": case.imported.get("state"),
                            "level_since": case.imported.get("level_since"),
-                           "note": f"ingevoerd op {imported}: wat daarvoor gebeurde staat niet in passend en is "
-                                   "niet beoordeeld"}
+                           "note": text("svc.audit.compliance.imported", day=imported)}
     return out
 
 
 def _not_judged(level4: _Level4, due: dt.date) -> str:
-    return (f"niveau 4 sinds {level4.start}, termijn {due} verliep vóór de invoer op {level4.imported}: "
-            "niet beoordeeld")
+    return text("svc.audit.compliance.before_import", since=level4.start, due=due, day=level4.imported)
 
 
 def _rod(res: RuleResult, case: Case, definition: ProcessDefinition | None, today: dt.date) -> None:
@@ -287,13 +290,13 @@ def _rod(res: RuleResult, case: Case, definition: ProcessDefinition | None, toda
             term = dd.due.days
     for d in rod_dates(case):
         due = d.due_from + dt.timedelta(days=term)
-        what = f"{WHICH_NL[d.which]} OPP {d.date}"
+        what = text(WHICH_WORDS[d.which], date=d.date)
         if d.registered_on is not None:
-            res.add("pass", f"{what}: in ROD geregistreerd op {d.registered_on}")
+            res.add("pass", text("svc.audit.compliance.rod_registered", what=what, day=d.registered_on))
         elif today > due:
-            res.add("fail", f"{what}: niet in ROD geregistreerd (uiterlijk {due})")
+            res.add("fail", text("svc.audit.compliance.rod_late", what=what, due=due))
         else:
-            res.add("not_due", f"{what}: in ROD registreren uiterlijk {due}")
+            res.add("not_due", text("svc.audit.compliance.rod_due", what=what, due=due))
 
 
 def _close_level4(res: RuleResult, case: Case, definition: ProcessDefinition | None, level4: _Level4,
@@ -302,9 +305,10 @@ def _close_level4(res: RuleResult, case: Case, definition: ProcessDefinition | N
         return
     due, note = level4.due(case, definition, left)
     if left > due:
-        res.add("fail", f"niveau 4 van {level4.start} tot {left} zonder OPP (uiterlijk {due}{note})")
+        res.add("fail", text("svc.audit.compliance.left_without_opp", since=level4.start, left=left, due=due,
+                             note=note))
     else:
-        res.add("n/a", f"niveau 4 verlaten op {left}, vóór de termijn ({due}{note})")
+        res.add("n/a", text("svc.audit.compliance.left_in_time", left=left, due=due, note=note))
 
 
 def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | None]], today: dt.date,
@@ -316,15 +320,15 @@ def _yearly(res: RuleResult, case: Case, periods: list[tuple[dt.date, dt.date | 
         while start <= (until or today):
             in_force_at_end = until is None or until > end
             done = [d for d in evals if start <= d <= end]
-            label = f"schooljaar {start.year}-{end.year}"
+            year = f"{start.year}-{end.year}"
             if imported is not None and end < imported and not done:
-                res.add("n/a", f"{label}: vóór de invoer op {imported}, niet beoordeeld")
+                res.add("n/a", text("svc.audit.compliance.year_before_import", year=year, day=imported))
             elif done:
-                res.add("pass", f"{label}: met ouders geëvalueerd op {done[0]}")
+                res.add("pass", text("svc.audit.compliance.year_evaluated", year=year, day=done[0]))
             elif end < today and in_force_at_end:
-                res.add("fail", f"{label}: OPP niet met ouders geëvalueerd")
+                res.add("fail", text("svc.audit.compliance.year_not_evaluated", year=year))
             elif end >= today and until is None:
-                res.add("not_due", f"{label}: evaluatie met ouders uiterlijk {end}")
+                res.add("not_due", text("svc.audit.compliance.year_due", year=year, due=end))
             start, end = dt.date(start.year + 1, 8, 1), dt.date(end.year + 1, 7, 31)
 
 

@@ -102,18 +102,18 @@ def replay_events(
         try:
             d = registry.get(ev.process_id, ev.process_version)
         except PassendError as exc:
-            out.errors.append(f"gebeurtenis {ev.seq}: {exc.message}")
+            out.errors.append(text("svc.audit.replay.event_error", seq=ev.seq, error=exc.message))
             return out
         if case is None:
             if ev.type != "case_opened" or ev.seq != 1:
-                out.errors.append(f"gebeurtenis {ev.seq}: een casus begint met case_opened als nummer 1")
+                out.errors.append(text("svc.audit.replay.first_event", seq=ev.seq))
                 return out
             if ev.role not in d.open_roles:
-                out.refused.append(_refusal(ev, "case_opened", [f"rol '{ev.role}' mag geen casus openen"]))
+                out.refused.append(_refusal(ev, "case_opened", [text("svc.audit.replay.may_not_open", role=ev.role)]))
             try:
                 case = Case.from_events([ev])
             except (KeyError, ValueError, PassendError) as exc:
-                out.errors.append(f"gebeurtenis 1: niet te lezen ({type(exc).__name__})")
+                out.errors.append(text("svc.audit.replay.first_unreadable", error=type(exc).__name__))
                 return out
             continue
         p = ev.payload
@@ -123,21 +123,22 @@ def replay_events(
             kind = p.get("kind")
             if ev.role not in d.evidence_roles.get(str(kind), frozenset()) \
                     and not by_parent_online(ev.role, str(kind), p.get("fields") or {}):
-                out.refused.append(_refusal(ev, f"record {kind}", [f"rol '{ev.role}' mag geen '{kind}' vastleggen"]))
+                out.refused.append(_refusal(ev, f"record {kind}",
+                                            [text("svc.audit.replay.may_not_record", role=ev.role, kind=kind)]))
             if case.closed:
-                out.refused.append(_refusal(ev, f"record {kind}", ["de casus was al afgesloten"]))
+                out.refused.append(_refusal(ev, f"record {kind}", [text("svc.audit.replay.was_closed")]))
         elif ev.type == "case_erased" and not case.closed:
-            out.refused.append(_refusal(ev, "case_erased", ["de casus was nog open"]))
+            out.refused.append(_refusal(ev, "case_erased", [text("svc.audit.replay.was_open")]))
         elif ev.type in LATER_TYPES:
             _recheck_later(out, case, d, ev)
         try:
             case.apply(ev)
         except (KeyError, ValueError, TypeError) as exc:
-            out.errors.append(f"gebeurtenis {ev.seq}: past niet op de casus ({type(exc).__name__})")
+            out.errors.append(text("svc.audit.replay.does_not_fit", seq=ev.seq, error=type(exc).__name__))
             break
     out.case = case
     if case is None and not out.errors:
-        out.errors.append("geen gebeurtenissen" if as_of is None else "de casus bestond toen nog niet")
+        out.errors.append(text("svc.audit.replay.no_events" if as_of is None else "svc.audit.replay.not_yet"))
     if case is not None and as_of is not None:
         day = local_date(as_of - dt.timedelta(microseconds=1))
         try:
@@ -158,31 +159,30 @@ def _recheck_later(out: Replayed, case: Case, d: Any, ev: Event) -> None:
     why: list[str] = []
     if ev.type == "imported":
         if ev.role not in d.open_roles:
-            why.append(f"rol '{ev.role}' mag geen casus invoeren")
+            why.append(text("svc.audit.replay.may_not_import", role=ev.role))
         if p.get("state") not in d.importable:
-            why.append(f"status '{p.get('state')}' kan niet worden ingevoerd")
-        out.notes.append(f"gebeurtenis {ev.seq}: casus ingevoerd in '{p.get('state')}' (niveau sinds "
-                         f"{p.get('level_since')}); wat vóór {local_date(ev.recorded_at)} gebeurde staat niet in "
-                         "passend en is niet beoordeeld")
+            why.append(text("svc.audit.replay.not_importable", state=p.get("state")))
+        out.notes.append(text("svc.audit.replay.imported", seq=ev.seq, state=p.get("state"),
+                              since=p.get("level_since"), day=local_date(ev.recorded_at)))
     elif ev.type == "migrated":
         if d.migrate_from != case.process_version or p.get("from_version") != case.process_version:
-            why.append(f"versie {d.version} neemt geen casussen over van versie {case.process_version}")
+            why.append(text("svc.audit.replay.migrate_from", version=d.version, other=case.process_version))
         elif d.migrate_states.get(case.state) != p.get("dest"):
-            why.append(f"versie {d.version} zet '{case.state}' niet over naar '{p.get('dest')}'")
+            why.append(text("svc.audit.replay.migrate_state", version=d.version, state=case.state, dest=p.get("dest")))
         if ev.role not in d.migrate_roles:
-            why.append(f"rol '{ev.role}' mag geen casussen overzetten")
+            why.append(text("svc.audit.replay.may_not_migrate", role=ev.role))
         if case.closed:
-            why.append("de casus was al afgesloten")
+            why.append(text("svc.audit.replay.was_closed"))
     elif ev.type == "opp_drafted":
         if d.opp is None:
-            why.append("deze procesversie kent geen OPP-document")
+            why.append(text("svc.audit.replay.no_opp"))
         if case.state not in d.draft_states or case.closed:
-            why.append(f"een OPP-versie in '{case.state}' (alleen in {', '.join(sorted(d.draft_states))})")
+            why.append(text("svc.audit.replay.draft_state", state=case.state, states=", ".join(sorted(d.draft_states))))
     elif ev.type == "opp_evaluated":
         if not case.opp_active or case.closed:
-            why.append("er was geen vastgesteld OPP")
+            why.append(text("svc.audit.replay.no_adopted_opp"))
     elif ev.type == "rod_registered" and case.erased:
-        why.append("de casus was al gewist")
+        why.append(text("svc.audit.replay.was_erased"))
     if why:
         out.refused.append(_refusal(ev, ev.type, why))
 
@@ -206,11 +206,11 @@ def _recheck(out: Replayed, case: Case, d: Any, ev: Event) -> None:
                                     render_all(decision.reasons, d)))
     elif decision.dest != p.get("dest"):
         out.refused.append(_refusal(ev, trigger, [
-            f"de regels leiden naar '{decision.dest}', vastgelegd is '{p.get('dest')}'"]))
+            text("svc.audit.replay.other_dest", dest=decision.dest, recorded=p.get("dest"))]))
     elif list(decision.checked) != list(p.get("guards", [])):
         # The step is still allowed; the wording or set of guards differs from what was recorded
         # (a reworded message, or a definition file edited without raising its version).
-        out.notes.append(f"gebeurtenis {ev.seq}: de voorwaarden luiden nu anders dan vastgelegd")
+        out.notes.append(text("svc.audit.replay.guards_reworded", seq=ev.seq))
 
 
 def compare_projection(out: Replayed, row: Projection | None, engine: ServiceContext | None = None) -> None:
@@ -220,7 +220,7 @@ def compare_projection(out: Replayed, row: Projection | None, engine: ServiceCon
     if c is None:
         return
     if row is None:
-        out.mismatches.append("de casus ontbreekt in 'cases'")
+        out.mismatches.append(text("svc.audit.replay.not_in_cases"))
         return
     proven = {
         "school": c.school, "school_group": c.group, "state": c.state, "level": c.level,
@@ -236,7 +236,8 @@ def compare_projection(out: Replayed, row: Projection | None, engine: ServiceCon
         else:
             same = stored == want or (name == "opp_active" and bool(stored) == bool(want))
         if not same:
-            out.mismatches.append(f"projectie: {name} is {stored!r}, de gebeurtenissen zeggen {want!r}")
+            out.mismatches.append(text("svc.audit.replay.projection_differs", column=name, stored=repr(stored),
+                                       proven=repr(want)))
     if engine is not None and c.school in engine.config.schools:
         try:
             problem = stale(c, engine.registry.get(c.process_id, c.process_version),
@@ -245,7 +246,7 @@ def compare_projection(out: Replayed, row: Projection | None, engine: ServiceCon
         except PassendError:  # a definition no longer installed is reported by the replay itself
             problem = None
         if problem is not None:
-            out.mismatches.append(f"projectie: {problem}")
+            out.mismatches.append(text("svc.audit.replay.projection", problem=problem))
 
 
 # ---- entry points ---------------------------------------------------------------------------
@@ -297,7 +298,7 @@ def replay_all(
 
 
 def _no_events(row: Any) -> Replayed:
-    return Replayed(row.case_id, errors=["de casus staat in 'cases' maar heeft geen gebeurtenissen"])
+    return Replayed(row.case_id, errors=[text("svc.audit.verify.no_events")])
 
 
 _MIN_UTC = dt.datetime.min.replace(tzinfo=dt.UTC)

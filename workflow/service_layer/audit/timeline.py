@@ -57,14 +57,15 @@ def build(engine: ServiceContext, events: list[Event], cipher: CaseCipher) -> di
         guards: list[str] = []
         if ev.type == "case_opened":
             state = p.get("state")
-            what = f"Casus geopend (school {p.get('school')}" + (
-                f", groep {p['group']})" if p.get("group") is not None else ")")
+            what = text("svc.audit.timeline.opened_group", school=p.get("school"), group=p["group"]) \
+                if p.get("group") is not None else text("svc.audit.timeline.opened", school=p.get("school"))
             fields = {"leerling": cipher.open("pupil", p.get("pupil"))}
             if "name" in p:
                 fields["naam"] = cipher.open("name", p["name"])
         elif ev.type == "evidence_recorded":
             kind = str(p.get("kind"))
-            what = f"{_kind_label(engine, ev, kind).capitalize()} vastgelegd (datum {p.get('date')})"
+            what = text("svc.audit.timeline.recorded", what=_kind_label(engine, ev, kind).capitalize(),
+                        date=p.get("date"))
             fields = {**p.get("fields", {}), **cipher.open_all(p.get("secret", {}))}
         elif ev.type == "transitioned":
             state = p.get("dest")
@@ -77,10 +78,10 @@ def build(engine: ServiceContext, events: list[Event], cipher: CaseCipher) -> di
                 fields["reden sluiten"] = p["close_reason"]
             guards = [str(g) for g in p.get("guards", [])]
         elif ev.type == "case_erased":
-            what = "Persoonsgegevens gewist: sleutel vernietigd"
+            what = text("svc.audit.timeline.erased")
             fields = {"reden": p.get("reason"), "bewaartermijn (jaar)": p.get("retention_years")}
         elif ev.type == "opp_drafted":
-            what = f"OPP-versie {p.get('version')} vastgelegd (datum {p.get('date')})"
+            what = text("svc.audit.timeline.opp_drafted", version=p.get("version"), date=p.get("date"))
             fields = {"uitstroombestemming": p.get("uitstroombestemming"),
                       **cipher.open_all({f"opp.{k}": v for k, v in (p.get("texts") or {}).items()}),
                       **cipher.open_all({f"opp.{k}": v for k, v in (p.get("handelingsdeel") or {}).items()}),
@@ -89,21 +90,21 @@ def build(engine: ServiceContext, events: list[Event], cipher: CaseCipher) -> di
                       "evaluatiemomenten": ", ".join(p.get("evaluation_moments") or []) or None,
                       "hash": p.get("hash"), "hash handelingsdeel": p.get("handelingsdeel_hash")}
         elif ev.type == "opp_evaluated":
-            what = f"OPP-versie {p.get('version')} geëvalueerd (datum {p.get('date')}): {p.get('outcome')}"
+            what = text("svc.audit.timeline.opp_evaluated", version=p.get("version"), date=p.get("date"),
+                        outcome=p.get("outcome"))
             fields = {"met ouders": p.get("with_parents"),
                       **{f"doel {g.get('goal')}": g.get("reached") for g in p.get("goals") or []},
                       **cipher.open_all(p.get("secret") or {})}
         elif ev.type == "rod_registered":
-            what = (f"{'Begindatum' if p.get('which') == 'start' else 'Einddatum'} OPP ({p.get('opp_date')}) "
-                    f"geregistreerd in ROD op {p.get('registered_on')}")
+            what = text("svc.audit.timeline.rod_start" if p.get("which") == "start" else "svc.audit.timeline.rod_end",
+                        date=p.get("opp_date"), day=p.get("registered_on"))
         elif ev.type == "imported":
             state = p.get("state")
-            what = (f"Casus ingevoerd in {states.get(str(state), state)} (niveau sinds {p.get('level_since')}); "
-                    "wat daarvoor gebeurde staat niet in passend")
+            what = text("svc.audit.timeline.imported", state=states.get(str(state), state), since=p.get("level_since"))
             fields = {"reden": p.get("reason"), "OPP vastgesteld op": p.get("opp_adopted_on")}
         elif ev.type == "migrated":
             state = p.get("dest")
-            what = f"Overgezet naar procesversie {p.get('to_version')} (was {p.get('from_version')})"
+            what = text("svc.audit.timeline.migrated", version=p.get("to_version"), was=p.get("from_version"))
         else:
             what = ev.type
         entries.append({
@@ -153,16 +154,17 @@ def render(data: dict[str, Any], fmt: str) -> str:
         return render_html(data)
     if fmt != "text":
         raise BadInput(text("svc.format.choose", choices=", ".join(FORMATS)))
-    lines = [f"Tijdlijn casus {data['case_id']} (school {data['school']}, {data['events']} gebeurtenissen)"
-             + ("  [persoonsgegevens gewist]" if data["erased"] else "")]
+    lines = [text("svc.audit.timeline.title", case=data["case_id"], school=data["school"], events=data["events"])
+             + ("  " + text("svc.audit.timeline.title_erased") if data["erased"] else "")]
     for e in data["entries"]:
         lines.append(f"#{e['seq']:<3} {e['at']}  {e['actor']} ({e['role']})  {e['what']}")
         if e["state_before"] != e["state_after"] or e["type"] == "transitioned":
-            lines.append(f"      status: {e['state_before'] or '-'} -> {e['state_after']}")
+            lines.append("      " + text("svc.audit.timeline.state", before=e["state_before"] or "-",
+                                             after=e["state_after"]))
         for k, v in e["fields"].items():
             lines.append(f"      {k}: {_one_line(v)}")
         for g in e["guards"]:
-            lines.append(f"      voorwaarde: {g}")
+            lines.append("      " + text("svc.audit.timeline.guard", guard=g))
     return "\n".join(lines)
 
 

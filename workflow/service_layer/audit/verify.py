@@ -36,9 +36,18 @@ __all__ = ["COLUMNS", "Hasher", "Problem", "VerifyReport", "diagnose", "iso_text
 Row = tuple[Any, ...]
 
 
+def text(key: str, /, **values: Any) -> str:
+    """A sentence of the catalog (workflow.messages.text), read only when a chain is broken: the
+    catalog's import is not paid by a verify that finds everything intact, or by its start."""
+    from workflow.messages import text as sentence
+
+    return sentence(key, **values)
+
+
 @dataclass(frozen=True)
 class Problem:
-    """The first bad event of a broken case; `kind` is a stable code, `detail` says it in Dutch."""
+    """The first bad event of a broken case; `kind` is a stable code, `detail` says it in words
+    (the catalog's svc.audit.verify.*, in the language set)."""
 
     case_id: str
     seq: int | None
@@ -297,8 +306,7 @@ def verify(uow: UnitOfWork, *, progress: Callable[[int], None] | None = None,
             report.cases += 1
             while head is not None and head[0] < cid:  # cases passed on the way have no events
                 report.cases += 1
-                report.problems.append(Problem(head[0], None, "no_events",
-                                               "de casus staat in 'cases' maar heeft geen gebeurtenissen"))
+                report.problems.append(Problem(head[0], None, "no_events", text("svc.audit.verify.no_events")))
                 head = next(heads, None)
             h = None
             if head is not None and head[0] == cid:
@@ -308,8 +316,7 @@ def verify(uow: UnitOfWork, *, progress: Callable[[int], None] | None = None,
             if not sound:
                 problem = diagnose(cid, _case_rows(uow, cid), h, hasher)
             elif h is None:
-                problem = Problem(cid, None, "projection_missing",
-                                  "gebeurtenissen zonder rij in 'cases' (projectie verwijderd)")
+                problem = Problem(cid, None, "projection_missing", text("svc.audit.verify.projection_missing"))
             else:
                 problem = _head_problem(cid, _case_rows(uow, cid), h)
             if problem is not None:
@@ -318,8 +325,7 @@ def verify(uow: UnitOfWork, *, progress: Callable[[int], None] | None = None,
         _close(batches)
     while head is not None:
         report.cases += 1
-        report.problems.append(Problem(head[0], None, "no_events",
-                                       "de casus staat in 'cases' maar heeft geen gebeurtenissen"))
+        report.problems.append(Problem(head[0], None, "no_events", text("svc.audit.verify.no_events")))
         head = next(heads, None)
     report.seconds = time.perf_counter() - t0  # the events' walk: events_per_second is its rate
     report.access = uow.access_log.walk(anchor=access_anchor)
@@ -345,15 +351,13 @@ def _head_problem(case_id: str, rows: Sequence[Row], head: Row) -> Problem:
         at = next((r for r in rows if r[1] == version), None)
         if at is not None and at[10] == head_hash:
             return Problem(case_id, version + 1, "inserted",
-                           f"gebeurtenis {version + 1} en verder staan niet in de projectie "
-                           f"(kop op {version}): toegevoegd")
+                           text("svc.audit.verify.beyond_head", seq=version + 1, version=version))
     if version > last[1]:
         return Problem(case_id, last[1] + 1, "missing",
-                       f"gebeurtenis {last[1] + 1} tot en met {version} ontbreekt "
-                       f"(de projectie heeft versie {version})")
+                       text("svc.audit.verify.tail_missing", seq=last[1] + 1, version=version))
     return Problem(case_id, last[1], "head_mismatch",
-                   f"de kop in 'cases' (versie {version}, hash {str(head_hash)[:12]}…) klopt niet "
-                   f"met de laatste gebeurtenis {last[1]} (hash {str(last[10])[:12]}…)")
+                   text("svc.audit.verify.head_mismatch", version=version, head=str(head_hash)[:12], seq=last[1],
+                        hash=str(last[10])[:12]))
 
 
 def diagnose(case_id: str, rows: Sequence[Row], head: Row | None, hasher: Hasher) -> Problem | None:
@@ -375,57 +379,44 @@ def diagnose(case_id: str, rows: Sequence[Row], head: Row | None, hasher: Hasher
         seq, prev_hash, stored = r[1], r[9], r[10]
         nxt = rows[i + 1] if i + 1 < n else None
         if type(seq) is not int:
-            return Problem(case_id, None, "content_changed", f"volgnummer {seq!r} is geen getal")
+            return Problem(case_id, None, "content_changed", text("svc.audit.verify.seq_not_number", seq=repr(seq)))
         if seq < expected:
-            return Problem(case_id, seq, "duplicate", f"gebeurtenis {seq} staat er twee keer in")
+            return Problem(case_id, seq, "duplicate", text("svc.audit.verify.twice", seq=seq))
         if seq > expected:
             for j in range(i, n):
                 if original_seq(j) == expected:
                     return Problem(case_id, expected, "order_changed",
-                                   f"gebeurtenis {expected} is verplaatst naar volgnummer {rows[j][1]}")
-            return Problem(case_id, expected, "missing",
-                           f"gebeurtenis {expected} ontbreekt (de volgende opgeslagen is {seq})")
+                                   text("svc.audit.verify.moved", seq=expected, to=rows[j][1]))
+            return Problem(case_id, expected, "missing", text("svc.audit.verify.missing", seq=expected, next=seq))
         if computed[i] != stored:
             o = original_seq(i)
             if o is not None and o != seq:
                 twin = next((rows[j] for j in range(n) if j != i and rows[j][10] == stored), None)
                 if twin is not None:
-                    return Problem(case_id, seq, "duplicate",
-                                   f"gebeurtenis {seq} is een kopie van gebeurtenis {twin[1]}")
+                    return Problem(case_id, seq, "duplicate", text("svc.audit.verify.copy", seq=seq, of=twin[1]))
                 if o < seq:
-                    return Problem(case_id, o, "inserted",
-                                   f"vóór de oorspronkelijke gebeurtenis {o} is iets ingevoegd; "
-                                   f"die staat nu op {seq}")
-                return Problem(case_id, seq, "order_changed",
-                               f"op volgnummer {seq} staat de oorspronkelijke gebeurtenis {o}")
-            if nxt is not None and nxt[9] == computed[i]:
-                return Problem(case_id, seq, "hash_mismatch",
-                               f"de opgeslagen hash van gebeurtenis {seq} is veranderd (de inhoud niet)")
-            if nxt is None and head is not None and head[2] == computed[i]:
-                return Problem(case_id, seq, "hash_mismatch",
-                               f"de opgeslagen hash van gebeurtenis {seq} is veranderd (de inhoud niet)")
+                    return Problem(case_id, o, "inserted", text("svc.audit.verify.inserted_before", seq=o, now=seq))
+                return Problem(case_id, seq, "order_changed", text("svc.audit.verify.holds_other", seq=seq, other=o))
+            if (nxt is not None and nxt[9] == computed[i]) or (
+                    nxt is None and head is not None and head[2] == computed[i]):
+                return Problem(case_id, seq, "hash_mismatch", text("svc.audit.verify.hash_changed", seq=seq))
             if nxt is not None and nxt[9] == prev and nxt[9] != stored:
-                return Problem(case_id, seq, "inserted",
-                               f"gebeurtenis {seq} is ingevoegd: de volgende sluit aan op {seq - 1}")
+                return Problem(case_id, seq, "inserted", text("svc.audit.verify.inserted", seq=seq, prev=seq - 1))
             if prev_hash != prev:
-                return Problem(case_id, seq, "link_broken",
-                               f"de verwijzing van gebeurtenis {seq} naar de vorige is veranderd")
+                return Problem(case_id, seq, "link_broken", text("svc.audit.verify.link_changed", seq=seq))
             return Problem(case_id, seq, _content_kind(r),
-                           f"de inhoud van gebeurtenis {seq} is veranderd "
-                           f"({_content_what(r)}): de hash klopt niet meer")
+                           text("svc.audit.verify.content_changed", seq=seq, what=_content_what(r)))
         if prev_hash != prev:
             for j in range(n):
                 if j != i and computed[j] == prev_hash and rows[j][10] == prev_hash:
                     return Problem(case_id, seq, "order_changed",
-                                   f"gebeurtenis {seq} volgde oorspronkelijk op gebeurtenis {rows[j][1]}")
-            return Problem(case_id, seq, "inserted",
-                           f"gebeurtenis {seq} sluit niet aan op gebeurtenis {seq - 1}: ingevoegd of vervangen")
+                                   text("svc.audit.verify.followed_other", seq=seq, other=rows[j][1]))
+            return Problem(case_id, seq, "inserted", text("svc.audit.verify.not_linked", seq=seq, prev=seq - 1))
         expected, prev = expected + 1, stored
     if not rows:
         return None  # removed while we read: nothing left to judge
     if head is None:
-        return Problem(case_id, None, "projection_missing",
-                       "gebeurtenissen zonder rij in 'cases' (projectie verwijderd)")
+        return Problem(case_id, None, "projection_missing", text("svc.audit.verify.projection_missing"))
     if head[1] == expected - 1 and head[2] == prev:
         return None  # only a harmless difference of form (e.g. the same instant written otherwise)
     return _head_problem(case_id, rows, head)
@@ -441,5 +432,5 @@ def _content_kind(r: Row) -> str:
 
 def _content_what(r: Row) -> str:
     if _content_kind(r) == "payload_changed":
-        return "de payload is geen canonieke JSON meer"
-    return "payload, actor, rol, tijdstip, type of procesversie"
+        return text("svc.audit.verify.not_canonical")
+    return text("svc.audit.verify.some_column")

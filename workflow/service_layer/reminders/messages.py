@@ -13,9 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from workflow.service_layer.mailtext import date_long_nl, date_nl, message_id
+from workflow.service_layer.mailtext import date_long, date_nl, message_id
 
-__all__ = ["date_long_nl", "date_nl", "message_id", "missing_item", "render"]
+__all__ = ["date_long", "date_nl", "message_id", "missing_item", "render"]
 
 MISSING_PREFIX = "ontbreekt: "
 

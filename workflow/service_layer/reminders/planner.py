@@ -40,7 +40,7 @@ from workflow.domain.events import Event, restore_event
 from workflow.domain.instants import SCHOOL_TZ, local_date
 from workflow.domain.reasons import Reason
 from workflow.domain.worklist import acting_role, waiting_for_consent
-from workflow.messages import render_all
+from workflow.messages import render_all, text
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.erasure import cases_due_for_erasure
 from workflow.service_layer.reminders import ics, messages
@@ -588,32 +588,32 @@ class Planner:
         ics_text = None
         if item.kind == "digest":
             parts, today = item.context["parts"], item.context["today"]
-            ctx = {**parts, "day": messages.date_nl(today), "day_long": messages.date_long_nl(today),
+            ctx = {**parts, "day": messages.date_nl(today), "day_long": messages.date_long(today),
                    "actor": item.context["actor"], "base_url": self.base_url, "work_url": self.base_url + "/"}
-            subject, text, html = messages.render("digest", ctx)
+            subject, body, html = messages.render("digest", ctx)
         else:
             case, d, r, today = (item.context[k] for k in ("case", "definition", "running", "today"))
             ctx = {
                 "case_id": case.case_id, "school": self.engine.config.schools[case.school].name,
                 "group": case.group, "label": r.label, "due": messages.date_nl(r.due),
-                "due_long": messages.date_long_nl(r.due), "days_left": (r.due - today).days,
+                "due_long": messages.date_long(r.due), "days_left": (r.due - today).days,
                 "overdue_days": (today - r.due).days, "state_label": d.states[case.state].label,
                 "missing": render_all(missing(case, d, r.definition, acting_role(d, self.settings.remind_roles)), d),
                 "meeting": item.meeting,
                 "actor": item.context["actor"],
                 "case_url": self.case_url(case.case_id),
             }
-            subject, text, html = messages.render(item.kind, ctx)
+            subject, body, html = messages.render(item.kind, ctx)
             if item.kind == "reminder" and item.meeting:
                 ics_text = ics.all_day_event(
                     uid=mid.strip("<>"), day=r.due, stamp=now,
-                    summary=f"Uiterste datum: {r.label} (casus {case.case_id})",
-                    description=f"Open de casus in passend: {self.case_url(case.case_id)}",
+                    summary=text("mail.reminder.ics.summary", label=r.label, case=case.case_id),
+                    description=text("mail.reminder.ics.description", url=self.case_url(case.case_id)),
                 )
         return {
             "key": item.key, "kind": item.kind, "case_id": item.case_id, "deadline": item.deadline,
             "school": item.school, "recipient": item.recipient, "to_addrs": ", ".join(item.to),
-            "send_on": item.send_on, "due_on": item.due_on, "subject": subject, "body_text": text,
+            "send_on": item.send_on, "due_on": item.due_on, "subject": subject, "body_text": body,
             "body_html": html, "ics": ics_text, "message_id": mid, "sender": sender,
         }
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from workflow.adapters.ports import LOOK_NOW, Mark, Store
 from workflow.domain import deadlines as dl
 from workflow.domain.calendar import SchoolCalendar
+from workflow.messages import text
 
 if TYPE_CHECKING:
     from workflow.domain.case import Case
@@ -142,7 +143,7 @@ def stale(case: Case, definition: ProcessDefinition, cal: SchoolCalendar,
     The time of day of the last planning is not stored, so actions on `planned_on` itself are
     not checked."""
     if case.closed and not any(dd.outlives_case for dd in definition.deadlines):
-        return None if next_on is None else f"next_action_on is {next_on}, maar de casus is gesloten"
+        return None if next_on is None else text("svc.reminders.stale.closed", next_on=next_on)
     if next_on == LOOK_NOW:
         return None
     # Never planned: every action of the case counts; planned: those after that day.
@@ -150,5 +151,5 @@ def stale(case: Case, definition: ProcessDefinition, cal: SchoolCalendar,
     later = [a.send_on for r in dl.running(case, definition, day, cal) for a in actions(r, cal)
              if planned_on is None or a.send_on > planned_on]
     if later and (next_on is None or next_on > min(later)):
-        return f"next_action_on is {next_on}, maar er valt een herinnering op {min(later)}"
+        return text("svc.reminders.stale.reminder", next_on=next_on, day=min(later))
     return None

@@ -16,7 +16,8 @@ For each witnessed root (a record from the mails, or a JSON file of them), by da
   (`access_log_changed`);
 - a stored RFC 3161 token must still cover the witnessed record (`timestamp_mismatch`).
 
-Every finding is one Dutch line; any finding makes `audit verify` exit 5. Memory: one chunk of
+Every finding is one line of the catalog (svc.audit.witness.*, in the language set) beside its
+code; any finding makes `audit verify` exit 5. Memory: one chunk of
 leaves at a time, whatever the store's size.
 """
 
@@ -31,6 +32,7 @@ from typing import Any
 
 from workflow.adapters.ports import UnitOfWork, WitnessLeaf, WitnessRoot
 from workflow.domain.merkle import RootBuilder, leaf_hash
+from workflow.messages import text
 from workflow.service_layer.witness import record
 
 CHUNK = 500
@@ -41,7 +43,7 @@ class Finding:
     kind: str
     day: str
     case_id: str | None
-    detail: str  # one Dutch line
+    detail: str  # one line, in words (the code is `kind`)
 
 
 @dataclass
@@ -77,14 +79,11 @@ def _check_root(uow: UnitOfWork, rec: dict[str, Any], report: WitnessReport) -> 
     _check_access(uow, rec, add)
     stored = uow.witness.of_day(dt.date.fromisoformat(day))
     if stored is None or stored.id is None:
-        add(Finding("root_missing", day, None,
-                    f"de controlewaarde van {day} staat niet meer in de database: de casussen van toen zijn "
-                    "niet per casus na te gaan"))
+        add(Finding("root_missing", day, None, text("svc.audit.witness.root_missing", day=day)))
         return
     if stored.root != rec["root"]:
-        add(Finding("root_changed", day, None,
-                    f"de database heeft voor {day} een andere wortel ({stored.root[:12]}…) dan de getuige "
-                    f"({rec['root'][:12]}…)"))
+        add(Finding("root_changed", day, None, text("svc.audit.witness.root_changed", day=day,
+                                                    stored=stored.root[:12], witnessed=rec["root"][:12])))
     builder = RootBuilder()
     named = 0
     leaves = uow.witness.leaves(stored.id)
@@ -97,9 +96,7 @@ def _check_root(uow: UnitOfWork, rec: dict[str, Any], report: WitnessReport) -> 
         if close is not None:
             close()
     if (builder.root(), builder.size) != (rec["root"], rec["cases"]) and not named:
-        add(Finding("leaves_changed", day, None,
-                    f"de koppen die de database voor {day} bewaart geven niet de bevestigde wortel: ze zijn "
-                    "gewijzigd (welke casus, is zo niet te zien)"))
+        add(Finding("leaves_changed", day, None, text("svc.audit.witness.leaves_changed", day=day)))
     _check_timestamp(uow, stored, rec, add)
 
 
@@ -116,15 +113,11 @@ def _check_leaves(uow: UnitOfWork, chunk: list[WitnessLeaf], day: str, builder: 
             continue
         named += 1
         if now is not None:
-            add(Finding("head_changed", day, cid,
-                        f"{cid}: gebeurtenis {seq} heeft een andere hash dan op {day} bevestigd: de geschiedenis "
-                        "is sindsdien herschreven"))
+            add(Finding("head_changed", day, cid, text("svc.audit.witness.head_changed", case=cid, seq=seq, day=day)))
         elif cid in present:
-            add(Finding("event_missing", day, cid,
-                        f"{cid}: gebeurtenis {seq}, op {day} bevestigd, ontbreekt: de geschiedenis is ingekort"))
+            add(Finding("event_missing", day, cid, text("svc.audit.witness.event_missing", case=cid, seq=seq, day=day)))
         else:
-            add(Finding("case_gone", day, cid,
-                        f"{cid}: de casus is verdwenen; op {day} stond hij op gebeurtenis {seq}"))
+            add(Finding("case_gone", day, cid, text("svc.audit.witness.case_gone", case=cid, seq=seq, day=day)))
     return named
 
 
@@ -135,8 +128,7 @@ def _check_access(uow: UnitOfWork, rec: dict[str, Any], add: Any) -> None:
     found = uow.witness.access_hash_at(n)
     if found != head:
         add(Finding("access_log_changed", rec["day"], None,
-                    f"het inzagelog heeft op regel {n} niet meer de op {rec['day']} bevestigde hash "
-                    f"{head[:12]}…: het is ingekort of herschreven"))
+                    text("svc.audit.witness.access_log_changed", line=n, day=rec["day"], hash=head[:12])))
 
 
 def _check_timestamp(uow: UnitOfWork, stored: WitnessRoot, rec: dict[str, Any], add: Any) -> None:
@@ -150,4 +142,4 @@ def _check_timestamp(uow: UnitOfWork, stored: WitnessRoot, rec: dict[str, Any], 
         check_token(stamp.token, hashlib.sha256(record.canonical(rec)).digest())
     except TimestampError as exc:
         add(Finding("timestamp_mismatch", rec["day"], None,
-                    f"het tijdstempel van {rec['day']} klopt niet met de bevestigde waarde: {exc}"))
+                    text("svc.audit.witness.timestamp_mismatch", day=rec["day"], error=exc)))

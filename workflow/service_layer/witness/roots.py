@@ -28,8 +28,9 @@ from workflow.adapters.ports import Outbox, UnitOfWork, WitnessLeaf, WitnessRoot
 from workflow.domain.errors import Conflict
 from workflow.domain.instants import SCHOOL_TZ
 from workflow.domain.merkle import TREE, RootBuilder, leaf_hash
+from workflow.messages import text
 from workflow.service_layer.context import ServiceContext
-from workflow.service_layer.mailtext import date_long_nl, message_id
+from workflow.service_layer.mailtext import date_long, message_id
 from workflow.service_layer.witness import record
 from workflow.service_layer.witness.settings import WitnessSettings
 
@@ -111,43 +112,25 @@ def make_root(engine: ServiceContext, day: dt.date, at: dt.datetime) -> WitnessR
 def mail_rows(root: WitnessRoot, settings: WitnessSettings, domain: str) -> list[dict[str, Any]]:
     """One outbox row per witness address for `root`: its key is the day and the address."""
     rec = record.as_record(root)
-    subject = f"[passend] Controlewaarde van {root.day.isoformat()}"
-    text = mail_text(rec, root.day)
+    subject = text("mail.witness.subject", day=root.day.isoformat())
+    body = mail_text(rec, root.day)
     rows = []
     for address in settings.to:
         key = f"witness:{root.day.isoformat()}:{address.lower()}"
         rows.append({"key": key, "kind": "witness", "case_id": None, "deadline": None, "school": None,
                      "recipient": address.lower()[:128], "to_addrs": address, "send_on": root.day,
-                     "due_on": None, "subject": subject, "body_text": text, "body_html": None, "ics": None,
+                     "due_on": None, "subject": subject, "body_text": body, "body_html": None, "ics": None,
                      "message_id": message_id(key, domain)})
     return rows
 
 
 def mail_text(rec: dict[str, Any], day: dt.date) -> str:
-    """The mail: what the value is, that it holds no pupil data, and how to check with it."""
-    return f"""Beste controleur,
-
-Dit is de controlewaarde van passend van {date_long_nl(day)}: één getal (de "wortel") dat
-vastlegt hoe de geschiedenis van elke casus er op dat moment uitzag. Er staan geen gegevens
-van leerlingen in: alleen de wortel, de datum, het aantal casussen en gebeurtenissen, en de
-laatste regel van het inzagelog.
-
-Bewaar dit bericht ongewijzigd, buiten passend (bijvoorbeeld in uw eigen mailbox of archief).
-Wie later de database aanpast, kan dit bericht niet meer veranderen: zo blijft zichtbaar of de
-geschiedenis sindsdien is herschreven.
-
-Controleren (docs/event-chain.md, "Witnessing"):
-  passend audit verify --witness DIT-BERICHT.eml      (of een map met zulke berichten)
-  python3 docs/verify_export.py EXPORTMAP --witness DIT-BERICHT.eml
-Exitcode 5 (of FAIL) betekent: een casus is herschreven of verdwenen sinds deze datum.
-
-Wortel:      {rec["root"]}
-Casussen:    {rec["cases"]}
-Gebeurtenissen: {rec["events"]}
-Inzagelog:   {rec["access_log"]["records"]} regels, laatste hash {rec["access_log"]["head_hash"]}
-
-{record.block(rec)}
-"""
+    """The mail: what the value is, that it holds no pupil data, and how to check with it. The
+    words come from the catalog (mail.witness.body); the record's block below them is data,
+    read back by `passend audit verify --witness`, and is the same in every language."""
+    a = rec["access_log"]
+    return text("mail.witness.body", date=date_long(day), root=rec["root"], cases=rec["cases"],
+                events=rec["events"], records=a["records"], head_hash=a["head_hash"], block=record.block(rec))
 
 
 def plan_mails(engine: ServiceContext, outbox: Outbox, settings: WitnessSettings, domain: str,
