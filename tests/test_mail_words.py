@@ -175,6 +175,23 @@ def test_the_scan_finds_inline_words_where_they_are() -> None:
     assert inline_words("Beste {{ who }},\n", False) == ["text: 'Beste ,'"]
 
 
+# The data a mail may name: the case id, the school, the group, the deadline and its dates, the
+# step, what is missing (the catalog's reasons); never a pupil's name, note, view or diagnosis.
+DATA = frozenset({"case_id", "school", "group", "label", "due", "due_long", "days_left", "overdue_days",
+                  "state_label", "missing", "meeting", "case_url", "day", "day_long", "base_url", "work_url",
+                  "due_week", "overdue", "consent", "erasure", "t", "case_link"})
+LINE_DATA = frozenset({"case_id", "school", "label", "due", "scopes", "closed"})  # a digest line's
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_a_mail_template_reads_no_data_but_the_case_id_school_deadline_and_what_is_missing(name: str) -> None:
+    from jinja2 import meta, nodes
+
+    tree = _env().parse((TEMPLATES / name).read_text(encoding="utf-8"))
+    assert meta.find_undeclared_variables(tree) <= DATA
+    assert {a.attr for a in tree.find_all(nodes.Getattr)} <= LINE_DATA
+
+
 # ---- the keys -----------------------------------------------------------------------------------
 def _catalog(lang: str) -> dict[str, str]:
     from babel.messages.pofile import read_po
