@@ -12,8 +12,10 @@ type annotations written as strings; and what an exception is made with or a rai
 test_service_messages scans with its own allowances. Every other hit is text that belongs in the
 catalog, unless it is data, allowed by name below with why no person reads it as text (it is
 stored, hashed or compared, SQL, an id). What it cannot see: words glued from pieces with no
-space beside a value, words held in another package (the mail templates in notifiers/templates,
-the timeline's HTML template in audit/templates) or built in another module; review keeps those.
+space beside a value, words held in another package (the timeline's HTML template in
+audit/templates) or built in another module; review keeps those. The mail templates in
+notifiers/templates, which the reminders' messages module renders with the catalog's `t`, have
+their own scan in test_mail_words.
 
 Beside the scan: the new keys keep their placeholders (test_service_messages reads every key the
 service layer writes), and English mode is shown on a parent-portal label, the parent's timeline

@@ -1,4 +1,9 @@
-"""The Dutch mail text: Jinja2 templates in notifiers/templates, rendered with escaping.
+"""The reminder, escalation and digest mails: Jinja2 templates in notifiers/templates, rendered
+with escaping, their words from the message catalog (mail.*) in the language set.
+
+The templates hold the mails' layout and no words: each sentence is `{{ t("mail.…", name=value) }}`,
+`t` being `mail_text` below, which this module gives the templates (notifiers imports nothing of
+workflow, so the catalog comes in from here, as the web pages get theirs from their own module).
 
 Messages name the case id, the school, the deadline and its date and what is missing; never a
 pupil's name, note, view or diagnosis, so neither the outbox nor a mailbox holds personal data
@@ -13,17 +18,50 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from workflow.messages import text
+from workflow.messages.render import language, language_held
 from workflow.service_layer.mailtext import date_long, date_nl, message_id
 
-__all__ = ["date_long", "date_nl", "message_id", "missing_item", "render"]
+__all__ = ["date_long", "date_nl", "mail_text", "message_id", "missing_item", "render"]
 
 MISSING_PREFIX = "ontbreekt: "
 
 
 def missing_item(reason: str) -> str:
-    """One line under the heading "Wat nog ontbreekt:": a guard's reason without its own
-    "ontbreekt: " (the heading says it already); the reason elsewhere (a refusal) keeps it."""
+    """One line under the heading "Wat nog ontbreekt:" (mail.case.missing): a reason without a
+    leading "ontbreekt: ", which the heading says already; the reason elsewhere keeps it.
+
+    The prefix is Dutch in either language on purpose: the catalog's reasons (nl and en) never
+    begin with it or with a translation of it; it comes only with a process definition's own
+    wording of a guard (`message = "ontbreekt: …"`), which is the definition's Dutch whatever
+    the language set, and with the guards' wording of old."""
     return reason[len(MISSING_PREFIX):] if reason.startswith(MISSING_PREFIX) else reason
+
+
+def mail_text(eval_ctx: Any, key: str, /, **values: Any) -> str:
+    """A mail's wording from the catalog: `{{ t("mail.…", name=value) }}` in a template.
+
+    In a text template the catalog's text filled in as is. In an HTML template (autoescaped) the
+    catalog's text is escaped and so is every value, except markup the template made itself (a
+    link or a `<strong>` inside a sentence, made in a `{% set %}` block), so a sentence keeps
+    its words together and a translation puts the markup where its language needs it; and a
+    line break in the catalog's text, which is where the text mail wraps its line, is a space.
+
+    A digest calls this for each of its lines, so the escaped text is kept per language and key
+    and the values go in with `str.format` (as the web pages' `page_text`): Markup's own
+    `format` parses the text in Python, three times the cost of the template's own work."""
+    if not eval_ctx.autoescape:
+        return text(key, **values)
+    from markupsafe import Markup, escape
+
+    lang = language()
+    found = _ESCAPED.get((lang, key))
+    if found is None:  # the catalog's raw text, placeholders and all
+        found = _ESCAPED[(lang, key)] = escape(text(key, lang).replace("\n", " "))
+    return Markup(str.format(found, **{k: escape(v) for k, v in values.items()})) if values else found
+
+
+_ESCAPED: dict[tuple[str, str], str] = {}  # (language, key): the catalog's text for HTML, escaped once
 
 
 @lru_cache(maxsize=1)
@@ -41,14 +79,17 @@ def _env() -> Any:
         keep_trailing_newline=True,
     )
     env.filters["missing_item"] = missing_item
+    env.globals["t"] = jinja2.pass_eval_context(mail_text)
     return env
 
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """(subject, plain text, HTML) of `template` (reminder, escalation, digest)."""
+    """(subject, plain text, HTML) of `template` (reminder, escalation, digest), in the
+    language set, read once for the three."""
     env = _env()
-    subject = env.get_template(f"{template}_subject.txt.j2").render(**context)
-    subject = " ".join(subject.split())  # one line, whatever the template or data hold
-    text = env.get_template(f"{template}.txt.j2").render(**context)
-    html = env.get_template(f"{template}.html.j2").render(**context)
-    return subject, text, html
+    with language_held():
+        subject = env.get_template(f"{template}_subject.txt.j2").render(**context)
+        subject = " ".join(subject.split())  # one line, whatever the template or data hold
+        body = env.get_template(f"{template}.txt.j2").render(**context)
+        html = env.get_template(f"{template}.html.j2").render(**context)
+    return subject, body, html
