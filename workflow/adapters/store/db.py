@@ -134,6 +134,11 @@ def _bound_waits(engine: Engine, t: Timeouts) -> None:
             cur.execute(f"SET lock_timeout = {lock_ms}")
             cur.execute(f"SET statement_timeout = {stmt_ms}")
         dbapi_conn.commit()
+        # The unit of work's statements are prepared by store.pgwire, not psycopg (whose ROLLBACK
+        # would deallocate them all).
+        from workflow.adapters.store.pgwire import take_over_preparing
+
+        take_over_preparing(dbapi_conn)
 
 
 # A pooled PostgreSQL connection that sat unused longer than this is pinged before it is handed

@@ -116,7 +116,7 @@ class SqlUnitOfWork:
     @property
     def users(self) -> SqlUsers:
         if self._users is None:
-            self._users = SqlUsers(self._connection)
+            self._users = SqlUsers(self._connection, lambda: self._driver)
         return self._users
 
     def _signin_tables(self) -> tuple[SqlWebSessions, SqlSigninLinks, SqlOidcFlows, SqlThrottle]:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from workflow.adapters.ports import Acting, TotpState, UserChanges, UserRecord
 from workflow.adapters.store import rows
 from workflow.adapters.store.db import is_sqlite
+from workflow.adapters.store.eventstore import Driver
 from workflow.adapters.store.lookup import KeptReader
 from workflow.adapters.store.reserve import Reserve
 from workflow.adapters.store.rows import ACTING_SQL
@@ -43,12 +44,19 @@ def _record(row: Any) -> UserRecord:
 class SqlUsers:
     """`Users` on a unit of work's connection (and transaction)."""
 
-    def __init__(self, connection: Callable[[], Connection]) -> None:
+    def __init__(self, connection: Callable[[], Connection], driver: Callable[[], Driver] | None = None) -> None:
         self._conn = connection
+        self._driver = driver or (lambda: Driver.of(connection()))
 
     def get(self, user_id: str) -> UserRecord | None:
         row = self._conn().execute(select(users).where(users.c.id == user_id)).first()
         return None if row is None else _record(row)
+
+    def acting_later(self, user_id: str) -> Callable[[], Acting | None]:
+        """Deferred on the unit's driver (store.eventstore.Driver.defer): on PostgreSQL it goes
+        with the unit's next statement; on SQLite it is read at once, in the unit's transaction."""
+        cur = self._driver().defer(_ACTING, (user_id,), read=True)
+        return lambda: rows.acting(user_id, cur.fetchone())
 
     def by_email(self, email: str) -> UserRecord | None:
         row = self._conn().execute(select(users).where(users.c.email == email)).first()
