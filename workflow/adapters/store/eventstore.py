@@ -196,8 +196,13 @@ class Driver:
             self._queue.append((text, params, result, True))
             return result
         if self.sqlite and not self.rebegin:
-            return self.dbapi.execute(text, params)
-        return self.execute(text, params, prepare=True)
+            cur = self.dbapi.execute(text, params)
+        else:
+            cur = self.execute(text, params, prepare=True)
+        # Read to the end now: a SQLite statement left unfinished keeps its snapshot past the
+        # transaction's end (Python 3.11's sqlite3 no longer resets statements on ROLLBACK), and
+        # the connection could not write again.
+        return _Fetched(cur.fetchall()) if read else cur
 
     def _send(self) -> None:
         """The queued statements in one round trip, after a BEGIN when no transaction is open."""
@@ -234,6 +239,30 @@ class Driver:
         if self._wire is None or self._batching:
             return _NOTHING
         return _Batch(self)
+
+
+class _Fetched:
+    """Rows already read, as a cursor hands them out (Driver.defer's `read` off a unit's
+    PostgreSQL connection)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    @property
+    def rowcount(self) -> int:
+        return len(self._rows)
+
+    def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    def close(self) -> None:
+        self._rows = []
 
 
 class _Batch:
@@ -333,9 +362,9 @@ class EventStore:
         is called between the read and the fold (the ports' EventStore.load)."""
         if first is None:
             return fold(case_id, self.events_of)
-        cur = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,), prepare=True)
+        rows = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,), prepare=True).fetchall()
         first()
-        return fold(case_id, lambda cid: restore_case_rows(cid, cur.fetchall()))
+        return fold(case_id, lambda cid: restore_case_rows(cid, rows))
 
     def stream(self, case_id: str | None = None, batch: int = 5000) -> Iterator[Any]:
         """All event rows in (case, seq) order without holding them in memory."""
