@@ -98,17 +98,12 @@ class Reserve:
 
 
 def _no_transaction(dbapi: Any, sqlite: bool) -> bool:
-    """No transaction open; on PostgreSQL the connection is also put back in psycopg's usual mode
-    (a unit's driver switched it to autocommit, store.eventstore.Driver), as the pool's check-out
-    does (store.db): else a SQLAlchemy Connection wrapped around it later would not begin one
-    before a statement of psycopg's own."""
+    """No transaction open. (A PostgreSQL connection stays in the autocommit mode a unit's driver
+    put it in, store.eventstore.Driver; the unit of work puts it back in psycopg's usual mode
+    before SQLAlchemy is given it, as the pool's check-out does.)"""
     if sqlite:
         return not dbapi.in_transaction
-    if dbapi.closed or dbapi.pgconn.transaction_status != 0:  # libpq's PQTRANS_IDLE
-        return False
-    if dbapi.autocommit:
-        dbapi.autocommit = False
-    return True
+    return not dbapi.closed and dbapi.pgconn.transaction_status == 0  # libpq's PQTRANS_IDLE
 
 
 def _alive(kept: Kept, since: float) -> bool:

@@ -92,6 +92,14 @@ class SqlUnitOfWork:
         self._driver.flush()  # the event store's deferred writes go before anything of Core's
         if self._conn is None:
             assert self._kept is not None
+            dbapi = self._kept.dbapi
+            # PostgreSQL: a connection from the reserve may still be in the autocommit mode the
+            # driver uses (store.eventstore.Driver); outside a transaction block it goes back to
+            # psycopg's usual mode, as at the pool's check-out (store.db), so that a statement of
+            # psycopg's own on it (Driver.of) runs in a transaction, not committed alone.
+            if self._reserve is not None and not self._driver.sqlite and dbapi.autocommit \
+                    and dbapi.pgconn.transaction_status == 0:  # libpq's PQTRANS_IDLE
+                dbapi.autocommit = False
             self._conn = Connection(self._engine, connection=self._kept.fairy)
             if self._write and is_sqlite(self._engine):  # after a commit, begin as a writer again
                 self._conn.execution_options(sqlite_begin="IMMEDIATE")
