@@ -43,7 +43,7 @@ def _deadline_rows(conn: Any, cid: str) -> int:
 
 class _Traces:
     """libpq's trace of every connection opened from now on (the engine's pool is emptied and its
-    kept reader closed first, so the connections of the next commands are all new). libpq
+    kept connection (store.reserve) closed first, so the connections of the next commands are all new). libpq
     buffers the trace: `waits` stops tracing (which flushes it), counts, and traces on."""
 
     def __init__(self, engine: Engine, folder: Path) -> None:

@@ -123,7 +123,7 @@ class Driver:
         # PostgreSQL: the unit's statements through libpq's pipeline (see the class); pipeline
         # mode needs libpq 14 or later, else psycopg's cursors and its own BEGIN as before.
         self._wire: Any = None
-        if begins and not self.sqlite and _pipelines():
+        if begins and not self.sqlite and pipelines():
             from workflow.adapters.store.pgwire import wire_of
 
             self._wire = wire_of(dbapi)
@@ -298,7 +298,7 @@ def _pg_sql(text: str) -> str:
 
 
 @functools.cache
-def _pipelines() -> bool:
+def pipelines() -> bool:
     """Whether psycopg's libpq has pipeline mode (libpq 14 and later)."""
     import psycopg
 
