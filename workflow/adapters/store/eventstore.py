@@ -114,7 +114,8 @@ class Driver:
     A driver under a SQLAlchemy Connection (`Driver.of`) leaves all this to psycopg's cursors.
     """
 
-    def __init__(self, dialect: Any, dbapi: Any, *, begin_sql: str | None = None, begins: bool = True) -> None:
+    def __init__(self, dialect: Any, dbapi: Any, *, begin_sql: str | None = None, begins: bool = True,
+                 info: dict[str, Any] | None = None) -> None:
         self.sqlite = dialect.name == "sqlite"
         self.dbapi = dbapi
         self.integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
@@ -126,7 +127,7 @@ class Driver:
         if begins and not self.sqlite and pipelines():
             from workflow.adapters.store.pgwire import wire_of
 
-            self._wire = wire_of(dbapi)
+            self._wire = wire_of(dbapi, info if info is not None else {})
         self._batching = False
         self._queue: list[Any] = []  # PostgreSQL: (text, params, Result or None, prepare), not yet sent
         # A command binds its own instant up to four times (event, updated, entered, closed):

@@ -25,7 +25,6 @@ the pool replaces a closed connection.
 from __future__ import annotations
 
 import select
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -232,20 +231,22 @@ def _wait(fileno: int, *, write: bool) -> None:
     poller.poll()
 
 
-_WIRES: weakref.WeakKeyDictionary[Any, Wire] = weakref.WeakKeyDictionary()
+_KEY = "passend_wire"
 
 
-def wire_of(conn: Any) -> Wire:
-    """The Wire of a psycopg connection, made at its first use and kept while it lives."""
-    wire = _WIRES.get(conn)
-    if wire is None:
-        wire = _WIRES[conn] = Wire(conn, prepares=conn.prepare_threshold is not None)
+def wire_of(conn: Any, info: dict[str, Any]) -> Wire:
+    """The Wire of a psycopg connection, kept in `info`, the pool's record of the connection
+    (SQLAlchemy's ConnectionRecord.info, which lives and dies with it): a module-level map held
+    the connections themselves (a Wire holds its connection), so they were never closed."""
+    wire = info.get(_KEY)
+    if wire is None or wire.conn is not conn:
+        wire = info[_KEY] = Wire(conn, prepares=conn.prepare_threshold is not None)
     return wire
 
 
-def take_over_preparing(conn: Any) -> None:
+def take_over_preparing(conn: Any, info: dict[str, Any]) -> None:
     """Called for every new connection: the Wire prepares (unless psycopg was told not to, with
     `prepare_threshold=None`), and psycopg no longer does. psycopg forgets its own prepared
     statements with DEALLOCATE ALL after every ROLLBACK, which would take the Wire's with them."""
-    _WIRES[conn] = Wire(conn, prepares=conn.prepare_threshold is not None)
+    info[_KEY] = Wire(conn, prepares=conn.prepare_threshold is not None)
     conn.prepare_threshold = None

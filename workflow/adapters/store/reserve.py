@@ -48,7 +48,20 @@ class Reserve:
         self._idle: list[Kept] = []  # at most one
         self._since = 0.0  # PostgreSQL: when the kept connection was given back
         self._lock = threading.Lock()
-        event.listen(engine, "engine_disposed", self._on_dispose)
+        # Through a weak reference: the engine must not keep its reserve alive. A checked-out
+        # connection's finalizer (weakref.finalize, a global registry) holds the pool, whose
+        # listeners hold the engine; an engine holding the reserve, and so the kept connection,
+        # made that a cycle through a root, and an engine nobody disposed of (a command run in
+        # process, as the tests do) never gave its connection back: on PostgreSQL a server
+        # connection each.
+        me = weakref.ref(self)
+
+        def on_dispose(_engine: Engine) -> None:
+            reserve = me()
+            if reserve is not None:
+                reserve.clear()
+
+        event.listen(engine, "engine_disposed", on_dispose)
         _RESERVES.add(self)
 
     def take(self) -> Kept:
@@ -85,9 +98,6 @@ class Reserve:
             kept.fairy.close()
             if kept.pool is not self._engine.pool:
                 kept.pool.dispose()  # the engine disposed of this pool while ours was still out
-
-    def _on_dispose(self, _engine: Engine) -> None:
-        self.clear()
 
     def _forget_after_fork(self) -> None:
         # The child must not use, close or even roll back the parent's SQLite connection

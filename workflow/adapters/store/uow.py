@@ -83,7 +83,8 @@ class SqlUnitOfWork:
             if isinstance(exc, self._dbapi.OperationalError) and _is_lock(exc):
                 raise Conflict(_BUSY) from None
             raise self._wrap(exc) from exc
-        self._driver = Driver(engine.dialect, self._kept.dbapi, begin_sql=begin_sql)
+        self._driver = Driver(engine.dialect, self._kept.dbapi, begin_sql=begin_sql,
+                              info=None if begin_sql is not None else self._kept.fairy.info)
         self.store = EventStore(self._connection, self._driver, self._derive)
         return self
 

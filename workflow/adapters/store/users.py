@@ -27,7 +27,7 @@ from workflow.adapters.ports import Acting, TotpState, UserChanges, UserRecord
 from workflow.adapters.store import rows
 from workflow.adapters.store.db import is_sqlite
 from workflow.adapters.store.eventstore import Driver
-from workflow.adapters.store.reserve import Reserve
+from workflow.adapters.store.reserve import Kept, Reserve
 from workflow.adapters.store.rows import ACTING_SQL
 from workflow.adapters.store.tables import users
 
@@ -127,7 +127,7 @@ class SqlUserLookup:
             for attempt in (1, 2):
                 kept = self._reserve.take()
                 try:
-                    row = self._read(kept.dbapi, user_id)
+                    row = self._read(kept, user_id)
                 except dbapi.OperationalError:
                     # PostgreSQL: a connection the server dropped under us; once, a fresh one.
                     kept.fairy.invalidate()
@@ -144,7 +144,8 @@ class SqlUserLookup:
                                       dialect=self.db.dialect) from exc
         raise AssertionError("unreachable")
 
-    def _read(self, conn: Any, user_id: str) -> tuple[Any, ...] | None:
+    def _read(self, kept: Kept, user_id: str) -> tuple[Any, ...] | None:
+        conn = kept.dbapi
         if self._sqlite:
             return conn.execute(_ACTING, (user_id,)).fetchone()  # type: ignore[no-any-return]
         # PostgreSQL: outside any transaction, prepared, through libpq directly (store.pgwire).
@@ -153,7 +154,7 @@ class SqlUserLookup:
         if pipelines():
             from workflow.adapters.store.pgwire import wire_of
 
-            wire = wire_of(conn)
+            wire = wire_of(conn, kept.fairy.info)
             result = wire.result()
             wire.run([(_ACTING, (user_id,), result, True)])
             return result.fetchone()
