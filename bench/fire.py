@@ -24,6 +24,7 @@ import json
 import random
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +261,7 @@ def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, 
     update_sql = update_case_sql(UPDATED_ON_MOVE)
 
     t_passend, t_raw, t_peer = common.Stopwatch(), common.Stopwatch(), common.Stopwatch()
+    cpu_passend, cpu_raw = CpuClock(), CpuClock()
     rounds = max(1, min(args.rounds, len(commands)))
     size = -(-len(commands) // rounds)
     last_id = side.query("SELECT max(id) FROM events")[0][0]
@@ -268,7 +270,7 @@ def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, 
         chunk = commands[r * size:(r + 1) * size]
         if not chunk:
             break
-        with t_passend:
+        with t_passend, cpu_passend:
             for case_id, trigger, params, actor in chunk:
                 engine.fire(case_id, trigger, actor=actor, params=params)
         # The rows passend just wrote, for the raw loop and the peer (read outside the clocks).
@@ -279,7 +281,7 @@ def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, 
         for row in rows:
             case = side.query(f"SELECT {', '.join(UPDATED_ON_MOVE)} FROM cases WHERE case_id = ?", (row[0],))[0]
             work.append((tuple(row[:-1]), (*case, row[0], row[1] - 1)))
-        with t_raw:
+        with t_raw, cpu_raw:
             side.raw_loop(work, insert_sql, update_sql)
         if peer is not None:
             payloads = [(row[0], json.loads(row[8])) for row in rows]
@@ -303,6 +305,8 @@ def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, 
         "raw_per_s": raw_rate,
         "ratio_vs_raw": common.ratio(passend_rate, raw_rate),
         "target_vs_raw": 0.5,
+        # This process's CPU time a command (the client's own work; the server's is not in it).
+        "client_cpu_ms": {"passend": cpu_passend.per(n), "raw": cpu_raw.per(n)},
     }
     if peer is not None:
         peer_rate = common.rate(done_peer, t_peer.seconds)
@@ -319,6 +323,25 @@ def _run(args: Any, folder: Path, side: SqliteSide | PostgresSide) -> dict[str, 
         peer.close()
     engine.db.dispose()
     return out
+
+
+class CpuClock:
+    """Accumulates this process's CPU time (time.process_time) over several rounds."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._t = 0.0
+
+    def __enter__(self) -> CpuClock:
+        self._t = time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds += time.process_time() - self._t
+
+    def per(self, n: int) -> float:
+        """Milliseconds a command."""
+        return round(1000 * self.seconds / n, 3) if n else 0.0
 
 
 def _count(items: Any) -> dict[str, int]:

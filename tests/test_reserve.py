@@ -1,9 +1,10 @@
-"""The SQLite connection reserve: one idle connection kept between units of work.
+"""The connection reserve: one idle connection kept between units of work.
 
 What it must keep: the next unit of work gets the same driver connection; a kept connection
 holds no transaction (another writer and a checkpoint go ahead); a unit that failed on a database
 error, or that wrapped SQLAlchemy around its connection, hands it back to the pool; dispose closes
-it; threads share it safely; a forked child never touches its parent's; PostgreSQL has none.
+it; threads share it safely; a forked child never touches its parent's; PostgreSQL keeps one too
+(and pings it after an idle time: tests/test_store_reconnect.py).
 """
 
 from __future__ import annotations
@@ -192,10 +193,15 @@ def test_a_forked_child_does_not_use_its_parents_connection(sqlite_engine: Engin
     sqlite_engine.fire(cid, "escalate", actor=LK)
 
 
-def test_postgresql_has_no_reserve(engine: Engine) -> None:
-    if engine.db.dialect.name == "sqlite":
-        assert engine.store.reserve is not None
-    else:
-        assert engine.store.reserve is None
-        _open(engine)
-        assert engine.db.pool.checkedout() == 0
+def test_both_databases_keep_a_connection(engine: Engine) -> None:
+    """PostgreSQL too since issue 17 (BENCHMARKS.md, 13): a driver-only unit's connection is
+    kept; one around which SQLAlchemy was wrapped (opening a case) goes back to the pool."""
+    assert engine.store.reserve is not None
+    cid = _open(engine)
+    assert engine.db.pool.checkedout() == 0 and _kept(engine) == []
+    first = _driver(engine)
+    engine.fire(cid, "close", actor=IB, params={"reason": "verhuisd"})
+    assert _driver(engine) is first and len(_kept(engine)) == 1
+    assert engine.db.pool.checkedout() == 1  # the kept one, out of the pool
+    engine.db.dispose()
+    assert _kept(engine) == [] and engine.db.pool.checkedout() == 0

@@ -40,3 +40,29 @@ def test_an_idle_connection_the_server_closed_is_replaced(engine: Engine, db_url
     with engine.uow(write=False) as uow:
         assert uow.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
 
+
+
+@pytest.mark.slow
+def test_a_kept_connection_the_server_closed_is_replaced(engine: Engine, db_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for the connection a unit of work leaves in the store's reserve (store.reserve),
+    which `fire` takes without going through the pool."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip(f"PostgreSQL only ({PG_ENV})")
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.2)
+    cid = engine.open_case(pupil="P-2", school="de-linde", actor="ib.jansen")["case_id"]
+    engine.record("signal", cid, actor="lk.devries", area="lezen", note="n")
+    with engine.uow(write=False) as uow:  # the driver only: its connection goes back to the reserve
+        uow.store.load(cid)
+        pid = uow.store.driver.dbapi.info.backend_pid
+    with engine.uow(write=False) as uow:
+        uow.store.load(cid)
+        assert uow.store.driver.dbapi.info.backend_pid == pid  # kept, not pooled
+    with psycopg.connect(_plain(db_url), autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+    time.sleep(0.4)
+    engine.fire(cid, "close", actor="ib.jansen", params={"reason": "verhuisd"})
+    with engine.uow(write=False) as uow:
+        case = uow.store.load(cid)
+        assert case is not None and case.closed
+        assert uow.store.driver.dbapi.info.backend_pid != pid

@@ -464,9 +464,11 @@ class TokenRecord:
 
 
 class EventStore(Protocol):
-    def load(self, case_id: str) -> Case | None:
+    def load(self, case_id: str, *, first: Callable[[], object] | None = None) -> Case | None:
         """The case folded from its events; None when it has none. Events that do not fold
-        raise IntegrityError (exit 5): no command may act on a history changed around it."""
+        raise IntegrityError (exit 5): no command may act on a history changed around it.
+        `first` is called once the events have been read and before they are folded (the
+        acting user's judgement, whose read travelled with them: `Users.acting_later`)."""
 
     def events_of(self, case_id: str) -> list[Event]: ...
 
@@ -618,6 +620,13 @@ class Users(Protocol):
     commits)."""
 
     def get(self, user_id: str) -> UserRecord | None: ...
+
+    def acting_later(self, user_id: str) -> Callable[[], Acting | None]:
+        """`UserLookup.acting`'s read in this unit's transaction, asked now and answered when
+        the returned function is called. On PostgreSQL it waits for the unit's next statement
+        (the case's events) and travels with it: the acting user costs no round trip of its own,
+        and is read fresh for every command, so a user disabled or given another role a moment
+        ago is judged as they are now."""
 
     def by_email(self, email: str) -> UserRecord | None:
         """The user with exactly this (lower-case) address, or None."""

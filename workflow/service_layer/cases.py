@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from workflow.adapters.config import User
 from workflow.adapters.crypto import CaseCipher
 from workflow.adapters.logs import get_logger
 from workflow.domain import case as domain
@@ -99,14 +100,16 @@ def record(
     **fields: Any,
 ) -> dict[str, Any]:
     """Record one piece of evidence; returns its event number and the case's new version."""
-    user = ctx.user(actor)
     bind_log(actor=actor, case_id=case_id, command="record")
     known = ctx.definition.evidence_kinds
-    if kind not in known:
-        raise BadInput(text("svc.cases.unknown_kind", kind=kind, choices=", ".join(known)))
+
+    def known_kind(_user: User) -> None:  # judged after the user, before the case is read
+        if kind not in known:
+            raise BadInput(text("svc.cases.unknown_kind", kind=kind, choices=", ".join(known)))
+
     now = ctx.clock()
     with ctx.uow() as uow:
-        case = ctx.load(uow, case_id, user)
+        user, case = ctx.acting_and_case(uow, actor, case_id, known_kind)
         d = ctx.definition_of(case)
         if kind not in d.evidence_kinds:  # a kind newer than the case's process version
             raise BadInput(text("svc.cases.kind_not_in_version", kind=kind, choices=", ".join(d.evidence_kinds)))
@@ -151,9 +154,8 @@ def check(
     ctx: ServiceContext, case_id: str, trigger: str, *, actor: str, params: Mapping[str, str] | None = None,
 ) -> Decision:
     """Decide `trigger` without storing anything (a dry run)."""
-    user = ctx.user(actor)
     with ctx.uow(write=False) as uow:
-        case = ctx.load(uow, case_id, user)
+        user, case = ctx.acting_and_case(uow, actor, case_id)
         return domain.decide(case, ctx.definition_of(case), trigger, dict(params or {}), user.role)
 
 
@@ -162,12 +164,11 @@ def fire(
     dry_run: bool = False, expected_version: int | None = None,
 ) -> dict[str, Any]:
     """Move the case along `trigger`, or raise Refused listing every reason it may not."""
-    user = ctx.user(actor)
     bind_log(actor=actor, case_id=case_id, command="fire")
     params = {k: v for k, v in (params or {}).items() if v is not None}
     now = ctx.clock()
     with ctx.uow(write=not dry_run) as uow:
-        case = ctx.load(uow, case_id, user)
+        user, case = ctx.acting_and_case(uow, actor, case_id)
         ctx.expect(case, expected_version)
         d = ctx.definition_of(case)
         decision = domain.decide(case, d, trigger, params, user.role)
@@ -207,11 +208,10 @@ def preview(
     it does while the case stays at `version`, which the confirmation must then carry. The clocks
     are those running before the move and after it (its event folded into a copy of the case):
     names of deadlines started and stopped; states whose entry pauses them or whose exit resumes."""
-    user = ctx.user(actor)
     bind_log(actor=actor, case_id=case_id, command="preview")
     params = {k: v for k, v in (params or {}).items() if v is not None}
     with ctx.uow(write=False) as uow:
-        case = ctx.load(uow, case_id, user)
+        user, case = ctx.acting_and_case(uow, actor, case_id)
         ctx.expect(case, expected_version)
         d = ctx.definition_of(case)
         decision = domain.decide(case, d, trigger, params, user.role)

@@ -31,6 +31,7 @@ from workflow.domain.errors import ConfigError, Conflict, NotFound
 from workflow.domain.instants import SCHOOL_TZ, local_date
 from workflow.domain.reasons import Reason
 from workflow.messages import text
+from workflow.service_layer import tokens
 from workflow.service_layer.refusals import refused
 from workflow.service_layer.retention import RetentionPolicy
 from workflow.service_layer.users import UserDirectory
@@ -120,6 +121,35 @@ class ServiceContext:
         return [school]
 
     # ---- a case, in a unit of work --------------------------------------------------------------
+    def acting_and_case(self, uow: UnitOfWork, actor: str, case_id: str,
+                        then: Callable[[User], object] | None = None) -> tuple[User, Case]:
+        """The acting user (as `user`) and the case (as `load`), both read in the unit: the
+        user's row travels with the case's events (`Users.acting_later`; on PostgreSQL one round
+        trip for both, where reading the user first cost one of its own), and is judged before
+        the events are folded. `then(user)` runs between (a command's own checks that came
+        before the case was read). An API token's actor, or a malformed case id, takes the way
+        of `user` and `load`, in that order, as before."""
+        if not (isinstance(actor, str) and isinstance(case_id, str) and CASE_ID.match(case_id)) \
+                or actor.startswith(tokens.ACTOR_PREFIX):
+            user = self.user(actor)
+            if then is not None:
+                then(user)
+            return user, self.load(uow, case_id, user)
+        found = uow.users.acting_later(actor)
+        judged: list[User] = []
+
+        def first() -> None:
+            judged.append(self.users.judge(actor, found()))
+            if then is not None:
+                then(judged[0])
+
+        case = uow.store.load(case_id, first=first)
+        user = judged[0]
+        if case is None:
+            raise NotFound(text("svc.context.unknown_case", case=case_id))
+        self.school_access(user, case.school)
+        return user, case
+
     def load(self, uow: UnitOfWork, case_id: str, user: User) -> Case:
         """The case, if it exists and the user serves its school."""
         if not isinstance(case_id, str) or not CASE_ID.match(case_id):

@@ -14,8 +14,11 @@ since events name users by id. Users added with `passend user add` are *cli-mana
 leaves them alone. Disabling a user ends their web sessions in the same unit of work.
 
 The acting user of every command is read through the store's `UserLookup` (one read by primary
-key on a connection the store keeps for it, measured against `bench fire` in BENCHMARKS.md); a
-disabled user is refused with the reason `user_disabled`. The reminders go to the active users
+key on a connection the store keeps for it, measured against `bench fire` in BENCHMARKS.md), or,
+for the commands on one case (fire, check, preview, record), in the command's own unit of work,
+where on PostgreSQL it travels with the case's events (`ServiceContext.acting_and_case`). Either
+way it is read afresh for every command, never cached; a disabled user is refused with the
+reason `user_disabled`. The reminders go to the active users
 with an address (`recipients`), read once per planning tick.
 """
 
@@ -34,7 +37,7 @@ from workflow.service_layer import tokens
 from workflow.service_layer.refusals import refused
 
 if TYPE_CHECKING:
-    from workflow.adapters.ports import Store, UserChanges, UserRecord
+    from workflow.adapters.ports import Acting, Store, UserChanges, UserRecord
 
 __all__ = ["Recipients", "UserDirectory", "normalise_email"]
 
@@ -93,7 +96,12 @@ class UserDirectory:
         An API token's actor (`api:<name>`, no user id has a colon) is the token's role and schools."""
         if isinstance(user_id, str) and user_id.startswith(tokens.ACTOR_PREFIX):
             return tokens.acting(self._store, user_id)
-        found = self._store.users.acting(user_id) if isinstance(user_id, str) else None
+        return self.judge(user_id, self._store.users.acting(user_id) if isinstance(user_id, str) else None)
+
+    @staticmethod
+    def judge(user_id: str, found: Acting | None) -> User:
+        """`acting`'s verdict on the user's row as read (`found`, None: no such user), wherever
+        it was read: by the lookup, or in a command's own first round trip (`Users.acting_later`)."""
         if found is None:
             raise _unknown(user_id)
         if not found.active:

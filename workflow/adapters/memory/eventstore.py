@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from workflow.adapters.codec import restore_row, stored_time
@@ -40,7 +40,9 @@ class MemoryEventStore:
     def events_of(self, case_id: str) -> list[Event]:
         return [restore_row(row) for row in self._db.events.get(case_id, ())]
 
-    def load(self, case_id: str) -> Case | None:
+    def load(self, case_id: str, *, first: Callable[[], object] | None = None) -> Case | None:
+        if first is not None:
+            first()
         return fold(case_id, self.events_of)
 
     def append(self, case: Case, new: Sequence[Event], *, expected_version: int,

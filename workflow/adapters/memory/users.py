@@ -8,7 +8,7 @@ the unit ends without a commit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from workflow.adapters.config import User
@@ -32,6 +32,10 @@ class MemoryUsers:
     def get(self, user_id: str) -> UserRecord | None:
         row = self._db.users.get(user_id)
         return None if row is None else _record(row)
+
+    def acting_later(self, user_id: str) -> Callable[[], Acting | None]:
+        found = _acting(self._db.users.get(user_id))
+        return lambda: found
 
     def by_email(self, email: str) -> UserRecord | None:
         row = next((r for r in self._db.users.values() if r["email"] is not None and r["email"] == email), None)
@@ -107,8 +111,11 @@ class MemoryUserLookup:
 
     def acting(self, user_id: str) -> Acting | None:
         with self._db.lock:
-            row = self._db.users.get(user_id)
-            if row is None:
-                return None
-            user = User(row["id"], row["role"], row["schools"], row["name"], row["email"])
-            return Acting(user, row["disabled_at"] is None)
+            return _acting(self._db.users.get(user_id))
+
+
+def _acting(row: dict[str, Any] | None) -> Acting | None:
+    if row is None:
+        return None
+    user = User(row["id"], row["role"], row["schools"], row["name"], row["email"])
+    return Acting(user, row["disabled_at"] is None)

@@ -129,11 +129,16 @@ def _bound_waits(engine: Engine, t: Timeouts) -> None:
     lock_ms, stmt_ms = int(t.lock_seconds * 1000), int(t.statement_seconds * 1000)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         with dbapi_conn.cursor() as cur:
             cur.execute(f"SET lock_timeout = {lock_ms}")
             cur.execute(f"SET statement_timeout = {stmt_ms}")
         dbapi_conn.commit()
+        # The unit of work's statements are prepared by store.pgwire, not psycopg (whose ROLLBACK
+        # would deallocate them all).
+        from workflow.adapters.store.pgwire import take_over_preparing
+
+        take_over_preparing(dbapi_conn, record.info)
 
 
 # A pooled PostgreSQL connection that sat unused longer than this is pinged before it is handed

@@ -90,36 +90,46 @@ class Driver:
     statement open one again first: a unit of work may commit and go on.
 
     On PostgreSQL every statement is a round trip to the server, and a command's own work is a
-    few of them, so the driver saves what it can (BENCHMARKS.md, 8e):
+    few of them, so a unit of work's driver (`begins`) saves what it can (BENCHMARKS.md, 8e and
+    13). Its statements go through libpq's pipeline mode directly (store.pgwire: psycopg's
+    cursors and pipeline object cost more client CPU than the waits they saved), a batch at a
+    time, one round trip a batch:
 
-    - the transaction's BEGIN travels with its first statement (`begins`: a unit of work's own
-      connection). psycopg would send it alone and wait for it, so the connection is switched to
-      psycopg's autocommit and the driver sends BEGIN itself, queued in psycopg's pipeline mode
-      with the statement; the server is then in a transaction block and every later statement,
-      the driver's or SQLAlchemy's, runs in it until COMMIT or ROLLBACK (store.db's `begin`
-      listener hands the connection back to psycopg's own BEGIN when SQLAlchemy starts a
-      transaction on it outside one);
+    - the transaction's BEGIN travels with its first statement. The connection runs in psycopg's
+      autocommit mode and the driver sends BEGIN itself; the server is then in a transaction
+      block and every later statement, the driver's or SQLAlchemy's, runs in it until COMMIT or
+      ROLLBACK (store.db's `begin` listener hands the connection back to psycopg's own BEGIN
+      when SQLAlchemy starts a transaction on it outside one);
     - `together()`: statements whose results are not needed one by one (an append's INSERT and
-      UPDATE and the read of the work list's rows) go in one pipeline, one round trip;
-    - `defer()`: a write whose result nobody reads (the work list's changed rows) waits for the
-      next statement or the COMMIT and travels with it; `flush()` sends what waits (the unit of
-      work calls it before SQLAlchemy uses the connection), a rollback drops it (`discard()`);
+      UPDATE and the read of the work list's rows) go in one batch;
+    - `defer()`: a statement whose result is not needed yet (the work list's changed rows, or a
+      read asked ahead, such as the acting user's) waits for the next statement or the COMMIT
+      and travels with it; `flush()` sends what waits (the unit of work calls it before
+      SQLAlchemy uses the connection; a deferred read's result sends it when first fetched), a
+      rollback drops it (`discard()`);
     - `prepare=True` prepares a fixed statement on the server at its first use on a connection
-      instead of psycopg's fifth (pooled connections keep them; psycopg's `prepare_threshold=None`
-      on the connection turns preparing off, for a pooler that cannot keep them).
+      (pooled connections keep them; psycopg's `prepare_threshold=None` in the connection's
+      arguments turns preparing off, for a pooler that cannot keep them).
+
+    A driver under a SQLAlchemy Connection (`Driver.of`) leaves all this to psycopg's cursors.
     """
 
-    def __init__(self, dialect: Any, dbapi: Any, *, begin_sql: str | None = None, begins: bool = True) -> None:
+    def __init__(self, dialect: Any, dbapi: Any, *, begin_sql: str | None = None, begins: bool = True,
+                 info: dict[str, Any] | None = None) -> None:
         self.sqlite = dialect.name == "sqlite"
         self.dbapi = dbapi
         self.integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
         self.begin_sql = begin_sql
         self.rebegin = False
-        # PostgreSQL: BEGIN sent with the first statement (see the class); pipeline mode needs
-        # libpq 14 or later, else psycopg's own BEGIN as before.
-        self._begins = begins and not self.sqlite and _pipelines()
+        # PostgreSQL: the unit's statements through libpq's pipeline (see the class); pipeline
+        # mode needs libpq 14 or later, else psycopg's cursors and its own BEGIN as before.
+        self._wire: Any = None
+        if begins and not self.sqlite and pipelines():
+            from workflow.adapters.store.pgwire import wire_of
+
+            self._wire = wire_of(dbapi, info if info is not None else {})
         self._batching = False
-        self._deferred: list[tuple[str, Sequence[Any]]] = []
+        self._queue: list[Any] = []  # PostgreSQL: (text, params, Result or None, prepare), not yet sent
         # A command binds its own instant up to four times (event, updated, entered, closed):
         # formatted once per unit of work, which is what a Driver lives for.
         self._last_time: tuple[dt.datetime | None, Any] = (None, None)
@@ -167,86 +177,120 @@ class Driver:
             cur = self.dbapi.cursor()
             cur.execute(text, params)
             return cur
-        dbapi = self.dbapi
-        cur = dbapi.cursor()
-        if self._deferred:
-            with self.together():
-                self._send_deferred()
-                cur.execute(_pg_sql(text), params, prepare=prepare)
+        if self._wire is None:
+            cur = self.dbapi.cursor()
+            cur.execute(_pg_sql(text), params, prepare=prepare)
             return cur
-        if self._begins and dbapi.pgconn.transaction_status == _PG_IDLE:
+        result = self._wire.result(self._send)
+        self._queue.append((text, params, result, bool(prepare)))
+        if not self._batching:
+            self._send()
+        return result
+
+    def defer(self, text: str, params: Sequence[Any], *, read: bool = False) -> Any:
+        """Run a statement whose result is not needed yet: at once on SQLite, or for a driver that
+        leaves the transaction to SQLAlchemy; on a unit of work's PostgreSQL connection with the
+        next statement or the COMMIT, in the same round trip. Returns its cursor when `read`:
+        fetching from it sends it first if it has not gone yet."""
+        if self._wire is not None:
+            result = self._wire.result(self._send) if read else None
+            self._queue.append((text, params, result, True))
+            return result
+        if self.sqlite and not self.rebegin:
+            cur = self.dbapi.execute(text, params)
+        else:
+            cur = self.execute(text, params, prepare=True)
+        # Read to the end now: a SQLite statement left unfinished keeps its snapshot past the
+        # transaction's end (Python 3.11's sqlite3 no longer resets statements on ROLLBACK), and
+        # the connection could not write again.
+        return _Fetched(cur.fetchall()) if read else cur
+
+    def _send(self) -> None:
+        """The queued statements in one round trip, after a BEGIN when no transaction is open."""
+        batch, self._queue = self._queue, []
+        if not batch:
+            return
+        dbapi = self.dbapi
+        if dbapi.pgconn.transaction_status == _PG_IDLE:
             if not dbapi.autocommit:
                 dbapi.autocommit = True
-            with self.together():
-                dbapi.cursor().execute("BEGIN", prepare=False)
-                cur.execute(_pg_sql(text), params, prepare=prepare)
-            return cur
-        cur.execute(_pg_sql(text), params, prepare=prepare)
-        return cur
-
-    def defer(self, text: str, params: Sequence[Any]) -> None:
-        """Run a write whose cursor nobody reads: at once on SQLite, or for a driver that leaves
-        the transaction to SQLAlchemy; on a unit of work's PostgreSQL connection with the next
-        statement or the COMMIT, in the same round trip."""
-        if self._begins:
-            self._deferred.append((text, params))
-        elif self.sqlite and not self.rebegin:
-            self.dbapi.execute(text, params)
-        else:
-            self.execute(text, params, prepare=True)
-
-    def _send_deferred(self) -> None:
-        deferred, self._deferred = self._deferred, []
-        for text, params in deferred:
-            self.dbapi.cursor().execute(_pg_sql(text), params, prepare=True)
+            batch.insert(0, _BEGIN)
+        self._wire.run(batch)
 
     def flush(self) -> None:
-        """Send the deferred writes now (before anyone else uses the connection)."""
-        if self._deferred:
-            with self.together():
-                self._send_deferred()
+        """Send the deferred statements now (before anyone else uses the connection)."""
+        if self._queue and not self._batching:
+            self._send()
 
     def discard(self) -> None:
-        """Forget the deferred writes: their transaction is being rolled back."""
-        self._deferred.clear()
+        """Forget the deferred statements: their transaction is being rolled back."""
+        self._queue.clear()
 
     def commit(self) -> None:
         """COMMIT, with the deferred writes before it in the same round trip."""
-        if not self._deferred:
+        if self._wire is None or (not self._queue and self.dbapi.pgconn.transaction_status == _PG_IDLE):
             self.dbapi.commit()
             return
-        with self.together():
-            self._send_deferred()
-            self.dbapi.cursor().execute("COMMIT", prepare=False)
+        self._queue.append(_COMMIT)
+        self._send()
 
     def together(self) -> AbstractContextManager[Any]:
-        """A block whose PostgreSQL statements travel to the server together (psycopg's pipeline
-        mode) when it ends; an error of any of them is raised then. Nothing on SQLite."""
-        if self.sqlite or self._batching or not _pipelines():
+        """A block whose PostgreSQL statements travel to the server together when it ends; an
+        error of any of them is raised then. Nothing on SQLite."""
+        if self._wire is None or self._batching:
             return _NOTHING
         return _Batch(self)
 
 
+class _Fetched:
+    """Rows already read, as a cursor hands them out (Driver.defer's `read` off a unit's
+    PostgreSQL connection)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    @property
+    def rowcount(self) -> int:
+        return len(self._rows)
+
+    def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    def close(self) -> None:
+        self._rows = []
+
+
 class _Batch:
-    """One pipeline on the driver's connection; a block inside it joins it (see Driver.together)."""
+    """One batch on the driver's connection; a block inside it joins it (see Driver.together)."""
 
     def __init__(self, driver: Driver) -> None:
         self._driver = driver
-        self._pipeline: Any = None
+        self._queued = 0
 
     def __enter__(self) -> None:
-        self._pipeline = self._driver.dbapi.pipeline()
-        self._pipeline.__enter__()
         self._driver._batching = True
+        self._queued = len(self._driver._queue)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._driver._batching = False
-        self._pipeline.__exit__(exc_type, exc, tb)
+        driver = self._driver
+        driver._batching = False
+        if exc is not None:
+            del driver._queue[self._queued:]  # the block's statements were never sent
+        elif driver._queue:
+            driver._send()
 
 
 _NOTHING: AbstractContextManager[Any] = nullcontext()  # reusable: SQLite's `together()`, every append
 _PG_IDLE = 0  # libpq's PQTRANS_IDLE: no transaction open on the server
+_BEGIN = ("BEGIN", None, None, False)
+_COMMIT = ("COMMIT", None, None, False)
 
 
 @functools.cache
@@ -255,7 +299,7 @@ def _pg_sql(text: str) -> str:
 
 
 @functools.cache
-def _pipelines() -> bool:
+def pipelines() -> bool:
     """Whether psycopg's libpq has pipeline mode (libpq 14 and later)."""
     import psycopg
 
@@ -314,9 +358,14 @@ class EventStore:
     def events_of(self, case_id: str) -> list[Event]:
         return restore_case_rows(case_id, self.driver.execute(_RAW_SELECT_EVENTS, (case_id,), prepare=True).fetchall())
 
-    def load(self, case_id: str) -> Case | None:
-        """The case folded from its events; None when it has none (projection.fold)."""
-        return fold(case_id, self.events_of)
+    def load(self, case_id: str, *, first: Callable[[], object] | None = None) -> Case | None:
+        """The case folded from its events; None when it has none (projection.fold). `first`
+        is called between the read and the fold (the ports' EventStore.load)."""
+        if first is None:
+            return fold(case_id, self.events_of)
+        rows = self.driver.execute(_RAW_SELECT_EVENTS, (case_id,), prepare=True).fetchall()
+        first()
+        return fold(case_id, lambda cid: restore_case_rows(cid, rows))
 
     def stream(self, case_id: str | None = None, batch: int = 5000) -> Iterator[Any]:
         """All event rows in (case, seq) order without holding them in memory."""

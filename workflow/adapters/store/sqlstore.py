@@ -31,8 +31,8 @@ class SqlStore:
         # How a case's work list is computed (workflow.domain.worklist.Deriver; the bootstrap
         # wires it): every append keeps the rows. None: no work list is kept (bare tools).
         self.derive = derive
-        # SQLite only: see store.reserve for why, and why not PostgreSQL.
-        self.reserve = Reserve(db) if is_sqlite(db) else None
+        # See store.reserve for why (on PostgreSQL with a ping after an idle time).
+        self.reserve = Reserve(db)
         self.outbox = SqlOutbox(db)
         self.users = SqlUserLookup(db, reserve=self.reserve)
         self.group: GroupCommit | None = None  # group commit of writing units (group_commit())

@@ -83,7 +83,8 @@ class SqlUnitOfWork:
             if isinstance(exc, self._dbapi.OperationalError) and _is_lock(exc):
                 raise Conflict(_BUSY) from None
             raise self._wrap(exc) from exc
-        self._driver = Driver(engine.dialect, self._kept.dbapi, begin_sql=begin_sql)
+        self._driver = Driver(engine.dialect, self._kept.dbapi, begin_sql=begin_sql,
+                              info=None if begin_sql is not None else self._kept.fairy.info)
         self.store = EventStore(self._connection, self._driver, self._derive)
         return self
 
@@ -92,6 +93,14 @@ class SqlUnitOfWork:
         self._driver.flush()  # the event store's deferred writes go before anything of Core's
         if self._conn is None:
             assert self._kept is not None
+            dbapi = self._kept.dbapi
+            # PostgreSQL: a connection from the reserve may still be in the autocommit mode the
+            # driver uses (store.eventstore.Driver); outside a transaction block it goes back to
+            # psycopg's usual mode, as at the pool's check-out (store.db), so that a statement of
+            # psycopg's own on it (Driver.of) runs in a transaction, not committed alone.
+            if self._reserve is not None and not self._driver.sqlite and dbapi.autocommit \
+                    and dbapi.pgconn.transaction_status == 0:  # libpq's PQTRANS_IDLE
+                dbapi.autocommit = False
             self._conn = Connection(self._engine, connection=self._kept.fairy)
             if self._write and is_sqlite(self._engine):  # after a commit, begin as a writer again
                 self._conn.execution_options(sqlite_begin="IMMEDIATE")
@@ -116,7 +125,7 @@ class SqlUnitOfWork:
     @property
     def users(self) -> SqlUsers:
         if self._users is None:
-            self._users = SqlUsers(self._connection)
+            self._users = SqlUsers(self._connection, lambda: self._driver)
         return self._users
 
     def _signin_tables(self) -> tuple[SqlWebSessions, SqlSigninLinks, SqlOidcFlows, SqlThrottle]:

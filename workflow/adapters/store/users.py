@@ -3,10 +3,13 @@
 
 Why the lookup is its own path: every command reads its acting user first. Through the pool that
 read cost more than SQLite's work for a whole `fire`, and three round trips on PostgreSQL (the
-pool's pre-ping, the SELECT, the rollback on return). So it goes straight to a driver connection
-kept between commands: on SQLite the store's own idle connection (store.reserve), where a read
-by primary key costs ~18 us; on PostgreSQL a detached autocommit connection of its own
-(store.lookup), one round trip. Measured against `bench fire` in BENCHMARKS.md.
+pool's pre-ping, the SELECT, the rollback on return). So it goes straight to the driver
+connection the store keeps between units of work (store.reserve): on SQLite a read by primary
+key costs ~18 us; on PostgreSQL it is one round trip, outside any transaction. (Until issue 17
+PostgreSQL's had a detached autocommit connection of its own; the reserve keeps one there too
+now, pinged after an idle time.) The commands on one case (fire, check, preview, record) read
+their acting user in their own unit of work instead (`SqlUsers.acting_later`). Measured against
+`bench fire` in BENCHMARKS.md (1e, 13).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from sqlalchemy.exc import DBAPIError
 from workflow.adapters.ports import Acting, TotpState, UserChanges, UserRecord
 from workflow.adapters.store import rows
 from workflow.adapters.store.db import is_sqlite
-from workflow.adapters.store.lookup import KeptReader
-from workflow.adapters.store.reserve import Reserve
+from workflow.adapters.store.eventstore import Driver
+from workflow.adapters.store.reserve import Kept, Reserve
 from workflow.adapters.store.rows import ACTING_SQL
 from workflow.adapters.store.tables import users
 
@@ -43,12 +46,19 @@ def _record(row: Any) -> UserRecord:
 class SqlUsers:
     """`Users` on a unit of work's connection (and transaction)."""
 
-    def __init__(self, connection: Callable[[], Connection]) -> None:
+    def __init__(self, connection: Callable[[], Connection], driver: Callable[[], Driver] | None = None) -> None:
         self._conn = connection
+        self._driver = driver or (lambda: Driver.of(connection()))
 
     def get(self, user_id: str) -> UserRecord | None:
         row = self._conn().execute(select(users).where(users.c.id == user_id)).first()
         return None if row is None else _record(row)
+
+    def acting_later(self, user_id: str) -> Callable[[], Acting | None]:
+        """Deferred on the unit's driver (store.eventstore.Driver.defer): on PostgreSQL it goes
+        with the unit's next statement; on SQLite it is read at once, in the unit's transaction."""
+        cur = self._driver().defer(_ACTING, (user_id,), read=True)
+        return lambda: rows.acting(user_id, cur.fetchone())
 
     def by_email(self, email: str) -> UserRecord | None:
         row = self._conn().execute(select(users).where(users.c.email == email)).first()
@@ -105,11 +115,8 @@ class SqlUserLookup:
 
     def __init__(self, db: SqlEngine, *, reserve: Reserve | None = None) -> None:
         self.db = db
-        self._reserve = reserve if is_sqlite(db) else None
-        self._reader = None if is_sqlite(db) else KeptReader(db)
-        if self._reserve is None and self._reader is None:
-            self._reserve = Reserve(db)
-        self._sql = _ACTING if is_sqlite(db) else _ACTING.replace("?", "%s")
+        self._sqlite = is_sqlite(db)
+        self._reserve = reserve if reserve is not None else Reserve(db)
 
     def acting(self, user_id: str) -> Acting | None:
         return rows.acting(user_id, self._fetch(user_id))
@@ -117,18 +124,42 @@ class SqlUserLookup:
     def _fetch(self, user_id: str) -> tuple[Any, ...] | None:
         dbapi = self.db.dialect.loaded_dbapi
         try:
-            if self._reader is not None:
-                return self._reader.fetchone(self._sql, (user_id,))
-            assert self._reserve is not None
-            kept = self._reserve.take()
-            try:
-                row = kept.dbapi.execute(self._sql, (user_id,)).fetchone()
-            except BaseException:
-                kept.fairy.close()
-                raise
-            self._reserve.give(kept)
-            return row  # type: ignore[no-any-return]
+            for attempt in (1, 2):
+                kept = self._reserve.take()
+                try:
+                    row = self._read(kept, user_id)
+                except dbapi.OperationalError:
+                    # PostgreSQL: a connection the server dropped under us; once, a fresh one.
+                    kept.fairy.invalidate()
+                    if self._sqlite or attempt == 2:
+                        raise
+                    continue
+                except BaseException:
+                    kept.fairy.close()
+                    raise
+                self._reserve.give(kept)
+                return row
         except dbapi.Error as exc:  # as a Core statement would raise it: the CLI names the problem
             raise DBAPIError.instance(None, None, exc, dbapi.Error, hide_parameters=True,
                                       dialect=self.db.dialect) from exc
+        raise AssertionError("unreachable")
 
+    def _read(self, kept: Kept, user_id: str) -> tuple[Any, ...] | None:
+        conn = kept.dbapi
+        if self._sqlite:
+            return conn.execute(_ACTING, (user_id,)).fetchone()  # type: ignore[no-any-return]
+        # PostgreSQL: outside any transaction, prepared, through libpq directly (store.pgwire).
+        from workflow.adapters.store.eventstore import pipelines
+
+        if pipelines():
+            from workflow.adapters.store.pgwire import wire_of
+
+            wire = wire_of(conn, kept.fairy.info)
+            result = wire.result()
+            wire.run([(_ACTING, (user_id,), result, True)])
+            return result.fetchone()
+        if not conn.autocommit:
+            conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(_ACTING.replace("?", "%s"), (user_id,))
+            return cur.fetchone()  # type: ignore[no-any-return]
