@@ -175,3 +175,12 @@ def _toml(v: Any) -> str:
         return f'"{v}"'
     return str(v)
 
+
+def eml_files(folder: Path) -> list[EmailMessage]:
+    """The mails the file notifier wrote to `folder` (one .eml each), in name order."""
+    out = []
+    for f in sorted(folder.glob("*.eml")):
+        msg = email.message_from_bytes(f.read_bytes(), policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        out.append(msg)
+    return out

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import email
-import email.policy
 import json
 import re
 import string
@@ -34,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from tests.reminders_support import eml_files
 from workflow.service_layer.reminders.messages import MISSING_PREFIX, _env, missing_item, render
 
 GOLDEN = Path(__file__).resolve().parent / "fixtures" / "mails_nl.json"
@@ -254,15 +253,6 @@ def _dutch_words(keys: set[str]) -> list[str]:
     return out
 
 
-def _mails(folder: Path) -> list[EmailMessage]:
-    out = []
-    for f in sorted(folder.glob("*.eml")):
-        msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        out.append(msg)
-    return out
-
-
 def _parts(mail: EmailMessage) -> tuple[str, str, str]:
     text, html = mail.get_body(("plain",)), mail.get_body(("html",))
     assert text is not None and html is not None
@@ -285,7 +275,7 @@ def test_with_passend_language_en_a_reminder_and_a_digest_read_in_english(
     monkeypatch.setenv("PASSEND_LANGUAGE", "en")
     r = cli("serve", "--once", "--now", "2026-10-08T12:00")  # the OPP term (13 October) this week
     assert r.code == 0, r.err
-    mails = [_parts(m) for m in _mails(config_path.parent / "var" / "outbox")]
+    mails = [_parts(m) for m in eml_files(config_path.parent / "var" / "outbox")]
     (reminder,) = [m for m in mails if m[0].startswith("[passend] Reminder: ") and "OPP" in m[0]]
     (digest,) = [m for m in mails if m[0].startswith("[passend] Overview 08-10-2026: ")]
     subject, text, html = reminder

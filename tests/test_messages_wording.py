@@ -4,9 +4,6 @@ and the reminder mail lists what is missing under "Wat nog ontbreekt:" without r
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ import pytest
 from tests.audit_support import IB, clocked_engine
 from tests.conftest import FIXTURES, STATES
 from tests.engine_support import walk_to_niveau_4
+from tests.reminders_support import eml_files
 from workflow.domain.definition import load_definition
 from workflow.domain.guards import EvidenceGuard
 from workflow.messages import render as render_reason
@@ -65,15 +63,6 @@ def test_rendered_list_drops_the_repeated_prefix_only() -> None:
         assert "ontbreekt: overleg" not in text + html
 
 
-def _mails(folder: Path) -> list[EmailMessage]:
-    out = []
-    for f in sorted(folder.glob("*.eml")):
-        msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        out.append(msg)
-    return out
-
-
 def test_the_reminder_mail_reads_as_dutch(config_path: Path, cli: Any) -> None:
     engine, _ = clocked_engine(config_path, T0)
     cid = walk_to_niveau_4(engine)
@@ -82,7 +71,7 @@ def test_the_reminder_mail_reads_as_dutch(config_path: Path, cli: Any) -> None:
     # the 2-week reminder of the 6-week OPP term (due 13 October) is due from 29 September
     r = cli("serve", "--once", "--now", "2026-10-05T12:00")
     assert r.code == 0, r.err
-    (mail,) = [m for m in _mails(config_path.parent / "var" / "outbox") if "OPP" in str(m["Subject"])]
+    (mail,) = [m for m in eml_files(config_path.parent / "var" / "outbox") if "OPP" in str(m["Subject"])]
     body = mail.get_body(("plain",))
     assert body is not None
     text = body.get_content()
