@@ -13,7 +13,7 @@ test_service_messages scans with its own allowances. Every other hit is text tha
 catalog, unless it is data, allowed by name below with why no person reads it as text (it is
 stored, hashed or compared, SQL, an id). What it cannot see: words glued from pieces with no
 space beside a value, words held in another package (the timeline's HTML template in
-audit/templates) or built in another module; review keeps those. The mail templates in
+audit/templates, which test_timeline_words scans) or built in another module; review keeps those. The mail templates in
 notifiers/templates, which the reminders' messages module renders with the catalog's `t`, have
 their own scan in test_mail_words.
 

@@ -17,6 +17,14 @@ from workflow.entrypoints.cli.app import State, emit, json_option
 AUDIT_FAILED = 5
 
 
+def text(key: str, /, **values: Any) -> str:
+    """A line's words from the message catalog (cli.audit.*, workflow.messages.text), imported
+    when first said, so `passend audit --help` and a bad option read no catalog."""
+    from workflow.messages import text as sentence
+
+    return sentence(key, **values)
+
+
 def _reader(engine: Any, actor: str | None) -> str:
     """The asking user; defaults to the only user who may see every school (the auditor)."""
     if actor:
@@ -24,7 +32,7 @@ def _reader(engine: Any, actor: str | None) -> str:
         return actor
     users = [u.id for u in engine.config.users.values() if "*" in u.schools]
     if len(users) != 1:
-        raise nl.UsageProblem("geef --actor: welke gebruiker vraagt dit?")
+        raise nl.UsageProblem(text("cli.audit.actor_needed"))
     return str(users[0])
 
 
@@ -68,7 +76,7 @@ def verify_cmd(state: State, anchor: str | None, witness: tuple[str, ...]) -> No
     from workflow.service_layer.audit.verify import verify
 
     if anchor is not None and not _HEX64.fullmatch(anchor):
-        raise nl.BadValue("verwacht 64 hexadecimale tekens (een SHA-256-hash)", param_hint="--access-anchor")
+        raise nl.BadValue(text("cli.audit.verify.bad_anchor"), param_hint="--access-anchor")
     records: list[dict[str, Any]] = []
     if witness:
         from pathlib import Path
@@ -91,33 +99,31 @@ def verify_cmd(state: State, anchor: str | None, witness: tuple[str, ...]) -> No
     bar.close()
     d = report.as_dict()
     if not report.problems:
-        lines = [f"intact: {d['cases']} casussen, {d['events']} gebeurtenissen ({d['seconds']} s)"]
+        lines = [text("cli.audit.verify.intact", cases=d["cases"], events=d["events"], seconds=d["seconds"])]
     else:
-        lines = [f"NIET intact: {len(report.problems)} van {d['cases']} casussen gebroken "
-                 f"({d['events']} gebeurtenissen gelezen)"]
+        lines = [text("cli.audit.verify.broken", broken=len(report.problems), cases=d["cases"], events=d["events"])]
         for p in report.problems:
-            where = f"gebeurtenis {p.seq}" if p.seq is not None else "casus"
+            where = (text("cli.audit.verify.at_event", seq=p.seq) if p.seq is not None
+                     else text("cli.audit.verify.at_case"))
             lines.append(f"  {p.case_id}  {where}: {p.kind}: {p.detail}")
     access = report.access
     if access.ok:
-        lines.append(f"toegangslog intact: {access.records} {'regel' if access.records == 1 else 'regels'}, "
-                     f"laatste hash {access.head_hash}")
+        lines.append(text("cli.audit.access_log.intact.one" if access.records == 1 else "cli.audit.access_log.intact",
+                          n=access.records, hash=access.head_hash))
     else:
         broken = sum(1 for p in access.problems if p.record_id) + access.more_problems
-        lines.append(f"toegangslog NIET intact: {broken} van {access.records} regels gebroken" if broken else
-                     f"toegangslog NIET intact: {access.records} regels, laatste hash {access.head_hash}")
-        lines.extend(f"  regel {p.record_id}: {p.kind}: {p.detail}" if p.record_id else f"  {p.kind}: {p.detail}"
-                     for p in access.problems)
+        lines.append(text("cli.audit.access_log.broken", broken=broken, n=access.records) if broken else
+                     text("cli.audit.access_log.not_intact", n=access.records, hash=access.head_hash))
+        lines.extend("  " + text("cli.audit.access_log.record", id=p.record_id, kind=p.kind, detail=p.detail)
+                     if p.record_id else f"  {p.kind}: {p.detail}" for p in access.problems)
         if access.more_problems:
-            lines.append(f"  ... en nog {access.more_problems}")
+            lines.append("  " + text("cli.audit.access_log.more", n=access.more_problems))
     if witnessed is not None:
         d["witness"] = witnessed.as_dict()
         if witnessed.ok:
-            lines.append(f"getuigen: {witnessed.roots} controlewaarde(n) bevestigd, "
-                         f"{witnessed.leaves} casuskoppen nagegaan")
+            lines.append(text("cli.audit.witness.ok", roots=witnessed.roots, leaves=witnessed.leaves))
         else:
-            lines.append(f"getuigen: NIET bevestigd: {len(witnessed.findings)} bevinding(en) bij "
-                         f"{witnessed.roots} controlewaarde(n)")
+            lines.append(text("cli.audit.witness.failed", findings=len(witnessed.findings), roots=witnessed.roots))
             lines.extend(f"  {f.day}  {f.kind}: {f.detail}" for f in witnessed.findings)
     ok = report.ok
     if state.access_log is not None:  # `passend --access-log FILE audit verify`: that file's chain too
@@ -128,10 +134,12 @@ def verify_cmd(state: State, anchor: str | None, witness: tuple[str, ...]) -> No
         file_report = check_file(Path(state.access_log))
         d["access_log_file"] = {"path": state.access_log, **file_report.as_dict()}
         ok = ok and file_report.ok
-        lines.append(f"inzagelog-bestand {state.access_log} " + (
-            f"intact: {file_report.records} regels, laatste hash {file_report.head_hash}" if file_report.ok else
-            f"NIET intact: {len(file_report.problems) + file_report.more_problems} regels gebroken"))
-        lines.extend(f"  regel {p.record_id}: {p.kind}: {p.detail}" for p in file_report.problems)
+        lines.append(text("cli.audit.access_file.intact", path=state.access_log, n=file_report.records,
+                          hash=file_report.head_hash) if file_report.ok else
+                     text("cli.audit.access_file.broken", path=state.access_log,
+                          broken=len(file_report.problems) + file_report.more_problems))
+        lines.extend("  " + text("cli.audit.access_log.record", id=p.record_id, kind=p.kind, detail=p.detail)
+                     for p in file_report.problems)
     emit(d, "\n".join(lines))
     if not ok or (witnessed is not None and not witnessed.ok):
         raise click.exceptions.Exit(AUDIT_FAILED)
@@ -145,7 +153,7 @@ def _date(value: str | None, option: str) -> Any:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise nl.BadValue(f"'{value}' is geen datum (JJJJ-MM-DD)", param_hint=option) from None
+        raise nl.BadValue(text("cli.audit.bad_date", value=value), param_hint=option) from None
 
 
 @audit.command("export")
@@ -179,9 +187,9 @@ def export_cmd(state: State, out: str, school: str | None, since: str | None, ac
     bar.close()
     summary = {k: m[k] for k in ("counts", "export_sha256", "store_chain_intact", "filters")}
     emit({"out": out, **summary},
-         f"{m['counts']['events']} gebeurtenissen van {m['counts']['cases']} casussen naar {out} "
-         f"(sha256 {m['export_sha256'][:16]}…)"
-         + ("" if m["store_chain_intact"] else "\nLET OP: de opgeslagen keten is niet intact; draai audit verify"))
+         text("cli.audit.export.done", events=m["counts"]["events"], cases=m["counts"]["cases"], out=out,
+              sha=m["export_sha256"][:16])
+         + ("" if m["store_chain_intact"] else "\n" + text("cli.audit.export.chain_broken")))
 
 
 @audit.command("replay")
@@ -203,7 +211,7 @@ def replay_cmd(state: State, case_id: str | None, all_cases: bool, as_of: str | 
     from workflow.service_layer.audit.replay import replay_all, replay_case
 
     if (case_id is None) == (not all_cases):
-        raise nl.UsageProblem("geef een CASUS of --all")
+        raise nl.UsageProblem(text("cli.audit.replay.which"))
     from workflow.entrypoints.cli import app as cli_main
 
     engine = state.engine()
@@ -237,7 +245,7 @@ def replay_cmd(state: State, case_id: str | None, all_cases: bool, as_of: str | 
     if as_json:
         click.echo('], "count": ' + str(n) + ', "ok": ' + ("true" if ok else "false") + "}")
     elif n == 0:
-        click.echo("geen casussen")
+        click.echo(text("cli.audit.no_cases"))
     if not ok:
         raise click.exceptions.Exit(AUDIT_FAILED)
 
@@ -246,12 +254,13 @@ def _render_replay(d: dict[str, Any]) -> str:
     lines = []
     if "state" in d:
         level = d["level"] if d["level"] is not None else "-"
-        lines.append(f"{d['case_id']:<12} {d['state']:<16} niveau {level}  v{d['version']} {d['process']}: "
-                     f"{'klopt' if d['ok'] else 'AFWIJKING'}")
+        lines.append(f"{d['case_id']:<12} {d['state']:<16} "
+                     + text("cli.audit.replay.case", level=level, version=d["version"], process=d["process"],
+                            verdict=text("cli.audit.replay.ok" if d["ok"] else "cli.audit.replay.mismatch")))
     else:
         lines.append(f"{d['case_id']:<12} {'; '.join(d['errors'])}")
     for f in d["refused"]:
-        lines.append(f"  ! gebeurtenis {f['seq']} ({f['step']}, {f['role']}) zou niet zijn toegestaan:")
+        lines.append("  ! " + text("cli.audit.replay.refused", seq=f["seq"], step=f["step"], role=f["role"]))
         lines.extend(f"      - {x}" for x in f["reasons"])
     lines.extend(f"  ≠ {m}" for m in d["mismatches"])
     lines.extend(f"  ~ {n}" for n in d.get("notes", []))
@@ -262,7 +271,7 @@ def _render_replay(d: dict[str, Any]) -> str:
             lines.append(f"  #{e['seq']:<3} {e['date']} {e['kind']:<10} "
                          + ", ".join(f"{k}={v}" for k, v in e["fields"].items()))
         for t in d.get("deadlines", []):
-            lines.append(f"  termijn {t['name']} op {t['due']} ({t['status']})")
+            lines.append("  " + text("cli.audit.replay.deadline", name=t["name"], due=t["due"], status=t["status"]))
     return "\n".join(lines)
 
 
@@ -292,17 +301,18 @@ def timeline_cmd(state: State, case_id: str, fmt: str, out: str | None, actor: s
     if cli_main._json_mode:
         fmt = "json"
     data = timeline(engine, case_id, actor=who, purpose=purpose, on_behalf_of=on_behalf_of)
-    text = render(data, fmt)
+    page = render(data, fmt)
     if out is None:
-        click.echo(text)
+        click.echo(page)
         return
     from pathlib import Path
 
     try:
-        engine.files.write_text(Path(out), text + "\n")  # 0600 (0640 with [security] file_group)
+        engine.files.write_text(Path(out), page + "\n")  # 0600 (0640 with [security] file_group)
     except OSError as exc:
-        raise nl.BadValue(f"kan {out} niet schrijven ({nl.os_error(exc)})", param_hint="--out") from None
-    emit({"case_id": case_id, "out": out, "format": fmt}, f"tijdlijn van {case_id} geschreven naar {out}")
+        raise nl.BadValue(text("cli.audit.timeline.cannot_write", out=out, error=nl.os_error(exc)),
+                          param_hint="--out") from None
+    emit({"case_id": case_id, "out": out, "format": fmt}, text("cli.audit.timeline.written", case=case_id, out=out))
 
 
 @audit.command("access")
@@ -319,12 +329,13 @@ def access_cmd(state: State, case_id: str, actor: str | None) -> None:
 
     engine = state.engine()
     rows = [r.as_dict() for r in access_records(engine, case_id, actor=_reader(engine, actor))]
-    text = "\n".join(
+    listing = "\n".join(
         f"{r['at'][:19].replace('T', ' ')}  {r['actor']:<14} {r['role']:<11} {r['action']:<15} "
-        f"doel: {r['purpose']}" + (f"  namens: {r['on_behalf_of']}" if r["on_behalf_of"] else "")
+        + text("cli.audit.access.purpose", purpose=r["purpose"])
+        + ("  " + text("cli.audit.access.behalf", who=r["on_behalf_of"]) if r["on_behalf_of"] else "")
         for r in rows
-    ) or f"geen inzage vastgelegd voor {case_id}"
-    emit(rows, text)
+    ) or text("cli.audit.access.none", case=case_id)
+    emit(rows, listing)
 
 
 @audit.command("compliance")
@@ -377,21 +388,21 @@ def _compliance_text(run: Any) -> None:
                 for d in r["details"]:
                     if d["status"] == "fail":
                         failing.write(f"  {case['case_id']:<12} {r['rule']}: {d['detail']}\n")
-        click.echo(f"Naleving op {run.today.isoformat()}")
+        click.echo(text("cli.audit.compliance.title", day=run.today.isoformat()))
         for sid, per in sorted(run.summary.items()):
-            click.echo(f"School {sid}:")
+            click.echo(text("cli.audit.compliance.school", school=sid))
             for rule in RULES:
                 c = per[rule]
-                click.echo(f"  {rule:<38} voldaan {c['pass']:>4}  niet voldaan {c['fail']:>4}  "
-                           f"nog niet aan de orde {c['not_due']:>4}  n.v.t. {c['n/a']:>4}")
+                click.echo(f"  {rule:<38} " + text("cli.audit.compliance.counts", passed=c["pass"], failed=c["fail"],
+                                                   not_due=c["not_due"], na=c["n/a"]))
         if failing.tell():
-            click.echo("Niet voldaan:")
+            click.echo(text("cli.audit.compliance.failing"))
             failing.seek(0)
             for line in failing:
                 click.echo(line, nl=False)
     if run.unreadable:
-        click.echo("Niet te lezen:")
+        click.echo(text("cli.audit.compliance.unreadable"))
         for u in run.unreadable:
             click.echo(f"  {u['case_id']:<12} {u['error']}")
     if not counted and not run.unreadable:
-        click.echo("geen casussen")
+        click.echo(text("cli.audit.no_cases"))
