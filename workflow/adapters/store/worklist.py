@@ -213,21 +213,24 @@ def _deadline_filter(drv: Driver, status: str, today: dt.date) -> tuple[str, tup
     return f"NOT {some}", params  # "none": no clock runs
 
 
-# A page is found one of four ways. Walking the school's cases newest first and keeping those
-# that pass the filters stops after a page, which is quick when they are many; when they are
-# few, the walk would read the whole school first. So a filter with an index of its own (a pupil,
-# the waiting cases, the clocks, the states) is asked first how many cases it lets through:
+# A page is found one of five ways (`_plan`). Walking the school's cases newest first and keeping
+# those that pass the filters stops after a page, which is quick when they are many; when they
+# are few, the walk would read the whole school first. So a filter with an index of its own (a
+# pupil, the waiting cases, the clocks, the states) is asked first how many cases it lets through:
 # - up to FEW (or, for a filter on `cases` itself, up to CANDIDATES): the page is read from
 #   those cases alone, each looked up and all of them sorted (the school's index is then left
-#   out of the query so that no database walks it anyway);
-# - more, for a filter on another table (the waiting cases, the clocks): the school's index is
-#   walked newest first and each entry tested against the filter's set of ids, which the index
-#   entry answers without its row (overdue in a school of 7 600 open cases, 779 of them: 2.85 ms
-#   looked up and sorted, 1.75 ms walked);
+#   out of the query so that no database walks it anyway): "candidates";
+# - more, for the clocks: their rows keep their case's opening time (migration 0020), so the
+#   page's keys are read from them in the page's order, then only the page's cases ("ordered";
+#   overdue in a school of 7 600 open cases, 779 of them: 2.85 ms looked up and sorted, 1.75 ms
+#   walked as below, 0.44 ms ordered);
+# - more, for the waiting cases: the school's index is walked newest first and each entry tested
+#   against the filter's set of ids, which the index entry answers without its row ("members");
 # - one state has an index in the page's own order (migration 0018): it is walked newest first
-#   and never counted.
-# Measured at 45 000 open cases in one school, and at 100 000 cases in twelve schools (BENCHMARKS.md,
-# sections 7 and 13).
+#   and never counted ("state");
+# - no such filter: the school's cases walked ("school").
+# Measured at 45 000 open cases in one school, and at 100 000 cases in twelve schools
+# (BENCHMARKS.md, sections 7, 12 and 14).
 FEW = 250
 CANDIDATES = 5000
 _COLUMNS = "cases.case_id, cases.school, cases.school_group, cases.state, cases.level, cases.version," \
@@ -249,8 +252,8 @@ class _Source(NamedTuple):
 
 
 class _Plan(NamedTuple):
-    """How a page is found (see above): `source` None is the school's walk; `how` is
-    "candidates", "members" (the school's walk, tested against the source's ids) or "state"."""
+    """How a page is found (see above `FEW`): `how` is "candidates", "ordered", "members",
+    "state" or "school" (then `source` is None)."""
 
     source: _Source | None
     how: str
@@ -358,12 +361,14 @@ def _ordered(drv: Driver, few: _Source, where: list[str], params: list[Any], *,
     out: list[CaseloadRow] = []
     # The clocks run on open cases only, so "open" drops none of them; any other condition may.
     batch = size if all(w == "cases.closed_at IS NULL" for w in where) else 4 * size
+    # The key as bound: the cursor's, then the last row's own values, as the database gave them.
+    bound: tuple[Any, ...] = () if key is None else (drv.time(key[0]), key[1])
     while len(out) < size:
-        keyed = f" AND (d.opened_at, d.case_id) {beyond} (?, ?)" if key is not None else ""
+        keyed = f" AND (d.opened_at, d.case_id) {beyond} (?, ?)" if bound else ""
         keys = drv.execute(
             f"SELECT d.opened_at, d.case_id {few.body}{keyed} GROUP BY d.opened_at, d.case_id"
             f" ORDER BY d.opened_at {order}, d.case_id {order} LIMIT ?",
-            (*few.params, *((drv.time(key[0]), key[1]) if key is not None else ()), batch), prepare=True).fetchall()
+            (*few.params, *bound, batch), prepare=True).fetchall()
         if not keys:
             break
         ids = [k[1] for k in keys]
@@ -371,11 +376,8 @@ def _ordered(drv: Driver, few: _Source, where: list[str], params: list[Any], *,
                      ascending=ascending, size=None)
         if len(keys) < batch:
             break
-        key = (read_instant(keys[-1][0]) or _NEVER, keys[-1][1])
+        bound = tuple(keys[-1])
     return out[:size]
-
-
-_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def caseload(drv: Driver, q: CaseloadQuery, *, after: tuple[dt.datetime, str] | None,
