@@ -135,10 +135,14 @@ def _bound_waits(engine: Engine, t: Timeouts) -> None:
             cur.execute(f"SET statement_timeout = {stmt_ms}")
         dbapi_conn.commit()
         # The unit of work's statements are prepared by store.pgwire, not psycopg (whose ROLLBACK
-        # would deallocate them all).
-        from workflow.adapters.store.pgwire import take_over_preparing
+        # would deallocate them all): only where pgwire runs them (libpq 14 and later). Without
+        # pipelines the unit of work uses psycopg's cursors, and psycopg keeps preparing.
+        from workflow.adapters.store.eventstore import pipelines
 
-        take_over_preparing(dbapi_conn, record.info)
+        if pipelines():
+            from workflow.adapters.store.pgwire import take_over_preparing
+
+            take_over_preparing(dbapi_conn, record.info)
 
 
 # A pooled PostgreSQL connection that sat unused longer than this is pinged before it is handed

@@ -26,12 +26,13 @@ from sqlalchemy.exc import DBAPIError
 from workflow.adapters.ports import Acting, TotpState, UserChanges, UserRecord
 from workflow.adapters.store import rows
 from workflow.adapters.store.db import is_sqlite
-from workflow.adapters.store.eventstore import Driver
+from workflow.adapters.store.eventstore import Driver, pipelines
 from workflow.adapters.store.reserve import Kept, Reserve
 from workflow.adapters.store.rows import ACTING_SQL
 from workflow.adapters.store.tables import users
 
 _ACTING = ACTING_SQL
+_ACTING_PG = ACTING_SQL.replace("?", "%s")  # psycopg's style, for a libpq without pipelines
 
 
 def _record(row: Any) -> UserRecord:
@@ -149,8 +150,6 @@ class SqlUserLookup:
         if self._sqlite:
             return conn.execute(_ACTING, (user_id,)).fetchone()  # type: ignore[no-any-return]
         # PostgreSQL: outside any transaction, prepared, through libpq directly (store.pgwire).
-        from workflow.adapters.store.eventstore import pipelines
-
         if pipelines():
             from workflow.adapters.store.pgwire import wire_of
 
@@ -161,5 +160,5 @@ class SqlUserLookup:
         if not conn.autocommit:
             conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute(_ACTING.replace("?", "%s"), (user_id,))
+            cur.execute(_ACTING_PG, (user_id,))
             return cur.fetchone()  # type: ignore[no-any-return]
