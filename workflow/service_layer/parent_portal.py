@@ -42,16 +42,15 @@ if TYPE_CHECKING:
     from notifiers import Message
 
 log = get_logger("passend.parents")
-# A decision's status and a view's party, each with the key of its words in the catalog (no page
-# shows a party's words today: the parent page has its own, web.parent.*).
-STATUS = {"granted": "svc.parent_portal.status.granted", "refused": "svc.parent_portal.status.refused",
-          "revoked": "svc.parent_portal.status.revoked"}
-VIEW_PARTIES = {"ouders": "svc.parent_portal.party.ouders", "leerling": "svc.parent_portal.party.leerling"}
+# A parent's decision (its words: svc.parent_portal.status.<status>) and whose view a parent
+# gives (the parent page has its own words for them, web.parent.*).
+STATUS = frozenset({"granted", "refused", "revoked"})
+VIEW_PARTIES = frozenset({"ouders", "leerling"})
 
 
 def status_label(status: str | None) -> str:
     """A consent decision as the parent reads it ("toestemming gegeven"), or "nog geen besluit"."""
-    return messages.text(STATUS.get(status or "", "svc.parent_portal.status.none"))
+    return messages.text(f"svc.parent_portal.status.{status if status in STATUS else 'none'}")
 
 
 def _load(ctx: ServiceContext, uow: Any, session: ParentSession, case_id: str) -> tuple[Case, Parent]:
@@ -283,9 +282,7 @@ def decision_message(ctx: ServiceContext, user_id: str, case_url: str, *, what: 
         return None
     if not user.email:
         return None
-    from workflow.messages import text as words
-
-    text = words("mail.parent.news.body", what=what, url=case_url)
-    return Message(to=(user.email,), subject=words("mail.parent.news.subject"), text=text, html=None,
+    text = messages.text("mail.parent.news.body", what=what, url=case_url)
+    return Message(to=(user.email,), subject=messages.text("mail.parent.news.subject"), text=text, html=None,
                    message_id=f"<parent-news.{secrets.token_hex(12)}@{host}>", date=sent_at)
 

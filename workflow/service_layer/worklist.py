@@ -40,9 +40,7 @@ PAGE = 25
 PAGE_MAX = 200
 DEADLINE_FILTERS = (*STATUSES, "none", "week")
 # The deadline filter as the pages offer it, in this order: (filter, the key of its words).
-DEADLINE_CHOICES = (("overdue", "svc.worklist.choice.overdue"), ("week", "svc.worklist.choice.week"),
-                    ("soon", "svc.worklist.choice.soon"), ("ok", "svc.worklist.choice.ok"),
-                    ("none", "svc.worklist.choice.none"))
+DEADLINE_CHOICES = ("overdue", "week", "soon", "ok", "none")  # in the filter's order; words: svc.worklist.choice.<id>
 _CURSOR = re.compile(r"^(\d{8}T\d{12})_([A-Za-z0-9][A-Za-z0-9._-]{0,39})$")
 REBUILD_PAGE = 500
 
@@ -264,5 +262,5 @@ def describe(ctx: ServiceContext) -> dict[str, Any]:
         "states": [(s, sd.label) for s, sd in d.states.items()],
         "levels": [(lv, text("svc.worklist.choice.level", level=lv)) for lv in levels],
         "groups": [(g, text("svc.worklist.choice.group", group=g)) for g in range(1, 9)],
-        "deadlines": [(f, text(key)) for f, key in DEADLINE_CHOICES],
+        "deadlines": [(f, text(f"svc.worklist.choice.{f}")) for f in DEADLINE_CHOICES],
     }

@@ -41,6 +41,7 @@ from workflow.domain.instants import SCHOOL_TZ, local_date
 from workflow.domain.reasons import Reason
 from workflow.domain.worklist import acting_role, waiting_for_consent
 from workflow.messages import render_all, text
+from workflow.messages.render import language_held
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.erasure import cases_due_for_erasure
 from workflow.service_layer.reminders import ics, messages
@@ -581,7 +582,12 @@ class Planner:
         return self.default_sender
 
     def render(self, item: Due, now: dt.datetime) -> dict[str, Any]:
-        """The outbox row for `item`: the full message, fixed now so a resend is identical."""
+        """The outbox row for `item`: the full message, fixed now so a resend is identical. The
+        language is read once for all of it: dates, reasons, the templates and the calendar item."""
+        with language_held():
+            return self._render(item, now)
+
+    def _render(self, item: Due, now: dt.datetime) -> dict[str, Any]:
         sender = self.sender(item)
         domain = sender.rsplit("@", 1)[-1] if sender else self.domain
         mid = messages.message_id(item.key, domain)
