@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -17,6 +17,7 @@ from workflow.entrypoints.web.guard import current_session, is_read_only, new_pr
 from workflow.entrypoints.web.security import set_cookie
 from workflow.entrypoints.web.webcontext import context
 from workflow.messages import text
+from workflow.messages.markup import page_text
 from workflow.messages.render import language
 from workflow.service_layer.dashboard import AUDIT_ROLES, DIRECTIE_ROLES
 
@@ -46,28 +47,6 @@ TEMPLATES = Jinja2Templates(env=PageEnvironment(
     autoescape=jinja2.select_autoescape(),
     auto_reload=False,  # the templates ship with the package: compiled once, never looked up on disk again
 ))
-
-
-_ESCAPED: dict[tuple[str, str], Markup] = {}  # (language, key): the catalog's text, escaped once
-
-
-def page_text(key: str, /, **values: Any) -> Markup:
-    """A page's wording from the catalog: `{{ t("web.…", name=value) }}`. The catalog's text is
-    escaped, and so is every value, except markup the template made itself (a link or a `<code>`
-    in the middle of a sentence: `{% set link %}<a …>…</a>{% endset %}`), so a sentence keeps its
-    words together in the catalog and a translation may put the link where its language needs it.
-
-    A page calls this a hundred times or more, so the escaped text is kept per language and key,
-    and the values are escaped one by one and put in with `str.format` (what `Markup.format` does,
-    without its formatter written in Python). The language is read once a request (the app
-    holds it: app.HeldLanguage)."""
-    lang = language()
-    found = _ESCAPED.get((lang, key))
-    if found is None:  # without values: the catalog's raw text, placeholders and all
-        found = _ESCAPED[(lang, key)] = escape(text(key, lang))
-    if not values:
-        return found
-    return Markup(str.format(found, **{k: escape(v) for k, v in values.items()}))
 
 
 TEMPLATES.env.globals["t"] = page_text

@@ -173,20 +173,11 @@ def _one_line(value: Any) -> str:
     return " ".join(str(value).split()) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def page_text(key: str, /, **values: Any) -> Any:
-    """The page's wording from the catalog: `{{ t("svc.audit.timeline.html.…", name=value) }}`
-    in the template. The catalog's text is escaped and so is every value, except markup the
-    template made itself (the hash's `<span>`, a command's `<code>`, made in a `{% set %}`
-    block), so a sentence keeps its words together and a translation puts the markup where its
-    language needs it."""
-    from markupsafe import escape
-
-    return escape(text(key)).format(**values)
-
-
 @lru_cache(maxsize=1)
 def _env() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    from workflow.messages.markup import page_text
 
     env = Environment(loader=PackageLoader("workflow.service_layer.audit", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -195,5 +186,6 @@ def _env() -> Any:
 
 
 def render_html(data: dict[str, Any]) -> str:
-    """One self-contained page; its words from the catalog (`t`), the timeline's data as `tl`."""
+    """One self-contained page; its words from the catalog (`t`: messages.markup.page_text, as the
+    web pages'), the timeline's data as `tl`."""
     return str(_env().get_template("timeline.html.j2").render(tl=data))

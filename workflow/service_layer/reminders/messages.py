@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow.messages import text
-from workflow.messages.render import language, language_held
+from workflow.messages.render import language_held
 from workflow.service_layer.mailtext import date_long, date_nl, message_id
 
 __all__ = ["date_long", "date_nl", "mail_text", "message_id", "missing_item", "render"]
@@ -42,26 +42,14 @@ def mail_text(eval_ctx: Any, key: str, /, **values: Any) -> str:
     """A mail's wording from the catalog: `{{ t("mail.…", name=value) }}` in a template.
 
     In a text template the catalog's text filled in as is. In an HTML template (autoescaped) the
-    catalog's text is escaped and so is every value, except markup the template made itself (a
-    link or a `<strong>` inside a sentence, made in a `{% set %}` block), so a sentence keeps
-    its words together and a translation puts the markup where its language needs it; and a
-    line break in the catalog's text, which is where the text mail wraps its line, is a space.
-
-    A digest calls this for each of its lines, so the escaped text is kept per language and key
-    and the values go in with `str.format` (as the web pages' `page_text`): Markup's own
-    `format` parses the text in Python, three times the cost of the template's own work."""
+    web pages' `page_text` (messages.markup: the catalog's text and every value escaped, the
+    template's own markup kept, the escaped text kept per language and key), with a line break
+    in the catalog's text, which is where the text mail wraps its line, as a space."""
     if not eval_ctx.autoescape:
         return text(key, **values)
-    from markupsafe import Markup, escape
+    from workflow.messages.markup import page_text  # markupsafe: only when a mail is rendered
 
-    lang = language()
-    found = _ESCAPED.get((lang, key))
-    if found is None:  # the catalog's raw text, placeholders and all
-        found = _ESCAPED[(lang, key)] = escape(text(key, lang).replace("\n", " "))
-    return Markup(str.format(found, **{k: escape(v) for k, v in values.items()})) if values else found
-
-
-_ESCAPED: dict[tuple[str, str], str] = {}  # (language, key): the catalog's text for HTML, escaped once
+    return page_text(key, True, **values)
 
 
 @lru_cache(maxsize=1)
