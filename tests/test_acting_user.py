@@ -39,12 +39,12 @@ def _codes(exc: pytest.ExceptionInfo[Refused]) -> list[str]:
     return [r["code"] for r in exc.value.details]
 
 
-def _commands(engine: Engine, cid: str) -> list[Callable[[], Any]]:
+def _commands(engine: Engine, cid: str, actor: str = IB) -> list[Callable[[], Any]]:
     return [
-        lambda: engine.fire(cid, "escalate", actor=IB),
-        lambda: engine.check(cid, "escalate", actor=IB),
-        lambda: engine.fire(cid, "escalate", actor=IB, dry_run=True),
-        lambda: engine.record("signal", cid, actor=IB, area="lezen", note="n"),
+        lambda: engine.fire(cid, "escalate", actor=actor),
+        lambda: engine.check(cid, "escalate", actor=actor),
+        lambda: engine.fire(cid, "escalate", actor=actor, dry_run=True),
+        lambda: engine.record("signal", cid, actor=actor, area="lezen", note="n"),
     ]
 
 
@@ -112,15 +112,31 @@ def test_the_user_is_judged_before_the_case_and_the_kind(engine: Engine, other: 
     assert _codes(refused) == ["user_disabled"]
 
 
-def test_an_api_token_still_acts_as_its_role(engine: Engine) -> None:
-    """`api:<name>` actors are judged by their token, as before (not by the users table)."""
+def test_an_api_token_still_acts_as_its_role(engine: Engine, other: Engine) -> None:
+    """`api:<name>` actors are judged by their token (not by the users table), read in the
+    command's own unit: a token revoked by another process is refused by the very next command,
+    with nothing stored, and an unknown one is exit 2 before the case is looked at."""
     from workflow.service_layer import tokens
 
     cid = str(engine.open_case(pupil="AU-5", school="de-linde", actor=IB)["case_id"])
     tokens.add(engine, name="koppeling", role="ib", schools=["de-linde"], roles=engine.definition.roles,
                known_schools=engine.config.schools, created_by="test")
+    tokens.add(engine, name="elders", role="ib", schools=["het-anker"], roles=engine.definition.roles,
+               known_schools=engine.config.schools, created_by="test")
     actor = tokens.actor_of("koppeling")
     assert engine.check(cid, "close", actor=actor, params=CLOSE).allowed
-    tokens.revoke(engine, "koppeling")
+    with pytest.raises(Refused) as refused:
+        engine.fire(cid, "close", actor=tokens.actor_of("elders"), params=CLOSE)
+    assert _codes(refused) == ["no_school_access"]
+    tokens.revoke(other, "koppeling")
+    before = dump(engine.db)
+    for case_id in ("C-NOTTHERE", cid):
+        with pytest.raises(NotFound, match="nergens"):
+            engine.fire(case_id, "close", actor=tokens.actor_of("nergens"), params=CLOSE)
+    for command in _commands(engine, cid, actor):
+        with pytest.raises(Refused) as refused:
+            command()
+        assert _codes(refused) == ["token_revoked"]
     with pytest.raises(Refused):
         engine.check(cid, "close", actor=actor, params=CLOSE)
+    assert dump(engine.db) == before

@@ -728,6 +728,11 @@ def test_api_tokens_are_kept_found_revoked_and_never_held_twice(store: Store) ->
         assert uow.api_tokens.by_hash("b" * 64) == _token("dash", "b" * 64, schools=("*",))
         assert uow.api_tokens.by_hash("c" * 64) is None and uow.api_tokens.get("niemand") is None
         assert [t.name for t in uow.api_tokens.all()] == ["dash", "sis"]
+        later_sis, later_none = uow.api_tokens.acting_later("sis"), uow.api_tokens.acting_later("niemand")
+        assert uow.store.load("C-NOTTHERE") is None  # the unit's next statement, which they travel with
+        assert later_sis() == _token("sis", "a" * 64) and later_none() is None
+    # The bearer's read outside any unit of work, as the acting user's.
+    assert store.users.token("a" * 64) == _token("sis", "a" * 64) and store.users.token("c" * 64) is None
     for clash in (_token("sis", "c" * 64), _token("ander", "a" * 64)):
         with pytest.raises(Conflict), store.uow() as uow:
             uow.api_tokens.insert(clash)
@@ -750,3 +755,5 @@ def test_api_tokens_are_kept_found_revoked_and_never_held_twice(store: Store) ->
         sis = uow.api_tokens.get("sis")
         assert sis is not None and not sis.active and (sis.revoked_at, sis.last_used_at) == (later, later)
         assert sis.as_dict()["active"] is False and "token_hash" not in sis.as_dict()
+    revoked = store.users.token("a" * 64)
+    assert revoked is not None and not revoked.active and revoked.last_used_at == later

@@ -667,6 +667,11 @@ class ApiTokens(Protocol):
     def by_hash(self, token_hash: str) -> TokenRecord | None:
         """The token whose secret hashes to `token_hash` (revoked or not), or None."""
 
+    def acting_later(self, name: str) -> Callable[[], TokenRecord | None]:
+        """`get`, asked now and answered when the returned function is called: a command's
+        acting token, read in its own transaction and, on PostgreSQL, with its next statement
+        (as `Users.acting_later` reads a person)."""
+
     def all(self) -> list[TokenRecord]:
         """Every token, revoked or not, by name."""
 
@@ -683,6 +688,10 @@ class UserLookup(Protocol):
     def acting(self, user_id: str) -> Acting | None:
         """The user `user_id` and whether they are active, or None when unknown: one read by
         primary key outside any unit of work, on a connection the store keeps for it."""
+
+    def token(self, token_hash: str) -> TokenRecord | None:
+        """The API token whose secret hashes to `token_hash` (revoked or not), or None: the
+        bearer of an API request, read as `acting` reads a user."""
 
 
 class WebSessions(Protocol):

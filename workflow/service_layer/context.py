@@ -124,22 +124,28 @@ class ServiceContext:
     def acting_and_case(self, uow: UnitOfWork, actor: str, case_id: str,
                         then: Callable[[User], object] | None = None) -> tuple[User, Case]:
         """The acting user (as `user`) and the case (as `load`), both read in the unit: the
-        user's row travels with the case's events (`Users.acting_later`; on PostgreSQL one round
-        trip for both, where reading the user first cost one of its own), and is judged before
-        the events are folded. `then(user)` runs between (a command's own checks that came
-        before the case was read). An API token's actor, or a malformed case id, takes the way
-        of `user` and `load`, in that order, as before."""
-        if not (isinstance(actor, str) and isinstance(case_id, str) and CASE_ID.match(case_id)) \
-                or actor.startswith(tokens.ACTOR_PREFIX):
+        user's row, or an API token's (`api:<name>`), travels with the case's events
+        (`Users.acting_later`, `ApiTokens.acting_later`; on PostgreSQL one round trip for both,
+        where reading the user first cost one of its own), and is judged before the events are
+        folded. `then(user)` runs between (a command's own checks that came before the case was
+        read). A malformed case id takes the way of `user` and `load`, in that order, as before."""
+        if not (isinstance(actor, str) and isinstance(case_id, str) and CASE_ID.match(case_id)):
             user = self.user(actor)
             if then is not None:
                 then(user)
             return user, self.load(uow, case_id, user)
-        found = uow.users.acting_later(actor)
+        judge: Callable[[], User]
+        if actor.startswith(tokens.ACTOR_PREFIX):
+            name = actor[len(tokens.ACTOR_PREFIX):]
+            token = uow.api_tokens.acting_later(name)
+            judge = lambda: tokens.judge(name, token())  # noqa: E731
+        else:
+            found = uow.users.acting_later(actor)
+            judge = lambda: self.users.judge(actor, found())  # noqa: E731
         judged: list[User] = []
 
         def first() -> None:
-            judged.append(self.users.judge(actor, found()))
+            judged.append(judge())
             if then is not None:
                 then(judged[0])
 

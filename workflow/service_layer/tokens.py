@@ -32,7 +32,7 @@ from workflow.service_layer.refusals import refused
 if TYPE_CHECKING:
     from workflow.adapters.ports import Store, TokenRecord
 
-__all__ = ["ACTOR_PREFIX", "acting", "actor_of", "add", "all_tokens", "authenticate", "revoke"]
+__all__ = ["ACTOR_PREFIX", "acting", "actor_of", "add", "all_tokens", "authenticate", "judge", "revoke"]
 
 ACTOR_PREFIX = "api:"
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -119,8 +119,7 @@ def authenticate(ctx: _Context, secret: str | None) -> User | None:
         return None
     wanted = _hash(ctx.keyring, secret)
     now = ctx.clock()
-    with ctx.store.uow(write=False) as uow:
-        record = uow.api_tokens.by_hash(wanted)
+    record = ctx.store.users.token(wanted)  # the lookup's kept connection: no unit of work for one read
     if record is None or not hmac.compare_digest(record.token_hash.encode(), wanted.encode()) or not record.active:
         return None
     if not ctx.store.read_only and (record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY):
@@ -136,9 +135,14 @@ def acting(store: Store, actor: str) -> User:
     name = actor[len(ACTOR_PREFIX):]
     with store.uow(write=False) as uow:
         record = uow.api_tokens.get(name)
+    return judge(name, record)
+
+
+def judge(name: str, record: TokenRecord | None) -> User:
+    """`acting`'s verdict on token `name` as read (None: no such token), wherever it was read:
+    by `acting`, or with a command's case (`ApiTokens.acting_later`)."""
     if record is None:
         raise _unknown(name)
     if not record.active:
         raise refused(text("svc.tokens.revoked", token=name), [Reason("token_revoked", {"token": name})], None)
     return as_user(record)
-

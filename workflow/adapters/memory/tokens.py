@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 from workflow.adapters.memory.database import LOST, Journal, MemoryDatabase
 from workflow.adapters.ports import TokenRecord
@@ -20,6 +21,10 @@ class MemoryApiTokens:
 
     def by_hash(self, token_hash: str) -> TokenRecord | None:
         return next((r for r in self._db.api_tokens.values() if r.token_hash == token_hash), None)
+
+    def acting_later(self, name: str) -> Callable[[], TokenRecord | None]:
+        found = self.get(name)
+        return lambda: found
 
     def all(self) -> list[TokenRecord]:
         return [self._db.api_tokens[k] for k in sorted(self._db.api_tokens)]

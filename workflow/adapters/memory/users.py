@@ -13,7 +13,7 @@ from typing import Any
 
 from workflow.adapters.config import User
 from workflow.adapters.memory.database import LOST, Journal, MemoryDatabase
-from workflow.adapters.ports import Acting, TotpState, UserChanges, UserRecord
+from workflow.adapters.ports import Acting, TokenRecord, TotpState, UserChanges, UserRecord
 from workflow.domain.errors import Conflict
 
 
@@ -112,6 +112,10 @@ class MemoryUserLookup:
     def acting(self, user_id: str) -> Acting | None:
         with self._db.lock:
             return _acting(self._db.users.get(user_id))
+
+    def token(self, token_hash: str) -> TokenRecord | None:
+        with self._db.lock:
+            return next((r for r in self._db.api_tokens.values() if r.token_hash == token_hash), None)
 
 
 def _acting(row: dict[str, Any] | None) -> Acting | None:

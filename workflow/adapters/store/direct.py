@@ -33,6 +33,7 @@ from workflow.adapters.store.sqlitefile import BUSY_TIMEOUT_MS, existing_file, p
 from workflow.domain.errors import Conflict
 
 if TYPE_CHECKING:
+    from workflow.adapters.ports import TokenRecord
     from workflow.domain.case import Case
     from workflow.domain.events import Event
 
@@ -89,6 +90,9 @@ class DirectStore:
 
     def acting(self, user_id: str) -> Acting | None:
         return rows.acting(user_id, self.connection().execute(rows.ACTING_SQL, (user_id,)).fetchone())
+
+    def token(self, token_hash: str) -> TokenRecord | None:
+        return rows.token(self.connection().execute(rows.TOKEN_BY_HASH_SQL, (token_hash,)).fetchone())
 
     def uow(self, *, write: bool = True) -> DirectUnit:
         return DirectUnit(self.connection(), write=write)

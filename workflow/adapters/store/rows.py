@@ -9,13 +9,16 @@ here, without SQLAlchemy.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.access_chain import FIELDS
-from workflow.adapters.codec import stored_time
+from workflow.adapters.codec import read_instant, stored_instant, stored_time
 from workflow.adapters.config import User
 from workflow.adapters.port_values import Acting
 from workflow.domain.events import GENESIS_HASH
+
+if TYPE_CHECKING:
+    from workflow.adapters.ports import TokenRecord
 
 # The acting user: one read by primary key (qmark style; PostgreSQL's drivers want %s).
 ACTING_SQL = "SELECT name, role, schools, email, disabled_at IS NOT NULL FROM users WHERE id = ?"
@@ -32,6 +35,24 @@ def acting(user_id: str, row: tuple[Any, ...] | None) -> Acting | None:
         return None
     name, role, schools, email, disabled = row
     return Acting(User(user_id, role, tuple(json.loads(schools)), name, email), not disabled)
+
+
+# An API token: found by its secret's keyed hash (a request's bearer), or by its name (the
+# acting token of a command, in the command's own unit of work).
+TOKEN_COLUMNS = "name, token_hash, role, schools, created_by, created_at, revoked_at, last_used_at"
+TOKEN_BY_HASH_SQL = f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?"
+TOKEN_BY_NAME_SQL = f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE name = ?"
+
+
+def token(row: tuple[Any, ...] | None) -> TokenRecord | None:
+    """A TOKEN_COLUMNS row as the `ApiTokens` and `UserLookup` ports give it."""
+    if row is None:
+        return None
+    from workflow.adapters.ports import TokenRecord  # here: the read of one case need not build the ports
+
+    return TokenRecord(name=row[0], token_hash=row[1], role=row[2], schools=tuple(json.loads(row[3])),
+                       created_by=row[4], created_at=stored_instant(row[5]), revoked_at=read_instant(row[6]),
+                       last_used_at=read_instant(row[7]))
 
 
 def head_hash(row: tuple[Any, ...] | None) -> str:

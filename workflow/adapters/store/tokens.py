@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from workflow.adapters.codec import read_instant, stored_instant
 from workflow.adapters.ports import TokenRecord
+from workflow.adapters.store import rows
 from workflow.adapters.store.eventstore import Driver
 from workflow.adapters.store.tables import api_tokens
 
@@ -22,36 +22,32 @@ def _record(row: Any) -> TokenRecord:
                        created_at=row.created_at, revoked_at=row.revoked_at, last_used_at=row.last_used_at)
 
 
-_COLUMNS = "name, token_hash, role, schools, created_by, created_at, revoked_at, last_used_at"
-
-
-def _driver_record(r: Any) -> TokenRecord:
-    return TokenRecord(name=r[0], token_hash=r[1], role=r[2], schools=tuple(json.loads(r[3])), created_by=r[4],
-                       created_at=stored_instant(r[5]), revoked_at=read_instant(r[6]),
-                       last_used_at=read_instant(r[7]))
-
-
 class SqlApiTokens:
-    """`driver`: the unit's driver connection; every API call looks its token up twice (by
-    hash, then by name for the acting user), straight through it."""
+    """`driver`: the unit's driver connection, for the reads by hash and by name (a command's
+    acting token, read with the command's first statement: `acting_later`)."""
 
     def __init__(self, connection: Callable[[], Connection], driver: Callable[[], Driver] | None = None) -> None:
         self._conn = connection
         self._driver = driver or (lambda: Driver.of(connection()))
 
-    def _one(self, column: str, value: str) -> TokenRecord | None:
-        cur = self._driver().execute(f"SELECT {_COLUMNS} FROM api_tokens WHERE {column} = ?", (value,))
+    def _one(self, sql: str, value: str) -> TokenRecord | None:
+        cur = self._driver().execute(sql, (value,))
         try:
-            r = cur.fetchone()
+            return rows.token(cur.fetchone())
         finally:
             cur.close()
-        return None if r is None else _driver_record(r)
 
     def get(self, name: str) -> TokenRecord | None:
-        return self._one("name", name)
+        return self._one(rows.TOKEN_BY_NAME_SQL, name)
 
     def by_hash(self, token_hash: str) -> TokenRecord | None:
-        return self._one("token_hash", token_hash)
+        return self._one(rows.TOKEN_BY_HASH_SQL, token_hash)
+
+    def acting_later(self, name: str) -> Callable[[], TokenRecord | None]:
+        """As `SqlUsers.acting_later`: deferred on the unit's driver, on PostgreSQL sent with
+        the unit's next statement (a command's case events)."""
+        cur = self._driver().defer(rows.TOKEN_BY_NAME_SQL, (name,), read=True)
+        return lambda: rows.token(cur.fetchone())
 
     def all(self) -> list[TokenRecord]:
         return [_record(r) for r in self._conn().execute(select(api_tokens).order_by(api_tokens.c.name))]

@@ -8,8 +8,10 @@ connection the store keeps between units of work (store.reserve): on SQLite a re
 key costs ~18 us; on PostgreSQL it is one round trip, outside any transaction. (Until issue 17
 PostgreSQL's had a detached autocommit connection of its own; the reserve keeps one there too
 now, pinged after an idle time.) The commands on one case (fire, check, preview, record) read
-their acting user in their own unit of work instead (`SqlUsers.acting_later`). Measured against
-`bench fire` in BENCHMARKS.md (1e, 13).
+their acting user in their own unit of work instead (`SqlUsers.acting_later`). An API request's
+bearer token is found the same way as a user (`SqlUserLookup.token`): before it, a unit of work
+of its own for that one read cost the web app more than the command's own transaction (BENCHMARKS
+section 15). Measured against `bench fire` in BENCHMARKS.md (1e, 13).
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.exc import DBAPIError
 
-from workflow.adapters.ports import Acting, TotpState, UserChanges, UserRecord
+from workflow.adapters.ports import Acting, TokenRecord, TotpState, UserChanges, UserRecord
 from workflow.adapters.store import rows
 from workflow.adapters.store.db import is_sqlite
 from workflow.adapters.store.eventstore import Driver, pipelines
 from workflow.adapters.store.reserve import Kept, Reserve
-from workflow.adapters.store.rows import ACTING_SQL
+from workflow.adapters.store.rows import ACTING_SQL, TOKEN_BY_HASH_SQL
 from workflow.adapters.store.tables import users
 
 _ACTING = ACTING_SQL
 _ACTING_PG = ACTING_SQL.replace("?", "%s")  # psycopg's style, for a libpq without pipelines
+_TOKEN = TOKEN_BY_HASH_SQL
+_TOKEN_PG = TOKEN_BY_HASH_SQL.replace("?", "%s")
 
 
 def _record(row: Any) -> UserRecord:
@@ -120,15 +124,18 @@ class SqlUserLookup:
         self._reserve = reserve if reserve is not None else Reserve(db)
 
     def acting(self, user_id: str) -> Acting | None:
-        return rows.acting(user_id, self._fetch(user_id))
+        return rows.acting(user_id, self._fetch(_ACTING, _ACTING_PG, user_id))
 
-    def _fetch(self, user_id: str) -> tuple[Any, ...] | None:
+    def token(self, token_hash: str) -> TokenRecord | None:
+        return rows.token(self._fetch(_TOKEN, _TOKEN_PG, token_hash))
+
+    def _fetch(self, sql: str, sql_pg: str, key: str) -> tuple[Any, ...] | None:
         dbapi = self.db.dialect.loaded_dbapi
         try:
             for attempt in (1, 2):
                 kept = self._reserve.take()
                 try:
-                    row = self._read(kept, user_id)
+                    row = self._read(kept, sql, sql_pg, key)
                 except dbapi.OperationalError:
                     # PostgreSQL: a connection the server dropped under us; once, a fresh one.
                     kept.fairy.invalidate()
@@ -145,20 +152,20 @@ class SqlUserLookup:
                                       dialect=self.db.dialect) from exc
         raise AssertionError("unreachable")
 
-    def _read(self, kept: Kept, user_id: str) -> tuple[Any, ...] | None:
+    def _read(self, kept: Kept, sql: str, sql_pg: str, key: str) -> tuple[Any, ...] | None:
         conn = kept.dbapi
         if self._sqlite:
-            return conn.execute(_ACTING, (user_id,)).fetchone()  # type: ignore[no-any-return]
+            return conn.execute(sql, (key,)).fetchone()  # type: ignore[no-any-return]
         # PostgreSQL: outside any transaction, prepared, through libpq directly (store.pgwire).
         if pipelines():
             from workflow.adapters.store.pgwire import wire_of
 
             wire = wire_of(conn, kept.fairy.info)
             result = wire.result()
-            wire.run([(_ACTING, (user_id,), result, True)])
+            wire.run([(sql, (key,), result, True)])
             return result.fetchone()
         if not conn.autocommit:
             conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute(_ACTING_PG, (user_id,))
+            cur.execute(sql_pg, (key,))
             return cur.fetchone()  # type: ignore[no-any-return]
