@@ -82,6 +82,28 @@ def test_no_unknown_or_revoked_token_is_401_with_a_bearer_challenge(app: Any, en
     assert listed["sis"].revoked_at is not None and listed["sis"].last_used_at is not None
 
 
+def test_who_asks_is_answered_before_what_is_wrong_with_the_request(app: Any, engine: Engine) -> None:
+    """A request FastAPI refuses before its route runs (a body or a query that does not
+    validate) is still 401 without a valid token and 403 for a read-only role's write: nobody
+    without a token learns what a route wants; with one it is 400 naming the field."""
+    cid = str(engine.open_case(pupil="LL-1", school="de-linde", actor=IB)["case_id"])
+    secret = make_token(engine, "sis")
+    director = make_token(engine, "dashboard", role="directeur")
+    before = counts(engine)
+    bad_step = (f"{API}/cases/{cid}/steps", {"trigger": "escalate"})  # no expected_version
+    for who in (None, "psd_niet-echt"):
+        problem(api_client(app, who).post(bad_step[0], json=bad_step[1]), 401, "unauthorized")
+        problem(api_client(app, who).get(f"{API}/cases", params={"size": 0}), 401, "unauthorized")
+    problem(api_client(app, director).post(bad_step[0], json=bad_step[1]), 403, "forbidden")
+    assert problem(api_client(app, director).get(f"{API}/cases", params={"size": 0}), 400,
+                   "bad_input")["fields"] == {"size": render(Reason("api.field.range"), None)}
+    assert "expected_version" in problem(api_client(app, secret).post(bad_step[0], json=bad_step[1]), 400,
+                                         "bad_input")["fields"]
+    tokens.revoke(engine, "sis")
+    problem(api_client(app, secret).post(bad_step[0], json=bad_step[1]), 401, "unauthorized")
+    assert counts(engine) == before
+
+
 def test_the_secret_is_stored_only_as_a_keyed_hash(engine: Engine) -> None:
     secret = make_token(engine, "sis")
     with engine.db.connect() as conn:

@@ -126,6 +126,7 @@ def create_app(engine: Engine, settings: WebSettings, notifier: Notifier) -> Fas
 def _error_pages(app: FastAPI) -> None:
     """The error pages, and for a request under /api/ the API's JSON errors (web.api.errors)."""
     from workflow.entrypoints.web.api import errors as api_errors
+    from workflow.entrypoints.web.api.auth import first_who
     from workflow.entrypoints.web.pages import render
     from workflow.messages import text
 
@@ -154,6 +155,12 @@ def _error_pages(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         if api_errors.is_api(request):
+            try:
+                await first_who(request)  # 401 or 403 first, as the route would have answered
+            except api_errors.ApiError as who:
+                return await api_error(request, who)
+            except PassendError as failed:
+                return api_errors.from_service(failed)
             return api_errors.validation(exc.errors())
         return page(request, 400)
 

@@ -20,7 +20,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from starlette.requests import Request
 
-from workflow.entrypoints.web.api.auth import Reader
+from workflow.adapters.config import User
+from workflow.entrypoints.web.api.auth import Secret, as_token
 from workflow.entrypoints.web.api.errors import DOCUMENTED
 from workflow.entrypoints.web.api.models import CaseDetail, CaseloadPage, Timeline
 from workflow.entrypoints.web.webcontext import context
@@ -35,16 +36,18 @@ assert set(Deadline.__args__) == set(worklist.DEADLINE_FILTERS)  # type: ignore[
 
 
 @router.get("/cases", response_model=CaseloadPage, summary="The caseload of the token's schools")
-def list_cases(request: Request, user: Reader, school: Text = None, state: Text = None,
-               level: Annotated[int | None, Query(ge=0, le=99, description="a niveau")] = None,
-               group: Annotated[int | None, Query(ge=1, le=8)] = None,
-               deadline: Annotated[Deadline | None, Query()] = None,
-               waiting: bool = False, closed: bool = False,
-               pupil: Text = None, after: Cursor = None, before: Cursor = None,
-               size: Annotated[int, Query(ge=1, le=worklist.PAGE_MAX)] = worklist.PAGE) -> Any:
-    return worklist.caseload(
-        context(request).engine, actor=user.id, school=school, state=state, level=level, group=group,
-        deadline=deadline, waiting=waiting, closed=closed, pupil=pupil, after=after, before=before, size=size)
+async def list_cases(request: Request, secret: Secret, school: Text = None, state: Text = None,
+                     level: Annotated[int | None, Query(ge=0, le=99, description="a niveau")] = None,
+                     group: Annotated[int | None, Query(ge=1, le=8)] = None,
+                     deadline: Annotated[Deadline | None, Query()] = None,
+                     waiting: bool = False, closed: bool = False,
+                     pupil: Text = None, after: Cursor = None, before: Cursor = None,
+                     size: Annotated[int, Query(ge=1, le=worklist.PAGE_MAX)] = worklist.PAGE) -> Any:
+    def page(request: Request, user: User) -> Any:
+        return worklist.caseload(
+            context(request).engine, actor=user.id, school=school, state=state, level=level, group=group,
+            deadline=deadline, waiting=waiting, closed=closed, pupil=pupil, after=after, before=before, size=size)
+    return await as_token(request, secret, page)
 
 
 def read(request: Request, user_id: str, case_id: str, *, timeline: bool = False) -> dict[str, Any]:
@@ -53,7 +56,11 @@ def read(request: Request, user_id: str, case_id: str, *, timeline: bool = False
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case, with its steps")
-def get_case(request: Request, user: Reader, case_id: str) -> Any:
+async def get_case(request: Request, secret: Secret, case_id: str) -> Any:
+    return await as_token(request, secret, _case, case_id)
+
+
+def _case(request: Request, user: User, case_id: str) -> Any:
     view = read(request, user.id, case_id)
     return {**view, "steps": view["options"],
             "evidence": [{k: e[k] for k in ("seq", "kind", "kind_label", "date", "actor", "recorded_at", "fields")}
@@ -61,6 +68,10 @@ def get_case(request: Request, user: Reader, case_id: str) -> Any:
 
 
 @router.get("/cases/{case_id}/timeline", response_model=Timeline, summary="The case's chronology")
-def get_timeline(request: Request, user: Reader, case_id: str) -> Any:
+async def get_timeline(request: Request, secret: Secret, case_id: str) -> Any:
+    return await as_token(request, secret, _timeline, case_id)
+
+
+def _timeline(request: Request, user: User, case_id: str) -> Any:
     view = read(request, user.id, case_id, timeline=True)
     return {"case_id": view["case_id"], "entries": view["timeline"]}

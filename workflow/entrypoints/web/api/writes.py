@@ -5,7 +5,7 @@ POST /api/v1/cases/{id}/evidence     record evidence (201), at the version the c
 POST /api/v1/cases/{id}/steps        take a step, at the version the client read
 
 The same commands as the pages (service_layer.cases), acting as the token (`api:<name>` in the
-event), only for a role that may write (auth.writer). A command carries the case's version the
+event), only for a role that may write (`as_token(..., write=True)`). A command carries the case's version the
 client last read (`expected_version`): on any other version nothing is stored and the answer is
 409, so a client never changes a case it has not seen. A step a guard refuses is 422 with every
 reason (what the step still needs), as the case page shows them.
@@ -18,7 +18,8 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.requests import Request
 
-from workflow.entrypoints.web.api.auth import Writer
+from workflow.adapters.config import User
+from workflow.entrypoints.web.api.auth import Secret, as_token
 from workflow.entrypoints.web.api.errors import DOCUMENTED, ApiError
 from workflow.entrypoints.web.api.models import EvidenceIn, NewCase, Opened, Recorded, StepIn, Stepped
 from workflow.entrypoints.web.webcontext import context
@@ -29,7 +30,11 @@ router = APIRouter(responses=DOCUMENTED)
 
 
 @router.post("/cases", status_code=201, response_model=Opened, summary="Open a case")
-def open_case(request: Request, user: Writer, body: NewCase) -> Any:
+async def open_case(request: Request, secret: Secret, body: NewCase) -> Any:
+    return await as_token(request, secret, _open_case, body, write=True)
+
+
+def _open_case(request: Request, user: User, body: NewCase) -> Any:
     engine = context(request).engine
     if body.school not in engine.config.schools:
         raise ApiError(400, text("api.unknown_school"), fields={"school": text("api.unknown_school.field")})
@@ -40,7 +45,11 @@ def open_case(request: Request, user: Writer, body: NewCase) -> Any:
 
 
 @router.post("/cases/{case_id}/evidence", status_code=201, response_model=Recorded, summary="Record evidence")
-def record(request: Request, user: Writer, case_id: str, body: EvidenceIn) -> Any:
+async def record(request: Request, secret: Secret, case_id: str, body: EvidenceIn) -> Any:
+    return await as_token(request, secret, _record, case_id, body, write=True)
+
+
+def _record(request: Request, user: User, case_id: str, body: EvidenceIn) -> Any:
     engine = context(request).engine
     spec = engine.definition.evidence_kinds.get(body.kind)
     if spec is None:
@@ -55,7 +64,11 @@ def record(request: Request, user: Writer, case_id: str, body: EvidenceIn) -> An
 
 
 @router.post("/cases/{case_id}/steps", response_model=Stepped, summary="Take a step")
-def step(request: Request, user: Writer, case_id: str, body: StepIn) -> Any:
+async def step(request: Request, secret: Secret, case_id: str, body: StepIn) -> Any:
+    return await as_token(request, secret, _step, case_id, body, write=True)
+
+
+def _step(request: Request, user: User, case_id: str, body: StepIn) -> Any:
     engine = context(request).engine
     if body.trigger not in engine.definition.triggers:
         raise ApiError(400, text("api.unknown_step"), fields={"trigger": text("api.unknown_step.field")})
