@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_support import api_client, make_token
 from tests.engine_support import walk_to_niveau_4
 from tests.web_support import IB_MAIL, Clock, csrf_of, make_app, make_engine, sign_in
 from workflow.adapters.store import uow as uow_module
@@ -52,10 +53,10 @@ def nesting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         finally:
             local.depth = depth() - 1
 
-    def watched_fetch(self: Any, user_id: str) -> Any:
+    def watched_fetch(self: Any, *args: Any) -> Any:
         if depth():
             found.append("a user lookup inside a unit of work")
-        return fetch(self, user_id)
+        return fetch(self, *args)
 
     monkeypatch.setattr(uow_module.SqlUnitOfWork, "__enter__", watched_enter)
     monkeypatch.setattr(uow_module.SqlUnitOfWork, "__exit__", watched_exit)
@@ -84,4 +85,14 @@ def test_no_page_or_form_takes_a_second_connection(engine: Engine, tmp_path: Pat
     csrf = csrf_of(page.text)
     client.post(f"/casus/{cid}/vastleggen/contact", data={"csrf": csrf, "versie": 9, "veld-method": "brief"})
     client.post(f"/casus/{cid}/ouders", data={"csrf": csrf, "naam": "Ouder", "email": "ouder@example.org"})
+    # The API: its token read before the command, and the command's acting token inside it.
+    api = api_client(client.app, make_token(engine, "sis"))
+    version = api.get(f"/api/v1/cases/{cid}").json()["version"]
+    assert api.get("/api/v1/cases").status_code == 200
+    assert api.get(f"/api/v1/cases/{cid}/timeline").status_code == 200
+    assert api.post(f"/api/v1/cases/{cid}/evidence", json={"kind": "contact", "expected_version": version,
+                                                          "fields": {"method": "brief"}}).status_code == 201
+    assert api.post(f"/api/v1/cases/{cid}/steps", json={"trigger": "escalate",
+                                                       "expected_version": version + 1}).status_code in (200, 422)
+    assert api.post("/api/v1/cases", json={"pupil": "LL-32", "school": "de-linde"}).status_code == 201
     assert nesting == []
