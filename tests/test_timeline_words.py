@@ -33,7 +33,7 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "workflow" / "service_layer" / 
     / "timeline.html.j2"
 NOT_TO_TRANSLATE = ("passend audit verify", "docs/verify_export.py")  # a command and a file, as typed
 LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
-KEY = re.compile(r"svc\.audit\.timeline\.html\.[a-z_]+")
+KEY = re.compile(r"svc\.audit\.timeline\.html\.[a-z_]+(\.one)?")
 
 
 def _entry(**changes: Any) -> dict[str, Any]:
@@ -107,6 +107,21 @@ def test_the_english_page_has_english_headings(monkeypatch: pytest.MonkeyPatch) 
         assert dutch not in page, dutch
 
 
+@pytest.mark.parametrize(("lang", "one", "many"),
+                         [("nl", "1 gebeurtenis ", "gebeurtenissen"), ("en", "1 event ", "events")])
+def test_one_event_is_said_in_the_singular(monkeypatch: pytest.MonkeyPatch, lang: str, one: str, many: str) -> None:
+    """A case just opened has one event: the page and the text say so in the singular."""
+    from workflow.service_layer.audit.timeline import render
+
+    monkeypatch.setenv("PASSEND_LANGUAGE", lang)
+    single = _timeline(events=1, entries=ENTRIES[:1])
+    page = render_html(single)
+    assert f"· {one}·" in page and many not in page.split("<table")[0]
+    title = render(single, "text").splitlines()[0]
+    assert f"{one.strip()})" in title and many not in title
+    assert many in render(_timeline(), "text").splitlines()[0]
+
+
 class _Text(HTMLParser):
     """The text nodes of the page outside its style sheet."""
 
@@ -155,7 +170,7 @@ def template_words_and_keys() -> tuple[list[str], set[str]]:
 def test_the_template_holds_no_words_and_its_keys_are_in_both_catalogs() -> None:
     words, keys = template_words_and_keys()
     assert words == []
-    assert len(keys) == 10
+    assert len(keys) == 11
     for lang in ("nl", "en"):
         messages = _catalog(lang)
         missing = [k for k in sorted(keys) if messages.gettext(k) == k]
