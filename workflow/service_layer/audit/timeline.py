@@ -155,8 +155,8 @@ def render(data: dict[str, Any], fmt: str) -> str:
         return render_html(data)
     if fmt != "text":
         raise BadInput(text("svc.format.choose", choices=", ".join(FORMATS)))
-    lines = [text("svc.audit.timeline.title" + (".one" if data["events"] == 1 else ""), case=data["case_id"],
-                  school=data["school"], events=data["events"])
+    title = "svc.audit.timeline.title.one" if data["events"] == 1 else "svc.audit.timeline.title"
+    lines = [text(title, case=data["case_id"], school=data["school"], events=data["events"])
              + ("  " + text("svc.audit.timeline.title_erased") if data["erased"] else "")]
     for e in data["entries"]:
         lines.append(f"#{e['seq']:<3} {e['at']}  {e['actor']} ({e['role']})  {e['what']}")
