@@ -216,6 +216,10 @@ def test_lines_are_those_of_structlogs_own_processors() -> None:
                     structlog.processors.format_exc_info, freeze, structlog.processors.JSONRenderer()])
     ours = lines([*head, logs.add_level_and_time, logs.format_exc_info, freeze, logs.render_json])
     assert ours == theirs
+    # ... and so does the chain as one step, as configure() sets it up (the clock frozen before the renderer)
+    one = lines([logs.one_step(structlog.contextvars.merge_contextvars,
+                               lambda lg, m, ed: logs.render_json(lg, m, freeze(lg, m, ed)))])
+    assert one == theirs
     assert len(ours.splitlines()) == 5 and "ZeroDivisionError" in ours
     for stamp in times:  # and the times themselves have the same form: ISO, UTC, with a Z
         assert stamp.endswith("Z") and dt.datetime.fromisoformat(stamp[:-1] + "+00:00").tzinfo is not None
