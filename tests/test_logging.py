@@ -223,3 +223,20 @@ def test_lines_are_those_of_structlogs_own_processors() -> None:
     assert len(ours.splitlines()) == 5 and "ZeroDivisionError" in ours
     for stamp in times:  # and the times themselves have the same form: ISO, UTC, with a Z
         assert stamp.endswith("Z") and dt.datetime.fromisoformat(stamp[:-1] + "+00:00").tzinfo is not None
+
+
+def test_a_commands_context_replaces_the_previous_commands() -> None:
+    """bind_command leaves bound exactly the values it was given: a key of the previous command
+    that this one does not bind is gone, one it binds again has its new value."""
+    from workflow.adapters.logs import bind_command
+
+    try:
+        structlog.contextvars.bind_contextvars(stray="x")
+        bind_command(actor=IB, case_id="C-1", command="fire")
+        assert structlog.contextvars.get_contextvars() == {"actor": IB, "case_id": "C-1", "command": "fire"}
+        bind_command(actor=LK, command="list")
+        assert structlog.contextvars.get_contextvars() == {"actor": LK, "command": "list"}
+        bind_command()
+        assert structlog.contextvars.get_contextvars() == {}
+    finally:
+        structlog.contextvars.clear_contextvars()

@@ -16,7 +16,7 @@ import datetime as dt
 import json as jsonlib
 import sys
 from collections.abc import Callable, Iterable, MutableMapping
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from typing import Any
 
 from workflow.domain.evidence import BUILTIN_KINDS
@@ -148,9 +148,18 @@ def bind_command(**values: object) -> None:
     if structlog_ is None:
         _pending.set(dict(values))
         return
-    _pending.set(None)
-    structlog_.contextvars.clear_contextvars()
-    structlog_.contextvars.bind_contextvars(**values)
+    if _pending.get() is not None:
+        _pending.set(None)
+    # structlog's clear_contextvars, but for the keys bound again just below: what is bound
+    # afterwards is the same, and a command (every one binds its context) sets each variable once.
+    cv = structlog_.contextvars
+    prefix = cv.STRUCTLOG_KEY_PREFIX
+    size = len(prefix)
+    for var in copy_context():
+        name = var.name
+        if name.startswith(prefix) and name[size:] not in values:
+            var.set(Ellipsis)
+    cv.bind_contextvars(**values)
 
 
 def _bind_pending(structlog_: Any) -> None:
