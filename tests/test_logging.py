@@ -216,6 +216,27 @@ def test_lines_are_those_of_structlogs_own_processors() -> None:
                     structlog.processors.format_exc_info, freeze, structlog.processors.JSONRenderer()])
     ours = lines([*head, logs.add_level_and_time, logs.format_exc_info, freeze, logs.render_json])
     assert ours == theirs
+    # ... and so does the chain as one step, as configure() sets it up (the clock frozen before the renderer)
+    one = lines([logs.one_step(structlog.contextvars.merge_contextvars,
+                               lambda lg, m, ed: logs.render_json(lg, m, freeze(lg, m, ed)))])
+    assert one == theirs
     assert len(ours.splitlines()) == 5 and "ZeroDivisionError" in ours
     for stamp in times:  # and the times themselves have the same form: ISO, UTC, with a Z
         assert stamp.endswith("Z") and dt.datetime.fromisoformat(stamp[:-1] + "+00:00").tzinfo is not None
+
+
+def test_a_commands_context_replaces_the_previous_commands() -> None:
+    """bind_command leaves bound exactly the values it was given: a key of the previous command
+    that this one does not bind is gone, one it binds again has its new value."""
+    from workflow.adapters.logs import bind_command
+
+    try:
+        structlog.contextvars.bind_contextvars(stray="x")
+        bind_command(actor=IB, case_id="C-1", command="fire")
+        assert structlog.contextvars.get_contextvars() == {"actor": IB, "case_id": "C-1", "command": "fire"}
+        bind_command(actor=LK, command="list")
+        assert structlog.contextvars.get_contextvars() == {"actor": LK, "command": "list"}
+        bind_command()
+        assert structlog.contextvars.get_contextvars() == {}
+    finally:
+        structlog.contextvars.clear_contextvars()

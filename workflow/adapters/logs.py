@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json as jsonlib
 import sys
-from collections.abc import Iterable, MutableMapping
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, MutableMapping
+from contextvars import ContextVar, copy_context
 from typing import Any
 
 from workflow.domain.evidence import BUILTIN_KINDS
@@ -82,6 +82,30 @@ def render_json(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]
     return _ENCODE(event_dict)
 
 
+Processor = Callable[[Any, str, MutableMapping[str, Any]], Any]
+
+
+def one_step(merge: Processor, renderer: Processor) -> Processor:
+    """The whole chain as one processor: `merge` (structlog's merge_contextvars), `redact`,
+    `add_level_and_time`, `format_exc_info` and `renderer`, in that order, each doing what it
+    does as a step of its own. Why: the engine writes a line for every command, and structlog
+    calls each step of its chain in a loop of its own; five steps cost more than their work.
+    The lines are the same (tests/test_logging.py compares them with structlog's own chain)."""
+    redacted, level_of, now, utc, exc = _redacted, _LEVEL_OF_METHOD, dt.datetime.now, dt.UTC, format_exc_info
+
+    def process(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
+        event_dict = merge(logger, method, event_dict)
+        for key in redacted.intersection(event_dict):
+            event_dict[key] = REDACTED
+        event_dict["level"] = level_of.get(method, method)
+        event_dict["timestamp"] = now(utc).isoformat().replace("+00:00", "Z")
+        if "exc_info" in event_dict:
+            event_dict = exc(logger, method, event_dict)
+        return renderer(logger, method, event_dict)
+
+    return process
+
+
 def configure(level: str = "info", *, json: bool | None = None, stream: Any = None) -> None:
     """Set up structlog once per process; logs go to stderr so stdout stays for results."""
     import logging
@@ -95,13 +119,7 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
     global _generation
     _generation += 1
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            redact,
-            add_level_and_time,
-            format_exc_info,
-            renderer,
-        ],
+        processors=[one_step(structlog.contextvars.merge_contextvars, renderer)],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
@@ -130,9 +148,18 @@ def bind_command(**values: object) -> None:
     if structlog_ is None:
         _pending.set(dict(values))
         return
-    _pending.set(None)
-    structlog_.contextvars.clear_contextvars()
-    structlog_.contextvars.bind_contextvars(**values)
+    if _pending.get() is not None:
+        _pending.set(None)
+    # structlog's clear_contextvars, but for the keys bound again just below: what is bound
+    # afterwards is the same, and a command (every one binds its context) sets each variable once.
+    cv = structlog_.contextvars
+    prefix = cv.STRUCTLOG_KEY_PREFIX
+    size = len(prefix)
+    for var in copy_context():
+        name = var.name
+        if name.startswith(prefix) and name[size:] not in values:
+            var.set(Ellipsis)
+    cv.bind_contextvars(**values)
 
 
 def _bind_pending(structlog_: Any) -> None:

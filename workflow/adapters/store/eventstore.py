@@ -124,10 +124,10 @@ class Driver:
         # PostgreSQL: the unit's statements through libpq's pipeline (see the class); pipeline
         # mode needs libpq 14 or later, else psycopg's cursors and its own BEGIN as before.
         self._wire: Any = None
-        if begins and not self.sqlite and pipelines():
-            from workflow.adapters.store.pgwire import wire_of
-
-            self._wire = wire_of(dbapi, info if info is not None else {})
+        if begins and not self.sqlite:
+            wire_of = _wire_of()
+            if wire_of is not None:
+                self._wire = wire_of(dbapi, info if info is not None else {})
         self._batching = False
         self._queue: list[Any] = []  # PostgreSQL: (text, params, Result or None, prepare), not yet sent
         # A command binds its own instant up to four times (event, updated, entered, closed):
@@ -304,6 +304,18 @@ def pipelines() -> bool:
     import psycopg
 
     return bool(psycopg.Pipeline.is_supported())
+
+
+@functools.cache
+def _wire_of() -> Callable[[Any, dict[str, Any]], Any] | None:
+    """store.pgwire's `wire_of` where libpq has pipelines, else None. Imported when a unit of
+    work first runs on PostgreSQL (pgwire imports psycopg, which SQLite's reads never need) and
+    kept: an import statement in Driver.__init__ ran for every command."""
+    if not pipelines():
+        return None
+    from workflow.adapters.store.pgwire import wire_of
+
+    return wire_of
 
 
 def row_to_event(row: Any) -> Event:

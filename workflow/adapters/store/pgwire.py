@@ -38,6 +38,8 @@ _FATAL = pq.ExecStatus.FATAL_ERROR
 _SYNC = pq.ExecStatus.PIPELINE_SYNC
 _ABORTED = pq.ExecStatus.PIPELINE_ABORTED
 _AUTO = PyFormat.AUTO
+# The formats dump_sequence is asked for: every parameter AUTO, one tuple per count, made once.
+_AUTOS: dict[int, tuple[PyFormat, ...]] = {}
 
 
 class Result:
@@ -121,6 +123,10 @@ class Wire:
         self._prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
         self._names = 0
         self._texts: dict[str, bytes] = {}
+        # Waiting for the server's answer, a poll object registered once for the connection's
+        # socket (which stays the same for the connection's life; a Wire lives as long).
+        self._reader = select.poll()
+        self._reader.register(self.pgconn.socket, _POLLIN)
 
     def result(self, send: Callable[[], None] | None = None) -> Result:
         return Result(send)
@@ -134,7 +140,9 @@ class Wire:
             if params is None:
                 dumped.append(None)
             else:
-                data = tx.dump_sequence(params, [_AUTO] * len(params))
+                n = len(params)
+                formats = _AUTOS.get(n) or _AUTOS.setdefault(n, (_AUTO,) * n)
+                data = tx.dump_sequence(params, formats)
                 dumped.append((data, tuple(tx.types), tx.formats))
         pgconn = self.pgconn
         # What each command sent gives back, in order: its Result (or None), and for a PREPARE
@@ -192,12 +200,13 @@ class Wire:
     def _read(self, expected: list[Any]) -> errors.Error | None:
         """Every result up to the Sync, handed to its Result; the first error, if any."""
         pgconn = self.pgconn
+        poll = self._reader.poll
         error: errors.Error | None = None
         i = 0
         got: Any = None
         while True:
             while pgconn.is_busy():
-                _wait(pgconn.socket, write=False)
+                poll()
                 pgconn.consume_input()
             res = pgconn.get_result()
             if res is None:  # the end of one command's results

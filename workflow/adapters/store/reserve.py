@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, event
 
+from workflow.adapters.store import db as _db
+
 
 class Kept(NamedTuple):
     """A checked-out connection: the pool's proxy, the pool it came from, and the driver's
@@ -118,10 +120,9 @@ def _no_transaction(dbapi: Any, sqlite: bool) -> bool:
 
 def _alive(kept: Kept, since: float) -> bool:
     """A PostgreSQL connection, kept for less than the pool's idle time or answering a ping; one
-    that does not answer is invalidated (the pool closes it and will not hand it out again)."""
-    from workflow.adapters.store import db
-
-    if time.monotonic() - since < db.IDLE_PING_SECONDS and not kept.dbapi.closed:
+    that does not answer is invalidated (the pool closes it and will not hand it out again).
+    (`_db` is imported with this module: an import statement here ran for every command.)"""
+    if time.monotonic() - since < _db.IDLE_PING_SECONDS and not kept.dbapi.closed:
         return True
     try:
         with kept.dbapi.cursor() as cur:

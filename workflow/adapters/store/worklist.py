@@ -23,9 +23,10 @@ from sqlalchemy import Connection, delete, func, insert, select
 from workflow.adapters.codec import read_instant
 from workflow.adapters.ports import CaseloadQuery, CaseloadRow, DeadlineLine, WaitingLine
 from workflow.adapters.store.tables import case_deadlines, case_waiting, cases, read_models
+from workflow.domain.worklist import DeadlineRow
 
 if TYPE_CHECKING:
-    from workflow.domain.worklist import DeadlineRow, Worklist
+    from workflow.domain.worklist import Worklist
 
 
 class Driver(Protocol):
@@ -79,9 +80,8 @@ def sync(drv: Driver, case_id: str, school: str, opened_at: dt.datetime, new: Wo
     """Make the stored rows of `case_id` those of `new`, writing only what differs (`fresh`: a
     new case, nothing stored yet; `stored_cursor`: `ask_stored`'s, when it was asked already).
     `opened_at` is the case's, kept on each clock's row for the caseload's order (it never
-    changes, so an update leaves it as it is)."""
-    from workflow.domain.worklist import DeadlineRow
-
+    changes, so an update leaves it as it is). DeadlineRow is imported with the module: an
+    import statement here ran for every command."""
     stored: dict[tuple[str, str], DeadlineRow] = {}
     waiting: str | None = None
     if not fresh:
