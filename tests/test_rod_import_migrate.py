@@ -185,6 +185,42 @@ def test_a_bad_csv_line_names_its_number_and_imports_nothing(v2: Any, tmp_path: 
     assert engine.list_cases(actor="auditor") == []
 
 
+def test_a_concept_opp_brought_in_runs_its_six_weeks_from_the_day_level_4_began(v2: Any) -> None:
+    """A case imported at `opp_concept` came through `niveau_4`: the OPP's six weeks run from the
+    import's `since` (the day level 4 began), as the compliance report judges them, so the IB is
+    reminded. An adopted OPP's import runs no such clock; no import starts a BOT referral's."""
+    from sqlalchemy import select
+
+    from workflow.adapters.store.tables import case_deadlines
+    from workflow.domain import deadlines
+
+    engine, _clock = v2
+    today = engine.today()
+    began = today - dt.timedelta(days=10)
+    common = {"actor": IB, "school": "de-linde", "since": began.isoformat(), "reason": "overgenomen"}
+    concept = imports.import_one(engine, pupil="LL-41", state="opp_concept", **common)["case_ids"][0]
+    level4 = imports.import_one(engine, pupil="LL-42", state="niveau_4", **common)["case_ids"][0]
+    adopted = imports.import_one(engine, pupil="LL-43", state="opp_vastgesteld",
+                                 opp_adopted_on=began.isoformat(), **common)["case_ids"][0]
+    running: dict[str, dict[str, dt.date]] = {}
+    with engine.uow(write=False) as uow:
+        for cid in (concept, level4, adopted):
+            case = uow.store.load(cid)
+            running[cid] = {r.name: r.due for r in deadlines.running(case, engine.definition_of(case), today)}
+    six_weeks = began + dt.timedelta(weeks=6)
+    assert running[concept].get("opp_vaststellen") == six_weeks == running[level4].get("opp_vaststellen")
+    assert "opp_vaststellen" not in running[adopted] and "opp_evaluatie" in running[adopted]
+    assert not any("bot_overleg" in r for r in running.values())
+    with engine.db.connect() as conn:  # the work list's rows (Mijn werk, the reminders) have it too
+        kept = {(r.case_id, r.deadline) for r in conn.execute(select(case_deadlines))}
+    assert (concept, "opp_vaststellen") in kept and (adopted, "opp_vaststellen") not in kept
+    report = compliance(engine, actor="auditor")
+    rule = next(r for c in report["cases"] if c["case_id"] == concept
+                for r in c["rules"] if r["rule"] == "opp_binnen_6_weken")
+    assert rule["status"] == "not_due" and six_weeks.isoformat() in str(rule), rule
+    _sound(engine)
+
+
 def test_evidence_before_the_level_began_does_not_count_and_the_refusal_says_so(v2: Any) -> None:
     engine, clock = v2
     today = engine.today()

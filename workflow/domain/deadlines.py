@@ -131,7 +131,7 @@ def running(case: Case, definition: ProcessDefinition, today: dt.date,
     for dd in definition.deadlines:
         if ended and not dd.outlives_case:
             continue
-        for anchor_key, mark, restarted in _starts(case, dd):
+        for anchor_key, mark, restarted in _starts(case, dd, definition):
             if _stopped(case, dd, mark, anchor_key):
                 continue
             if dd.due is None:
@@ -151,7 +151,7 @@ def running(case: Case, definition: ProcessDefinition, today: dt.date,
     return out
 
 
-def _starts(case: Case, dd: DeadlineDef) -> list[tuple[str, _Mark, bool]]:
+def _starts(case: Case, dd: DeadlineDef, definition: ProcessDefinition) -> list[tuple[str, _Mark, bool]]:
     """(anchor key, anchor mark, restarted?) for each clock start of this deadline."""
     facts = case.facts
     if dd.start == "rod":  # one clock per OPP date not registered in ROD yet
@@ -166,7 +166,10 @@ def _starts(case: Case, dd: DeadlineDef) -> list[tuple[str, _Mark, bool]]:
     mark: _Mark | None = None
     if dd.start == "entered":
         entry = facts.last_entry(dd.start_state)
-        mark = None if entry is None else _Mark(entry.seq, entry.date)
+        if entry is not None:
+            mark = _Mark(entry.seq, entry.date)
+        elif case.imported is not None:
+            mark = _imported_past(case, dd, definition)
     else:  # opp_adopted: the adoption that began the OPP in force now
         if not case.opp_active:
             return []
@@ -187,6 +190,42 @@ def _starts(case: Case, dd: DeadlineDef) -> list[tuple[str, _Mark, bool]]:
         if f.seq > mark.seq and any(c.matches_fact(f.kind, f.fields) for c in dd.restart):
             mark, restarted = _Mark(f.seq, f.date), True
     return [(f"e{mark.seq}", mark, restarted)]
+
+
+def _imported_past(case: Case, dd: DeadlineDef, definition: ProcessDefinition) -> _Mark | None:
+    """The start of an `entered` clock for a case imported past its start state: brought in at a
+    state of the same level that the level's first state leads to (a concept OPP, imported at
+    `opp_concept`, came through `niveau_4`), it entered that state on the day its level began,
+    the import's `since` (the law counts the OPP's six weeks from there, and the audit's
+    compliance report judges them so). Not when the import's state ends the clock (an adopted
+    OPP) or the start state is not where its level begins (a BOT referral)."""
+    entry = case.facts.entries[-1] if case.facts.entries else None
+    start = definition.states.get(dd.start_state or "")
+    if entry is None or start is None or entry.level is None or entry.level != start.level:
+        return None
+    ends = {c.entered for c in dd.stop if c.entered is not None}
+    if entry.state in ends or not _begins_level(definition, start.name):
+        return None
+    # Reachable from the start state along the level's own transitions, none through a state that ends the clock.
+    seen, todo = {start.name}, [start.name]
+    while todo:
+        here = todo.pop()
+        for t in definition.transitions:
+            if t.source == here and t.dest not in seen and t.dest not in ends \
+                    and definition.states[t.dest].level == start.level:
+                seen.add(t.dest)
+                todo.append(t.dest)
+    if entry.state not in seen:
+        return None
+    return _Mark(entry.seq, entry.level_date or entry.date)
+
+
+def _begins_level(definition: ProcessDefinition, state: str) -> bool:
+    """Whether a transition enters `state` from a lower level (niveau_4 from niveau_3)."""
+    level = definition.states[state].level
+    return level is not None and any(
+        t.dest == state and t.source in definition.states and (definition.states[t.source].level or 0) < level
+        for t in definition.transitions)
 
 
 def _entry_date(case: Case, seq: int) -> dt.date:

@@ -35,7 +35,8 @@ OK, SOON, OVERDUE = "ok", "soon", "overdue"
 STATUSES = (OK, SOON, OVERDUE)
 # Bumped whenever what `derive` computes changes: a store built by an older version is rebuilt
 # by `passend init` (service_layer.worklist.ensure_built).
-VERSION = 3  # 2: due days moved off non-school days by the school's calendar; 3: a closed case's ROD clocks
+VERSION = 4  # 2: due days moved off non-school days by the school's calendar; 3: a closed case's ROD clocks;
+# 4: a case imported past its level's first state runs that state's clock (deadlines._imported_past)
 
 
 @dataclass(frozen=True)
