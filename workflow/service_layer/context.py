@@ -134,14 +134,7 @@ class ServiceContext:
             if then is not None:
                 then(user)
             return user, self.load(uow, case_id, user)
-        judge: Callable[[], User]
-        if actor.startswith(tokens.ACTOR_PREFIX):
-            name = actor[len(tokens.ACTOR_PREFIX):]
-            token = uow.api_tokens.acting_later(name)
-            judge = lambda: tokens.judge(name, token())  # noqa: E731
-        else:
-            found = uow.users.acting_later(actor)
-            judge = lambda: self.users.judge(actor, found())  # noqa: E731
+        judge = self._judge_later(uow, actor)
         judged: list[User] = []
 
         def first() -> None:
@@ -155,6 +148,16 @@ class ServiceContext:
             raise NotFound(text("svc.context.unknown_case", case=case_id))
         self.school_access(user, case.school)
         return user, case
+
+    def _judge_later(self, uow: UnitOfWork, actor: str) -> Callable[[], User]:
+        """The acting user's row asked in the unit now (a person's, or an API token's), and its
+        verdict given when the returned function is called, after the unit's next statement."""
+        if actor.startswith(tokens.ACTOR_PREFIX):
+            name = actor[len(tokens.ACTOR_PREFIX):]
+            token = uow.api_tokens.acting_later(name)
+            return lambda: tokens.judge(name, token())
+        found = uow.users.acting_later(actor)
+        return lambda: self.users.judge(actor, found())
 
     def load(self, uow: UnitOfWork, case_id: str, user: User) -> Case:
         """The case, if it exists and the user serves its school."""
