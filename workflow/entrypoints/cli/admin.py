@@ -56,7 +56,7 @@ def demo(state: State, school: str | None, pupils: int | None, years: float, see
         if empty:
             _make(engine, school, pupils, years, seed, batch, quiet=True)
         else:
-            click.echo("de database heeft al casussen: er komen er geen bij", err=True)
+            click.echo(nl.say("cli.demo.has_cases"), err=True)
         demo_serve.serve(engine, state.config)
         return
     _make(engine, school, pupils, years, seed, batch)

@@ -55,7 +55,7 @@ def list_(state: State, school: str | None, state_name: str | None, actor: str |
 def _default_reader(engine: Any) -> str:
     users = [u.id for u in engine.config.users.values() if "*" in u.schools]
     if len(users) != 1:
-        raise nl.UsageProblem("geef --actor: welke gebruiker vraagt dit?")
+        raise nl.UsageProblem(nl.say("cli.case.actor_needed"))
     return str(users[0])
 
 
@@ -108,7 +108,7 @@ def fire(state: State, case_id: str, trigger: str, actor: str, outcome: str | No
         params["reason"] = reason
     for item in extra:
         if "=" not in item:
-            raise nl.BadValue(f"'{item}' heeft niet de vorm NAAM=WAARDE", param_hint="--param")
+            raise nl.BadValue(nl.say("cli.pair.bad", item=item), param_hint="--param")
         k, val = item.split("=", 1)
         params[k] = val
     engine = state.engine()
@@ -139,11 +139,11 @@ def erase(state: State, case_id: str | None, actor: str | None, reason: str | No
     engine = state.engine()
     if due:
         if case_id is not None:
-            raise nl.UsageProblem("geef een CASUS of --due, niet allebei")
+            raise nl.UsageProblem(nl.say("cli.case.erase.case_or_due"))
         from workflow.service_layer.erasure import cases_due_for_erasure
 
         if school is not None and school not in engine.config.schools:
-            raise nl.BadValue(f"onbekende school '{school}'", param_hint="--school")
+            raise nl.BadValue(nl.say("cli.case.erase.unknown_school", school=school), param_hint="--school")
         rows = cases_due_for_erasure(engine, school=school)
         text = "\n".join(
             f"{r['case_id']:<12} {r['school']:<14} gesloten {r['closed_at'][:10]} ({r['close_reason']}), "
@@ -153,10 +153,10 @@ def erase(state: State, case_id: str | None, actor: str | None, reason: str | No
         emit(rows, text)
         return
     if case_id is None:
-        raise nl.UsageProblem("geef de CASUS die gewist wordt, of --due voor wat gewist mag worden")
+        raise nl.UsageProblem(nl.say("cli.case.erase.case_needed"))
     missing = [name for name, value in (("--actor", actor), ("--reason", reason)) if value is None]
     if actor is None or reason is None:
-        raise nl.UsageProblem(f"wissen vraagt ook {' en '.join(missing)}")
+        raise nl.UsageProblem(nl.say("cli.case.erase.also_needs", options=f" {nl.say('word.and')} ".join(missing)))
     r = engine.erase(case_id, actor=actor, reason=reason)
     emit(r, f"{case_id}: sleutel vernietigd, persoonsgegevens gewist (gebeurtenis {r['seq']})")
 
@@ -194,13 +194,13 @@ def import_(state: State, file: str | None, pupil: str | None, school: str | Non
     if file is not None:
         given = [k for k, v in single.items() if v is not None]
         if given:
-            raise nl.UsageProblem(f"geef een BESTAND of de opties van één casus, niet allebei (--{given[0]})")
+            raise nl.UsageProblem(nl.say("cli.case.import.file_or_options", option=f"--{given[0]}"))
         r = imports.import_csv(engine, Path(file), actor=actor, dry_run=dry_run)
     else:
         if pupil is None:
-            raise nl.UsageProblem("geef een BESTAND.csv, of --pupil, --school, --state, --since en --reason")
+            raise nl.UsageProblem(nl.say("cli.case.import.file_needed"))
         if dry_run:
-            raise nl.UsageProblem("--dry-run hoort bij een BESTAND")
+            raise nl.UsageProblem(nl.say("cli.case.import.dry_run_file"))
         r = imports.import_one(engine, actor=actor, **{k: v for k, v in single.items() if v is not None})
     if r["dry_run"]:
         emit(r, f"{r['cases']} casussen nagegaan: alles in orde (niets ingevoerd)")

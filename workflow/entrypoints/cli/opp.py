@@ -41,7 +41,7 @@ def _pairs(items: tuple[str, ...], option: str) -> list[tuple[str, str]]:
     out = []
     for item in items:
         if "=" not in item:
-            raise nl.BadValue(f"'{item}' heeft niet de vorm NAAM=WAARDE", param_hint=option)
+            raise nl.BadValue(nl.say("cli.pair.bad", item=item), param_hint=option)
         k, v = item.split("=", 1)
         out.append((k.strip(), v))
     return out
@@ -51,18 +51,19 @@ def _from_file(path: str) -> dict[str, Any]:
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise nl.BadValue(f"{path} is niet te lezen ({type(exc).__name__})", param_hint="--file") from None
+        raise nl.BadValue(nl.say("cli.opp.file.unreadable", path=path, error=type(exc).__name__),
+                          param_hint="--file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise nl.BadValue(f"{path}: geen geldige TOML ({exc})", param_hint="--file") from None
+        raise nl.BadValue(nl.say("cli.opp.file.not_toml", path=path, error=exc), param_hint="--file") from None
     known = {"uitstroombestemming", "goals", "evaluation_moments", *TEXT_OPTIONS}
     for k in raw:
         if k not in known:
-            raise nl.BadValue(f"{path}: onbekend onderdeel '{k}' (kies uit: {', '.join(sorted(known))})",
+            raise nl.BadValue(nl.say("cli.opp.file.unknown_part", path=path, part=k, choices=", ".join(sorted(known))),
                               param_hint="--file")
     goals = raw.get("goals")
     if goals is not None and not (isinstance(goals, list) and all(
             isinstance(g, dict) and set(g) == {"area", "text"} for g in goals)):
-        raise nl.BadValue(f"{path}: goals is een lijst van {{ area = ..., text = ... }}", param_hint="--file")
+        raise nl.BadValue(nl.say("cli.opp.file.goals", path=path), param_hint="--file")
     return raw
 
 
@@ -187,7 +188,7 @@ def evaluate(state: State, case_id: str, actor: str, goals: tuple[str, ...], out
     results: dict[int, str] = {}
     for k, v in _pairs(goals, "--goal"):
         if not k.isdigit():
-            raise nl.BadValue(f"'{k}' is geen doelnummer", param_hint="--goal")
+            raise nl.BadValue(nl.say("cli.opp.evaluate.bad_goal", goal=k), param_hint="--goal")
         results[int(k)] = v.strip()
     r = service.evaluate(state.engine(), case_id, actor=actor, results=results, outcome=outcome,
                          with_parents=with_parents, date=date, notes=notes)

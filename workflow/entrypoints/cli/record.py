@@ -61,9 +61,9 @@ def _option(spec: FieldSpec) -> Any:
     name = "--" + spec.name.replace("_", "-")
     help_text = (spec.help or spec.title)[:1].upper() + (spec.help or spec.title)[1:]
     if spec.secret:
-        help_text += " (versleuteld opgeslagen)"
+        help_text += " " + nl.say("cli.record.field.secret")
     if spec.required:
-        help_text += " (verplicht)"
+        help_text += " " + nl.say(nl.REQUIRED)
     if spec.type == "bool":
         return click.option(f"{name}/--no-{spec.name.replace('_', '-')}", spec.name, default=None,
                             help=help_text)

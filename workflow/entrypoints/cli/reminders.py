@@ -31,7 +31,7 @@ def _clock(now_text: str | None) -> Callable[[], dt.datetime]:
     try:
         start = parse_instant(now_text)
     except ValueError:
-        raise nl.BadValue(f"'{now_text}' is geen datum of moment (JJJJ-MM-DD[TUU:MM])", param_hint="--now") from None
+        raise nl.BadValue(nl.say("cli.reminders.bad_now", value=now_text), param_hint="--now") from None
     offset = start - utcnow()
     return lambda: utcnow() + offset
 
@@ -71,9 +71,8 @@ def due(state: State, now_text: str | None) -> None:
     if cli_main._json_mode:
         return
     for school, what, roles in unreachable(service.engine, service.settings):
-        click.echo(f"let op: school '{school}' heeft geen {' of '.join(roles)} met een e-mailadres; "
-                   f"{'herinneringen en overzichten' if what == 'reminders' else 'escalaties'} "
-                   "voor haar casussen worden niet verstuurd")
+        key = "cli.reminders.unreachable" + ("" if what == "reminders" else ".escalations")
+        click.echo(nl.say(key, school=school, roles=f" {nl.say('word.or')} ".join(roles)))
 
 
 @reminders.command("dispatch", help="cli.reminders.dispatch.help")
@@ -102,7 +101,7 @@ def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
     from workflow.adapters.ports import FAILED, PENDING
 
     if failed and pending:
-        raise nl.UsageProblem("--failed en --pending sluiten elkaar uit")
+        raise nl.UsageProblem(nl.say("cli.reminders.list.failed_or_pending"))
     status = FAILED if failed else PENDING if pending else None
     rows = [r.as_dict() for r in state.engine().store.outbox.rows(status=status, limit=limit)]
     text = "\n".join(

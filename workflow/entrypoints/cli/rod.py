@@ -13,7 +13,7 @@ from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.app import State, emit, json_option
 
 COLUMNS = ("case_id", "school", "which", "opp_date", "due", "status", "registered_on", "closed")
-STATUS_NL = {"registered": "geregistreerd", "open": "te registreren", "overdue": "te laat"}
+STATUS = {"registered": "cli.rod.status.registered", "open": "cli.rod.status.open", "overdue": "cli.rod.status.overdue"}
 
 
 @click.group(cls=nl.Group, help="cli.rod.help")
@@ -45,11 +45,11 @@ def list_(state: State, unregistered: bool, fmt: str, school: str | None, actor:
         click.echo(buf.getvalue(), nl=False)
         return
     if not rows:
-        click.echo("geen OPP-datums" + (" die nog geregistreerd moeten worden" if unregistered else ""))
+        click.echo(nl.say("cli.rod.list.none.unregistered" if unregistered else "cli.rod.list.none"))
         return
     for r in rows:
-        done = f"geregistreerd {r['registered_on']}" if r["registered_on"] else \
-            f"{STATUS_NL[r['status']]}, uiterlijk {r['due']}"
+        done = nl.say("cli.rod.list.registered", date=r["registered_on"]) if r["registered_on"] else \
+            nl.say("cli.rod.list.due", status=nl.say(STATUS[r["status"]]), due=r["due"])
         click.echo(f"{r['case_id']:<12} {r['school']:<14} {r['which_label']:<10} {r['opp_date']}  {done}")
 
 

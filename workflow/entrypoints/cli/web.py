@@ -36,7 +36,7 @@ def web(state: State, host: str, port: int, forwarded: str, workers: int) -> Non
     settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)
     engine.users.all()  # no users table: 'voer eerst passend init uit' (exit 2), before listening
     app = create_app(engine, settings, make_notifier(engine))
-    click.echo(f"passend web: {settings.base_url} (luistert op {host}:{port}; Ctrl-C stopt)", err=True)
+    click.echo(nl.say("cli.web.listening", url=settings.base_url, host=host, port=port), err=True)
     options: dict[str, Any] = dict(host=host, port=port, access_log=False, proxy_headers=True,
                                    forwarded_allow_ips=forwarded, server_header=False, log_level="warning")
     if workers == 1:
