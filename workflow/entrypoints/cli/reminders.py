@@ -71,7 +71,7 @@ def due(state: State, now_text: str | None) -> None:
     if cli_main._json_mode:
         return
     for school, what, roles in unreachable(service.engine, service.settings):
-        key = "cli.reminders.unreachable" + ("" if what == "reminders" else ".escalations")
+        key = "cli.reminders.unreachable" if what == "reminders" else "cli.reminders.unreachable.escalations"
         click.echo(nl.say(key, school=school, roles=f" {nl.say('word.or')} ".join(roles)))
 
 
