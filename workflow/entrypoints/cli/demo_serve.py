@@ -35,7 +35,7 @@ def demo_user(engine: Any) -> Any:
     for user in engine.config.users.values():
         if user.role in roles and user.email and (first is None or user.serves(first)):
             return user
-    raise click.ClickException("config.toml heeft geen IB met een e-mailadres voor de eerste school")
+    raise click.ClickException(nl.say("cli.demo.serve.no_ib"))
 
 
 def serve(engine: Any, config: str | None) -> None:

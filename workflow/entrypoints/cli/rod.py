@@ -69,7 +69,7 @@ def mark(state: State, case_id: str, which: str | None, registered_on: str, opp_
     from workflow.service_layer.rod import mark as service
 
     if which is None:
-        raise nl.UsageProblem("geef --start of --end")
+        raise nl.UsageProblem(nl.say("cli.rod.mark.start_or_end"))
     r: dict[str, Any] = service(state.engine(), case_id, actor=actor, which=which, registered_on=registered_on,
                                 opp_date=opp_date)
     emit(r, f"{case_id}: {'begindatum' if which == 'start' else 'einddatum'} {r['opp_date']} "
