@@ -50,7 +50,8 @@ def test_every_key_is_in_both_catalogs_and_none_is_unused() -> None:
             assert messages.gettext(key) != key, (lang, key)
             if names is not None:
                 assert _fields(messages.gettext(key)) == names, (lang, key)
-        cli_keys = {k for k in messages._messages if k.startswith("cli.audit.")}
+        # the line of `passend --help` is named in app.py (tests/test_cli_words.py reads every module)
+        cli_keys = {k for k in messages._messages if k.startswith("cli.audit.")} - {"cli.audit.summary"}
         assert cli_keys == {k for k, _ in uses}, lang
 
 

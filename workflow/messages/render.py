@@ -15,12 +15,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workflow.domain.definition import ProcessDefinition
-from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind, FieldSpec
-from workflow.domain.guards import MESSAGES
-from workflow.domain.reasons import Reason
+if TYPE_CHECKING:
+    # Imported where used, not here: the command line's help and error lines read the catalog
+    # (`text`) and must not pay for the definition's modules (tests/test_serve.py's
+    # test_help_is_light; tests/test_cli_words.py). A process that renders a reason has them
+    # loaded already.
+    from workflow.domain.definition import ProcessDefinition
+    from workflow.domain.evidence import EvidenceKind, FieldSpec
+    from workflow.domain.reasons import Reason
 
 LOCALE = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("nl", "en")
@@ -119,6 +123,8 @@ class _Words:
         return label[:1].lower() + label[1:]
 
     def kind(self, k: Any) -> EvidenceKind | None:
+        from workflow.domain.evidence import BUILTIN_KINDS
+
         kinds = self.d.evidence_kinds if self.d is not None else BUILTIN_KINDS
         return kinds.get(str(k))
 
@@ -145,6 +151,8 @@ class _Words:
 
     def what(self, kind_id: Any, where: Mapping[str, Any]) -> str:
         """An evidence filter as a phrase: "evaluatie van het handelingsplan met uitkomst onvoldoende"."""
+        from workflow.domain.evidence import FieldSpec
+
         kind = self.kind(kind_id)
         if kind is None:
             return _plain_id(kind_id)
@@ -168,6 +176,8 @@ class _Words:
         text = self.cat.gettext(code)
         shape: Callable[[str], str] = str  # the catalog's wording stands as written
         if text == code:
+            from workflow.domain.guards import MESSAGES
+
             text, shape = MESSAGES.get(code, code), _sentence
         values: dict[str, Any] = {}
         for k, v in p.items():
@@ -269,6 +279,8 @@ def render(reason: Reason, d: ProcessDefinition | None, lang: str | None = None)
     if code in ("step_ready", "step_first"):
         return w.t(code, trigger=w.trigger(p.get("trigger")))
     if code == "needed_for":
+        from workflow.domain.reasons import Reason
+
         need = p.get("need")
         need_text = render(Reason(need["code"], need.get("params", {})), d, lang) if isinstance(need, Mapping) else ""
         return w.t(code, trigger=w.trigger(p.get("trigger")), need=need_text)

@@ -11,15 +11,10 @@ from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.app import State, emit, json_option
 
 
-@click.command(cls=nl.Command)
+@click.command(cls=nl.Command, help="cli.init.help")
 @json_option
 @click.pass_obj
 def init(state: State) -> None:
-    """Maak de database aan of werk hem bij tot de nieuwste opbouw, en neem de gebruikers over.
-
-    Maakt ook het sleutelbestand (security.master_key_file) als het nog niet bestaat, en zet de
-    gebruikers van config.toml in de database.
-    """
     engine = state.engine(create_key=True)
     heads = engine.init()
     synced = engine.users_synced
@@ -32,29 +27,22 @@ def init(state: State) -> None:
     emit({"database": where, "heads": heads, "users": synced}, text)
 
 
-@click.command(cls=nl.Command)
-@click.option("--school", default=None, metavar="SCHOOL", help="De school (standaard: de eerste in config.toml).")
+@click.command(cls=nl.Command, help="cli.demo.help")
+@click.option("--school", default=None, metavar="SCHOOL", help="cli.demo.option.school")
 @click.option("--pupils", type=click.IntRange(min=1), default=None, metavar="N",
-              help="In plaats van één doorlopen casus: N casussen met verzonnen leerlingen, verdeeld over "
-                   "de ingestelde scholen, niveaus en statussen, met tot --years aan geschiedenis.")
+              help="cli.demo.option.pupils")
 @click.option("--years", type=click.FloatRange(min=0.1, max=10), default=3.0, show_default=True, metavar="JAREN",
-              help="Met --pupils: hoe ver de verzonnen geschiedenis teruggaat.")
+              help="cli.demo.option.years")
 @click.option("--seed", type=int, default=None, metavar="GETAL",
-              help="Met --pupils: startwaarde van het toeval, voor een herhaalbare populatie.")
+              help="cli.demo.option.seed")
 @click.option("--batch", type=click.IntRange(min=1, max=100_000), default=2000, show_default=True,
-              metavar="AANTAL", help="Met --pupils: casussen per transactie.")
+              metavar="AANTAL", help="cli.demo.option.batch")
 @click.option("--serve", is_flag=True, default=False,
-              help="Daarna de web-app en de herinneringsdienst starten, met het adres en een inloglink voor de "
-                   "demo-IB (een database die al casussen heeft krijgt er geen bij).")
+              help="cli.demo.option.serve")
 @json_option
 @click.pass_obj
 def demo(state: State, school: str | None, pupils: int | None, years: float, seed: int | None,
          batch: int, serve: bool) -> None:
-    """Loop een voorbeeldcasus door tot een vastgesteld OPP, of maak er veel.
-
-    Richt eerst de database in. Met --pupils N: N verzonnen casussen in plaats van één. Met
-    --serve: daarna web-app en herinneringsdienst samen, met een inloglink voor de demo-IB.
-    """
     engine = state.engine(create_key=True)
     if serve:
         from workflow.adapters.logs import configure
@@ -68,7 +56,7 @@ def demo(state: State, school: str | None, pupils: int | None, years: float, see
         if empty:
             _make(engine, school, pupils, years, seed, batch, quiet=True)
         else:
-            click.echo("de database heeft al casussen: er komen er geen bij", err=True)
+            click.echo(nl.say("cli.demo.has_cases"), err=True)
         demo_serve.serve(engine, state.config)
         return
     _make(engine, school, pupils, years, seed, batch)

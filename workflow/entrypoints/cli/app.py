@@ -39,23 +39,24 @@ COMMANDS: dict[str, str] = {
     "backup": "workflow.entrypoints.cli.backup:backup",
     "restore": "workflow.entrypoints.cli.backup:restore",
 }
+# name -> the catalog key of its line on `passend --help` (cli.<name>.summary).
 HELP: dict[str, str] = {
-    "init": "Database aanmaken of bijwerken (en zo nodig het sleutelbestand).",
-    "demo": "Een voorbeeldcasus door het proces, of veel casussen (--pupils).",
-    "case": "Casussen openen, opsommen, tonen, verder zetten en wissen.",
-    "record": "Bewijs vastleggen bij een casus (signalering, plan, ...).",
-    "process": "De procesdefinitie tonen.",
-    "audit": "Controleren, herspelen, tijdlijn, export, naleving en inzage.",
-    "reminders": "Herinneringen: wat aan de beurt is, versturen, de outbox.",
-    "serve": "De herinneringsdienst: elke tik plannen en versturen.",
-    "user": "Gebruikers: toevoegen, uitschakelen, weer aanzetten, tonen (--json).",
-    "token": "API-tokens voor systemen van de school: toevoegen, tonen, intrekken.",
-    "web": "De web-app starten (uvicorn; --host, --port).",
-    "opp": "Het OPP: versies opstellen, tonen, afdrukken (PDF) en per doel evalueren.",
-    "rod": "ROD: OPP-datums die de administratie moet registreren, en wat al is gedaan.",
-    "parent": "Ouders bij een casus: toevoegen, verwijderen, tonen (uitnodigen: op de casuspagina).",
-    "backup": "Een back-up van de database maken (SQLite; PostgreSQL: pg_dump).",
-    "restore": "Een back-up terugzetten, pas na audit verify.",
+    "init": "cli.init.summary",
+    "demo": "cli.demo.summary",
+    "case": "cli.case.summary",
+    "record": "cli.record.summary",
+    "process": "cli.process.summary",
+    "audit": "cli.audit.summary",
+    "reminders": "cli.reminders.summary",
+    "serve": "cli.serve.summary",
+    "user": "cli.user.summary",
+    "token": "cli.token.summary",
+    "web": "cli.web.summary",
+    "opp": "cli.opp.summary",
+    "rod": "cli.rod.summary",
+    "parent": "cli.parent.summary",
+    "backup": "cli.backup.summary",
+    "restore": "cli.restore.summary",
 }
 
 
@@ -71,8 +72,8 @@ class LazyGroup(nl.Group):
         return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
-        with formatter.section("Opdrachten"):
+        rows = [(name, nl.words(HELP.get(name))) for name in self.list_commands(ctx)]
+        with formatter.section(nl.say("cli.frame.commands")):
             formatter.write_dl(rows)
 
 
@@ -119,24 +120,16 @@ class State:
 _json_mode = False
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, help="cli.passend.help")
 @click.option("--config", "config", envvar="PASSEND_CONFIG", default=None, metavar="PAD",
-              help="Het config.toml dat geldt (standaard ./config.toml, of de omgevingsvariabele "
-                   "PASSEND_CONFIG).")
-@click.option("--json", "json_out", is_flag=True, help="Toon het resultaat als JSON.")
+              help="cli.passend.option.config")
+@click.option("--json", "json_out", is_flag=True, help="cli.passend.option.json")
 @click.option("--access-log", "access_log", default=None, metavar="BESTAND",
-              help="Schrijf de inzageregels van deze opdracht naar BESTAND (alleen toevoegen, met een "
-                   "hash-keten) in plaats van naar de database: om een alleen-lezen kopie te lezen.")
-@click.version_option(package_name="passend", prog_name="passend", help="Toon de versie en stop.",
+              help="cli.passend.option.access_log")
+@click.version_option(package_name="passend", prog_name="passend", help="cli.passend.option.version",
                       message="%(prog)s, versie %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, json_out: bool, access_log: str | None) -> None:
-    """passend: casussen van leerlingondersteuning, van het eerste signaal via OPP en BOT tot de
-    afsluiting.
-
-    Afsluitcodes: 0 klaar, 2 onjuiste invoer of inrichting, 3 geweigerd, 4 conflict (ook: wachttijd
-    verstreken), 5 audit mislukt, 1 andere fout (schijf vol, database alleen-lezen of onbereikbaar).
-    """
     global _json_mode
     _json_mode = _json_mode or json_out
     ctx.obj = State(config, json_out, access_log)
@@ -154,7 +147,7 @@ def json_option(f: Any) -> Any:
         return value
 
     return click.option("--json", "json_flag", is_flag=True, expose_value=False,
-                        callback=callback, help="Toon het resultaat als JSON.")(f)
+                        callback=callback, help="cli.passend.option.json")(f)
 
 
 def emit(obj: Any, text: str | None = None) -> None:
@@ -224,12 +217,12 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.exceptions.Abort:
-        return _fail(1, "afgebroken")
+        return _fail(1, nl.say("cli.error.aborted"))
     except click.exceptions.NoArgsIsHelpError as exc:  # `passend` or `passend case` alone
         if exc.ctx is not None and not _json_mode:
             click.echo(exc.ctx.get_help(), err=True)
             return 2
-        return _fail(2, "geef een opdracht (zie --help)")
+        return _fail(2, nl.say("cli.error.give_command"))
     except click.ClickException as exc:  # click's own errors and the CLI's: one Dutch line (nl.EXPLAIN)
         return _fail(2, nl.explain(exc))
     except (Exception, KeyboardInterrupt) as exc:
@@ -247,7 +240,7 @@ def handle(exc: BaseException, *, json_out: bool | None = None) -> int:
     if isinstance(exc, PassendError):
         return _fail(exc.exit_code, exc.message, exc.reasons, exc.details)
     if isinstance(exc, KeyboardInterrupt):
-        return _fail(130, "onderbroken")
+        return _fail(130, nl.say("cli.error.interrupted"))
     # the last line of defence: no traceback, no data
     from workflow.adapters.problems import explain
 
@@ -267,4 +260,4 @@ def handle(exc: BaseException, *, json_out: bool | None = None) -> int:
                                         where=where)
     except Exception:  # logging must never turn an error into a traceback
         pass
-    return _fail(1, f"interne fout ({type(exc).__name__} bij {where}); er is niets opgeslagen")
+    return _fail(1, nl.say("cli.error.internal", error=type(exc).__name__, where=where))

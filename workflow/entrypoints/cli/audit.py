@@ -37,39 +37,29 @@ def _reader(engine: Any, actor: str | None) -> str:
 
 
 actor_option = click.option("--actor", default=None, metavar="GEBRUIKER",
-                            help="Wie vraagt (standaard: de enige gebruiker met toegang tot alle scholen).")
+                            help="cli.audit.option.actor")
 purpose_option = click.option("--purpose", default=None, metavar="TEKST",
-                              help="Waarom de gegevens gelezen worden (komt in het inzagelog).")
+                              help="cli.audit.option.purpose")
 behalf_option = click.option("--on-behalf-of", "on_behalf_of", default=None, metavar="WIE",
-                             help="Namens wie (komt in het inzagelog).")
+                             help="cli.audit.option.on_behalf_of")
 
 
-@click.group(cls=nl.Group)
+@click.group(cls=nl.Group, help="cli.audit.help")
 def audit() -> None:
-    """Casusgeschiedenis controleren, herspelen, tonen en exporteren; de wettelijke regels nagaan.
-
-    Code 5: een keten is gebroken, een stap klopt niet of een casus is niet te lezen.
-    """
+    pass
 
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
-@audit.command("verify")
+@audit.command("verify", help="cli.audit.verify.help")
 @click.option("--access-anchor", "anchor", default=None, metavar="HASH",
-              help="Een eerder genoteerde laatste hash van het inzagelog (de laatste regel van verify, "
-                   "het manifest van een export): code 5 als het log die regel niet meer bevat.")
+              help="cli.audit.verify.option.access_anchor")
 @click.option("--witness", "witness", multiple=True, metavar="BESTAND|MAP",
-              help="Controlewaarden die buiten passend bewaard zijn (de e-mails als .eml, een map ervan, of "
-                   "een JSON-bestand): code 5 als een casus sindsdien herschreven of verdwenen is.")
+              help="cli.audit.verify.option.witness")
 @json_option
 @click.pass_obj
 def verify_cmd(state: State, anchor: str | None, witness: tuple[str, ...]) -> None:
-    """Controleer de hash-ketens van de casussen en het inzagelog.
-
-    Code 5 als er iets is gewijzigd, verwijderd, verplaatst of toegevoegd. Met --witness ook
-    tegen de controlewaarden die de getuigen bewaren.
-    """
     # Only the config and the store: verify needs no keys, definitions or read models (fast start).
     from workflow.bootstrap import open_store
     from workflow.entrypoints.cli.progress import Progress
@@ -156,10 +146,10 @@ def _date(value: str | None, option: str) -> Any:
         raise nl.BadValue(text("cli.audit.bad_date", value=value), param_hint=option) from None
 
 
-@audit.command("export")
-@click.option("--out", "out", required=True, metavar="MAP", help="Een nieuwe of lege map.")
-@click.option("--school", default=None, metavar="SCHOOL", help="Alleen de casussen van deze school.")
-@click.option("--since", default=None, metavar="DATUM", help="Alleen gebeurtenissen vastgelegd op of na DATUM.")
+@audit.command("export", help="cli.audit.export.help")
+@click.option("--out", "out", required=True, metavar="MAP", help="cli.audit.export.option.out")
+@click.option("--school", default=None, metavar="SCHOOL", help="cli.audit.export.option.school")
+@click.option("--since", default=None, metavar="DATUM", help="cli.audit.export.option.since")
 @actor_option
 @purpose_option
 @behalf_option
@@ -167,12 +157,6 @@ def _date(value: str | None, option: str) -> Any:
 @click.pass_obj
 def export_cmd(state: State, out: str, school: str | None, since: str | None, actor: str | None,
                purpose: str | None, on_behalf_of: str | None) -> None:
-    """Exporteer de gebeurtenissen voor een controleur.
-
-    Als JSON Lines, met een manifest, de bewijzen dat elke casus in de laatste controlewaarde
-    zit (proofs.jsonl) en SHA256SUMS (docs/event-chain.md); docs/verify_export.py controleert
-    een export met alleen de standaardbibliotheek van Python.
-    """
     from pathlib import Path
 
     from workflow.entrypoints.cli.progress import Progress
@@ -192,22 +176,16 @@ def export_cmd(state: State, out: str, school: str | None, since: str | None, ac
          + ("" if m["store_chain_intact"] else "\n" + text("cli.audit.export.chain_broken")))
 
 
-@audit.command("replay")
+@audit.command("replay", help="cli.audit.replay.help")
 @click.argument("case_id", metavar="[CASUS]", required=False)
-@click.option("--all", "all_cases", is_flag=True, help="Elke casus die u mag zien.")
+@click.option("--all", "all_cases", is_flag=True, help="cli.audit.replay.option.all")
 @click.option("--as-of", "as_of", default=None, metavar="DATUM",
-              help="Status, niveau, bewijs en lopende termijnen aan het eind van DATUM.")
+              help="cli.audit.replay.option.as_of")
 @actor_option
 @json_option
 @click.pass_obj
 def replay_cmd(state: State, case_id: str | None, all_cases: bool, as_of: str | None,
                actor: str | None) -> None:
-    """Herspeel casussen uit hun gebeurtenissen.
-
-    Elke casus wordt opnieuw opgebouwd en elke stap opnieuw nagegaan, met de versie van de
-    procesdefinitie die op de gebeurtenissen staat. Code 5 als een stap niet
-    toegestaan had mogen zijn of als de opgeslagen stand afwijkt van de gebeurtenissen.
-    """
     from workflow.service_layer.audit.replay import replay_all, replay_case
 
     if (case_id is None) == (not all_cases):
@@ -275,12 +253,12 @@ def _render_replay(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@audit.command("timeline")
+@audit.command("timeline", help="cli.audit.timeline.help")
 @click.argument("case_id", metavar="CASUS")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True,
-              help="De vorm: tekst, JSON of een HTML-pagina.")
+              help="cli.audit.timeline.option.format")
 @click.option("--out", "out", default=None, metavar="BESTAND",
-              help="Schrijf naar BESTAND in plaats van naar het scherm.")
+              help="cli.audit.timeline.option.out")
 @actor_option
 @purpose_option
 @behalf_option
@@ -288,11 +266,6 @@ def _render_replay(d: dict[str, Any]) -> str:
 @click.pass_obj
 def timeline_cmd(state: State, case_id: str, fmt: str, out: str | None, actor: str | None,
                  purpose: str | None, on_behalf_of: str | None) -> None:
-    """De tijdlijn van een casus: wie deed wat en wanneer.
-
-    Met de status ervoor en erna en de voorwaarden die gecontroleerd zijn. Het lezen komt als
-    inzage in het inzagelog.
-    """
     from workflow.entrypoints.cli import app as cli_main
     from workflow.service_layer.audit.timeline import render, timeline
 
@@ -315,16 +288,12 @@ def timeline_cmd(state: State, case_id: str, fmt: str, out: str | None, actor: s
     emit({"case_id": case_id, "out": out, "format": fmt}, text("cli.audit.timeline.written", case=case_id, out=out))
 
 
-@audit.command("access")
+@audit.command("access", help="cli.audit.access.help")
 @click.argument("case_id", metavar="CASUS")
 @actor_option
 @json_option
 @click.pass_obj
 def access_cmd(state: State, case_id: str, actor: str | None) -> None:
-    """Wie deze casus las of exporteerde, wanneer en waarom.
-
-    De velden volgen NEN 7513: wat, wanneer, welke casus, welke gebruiker, namens wie.
-    """
     from workflow.service_layer.access import access_records
 
     engine = state.engine()
@@ -338,17 +307,12 @@ def access_cmd(state: State, case_id: str, actor: str | None) -> None:
     emit(rows, listing)
 
 
-@audit.command("compliance")
-@click.option("--school", default=None, metavar="SCHOOL", help="Alleen de casussen van deze school.")
+@audit.command("compliance", help="cli.audit.compliance.help")
+@click.option("--school", default=None, metavar="SCHOOL", help="cli.audit.compliance.option.school")
 @actor_option
 @json_option
 @click.pass_obj
 def compliance_cmd(state: State, school: str | None, actor: str | None) -> None:
-    """Ga de wettelijke regels na, per casus en per school.
-
-    Per regel: voldaan, niet voldaan, nog niet aan de orde of n.v.t. Code 5 als de gebeurtenissen
-    van een casus niet te lezen zijn (apart vermeld; `audit verify` noemt de rij).
-    """
     import json
 
     from workflow.entrypoints.cli import app as cli_main

@@ -10,17 +10,11 @@ from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.app import State, emit, json_option
 
 
-@click.command(cls=nl.Command)
-@click.option("--out", "out", required=True, metavar="BESTAND", help="Een nieuw bestand voor de back-up.")
+@click.command(cls=nl.Command, help="cli.backup.help")
+@click.option("--out", "out", required=True, metavar="BESTAND", help="cli.backup.option.out")
 @json_option
 @click.pass_obj
 def backup(state: State, out: str) -> None:
-    """Maak een back-up van de database terwijl passend doorwerkt.
-
-    SQLite: een volledige, samenhangende kopie in één bestand (modus 0600). PostgreSQL: zegt hoe
-    met pg_dump (code 2). Bewaar back-ups niet langer dan de bewaartermijn: zij bevatten ook de
-    sleutels van gewiste casussen nog.
-    """
     from workflow.service_layer.backup import backup as run
 
     engine = state.engine()
@@ -28,20 +22,12 @@ def backup(state: State, out: str) -> None:
     emit(r, f"back-up geschreven naar {r['out']} ({r['bytes']} bytes); zet terug met 'passend restore {r['out']}'")
 
 
-@click.command(cls=nl.Command)
+@click.command(cls=nl.Command, help="cli.restore.help")
 @click.argument("source", metavar="BESTAND")
-@click.option("--replace", is_flag=True, help="Vervang een bestaande database (die blijft bewaard als "
-                                              "NAAM.voor-herstel-TIJDSTIP).")
+@click.option("--replace", is_flag=True, help="cli.restore.option.replace")
 @json_option
 @click.pass_obj
 def restore(state: State, source: str, replace: bool) -> None:
-    """Zet een back-up terug, pas nadat 'audit verify' haar goedkeurt.
-
-    De back-up wordt eerst naast de database gekopieerd, bijgewerkt tot deze versie, volledig
-    gecontroleerd (hash-ketens van casussen en inzagelog) en met de hoofdsleutel geprobeerd;
-    alleen dan vervangt zij de database. Stop eerst passend serve en passend web. Code 5: de
-    back-up is niet intact (er is niets teruggezet).
-    """
     from workflow.adapters.clock import utcnow
     from workflow.adapters.config import load_config
     from workflow.adapters.crypto import KeyRing, load_master_key

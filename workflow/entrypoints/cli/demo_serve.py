@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from workflow.entrypoints.cli import nl
+
 
 def demo_user(engine: Any) -> Any:
     from workflow.service_layer.worklist import remind_roles
@@ -33,7 +35,7 @@ def demo_user(engine: Any) -> Any:
     for user in engine.config.users.values():
         if user.role in roles and user.email and (first is None or user.serves(first)):
             return user
-    raise click.ClickException("config.toml heeft geen IB met een e-mailadres voor de eerste school")
+    raise click.ClickException(nl.say("cli.demo.serve.no_ib"))
 
 
 def serve(engine: Any, config: str | None) -> None:
@@ -52,28 +54,27 @@ def serve(engine: Any, config: str | None) -> None:
     user = demo_user(engine)
     issued = Links(engine, minutes=settings.link_minutes).request(user.email, ip="passend-demo")
     if issued is None:
-        raise click.ClickException("er kon geen inloglink gemaakt worden (te veel links gevraagd? wacht een kwartier)")
+        raise click.ClickException(nl.say("cli.demo.serve.no_link"))
     codes = Codes(engine)
     lines = [
-        "", f"passend draait op {settings.base_url}", "",
-        f"Inloggen als de demo-IB ({user.name or user.id}, {user.email}): open deze link (één keer te gebruiken, "
-        f"{settings.link_minutes} minuten geldig):", f"  {settings.url('/inloggen/link/' + issued.token)}", "",
+        "", nl.say("cli.demo.serve.running", url=settings.base_url), "",
+        nl.say("cli.demo.serve.sign_in", name=user.name or user.id, email=user.email, minutes=settings.link_minutes),
+        f"  {settings.url('/inloggen/link/' + issued.token)}", "",
     ]
     if not codes.enrolled(user.id):
         secret = codes.enrolment(user.id, user.email).secret
         lines += [
-            "Daarna vraagt passend om een code uit een authenticator-app. Scan de QR-code op die pagina,",
-            "of gebruik (ALLEEN VOOR DEZE DEMO) deze sleutel:",
-            f"  DEMO-sleutel: {secret}",
-            "  code van nu:  " + f"{sys.executable} -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\"", "",
+            *nl.say("cli.demo.serve.enrol").splitlines(),
+            "  " + nl.say("cli.demo.serve.secret", secret=secret),
+            "  " + nl.say("cli.demo.serve.code_now")
+            + f"{sys.executable} -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\"",
+            "",
         ]
     else:
-        lines += ["Daarna vraagt passend om de code uit de authenticator-app die u eerder instelde",
-                  f"(app kwijt? passend user reset-code {user.id}).", ""]
+        lines += [*nl.say("cli.demo.serve.code", user=user.id).splitlines(), ""]
     log_file = engine.config.base / "var" / "passend-serve.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    lines += ["De herinneringsdienst draait mee: berichten gaan via [notifier] (standaard .eml-bestanden in "
-              "var/outbox/);", f"zijn logboek staat in {log_file}. Ctrl-C stopt alles.", ""]
+    lines += [*nl.say("cli.demo.serve.reminders", log=log_file).splitlines(), ""]
     cmd = [sys.executable, "-m", "workflow.entrypoints.cli.main", *(["--config", config] if config else []), "serve"]
     with log_file.open("ab") as log:
         child = subprocess.Popen(cmd, stdout=log, stderr=log,

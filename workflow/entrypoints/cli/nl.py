@@ -6,23 +6,49 @@ click's internal strings would be keyed on English text that changes between cli
 instead the CLI's commands are of the classes below, which write the frame in Dutch, and
 `explain` builds the Dutch line for an error from the exception's class and the parameter it
 carries, never from its English message. The CLI's own input errors are `UsageProblem` and
-`BadValue`, whose message is Dutch already.
+`BadValue`, whose message comes from the catalog already.
 
-Imports only click: `passend --help` must stay light (tests/test_serve.py::test_help_is_light).
+Every word here, and every help text of the commands, comes from the message catalog (cli.*).
+A command's `help=` is the key of its text (click reads `help=` when a module is imported): the
+key is looked up only when a help page or an error is written (`words`), so a command that runs
+reads no catalog for its help.
+
+Imports only click at import time: `passend --help` must stay light
+(tests/test_serve.py::test_help_is_light); the catalog (workflow.messages, read with its own .mo
+reader, without gettext) is imported when a page is written.
 """
 
 from __future__ import annotations
 
 import difflib
 import errno
+import inspect
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 from click.exceptions import BadArgumentUsage, BadOptionUsage, MissingParameter, NoSuchOption
 
-HELP_OPTION = "Toon deze hulp en stop."
-REQUIRED = "(verplicht)"
+HELP_OPTION = "cli.frame.help_option"
+REQUIRED = "cli.frame.required"
+_KEY = re.compile(r"cli\.[a-z0-9_.]+")
+
+
+def say(key: str, /, **values: Any) -> str:
+    """The catalog's sentence for `key`, filled in (workflow.messages.text, imported when first
+    said, so importing a command module reads no catalog)."""
+    from workflow.messages import text
+
+    return text(key, **values)
+
+
+def words(help_text: str | None) -> str:
+    """A help text as shown: a catalog key (cli.*) as its sentence; any other text (a process
+    definition's own wording, as `record`'s commands carry) as it is."""
+    if not help_text:
+        return ""
+    return say(help_text) if _KEY.fullmatch(help_text) else help_text
 
 
 class UsageProblem(click.UsageError):
@@ -91,7 +117,24 @@ class Command(click.Command):
         return rest
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)), prefix="Gebruik: ")
+        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)),
+                              prefix=say("cli.frame.usage") + " ")
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        text = inspect.cleandoc(words(self.help)).partition("\f")[0]
+        if text:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(text)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        # click's own shortening, of the sentence rather than the key
+        kept = self.help, self.short_help
+        self.help, self.short_help = words(self.help) or None, words(self.short_help) or None
+        try:
+            return super().get_short_help_str(limit)
+        finally:
+            self.help, self.short_help = kept
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self.format_usage(ctx, formatter)
@@ -103,11 +146,11 @@ class Command(click.Command):
         params = self.get_params(ctx)
         arguments = [p for p in params if isinstance(p, click.Argument) and getattr(p, "help", None)]
         if arguments:
-            with formatter.section("Argumenten"):
-                formatter.write_dl([(p.make_metavar(ctx), str(getattr(p, "help", ""))) for p in arguments])
+            with formatter.section(say("cli.frame.arguments")):
+                formatter.write_dl([(p.make_metavar(ctx), words(getattr(p, "help", ""))) for p in arguments])
         rows = [row for p in params if isinstance(p, click.Option) and (row := option_row(p, ctx))]
         if rows:
-            with formatter.section("Opties"):
+            with formatter.section(say("cli.frame.options")):
                 formatter.write_dl(rows)
 
 
@@ -148,7 +191,7 @@ class Group(Command, click.Group):
             if cmd is not None and not cmd.hidden:
                 rows.append((name, cmd.get_short_help_str(formatter.width - 6 - len(name))))
         if rows:
-            with formatter.section("Opdrachten"):
+            with formatter.section(say("cli.frame.commands")):
                 formatter.write_dl(rows)
 
 
@@ -190,18 +233,18 @@ def option_row(param: click.Option, ctx: click.Context) -> tuple[str, str] | Non
     )
     extras = []
     if isinstance(param.show_default, str):
-        extras.append(f"standaard: {param.show_default}")
+        extras.append(say("cli.frame.default", value=param.show_default))
     elif param.show_default:
         default = param.get_default(ctx, call=False)
         if isinstance(default, str | int | float) and not isinstance(default, bool):
-            extras.append(f"standaard: {default}")
+            extras.append(say("cli.frame.default", value=default))
     if isinstance(param.type, click.IntRange | click.FloatRange):
         extras.append(describe_range(param.type))
-    text = param.help or ""
+    text = words(param.help)
     if extras:
         text = f"{text}  [{'; '.join(extras)}]".strip()
     if param.required:
-        text = f"{text} {REQUIRED}".strip()
+        text = f"{text} {say(REQUIRED)}".strip()
     return spec, text
 
 
@@ -209,20 +252,20 @@ def describe_range(t: click.IntRange | click.FloatRange) -> str:
     """'1 t/m 8', 'minstens 1', 'meer dan 0' ... for an IntRange or FloatRange."""
     lo, hi = t.min, t.max
     if lo is not None and hi is not None and not t.min_open and not t.max_open:
-        return f"{lo} t/m {hi}"
+        return say("cli.range.between", low=lo, high=hi)
     parts = []
     if lo is not None:
-        parts.append(f"meer dan {lo}" if t.min_open else f"minstens {lo}")
+        parts.append(say("cli.range.more_than" if t.min_open else "cli.range.at_least", n=lo))
     if hi is not None:
-        parts.append(f"minder dan {hi}" if t.max_open else f"hoogstens {hi}")
-    return " en ".join(parts)
+        parts.append(say("cli.range.less_than" if t.max_open else "cli.range.at_most", n=hi))
+    return say("cli.range.both", low=parts[0], high=parts[1]) if len(parts) == 2 else "".join(parts)
 
 
 # ---- click's errors in Dutch -----------------------------------------------------------------
 
 
 def _hint(ctx: click.Context | None) -> str:
-    return f" (zie '{ctx.command_path} --help')" if ctx is not None else ""
+    return " " + say("cli.error.see_help", command=ctx.command_path) if ctx is not None else ""
 
 
 def _param_name(param: click.Parameter, ctx: click.Context | None) -> str:
@@ -233,32 +276,34 @@ def _param_name(param: click.Parameter, ctx: click.Context | None) -> str:
 
 def _suggest(word: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=3)
-    return f" (bedoelt u {' of '.join(repr(c) for c in close)}?)" if close else ""
+    joined = f" {say('word.or')} ".join(repr(c) for c in close)
+    return " " + say("cli.error.did_you_mean", choices=joined) if close else ""
 
 
 def expected(t: click.ParamType[Any]) -> str | None:
     """What a value of this type must look like, in Dutch; None for a type not listed."""
     if isinstance(t, click.Choice):
-        return "een van: " + ", ".join(str(c) for c in t.choices)
+        return say("cli.expected.choice", choices=", ".join(str(c) for c in t.choices))
     if isinstance(t, click.IntRange):
-        return f"een geheel getal, {describe_range(t)}"
+        return say("cli.expected.int_range", range=describe_range(t))
     if isinstance(t, click.FloatRange):
-        return f"een getal, {describe_range(t)}"
+        return say("cli.expected.float_range", range=describe_range(t))
     if isinstance(t, click.types.IntParamType):
-        return "een geheel getal"
+        return say("cli.expected.int")
     if isinstance(t, click.types.FloatParamType):
-        return "een getal"
+        return say("cli.expected.float")
     if isinstance(t, click.types.BoolParamType):
-        return "ja of nee (true/false)"
+        return say("cli.expected.bool")
     if isinstance(t, click.DateTime):
-        return "een datum (JJJJ-MM-DD)"
+        return say("cli.expected.date")
     return None
 
 
 def _bad_parameter(exc: click.BadParameter) -> str:
     if exc.param is not None:
-        what = expected(exc.param.type) or "een andere waarde"
-        return f"ongeldige waarde voor {_param_name(exc.param, exc.ctx)}: verwacht {what}{_hint(exc.ctx)}"
+        what = expected(exc.param.type) or say("cli.expected.other")
+        return say("cli.error.bad_value.expected", param=_param_name(exc.param, exc.ctx), expected=what,
+                   hint=_hint(exc.ctx))
     return _bad_value(exc)
 
 
@@ -266,7 +311,9 @@ def _bad_value(exc: click.BadParameter) -> str:
     hint = exc.param_hint if isinstance(exc.param_hint, str) else "/".join(exc.param_hint or ())
     if not hint and exc.param is not None:
         hint = _param_name(exc.param, exc.ctx)
-    return f"ongeldige waarde voor {hint}: {exc.message}" if hint else f"ongeldige waarde: {exc.message}"
+    if hint:
+        return say("cli.error.bad_value.for", param=hint, message=exc.message)
+    return say("cli.error.bad_value", message=exc.message)
 
 
 def _missing(exc: MissingParameter) -> str:
@@ -274,11 +321,11 @@ def _missing(exc: MissingParameter) -> str:
     takes the given parameters first, so the ones it has not reached were not given either."""
     ctx, first = exc.ctx, exc.param
     if first is None or ctx is None:
-        return "er ontbreekt een verplichte waarde" + _hint(ctx)
+        return say("cli.error.missing.one", hint=_hint(ctx))
     missing = [first] + [p for p in ctx.command.get_params(ctx)
                          if p is not first and p.required and p.name not in ctx.params and not p.envvar]
     names = ", ".join(_param_name(p, ctx) for p in missing)
-    return f"verplicht maar niet opgegeven: {names}{_hint(ctx)}"
+    return say("cli.error.missing", names=names, hint=_hint(ctx))
 
 
 def _bad_option_usage(exc: BadOptionUsage) -> str:
@@ -286,39 +333,46 @@ def _bad_option_usage(exc: BadOptionUsage) -> str:
     param = next((p for p in (ctx.command.get_params(ctx) if ctx else [])
                   if isinstance(p, click.Option) and exc.option_name in (*p.opts, *p.secondary_opts)), None)
     if param is not None and (param.is_flag or param.count):
-        return f"optie {exc.option_name} neemt geen waarde{_hint(ctx)}"
+        return say("cli.error.option.no_value", option=exc.option_name, hint=_hint(ctx))
     n = param.nargs if param is not None else 1
-    return f"optie {exc.option_name} heeft {'een waarde' if n == 1 else f'{n} waarden'} nodig{_hint(ctx)}"
+    if n == 1:
+        return say("cli.error.option.needs_value", option=exc.option_name, hint=_hint(ctx))
+    return say("cli.error.option.needs_values", option=exc.option_name, n=n, hint=_hint(ctx))
 
 
 def _no_such_option(exc: NoSuchOption) -> str:
-    return f"onbekende optie {exc.option_name}{_suggest(exc.option_name, exc.possibilities or [])}{_hint(exc.ctx)}"
+    return say("cli.error.unknown_option", option=exc.option_name,
+               suggest=_suggest(exc.option_name, exc.possibilities or []), hint=_hint(exc.ctx))
 
 
 def _unknown_command(exc: UnknownCommand) -> str:
-    return f"onbekende opdracht {exc.name!r}{_suggest(exc.name, exc.choices)}; kies uit: {', '.join(exc.choices)}"
+    return say("cli.error.unknown_command", name=repr(exc.name), suggest=_suggest(exc.name, exc.choices),
+               choices=", ".join(exc.choices))
 
 
 def _extra(exc: ExtraArguments) -> str:
-    word = "onverwacht argument" if len(exc.args_left) == 1 else "onverwachte argumenten"
-    return f"{word}: {' '.join(exc.args_left)}{_hint(exc.ctx)}"
+    key = "cli.error.extra.one" if len(exc.args_left) == 1 else "cli.error.extra"
+    return say(key, args=" ".join(exc.args_left), hint=_hint(exc.ctx))
 
 
 def _file_error(exc: click.FileError) -> str:
-    return f"kan bestand {exc.ui_filename!r} niet openen"
+    return say("cli.error.file", name=repr(exc.ui_filename))
 
 
 _OS_ERRORS = {
-    errno.EACCES: "geen toegang", errno.EPERM: "geen toegang", errno.ENOENT: "de map bestaat niet",
-    errno.ENOTDIR: "een deel van het pad is geen map", errno.EISDIR: "dat is een map",
-    errno.ENOSPC: "de schijf is vol", errno.EROFS: "alleen te lezen", errno.EEXIST: "bestaat al",
+    errno.EACCES: "cli.os_error.access", errno.EPERM: "cli.os_error.access", errno.ENOENT: "cli.os_error.no_folder",
+    errno.ENOTDIR: "cli.os_error.not_a_folder", errno.EISDIR: "cli.os_error.is_a_folder",
+    errno.ENOSPC: "cli.os_error.disk_full", errno.EROFS: "cli.os_error.read_only", errno.EEXIST: "cli.os_error.exists",
 }
 
 
 def os_error(exc: OSError) -> str:
     """Why a file could not be written, in Dutch, by its errno (the OS's own text is English)."""
     code = exc.errno or 0
-    return _OS_ERRORS.get(code) or errno.errorcode.get(code, "onbekende fout")
+    key = _OS_ERRORS.get(code)
+    if key is not None:
+        return say(key)
+    return errno.errorcode.get(code) or say("cli.os_error.unknown")
 
 
 def _plain_usage(exc: click.UsageError) -> str:
@@ -326,10 +380,10 @@ def _plain_usage(exc: click.UsageError) -> str:
     command not of the classes above, left-over arguments; on such a group, no sub-command."""
     ctx = exc.ctx
     if ctx is None:
-        return "onjuiste aanroep"
+        return say("cli.error.usage")
     if isinstance(ctx.command, click.Group):
-        return f"geef een opdracht: {', '.join(ctx.command.list_commands(ctx))}{_hint(ctx)}"
-    return "te veel argumenten" + _hint(ctx)
+        return say("cli.error.no_command", choices=", ".join(ctx.command.list_commands(ctx)), hint=_hint(ctx))
+    return say("cli.error.too_many", hint=_hint(ctx))
 
 
 # Keyed on the class; `explain` walks the exception's class hierarchy, so the most specific wins.
@@ -337,16 +391,16 @@ EXPLAIN: dict[type[click.ClickException], Callable[[Any], str]] = {
     UsageProblem: lambda exc: exc.message,
     BadValue: _bad_value,
     UnknownCommand: _unknown_command,
-    MissingCommand: lambda exc: f"geef een opdracht: {', '.join(exc.choices)}{_hint(exc.ctx)}",
+    MissingCommand: lambda exc: say("cli.error.no_command", choices=", ".join(exc.choices), hint=_hint(exc.ctx)),
     ExtraArguments: _extra,
     MissingParameter: _missing,
     click.BadParameter: _bad_parameter,
     NoSuchOption: _no_such_option,
     BadOptionUsage: _bad_option_usage,
-    BadArgumentUsage: lambda exc: "onjuist aantal waarden voor een argument" + _hint(exc.ctx),
+    BadArgumentUsage: lambda exc: say("cli.error.argument_count", hint=_hint(exc.ctx)),
     click.UsageError: _plain_usage,
     click.FileError: _file_error,
-    click.ClickException: lambda exc: "onjuiste aanroep",
+    click.ClickException: lambda exc: say("cli.error.usage"),
 }
 
 
@@ -356,4 +410,4 @@ def explain(exc: click.ClickException) -> str:
         render = EXPLAIN.get(cls)
         if render is not None:
             return render(exc).replace("\n", " ")
-    return "onjuiste aanroep"
+    return say("cli.error.usage")

@@ -12,7 +12,7 @@ from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.app import State, emit, json_option
 
 actor_option = click.option("--actor", required=True, metavar="GEBRUIKER",
-                            help="Wie dit doet (een gebruiker uit config.toml).")
+                            help="cli.opp.option.actor")
 # option -> the part it fills (workflow.domain.opp.PARTS)
 TEXT_OPTIONS = {
     "rationale": ("--rationale", "De onderbouwing van de uitstroombestemming."),
@@ -26,9 +26,9 @@ TEXT_OPTIONS = {
 }
 
 
-@click.group(cls=nl.Group)
+@click.group(cls=nl.Group, help="cli.opp.help")
 def opp() -> None:
-    """Het OPP zelf: versies opstellen, tonen, afdrukken en per doel evalueren."""
+    pass
 
 
 def _text_options(f: Any) -> Any:
@@ -41,7 +41,7 @@ def _pairs(items: tuple[str, ...], option: str) -> list[tuple[str, str]]:
     out = []
     for item in items:
         if "=" not in item:
-            raise nl.BadValue(f"'{item}' heeft niet de vorm NAAM=WAARDE", param_hint=option)
+            raise nl.BadValue(nl.say("cli.pair.bad", item=item), param_hint=option)
         k, v = item.split("=", 1)
         out.append((k.strip(), v))
     return out
@@ -51,48 +51,44 @@ def _from_file(path: str) -> dict[str, Any]:
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise nl.BadValue(f"{path} is niet te lezen ({type(exc).__name__})", param_hint="--file") from None
+        raise nl.BadValue(nl.say("cli.opp.file.unreadable", path=path, error=type(exc).__name__),
+                          param_hint="--file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise nl.BadValue(f"{path}: geen geldige TOML ({exc})", param_hint="--file") from None
+        raise nl.BadValue(nl.say("cli.opp.file.not_toml", path=path, error=exc), param_hint="--file") from None
     known = {"uitstroombestemming", "goals", "evaluation_moments", *TEXT_OPTIONS}
     for k in raw:
         if k not in known:
-            raise nl.BadValue(f"{path}: onbekend onderdeel '{k}' (kies uit: {', '.join(sorted(known))})",
+            raise nl.BadValue(nl.say("cli.opp.file.unknown_part", path=path, part=k, choices=", ".join(sorted(known))),
                               param_hint="--file")
     goals = raw.get("goals")
     if goals is not None and not (isinstance(goals, list) and all(
             isinstance(g, dict) and set(g) == {"area", "text"} for g in goals)):
-        raise nl.BadValue(f"{path}: goals is een lijst van {{ area = ..., text = ... }}", param_hint="--file")
+        raise nl.BadValue(nl.say("cli.opp.file.goals", path=path), param_hint="--file")
     return raw
 
 
-@opp.command("draft")
+@opp.command("draft", help="cli.opp.draft.help")
 @click.argument("case_id", metavar="CASUS")
 @actor_option
 @click.option("--uitstroom", default=None, metavar="PROFIEL",
-              help="De verwachte uitstroombestemming: een profiel uit de procesdefinitie.")
+              help="cli.opp.draft.option.uitstroom")
 @_text_options
 @click.option("--goal", "goals", multiple=True, metavar="GEBIED=TEKST",
-              help="Een doel per ontwikkelingsgebied (mag vaker; vervangt alle doelen van de vorige versie).")
+              help="cli.opp.draft.option.goal")
 @click.option("--moment", "moments", multiple=True, metavar="DATUM",
-              help="Een afgesproken evaluatiemoment (mag vaker; vervangt de vorige).")
+              help="cli.opp.draft.option.moment")
 @click.option("--clear", "clear", multiple=True, metavar="ONDERDEEL",
-              help="Haal een onderdeel weg uit de nieuwe versie (mag vaker).")
+              help="cli.opp.draft.option.clear")
 @click.option("--file", "file", default=None, metavar="PAD",
-              help="Een TOML-bestand met onderdelen (lange teksten); opties gaan voor.")
-@click.option("--date", "date", default=None, metavar="DATUM", help="Datum van deze versie (standaard vandaag).")
+              help="cli.opp.draft.option.file")
+@click.option("--date", "date", default=None, metavar="DATUM", help="cli.opp.draft.option.date")
 @click.option("--expect-version", type=int, default=None, metavar="VERSIE",
-              help="Weiger (code 4) als de casus veranderd is sinds u deze versie zag.")
+              help="cli.opp.draft.option.expect_version")
 @json_option
 @click.pass_obj
 def draft(state: State, /, case_id: str, actor: str, uitstroom: str | None, goals: tuple[str, ...],
           moments: tuple[str, ...], clear: tuple[str, ...], file: str | None, date: str | None,
           expect_version: int | None, **texts: str | None) -> None:
-    """Leg een nieuwe versie van het OPP vast.
-
-    De nieuwe versie begint bij de vorige: geef alleen wat verandert. Elke versie krijgt een
-    vingerafdruk (SHA-256); een toestemming van de ouders noemt de versie die zij zagen.
-    """
     from workflow.service_layer import opp as service
 
     raw = _from_file(file) if file else {}
@@ -110,19 +106,18 @@ def draft(state: State, /, case_id: str, actor: str, uitstroom: str | None, goal
     emit(r, text)
 
 
-@opp.command("show")
+@opp.command("show", help="cli.opp.show.help")
 @click.argument("case_id", metavar="CASUS")
 @actor_option
 @click.option("--version", "version", type=int, default=None, metavar="VERSIE",
-              help="Welke OPP-versie (standaard de nieuwste).")
-@click.option("--purpose", default=None, metavar="TEKST", help="Waarom u kijkt (komt in het inzagelog).")
+              help="cli.opp.show.option.version")
+@click.option("--purpose", default=None, metavar="TEKST", help="cli.opp.show.option.purpose")
 @click.option("--on-behalf-of", "on_behalf_of", default=None, metavar="WIE",
-              help="Namens wie u kijkt (komt in het inzagelog).")
+              help="cli.opp.show.option.on_behalf_of")
 @json_option
 @click.pass_obj
 def show(state: State, case_id: str, actor: str, version: int | None, purpose: str | None,
          on_behalf_of: str | None) -> None:
-    """Toon een versie van het OPP met elk onderdeel, de vingerafdruk en de toestemmingen."""
     from workflow.service_layer import opp as service
 
     v = service.show(state.engine(), case_id, actor=actor, version=version, purpose=purpose,
@@ -155,50 +150,45 @@ def render(v: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@opp.command("print")
+@opp.command("print", help="cli.opp.print.help")
 @click.argument("case_id", metavar="CASUS")
 @actor_option
-@click.option("--out", "out", required=True, metavar="PAD", help="Het bestand dat wordt geschreven.")
+@click.option("--out", "out", required=True, metavar="PAD", help="cli.opp.print.option.out")
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True,
-              help="PDF of HTML.")
+              help="cli.opp.print.option.format")
 @click.option("--version", "version", type=int, default=None, metavar="VERSIE",
-              help="Welke OPP-versie (standaard de nieuwste).")
-@click.option("--purpose", default=None, metavar="TEKST", help="Waarom u afdrukt (komt in het inzagelog).")
+              help="cli.opp.print.option.version")
+@click.option("--purpose", default=None, metavar="TEKST", help="cli.opp.print.option.purpose")
 @json_option
 @click.pass_obj
 def print_(state: State, case_id: str, actor: str, out: str, fmt: str, version: int | None,
            purpose: str | None) -> None:
-    """Maak het OPP als PDF of HTML, voor de ouders en het BOT.
-
-    Met elk onderdeel, de datum van vaststelling en de vingerafdruk van de versie.
-    """
     from workflow.service_layer.opp_print import print_opp
 
     r = print_opp(state.engine(), case_id, actor=actor, fmt=fmt, version=version, out=Path(out), purpose=purpose)
     emit(r, f"{r['file']}: OPP-versie {r['opp_version']} ({fmt}, {r['bytes']} bytes), hash {r['hash']}")
 
 
-@opp.command("evaluate")
+@opp.command("evaluate", help="cli.opp.evaluate.help")
 @click.argument("case_id", metavar="CASUS")
 @actor_option
 @click.option("--goal", "goals", multiple=True, metavar="NUMMER=RESULTAAT",
-              help="Per doel hoever het is bereikt: behaald, deels_behaald of niet_behaald (elk doel).")
+              help="cli.opp.evaluate.option.goal")
 @click.option("--outcome", required=True, type=click.Choice(["voldoende", "onvoldoende"]),
-              help="De uitkomst als geheel.")
-@click.option("--parents", "with_parents", is_flag=True, help="Samen met de ouders geëvalueerd.")
-@click.option("--date", "date", default=None, metavar="DATUM", help="Datum van de evaluatie (standaard vandaag).")
-@click.option("--notes", default=None, metavar="TEKST", help="Aantekeningen (versleuteld opgeslagen).")
+              help="cli.opp.evaluate.option.outcome")
+@click.option("--parents", "with_parents", is_flag=True, help="cli.opp.evaluate.option.parents")
+@click.option("--date", "date", default=None, metavar="DATUM", help="cli.opp.evaluate.option.date")
+@click.option("--notes", default=None, metavar="TEKST", help="cli.opp.evaluate.option.notes")
 @json_option
 @click.pass_obj
 def evaluate(state: State, case_id: str, actor: str, goals: tuple[str, ...], outcome: str, with_parents: bool,
              date: str | None, notes: str | None) -> None:
-    """Evalueer het vastgestelde OPP, per doel (elk schooljaar, met de ouders)."""
     from workflow.service_layer import opp as service
 
     results: dict[int, str] = {}
     for k, v in _pairs(goals, "--goal"):
         if not k.isdigit():
-            raise nl.BadValue(f"'{k}' is geen doelnummer", param_hint="--goal")
+            raise nl.BadValue(nl.say("cli.opp.evaluate.bad_goal", goal=k), param_hint="--goal")
         results[int(k)] = v.strip()
     r = service.evaluate(state.engine(), case_id, actor=actor, results=results, outcome=outcome,
                          with_parents=with_parents, date=date, notes=notes)

@@ -12,34 +12,32 @@ from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.app import State, emit, json_option
 
 
-@click.group(cls=nl.Group)
+@click.group(cls=nl.Group, help="cli.parent.help")
 def parent() -> None:
-    """Ouders en verzorgers bij een casus: toevoegen, verwijderen, tonen."""
+    pass
 
 
-@parent.command("add")
+@parent.command("add", help="cli.parent.add.help")
 @click.argument("case_id", metavar="CASUS")
-@click.option("--name", required=True, metavar="NAAM", help="De naam van de ouder of verzorger.")
-@click.option("--email", required=True, metavar="ADRES", help="Het e-mailadres (voor de uitnodiging).")
-@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit doet (de IB).")
+@click.option("--name", required=True, metavar="NAAM", help="cli.parent.add.option.name")
+@click.option("--email", required=True, metavar="ADRES", help="cli.parent.add.option.email")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="cli.parent.add.option.actor")
 @json_option
 @click.pass_obj
 def add(state: State, case_id: str, name: str, email: str, actor: str) -> None:
-    """Zet een ouder of verzorger bij de casus (naam en adres versleuteld bewaard)."""
     from workflow.service_layer import parents
 
     parents.add(state.engine(), case_id, actor=actor, name=name, email=email)
     emit({"case_id": case_id, "added": True}, f"{case_id}: ouder toegevoegd; nodig de ouder uit op de casuspagina")
 
 
-@parent.command("remove")
+@parent.command("remove", help="cli.parent.remove.help")
 @click.argument("case_id", metavar="CASUS")
-@click.option("--email", required=True, metavar="ADRES", help="Het e-mailadres van de ouder.")
-@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit doet (de IB).")
+@click.option("--email", required=True, metavar="ADRES", help="cli.parent.remove.option.email")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="cli.parent.remove.option.actor")
 @json_option
 @click.pass_obj
 def remove(state: State, case_id: str, email: str, actor: str) -> None:
-    """Haal een ouder weg bij de casus: een link of sessie van die ouder werkt meteen niet meer."""
     from workflow.domain.errors import NotFound
     from workflow.service_layer import parents
 
@@ -52,13 +50,12 @@ def remove(state: State, case_id: str, email: str, actor: str) -> None:
     emit({"case_id": case_id, "removed": True}, f"{case_id}: ouder verwijderd")
 
 
-@parent.command("list")
+@parent.command("list", help="cli.parent.list.help")
 @click.argument("case_id", metavar="CASUS")
-@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie kijkt.")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="cli.parent.list.option.actor")
 @json_option
 @click.pass_obj
 def list_(state: State, case_id: str, actor: str) -> None:
-    """Toon de ouders bij de casus: naam, e-mailadres, sinds wanneer."""
     from workflow.service_layer import parents
 
     rows = parents.listing(state.engine(), case_id, actor=actor)

@@ -11,23 +11,19 @@ from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.app import State, json_option
 
 
-@click.group(cls=nl.Group)
+@click.group(cls=nl.Group, help="cli.process.help")
 def process() -> None:
-    """De procesdefinitie."""
+    pass
 
 
-@process.command("show")
+@process.command("show", help="cli.process.show.help")
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "json"]), default="text",
-              show_default=True, help="De vorm: tekst, een Mermaid-diagram of JSON.")
+              show_default=True, help="cli.process.show.option.format")
 @click.option("--version", "version", type=int, default=None, metavar="VERSIE",
-              help="Een eerdere versie die nog in de map met definities staat.")
+              help="cli.process.show.option.version")
 @json_option
 @click.pass_obj
 def show(state: State, fmt: str, version: int | None) -> None:
-    """Toon het proces: statussen, stappen en voorwaarden.
-
-    Als tekst, als Mermaid-diagram of als JSON; standaard de actieve versie.
-    """
     from workflow.adapters.config import load_config
     from workflow.domain.definition import DefinitionRegistry
     from workflow.messages import with_text
@@ -66,22 +62,16 @@ def show(state: State, fmt: str, version: int | None) -> None:
     click.echo("\n".join(lines))
 
 
-@process.command("migrate")
+@process.command("migrate", help="cli.process.migrate.help")
 @click.option("--to", "to", type=int, required=True, metavar="VERSIE",
-              help="De versie waarheen open casussen gaan (haar bestand zegt vanaf welke versie).")
-@click.option("--school", default=None, metavar="SCHOOL", help="Alleen de casussen van deze school.")
-@click.option("--case", "case_id", default=None, metavar="CASUS", help="Alleen deze casus.")
-@click.option("--dry-run", is_flag=True, help="Toon elke casus en wat er zou veranderen; verander niets.")
-@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit doet (een gebruiker uit config.toml).")
+              help="cli.process.migrate.option.to")
+@click.option("--school", default=None, metavar="SCHOOL", help="cli.process.migrate.option.school")
+@click.option("--case", "case_id", default=None, metavar="CASUS", help="cli.process.migrate.option.case")
+@click.option("--dry-run", is_flag=True, help="cli.process.migrate.option.dry_run")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="cli.process.migrate.option.actor")
 @json_option
 @click.pass_obj
 def migrate(state: State, to: int, school: str | None, case_id: str | None, dry_run: bool, actor: str) -> None:
-    """Zet open casussen over naar een nieuwe versie van het proces.
-
-    Elke casus krijgt een gebeurtenis 'migrated'; wat ervoor gebeurde blijft onder de oude versie
-    staan. Heeft een status geen plek in de nieuwe versie, dan wordt niets overgezet en noemt
-    passend die casussen (code 3).
-    """
     from workflow.entrypoints.cli.app import emit
     from workflow.service_layer.migrate import migrate as service
 

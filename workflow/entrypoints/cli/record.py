@@ -52,18 +52,18 @@ class KindsGroup(nl.Group):
         return None if kind is None else _make(kind)
 
 
-@click.group(cls=KindsGroup)
+@click.group(cls=KindsGroup, help="cli.record.help")
 def record() -> None:
-    """Bewijs vastleggen bij een casus (de soorten komen uit de procesdefinitie)."""
+    pass
 
 
 def _option(spec: FieldSpec) -> Any:
     name = "--" + spec.name.replace("_", "-")
     help_text = (spec.help or spec.title)[:1].upper() + (spec.help or spec.title)[1:]
     if spec.secret:
-        help_text += " (versleuteld opgeslagen)"
+        help_text += " " + nl.say("cli.record.field.secret")
     if spec.required:
-        help_text += " (verplicht)"
+        help_text += " " + nl.say(nl.REQUIRED)
     if spec.type == "bool":
         return click.option(f"{name}/--no-{spec.name.replace('_', '-')}", spec.name, default=None,
                             help=help_text)
@@ -85,9 +85,9 @@ def _make(kind: EvidenceKind) -> click.Command:
     for spec in reversed(kind.fields):
         cmd = _option(spec)(cmd)
     cmd = click.option("--expect-version", type=int, default=None, metavar="VERSIE",
-                       help="Weiger (exit 4) als de casus sinds deze versie is gewijzigd.")(cmd)
+                       help="cli.record.option.expect_version")(cmd)
     cmd = click.option("--actor", required=True, metavar="GEBRUIKER",
-                       help="Wie dit vastlegt (een gebruiker uit config.toml).")(cmd)
+                       help="cli.record.option.actor")(cmd)
     cmd = click.argument("case_id", metavar="CASUS")(cmd)
     cmd = json_option(cmd)
     cmd = click.pass_obj(cmd)

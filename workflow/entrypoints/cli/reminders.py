@@ -18,7 +18,7 @@ from workflow.entrypoints.cli.app import State, emit, emit_each, json_option
 
 def _now_option(f: Any) -> Any:
     return click.option("--now", "now_text", default=None, metavar="MOMENT",
-                        help="Doe alsof het dit moment is (JJJJ-MM-DD[TUU:MM], schooltijd).")(f)
+                        help="cli.reminders.option.now")(f)
 
 
 def _clock(now_text: str | None) -> Callable[[], dt.datetime]:
@@ -31,7 +31,7 @@ def _clock(now_text: str | None) -> Callable[[], dt.datetime]:
     try:
         start = parse_instant(now_text)
     except ValueError:
-        raise nl.BadValue(f"'{now_text}' is geen datum of moment (JJJJ-MM-DD[TUU:MM])", param_hint="--now") from None
+        raise nl.BadValue(nl.say("cli.reminders.bad_now", value=now_text), param_hint="--now") from None
     offset = start - utcnow()
     return lambda: utcnow() + offset
 
@@ -43,24 +43,16 @@ def _service(state: State, now_text: str | None) -> Any:
     return reminder_service(state.engine(), clock)
 
 
-@click.group(cls=nl.Group)
+@click.group(cls=nl.Group, help="cli.reminders.help")
 def reminders() -> None:
-    """Herinneringen bij termijnen: wat aan de beurt is, het versturen, en de outbox.
-
-    --now doet alsof het een ander moment is: dat verandert wat aan de beurt is, nooit een tijd
-    die wordt vastgelegd.
-    """
+    pass
 
 
-@reminders.command("due")
+@reminders.command("due", help="cli.reminders.due.help")
 @_now_option
 @json_option
 @click.pass_obj
 def due(state: State, now_text: str | None) -> None:
-    """Wat nu aan de beurt is, zonder iets te versturen.
-
-    Herinneringen, escalaties en dagoverzichten, met hun stand in de outbox.
-    """
     from workflow.entrypoints.cli import app as cli_main
     from workflow.service_layer.reminders.service import unreachable
 
@@ -79,23 +71,18 @@ def due(state: State, now_text: str | None) -> None:
     if cli_main._json_mode:
         return
     for school, what, roles in unreachable(service.engine, service.settings):
-        click.echo(f"let op: school '{school}' heeft geen {' of '.join(roles)} met een e-mailadres; "
-                   f"{'herinneringen en overzichten' if what == 'reminders' else 'escalaties'} "
-                   "voor haar casussen worden niet verstuurd")
+        key = "cli.reminders.unreachable" if what == "reminders" else "cli.reminders.unreachable.escalations"
+        click.echo(nl.say(key, school=school, roles=f" {nl.say('word.or')} ".join(roles)))
 
 
-@reminders.command("dispatch")
+@reminders.command("dispatch", help="cli.reminders.dispatch.help")
 @click.option("--once", is_flag=True, default=True,
-              help="Plan en verstuur wat nu aan de beurt is en stop (altijd zo; `passend serve` gaat door).")
-@click.option("--no-plan", is_flag=True, help="Verstuur alleen wat al in de outbox staat.")
+              help="cli.reminders.dispatch.option.once")
+@click.option("--no-plan", is_flag=True, help="cli.reminders.dispatch.option.no_plan")
 @_now_option
 @json_option
 @click.pass_obj
 def dispatch(state: State, once: bool, no_plan: bool, now_text: str | None) -> None:
-    """Plan wat aan de beurt is en verstuur het, één keer.
-
-    Via de ingestelde notifier (config.toml: [notifier]).
-    """
     service = _service(state, now_text)
     service.start()  # the notifier checked, an earlier run's claims released
     r = service.tick(plan=not no_plan)
@@ -103,22 +90,18 @@ def dispatch(state: State, once: bool, no_plan: bool, now_text: str | None) -> N
             f"mislukt {r['failed']}")
 
 
-@reminders.command("list")
-@click.option("--failed", is_flag=True, help="Alleen berichten die definitief mislukt zijn.")
-@click.option("--pending", is_flag=True, help="Alleen berichten die nog niet verstuurd zijn.")
+@reminders.command("list", help="cli.reminders.list.help")
+@click.option("--failed", is_flag=True, help="cli.reminders.list.option.failed")
+@click.option("--pending", is_flag=True, help="cli.reminders.list.option.pending")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True, metavar="AANTAL",
-              help="Hoogstens zoveel berichten.")
+              help="cli.reminders.list.option.limit")
 @json_option
 @click.pass_obj
 def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
-    """Toon de outbox, nieuwste eerst.
-
-    Wat gepland, verstuurd, wachtend of mislukt is, met het aantal pogingen.
-    """
     from workflow.adapters.ports import FAILED, PENDING
 
     if failed and pending:
-        raise nl.UsageProblem("--failed en --pending sluiten elkaar uit")
+        raise nl.UsageProblem(nl.say("cli.reminders.list.failed_or_pending"))
     status = FAILED if failed else PENDING if pending else None
     rows = [r.as_dict() for r in state.engine().store.outbox.rows(status=status, limit=limit)]
     text = "\n".join(
@@ -130,35 +113,24 @@ def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
     emit(rows, text)
 
 
-@reminders.command("retry")
+@reminders.command("retry", help="cli.reminders.retry.help")
 @click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
-@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit doet (komt bij elk bericht en in het log).")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="cli.reminders.retry.option.actor")
 @json_option
 @click.pass_obj
 def retry(state: State, ids: tuple[int, ...], actor: str) -> None:
-    """Zet mislukte berichten terug in de wachtrij.
-
-    Alle, of de berichten met de gegeven ID's; serve of dispatch verstuurt ze daarna. Wie dat
-    deed en wanneer staat bij elk bericht (reminders list --json: retried_by, retried_at).
-    """
     from workflow.service_layer.reminders.service import retry_failed
 
     n = retry_failed(state.engine(), list(ids) or None, actor=actor)
     emit({"requeued": n, "actor": actor}, f"{n} bericht(en) opnieuw in de wachtrij (door {actor})")
 
 
-@click.command(cls=nl.Command)
-@click.option("--once", is_flag=True, help="Eén tik (plannen en versturen), dan stoppen.")
+@click.command(cls=nl.Command, help="cli.serve.help")
+@click.option("--once", is_flag=True, help="cli.serve.option.once")
 @_now_option
 @json_option
 @click.pass_obj
 def serve(state: State, once: bool, now_text: str | None) -> None:
-    """Draai de herinneringsdienst.
-
-    Elke tik plant hij wat aan de beurt is en verstuurt het, tot Ctrl-C of SIGTERM. Intussen
-    staan /healthz en /metrics (Prometheus) op [serve] health_host:health_port (standaard
-    127.0.0.1:9464; health_port = 0 zet ze uit).
-    """
     from workflow.entrypoints.health import address
     from workflow.entrypoints.serve import serve as run
 

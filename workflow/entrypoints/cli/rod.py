@@ -13,27 +13,23 @@ from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.app import State, emit, json_option
 
 COLUMNS = ("case_id", "school", "which", "opp_date", "due", "status", "registered_on", "closed")
-STATUS_NL = {"registered": "geregistreerd", "open": "te registreren", "overdue": "te laat"}
+STATUS = {"registered": "cli.rod.status.registered", "open": "cli.rod.status.open", "overdue": "cli.rod.status.overdue"}
 
 
-@click.group(cls=nl.Group)
+@click.group(cls=nl.Group, help="cli.rod.help")
 def rod() -> None:
-    """ROD: de begin- en einddatums van OPP's die de administratie in ROD (via BRON) registreert."""
+    pass
 
 
-@rod.command("list")
-@click.option("--unregistered", is_flag=True, help="Alleen de datums die nog niet geregistreerd zijn.")
+@rod.command("list", help="cli.rod.list.help")
+@click.option("--unregistered", is_flag=True, help="cli.rod.list.option.unregistered")
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True,
-              help="De vorm: tekst, CSV (voor de administratie) of JSON.")
-@click.option("--school", default=None, metavar="SCHOOL", help="Alleen de casussen van deze school.")
-@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie kijkt (een gebruiker uit config.toml).")
+              help="cli.rod.list.option.format")
+@click.option("--school", default=None, metavar="SCHOOL", help="cli.rod.list.option.school")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="cli.rod.list.option.actor")
 @json_option
 @click.pass_obj
 def list_(state: State, unregistered: bool, fmt: str, school: str | None, actor: str) -> None:
-    """Toon per casus de OPP-datums voor ROD: geregistreerd, te registreren of te laat.
-
-    Alleen datums, nooit de inhoud van het OPP.
-    """
     from workflow.service_layer.rod import rod_list
 
     rows = list(rod_list(state.engine(), actor=actor, school=school, unregistered=unregistered))
@@ -49,32 +45,31 @@ def list_(state: State, unregistered: bool, fmt: str, school: str | None, actor:
         click.echo(buf.getvalue(), nl=False)
         return
     if not rows:
-        click.echo("geen OPP-datums" + (" die nog geregistreerd moeten worden" if unregistered else ""))
+        click.echo(nl.say("cli.rod.list.none.unregistered" if unregistered else "cli.rod.list.none"))
         return
     for r in rows:
-        done = f"geregistreerd {r['registered_on']}" if r["registered_on"] else \
-            f"{STATUS_NL[r['status']]}, uiterlijk {r['due']}"
+        done = nl.say("cli.rod.list.registered", date=r["registered_on"]) if r["registered_on"] else \
+            nl.say("cli.rod.list.due", status=nl.say(STATUS[r["status"]]), due=r["due"])
         click.echo(f"{r['case_id']:<12} {r['school']:<14} {r['which_label']:<10} {r['opp_date']}  {done}")
 
 
-@rod.command("mark")
+@rod.command("mark", help="cli.rod.mark.help")
 @click.argument("case_id", metavar="CASUS")
-@click.option("--start", "which", flag_value="start", default=None, help="De begindatum van het OPP is geregistreerd.")
-@click.option("--end", "which", flag_value="end", help="De einddatum van het OPP is geregistreerd.")
+@click.option("--start", "which", flag_value="start", default=None, help="cli.rod.mark.option.start")
+@click.option("--end", "which", flag_value="end", help="cli.rod.mark.option.end")
 @click.option("--registered-on", "registered_on", required=True, metavar="DATUM",
-              help="De dag waarop de administratie de datum in ROD registreerde.")
+              help="cli.rod.mark.option.registered_on")
 @click.option("--opp-date", "opp_date", default=None, metavar="DATUM",
-              help="Welke OPP-datum (standaard de vroegste die nog open staat).")
-@click.option("--actor", required=True, metavar="GEBRUIKER", help="Wie dit vastlegt (een gebruiker uit config.toml).")
+              help="cli.rod.mark.option.opp_date")
+@click.option("--actor", required=True, metavar="GEBRUIKER", help="cli.rod.mark.option.actor")
 @json_option
 @click.pass_obj
 def mark(state: State, case_id: str, which: str | None, registered_on: str, opp_date: str | None,
          actor: str) -> None:
-    """Leg vast dat de begin- of einddatum van een OPP in ROD is geregistreerd."""
     from workflow.service_layer.rod import mark as service
 
     if which is None:
-        raise nl.UsageProblem("geef --start of --end")
+        raise nl.UsageProblem(nl.say("cli.rod.mark.start_or_end"))
     r: dict[str, Any] = service(state.engine(), case_id, actor=actor, which=which, registered_on=registered_on,
                                 opp_date=opp_date)
     emit(r, f"{case_id}: {'begindatum' if which == 'start' else 'einddatum'} {r['opp_date']} "

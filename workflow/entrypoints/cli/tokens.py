@@ -27,24 +27,19 @@ def _operator() -> str:
     return ("cli:" + name)[:128]
 
 
-@click.group("token", cls=nl.Group)
+@click.group("token", cls=nl.Group, help="cli.token.help")
 def token() -> None:
-    """API-tokens: toevoegen, tonen, intrekken.
-
-    Een token laat een systeem van de school de JSON-API gebruiken (/api/v1), met één rol en
-    voor de gekozen scholen. Alles wat het doet staat op naam van het token.
-    """
+    pass
 
 
-@token.command("add")
+@token.command("add", help="cli.token.add.help")
 @click.argument("name", metavar="NAAM")
-@click.option("--role", required=True, metavar="ROL", help="De rol, bijvoorbeeld ib, leerkracht, directeur of auditor.")
+@click.option("--role", required=True, metavar="ROL", help="cli.token.add.option.role")
 @click.option("--school", "schools", multiple=True, required=True, metavar="SCHOOL",
-              help="Een school waarvoor het token werkt (mag vaker; * is alle scholen).")
+              help="cli.token.add.option.school")
 @json_option
 @click.pass_obj
 def add(state: State, name: str, role: str, schools: tuple[str, ...]) -> None:
-    """Maak een token en toon het geheim één keer (exit 2 als de naam al bestaat)."""
     from workflow.service_layer import tokens
 
     engine = state.engine()
@@ -55,23 +50,21 @@ def add(state: State, name: str, role: str, schools: tuple[str, ...]) -> None:
          f"geheim (wordt niet nog eens getoond; bewaar het veilig):\n{secret}")
 
 
-@token.command("list")
+@token.command("list", help="cli.token.list.help")
 @json_option
 @click.pass_obj
 def list_(state: State) -> None:
-    """Toon alle tokens: rol, scholen, wie en wanneer gemaakt, laatst gebruikt, ingetrokken."""
     from workflow.service_layer import tokens
 
     records = [r.as_dict() for r in tokens.all_tokens(state.engine())]
     emit(records, "\n".join(_line(r) for r in records) or "geen tokens")
 
 
-@token.command("revoke")
+@token.command("revoke", help="cli.token.revoke.help")
 @click.argument("name", metavar="NAAM")
 @json_option
 @click.pass_obj
 def revoke(state: State, name: str) -> None:
-    """Trek een token in: het werkt meteen niet meer (exit 2 als het niet bestaat)."""
     from workflow.service_layer import tokens
 
     record, changed = tokens.revoke(state.engine(), name)

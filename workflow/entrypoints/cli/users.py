@@ -14,26 +14,21 @@ from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.app import State, emit, json_option
 
 
-@click.group("user", cls=nl.Group)
+@click.group("user", cls=nl.Group, help="cli.user.help")
 def user() -> None:
-    """Gebruikers: toevoegen, uitschakelen, weer aanzetten, tonen.
-
-    Gebruikers uit config.toml komen erin met 'passend init'; het bestand bepaalt hun rol,
-    scholen en e-mailadres. Een uitgeschakelde gebruiker blijft uitgeschakeld, ook na init.
-    """
+    pass
 
 
-@user.command("add")
+@user.command("add", help="cli.user.add.help")
 @click.argument("user_id", metavar="ID")
-@click.option("--role", required=True, metavar="ROL", help="De rol, bijvoorbeeld ib, leerkracht, directeur of auditor.")
+@click.option("--role", required=True, metavar="ROL", help="cli.user.add.option.role")
 @click.option("--school", "schools", multiple=True, required=True, metavar="SCHOOL",
-              help="Een school waarvoor de gebruiker werkt (mag vaker; * is alle scholen).")
-@click.option("--name", default="", metavar="NAAM", help="De naam die de web-app toont.")
-@click.option("--email", default=None, metavar="ADRES", help="Het e-mailadres waarmee de gebruiker inlogt.")
+              help="cli.user.add.option.school")
+@click.option("--name", default="", metavar="NAAM", help="cli.user.add.option.name")
+@click.option("--email", default=None, metavar="ADRES", help="cli.user.add.option.email")
 @json_option
 @click.pass_obj
 def add(state: State, user_id: str, role: str, schools: tuple[str, ...], name: str, email: str | None) -> None:
-    """Voeg een gebruiker toe (exit 2 als id of adres al bestaat)."""
     engine = state.engine()
     record = engine.users.add(
         user_id=user_id, role=role, schools=schools, name=name, email=email,
@@ -41,48 +36,43 @@ def add(state: State, user_id: str, role: str, schools: tuple[str, ...], name: s
     emit(record.as_dict(), f"gebruiker {record.id} toegevoegd ({record.role}, {', '.join(record.schools)})")
 
 
-@user.command("disable")
+@user.command("disable", help="cli.user.disable.help")
 @click.argument("user_id", metavar="ID")
 @json_option
 @click.pass_obj
 def disable(state: State, user_id: str) -> None:
-    """Schakel een gebruiker uit: hij kan niets meer, zijn sessies in de web-app eindigen meteen."""
     engine = state.engine()
     record, changed = engine.users.set_disabled(user_id, True, now=engine.clock())
     emit({**record.as_dict(), "changed": changed},
          f"gebruiker {record.id} " + ("uitgeschakeld" if changed else "was al uitgeschakeld"))
 
 
-@user.command("enable")
+@user.command("enable", help="cli.user.enable.help")
 @click.argument("user_id", metavar="ID")
 @json_option
 @click.pass_obj
 def enable(state: State, user_id: str) -> None:
-    """Zet een uitgeschakelde gebruiker weer aan."""
     engine = state.engine()
     record, changed = engine.users.set_disabled(user_id, False, now=engine.clock())
     emit({**record.as_dict(), "changed": changed},
          f"gebruiker {record.id} " + ("weer aangezet" if changed else "stond al aan"))
 
 
-@user.command("reset-code")
+@user.command("reset-code", help="cli.user.reset_code.help")
 @click.argument("user_id", metavar="ID")
 @json_option
 @click.pass_obj
 def reset_code(state: State, user_id: str) -> None:
-    """Vergeet de authenticator-app van een gebruiker (telefoon kwijt): bij de volgende
-    inlog met een link stelt hij een nieuwe in. Zijn sessies eindigen."""
     engine = state.engine()
     record = engine.users.reset_totp(user_id, now=engine.clock())
     emit(record.as_dict(), f"gebruiker {record.id}: de code-app is vergeten; bij de volgende inlog stelt hij een "
                            "nieuwe in")
 
 
-@user.command("list")
+@user.command("list", help="cli.user.list.help")
 @json_option
 @click.pass_obj
 def list_(state: State) -> None:
-    """Toon alle gebruikers: rol, scholen, e-mail, aan of uit, en of de code-app is ingesteld."""
     records = state.engine().users.all()
     emit([r.as_dict() for r in records], "\n".join(_line(r.as_dict()) for r in records) or "geen gebruikers")
 

@@ -16,16 +16,15 @@ from workflow.entrypoints.cli import nl
 from workflow.entrypoints.cli.app import State
 
 
-@click.command(cls=nl.Command)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Het adres om op te luisteren.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="De poort.")
+@click.command(cls=nl.Command, help="cli.web.help")
+@click.option("--host", default="127.0.0.1", show_default=True, help="cli.web.option.host")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="cli.web.option.port")
 @click.option("--forwarded-allow-ips", "forwarded", default="127.0.0.1", show_default=True, metavar="IPS",
-              help="Proxy's waarvan X-Forwarded-For en -Proto vertrouwd worden (komma's; * voor alle).")
+              help="cli.web.option.forwarded_allow_ips")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Hoeveel processen verzoeken afhandelen (elk met een eigen verbinding met de database).")
+              help="cli.web.option.workers")
 @click.pass_obj
 def web(state: State, host: str, port: int, forwarded: str, workers: int) -> None:
-    """Start de web-app (Ctrl-C stopt hem). Adres, cookies en inlogmanieren staan in [web] van config.toml."""
     import uvicorn
 
     from workflow.adapters.config import CONFIG_ENV
@@ -37,7 +36,7 @@ def web(state: State, host: str, port: int, forwarded: str, workers: int) -> Non
     settings = parse_web(engine.config.raw.get("web"), engine.config.path.name)
     engine.users.all()  # no users table: 'voer eerst passend init uit' (exit 2), before listening
     app = create_app(engine, settings, make_notifier(engine))
-    click.echo(f"passend web: {settings.base_url} (luistert op {host}:{port}; Ctrl-C stopt)", err=True)
+    click.echo(nl.say("cli.web.listening", url=settings.base_url, host=host, port=port), err=True)
     options: dict[str, Any] = dict(host=host, port=port, access_log=False, proxy_headers=True,
                                    forwarded_allow_ips=forwarded, server_header=False, log_level="warning")
     if workers == 1:

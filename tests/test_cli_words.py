@@ -1,0 +1,185 @@
+"""What a person reads of the command line comes from the message catalog (cli.*), never written
+inline: every help text (`help=` of a command, option or argument; a command's docstring would
+be its help, so a command names its help by key) and every message of click.echo, UsageProblem,
+BadValue, ClickException and the one-line failures (`_fail`) in workflow/entrypoints/cli.
+
+The scan reads the modules' syntax. A literal counts as prose when it has two words in a row
+("geef een"); what is not prose (JSON fragments, column formats, metavars, command names) has no
+such run, and the few literals that are prose but not read as such are allowed by name below.
+Every cli.* key the code names is in both catalogs, with the placeholders the code fills in,
+and the catalogs hold no cli.* key the code does not name. The Dutch reads as before (all help
+pages and error lines were compared byte for byte when they moved; a few are pinned here), and
+--help still loads no process definition to read its words.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workflow.entrypoints.cli.main import main
+from workflow.messages.render import _catalog
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = REPO / "workflow" / "entrypoints" / "cli"
+KEY = re.compile(r"cli\.[a-z0-9_.]+")
+PROSE = re.compile(r"[^\W\d_]{2,} [^\W\d_]{2,}")
+# calls whose first argument a person reads
+SAID = {"echo", "UsageProblem", "BadValue", "ClickException", "_fail", "secho"}
+# literals that look like prose but are not read as Dutch: (file, literal)
+ALLOWED: set[tuple[str, str]] = set()
+
+
+def _fields(message: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
+
+
+def _name(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _literals(node: ast.expr) -> list[str]:
+    """The literal text of an expression: its string constants and the fixed parts of f-strings,
+    not a catalog key or what is inside a call (`nl.say(...)` is the catalog's)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [] if KEY.fullmatch(node.value) else [node.value]
+    if isinstance(node, ast.JoinedStr):
+        return [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+    if isinstance(node, ast.BinOp):
+        return _literals(node.left) + _literals(node.right)
+    if isinstance(node, ast.IfExp):
+        return _literals(node.body) + _literals(node.orelse)
+    return []
+
+
+def inline_words(source: str, file: str) -> list[str]:
+    """Each place in `source` where a person would read words that are not from the catalog."""
+    found: list[str] = []
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _name(node.func)
+            for kw in node.keywords:
+                if kw.arg in ("help", "short_help") and isinstance(kw.value, ast.Constant) \
+                        and isinstance(kw.value.value, str) and not KEY.fullmatch(kw.value.value):
+                    found.append(f"{file}:{kw.value.lineno}: {kw.arg}={kw.value.value!r}")
+            if name in SAID and node.args:
+                for text in _literals(node.args[0]):
+                    if PROSE.search(text) and (file, text) not in ALLOWED:
+                        found.append(f"{file}:{node.lineno}: {name}({text!r})")
+        if isinstance(node, ast.FunctionDef):
+            for dec in node.decorator_list:
+                if isinstance(dec, ast.Call) and _name(dec.func) in ("command", "group") \
+                        and not any(kw.arg == "help" for kw in dec.keywords) and ast.get_docstring(node):
+                    found.append(f"{file}:{node.lineno}: the docstring of {node.name} is its help")
+    return found
+
+
+def _sources() -> list[tuple[str, str]]:
+    return [(p.name, p.read_text(encoding="utf-8")) for p in sorted(CLI.glob("*.py"))]
+
+
+def test_no_inline_words_in_the_command_line() -> None:
+    found = [hit for file, source in _sources() for hit in inline_words(source, file)]
+    assert found == []
+
+
+def test_the_scan_sees_inline_words() -> None:
+    """What it must catch, each way a text can be written inline."""
+    source = '''
+@click.command("x")
+@click.option("--a", help="Wie dit doet.")
+def x() -> None:
+    """Doe iets."""
+    click.echo(f"let op: school {s} heeft geen adres")
+    raise nl.UsageProblem("geef een CASUS")
+'''
+    assert {int(hit.split(":")[1]) for hit in inline_words(source, "t.py")} == {3, 4, 6, 7}
+    assert inline_words('@click.option("--a", metavar="GEBRUIKER", help="cli.x.option.a")\n'
+                        'def f(): click.echo(\'{"as_of": \' + x)', "t.py") == []
+
+
+def _uses() -> list[tuple[str, set[str] | None]]:
+    """(key, the names it is filled in with, or None for a key written apart from its call)."""
+    uses: list[tuple[str, set[str] | None]] = []
+    for _, source in _sources():
+        in_calls: set[int] = set()
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _name(node.func) in ("say", "text") and node.args \
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str) \
+                    and KEY.fullmatch(node.args[0].value):
+                uses.append((node.args[0].value, {str(k.arg) for k in node.keywords}))
+                in_calls.add(id(node.args[0]))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in in_calls \
+                    and KEY.fullmatch(node.value):
+                uses.append((node.value, None))
+    return uses
+
+
+def test_every_key_is_in_both_catalogs_with_its_placeholders_and_none_is_unused() -> None:
+    uses = _uses()
+    assert len({k for k, _ in uses}) > 250  # the scan sees the code
+    nl, en = _catalog("nl"), _catalog("en")
+    for key, names in uses:
+        for messages in (nl, en):
+            assert messages.gettext(key) != key, key
+            if names is not None:
+                assert _fields(messages.gettext(key)) == names, key
+    for messages in (nl, en):
+        keys = {k for k in messages._messages if k.startswith("cli.")}
+        assert keys == {k for k, _ in uses}
+        for key in keys:
+            assert _fields(nl.gettext(key)) == _fields(en.gettext(key)), key
+
+
+def _help(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    capsys.readouterr()
+    assert main([*args, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+def test_the_help_reads_as_before_and_in_english(capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PASSEND_LANGUAGE", raising=False)
+    page = _help(capsys, "case", "open")
+    assert page.startswith("Gebruik: passend case open [OPTIES]\n\n  Open een casus voor een leerling.\n")
+    assert "  --group GROEP      De groep van de leerling.  [1 t/m 8]\n" in page
+    assert "  -h, --help         Toon deze hulp en stop.\n" in page
+    assert "  case       Casussen openen, opsommen, tonen, verder zetten en wissen.\n" in _help(capsys)
+    monkeypatch.setenv("PASSEND_LANGUAGE", "en")
+    page = _help(capsys, "case", "open")
+    assert page.startswith("Usage: passend case open [OPTIES]\n\n  Open a case for a pupil.\n")
+    assert "  --group GROEP      The pupil's group.  [1 to 8]\n" in page
+    assert "Options:\n" in page and "(required)" in page
+
+
+def test_an_error_line_reads_as_before(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PASSEND_LANGUAGE", raising=False)
+    assert main(["case", "opne"]) == 2
+    assert capsys.readouterr().err == ("passend: onbekende opdracht 'opne' (bedoelt u 'open'?); kies uit: erase, "
+                                       "fire, import, list, open, show\n")
+    monkeypatch.setenv("PASSEND_LANGUAGE", "en")
+    assert main(["case", "opne"]) == 2
+    assert capsys.readouterr().err == ("passend: unknown command 'opne' (did you mean 'open'?); choose from: erase, "
+                                       "fire, import, list, open, show\n")
+
+
+def test_help_reads_its_words_without_the_process_definition() -> None:
+    """The catalog's words, not the modules that render a reason (workflow.messages.render
+    imports them where it uses them)."""
+    code = ("import sys; from workflow.entrypoints.cli.main import main; main(['case', 'open', '--help']); "
+            "print(sorted(m for m in ('workflow.domain.definition', 'workflow.domain.evidence', "
+            "'workflow.domain.guards', 'workflow.messages') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert "Open een casus" in r.stdout or "Open a case" in r.stdout
+    assert r.stdout.strip().splitlines()[-1] == "['workflow.messages']"
