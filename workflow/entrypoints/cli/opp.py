@@ -100,9 +100,9 @@ def draft(state: State, /, case_id: str, actor: str, uitstroom: str | None, goal
     r = service.draft(state.engine(), case_id, actor=actor, uitstroombestemming=uitstroom or raw.get(
         "uitstroombestemming"), texts=given, goals=goal_list, evaluation_moments=moment_list, clear=clear,
         date=date, expected_version=expect_version)
-    text = f"{case_id}: OPP-versie {r['opp_version']} vastgelegd (gebeurtenis {r['seq']}), hash {r['hash']}"
+    text = nl.say("cli.opp.draft.done", case=case_id, version=r["opp_version"], seq=r["seq"], hash=r["hash"])
     if r["missing_labels"]:
-        text += "\nNog niet volledig; ontbreekt: " + "; ".join(r["missing_labels"])
+        text += "\n" + nl.say("cli.opp.draft.missing", parts="; ".join(r["missing_labels"]))
     emit(r, text)
 
 
@@ -166,7 +166,8 @@ def print_(state: State, case_id: str, actor: str, out: str, fmt: str, version: 
     from workflow.service_layer.opp_print import print_opp
 
     r = print_opp(state.engine(), case_id, actor=actor, fmt=fmt, version=version, out=Path(out), purpose=purpose)
-    emit(r, f"{r['file']}: OPP-versie {r['opp_version']} ({fmt}, {r['bytes']} bytes), hash {r['hash']}")
+    emit(r, nl.say("cli.opp.print.done", file=r["file"], version=r["opp_version"], format=fmt, bytes=r["bytes"],
+                   hash=r["hash"]))
 
 
 @opp.command("evaluate", help="cli.opp.evaluate.help")
@@ -192,4 +193,4 @@ def evaluate(state: State, case_id: str, actor: str, goals: tuple[str, ...], out
         results[int(k)] = v.strip()
     r = service.evaluate(state.engine(), case_id, actor=actor, results=results, outcome=outcome,
                          with_parents=with_parents, date=date, notes=notes)
-    emit(r, f"{case_id}: OPP-versie {r['opp_version']} geëvalueerd (gebeurtenis {r['seq']})")
+    emit(r, nl.say("cli.opp.evaluate.done", case=case_id, version=r["opp_version"], seq=r["seq"]))
