@@ -1,7 +1,10 @@
 """What a person reads of the command line comes from the message catalog (cli.*), never written
 inline: every help text (`help=` of a command, option or argument; a command's docstring would
 be its help, so a command names its help by key) and every message of click.echo, UsageProblem,
-BadValue, ClickException and the one-line failures (`_fail`) in workflow/entrypoints/cli.
+BadValue, ClickException and the one-line failures (`_fail`) in workflow/entrypoints/cli, and
+every result line a command prints (the text of `emit`, the line and the empty text of
+`emit_each`), followed into the variables, the joined lines and the module's own helpers that
+build it.
 
 The scan reads the modules' syntax. A literal counts as prose when it has two words in a row
 ("geef een"); what is not prose (JSON fragments, column formats, metavars, command names) has no
@@ -56,16 +59,88 @@ def _literals(node: ast.expr) -> list[str]:
         return _literals(node.left) + _literals(node.right)
     if isinstance(node, ast.IfExp):
         return _literals(node.body) + _literals(node.orelse)
+    if isinstance(node, ast.BoolOp):  # `"\n".join(lines) or "geen tokens"`
+        return [text for value in node.values for text in _literals(value)]
     return []
+
+
+# the calls that print a command's result: the positions (after the data) a person reads
+EMITS = {"emit": (1,), "emit_each": (1, 2)}
+
+
+class _Result:
+    """What a result line is built from, in one module: the values each name of a function is
+    given (assigned, added to with +=, appended or extended), and what each of the module's
+    functions returns, so the text passed to `emit` is followed to where its words are written."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.returns: dict[str, list[ast.expr]] = {}
+        self.values: dict[tuple[int, str], list[ast.expr]] = {}
+        self.scope: dict[int, int] = {}  # id(node) -> id(its innermost function)
+        for f in ast.walk(tree):
+            if isinstance(f, ast.FunctionDef):
+                self.returns.setdefault(f.name, []).extend(
+                    n.value for n in ast.walk(f) if isinstance(n, ast.Return) and n.value is not None)
+                for n in ast.walk(f):
+                    self.scope[id(n)] = id(f)
+                    if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and n.value is not None:
+                        for t in n.targets if isinstance(n, ast.Assign) else [n.target]:
+                            if isinstance(t, ast.Name):
+                                self.values.setdefault((id(f), t.id), []).append(n.value)
+                    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) \
+                            and n.func.attr in ("append", "extend") and isinstance(n.func.value, ast.Name) and n.args:
+                        self.values.setdefault((id(f), n.func.value.id), []).append(n.args[0])
+
+    def literals(self, node: ast.expr, where: int, depth: int = 0) -> list[str]:
+        """The literal text `node` is made of: its own, and that of what it names or calls here."""
+        if depth > 4:
+            return []
+        if isinstance(node, ast.List | ast.Tuple):  # lines = [first, second]
+            return [text for e in node.elts for text in self.literals(e, where, depth + 1)]
+        found = _literals(node)
+        for part in _parts(node):
+            if isinstance(part, ast.Name):
+                for value in self.values.get((where, part.id), []):
+                    found += self.literals(value, where, depth + 1)
+            elif isinstance(part, ast.Call):
+                for arg in part.args:  # "\n".join(<lines>)
+                    found += self.literals(arg, where, depth + 1)
+                if isinstance(part.func, ast.Name):  # the module's own helper (`_line(r)`, `render(v)`)
+                    for value in self.returns.get(part.func.id, []):
+                        found += self.literals(value, self.scope.get(id(value), where), depth + 1)
+            elif isinstance(part, ast.Lambda):
+                found += self.literals(part.body, where, depth + 1)
+            elif isinstance(part, ast.GeneratorExp | ast.ListComp):
+                found += self.literals(part.elt, where, depth + 1)
+        return found
+
+
+def _parts(node: ast.expr) -> list[ast.expr]:
+    """The expressions `node` is put together from (the pieces of a +, an `or`, an if-else)."""
+    if isinstance(node, ast.BinOp):
+        return _parts(node.left) + _parts(node.right)
+    if isinstance(node, ast.BoolOp):
+        return [p for value in node.values for p in _parts(value)]
+    if isinstance(node, ast.IfExp):
+        return _parts(node.body) + _parts(node.orelse)
+    if isinstance(node, ast.JoinedStr):
+        return [p for v in node.values if isinstance(v, ast.FormattedValue) for p in _parts(v.value)]
+    return [node]
 
 
 def inline_words(source: str, file: str) -> list[str]:
     """Each place in `source` where a person would read words that are not from the catalog."""
     found: list[str] = []
     tree = ast.parse(source)
+    result = _Result(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = _name(node.func)
+            for at in EMITS.get(name, ()) if isinstance(node.func, ast.Name) else ():
+                if at < len(node.args):
+                    for text in result.literals(node.args[at], result.scope.get(id(node), 0)):
+                        if PROSE.search(text) and (file, text) not in ALLOWED:
+                            found.append(f"{file}:{node.lineno}: {name}({text!r})")
             for kw in node.keywords:
                 if kw.arg in ("help", "short_help") and isinstance(kw.value, ast.Constant) \
                         and isinstance(kw.value.value, str) and not KEY.fullmatch(kw.value.value):
@@ -104,6 +179,37 @@ def x() -> None:
     assert {int(hit.split(":")[1]) for hit in inline_words(source, "t.py")} == {3, 4, 6, 7}
     assert inline_words('@click.option("--a", metavar="GEBRUIKER", help="cli.x.option.a")\n'
                         'def f(): click.echo(\'{"as_of": \' + x)', "t.py") == []
+
+
+def test_the_scan_sees_a_result_line_written_inline() -> None:
+    """A command's result line, each way it is built: in the call, in a variable, joined from a
+    list, a line of emit_each and its empty text, or in a helper of the module."""
+    source = '''
+def a(r):
+    emit(r, f"{r['case_id']} geopend in {r['state']}")
+def b(r):
+    text = nl.say("cli.x.done")
+    if r:
+        text += "\\nNog niet volledig; ontbreekt: " + x
+    emit(r, text)
+def c(r):
+    lines = [f"OPP van casus {x}"]
+    lines.append("Ontbreekt nog: " + y)
+    emit(r, "\\n".join(lines))
+def d(rows):
+    emit_each(rows, lambda r: f"{r['kind']:<10} aan de {r['recipient']}", "niets is nu aan de beurt")
+def e(records):
+    emit(records, "\\n".join(_line(r) for r in records) or "geen tokens")
+def _line(t):
+    return f"{t['name']} gemaakt door {t['by']}"
+def f(r):
+    emit(r, nl.say("cli.x.done", case=r["case_id"]) + f" ({r['where']})")
+'''
+    hits = [hit.split(": ", 1)[1] for hit in inline_words(source, "t.py")]
+    assert sorted(hits) == sorted([
+        "emit(' geopend in ')", "emit('\\nNog niet volledig; ontbreekt: ')", "emit('OPP van casus ')",
+        "emit('Ontbreekt nog: ')", "emit_each(' aan de ')", "emit_each('niets is nu aan de beurt')",
+        "emit('geen tokens')", "emit(' gemaakt door ')"])
 
 
 def _uses() -> list[tuple[str, set[str] | None]]:

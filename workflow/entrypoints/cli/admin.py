@@ -19,11 +19,11 @@ def init(state: State) -> None:
     heads = engine.init()
     synced = engine.users_synced
     where = engine.config.database_url.split("@")[-1]
-    text = (f"database klaar: {where} (schema {', '.join(heads)})\n"
-            f"gebruikers uit {engine.config.path.name}: {len(synced['added'])} nieuw, "
-            f"{len(synced['updated'])} bijgewerkt, {len(synced['disabled'])} uitgeschakeld (niet meer in het bestand)")
+    text = (nl.say("cli.init.database", where=where, heads=", ".join(heads)) + "\n"
+            + nl.say("cli.init.users", file=engine.config.path.name, added=len(synced["added"]),
+                     updated=len(synced["updated"]), disabled=len(synced["disabled"])))
     if engine.worklist_rebuilt:  # a store made before the work list, or for another version of it
-        text += f"\nwerklijst opgebouwd voor {engine.worklist_rebuilt} open casussen"
+        text += "\n" + nl.say("cli.init.worklist", cases=engine.worklist_rebuilt)
     emit({"database": where, "heads": heads, "users": synced}, text)
 
 
@@ -74,7 +74,7 @@ def _make(engine: Any, school: str | None, pupils: int | None, years: float, see
     from workflow.demo.population import populate
 
     def progress(done: int, total: int) -> None:
-        sys.stderr.write(f"\r{done}/{total} casussen")
+        sys.stderr.write("\r" + nl.say("cli.demo.progress", done=done, total=total))
         if done == total:
             sys.stderr.write("\n")
 
@@ -85,5 +85,5 @@ def _make(engine: Any, school: str | None, pupils: int | None, years: float, see
 
         walk_to_opp(engine, school=school)
     states = ", ".join(f"{k} {v}" for k, v in result["states"].items())
-    emit(result, f"{result['pupils']} casussen, {result['events']} gebeurtenissen in "
-                 f"{result['seconds']} s ({result['events_per_s']}/s)\n{states}")
+    emit(result, nl.say("cli.demo.population", pupils=result["pupils"], events=result["events"],
+                        seconds=result["seconds"], rate=result["events_per_s"], states=states))

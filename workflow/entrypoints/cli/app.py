@@ -120,14 +120,25 @@ class State:
 _json_mode = False
 
 
+def _version(ctx: click.Context, _param: Any, value: bool) -> None:
+    """`passend --version`: click's version_option, its line from the catalog (click's takes
+    its message when the module is imported, before the language is known)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    click.echo(nl.say("cli.passend.version", prog="passend", version=version("passend")), color=ctx.color)
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, help="cli.passend.help")
 @click.option("--config", "config", envvar="PASSEND_CONFIG", default=None, metavar="PAD",
               help="cli.passend.option.config")
 @click.option("--json", "json_out", is_flag=True, help="cli.passend.option.json")
 @click.option("--access-log", "access_log", default=None, metavar="BESTAND",
               help="cli.passend.option.access_log")
-@click.version_option(package_name="passend", prog_name="passend", help="cli.passend.option.version",
-                      message="%(prog)s, versie %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="cli.passend.option.version")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, json_out: bool, access_log: str | None) -> None:
     global _json_mode

@@ -19,7 +19,7 @@ def backup(state: State, out: str) -> None:
 
     engine = state.engine()
     r = run(engine, Path(out))
-    emit(r, f"back-up geschreven naar {r['out']} ({r['bytes']} bytes); zet terug met 'passend restore {r['out']}'")
+    emit(r, nl.say("cli.backup.done", out=r["out"], bytes=r["bytes"]))
 
 
 @click.command(cls=nl.Command, help="cli.restore.help")
@@ -48,6 +48,6 @@ def restore(state: State, source: str, replace: bool) -> None:
     r = run(Path(source), target, store_at=lambda p: make_store(f"sqlite:///{p}", config=config),
             keyring=keyring, files=PrivateFiles(config.file_group), replace=replace,
             now=utcnow())
-    emit(r, f"teruggezet uit {r['source']}: {r['cases']} casussen, {r['events']} gebeurtenissen, "
-            f"{r['access_records']} inzageregels, alles intact (audit verify)"
-            + (f"; de vorige database is bewaard als {r['kept_as']}" if r["kept_as"] else ""))
+    emit(r, nl.say("cli.restore.done", source=r["source"], cases=r["cases"], events=r["events"],
+                   access_records=r["access_records"])
+         + (nl.say("cli.restore.kept", path=r["kept_as"]) if r["kept_as"] else ""))

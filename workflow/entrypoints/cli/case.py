@@ -31,7 +31,7 @@ def case() -> None:
 def open_(state: State, pupil: str, school: str, name: str | None, group: int | None,
           actor: str) -> None:
     r = state.engine().open_case(pupil=pupil, school=school, actor=actor, name=name, group=group)
-    emit(r, f"{r['case_id']} geopend in {r['state']}")
+    emit(r, nl.say("cli.case.open.done", case=r["case_id"], state=r["state"]))
 
 
 @case.command("list", help="cli.case.list.help")
@@ -44,12 +44,13 @@ def open_(state: State, pupil: str, school: str, name: str | None, group: int | 
 def list_(state: State, school: str | None, state_name: str | None, actor: str | None) -> None:
     engine = state.engine()
     actor = actor or _default_reader(engine)
+    line = nl.sentence("cli.case.list.line")
     emit_each(  # printed as they stream in: a country's list in the memory of one case
         engine.iter_cases(actor=actor, school=school, state=state_name),
-        lambda r: (f"{r['case_id']:<12} {r['school']:<14} groep {r['group'] or '-':<2} "
-                   f"{r['state']:<16} niveau {r['level'] if r['level'] is not None else '-'}"
-                   + (f"  ({r['close_reason']})" if r["close_reason"] else "")),
-        "geen casussen")
+        lambda r: line.format(case_id=r["case_id"], school=r["school"], group=r["group"] or "-", state=r["state"],
+                              level=r["level"] if r["level"] is not None else "-",
+                              closed=f"  ({r['close_reason']})" if r["close_reason"] else ""),
+        nl.say("cli.case.list.none"))
 
 
 def _default_reader(engine: Any) -> str:
@@ -118,9 +119,10 @@ def fire(state: State, case_id: str, trigger: str, actor: str, outcome: str | No
     d = engine.definition
     source = d.states[r["source"]].label if r["source"] in d.states else r["source"]
     if dry_run:
-        text = f"{r['trigger_label']} is toegestaan: {source} -> {r['dest_label']} (niets opgeslagen)"
+        text = nl.say("cli.case.fire.allowed", trigger=r["trigger_label"], source=source, dest=r["dest_label"])
     else:
-        text = f"{case_id}: {r['trigger_label']}: {source} -> {r['dest_label']} (versie {r['version']})"
+        text = nl.say("cli.case.fire.done", case=case_id, trigger=r["trigger_label"], source=source,
+                      dest=r["dest_label"], version=r["version"])
     emit(r, text)
 
 
@@ -146,10 +148,10 @@ def erase(state: State, case_id: str | None, actor: str | None, reason: str | No
             raise nl.BadValue(nl.say("cli.case.erase.unknown_school", school=school), param_hint="--school")
         rows = cases_due_for_erasure(engine, school=school)
         text = "\n".join(
-            f"{r['case_id']:<12} {r['school']:<14} gesloten {r['closed_at'][:10]} ({r['close_reason']}), "
-            f"wissen vanaf {r['due']}"
+            nl.say("cli.case.erase.due.line", case_id=r["case_id"], school=r["school"], closed=r["closed_at"][:10],
+                   reason=r["close_reason"], due=r["due"])
             for r in rows
-        ) or "geen casussen om te wissen"
+        ) or nl.say("cli.case.erase.due.none")
         emit(rows, text)
         return
     if case_id is None:
@@ -158,7 +160,7 @@ def erase(state: State, case_id: str | None, actor: str | None, reason: str | No
     if actor is None or reason is None:
         raise nl.UsageProblem(nl.say("cli.case.erase.also_needs", options=f" {nl.say('word.and')} ".join(missing)))
     r = engine.erase(case_id, actor=actor, reason=reason)
-    emit(r, f"{case_id}: sleutel vernietigd, persoonsgegevens gewist (gebeurtenis {r['seq']})")
+    emit(r, nl.say("cli.case.erase.done", case=case_id, seq=r["seq"]))
 
 
 @case.command("import", help="cli.case.import.help")
@@ -203,7 +205,7 @@ def import_(state: State, file: str | None, pupil: str | None, school: str | Non
             raise nl.UsageProblem(nl.say("cli.case.import.dry_run_file"))
         r = imports.import_one(engine, actor=actor, **{k: v for k, v in single.items() if v is not None})
     if r["dry_run"]:
-        emit(r, f"{r['cases']} casussen nagegaan: alles in orde (niets ingevoerd)")
+        emit(r, nl.say("cli.case.import.checked", cases=r["cases"]))
     else:
-        emit(r, f"{r['cases']} casussen ingevoerd: " + ", ".join(r["case_ids"][:10])
-             + (" ..." if len(r["case_ids"]) > 10 else ""))
+        emit(r, nl.say("cli.case.import.done", cases=r["cases"], ids=", ".join(r["case_ids"][:10])
+                       + (" ..." if len(r["case_ids"]) > 10 else "")))

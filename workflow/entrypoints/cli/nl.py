@@ -43,6 +43,15 @@ def say(key: str, /, **values: Any) -> str:
     return text(key, **values)
 
 
+def sentence(key: str, /) -> str:
+    """The catalog's sentence for `key`, not filled in: a line printed for every item of a list
+    that streams in (a region's cases) is looked up once and filled in per item with
+    str.format, rather than looked up again for each of a million items."""
+    from workflow.messages import text
+
+    return text(key)
+
+
 def words(help_text: str | None) -> str:
     """A help text as shown: a catalog key (cli.*) as its sentence; any other text (a process
     definition's own wording, as `record`'s commands carry) as it is."""

@@ -100,9 +100,9 @@ def draft(state: State, /, case_id: str, actor: str, uitstroom: str | None, goal
     r = service.draft(state.engine(), case_id, actor=actor, uitstroombestemming=uitstroom or raw.get(
         "uitstroombestemming"), texts=given, goals=goal_list, evaluation_moments=moment_list, clear=clear,
         date=date, expected_version=expect_version)
-    text = f"{case_id}: OPP-versie {r['opp_version']} vastgelegd (gebeurtenis {r['seq']}), hash {r['hash']}"
+    text = nl.say("cli.opp.draft.done", case=case_id, version=r["opp_version"], seq=r["seq"], hash=r["hash"])
     if r["missing_labels"]:
-        text += "\nNog niet volledig; ontbreekt: " + "; ".join(r["missing_labels"])
+        text += "\n" + nl.say("cli.opp.draft.missing", parts="; ".join(r["missing_labels"]))
     emit(r, text)
 
 
@@ -126,9 +126,10 @@ def show(state: State, case_id: str, actor: str, version: int | None, purpose: s
 
 
 def render(v: dict[str, Any]) -> str:
-    lines = [f"OPP van casus {v['case_id']}, versie {v['opp_version']} (versies: "
-             f"{', '.join(str(n) for n in v['versions'])}), opgesteld {v['date']}",
-             "Vastgesteld: " + (v["adopted_on"] or "nee (concept)") + ("; in werking" if v["in_force"] else "")]
+    lines = [nl.say("cli.opp.show.title", case=v["case_id"], version=v["opp_version"],
+                    versions=", ".join(str(n) for n in v["versions"]), date=v["date"]),
+             nl.say("cli.opp.show.adopted", adopted=v["adopted_on"] or nl.say("cli.opp.show.not_adopted"),
+                    in_force=nl.say("cli.opp.show.in_force") if v["in_force"] else "")]
     for p in v["parts"]:
         value = p["value"]
         if isinstance(value, list) and value and isinstance(value[0], dict):
@@ -137,16 +138,16 @@ def render(v: dict[str, Any]) -> str:
             continue
         if isinstance(value, list):
             value = ", ".join(value)
-        lines.append(f"{p['label'][:1].upper()}{p['label'][1:]}: {value if value else '(niet ingevuld)'}")
+        lines.append(f"{p['label'][:1].upper()}{p['label'][1:]}: {value if value else nl.say('cli.opp.show.empty')}")
     if v["missing_labels"]:
-        lines.append("Ontbreekt nog: " + "; ".join(v["missing_labels"]))
-    lines.append(f"Hash versie: {v['hash']}")
-    lines.append(f"Hash handelingsdeel: {v['handelingsdeel_hash']}")
+        lines.append(nl.say("cli.opp.show.missing", parts="; ".join(v["missing_labels"])))
+    lines.append(nl.say("cli.opp.show.hash", hash=v["hash"]))
+    lines.append(nl.say("cli.opp.show.hash_support", hash=v["handelingsdeel_hash"]))
     if v["hash_checked"] is False:
-        lines.append("LET OP: de tekst past niet meer bij de vastgelegde hash")
+        lines.append(nl.say("cli.opp.show.hash_mismatch"))
     for c in v["consents"]:
-        lines.append(f"Toestemming {c['date']}: {c['status']} (OPP-versie {c['opp_version'] or '-'})"
-                     + (", geldt voor deze versie" if c["counts_for_this_version"] else ""))
+        lines.append(nl.say("cli.opp.show.consent", date=c["date"], status=c["status"], version=c["opp_version"] or "-",
+                            counts=nl.say("cli.opp.show.consent_counts") if c["counts_for_this_version"] else ""))
     return "\n".join(lines)
 
 
@@ -166,7 +167,8 @@ def print_(state: State, case_id: str, actor: str, out: str, fmt: str, version: 
     from workflow.service_layer.opp_print import print_opp
 
     r = print_opp(state.engine(), case_id, actor=actor, fmt=fmt, version=version, out=Path(out), purpose=purpose)
-    emit(r, f"{r['file']}: OPP-versie {r['opp_version']} ({fmt}, {r['bytes']} bytes), hash {r['hash']}")
+    emit(r, nl.say("cli.opp.print.done", file=r["file"], version=r["opp_version"], format=fmt, bytes=r["bytes"],
+                   hash=r["hash"]))
 
 
 @opp.command("evaluate", help="cli.opp.evaluate.help")
@@ -192,4 +194,4 @@ def evaluate(state: State, case_id: str, actor: str, goals: tuple[str, ...], out
         results[int(k)] = v.strip()
     r = service.evaluate(state.engine(), case_id, actor=actor, results=results, outcome=outcome,
                          with_parents=with_parents, date=date, notes=notes)
-    emit(r, f"{case_id}: OPP-versie {r['opp_version']} geëvalueerd (gebeurtenis {r['seq']})")
+    emit(r, nl.say("cli.opp.evaluate.done", case=case_id, version=r["opp_version"], seq=r["seq"]))

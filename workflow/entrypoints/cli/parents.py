@@ -28,7 +28,7 @@ def add(state: State, case_id: str, name: str, email: str, actor: str) -> None:
     from workflow.service_layer import parents
 
     parents.add(state.engine(), case_id, actor=actor, name=name, email=email)
-    emit({"case_id": case_id, "added": True}, f"{case_id}: ouder toegevoegd; nodig de ouder uit op de casuspagina")
+    emit({"case_id": case_id, "added": True}, nl.say("cli.parent.add.done", case=case_id))
 
 
 @parent.command("remove", help="cli.parent.remove.help")
@@ -47,7 +47,7 @@ def remove(state: State, case_id: str, email: str, actor: str) -> None:
     if not found:
         raise NotFound(f"{case_id}: geen ouder met dit e-mailadres")
     parents.remove(engine, case_id, found[0].id, actor=actor)
-    emit({"case_id": case_id, "removed": True}, f"{case_id}: ouder verwijderd")
+    emit({"case_id": case_id, "removed": True}, nl.say("cli.parent.remove.done", case=case_id))
 
 
 @parent.command("list", help="cli.parent.list.help")
@@ -60,5 +60,6 @@ def list_(state: State, case_id: str, actor: str) -> None:
 
     rows = parents.listing(state.engine(), case_id, actor=actor)
     emit([{"name": p.name, "email": p.email, "added_at": p.added_at.isoformat()} for p in rows],
-         "\n".join(f"{p.name} <{p.email}>, sinds {p.added_at.date().isoformat()}" for p in rows)
-         or f"{case_id}: geen ouders")
+         "\n".join(nl.say("cli.parent.list.line", name=p.name, email=p.email, since=p.added_at.date().isoformat())
+                   for p in rows)
+         or nl.say("cli.parent.list.none", case=case_id))

@@ -78,11 +78,13 @@ def migrate(state: State, to: int, school: str | None, case_id: str | None, dry_
     r = service(state.engine(), to=to, actor=actor, school=school, dry_run=dry_run, case_id=case_id)
     lines = []
     for c in r["cases"]:
-        what = f"{c['source']} -> {c['dest']}" if c["ok"] else f"GEWEIGERD: {c['problem']}"
-        lines.append(f"{c['case_id']:<12} {c['school']:<14} versie {c['from'][1]} -> {c['to'][1]}: {what}")
+        what = f"{c['source']} -> {c['dest']}" if c["ok"] else nl.say("cli.process.migrate.refused",
+                                                                        problem=c["problem"])
+        lines.append(nl.say("cli.process.migrate.line", case_id=c["case_id"], school=c["school"], source=c["from"][1],
+                            dest=c["to"][1], what=what))
     if r["dry_run"]:
-        lines.append(f"{len(r['cases'])} open casussen van versie {r['from']}; {r['refused']} zonder plek "
-                     "(niets veranderd)")
+        lines.append(nl.say("cli.process.migrate.checked", cases=len(r["cases"]), version=r["from"],
+                            refused=r["refused"]))
     else:
-        lines.append(f"{r['moved']} casussen overgezet naar versie {r['to']}")
+        lines.append(nl.say("cli.process.migrate.done", moved=r["moved"], version=r["to"]))
     emit(r, "\n".join(lines))

@@ -79,7 +79,7 @@ def _make(kind: EvidenceKind) -> click.Command:
             **fields: Any) -> None:
         r = state.engine().record(kind.name, case_id, actor=actor, expected_version=expect_version,
                                   **fields)
-        emit(r, f"{case_id}: {kind.label} vastgelegd als #{r['seq']} (versie {r['version']})")
+        emit(r, nl.say("cli.record.done", case=case_id, kind=kind.label, seq=r["seq"], version=r["version"]))
 
     cmd: Any = run
     for spec in reversed(kind.fields):

@@ -43,6 +43,12 @@ def _service(state: State, now_text: str | None) -> Any:
     return reminder_service(state.engine(), clock)
 
 
+def _tick(r: dict[str, Any]) -> str:
+    """What one round of the reminder service did (dispatch, serve --once)."""
+    return nl.say("cli.reminders.tick", planned=r["planned"], sent=r["sent"], retrying=r["retrying"],
+                  failed=r["failed"])
+
+
 @click.group(cls=nl.Group, help="cli.reminders.help")
 def reminders() -> None:
     pass
@@ -64,10 +70,11 @@ def due(state: State, now_text: str | None) -> None:
             have = outbox.existing_keys([i.key for i in chunk])
             yield from ({**i.summary(), "outbox": have.get(i.key, "new")} for i in chunk)
 
-    emit_each(rows(), lambda r: (f"{r['kind']:<10} {r['case_id'] or '-':<12} {r['deadline'] or '-':<16} "
-                                 f"aan {r['recipient']:<12} dag {r['send_on']}  termijn {r['due'] or '-':<10}  "
-                                 f"{r['outbox']}"),
-              "niets is nu aan de beurt")
+    line = nl.sentence("cli.reminders.due.line")
+    emit_each(rows(), lambda r: line.format(kind=r["kind"], case_id=r["case_id"] or "-", deadline=r["deadline"] or "-",
+                                            recipient=r["recipient"], send_on=r["send_on"], due=r["due"] or "-",
+                                            outbox=r["outbox"]),
+              nl.say("cli.reminders.due.none"))
     if cli_main._json_mode:
         return
     for school, what, roles in unreachable(service.engine, service.settings):
@@ -86,8 +93,7 @@ def dispatch(state: State, once: bool, no_plan: bool, now_text: str | None) -> N
     service = _service(state, now_text)
     service.start()  # the notifier checked, an earlier run's claims released
     r = service.tick(plan=not no_plan)
-    emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
-            f"mislukt {r['failed']}")
+    emit(r, _tick(r))
 
 
 @reminders.command("list", help="cli.reminders.list.help")
@@ -104,12 +110,13 @@ def list_(state: State, failed: bool, pending: bool, limit: int) -> None:
         raise nl.UsageProblem(nl.say("cli.reminders.list.failed_or_pending"))
     status = FAILED if failed else PENDING if pending else None
     rows = [r.as_dict() for r in state.engine().store.outbox.rows(status=status, limit=limit)]
+    line = nl.sentence("cli.reminders.list.line")
     text = "\n".join(
-        f"#{r['id']:<6} {r['status']:<8} {r['kind']:<10} {r['case_id'] or '-':<12} "
-        f"{r['deadline'] or '-':<16} aan {r['recipient']:<12} pogingen {r['attempts']}"
-        + (f"  ({r['last_error']})" if r["last_error"] and r["status"] != "sent" else "")
+        line.format(id=r["id"], status=r["status"], kind=r["kind"], case_id=r["case_id"] or "-",
+                    deadline=r["deadline"] or "-", recipient=r["recipient"], attempts=r["attempts"],
+                    error=f"  ({r['last_error']})" if r["last_error"] and r["status"] != "sent" else "")
         for r in rows
-    ) or "geen berichten"
+    ) or nl.say("cli.reminders.list.none")
     emit(rows, text)
 
 
@@ -122,7 +129,7 @@ def retry(state: State, ids: tuple[int, ...], actor: str) -> None:
     from workflow.service_layer.reminders.service import retry_failed
 
     n = retry_failed(state.engine(), list(ids) or None, actor=actor)
-    emit({"requeued": n, "actor": actor}, f"{n} bericht(en) opnieuw in de wachtrij (door {actor})")
+    emit({"requeued": n, "actor": actor}, nl.say("cli.reminders.retry.done", n=n, actor=actor))
 
 
 @click.command(cls=nl.Command, help="cli.serve.help")
@@ -138,8 +145,7 @@ def serve(state: State, once: bool, now_text: str | None) -> None:
     service.start()  # the notifier checked (exit 2 here, not a failed attempt per message), claims released
     if once:
         r = service.tick()
-        emit(r, f"gepland {r['planned']}, verstuurd {r['sent']}, later opnieuw {r['retrying']}, "
-                f"mislukt {r['failed']} ({service.notifier.describe()})")
+        emit(r, f"{_tick(r)} ({service.notifier.describe()})")
         return
     from workflow.bootstrap import long_running
 

@@ -72,5 +72,6 @@ def mark(state: State, case_id: str, which: str | None, registered_on: str, opp_
         raise nl.UsageProblem(nl.say("cli.rod.mark.start_or_end"))
     r: dict[str, Any] = service(state.engine(), case_id, actor=actor, which=which, registered_on=registered_on,
                                 opp_date=opp_date)
-    emit(r, f"{case_id}: {'begindatum' if which == 'start' else 'einddatum'} {r['opp_date']} "
-            f"geregistreerd in ROD op {r['registered_on']} (gebeurtenis {r['seq']})")
+    emit(r, nl.say("cli.rod.mark.done", case=case_id,
+                   which=nl.say("cli.rod.mark.start" if which == "start" else "cli.rod.mark.end"),
+                   opp_date=r["opp_date"], registered_on=r["registered_on"], seq=r["seq"]))

@@ -46,8 +46,8 @@ def add(state: State, name: str, role: str, schools: tuple[str, ...]) -> None:
     record, secret = tokens.add(engine, name=name, role=role, schools=schools, roles=engine.definition.roles,
                                 known_schools=engine.config.schools, created_by=_operator())
     emit({**record.as_dict(), "secret": secret},
-         f"token {record.name} gemaakt ({record.role}, {', '.join(record.schools)})\n"
-         f"geheim (wordt niet nog eens getoond; bewaar het veilig):\n{secret}")
+         nl.say("cli.token.add.done", name=record.name, role=record.role, schools=", ".join(record.schools),
+                secret=secret))
 
 
 @token.command("list", help="cli.token.list.help")
@@ -57,7 +57,7 @@ def list_(state: State) -> None:
     from workflow.service_layer import tokens
 
     records = [r.as_dict() for r in tokens.all_tokens(state.engine())]
-    emit(records, "\n".join(_line(r) for r in records) or "geen tokens")
+    emit(records, "\n".join(_line(r) for r in records) or nl.say("cli.token.list.none"))
 
 
 @token.command("revoke", help="cli.token.revoke.help")
@@ -69,11 +69,11 @@ def revoke(state: State, name: str) -> None:
 
     record, changed = tokens.revoke(state.engine(), name)
     emit({**record.as_dict(), "changed": changed},
-         f"token {record.name} " + ("ingetrokken" if changed else "was al ingetrokken"))
+         nl.say("cli.token.revoke.done" if changed else "cli.token.revoke.already", name=record.name))
 
 
 def _line(t: dict[str, Any]) -> str:
-    status = "ingetrokken" if t["revoked_at"] else "actief"
-    used = (t["last_used_at"] or "nooit")[:16]
-    return (f"{t['name']:<20} {t['role']:<11} {','.join(t['schools']):<20} {status:<12} "
-            f"gemaakt {t['created_at'][:10]} door {t['created_by']}, laatst gebruikt {used}")
+    status = nl.say("cli.token.list.revoked" if t["revoked_at"] else "cli.token.list.active")
+    used = t["last_used_at"][:16] if t["last_used_at"] else nl.say("cli.token.list.never")
+    return nl.say("cli.token.list.line", name=t["name"], role=t["role"], schools=",".join(t["schools"]),
+                  status=status, created=t["created_at"][:10], by=t["created_by"], used=used)

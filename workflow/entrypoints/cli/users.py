@@ -33,7 +33,8 @@ def add(state: State, user_id: str, role: str, schools: tuple[str, ...], name: s
     record = engine.users.add(
         user_id=user_id, role=role, schools=schools, name=name, email=email,
         roles=engine.definition.roles, known_schools=engine.config.schools, now=engine.clock())
-    emit(record.as_dict(), f"gebruiker {record.id} toegevoegd ({record.role}, {', '.join(record.schools)})")
+    emit(record.as_dict(), nl.say("cli.user.add.done", user=record.id, role=record.role,
+                                  schools=", ".join(record.schools)))
 
 
 @user.command("disable", help="cli.user.disable.help")
@@ -44,7 +45,7 @@ def disable(state: State, user_id: str) -> None:
     engine = state.engine()
     record, changed = engine.users.set_disabled(user_id, True, now=engine.clock())
     emit({**record.as_dict(), "changed": changed},
-         f"gebruiker {record.id} " + ("uitgeschakeld" if changed else "was al uitgeschakeld"))
+         nl.say("cli.user.disable.done" if changed else "cli.user.disable.already", user=record.id))
 
 
 @user.command("enable", help="cli.user.enable.help")
@@ -55,7 +56,7 @@ def enable(state: State, user_id: str) -> None:
     engine = state.engine()
     record, changed = engine.users.set_disabled(user_id, False, now=engine.clock())
     emit({**record.as_dict(), "changed": changed},
-         f"gebruiker {record.id} " + ("weer aangezet" if changed else "stond al aan"))
+         nl.say("cli.user.enable.done" if changed else "cli.user.enable.already", user=record.id))
 
 
 @user.command("reset-code", help="cli.user.reset_code.help")
@@ -65,8 +66,7 @@ def enable(state: State, user_id: str) -> None:
 def reset_code(state: State, user_id: str) -> None:
     engine = state.engine()
     record = engine.users.reset_totp(user_id, now=engine.clock())
-    emit(record.as_dict(), f"gebruiker {record.id}: de code-app is vergeten; bij de volgende inlog stelt hij een "
-                           "nieuwe in")
+    emit(record.as_dict(), nl.say("cli.user.reset_code.done", user=record.id))
 
 
 @user.command("list", help="cli.user.list.help")
@@ -74,11 +74,12 @@ def reset_code(state: State, user_id: str) -> None:
 @click.pass_obj
 def list_(state: State) -> None:
     records = state.engine().users.all()
-    emit([r.as_dict() for r in records], "\n".join(_line(r.as_dict()) for r in records) or "geen gebruikers")
+    emit([r.as_dict() for r in records], "\n".join(_line(r.as_dict()) for r in records)
+         or nl.say("cli.user.list.none"))
 
 
 def _line(u: dict[str, Any]) -> str:
-    status = "actief" if u["active"] else "uitgeschakeld"
-    code = "code-app ingesteld" if u["totp"] else "geen code-app"
+    status = nl.say("cli.user.list.active" if u["active"] else "cli.user.list.disabled")
+    code = nl.say("cli.user.list.code" if u["totp"] else "cli.user.list.no_code")
     return (f"{u['id']:<16} {u['role']:<11} {','.join(u['schools']):<20} {u['email'] or '-':<34} "
             f"{status:<13} {code:<18} ({u['managed']})")
