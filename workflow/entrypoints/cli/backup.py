@@ -40,7 +40,7 @@ def restore(state: State, source: str, replace: bool) -> None:
 
     config = load_config(state.config)
     if config.database_url.startswith("memory://"):
-        raise BadInput("de opslag in het geheugen (memory://) kan niets terugzetten")
+        raise BadInput(nl.say("cli.backup.restore.memory"))
     target = sqlite_path(config.database_url)
     if target is None:
         raise pg_restore()

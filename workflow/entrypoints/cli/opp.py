@@ -15,14 +15,14 @@ actor_option = click.option("--actor", required=True, metavar="GEBRUIKER",
                             help="cli.opp.option.actor")
 # option -> the part it fills (workflow.domain.opp.PARTS)
 TEXT_OPTIONS = {
-    "rationale": ("--rationale", "De onderbouwing van de uitstroombestemming."),
-    "helping_factors": ("--helping", "De bevorderende factoren: wat de leerling helpt."),
-    "hindering_factors": ("--hindering", "De belemmerende factoren: wat de leerling belemmert."),
-    "needs": ("--needs", "De onderwijsbehoeften van de leerling."),
-    "support": ("--support", "Handelingsdeel: de ondersteuning en begeleiding die de school geeft."),
-    "who": ("--who", "Handelingsdeel: wie de ondersteuning geeft."),
-    "frequency": ("--frequency", "Handelingsdeel: hoe vaak, bijvoorbeeld '3x per week 30 minuten'."),
-    "deviations": ("--deviations", "Handelingsdeel: afwijkingen van het reguliere programma (of 'geen')."),
+    "rationale": ("--rationale", "cli.opp.draft.option.rationale"),
+    "helping_factors": ("--helping", "cli.opp.draft.option.helping_factors"),
+    "hindering_factors": ("--hindering", "cli.opp.draft.option.hindering_factors"),
+    "needs": ("--needs", "cli.opp.draft.option.needs"),
+    "support": ("--support", "cli.opp.draft.option.support"),
+    "who": ("--who", "cli.opp.draft.option.who"),
+    "frequency": ("--frequency", "cli.opp.draft.option.frequency"),
+    "deviations": ("--deviations", "cli.opp.draft.option.deviations"),
 }
 
 
@@ -32,8 +32,8 @@ def opp() -> None:
 
 
 def _text_options(f: Any) -> Any:
-    for name, (flag, help_text) in reversed(TEXT_OPTIONS.items()):
-        f = click.option(flag, name, default=None, metavar="TEKST", help=help_text)(f)
+    for name, (flag, help_key) in reversed(TEXT_OPTIONS.items()):
+        f = click.option(flag, name, default=None, metavar="TEKST", help=help_key)(f)
     return f
 
 

@@ -45,7 +45,7 @@ def remove(state: State, case_id: str, email: str, actor: str) -> None:
     wanted = email.strip().lower()
     found = [p for p in parents.listing(engine, case_id, actor=actor) if p.email == wanted]
     if not found:
-        raise NotFound(f"{case_id}: geen ouder met dit e-mailadres")
+        raise NotFound(nl.say("cli.parents.remove.unknown", case=case_id))
     parents.remove(engine, case_id, found[0].id, actor=actor)
     emit({"case_id": case_id, "removed": True}, nl.say("cli.parent.remove.done", case=case_id))
 
