@@ -289,3 +289,23 @@ def test_help_reads_its_words_without_the_process_definition() -> None:
                        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert "Open een casus" in r.stdout or "Open a case" in r.stdout
     assert r.stdout.strip().splitlines()[-1] == "['workflow.messages']"
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("nl", ["Casus C-1  school s, groep 4", "Termijn:  T: uiterlijk 2026-12-01 (verlopen)", "Bewijs:",
+            "  (nog niets vastgelegd)", "Mogelijke stappen:", "  [ja ] Stap -> Doel"]),
+    ("en", ["Case C-1  school s, group 4", "Deadline: T: by 2026-12-01 (overdue)", "Evidence:",
+            "  (nothing recorded yet)", "Possible steps:", "  [yes] Stap -> Doel"]),
+])
+def test_case_show_speaks_the_catalogs_language(monkeypatch: pytest.MonkeyPatch, lang: str, words: list[str]) -> None:
+    """`case show`'s text (cli.views, shared with the quick path) takes its words from the catalog."""
+    from workflow.entrypoints.cli.views import render_case
+
+    monkeypatch.setenv("PASSEND_LANGUAGE", lang)
+    view = {"case_id": "C-1", "school": "s", "group": 4, "pupil": "P", "name": None, "state_label": "S",
+            "level": 1, "version": 2, "process": "p@1", "closed_at": None,
+            "deadlines": [{"label": "T", "due": "2026-12-01", "status": "overdue"}], "evidence": [],
+            "options": [{"allowed": True, "trigger_label": "Stap", "dest_label": "Doel", "reasons": []}]}
+    assert render_case(view).splitlines() == [words[0], *([
+        "Leerling: P", "Stand:    S  (niveau 1, versie 2, proces p@1)"] if lang == "nl" else [
+        "Pupil:    P", "State:    S  (level 1, version 2, process p@1)"]), *words[1:]]

@@ -1,5 +1,6 @@
 """How `case show` prints a case for a person: without click, so the command line's quick path
-(cli.quick) and click's command (cli.case) print it with the same code."""
+(cli.quick) and click's command (cli.case) print it with the same code. Its words are the
+catalog's (`cli.case.show.*`), read by `messages.render.read_mo` (no gettext)."""
 
 from __future__ import annotations
 
@@ -8,27 +9,33 @@ from typing import Any
 
 def render_case(v: dict[str, Any]) -> str:
     """`case show` as a person reads it: labels, never ids or field keys."""
+    from workflow.messages import text
+
     lines = [
-        f"Casus {v['case_id']}  school {v['school']}, groep {v['group'] or '-'}",
-        f"Leerling: {v['pupil']}" + (f"  ({v['name']})" if v["name"] else ""),
-        f"Stand:    {v['state_label']}  (niveau {v['level'] if v['level'] is not None else '-'}, "
-        f"versie {v['version']}, proces {v['process']})",
+        text("cli.case.show.head", case=v["case_id"], school=v["school"], group=v["group"] or "-"),
+        text("cli.case.show.pupil", pupil=v["pupil"]) + (f"  ({v['name']})" if v["name"] else ""),
+        text("cli.case.show.state", state=v["state_label"], level=v["level"] if v["level"] is not None else "-",
+             version=v["version"], process=v["process"]),
     ]
     if v["closed_at"]:
-        lines.append(f"Gesloten: {v['closed_at'][:10]} ({v.get('close_reason_label') or v['close_reason']})")
+        lines.append(text("cli.case.show.closed", day=v["closed_at"][:10],
+                          reason=v.get("close_reason_label") or v["close_reason"]))
     for d in v.get("deadlines", []):
-        lines.append(f"Termijn:  {d['label']}: uiterlijk {d['due']} ({STATUS_NL.get(d['status'], d['status'])})")
-    lines.append("Bewijs:")
+        status = STATUS_KEYS.get(d["status"])
+        lines.append(text("cli.case.show.deadline", label=d["label"], due=d["due"],
+                          status=text(status) if status else d["status"]))
+    lines.append(text("cli.case.show.evidence"))
     if not v["evidence"]:
-        lines.append("  (nog niets vastgelegd)")
+        lines.append(text("cli.case.show.no_evidence"))
     for e in v["evidence"]:
         detail = "; ".join(f"{f['label']}: {f['value']}" for f in e["shown"])
-        lines.append(f"  #{e['seq']:<3} {e['date']} {e['kind_label']:<14} niveau {e['level']}: {detail}")
-    lines.append("Mogelijke stappen:")
+        lines.append(text("cli.case.show.evidence_line", seq=e["seq"], date=e["date"], kind=e["kind_label"],
+                          level=e["level"], detail=detail))
+    lines.append(text("cli.case.show.steps"))
     if not v["options"]:
-        lines.append("  (geen)")
+        lines.append(text("cli.case.show.no_steps"))
     for o in v["options"]:
-        mark = "ja " if o["allowed"] else "nee"
+        mark = text("cli.case.show.allowed" if o["allowed"] else "cli.case.show.not_allowed")
         chosen = ", ".join(o.get("params_label", {}).values())
         step = o["trigger_label"] + (f" ({chosen})" if chosen else "")
         dest = f" -> {o['dest_label']}" if o.get("dest_label") else ""
@@ -37,4 +44,5 @@ def render_case(v: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-STATUS_NL = {"ok": "op tijd", "soon": "binnenkort", "overdue": "verlopen"}
+STATUS_KEYS = {"ok": "cli.case.show.status.ok", "soon": "cli.case.show.status.soon",
+               "overdue": "cli.case.show.status.overdue"}
