@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workflow.domain.errors import use_renderer
+
 if TYPE_CHECKING:
     # Imported where used, not here: the command line's help and error lines read the catalog
     # (`text`) and must not pay for the definition's modules (tests/test_serve.py's
@@ -225,6 +227,14 @@ def text(key: str, lang: str | None = None, /, **values: Any) -> str:
     every key a template uses; at run time it shows the key rather than fail the page."""
     found = _catalog(language(lang)).gettext(key)
     return found.format(**values) if values else found
+
+
+def _said(key: str, values: Mapping[str, Any]) -> str:
+    return text(key, **values)
+
+
+# What the domain and the adapters say (workflow.domain.errors.Said) is read through this catalog.
+use_renderer(_said)
 
 
 def _plain_id(value: Any) -> str:
