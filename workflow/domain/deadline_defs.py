@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workflow.domain.errors import DefinitionError
+from workflow.domain.errors import DefinitionError, Said
 from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind
 from workflow.domain.guards import fields_match, parse_evidence_filter
 
@@ -84,7 +84,7 @@ class DeadlineDef:
 
 
 # ---- parsing --------------------------------------------------------------------------------
-Fail = Callable[[str, str], DefinitionError]
+Fail = Callable[[str, str | Said], DefinitionError]
 
 
 def parse_deadlines(raw: Any, *, fail: Fail, states: Mapping[str, Any],

@@ -15,7 +15,7 @@ from typing import Any
 
 from workflow.domain import upcasts as _upcasts
 from workflow.domain.deadline_defs import DeadlineDef, parse_deadlines
-from workflow.domain.errors import DefinitionError
+from workflow.domain.errors import DefinitionError, Said
 from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind
 from workflow.domain.guards import Guard, parse_guard
 from workflow.domain.kinds import parse_kind
@@ -249,7 +249,7 @@ class _Ctx:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def fail(self, key: str, problem: str) -> DefinitionError:
+    def fail(self, key: str, problem: str | Said) -> DefinitionError:
         return _KeyedError(f"{self.path}: {key}: {problem}", key)
 
     def table(self, value: Any, key: str) -> dict[str, Any]:

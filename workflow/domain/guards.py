@@ -22,13 +22,13 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from workflow.domain.errors import DefinitionError
+from workflow.domain.errors import DefinitionError, Said
 from workflow.domain.evidence import BUILTIN_KINDS, EvidenceKind
 from workflow.domain.facts import CaseFacts, Entry, Fact
 from workflow.domain.opp import OppSpec
 from workflow.domain.reasons import Reason
 
-Fail = Callable[[str, str], DefinitionError]
+Fail = Callable[[str, str | Said], DefinitionError]
 ANCHORS = ("case_opened", "state_entered", "level_entered")
 # The wording of the anchors in the recorded form of a guard (events; never changes).
 _RECORDED_ANCHOR = {

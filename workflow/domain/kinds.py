@@ -30,10 +30,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from workflow.domain.errors import DefinitionError
+from workflow.domain.errors import DefinitionError, Said
 from workflow.domain.evidence import FIELD_TYPES, EvidenceKind, FieldSpec
 
-Fail = Callable[[str, str], DefinitionError]
+Fail = Callable[[str, str | Said], DefinitionError]
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 KIND_KEYS = {"roles", "label", "help", "fields", "exactly_one_of"}
 FIELD_KEYS = {"type", "label", "help", "required", "secret", "choices", "phrase", "names", "yes", "no"}

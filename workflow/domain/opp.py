@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflow.domain.errors import BadInput, DefinitionError
+from workflow.domain.errors import BadInput, DefinitionError, Said
 from workflow.domain.evidence import SIGNAL_AREAS, TEXT_LIMIT
 
-Fail = Callable[[str, str], DefinitionError]
+Fail = Callable[[str, str | Said], DefinitionError]
 OPP_FORM_VERSION = 1
 
 

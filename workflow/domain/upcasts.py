@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workflow.domain.errors import DefinitionError
+from workflow.domain.errors import DefinitionError, Said
 from workflow.domain.events import Event
 
-Fail = Callable[[str, str], DefinitionError]
+Fail = Callable[[str, str | Said], DefinitionError]
 EVENT_TYPES = ("case_opened", "evidence_recorded", "transitioned", "case_erased")
 
 
