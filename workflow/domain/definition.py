@@ -657,12 +657,24 @@ class DefinitionRegistry:
         why = self._broken_keys.get((process_id, version))
         if why is not None:
             raise DefinitionError(Said("def.registry.broken", process=process_id, version=version, why=why))
-        unread = "".join(f"; {m}" for m in self.broken.values())
         raise DefinitionError(Said("def.registry.not_installed", process=process_id, version=version,
-                                   unread=unread))
+                                   unread=_Unread(tuple(self.broken.values()))))
 
     def all(self) -> list[ProcessDefinition]:
         return sorted(self._by_key.values(), key=lambda d: d.key)
+
+
+class _Unread:
+    """The problems of the files that did not load, each after "; ", read when the sentence that
+    holds them is read (each may be a `Said`)."""
+
+    __slots__ = ("problems",)
+
+    def __init__(self, problems: tuple[str | Said, ...]) -> None:
+        self.problems = problems
+
+    def __str__(self) -> str:
+        return "".join(f"; {m}" for m in self.problems)
 
 
 def _declared_key(path: Path) -> tuple[str, int] | None:
