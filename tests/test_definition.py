@@ -141,21 +141,23 @@ def test_alternative_definitions_run_on_the_same_engine(tmp_path: Path, db_url: 
 
 # ---- bad TOML ----------------------------------------------------------------------------------
 
+# The loader's own problems read in Dutch (the message catalog's def.*; English with
+# PASSEND_LANGUAGE=en, see tests/test_definition_messages.py); "(regel N)" ends the line.
 BAD = [
-    ("syntax", "invalid TOML", "line 30", 30),
-    ("unknown_state", "transitions[1].dest", "unknown state 'intensive'", 52),
-    ("unknown_trigger", "transitions[2].trigger", "unknown trigger 'descalate'", 59),
+    ("syntax", "ongeldige TOML", "regel 30, kolom 9", 30),
+    ("unknown_state", "transitions[1].dest", "onbekende toestand 'intensive'", 52),
+    ("unknown_trigger", "transitions[2].trigger", "onbekende stap 'descalate'", 59),
     ("guard_kind", "transitions[1].guards[1].kind", "unknown guard kind 'approval'", 55),
-    ("role", "transitions[0].roles", "unknown role 'teacher'", 46),
+    ("role", "transitions[0].roles", "onbekende rol 'teacher'", 46),
     ("evidence_kind", "transitions[0].guards[0].evidence", "unknown evidence kind 'observation'", 47),
     ("consent_scope", "transitions[1].guards[1].scope", "unknown consent scope 'gegevensdeling'", 55),
     ("anchor", "transitions[2].guards[0].since", "unknown anchor 'entered:nergens'", 62),
-    ("read_only_writes", "evidence.signal.roles", "role 'directeur' is read-only", 25),
-    ("no_final", "states", "at least one state must be final", None),
-    ("evidence_section", "evidence.observation", "unknown evidence kind", 24),
+    ("read_only_writes", "evidence.signal.roles", "de rol 'directeur' mag alleen lezen", 25),
+    ("no_final", "states", "minstens één toestand moet een eindtoestand zijn", None),
+    ("evidence_section", "evidence.observation", "onbekende soort bewijs", 24),
     ("where_field", "transitions[2].guards[0].where.result", "evaluation has no field 'result'", 62),
     ("choice", "transitions[2].guards[0].where.outcome", "'goed' is not one of", 62),
-    ("unknown_key", "states.intensief.colour", "unknown key", 33),
+    ("unknown_key", "states.intensief.colour", "onbekende sleutel", 33),
 ]
 
 
@@ -169,9 +171,9 @@ def test_bad_definition_names_file_and_key(name: str, key: str, problem: str, li
     assert msg.startswith(f"{path}: ")
     assert key in msg and problem in msg
     if line is not None:
-        assert f"line {line}" in msg
+        assert f"regel {line}" in msg
     else:
-        assert "line" not in msg
+        assert "regel" not in msg
 
 
 @pytest.mark.parametrize(("name", "key", "problem", "line"), BAD, ids=[b[0] for b in BAD])
@@ -201,7 +203,7 @@ def _raw() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("change", "key"), [
-    (lambda r: r.pop("process"), "process: must be a table"),
+    (lambda r: r.pop("process"), "process: moet een tabel zijn"),
     (lambda r: r["process"].update(version=0), "process.version"),
     (lambda r: r["process"].update(version="1"), "process.version"),
     (lambda r: r["process"].update(initial="afgesloten"), "process.initial"),
@@ -222,10 +224,10 @@ def _raw() -> dict[str, Any]:
     (lambda r: r["transitions"][6]["guards"][0]["where"].update(with_parents="true"),
      "transitions[6].guards[0].where.with_parents: must be true or false"),
     (lambda r: [t.update(dest="geschil") for t in r["transitions"] if t["dest"] == "afgesloten"],
-     "states.afgesloten: final state cannot be reached"),
-    (lambda r: r.update(extra={}), "extra: unknown key"),
-    (lambda r: r["consent"].update(sharing=["gegevens"]), "consent.sharing: unknown consent scope"),
-    (lambda r: r.update(transitions=[]), "transitions: must be a non-empty array"),
+     "states.afgesloten: geen enkele overgang komt in deze eindtoestand"),
+    (lambda r: r.update(extra={}), "extra: onbekende sleutel"),
+    (lambda r: r["consent"].update(sharing=["gegevens"]), "consent.sharing: onbekende soort toestemming"),
+    (lambda r: r.update(transitions=[]), "transitions: moet een niet-lege lijst van tabellen zijn"),
     (lambda r: r["evidence"].update(view={"roles": ["ib"], "who": 1}), "evidence.view.who"),
     (lambda r: r["triggers"]["close"]["params"]["reason"].update(required="yes"),
      "triggers.close.params.reason.required"),
@@ -239,12 +241,12 @@ def test_more_bad_definitions(change: Any, key: str) -> None:
 
 
 def test_missing_or_unreadable_definition_file(tmp_path: Path) -> None:
-    with pytest.raises(DefinitionError, match="not found"):
+    with pytest.raises(DefinitionError, match="procesdefinitie niet gevonden"):
         load_definition(tmp_path / "nope.toml")
-    with pytest.raises(DefinitionError, match="cannot read"):
+    with pytest.raises(DefinitionError, match="kan niet worden gelezen"):
         load_definition(tmp_path)  # a folder
     (tmp_path / "latin1.toml").write_bytes(b"title = '\xe9'\n")
-    with pytest.raises(DefinitionError, match="cannot read"):
+    with pytest.raises(DefinitionError, match="kan niet worden gelezen"):
         load_definition(tmp_path / "latin1.toml")
 
 
@@ -259,11 +261,11 @@ def test_registry_keeps_every_version_and_refuses_a_changed_duplicate(tmp_path: 
     reg = DefinitionRegistry.from_folder(folder, folder / "v2.toml")
     assert reg.active.version == 2
     assert reg.get("passend-po", 1).version == 1
-    with pytest.raises(DefinitionError, match="not installed"):
+    with pytest.raises(DefinitionError, match="is niet geïnstalleerd"):
         reg.get("passend-po", 7)
     changed = DEFAULT.read_text(encoding="utf-8").replace('label = "Opschalen"', 'label = "Omhoog"')
     (folder / "v1b.toml").write_text(changed, encoding="utf-8")
-    with pytest.raises(DefinitionError, match="raise the version"):
+    with pytest.raises(DefinitionError, match="verhoog het versienummer"):
         DefinitionRegistry.from_folder(folder, folder / "v2.toml")
 
 
@@ -275,7 +277,7 @@ def test_error_line_points_into_a_multi_line_guard_list(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as err:
         load_definition(tmp_path / "d.toml")
     assert "transitions[2].guards[2].scope" in err.value.message
-    assert err.value.message.endswith(f"(line {want})")
+    assert err.value.message.endswith(f"(regel {want})")
 
 
 def test_the_opp_flags_are_data() -> None:

@@ -298,7 +298,7 @@ def test_old_cases_keep_the_definition_version_they_were_opened_under(tmp_path: 
     e3 = bootstrap(write_config(tmp_path, db_url, definition=states / "v2.toml",
                                          defs_folder=states))
     try:
-        with pytest.raises(BadInput, match="version 1 is not installed"):
+        with pytest.raises(BadInput, match="versie 1 is niet geïnstalleerd"):
             e3.case(old, actor=IB)
     finally:
         e3.db.dispose()

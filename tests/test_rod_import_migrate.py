@@ -377,7 +377,7 @@ def test_a_broken_definition_file_stops_only_its_own_version(tmp_path: Path, db_
     engine.record("signal", new, actor=LK, area="lezen", note="n")
     with pytest.raises(DefinitionError) as exc:
         engine.record("signal", old, actor=LK, area="lezen", note="n")
-    assert "passend_po_v1.toml" in exc.value.message and "(line " in exc.value.message
+    assert "passend_po_v1.toml" in exc.value.message and "(regel " in exc.value.message
     engine.store.dispose()
 
 

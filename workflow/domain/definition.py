@@ -187,8 +187,9 @@ class ProcessDefinition:
 class _KeyedError(DefinitionError):
     """A definition error that remembers its key, so the loader can add the line."""
 
-    def __init__(self, message: str, key: str) -> None:
+    def __init__(self, message: Said, key: str) -> None:
         super().__init__(message)
+        self.said = message
         self.key = key
 
 
@@ -250,37 +251,37 @@ class _Ctx:
         self.path = path
 
     def fail(self, key: str, problem: str | Said) -> DefinitionError:
-        return _KeyedError(f"{self.path}: {key}: {problem}", key)
+        return _KeyedError(Said("def.at", path=self.path, key=key, problem=problem), key)
 
     def table(self, value: Any, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise self.fail(key, "must be a table")
+            raise self.fail(key, Said("def.must_be_table"))
         return value
 
     def string(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value:
-            raise self.fail(key, "must be a non-empty string")
+            raise self.fail(key, Said("def.must_be_text"))
         return value
 
     def boolean(self, value: Any, key: str, default: bool = False) -> bool:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.fail(key, "must be true or false")
+            raise self.fail(key, Said("def.must_be_bool"))
         return value
 
     def strings(self, value: Any, key: str) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, "must be a string or a list of strings")
+            raise self.fail(key, Said("def.must_be_texts"))
         return tuple(value)
 
     def no_unknown(self, table: dict[str, Any], allowed: set[str], key: str) -> None:
         for k in table:
             if k not in allowed:
                 where = f"{key}.{k}" if key else k
-                raise self.fail(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                raise self.fail(where, Said("def.unknown_key", allowed=", ".join(sorted(allowed))))
 
 
 TomlParser = Callable[[str], dict[str, Any]]
@@ -313,18 +314,31 @@ def load_definition(path: str | Path) -> ProcessDefinition:
         text = p.read_text(encoding="utf-8")
         raw = _parse_toml(text)
     except FileNotFoundError as exc:
-        raise DefinitionError(f"{p}: process definition not found") from exc
+        raise DefinitionError(Said("def.load.not_found", path=str(p))) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError(f"{p}: cannot read process definition ({type(exc).__name__})") from exc
+        raise DefinitionError(Said("def.load.unreadable", path=str(p), error=type(exc).__name__)) from exc
     except ValueError as exc:  # tomllib.TOMLDecodeError, a ValueError
-        raise DefinitionError(f"{p}: invalid TOML: {exc}") from exc
+        raise DefinitionError(_invalid_toml(str(p), str(exc))) from exc
     try:
         return parse_definition(raw, str(p))
     except _KeyedError as exc:
         line = _line_of(text, exc.key)
         if line is None:
             raise
-        raise DefinitionError(f"{exc.message} (line {line})") from None
+        raise DefinitionError(Said("def.load.at_line", message=exc.said, line=line)) from None
+
+
+_TOML_AT = r"^(.*?)\s*\(at line (\d+), column (\d+)\)$"
+
+
+def _invalid_toml(path: str, error: str) -> Said:
+    """The parser's complaint, its place in the reader's words: tomllib ends its message with
+    "(at line N, column M)"; what it says before that is its own (English) and is kept."""
+    m = re.match(_TOML_AT, error, re.DOTALL)
+    if m is None:
+        return Said("def.load.invalid_toml", path=path, error=error)
+    return Said("def.load.invalid_toml_at", path=path, error=m.group(1), line=int(m.group(2)),
+                column=int(m.group(3)))
 
 
 def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> ProcessDefinition:
@@ -339,7 +353,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
     pid = c.string(proc.get("id"), "process.id")
     version = proc.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise c.fail("process.version", "must be a whole number >= 1")
+        raise c.fail("process.version", Said("def.process.version"))
 
     roles_raw = c.table(raw.get("roles"), "roles")
     roles = {c.string(k, "roles"): c.string(v, f"roles.{k}") for k, v in roles_raw.items()}
@@ -348,7 +362,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         rs = c.strings(value, key)
         for r in rs:
             if r not in roles:
-                raise c.fail(key, f"unknown role {r!r} (known: {', '.join(roles)})")
+                raise c.fail(key, Said("def.process.unknown_role", role=r, roles=", ".join(roles)))
         return rs
 
     read_only = frozenset(known_roles(proc.get("read_only_roles", []), "process.read_only_roles"))
@@ -357,7 +371,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         rs = known_roles(value, key)
         for r in rs:
             if r in read_only:
-                raise c.fail(key, f"role {r!r} is read-only and may not write")
+                raise c.fail(key, Said("def.process.read_only_role", role=r))
         return rs
 
     default_roles = writer_roles(proc.get("default_roles", ["ib"]), "process.default_roles")
@@ -369,12 +383,12 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
     sharing = c.strings(consent.get("sharing", []), "consent.sharing") if consent.get("sharing") else ()
     for scope in sharing:
         if scope not in scopes:
-            raise c.fail("consent.sharing", f"unknown consent scope {scope!r} (declared: {', '.join(scopes)})")
+            raise c.fail("consent.sharing", Said("def.consent.unknown_scope", scope=scope, declared=", ".join(scopes)))
     consent_labels = {str(k): c.string(v, f"consent.labels.{k}")
                       for k, v in c.table(consent.get("labels", {}), "consent.labels").items()}
     for scope in consent_labels:
         if scope not in scopes:
-            raise c.fail(f"consent.labels.{scope}", f"unknown consent scope (declared: {', '.join(scopes)})")
+            raise c.fail(f"consent.labels.{scope}", Said("def.consent.label_unknown_scope", declared=", ".join(scopes)))
 
     opp = parse_opp(raw.get("opp"), fail=c.fail, scopes=scopes)
 
@@ -387,8 +401,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         if kind in BUILTIN_KINDS:
             c.no_unknown(spec, {"roles"}, key)
         elif "fields" not in spec:
-            raise c.fail(key, f"unknown evidence kind (known: {', '.join(kinds)}); "
-                              "a new kind declares its fields ([evidence.KIND.fields.NAME])")
+            raise c.fail(key, Said("def.evidence.unknown_kind", known=", ".join(kinds)))
         else:
             kinds[kind] = parse_kind(kind, spec, key, c.fail)
         evidence_roles[kind] = frozenset(writer_roles(spec.get("roles", default_roles), key + ".roles"))
@@ -403,9 +416,9 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         level = spec.get("level")
         final = c.boolean(spec.get("final"), key + ".final")
         if level is None and not final:
-            raise c.fail(key + ".level", "a state that is not final needs a level")
+            raise c.fail(key + ".level", Said("def.state.needs_level"))
         if level is not None and (not isinstance(level, int) or isinstance(level, bool) or level < 0):
-            raise c.fail(key + ".level", "must be a whole number >= 0")
+            raise c.fail(key + ".level", Said("def.state.level"))
         states[name] = StateDef(
             name=name,
             label=str(spec.get("label", name)),
@@ -414,10 +427,10 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
             pauses_deadlines=c.boolean(spec.get("pauses_deadlines"), key + ".pauses_deadlines"),
         )
     if not states:
-        raise c.fail("states", "at least one state is needed")
+        raise c.fail("states", Said("def.state.none"))
     initial = c.string(proc.get("initial"), "process.initial")
     if initial not in states or states[initial].final:
-        raise c.fail("process.initial", f"must name a state that is not final, not {initial!r}")
+        raise c.fail("process.initial", Said("def.process.initial", state=initial))
 
     triggers: dict[str, TriggerDef] = {}
     for name, spec in c.table(raw.get("triggers"), "triggers").items():
@@ -433,7 +446,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
             labels = c.table(pspec.get("labels", {}), pkey + ".labels")
             for v in labels:
                 if choices is None or v not in choices:
-                    raise c.fail(f"{pkey}.labels.{v}", "not one of the parameter's choices")
+                    raise c.fail(f"{pkey}.labels.{v}", Said("def.param.not_a_choice"))
             params[pname] = ParamDef(
                 pname, c.boolean(pspec.get("required"), pkey + ".required"), choices,
                 label=c.string(pspec["label"], pkey + ".label") if "label" in pspec else "",
@@ -442,7 +455,7 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
 
     raw_transitions = raw.get("transitions")
     if not isinstance(raw_transitions, list) or not raw_transitions:
-        raise c.fail("transitions", "must be a non-empty array of tables ([[transitions]])")
+        raise c.fail("transitions", Said("def.transition.none"))
     transitions: list[TransitionDef] = []
     for i, spec in enumerate(raw_transitions):
         key = f"transitions[{i}]"
@@ -455,10 +468,10 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
         )
         trigger = c.string(spec.get("trigger"), key + ".trigger")
         if trigger not in triggers:
-            raise c.fail(key + ".trigger", f"unknown trigger {trigger!r}; declare it under [triggers]")
+            raise c.fail(key + ".trigger", Said("def.transition.unknown_trigger", trigger=trigger))
         dest = c.string(spec.get("dest"), key + ".dest")
         if dest not in states:
-            raise c.fail(key + ".dest", f"unknown state {dest!r}")
+            raise c.fail(key + ".dest", Said("def.unknown_state", state=dest))
         src_raw = spec.get("source")
         if src_raw == "*":
             sources = tuple(s for s, d in states.items() if not d.final)
@@ -466,24 +479,25 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
             sources = c.strings(src_raw, key + ".source")
         for s in sources:
             if s not in states:
-                raise c.fail(key + ".source", f"unknown state {s!r}")
+                raise c.fail(key + ".source", Said("def.unknown_state", state=s))
             if states[s].final:
-                raise c.fail(key + ".source", f"state {s!r} is final; nothing leaves it")
+                raise c.fail(key + ".source", Said("def.transition.source_final", state=s))
         roles_t = writer_roles(spec.get("roles", default_roles), key + ".roles")
         when: dict[str, tuple[str, ...]] = {}
         for pname, values in c.table(spec.get("when", {}), key + ".when").items():
             tdef = triggers[trigger]
             if pname not in tdef.params:
-                raise c.fail(f"{key}.when.{pname}", f"trigger {trigger!r} has no parameter {pname!r}")
+                raise c.fail(f"{key}.when.{pname}", Said("def.transition.no_param", trigger=trigger, param=pname))
             vals = c.strings(values, f"{key}.when.{pname}")
             choices = tdef.params[pname].choices
             for v in vals:
                 if choices is not None and v not in choices:
-                    raise c.fail(f"{key}.when.{pname}", f"{v!r} is not one of {', '.join(choices)}")
+                    raise c.fail(f"{key}.when.{pname}", Said("def.transition.not_a_choice", value=v,
+                                                           choices=", ".join(choices)))
             when[pname] = vals
         guards_raw = spec.get("guards", [])
         if not isinstance(guards_raw, list):
-            raise c.fail(key + ".guards", "must be an array of tables")
+            raise c.fail(key + ".guards", Said("def.transition.guards"))
         guards = tuple(
             parse_guard(
                 g,
@@ -521,10 +535,10 @@ def parse_definition(raw: dict[str, Any], path: str = "<definition>") -> Process
             )
 
     if not any(d.final for d in states.values()):
-        raise c.fail("states", "at least one state must be final (final = true)")
+        raise c.fail("states", Said("def.state.no_final"))
     for name, sdef in states.items():
         if sdef.final and not any(t.dest == name for t in transitions):
-            raise c.fail(f"states.{name}", "final state cannot be reached by any transition")
+            raise c.fail(f"states.{name}", Said("def.state.unreachable"))
 
     deadlines = parse_deadlines(raw.get("deadlines"), fail=c.fail, states=states, kinds=kinds)
     importable = _parse_import(c, raw.get("import"), states)
@@ -570,7 +584,7 @@ def _parse_import(c: _Ctx, raw: Any, states: dict[str, StateDef]) -> tuple[str, 
     names = c.strings(table.get("states", []), "import.states")
     for n in names:
         if n not in states or states[n].final:
-            raise c.fail("import.states", f"{n!r} is not a state a case can be in")
+            raise c.fail("import.states", Said("def.import.not_a_state", state=n))
     return names
 
 
@@ -584,15 +598,15 @@ def _parse_migrate(c: _Ctx, raw: Any, version: int, states: dict[str, StateDef])
     c.no_unknown(table, {"from", "states", "roles"}, "migrate")
     source = table.get("from")
     if not isinstance(source, int) or isinstance(source, bool) or not 1 <= source < version:
-        raise c.fail("migrate.from", f"must be an earlier version of this process (1-{version - 1})")
+        raise c.fail("migrate.from", Said("def.migrate.from", last=version - 1))
     mapping: dict[str, str] = {}
     for old, new in c.table(table.get("states"), "migrate.states").items():
         target = c.string(new, f"migrate.states.{old}")
         if target not in states or states[target].final:
-            raise c.fail(f"migrate.states.{old}", f"{target!r} is not a state of this version a case can be in")
+            raise c.fail(f"migrate.states.{old}", Said("def.migrate.not_a_state", state=target))
         mapping[str(old)] = target
     if not mapping:
-        raise c.fail("migrate.states", "map at least one state")
+        raise c.fail("migrate.states", Said("def.migrate.none"))
     return source, mapping
 
 
@@ -600,12 +614,13 @@ class DefinitionRegistry:
     """Every definition version in a folder, so an old case is decided by the version it ran on."""
 
     def __init__(self, definitions: list[ProcessDefinition], active: ProcessDefinition,
-                 broken: dict[str, str] | None = None,
-                 broken_keys: dict[tuple[str, int], str] | None = None) -> None:
+                 broken: dict[str, str | Said] | None = None,
+                 broken_keys: dict[tuple[str, int], str | Said] | None = None) -> None:
         self._by_key = {d.key: d for d in definitions}
         self.active = active
         # Files in the folder that did not load: path -> the error (file, key, line). They stop
-        # only the cases of the version they hold (`get` names the file), nothing else.
+        # only the cases of the version they hold (`get` names the file), nothing else. Kept as
+        # said (a `Said`), so each reads in the language in force when it is shown.
         self.broken = dict(broken or {})
         self._broken_keys = dict(broken_keys or {})
 
@@ -613,24 +628,23 @@ class DefinitionRegistry:
     def from_folder(cls, folder: str | Path, active_file: str | Path) -> DefinitionRegistry:
         active = load_definition(active_file)
         defs: dict[tuple[str, int], ProcessDefinition] = {}
-        broken: dict[str, str] = {}
-        broken_keys: dict[tuple[str, int], str] = {}
+        broken: dict[str, str | Said] = {}
+        broken_keys: dict[tuple[str, int], str | Said] = {}
         folder = Path(folder)
         if folder.is_dir():
             for f in sorted(folder.glob("*.toml")):
                 try:
                     d = active if f.resolve() == Path(active_file).resolve() else load_definition(f)
                 except DefinitionError as exc:
-                    broken[str(f)] = exc.message
+                    said: str | Said = exc.args[0]  # the message as made: rendered when read
+                    broken[str(f)] = said
                     key = _declared_key(f)
                     if key is not None:
-                        broken_keys[key] = exc.message
+                        broken_keys[key] = said
                     continue
                 if d.key in defs and defs[d.key].raw != d.raw:
-                    raise DefinitionError(
-                        f"{f}: process {d.id!r} version {d.version} is also defined, differently, "
-                        f"in {defs[d.key].path}; raise the version"
-                    )
+                    raise DefinitionError(Said("def.registry.duplicate", path=str(f), process=d.id,
+                                               version=d.version, other=defs[d.key].path))
                 defs[d.key] = d
         defs[active.key] = active
         return cls(list(defs.values()), active, broken, broken_keys)
@@ -642,14 +656,25 @@ class DefinitionRegistry:
             pass
         why = self._broken_keys.get((process_id, version))
         if why is not None:
-            raise DefinitionError(f"process {process_id!r} version {version} cannot be loaded: {why}")
-        unread = "".join(f"; {m}" for m in self.broken.values())
-        raise DefinitionError(
-            f"process {process_id!r} version {version} is not installed; keep its file in states/{unread}"
-        )
+            raise DefinitionError(Said("def.registry.broken", process=process_id, version=version, why=why))
+        raise DefinitionError(Said("def.registry.not_installed", process=process_id, version=version,
+                                   unread=_Unread(tuple(self.broken.values()))))
 
     def all(self) -> list[ProcessDefinition]:
         return sorted(self._by_key.values(), key=lambda d: d.key)
+
+
+class _Unread:
+    """The problems of the files that did not load, each after "; ", read when the sentence that
+    holds them is read (each may be a `Said`)."""
+
+    __slots__ = ("problems",)
+
+    def __init__(self, problems: tuple[str | Said, ...]) -> None:
+        self.problems = problems
+
+    def __str__(self) -> str:
+        return "".join(f"; {m}" for m in self.problems)
 
 
 def _declared_key(path: Path) -> tuple[str, int] | None:

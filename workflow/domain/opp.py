@@ -102,33 +102,33 @@ def parse_opp(raw: Any, *, fail: Fail, scopes: tuple[str, ...]) -> OppSpec | Non
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise fail("opp", "must be a table")
+        raise fail("opp", Said("def.must_be_table"))
     for k in raw:
         if k not in ("profiles", "required", "labels", "consent_scope"):
-            raise fail(f"opp.{k}", "unknown key (allowed: consent_scope, labels, profiles, required)")
+            raise fail(f"opp.{k}", Said("def.unknown_key", allowed="consent_scope, labels, profiles, required"))
     profiles = raw.get("profiles")
     if not isinstance(profiles, dict) or not profiles:
-        raise fail("opp.profiles", "must be a table of profile = label (the uitstroombestemmingen)")
+        raise fail("opp.profiles", Said("def.opp.profiles"))
     for k, v in profiles.items():
         if not isinstance(v, str) or not v:
-            raise fail(f"opp.profiles.{k}", "must be a non-empty string (how a person reads it)")
+            raise fail(f"opp.profiles.{k}", Said("def.opp.profile_label"))
     required = raw.get("required", list(PART_NAMES))
     if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-        raise fail("opp.required", "must be a list of part names")
+        raise fail("opp.required", Said("def.opp.required"))
     for r in required:
         if r not in PART_NAMES:
-            raise fail("opp.required", f"unknown part {r!r} (parts: {', '.join(PART_NAMES)})")
+            raise fail("opp.required", Said("def.opp.unknown_part", part=r, parts=", ".join(PART_NAMES)))
     labels = raw.get("labels", {})
     if not isinstance(labels, dict):
-        raise fail("opp.labels", "must be a table of part = label")
+        raise fail("opp.labels", Said("def.opp.labels"))
     for k, v in labels.items():
         if k not in PART_NAMES:
-            raise fail(f"opp.labels.{k}", f"unknown part (parts: {', '.join(PART_NAMES)})")
+            raise fail(f"opp.labels.{k}", Said("def.opp.label_unknown_part", parts=", ".join(PART_NAMES)))
         if not isinstance(v, str) or not v:
-            raise fail(f"opp.labels.{k}", "must be a non-empty string")
+            raise fail(f"opp.labels.{k}", Said("def.must_be_text"))
     scope = raw.get("consent_scope")
     if scope is not None and scope not in scopes:
-        raise fail("opp.consent_scope", f"unknown consent scope {scope!r} (declared: {', '.join(scopes)})")
+        raise fail("opp.consent_scope", Said("def.consent.unknown_scope", scope=scope, declared=", ".join(scopes)))
     return OppSpec(tuple((str(k), str(v)) for k, v in profiles.items()), tuple(required),
                    tuple((str(k), str(v)) for k, v in labels.items()), scope)
 

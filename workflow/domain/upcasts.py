@@ -52,23 +52,23 @@ def parse_upcasts(raw: Any, *, fail: Fail) -> tuple[Upcast, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise fail("upcasts", "must be an array of tables ([[upcasts]])")
+        raise fail("upcasts", Said("def.upcast.array"))
     out = []
     for i, spec in enumerate(raw):
         key = f"upcasts[{i}]"
         if not isinstance(spec, dict):
-            raise fail(key, "must be a table")
+            raise fail(key, Said("def.must_be_table"))
         for k in spec:
             if k not in ("event", "when", "set"):
-                raise fail(f"{key}.{k}", "unknown key (allowed: event, set, when)")
+                raise fail(f"{key}.{k}", Said("def.unknown_key", allowed="event, set, when"))
         event = spec.get("event")
         if event not in EVENT_TYPES:
-            raise fail(key + ".event", f"must be one of {', '.join(EVENT_TYPES)}")
+            raise fail(key + ".event", Said("def.upcast.event", events=", ".join(EVENT_TYPES)))
         when, set_ = spec.get("when", {}), spec.get("set")
         if not isinstance(when, dict):
-            raise fail(key + ".when", "must be a table of payload key = value")
+            raise fail(key + ".when", Said("def.upcast.payload"))
         if not isinstance(set_, dict) or not set_:
-            raise fail(key + ".set", "must be a table of payload key = value")
+            raise fail(key + ".set", Said("def.upcast.payload"))
         out.append(Upcast(str(event), tuple(when.items()), tuple(set_.items())))
     return tuple(out)
 
