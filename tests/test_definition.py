@@ -220,7 +220,7 @@ def _raw() -> dict[str, Any]:
      "transitions[0].guards[0].where.note"),
     (lambda r: r["transitions"][0].update(when={"outcome": "x"}), "transitions[0].when.outcome"),
     (lambda r: r["transitions"][6]["guards"][0]["where"].update(with_parents="true"),
-     "transitions[6].guards[0].where.with_parents: must be true or false"),
+     "transitions[6].guards[0].where.with_parents: moet true of false zijn"),
     (lambda r: [t.update(dest="geschil") for t in r["transitions"] if t["dest"] == "afgesloten"],
      "states.afgesloten: final state cannot be reached"),
     (lambda r: r.update(extra={}), "extra: unknown key"),

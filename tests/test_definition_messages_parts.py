@@ -196,6 +196,16 @@ def _deadline(**change: Any) -> Callable[[Any], Any]:
 
 
 SENTENCES = [
+    # the loader's generic sentences (def.*), as the parts use them
+    (_guard([]), "g", "moet een tabel zijn", "must be a table"),
+    (_kind("bezoek", {"label": " ", "fields": {"wie": {}}}), "evidence.bezoek.label",
+     "moet een niet-lege tekst zijn", "must be a non-empty string"),
+    (_deadline(meeting="ja"), "deadlines[0].meeting", "moet true of false zijn", "must be true or false"),
+    (_deadline(stop=[{"evidence": "signal", "wanneer": "nu"}]), "deadlines[0].stop[0].wanneer",
+     "onbekende sleutel (toegestaan: entered, evidence, where)", "unknown key (allowed: entered, evidence, where)"),
+    (_guard({"kind": "previous_state", "state": "nergens"}), "g.state",
+     "onbekende toestand 'nergens'", "unknown state 'nergens'"),
+    # the parts' own
     (_guard({"kind": "evidence", "evidence": "signal", "colour": "rood"}), "g.colour",
      "onbekende sleutel voor een voorwaarde van soort evidence (toegestaan: evidence, kind, message, min, since, "
      "where)",
