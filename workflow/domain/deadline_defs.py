@@ -85,6 +85,11 @@ class DeadlineDef:
 
 # ---- parsing --------------------------------------------------------------------------------
 Fail = Callable[[str, str | Said], DefinitionError]
+# The TOML forms the catalog's sentences name (def.deadline.*): TOML, written alike in every
+# language, and given as values because the catalog fills in a sentence's braces only then.
+_START_FORMS = '{ entered = "STATE" }, { plan_end = true }, { opp_adopted = true }, { rod = true }'
+_ENTERED_FORM = "{ entered = STATE }"
+_EVIDENCE_FORM = "{ evidence = KIND, where = {...} }"
 
 
 def parse_deadlines(raw: Any, *, fail: Fail, states: Mapping[str, Any],
@@ -93,60 +98,60 @@ def parse_deadlines(raw: Any, *, fail: Fail, states: Mapping[str, Any],
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise fail("deadlines", "must be an array of tables ([[deadlines]])")
+        raise fail("deadlines", Said("def.deadline.array"))
     out: list[DeadlineDef] = []
     names: set[str] = set()
     for i, spec in enumerate(raw):
         key = f"deadlines[{i}]"
         if not isinstance(spec, dict):
-            raise fail(key, "must be a table")
+            raise fail(key, Said("def.must_be_table"))
         allowed = {"name", "label", "start", "stop", "restart", "due", "remind", "escalate_after", "meeting"}
         for k in spec:
             if k not in allowed:
-                raise fail(f"{key}.{k}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                raise fail(f"{key}.{k}", Said("def.unknown_key", allowed=", ".join(sorted(allowed))))
         name = spec.get("name")
         if not isinstance(name, str) or not re.match(r"^[a-z][a-z0-9_]{0,47}$", name):
-            raise fail(key + ".name", "must be a short lower-case name (a-z, 0-9, _)")
+            raise fail(key + ".name", Said("def.deadline.name"))
         if name in names:
-            raise fail(key + ".name", f"deadline {name!r} is declared twice")
+            raise fail(key + ".name", Said("def.deadline.twice", name=name))
         names.add(name)
         label = spec.get("label", name)
         if not isinstance(label, str) or not label:
-            raise fail(key + ".label", "must be a non-empty string")
+            raise fail(key + ".label", Said("def.must_be_text"))
         start, start_state = _parse_start(spec.get("start"), key + ".start", fail, states)
         stop = _parse_conditions(spec.get("stop", []), key + ".stop", fail, states, kinds)
         restart = _parse_conditions(spec.get("restart", []), key + ".restart", fail, states, kinds)
         if any(c.entered for c in restart):
-            raise fail(key + ".restart", "a clock restarts on evidence only, not on entering a state")
+            raise fail(key + ".restart", Said("def.deadline.restart_on_evidence"))
         due_raw = spec.get("due")
         if due_raw == SCHOOL_YEAR_END:
             due = None
         else:
             due = parse_duration(due_raw)
             if due is None:
-                raise fail(key + ".due", f"must be a duration such as '6w' or '10d', or '{SCHOOL_YEAR_END}'")
+                raise fail(key + ".due", Said("def.deadline.due", end=SCHOOL_YEAR_END))
         remind_raw = spec.get("remind", [])
         if isinstance(remind_raw, str):
             remind_raw = [remind_raw]
         if not isinstance(remind_raw, list):
-            raise fail(key + ".remind", "must be a list of durations such as ['2w', '3d']")
+            raise fail(key + ".remind", Said("def.deadline.remind_list"))
         remind: list[Duration] = []
         for j, r in enumerate(remind_raw):
             d = parse_duration(r)
             if d is None:
-                raise fail(f"{key}.remind[{j}]", f"{r!r} is not a duration such as '2w' or '3d'")
+                raise fail(f"{key}.remind[{j}]", Said("def.deadline.remind_bad", value=r))
             if any(x.days == d.days for x in remind):
-                raise fail(f"{key}.remind[{j}]", f"{r!r} is the same day as another reminder")
+                raise fail(f"{key}.remind[{j}]", Said("def.deadline.remind_same_day", value=r))
             remind.append(d)
         esc_raw = spec.get("escalate_after")
         escalate = None
         if esc_raw is not None:
             escalate = parse_duration(esc_raw)
             if escalate is None:
-                raise fail(key + ".escalate_after", f"{esc_raw!r} is not a duration such as '1w'")
+                raise fail(key + ".escalate_after", Said("def.deadline.escalate_bad", value=esc_raw))
         meeting = spec.get("meeting", False)
         if not isinstance(meeting, bool):
-            raise fail(key + ".meeting", "must be true or false")
+            raise fail(key + ".meeting", Said("def.must_be_bool"))
         out.append(DeadlineDef(
             name=name, label=label, start=start, start_state=start_state, stop=stop,
             restart=restart, due=due, remind=tuple(sorted(remind, key=lambda d: -d.days)),
@@ -157,18 +162,17 @@ def parse_deadlines(raw: Any, *, fail: Fail, states: Mapping[str, Any],
 
 def _parse_start(raw: Any, key: str, fail: Fail, states: Mapping[str, Any]) -> tuple[str, str | None]:
     if not isinstance(raw, dict) or len(raw) != 1:
-        raise fail(key, "must be one of { entered = \"STATE\" }, { plan_end = true }, { opp_adopted = true }, "
-                        "{ rod = true }")
+        raise fail(key, Said("def.deadline.start", forms=_START_FORMS))
     (kind, value), = raw.items()
     if kind == "entered":
         if value not in states:
-            raise fail(key + ".entered", f"unknown state {value!r}")
+            raise fail(key + ".entered", Said("def.unknown_state", state=value))
         return "entered", value
     if kind in ("plan_end", "opp_adopted", "rod"):
         if value is not True:
-            raise fail(f"{key}.{kind}", "must be true")
+            raise fail(f"{key}.{kind}", Said("def.deadline.must_be_true"))
         return kind, None
-    raise fail(f"{key}.{kind}", "unknown clock start (entered, plan_end, opp_adopted, rod)")
+    raise fail(f"{key}.{kind}", Said("def.deadline.unknown_start"))
 
 
 def _parse_conditions(
@@ -177,22 +181,22 @@ def _parse_conditions(
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
-        raise fail(key, "must be a list of { entered = STATE } or { evidence = KIND, where = {...} }")
+        raise fail(key, Said("def.deadline.conditions", entered=_ENTERED_FORM, evidence=_EVIDENCE_FORM))
     out: list[Condition] = []
     for j, c in enumerate(raw):
         ckey = f"{key}[{j}]"
         if not isinstance(c, dict):
-            raise fail(ckey, "must be a table")
+            raise fail(ckey, Said("def.must_be_table"))
         if "entered" in c:
             if set(c) != {"entered"}:
-                raise fail(ckey, "{ entered = STATE } takes no other keys")
+                raise fail(ckey, Said("def.deadline.entered_alone", entered=_ENTERED_FORM))
             if c["entered"] not in states:
-                raise fail(ckey + ".entered", f"unknown state {c['entered']!r}")
+                raise fail(ckey + ".entered", Said("def.unknown_state", state=c["entered"]))
             out.append(Condition(entered=c["entered"]))
             continue
         for k in c:
             if k not in ("evidence", "where"):
-                raise fail(f"{ckey}.{k}", "unknown key (allowed: entered, evidence, where)")
+                raise fail(f"{ckey}.{k}", Said("def.unknown_key", allowed="entered, evidence, where"))
         ev, where = parse_evidence_filter(c, key=ckey, fail=fail, kinds=kinds)
         out.append(Condition(evidence=ev, where=where))
     return tuple(out)

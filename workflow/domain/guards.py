@@ -112,18 +112,18 @@ def parse_guard(
     params: Mapping[str, Any], kinds: Mapping[str, EvidenceKind] = BUILTIN_KINDS, opp: OppSpec | None = None,
 ) -> Guard:
     if not isinstance(raw, dict):
-        raise fail(key, "must be a table")
+        raise fail(key, Said("def.must_be_table"))
     kind = raw.get("kind")
     cls = GUARD_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise fail(key + ".kind", f"unknown guard kind {kind!r} (known: {', '.join(GUARD_KINDS)})")
+        raise fail(key + ".kind", Said("def.guard.unknown_kind", kind=kind, known=", ".join(GUARD_KINDS)))
     allowed = cls.keys | {"kind", "message"}
     for k in raw:
         if k not in allowed:
-            raise fail(f"{key}.{k}", f"unknown key for a {kind} guard (allowed: {', '.join(sorted(allowed))})")
+            raise fail(f"{key}.{k}", Said("def.guard.unknown_key", kind=kind, allowed=", ".join(sorted(allowed))))
     message = raw.get("message")
     if message is not None and not isinstance(message, str):
-        raise fail(key + ".message", "must be a string")
+        raise fail(key + ".message", Said("def.guard.must_be_string"))
     return cls.parse(raw, ParseContext(key, fail, states, scopes, params, kinds, opp))
 
 
@@ -138,10 +138,7 @@ def parse_since(raw: Mapping[str, Any], ctx: ParseContext) -> str:
     if not isinstance(since, str) or not (
         since in ANCHORS or (since.startswith("entered:") and since.split(":", 1)[1] in ctx.states)
     ):
-        raise ctx.fail(
-            ctx.key + ".since",
-            f"unknown anchor {since!r} (case_opened, state_entered, level_entered, entered:<state>)",
-        )
+        raise ctx.fail(ctx.key + ".since", Said("def.guard.unknown_anchor", since=since))
     return since
 
 
@@ -208,32 +205,32 @@ def parse_evidence_filter(
     parameter the trigger declares. Lists become tuples (a value matches any of them)."""
     ev = raw.get("evidence")
     if not isinstance(ev, str) or ev not in kinds:
-        raise fail(key + ".evidence", f"unknown evidence kind {ev!r} (known: {', '.join(kinds)})")
+        raise fail(key + ".evidence", Said("def.guard.unknown_evidence", kind=ev, known=", ".join(kinds)))
     kind = kinds[ev]
     where = raw.get("where", {})
     if not isinstance(where, dict):
-        raise fail(key + ".where", "must be a table of field = value")
+        raise fail(key + ".where", Said("def.guard.where_table"))
     for fname, value in where.items():
         fkey = f"{key}.where.{fname}"
         spec = kind.field(fname)
         if spec is None:
-            raise fail(fkey, f"{ev} has no field {fname!r}")
+            raise fail(fkey, Said("def.guard.no_field", kind=ev, field=fname))
         if spec.secret:
-            raise fail(fkey, "secret fields are encrypted and cannot be matched")
+            raise fail(fkey, Said("def.guard.secret_field"))
         if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
             if value[1:-1] not in params:
-                raise fail(fkey, f"refers to unknown trigger parameter {value!r}")
+                raise fail(fkey, Said("def.guard.unknown_param", param=value))
         elif spec.type == "bool" and not isinstance(value, bool):
-            raise fail(fkey, "must be true or false")
+            raise fail(fkey, Said("def.must_be_bool"))
         elif spec.type == "int" and (not isinstance(value, int) or isinstance(value, bool)):
-            raise fail(fkey, "must be a whole number")
+            raise fail(fkey, Said("def.guard.must_be_int"))
         elif spec.type in ("text", "date") and not isinstance(value, str | list):
-            raise fail(fkey, "must be a string")
+            raise fail(fkey, Said("def.guard.must_be_string"))
         elif spec.choices:
             vals = value if isinstance(value, list) else [value]
             for v in vals:
                 if v not in spec.choices:
-                    raise fail(fkey, f"{v!r} is not one of {', '.join(spec.choices)}")
+                    raise fail(fkey, Said("def.guard.not_a_choice", value=v, choices=", ".join(spec.choices)))
     return ev, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in where.items())
 
 
@@ -344,7 +341,7 @@ class EvidenceGuard(Guard):
         ev, where = parse_evidence_filter(raw, key=ctx.key, fail=ctx.fail, params=ctx.params, kinds=ctx.kinds)
         n = raw.get("min", 1)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ctx.fail(ctx.key + ".min", "must be a whole number >= 1")
+            raise ctx.fail(ctx.key + ".min", Said("def.guard.min"))
         return cls(evidence=ev, where=where, since=since, min=n, message=raw.get("message"),
                    label=ctx.kinds[ev].label)
 
@@ -403,18 +400,19 @@ class ConsentGuard(Guard):
         since = parse_since(raw, ctx)
         scope = raw.get("scope")
         if not isinstance(scope, str) or scope not in ctx.scopes:
-            raise ctx.fail(ctx.key + ".scope", f"unknown consent scope {scope!r} (declared: {', '.join(ctx.scopes)})")
+            raise ctx.fail(ctx.key + ".scope",
+                           Said("def.guard.unknown_scope", scope=scope, declared=", ".join(ctx.scopes)))
         expect = raw.get("expect", "granted")
         if expect not in ("granted", "withheld"):
-            raise ctx.fail(ctx.key + ".expect", "must be 'granted' or 'withheld'")
+            raise ctx.fail(ctx.key + ".expect", Said("def.guard.expect"))
         document = raw.get("document")
         if document is not None:
             if document != "opp":
-                raise ctx.fail(ctx.key + ".document", "must be 'opp' (the consent binds to an OPP version)")
+                raise ctx.fail(ctx.key + ".document", Said("def.guard.document"))
             if ctx.opp is None or ctx.opp.consent_scope != scope:
-                raise ctx.fail(ctx.key + ".document", "needs [opp] with consent_scope = this guard's scope")
+                raise ctx.fail(ctx.key + ".document", Said("def.guard.document_needs_opp"))
             if expect != "granted":
-                raise ctx.fail(ctx.key + ".document", "binds a grant only (expect = 'granted')")
+                raise ctx.fail(ctx.key + ".document", Said("def.guard.document_grant_only"))
         return cls(scope=scope, expect=expect, since=since, message=raw.get("message"), document=document)
 
     def _params(self, case: CaseFacts | None, source: str | None) -> dict[str, Any]:
@@ -477,7 +475,7 @@ class PreviousStateGuard(Guard):
     def parse(cls, raw: Mapping[str, Any], ctx: ParseContext) -> Guard:
         state = raw.get("state")
         if not isinstance(state, str) or state not in ctx.states:
-            raise ctx.fail(ctx.key + ".state", f"unknown state {state!r}")
+            raise ctx.fail(ctx.key + ".state", Said("def.unknown_state", state=state))
         return cls(state=state, message=raw.get("message"))
 
     def check(self, case: CaseFacts, params: Mapping[str, Any]) -> Reason | None:
@@ -508,7 +506,7 @@ class OppCompleteGuard(Guard):
     @classmethod
     def parse(cls, raw: Mapping[str, Any], ctx: ParseContext) -> Guard:
         if ctx.opp is None:
-            raise ctx.fail(ctx.key + ".kind", "an opp_complete guard needs the definition's [opp] table")
+            raise ctx.fail(ctx.key + ".kind", Said("def.guard.opp_complete_needs_opp"))
         return cls(required=ctx.opp.required, message=raw.get("message"))
 
     def check(self, case: CaseFacts, params: Mapping[str, Any]) -> Reason | None:

@@ -43,7 +43,7 @@ def _text(value: Any, key: str, fail: Fail, default: str = "") -> str:
     if value is None:
         return default
     if not isinstance(value, str) or not value.strip():
-        raise fail(key, "must be a non-empty string")
+        raise fail(key, Said("def.must_be_text"))
     return value
 
 
@@ -51,24 +51,24 @@ def _flag(value: Any, key: str, fail: Fail) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise fail(key, "must be true or false")
+        raise fail(key, Said("def.must_be_bool"))
     return value
 
 
 def parse_field(name: str, raw: Any, key: str, fail: Fail) -> FieldSpec:
     if not NAME.match(name) or name == "date":
-        raise fail(key, "a field name is lower-case a-z, 0-9 and _ (and not 'date': every kind has one)")
+        raise fail(key, Said("def.kind.field_name"))
     if not isinstance(raw, dict):
-        raise fail(key, "must be a table")
+        raise fail(key, Said("def.must_be_table"))
     for k in raw:
         if k not in FIELD_KEYS:
-            raise fail(f"{key}.{k}", f"unknown key (allowed: {', '.join(sorted(FIELD_KEYS))})")
+            raise fail(f"{key}.{k}", Said("def.unknown_key", allowed=", ".join(sorted(FIELD_KEYS))))
     type_ = raw.get("type", "text")
     if type_ not in FIELD_TYPES:
-        raise fail(key + ".type", f"must be one of {', '.join(FIELD_TYPES)}")
+        raise fail(key + ".type", Said("def.kind.field_type", types=", ".join(FIELD_TYPES)))
     secret = _flag(raw.get("secret"), key + ".secret", fail)
     if secret and type_ != "text":
-        raise fail(key + ".secret", "only a text field can be secret")
+        raise fail(key + ".secret", Said("def.kind.secret_text_only"))
     choices_raw = raw.get("choices")
     labels: dict[str, str] = {}
     if type_ == "choice":
@@ -78,12 +78,12 @@ def parse_field(name: str, raw: Any, key: str, fail: Fail) -> FieldSpec:
                 isinstance(v, str) and v for v in choices_raw.values()):
             labels = dict(choices_raw)
         else:
-            raise fail(key + ".choices", "a choice field needs choices: a list, or a table of value = label")
+            raise fail(key + ".choices", Said("def.kind.choices_needed"))
     elif choices_raw is not None:
-        raise fail(key + ".choices", "only a choice field has choices")
+        raise fail(key + ".choices", Said("def.kind.choices_only_choice"))
     phrase = _text(raw.get("phrase"), key + ".phrase", fail)
     if phrase and "{value}" not in phrase:
-        raise fail(key + ".phrase", "must hold {value}")
+        raise fail(key + ".phrase", Said("def.kind.phrase_value", marker="{value}"))
     return FieldSpec(
         name=name, type=type_, required=_flag(raw.get("required"), key + ".required", fail), secret=secret,
         choices=tuple(labels), help=_text(raw.get("help"), key + ".help", fail),
@@ -97,24 +97,24 @@ def parse_field(name: str, raw: Any, key: str, fail: Fail) -> FieldSpec:
 def parse_kind(name: str, spec: Mapping[str, Any], key: str, fail: Fail) -> EvidenceKind:
     """One evidence kind declared in the definition (its `roles` are read by the caller)."""
     if not NAME.match(name):
-        raise fail(key, "an evidence kind's name is lower-case a-z, 0-9 and _")
+        raise fail(key, Said("def.kind.name"))
     for k in spec:
         if k not in KIND_KEYS:
-            raise fail(f"{key}.{k}", f"unknown key (allowed: {', '.join(sorted(KIND_KEYS))})")
+            raise fail(f"{key}.{k}", Said("def.unknown_key", allowed=", ".join(sorted(KIND_KEYS))))
     label = _text(spec.get("label"), key + ".label", fail, name.replace("_", " "))
     fields_raw = spec.get("fields")
     if not isinstance(fields_raw, dict) or not fields_raw:
-        raise fail(key + ".fields", "a new evidence kind declares its fields ([evidence.KIND.fields.NAME])")
+        raise fail(key + ".fields", Said("def.kind.fields_needed"))
     fields = [FieldSpec("date", "date", help="datum (standaard vandaag)", label="datum")]
     fields += [parse_field(n, f, f"{key}.fields.{n}", fail) for n, f in fields_raw.items()]
     names = {f.name for f in fields}
     groups_raw = spec.get("exactly_one_of", [])
     if not isinstance(groups_raw, list) or not all(isinstance(g, list) and len(g) >= 2 for g in groups_raw):
-        raise fail(key + ".exactly_one_of", "must be a list of lists of two or more field names")
+        raise fail(key + ".exactly_one_of", Said("def.kind.exactly_one_of"))
     for g in groups_raw:
         for n in g:
             if n not in names:
-                raise fail(key + ".exactly_one_of", f"unknown field {n!r}")
+                raise fail(key + ".exactly_one_of", Said("def.kind.unknown_field", field=n))
     return EvidenceKind(
         name=name, label=label, help=_text(spec.get("help"), key + ".help", fail, label),
         fields=tuple(fields), exactly_one_of=tuple(tuple(g) for g in groups_raw), builtin=False,
