@@ -204,7 +204,7 @@ SENTENCES = [
     (_deadline(stop=[{"evidence": "signal", "wanneer": "nu"}]), "deadlines[0].stop[0].wanneer",
      "onbekende sleutel (toegestaan: entered, evidence, where)", "unknown key (allowed: entered, evidence, where)"),
     (_guard({"kind": "previous_state", "state": "nergens"}), "g.state",
-     "onbekende toestand 'nergens'", "unknown state 'nergens'"),
+     "onbekende status 'nergens'", "unknown state 'nergens'"),
     # the parts' own
     (_guard({"kind": "evidence", "evidence": "signal", "colour": "rood"}), "g.colour",
      "onbekende sleutel voor een voorwaarde van soort evidence (toegestaan: evidence, kind, message, min, since, "
@@ -214,7 +214,7 @@ SENTENCES = [
      "moet tekst zijn", "must be a string"),
     (_guard({"kind": "evidence", "evidence": "signal", "since": "entered:nergens"}), "g.since",
      "onbekend beginpunt 'entered:nergens' (kies uit: case_opened, state_entered, level_entered, "
-     "entered:<toestand>)",
+     "entered:<status>)",
      "unknown anchor 'entered:nergens' (case_opened, state_entered, level_entered, entered:<state>)"),
     (_guard({"kind": "evidence", "evidence": "observation"}), "g.evidence",
      f"onbekende soort bewijs 'observation' (bekend: {', '.join(BUILTIN_KINDS)})",
@@ -234,7 +234,7 @@ SENTENCES = [
     (_guard({"kind": "evidence", "evidence": "signal", "min": 0}), "g.min",
      "moet een geheel getal van 1 of meer zijn", "must be a whole number >= 1"),
     (_guard({"kind": "consent", "scope": "gegevensdeling"}), "g.scope",
-     "onbekend onderwerp van toestemming 'gegevensdeling' (consent.scopes noemt: huisbezoek)",
+     "onbekende soort toestemming 'gegevensdeling' (consent.scopes noemt: huisbezoek)",
      "unknown consent scope 'gegevensdeling' (declared: huisbezoek)"),
     (_guard({"kind": "consent", "scope": "huisbezoek", "expect": "ja"}), "g.expect",
      "moet 'granted' of 'withheld' zijn", "must be 'granted' or 'withheld'"),
@@ -281,7 +281,7 @@ SENTENCES = [
                                   fail=fail, states=STATES), "deadlines[1].name",
      "termijn 'x' staat twee keer in de definitie", "deadline 'x' is declared twice"),
     (_deadline(restart=[{"entered": "basis"}]), "deadlines[0].restart",
-     "een termijn begint alleen opnieuw door bewijs, niet doordat de casus een toestand bereikt",
+     "een termijn begint alleen opnieuw door bewijs, niet doordat de casus een status bereikt",
      "a clock restarts on evidence only, not on entering a state"),
     (_deadline(due="6 weken"), "deadlines[0].due",
      "moet een duur zijn zoals '6w' of '10d' (w = weken, d = dagen), of 'school_year_end'",
@@ -297,7 +297,7 @@ SENTENCES = [
      "'snel' is geen duur zoals '1w' (w = weken, d = dagen)", "'snel' is not a duration such as '1w'"),
     (_deadline(start={"entered": "thuis", "plan_end": True}), "deadlines[0].start",
      'moet een van deze zijn: { entered = "STATE" }, { plan_end = true }, { opp_adopted = true }, '
-     "{ rod = true } (STATE: de naam van een toestand)",
+     "{ rod = true } (STATE: de naam van een status)",
      'must be one of { entered = "STATE" }, { plan_end = true }, { opp_adopted = true }, { rod = true }'),
     (_deadline(start={"plan_end": "ja"}), "deadlines[0].start.plan_end", "moet true zijn", "must be true"),
     (_deadline(start={"later": True}), "deadlines[0].start.later",
@@ -305,7 +305,7 @@ SENTENCES = [
      "unknown clock start (entered, plan_end, opp_adopted, rod)"),
     (_deadline(stop="thuis"), "deadlines[0].stop",
      "moet een lijst zijn van { entered = STATE } of { evidence = KIND, where = {...} } "
-     "(STATE: een toestand, KIND: een soort bewijs)",
+     "(STATE: een status, KIND: een soort bewijs)",
      "must be a list of { entered = STATE } or { evidence = KIND, where = {...} }"),
     (_deadline(stop=[{"entered": "thuis", "evidence": "signal"}]), "deadlines[0].stop[0]",
      "bij { entered = STATE } horen geen andere sleutels", "{ entered = STATE } takes no other keys"),
