@@ -235,7 +235,7 @@ def test_failed_after_max_attempts_is_listed_and_retried(tmp_path: Path, sqlite_
         assert cli("reminders", "retry", failed_id)[0] == 2  # who does it must be said
         assert cli("reminders", "retry", failed_id, "--actor", "auditor")[0] == 3  # a read-only role
         code, out = cli("reminders", "retry", failed_id, "--actor", IB)
-        assert code == 0 and "1 bericht" in out and IB in out
+        assert code == 0 and f"1 bericht opnieuw in de wachtrij (door {IB})" in out
         (again,) = json.loads(cli("reminders", "list", "--pending", "--json")[1])
         assert again["retried_by"] == IB and again["retried_at"] is not None and again["attempts"] == 0
         code, out = cli("reminders", "dispatch", "--once", "--now", moment.isoformat() + "T09:00", "--json")

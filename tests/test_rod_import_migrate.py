@@ -126,6 +126,26 @@ def _write(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
+def test_the_import_commands_line_counts_its_cases_in_plain_dutch(
+        tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """One case reads "1 casus", more read "casussen" (a check, then an import)."""
+    from workflow.entrypoints.cli.main import main
+
+    engine, _ = v2_engine(tmp_path, db_url)
+    engine.store.dispose()
+    config = str(tmp_path / "config.toml")
+    today = dt.date.today()
+    two = _write(tmp_path / "two.csv", _rows(3, today)[1:])  # both at de-linde, the IB's school
+    capsys.readouterr()
+    assert main(["--config", config, "case", "import", str(two), "--dry-run", "--actor", IB]) == 0
+    assert capsys.readouterr().out.strip() == "2 casussen nagegaan: alles in orde (niets ingevoerd)"
+    assert main(["--config", config, "case", "import", "--pupil", "IMP-ONE", "--school", "de-linde",
+                 "--state", "niveau_2", "--since", (today - dt.timedelta(days=30)).isoformat(),
+                 "--reason", "overgenomen", "--actor", IB]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("1 casus ingevoerd: C-"), out
+
+
 @pytest.mark.slow  # 200 cases, replayed and verified, on each store
 def test_an_import_of_200_cases_at_every_level_replays_and_verifies(tmp_path: Path, db_url: str) -> None:
     engine, _ = v2_engine(tmp_path, db_url, extra='\n[[users]]\nid = "ib.beide"\nrole = "ib"\n'

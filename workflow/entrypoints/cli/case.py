@@ -205,7 +205,9 @@ def import_(state: State, file: str | None, pupil: str | None, school: str | Non
             raise nl.UsageProblem(nl.say("cli.case.import.dry_run_file"))
         r = imports.import_one(engine, actor=actor, **{k: v for k, v in single.items() if v is not None})
     if r["dry_run"]:
-        emit(r, nl.say("cli.case.import.checked", cases=r["cases"]))
+        checked = "cli.case.import.checked.one" if r["cases"] == 1 else "cli.case.import.checked"
+        emit(r, nl.say(checked, cases=r["cases"]))
     else:
-        emit(r, nl.say("cli.case.import.done", cases=r["cases"], ids=", ".join(r["case_ids"][:10])
+        done = "cli.case.import.done.one" if r["cases"] == 1 else "cli.case.import.done"
+        emit(r, nl.say(done, cases=r["cases"], ids=", ".join(r["case_ids"][:10])
                        + (" ..." if len(r["case_ids"]) > 10 else "")))

@@ -129,7 +129,8 @@ def retry(state: State, ids: tuple[int, ...], actor: str) -> None:
     from workflow.service_layer.reminders.service import retry_failed
 
     n = retry_failed(state.engine(), list(ids) or None, actor=actor)
-    emit({"requeued": n, "actor": actor}, nl.say("cli.reminders.retry.done", n=n, actor=actor))
+    emit({"requeued": n, "actor": actor}, nl.say(
+        "cli.reminders.retry.done.one" if n == 1 else "cli.reminders.retry.done", n=n, actor=actor))
 
 
 @click.command(cls=nl.Command, help="cli.serve.help")
