@@ -209,7 +209,7 @@ def load_settings(engine: Engine) -> ReminderSettings:
 def _notifier_options(config: Config) -> dict[str, Any]:
     raw = config.raw.get("notifier", DEFAULT_NOTIFIER)
     if not isinstance(raw, dict):
-        raise ConfigError(Said("serve.config.notifier_not_table", path=str(config.path)))
+        raise ConfigError(Said("serve.bootstrap.notifier_not_table", path=str(config.path)))
     return dict(raw)
 
 
@@ -221,7 +221,7 @@ def make_notifier(engine: Engine) -> Notifier:
         return notifiers.create(_notifier_options(engine.config), engine.config.base,
                                 file_group=engine.config.file_group)
     except notifiers.NotifierConfigError as exc:
-        raise ConfigError(Said("serve.config.notifier", path=str(engine.config.path), problem=exc)) from None
+        raise ConfigError(Said("serve.bootstrap.notifier", path=str(engine.config.path), problem=exc)) from None
 
 
 def mail_domain(config: Config) -> str:
