@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from workflow.adapters.clock import utcnow
 from workflow.adapters.config import Config, holds_password, load_config
-from workflow.domain.errors import ConfigError
+from workflow.domain.errors import ConfigError, Said
 
 if TYPE_CHECKING:
     from notifiers import Notifier
@@ -209,7 +209,7 @@ def load_settings(engine: Engine) -> ReminderSettings:
 def _notifier_options(config: Config) -> dict[str, Any]:
     raw = config.raw.get("notifier", DEFAULT_NOTIFIER)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{config.path}: notifier: must be a table")
+        raise ConfigError(Said("serve.bootstrap.notifier_not_table", path=str(config.path)))
     return dict(raw)
 
 
@@ -221,7 +221,7 @@ def make_notifier(engine: Engine) -> Notifier:
         return notifiers.create(_notifier_options(engine.config), engine.config.base,
                                 file_group=engine.config.file_group)
     except notifiers.NotifierConfigError as exc:
-        raise ConfigError(f"{engine.config.path}: {exc}") from None
+        raise ConfigError(Said("serve.bootstrap.notifier", path=str(engine.config.path), problem=exc)) from None
 
 
 def mail_domain(config: Config) -> str:

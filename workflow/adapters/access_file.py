@@ -27,7 +27,7 @@ from typing import Any
 from workflow.adapters import access_chain
 from workflow.adapters.access_chain import FIELDS, AccessChainReport
 from workflow.adapters.files import PrivateFiles
-from workflow.domain.errors import BadInput, StoreProblem
+from workflow.domain.errors import BadInput, Said, StoreProblem
 from workflow.domain.events import GENESIS_HASH
 from workflow.domain.instants import iso_utc
 
@@ -37,9 +37,9 @@ class FileAccessLog:
         self.path = path
         self.files = files or PrivateFiles()
         if path.is_dir():
-            raise BadInput(f"--access-log: {path} is een map; daar hoort een bestand")
+            raise BadInput(Said("store.access_file.is_folder", path=str(path)))
         if not path.parent.is_dir():
-            raise BadInput(f"--access-log: de map {path.parent} bestaat niet")
+            raise BadInput(Said("store.access_file.no_folder", folder=str(path.parent)))
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
         """Seal `records` onto the file's chain and append them; returns how many."""
@@ -59,8 +59,8 @@ class FileAccessLog:
                 os.fsync(fh.fileno())
             return written
         except OSError as exc:
-            raise StoreProblem(f"--access-log: kan niet schrijven naar {self.path} "
-                               f"({exc.strerror or type(exc).__name__}); er is niets getoond") from None
+            raise StoreProblem(Said("store.access_file.cannot_write", path=str(self.path),
+                                    reason=exc.strerror or type(exc).__name__)) from None
 
 
 def _last(path: Path) -> tuple[int, str]:
@@ -77,8 +77,7 @@ def _last(path: Path) -> tuple[int, str]:
         last = json.loads(tail)
         return int(last["n"]), str(last["hash"])
     except (ValueError, KeyError, TypeError):
-        raise StoreProblem(f"--access-log: de laatste regel van {path} is geen inzageregel; "
-                           "kies een nieuw bestand of herstel het") from None
+        raise StoreProblem(Said("store.access_file.last_line", path=str(path))) from None
 
 
 def check_file(path: Path, *, anchor: str | None = None) -> AccessChainReport:
@@ -99,5 +98,5 @@ def check_file(path: Path, *, anchor: str | None = None) -> AccessChainReport:
                 yield chunk
 
     if not path.is_file():
-        raise BadInput(f"--access-log: {path} bestaat niet of is geen bestand")
+        raise BadInput(Said("store.access_file.missing", path=str(path)))
     return access_chain.check(batches(), anchor=anchor)

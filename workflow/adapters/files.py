@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from workflow.domain.errors import ConfigError
+from workflow.domain.errors import ConfigError, Said
 
 
 class PrivateFiles:
@@ -30,7 +30,7 @@ class PrivateFiles:
             try:
                 self._gid = grp.getgrnam(group).gr_gid
             except KeyError:
-                raise ConfigError(f"security.file_group: de groep '{group}' bestaat niet op deze machine") from None
+                raise ConfigError(Said("store.files.no_group", group=group)) from None
 
     @property
     def file_mode(self) -> int:

@@ -1,5 +1,5 @@
-"""Failures a person can cause or meet, as one clear Dutch line and the error that carries its
-exit code, instead of "interne fout".
+"""Failures a person can cause or meet, as one clear line (the catalog's `store.*`, Dutch by
+default) and the error that carries its exit code, instead of "interne fout".
 
 The command line (and the services' start-up) ask `explain(exc)`: an operating-system error
 (a full disk, a read-only file system, a folder where a file belongs, no permission) or a
@@ -14,34 +14,36 @@ from __future__ import annotations
 import errno
 import sys
 
-from workflow.domain.errors import ConfigError, PassendError, StoreProblem
+from workflow.domain.errors import ConfigError, PassendError, Said, StoreProblem
 
-NOTHING_STORED = "er is niets opgeslagen"
-
-_OS: dict[int, str] = {
-    errno.ENOSPC: "de schijf is vol",
-    errno.EDQUOT: "de schijfruimte (quotum) is op",
-    errno.EFBIG: "het bestand mag niet groter worden (een grens van het systeem)",
-    errno.EROFS: "het bestandssysteem is alleen-lezen",
-    errno.EACCES: "geen toegang (rechten)",
-    errno.EPERM: "niet toegestaan (rechten)",
-    errno.EIO: "lees- of schrijffout van de schijf",
+_OS: dict[int, str] = {  # errno -> the catalog's words for it
+    errno.ENOSPC: "store.os.disk_full",
+    errno.EDQUOT: "store.os.quota",
+    errno.EFBIG: "store.os.file_too_big",
+    errno.EROFS: "store.os.read_only_fs",
+    errno.EACCES: "store.os.no_access",
+    errno.EPERM: "store.os.not_permitted",
+    errno.EIO: "store.os.io_error",
 }
 
 
 def os_problem(exc: OSError) -> PassendError:
     """One line for an operating-system error, naming the file when it is known."""
-    where = f" ({exc.filename})" if exc.filename else ""
     if isinstance(exc, IsADirectoryError) or exc.errno == errno.EISDIR:
-        return ConfigError(f"{exc.filename or 'het pad'} is een map; daar hoort een bestand")
+        return ConfigError(Said("store.os.is_folder", path=exc.filename or Said("store.os.the_path")))
     if isinstance(exc, NotADirectoryError) or exc.errno == errno.ENOTDIR:
-        return ConfigError(f"{exc.filename or 'het pad'}: een deel van het pad is een bestand, geen map")
+        return ConfigError(Said("store.os.not_a_folder", path=exc.filename or Said("store.os.the_path")))
     if isinstance(exc, FileNotFoundError):
-        return ConfigError(f"{exc.filename or 'het bestand'} bestaat niet")
-    what = _OS.get(exc.errno or 0)
-    if what is None:
-        return StoreProblem(f"bestandsfout{where}: {exc.strerror or type(exc).__name__}; {NOTHING_STORED}")
-    return StoreProblem(f"{what}{where}; {NOTHING_STORED}")
+        return ConfigError(Said("store.os.missing", path=exc.filename or Said("store.os.the_file")))
+    key = _OS.get(exc.errno or 0)
+    if key is None:
+        reason = exc.strerror or type(exc).__name__
+        if exc.filename:
+            return StoreProblem(Said("store.os.other_at", file=exc.filename, reason=reason))
+        return StoreProblem(Said("store.os.other", reason=reason))
+    if exc.filename:
+        return StoreProblem(Said("store.os.problem_at", what=Said(key), file=exc.filename))
+    return StoreProblem(Said("store.os.problem", what=Said(key)))
 
 
 def explain(exc: BaseException) -> PassendError | None:

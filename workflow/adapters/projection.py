@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.port_values import LOOK_NOW
-from workflow.domain.errors import IntegrityError, NotFound
+from workflow.domain.errors import IntegrityError, NotFound, Said
 
 if TYPE_CHECKING:
     from workflow.domain.case import Case
@@ -70,10 +70,7 @@ def fold(case_id: str, read: Callable[[str], list[Event]]) -> Case | None:
         evs = read(case_id)
         return from_events(evs) if evs else None
     except (ValueError, KeyError, TypeError, AttributeError, NotFound) as exc:
-        raise IntegrityError(
-            f"casus {case_id}: de opgeslagen gebeurtenissen zijn niet te lezen ({type(exc).__name__}); "
-            "controleer de opslag met 'passend audit verify'"
-        ) from exc
+        raise IntegrityError(Said("store.projection.unreadable", case_id=case_id, error=type(exc).__name__)) from exc
 
 
 _FROM_EVENTS: list[Callable[[list[Event]], Case]] = []

@@ -31,7 +31,7 @@ from workflow.domain import evidence, rod
 from workflow.domain import opp as oppdoc
 from workflow.domain.case import Case
 from workflow.domain.definition import ProcessDefinition
-from workflow.domain.errors import BadInput
+from workflow.domain.errors import BadInput, Said
 from workflow.domain.events import GENESIS_HASH, make_event
 from workflow.domain.instants import local_date
 from workflow.domain.machine import perform
@@ -228,7 +228,7 @@ class _Generator:
         self.engine = engine
         self.definition: ProcessDefinition = engine.definition
         if self.definition.id != "passend-po":
-            raise BadInput(f"de generator kent alleen het proces 'passend-po', niet '{self.definition.id}'")
+            raise BadInput(Said("demo.only_passend_po", process=self.definition.id))
         self.rng = random.Random(seed)
         self.now = now
         self.years = years
@@ -242,7 +242,7 @@ class _Generator:
             lk = next((u.id for u in users if u.role == "leerkracht"), ib)
             self.actors[school] = (ib, lk)
         if not self.actors:
-            raise BadInput("config heeft geen school met een eigen IB (users met role = \"ib\")")
+            raise BadInput(Said("demo.config.no_school_with_ib"))
         self.schools = list(self.actors)
         stages, weights = zip(*FINAL_STAGES, strict=True)
         self.stages: tuple[str, ...] = stages
@@ -355,11 +355,11 @@ def populate(
 ) -> Population:
     """Add `pupils` generated cases, with up to `years` of history before `now`, in batches."""
     if pupils < 1:
-        raise BadInput("--pupils: minstens 1")
+        raise BadInput(Said("demo.pupils.too_few"))
     if pupils >= 32**5:
-        raise BadInput(f"--pupils: hooguit {32**5 - 1} per keer")
+        raise BadInput(Said("demo.pupils.too_many", most=32**5 - 1))
     if not 0 < years <= 10:
-        raise BadInput("--years: tussen 0 en 10")
+        raise BadInput(Said("demo.years.range"))
     gen = _Generator(engine, now=now or engine.clock(), years=years,
                      seed=seed if seed is not None else int.from_bytes(os.urandom(4)))
     prefix = _id_prefix(engine, gen.rng)

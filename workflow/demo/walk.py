@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 from workflow.demo.population import OPP_GOALS, OPP_TEXTS
-from workflow.domain.errors import BadInput
+from workflow.domain.errors import BadInput, Said
 from workflow.service_layer import opp
 from workflow.service_layer.engine import Engine
 
@@ -17,7 +17,7 @@ def _actors(engine: Engine, school: str) -> tuple[str, str]:
     ib = next((u.id for u in users if u.role == "ib" and u.serves(school)), None)
     lk = next((u.id for u in users if u.role == "leerkracht" and u.serves(school)), ib)
     if ib is None or lk is None:
-        raise BadInput(f"config heeft geen IB voor school '{school}'")
+        raise BadInput(Said("demo.config.no_ib", school=school))
     return ib, lk
 
 
@@ -25,7 +25,7 @@ def walk_to_opp(engine: Engine, *, school: str | None = None) -> list[dict[str, 
     """Open a case with a made-up pupil reference and move it to `opp_vastgesteld`."""
     school = school or next(iter(engine.config.schools), None)
     if school is None:
-        raise BadInput("config heeft geen scholen")
+        raise BadInput(Said("demo.config.no_schools"))
     ib, lk = _actors(engine, school)
     today = engine.today()
     start = today - dt.timedelta(days=56)

@@ -34,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Store
-from workflow.domain.errors import ConfigError
+from workflow.domain.errors import ConfigError, Said
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 9464
 STATUSES = (PENDING, SENDING, SENT, FAILED)
@@ -151,8 +151,8 @@ class HealthServer:
         try:
             self.server = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
-            raise ConfigError(f"[serve] health_host/health_port: kan niet luisteren op {host}:{port} "
-                              f"({exc.strerror or type(exc).__name__}); kies een andere poort of 0 (uit)") from None
+            raise ConfigError(Said("serve.health.cannot_listen", host=host, port=port,
+                                   reason=exc.strerror or type(exc).__name__)) from None
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="passend-health", daemon=True)
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from workflow.adapters.ports import RawEvent
+from workflow.domain.errors import Said
 
-LOST = "een andere schrijver was eerder; er is niets opgeslagen"
+LOST = Said("store.conflict.lost")  # as the SQL store says it (store.problems.LOST)
 BATCH = 2_000  # raw rows per batch, as the SQL store's audit reads
 _MISSING: Any = object()
 

@@ -10,7 +10,7 @@ from workflow.adapters.codec import restore_row, stored_time
 from workflow.adapters.memory.database import BATCH, LOST, Journal, MemoryDatabase
 from workflow.adapters.ports import Derive, NewCase, RawEvent
 from workflow.adapters.projection import fold, projection_values
-from workflow.domain.errors import Conflict
+from workflow.domain.errors import Conflict, Said
 from workflow.domain.events import Event
 
 if TYPE_CHECKING:
@@ -64,8 +64,7 @@ class MemoryEventStore:
         row = db.cases.get(case.case_id)
         stored = db.events.get(case.case_id, [])
         if row is None or row["version"] != expected_version or (stored and stored[-1][1] >= new[0].seq):
-            raise Conflict(
-                f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer")
+            raise Conflict(Said("store.conflict.case_changed", case_id=case.case_id))
         for e in new:
             j.append(stored, _raw(e))
         j.update(row, **values)

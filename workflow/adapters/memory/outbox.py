@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from workflow.adapters.host import this_host
 from workflow.adapters.memory.database import MemoryDatabase
 from workflow.adapters.ports import FAILED, PENDING, SENDING, SENT, Claim, Holder, OutboxBody, OutboxHead, PlannedRow
-from workflow.domain.errors import BadInput
+from workflow.domain.errors import BadInput, Said
 
 if TYPE_CHECKING:
     from workflow.adapters.readmodels import OutboxMessage
@@ -138,8 +138,7 @@ class MemoryOutbox:
                 found = {r["id"] for r in failed}
                 missing = [i for i in wanted if i not in found]
                 if missing:
-                    raise BadInput(f"geen mislukt bericht: {', '.join(f'#{i}' for i in missing)} "
-                                   "(zie passend reminders list --failed); er is niets veranderd")
+                    raise BadInput(Said("store.outbox.not_failed", numbers=", ".join(f"#{i}" for i in missing)))
                 failed = [r for r in failed if r["id"] in set(wanted)]
             for r in failed:
                 r.update(status=PENDING, attempts=0, next_attempt_at=now, last_error=None, retried_by=actor,

@@ -17,7 +17,7 @@ from workflow.adapters.memory.tokens import MemoryApiTokens
 from workflow.adapters.memory.users import MemoryUserLookup, MemoryUsers
 from workflow.adapters.memory.witness import MemoryWitnessLog
 from workflow.adapters.ports import Derive
-from workflow.domain.errors import BadInput
+from workflow.domain.errors import BadInput, Said
 
 
 class MemoryUnitOfWork:
@@ -87,7 +87,7 @@ class MemoryStore:
             return sum(1 for batch in uow.store.raw_batches() for _ in batch)
 
     def backup(self, target: Path, files: Any) -> None:
-        raise BadInput("de opslag in het geheugen (memory://) verdwijnt met het proces: er is niets te bewaren")
+        raise BadInput(Said("store.memory.no_backup"))
 
     def dispose(self) -> None:
         """Nothing to close."""

@@ -21,11 +21,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from workflow.adapters.files import PrivateFiles
-from workflow.domain.errors import BadInput, StoreProblem
+from workflow.domain.errors import BadInput, Said, StoreProblem
 
-PG_GUIDANCE = ("de database is PostgreSQL: maak de back-up met pg_dump (pg_dump --format=custom --file=BESTAND "
-               "DATABASE) of met een base backup en WAL-archivering, en zet terug met pg_restore; draai daarna "
-               "'passend audit verify'")
+PG_GUIDANCE = Said("store.backup.postgres")
 HEADER = b"SQLite format 3\x00"
 
 
@@ -41,9 +39,9 @@ def copy_database(source: sqlite3.Connection, target: Path, files: PrivateFiles)
     """Write the database of `source` to the new file `target` (which must not exist), whole
     or not at all."""
     if target.exists():
-        raise BadInput(f"{target} bestaat al; kies een nieuw bestand (een back-up overschrijft niets)")
+        raise BadInput(Said("store.backup.exists", path=str(target)))
     if not target.parent.is_dir():
-        raise BadInput(f"de map {target.parent} bestaat niet")
+        raise BadInput(Said("store.backup.no_folder", folder=str(target.parent)))
     part = target.with_name(f".{target.name}.deel-{os.getpid()}")
     try:
         with files.open(part, "wb"):
@@ -54,7 +52,7 @@ def copy_database(source: sqlite3.Connection, target: Path, files: PrivateFiles)
             dst.execute("PRAGMA journal_mode=DELETE")
             ok = dst.execute("PRAGMA quick_check").fetchone()
             if ok is None or ok[0] != "ok":
-                raise StoreProblem(f"de kopie naar {target} is niet in orde ({ok}); er is niets bewaard")
+                raise StoreProblem(Said("store.backup.copy_unsound", path=str(target), check=str(ok)))
         finally:
             dst.close()
         with part.open("rb") as fh:
@@ -72,9 +70,9 @@ def copy_database(source: sqlite3.Connection, target: Path, files: PrivateFiles)
 def copy_file(source: Path, target: Path, files: PrivateFiles) -> None:
     """`copy_database` from a database file (a backup to restore), opened read-only."""
     if not source.is_file():
-        raise BadInput(f"{source} bestaat niet of is geen bestand")
+        raise BadInput(Said("store.backup.no_source", path=str(source)))
     if not is_sqlite_file(source):
-        raise BadInput(f"{source} is geen SQLite-database (geen back-up van passend)")
+        raise BadInput(Said("store.backup.not_sqlite", path=str(source)))
     src = sqlite3.connect(f"file:{quote(str(source.resolve()))}?mode=ro", uri=True)
     try:
         copy_database(src, target, files)

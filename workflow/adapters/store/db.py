@@ -30,7 +30,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from workflow.adapters.store.sqlitefile import BUSY_TIMEOUT_MS, existing_file, prepare
-from workflow.domain.errors import ConfigError, StoreProblem
+from workflow.domain.errors import ConfigError, Said, StoreProblem
 
 _BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
 
@@ -80,20 +80,21 @@ def open_engine(url: str, *, timeouts: Timeouts | None = None, existing: bool = 
     path = sqlite_path(url)
     read_only = False
     if path is not None and path.is_dir():
-        raise ConfigError(f"database.url: {path} is een map; daar hoort het databasebestand")
+        raise ConfigError(Said("store.file.is_folder", path=str(path)))
     if not existing and path is not None and not path.parent.exists():
         try:  # `passend init` makes the database's folder, for the owner only
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreProblem(f"kan de map {path.parent} voor de database niet maken "
-                               f"({exc.strerror or type(exc).__name__})") from None
+            raise StoreProblem(Said("store.file.cannot_make_folder", folder=str(path.parent),
+                                    reason=exc.strerror or type(exc).__name__)) from None
     if not existing and path is not None and not path.exists():
         try:  # a new database file for the owner only (SQLite gives -wal and -shm the same mode)
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
             pass
         except OSError as exc:
-            raise StoreProblem(f"kan de database {path} niet maken ({exc.strerror or type(exc).__name__})") from None
+            raise StoreProblem(Said("store.file.cannot_create", path=str(path),
+                                    reason=exc.strerror or type(exc).__name__)) from None
     if existing and path is not None:
         uri, read_only = existing_file(path)
 

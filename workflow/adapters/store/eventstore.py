@@ -23,7 +23,7 @@ from workflow.adapters.projection import fold, projection_values
 from workflow.adapters.store import chains
 from workflow.adapters.store import worklist as _worklist
 from workflow.adapters.store.tables import case_keys, cases, events
-from workflow.domain.errors import Conflict
+from workflow.domain.errors import Conflict, Said
 from workflow.domain.events import Event
 
 if TYPE_CHECKING:
@@ -459,13 +459,9 @@ class EventStore:
                     stored = _worklist.ask_stored(drv, case.case_id)
             rowcount = updated.rowcount
         except drv.integrity_error:
-            raise Conflict(
-                f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
-            ) from None
+            raise Conflict(Said("store.conflict.case_changed", case_id=case.case_id)) from None
         if rowcount != 1:
-            raise Conflict(
-                f"casus {case.case_id} is intussen gewijzigd door een ander; laad opnieuw en probeer het weer"
-            )
+            raise Conflict(Said("store.conflict.case_changed", case_id=case.case_id))
         if worklist is not None:
             _worklist.sync(drv, case.case_id, case.school, case.opened_at, worklist, fresh=False, stored_cursor=stored)
 

@@ -239,7 +239,7 @@ def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None,
 
     With `ids`, every one must be a failed message, or nothing changes (BadInput).
     """
-    from workflow.domain.errors import BadInput
+    from workflow.domain.errors import BadInput, Said
 
     with begin_write(db) as conn:
         q = update(outbox).where(outbox.c.status == FAILED)
@@ -249,8 +249,7 @@ def retry_failed(db: Engine, now: dt.datetime, ids: Sequence[int] | None = None,
                 select(outbox.c.id).where(outbox.c.id.in_(wanted), outbox.c.status == FAILED))}
             missing = [i for i in wanted if i not in found]
             if missing:
-                raise BadInput(f"geen mislukt bericht: {', '.join(f'#{i}' for i in missing)} "
-                               "(zie passend reminders list --failed); er is niets veranderd")
+                raise BadInput(Said("store.outbox.not_failed", numbers=", ".join(f"#{i}" for i in missing)))
             q = q.where(outbox.c.id.in_(wanted))
         r = conn.execute(q.values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None,
                                   retried_by=actor, retried_at=now))

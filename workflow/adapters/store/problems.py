@@ -1,9 +1,11 @@
-"""Database errors a person can meet, as one Dutch line (workflow.adapters.problems asks here).
+"""Database errors a person can meet, as one line from the message catalog (`store.*` keys; Dutch by
+default), asked for by workflow.adapters.problems.
 
 SQLite names its error classes (`sqlite_errorname`), PostgreSQL its SQLSTATE; both are matched
 on those, not on the wording, except where a driver gives nothing else. Each line names the
 database as the configuration names it (the file, or the server's host and database, never a
-password) and what to do.
+password) and what to do. That name is a sentence of the catalog too (`store.label.*`, "de
+database x.db", in English "the database x.db"), given to each line as its `label`.
 """
 
 from __future__ import annotations
@@ -11,28 +13,31 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from workflow.domain.errors import Conflict, PassendError, SchemaMismatch, StoreProblem
+from workflow.domain.errors import Conflict, PassendError, Said, SchemaMismatch, StoreProblem
 
-NOTHING = "er is niets opgeslagen"
 # A unit of work's own conflicts (store.uow, store.direct): a lock it could not get, a writer first.
-BUSY = "de database is bezet door een andere schrijver; probeer het opnieuw"
-LOST = "een andere schrijver was eerder; er is niets opgeslagen"
-_label = "de database"  # set when a store is opened (describe), so the lines can name it
+BUSY = Said("store.conflict.busy")
+LOST = Said("store.conflict.lost")
+PLAIN = Said("store.label.plain")
+_label = PLAIN  # set when a store is opened (describe), so the lines can name it
 
 
-def describe(url: str) -> str:
+def describe(url: str) -> Said:
     """How a line names the database of `url`: the SQLite file, or PostgreSQL's host and name."""
     if url.startswith("sqlite:///") and "?" not in url:  # as make_url reads it, without importing it
-        return f"de database {url[len('sqlite:///'):]}" if len(url) > len("sqlite:///") else "de database"
+        path = url[len("sqlite:///"):]
+        return Said("store.label.file", path=path) if path else PLAIN
     from sqlalchemy.engine import make_url
 
     try:
         u = make_url(url)
     except Exception:  # a label must never fail
-        return "de database"
+        return PLAIN
     if u.drivername.startswith("sqlite"):
-        return f"de database {u.database}" if u.database else "de database"
-    return f"de database {u.database or ''} op {u.host or 'localhost'}".replace("  ", " ")
+        return Said("store.label.file", path=u.database) if u.database else PLAIN
+    host = u.host or "localhost"
+    return Said("store.label.server", name=u.database, host=host) if u.database else \
+        Said("store.label.host", host=host)
 
 
 def remember(url: str) -> None:
@@ -40,18 +45,16 @@ def remember(url: str) -> None:
     _label = describe(url)
 
 
-def not_initialised(label: str | None = None) -> SchemaMismatch:
-    return SchemaMismatch(f"{label or _label} is nog niet ingericht: voer eerst 'passend init' uit")
+def not_initialised(label: Said | None = None) -> SchemaMismatch:
+    return SchemaMismatch(Said("store.schema.not_initialised", label=label or _label))
 
 
-def older(label: str | None = None) -> SchemaMismatch:
-    return SchemaMismatch(f"{label or _label} heeft een oudere opbouw dan deze versie van passend: "
-                          "voer eerst 'passend init' uit (dat werkt hem bij)")
+def older(label: Said | None = None) -> SchemaMismatch:
+    return SchemaMismatch(Said("store.schema.older", label=label or _label))
 
 
-def newer(unknown: tuple[str, ...], label: str | None = None) -> SchemaMismatch:
-    return SchemaMismatch(f"{label or _label} is bijgewerkt door een nieuwere versie van passend "
-                          f"(schema {', '.join(unknown)}): werk passend bij; er is niets gelezen of geschreven")
+def newer(unknown: tuple[str, ...], label: Said | None = None) -> SchemaMismatch:
+    return SchemaMismatch(Said("store.schema.newer", label=label or _label, revisions=", ".join(unknown)))
 
 
 def refuse_schema(state: Any) -> None:
@@ -65,8 +68,8 @@ def refuse_schema(state: Any) -> None:
         raise newer(state.unknown)
 
 
-def read_only(label: str | None = None) -> StoreProblem:
-    return StoreProblem(f"{label or _label} is alleen-lezen: schrijven kan hier niet; {NOTHING}")
+def read_only(label: Said | None = None) -> StoreProblem:
+    return StoreProblem(Said("store.read_only", label=label or _label))
 
 
 def _orig(exc: BaseException) -> Any:
@@ -84,7 +87,7 @@ def is_lock(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text or "could not serialize" in text
 
 
-def database_problem(exc: BaseException, label: str | None = None) -> PassendError | None:
+def database_problem(exc: BaseException, label: Said | None = None) -> PassendError | None:
     """The clear error for a database error, or None when `exc` is not one this knows."""
     orig = _orig(exc)
     name = getattr(orig, "sqlite_errorname", None)
@@ -96,23 +99,21 @@ def database_problem(exc: BaseException, label: str | None = None) -> PassendErr
     return None
 
 
-def _sqlite(name: str, text: str, label: str) -> PassendError | None:
+def _sqlite(name: str, text: str, label: Said) -> PassendError | None:
     if name == "SQLITE_NOTADB":
-        return StoreProblem(f"{label} is geen SQLite-database (kijk database.url na)")
+        return StoreProblem(Said("store.sqlite.not_a_database", label=label))
     if name == "SQLITE_FULL":
-        return StoreProblem(f"de schijf is vol: {label} kan niet groeien; {NOTHING}")
+        return StoreProblem(Said("store.sqlite.full", label=label))
     if name.startswith("SQLITE_READONLY"):
         return read_only(label)
     if name.startswith("SQLITE_IOERR"):
-        return StoreProblem(f"lees- of schrijffout bij {label} (schijf vol, een grens van het systeem "
-                            f"of een defect); {NOTHING}")
+        return StoreProblem(Said("store.sqlite.io_error", label=label))
     if name.startswith("SQLITE_CORRUPT"):
-        return StoreProblem(f"{label} is beschadigd: zet een back-up terug (passend restore)")
+        return StoreProblem(Said("store.sqlite.corrupt", label=label))
     if name.startswith("SQLITE_CANTOPEN"):
-        return StoreProblem(f"kan {label} niet openen (bestaat de map, en mag passend erin schrijven?)")
+        return StoreProblem(Said("store.sqlite.cannot_open", label=label))
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return Conflict(f"{label} is bezet door een andere schrijver (langer dan de wachttijd); "
-                        f"probeer het opnieuw; {NOTHING}")
+        return Conflict(Said("store.sqlite.busy", label=label))
     if "no such table" in text:
         return not_initialised(label)
     if "no such column" in text:
@@ -120,17 +121,15 @@ def _sqlite(name: str, text: str, label: str) -> PassendError | None:
     return None
 
 
-def _postgres(state: str | None, text: str, label: str) -> PassendError | None:
+def _postgres(state: str | None, text: str, label: Said) -> PassendError | None:
     if state == "55P03":
-        return Conflict(f"{label}: wachten op een vergrendeling duurde langer dan database.lock_timeout_seconds; "
-                        f"probeer het opnieuw; {NOTHING}")
+        return Conflict(Said("store.postgres.lock_timeout", label=label))
     if state == "57014":
-        return Conflict(f"{label}: de opdracht duurde langer dan database.statement_timeout_seconds en is "
-                        f"afgebroken; {NOTHING}")
+        return Conflict(Said("store.postgres.statement_timeout", label=label))
     if state in ("40001", "40P01"):
-        return Conflict(f"een andere schrijver was eerder; {NOTHING}")
+        return Conflict(LOST)
     if state == "53100":
-        return StoreProblem(f"de schijf van de databaseserver is vol ({label}); {NOTHING}")
+        return StoreProblem(Said("store.postgres.disk_full", label=label))
     if state == "25006":
         return read_only(label)
     if state == "42P01":
@@ -138,9 +137,9 @@ def _postgres(state: str | None, text: str, label: str) -> PassendError | None:
     if state == "42703":
         return older(label)
     if state in ("28P01", "28000"):
-        return StoreProblem(f"{label}: aanmelden bij de databaseserver mislukt (gebruiker of wachtwoord)")
+        return StoreProblem(Said("store.postgres.sign_in_failed", label=label))
     if state == "3D000":
-        return StoreProblem(f"{label} bestaat niet op de server (kijk database.url na)")
+        return StoreProblem(Said("store.postgres.no_database", label=label))
     if state is None or state.startswith("08") or "connection" in text or "could not connect" in text:
-        return StoreProblem(f"{label} is niet bereikbaar (kijk database.url of PASSEND_DATABASE_URL na)")
+        return StoreProblem(Said("store.postgres.unreachable", label=label))
     return None

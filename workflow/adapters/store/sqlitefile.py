@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from workflow.domain.errors import ConfigError, SchemaMismatch, StoreProblem
+from workflow.domain.errors import ConfigError, Said, SchemaMismatch, StoreProblem
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -22,12 +22,11 @@ def existing_file(path: Path) -> tuple[str, bool]:
     """The SQLite URI that opens `path` without ever creating it, and whether it is read-only.
     Refuses clearly what would otherwise fail obscurely: no file, a folder, no permission."""
     if path.is_dir():
-        raise ConfigError(f"database.url: {path} is een map; daar hoort het databasebestand")
+        raise ConfigError(Said("store.file.is_folder", path=str(path)))
     if not path.exists():
-        raise SchemaMismatch(f"de database {path} bestaat niet: voer eerst 'passend init' uit "
-                             "(of kijk database.url na)")
+        raise SchemaMismatch(Said("store.file.missing", path=str(path)))
     if not os.access(path, os.R_OK):
-        raise StoreProblem(f"geen leesrechten op de database {path}")
+        raise StoreProblem(Said("store.file.unreadable", path=str(path)))
     uri = "file:" + quote(str(path.resolve()))
     folder = path.resolve().parent
     writable = os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
@@ -36,8 +35,7 @@ def existing_file(path: Path) -> tuple[str, bool]:
     if read_only_fs(path):
         wal = Path(str(path) + "-wal")
         if wal.exists() and wal.stat().st_size > 0:
-            raise StoreProblem(f"de database {path} staat op een alleen-lezen medium met een niet verwerkt "
-                               f"{wal.name}: maak de kopie met 'passend backup'")
+            raise StoreProblem(Said("store.file.read_only_wal", path=str(path), wal=wal.name))
         return uri + "?mode=ro&immutable=1", True
     return uri + "?mode=ro", True
 
