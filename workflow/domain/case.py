@@ -15,7 +15,7 @@ from typing import Any
 
 from workflow.domain import upcasts
 from workflow.domain.definition import ProcessDefinition, TransitionDef
-from workflow.domain.errors import BadInput, NotFound
+from workflow.domain.errors import BadInput, NotFound, Said
 from workflow.domain.events import GENESIS_HASH, Event, make_event
 from workflow.domain.facts import CaseFacts, Entry, Fact, OppVersion
 from workflow.domain.guards import Guard
@@ -64,7 +64,7 @@ class Case:
         it = iter(events)
         first = next(it, None)
         if first is None or first.type != "case_opened":
-            raise NotFound("casus heeft geen openingsgebeurtenis")
+            raise NotFound(Said("dom.case.no_opening_event"))
         p = first.payload
         when = local_date(first.recorded_at)
         case = cls(
@@ -230,20 +230,21 @@ class Decision:
 def check_params(definition: ProcessDefinition, trigger: str, params: Mapping[str, str]) -> None:
     tdef = definition.triggers.get(trigger)
     if tdef is None:
-        raise NotFound(f"onbekende stap '{trigger}' (bekend: {', '.join(definition.triggers)})")
+        raise NotFound(Said("dom.case.unknown_step", step=trigger, known=", ".join(definition.triggers)))
     for name, value in params.items():
         spec = tdef.params.get(name)
         if spec is None:
-            raise BadInput(f"{tdef.label}: onbekende keuze '{name}'")
+            raise BadInput(Said("dom.case.param.unknown", step=tdef.label, name=name))
         if not isinstance(value, str):  # stored in the chain, whose params are strings only
-            raise BadInput(f"{tdef.label}: de keuze '{spec.title}' moet tekst zijn")
+            raise BadInput(Said("dom.case.param.not_text", step=tdef.label, param=spec.title))
         if spec.choices is not None and value not in spec.choices:
-            raise BadInput(f"{tdef.label}: {spec.title} '{value}' is niet toegestaan "
-                           f"(kies uit: {', '.join(spec.choices)})")
+            raise BadInput(Said("dom.case.param.not_allowed", step=tdef.label, param=spec.title, value=value,
+                                choices=", ".join(spec.choices)))
     lacking = [spec for name, spec in tdef.params.items() if spec.required and name not in params]
     if lacking:
-        raise BadInput(f"{tdef.label}: kies ook " + "; ".join(
-            spec.title + (f" ({', '.join(spec.choices)})" if spec.choices else "") for spec in lacking))
+        # "titel (keuze, keuze); titel": the parameters' labels and choices, as the definition names them
+        raise BadInput(Said("dom.case.param.lacking", step=tdef.label, params="; ".join(
+            spec.title + (f" ({', '.join(spec.choices)})" if spec.choices else "") for spec in lacking)))
 
 
 def when_matches(t: TransitionDef, params: Mapping[str, str]) -> bool:

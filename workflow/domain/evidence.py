@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflow.domain.errors import BadInput
+from workflow.domain.errors import BadInput, Said
 
 FIELD_TYPES = ("text", "choice", "date", "bool", "int")
 TEXT_LIMIT = 20_000
@@ -133,29 +133,48 @@ class EvidenceKind:
         return {f.name: f for f in (*self.fields, *self.derived) if not f.secret}
 
 
-def _labels(kind: EvidenceKind, names: Any) -> str:
+def _labels(kind: EvidenceKind, names: Any) -> str | Said:
+    """The fields' labels as a list a person reads: "begin, einde en doelen"."""
     titles = [(kind.field(n) or FieldSpec(n, "text")).title for n in names]
-    return ", ".join(titles[:-1]) + " en " + titles[-1] if len(titles) > 1 else "".join(titles)
+    if len(titles) < 2:
+        return "".join(titles)
+    return Said("dom.evidence.list", first=", ".join(titles[:-1]), last=titles[-1])
 
 
-def _bad(what: str, problem: str, *names: str) -> BadInput:
-    """A record's bad input, said once for the command line and per field for a form."""
-    return BadInput(f"{what}: {problem}", fields={n: _sentence(problem) for n in names})
+class _Sentence(Said):
+    """A problem as a form shows it next to its field: with a capital and a full stop. It is
+    rendered when read, like any Said, so it reads in the reader's language."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return _sentence(super().__str__())
+
+
+def _field_problem(problem: Said) -> Said:
+    return _Sentence(problem.key, **problem.values)
+
+
+def _bad(kind: str, problem: Said, *names: str) -> BadInput:
+    """A record's bad input, said once for the command line ("handelingsplan: het einde ...",
+    the kind's label in front) and per field for a form ("Het einde ...")."""
+    return BadInput(Said("dom.evidence.problem", kind=kind, problem=problem),
+                    fields={n: _field_problem(problem) for n in names})
 
 
 def _sentence(problem: str) -> str:
     return problem[:1].upper() + problem[1:] + ("" if problem.endswith(".") else ".")
 
 
-REQUIRED = "Dit is verplicht. Vul het in."
+REQUIRED = Said("dom.evidence.required")
 
 
 # ---- the built-in kinds' rules ---------------------------------------------------------------
 def _plan_period(d: Draft) -> None:
     if d.plain["end"] <= d.plain["start"]:
-        raise _bad("handelingsplan", "het einde moet na het begin liggen", "end")
+        raise _bad(d.kind.label, Said("dom.evidence.plan.end_before_start"), "end")
     if (d.plain["end"] - d.plain["start"]).days > 366:
-        raise _bad("handelingsplan", "een periode duurt hooguit een jaar; evalueer en maak een nieuw plan", "end")
+        raise _bad(d.kind.label, Said("dom.evidence.plan.too_long"), "end")
 
 
 def _evaluation_subject(d: Draft) -> None:
@@ -167,25 +186,23 @@ def _evaluation_subject(d: Draft) -> None:
         current = d.context.level_plans() if d.context.level_plans is not None else list(known)
         if "plan" in plain:
             if plain["plan"] not in known:
-                raise _bad("evaluatie", f"er is geen plan met nummer {plain['plan']}", "plan")
+                raise _bad(d.kind.label, Said("dom.evidence.evaluation.no_such_plan", plan=plain["plan"]), "plan")
             if plain["plan"] not in current:
-                raise _bad("evaluatie", f"plan #{plain['plan']} hoort niet bij het huidige niveau (het is "
-                           "van een eerder niveau, of gedateerd voor dit niveau begon); een evaluatie "
-                           "hoort bij een plan van het huidige niveau", "plan")
+                raise _bad(d.kind.label, Said("dom.evidence.evaluation.plan_of_earlier_level", plan=plain["plan"]),
+                           "plan")
         elif current:
             plain["plan"] = max(current)
         elif known:
-            raise _bad("evaluatie", f"er is op het huidige niveau nog geen plan vastgelegd (het laatste plan, "
-                       f"#{max(known)}, is van een eerder niveau); leg eerst een plan vast", "plan")
+            raise _bad(d.kind.label, Said("dom.evidence.evaluation.no_plan_at_level", last=max(known)), "plan")
         else:
-            raise _bad("evaluatie", "er is nog geen plan vastgelegd om te evalueren", "subject")
+            raise _bad(d.kind.label, Said("dom.evidence.evaluation.no_plan"), "subject")
         if d.date < known[plain["plan"]]:
-            raise _bad("evaluatie", f"datum {d.date.isoformat()} ligt voor de start van "
-                       f"plan #{plain['plan']} ({known[plain['plan']].isoformat()})", "date")
+            raise _bad(d.kind.label, Said("dom.evidence.evaluation.before_plan", date=d.date.isoformat(),
+                                          plan=plain["plan"], start=known[plain["plan"]].isoformat()), "date")
     elif "plan" in plain:
-        raise _bad("evaluatie", "een plannummer hoort alleen bij een evaluatie van een handelingsplan", "plan")
+        raise _bad(d.kind.label, Said("dom.evidence.evaluation.plan_without_plan_subject"), "plan")
     elif not d.context.opp_active:
-        raise _bad("evaluatie", "er is geen vastgesteld OPP om te evalueren", "subject")
+        raise _bad(d.kind.label, Said("dom.evidence.evaluation.no_opp"), "subject")
 
 
 def _consent_opp(d: Draft) -> None:
@@ -194,18 +211,20 @@ def _consent_opp(d: Draft) -> None:
     plain, ctx = d.plain, d.context
     if plain["scope"] != ctx.opp_scope:
         if "opp_version" in plain:
-            raise BadInput("toestemming: een OPP-versie hoort alleen bij de toestemming voor het handelingsdeel")
+            raise BadInput(Said("dom.evidence.problem", kind=d.kind.label,
+                                problem=Said("dom.evidence.consent.version_not_for_scope")))
         return
     versions = {n: (h, hd) for n, h, hd in ctx.opp_versions()}
     if not versions:
         if plain["status"] == "granted":
-            raise BadInput("toestemming: er is nog geen OPP-versie om toestemming voor te geven; "
-                           "leg eerst een versie vast (passend opp draft)")
+            raise BadInput(Said("dom.evidence.problem", kind=d.kind.label,
+                                problem=Said("dom.evidence.consent.no_opp_version")))
         return
     number = plain.get("opp_version", max(versions))
     if number not in versions:
-        raise BadInput(f"toestemming: er is geen OPP-versie {number} (versies: "
-                       f"{', '.join(str(n) for n in sorted(versions))})")
+        raise BadInput(Said("dom.evidence.problem", kind=d.kind.label, problem=Said(
+            "dom.evidence.consent.no_such_opp_version", version=number,
+            versions=", ".join(str(n) for n in sorted(versions)))))
     plain["opp_version"] = number
     plain["opp_hash"], plain["handelingsdeel_hash"] = versions[number]
 
@@ -213,18 +232,16 @@ def _consent_opp(d: Draft) -> None:
 def _view_heard(d: Draft) -> None:
     has_text, has_reason = "text" in d.secret, "reason_not_heard" in d.secret
     if has_text == has_reason:
-        raise _bad("mening", "vul precies een van beide in: de mening in eigen woorden, "
-                   "of de reden waarom die niet gehoord kon worden", "text", "reason_not_heard")
+        raise _bad(d.kind.label, Said("dom.evidence.view.text_or_reason"), "text", "reason_not_heard")
     d.plain["heard"] = has_text
 
 
 def _meeting_outcome(d: Draft) -> None:
     plain = d.plain
     if plain["kind"] == "bot" and "outcome" not in plain:
-        raise _bad("overleg", "een BOT-overleg heeft een uitkomst (advies, arrangement, tlv)", "outcome")
+        raise _bad(d.kind.label, Said("dom.evidence.meeting.bot_needs_outcome"), "outcome")
     if plain["kind"] != "bot" and "outcome" in plain:
-        raise _bad("overleg", "een uitkomst hoort alleen bij een BOT-overleg; schrijf de afspraken "
-                   "bij de samenvatting", "outcome")
+        raise _bad(d.kind.label, Said("dom.evidence.meeting.outcome_only_bot"), "outcome")
     plain["with_parents"] = plain["kind"] in ("oogo", "bot")
 
 
@@ -237,8 +254,8 @@ def _consent_sharing(d: Draft) -> None:
     if plain["scope"] in d.context.sharing_scopes and plain["status"] == "granted":
         lacking = [n for n in ("recipient", "legal_basis", "purpose") if n not in plain]
         if lacking:
-            raise _bad("toestemming", f"gegevensdeling vraagt ook {_labels(d.kind, lacking)} "
-                       "(aan wie, op welke grondslag, met welk doel)", *lacking)
+            raise _bad(d.kind.label, Said("dom.evidence.consent.sharing_needs", fields=_labels(d.kind, lacking)),
+                       *lacking)
 
 
 # A parent records their own decision on a consent and their view (and the pupil's, as they
@@ -385,7 +402,15 @@ class ValidEvidence:
     secret: dict[str, str] = field(default_factory=dict)
 
 
-def parse_date(value: Any, label: str) -> dt.date:
+class _Unfit(Exception):
+    """A value its field cannot hold; `problem` says why, without the field's name."""
+
+    def __init__(self, problem: Said) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def _as_date(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -393,13 +418,21 @@ def parse_date(value: Any, label: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise BadInput(f"{label}: '{value}' is geen datum (verwacht JJJJ-MM-DD)") from None
+        raise _Unfit(Said("dom.evidence.value.not_a_date", value=str(value))) from None
 
 
-def _coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...], what: str) -> Any:
-    name = f"{what}: {spec.title}"
+def parse_date(value: Any, label: str | Said) -> dt.date:
+    """A date (JJJJ-MM-DD); BadInput names `label` (an option, a field) when it is none."""
+    try:
+        return _as_date(value)
+    except _Unfit as unfit:
+        raise BadInput(Said("dom.evidence.labelled", label=label, problem=unfit.problem)) from None
+
+
+def _coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...]) -> Any:
+    """The value as its field holds it; _Unfit when it cannot be."""
     if spec.type == "date":
-        return parse_date(value, name)
+        return _as_date(value)
     if spec.type == "bool":
         if isinstance(value, bool):
             return value
@@ -408,25 +441,25 @@ def _coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...], what: str) ->
             return True
         if s in ("0", "false", "nee", "no", "n"):
             return False
-        raise BadInput(f"{name}: '{value}' is geen ja/nee-waarde")
+        raise _Unfit(Said("dom.evidence.value.not_yes_no", value=str(value)))
     if spec.type == "int":
         try:
             n = int(value)
         except (TypeError, ValueError):
-            raise BadInput(f"{name}: '{value}' is geen geheel getal") from None
+            raise _Unfit(Said("dom.evidence.value.not_whole_number", value=str(value))) from None
         if n < 1:
-            raise BadInput(f"{name}: moet 1 of hoger zijn")
+            raise _Unfit(Said("dom.evidence.value.below_one"))
         return n
     if spec.type == "choice":
         s = str(value)
         if s not in choices:
-            raise BadInput(f"{name}: '{s}' is niet toegestaan (kies uit: {', '.join(choices)})")
+            raise _Unfit(Said("dom.evidence.value.not_allowed", value=s, choices=", ".join(choices)))
         return s
     s = str(value).strip()
     if not s:
-        raise BadInput(f"{name}: mag niet leeg zijn")
+        raise _Unfit(Said("dom.evidence.value.empty"))
     if len(s) > TEXT_LIMIT:
-        raise BadInput(f"{name}: te lang (meer dan {TEXT_LIMIT} tekens)")
+        raise _Unfit(Said("dom.evidence.value.too_long", limit=TEXT_LIMIT))
     return s
 
 
@@ -455,14 +488,15 @@ def validate(
     if isinstance(kind, str):
         spec_kind = kinds.get(kind)
         if spec_kind is None:
-            raise BadInput(f"onbekende soort bewijs '{kind}' (kies uit: {', '.join(kinds)})")
+            raise BadInput(Said("dom.evidence.unknown_kind", kind=kind, choices=", ".join(kinds)))
     else:
         spec_kind = kind
     what = spec_kind.label
     specs = {s.name: s for s in spec_kind.fields}
     for name in values:
         if name not in specs:
-            raise BadInput(f"{what}: onbekend veld '{name}' (velden: {', '.join(specs)})")
+            raise BadInput(Said("dom.evidence.problem", kind=what, problem=Said(
+                "dom.evidence.unknown_field", field=name, fields=", ".join(specs))))
     context = Context(today, consent_scopes, sharing_scopes, plans, opp_active, level_plans, opp_scope,
                       opp_versions)
     plain: dict[str, Any] = {}
@@ -470,8 +504,8 @@ def validate(
     lacking: list[str] = []
     # Every field is checked, so a form can show each problem next to its field at once; the
     # message (one line, for the command line) names the first bad value, else every lacking field.
-    problems: dict[str, str] = {}
-    first: str | None = None
+    problems: dict[str, str | Said] = {}
+    first: Said | None = None
     for spec in specs.values():
         value = values.get(spec.name)
         if value is None or (isinstance(value, str) and value == "" and spec.type != "text"):
@@ -480,10 +514,10 @@ def validate(
             continue
         choices = consent_scopes if spec.choices_from == "consent_scopes" else spec.choices
         try:
-            coerced = _coerce(spec, value, choices, what)
-        except BadInput as exc:
-            first = first or exc.message
-            problems[spec.name] = _sentence(exc.message.removeprefix(f"{what}: {spec.title}: "))
+            coerced = _coerce(spec, value, choices)
+        except _Unfit as unfit:
+            first = first or Said("dom.evidence.field_problem", kind=what, field=spec.title, problem=unfit.problem)
+            problems[spec.name] = _field_problem(unfit.problem)
             continue
         if spec.secret:
             secret[spec.name] = coerced
@@ -493,13 +527,15 @@ def validate(
     if first is not None:
         raise BadInput(first, fields=problems)
     if lacking:
-        raise BadInput(f"{what}: nog niet ingevuld: {_labels(spec_kind, lacking)}", fields=problems)
+        raise BadInput(Said("dom.evidence.problem", kind=what,
+                            problem=Said("dom.evidence.lacking", fields=_labels(spec_kind, lacking))),
+                       fields=problems)
     date = plain.pop("date", today)
     if date > today:
-        raise _bad(what, f"datum {date.isoformat()} ligt in de toekomst", "date")
+        raise _bad(what, Said("dom.evidence.date_in_future", date=date.isoformat()), "date")
     for group in spec_kind.exactly_one_of:
         if sum(1 for n in group if n in plain or n in secret) != 1:
-            raise _bad(what, f"vul precies een van deze in: {_labels(spec_kind, group)}", *group)
+            raise _bad(what, Said("dom.evidence.exactly_one_of", fields=_labels(spec_kind, group)), *group)
     draft = Draft(spec_kind, date, plain, secret, context)
     for check in spec_kind.checks:
         check(draft)

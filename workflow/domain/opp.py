@@ -194,26 +194,26 @@ def missing(spec: OppSpec, present: Iterable[str]) -> list[str]:
 def check_content(spec: OppSpec, content: OppContent) -> None:
     """Refuse (BadInput, one Dutch line) a value no OPP may hold; completeness is the guard's."""
     if content.uitstroombestemming is not None and content.uitstroombestemming not in spec.profile_ids:
-        raise BadInput(f"OPP: uitstroombestemming '{content.uitstroombestemming}' is niet toegestaan "
-                       f"(kies uit: {', '.join(spec.profile_ids)})")
+        raise BadInput(Said("dom.opp.profile_not_allowed", value=content.uitstroombestemming,
+                            choices=", ".join(spec.profile_ids)))
     for name, text in content.texts.items():
         if name not in TEXT_PARTS and name not in HANDELINGSDEEL:
-            raise BadInput(f"OPP: onbekend onderdeel '{name}'")
+            raise BadInput(Said("dom.opp.unknown_part", part=name))
         if not text.strip():
-            raise BadInput(f"OPP: {spec.label(name)} mag niet leeg zijn")
+            raise BadInput(Said("dom.opp.part_empty", part=spec.label(name)))
         if len(text) > TEXT_LIMIT:
-            raise BadInput(f"OPP: {spec.label(name)} is te lang (meer dan {TEXT_LIMIT} tekens)")
+            raise BadInput(Said("dom.opp.part_too_long", part=spec.label(name), limit=TEXT_LIMIT))
     if len(content.goals) > MAX_GOALS:
-        raise BadInput(f"OPP: hooguit {MAX_GOALS} doelen")
+        raise BadInput(Said("dom.opp.too_many_goals", most=MAX_GOALS))
     for area, text in content.goals:
         if area not in GOAL_AREAS:
-            raise BadInput(f"OPP: doel: gebied '{area}' is niet toegestaan (kies uit: {', '.join(GOAL_AREAS)})")
+            raise BadInput(Said("dom.opp.goal_area_not_allowed", area=area, choices=", ".join(GOAL_AREAS)))
         if not text.strip() or len(text) > TEXT_LIMIT:
-            raise BadInput("OPP: een doel heeft een tekst van 1 tot 20000 tekens")
+            raise BadInput(Said("dom.opp.goal_text", limit=TEXT_LIMIT))
     if len(content.evaluation_moments) > MAX_MOMENTS:
-        raise BadInput(f"OPP: hooguit {MAX_MOMENTS} evaluatiemomenten")
+        raise BadInput(Said("dom.opp.too_many_moments", most=MAX_MOMENTS))
     if len(set(content.evaluation_moments)) != len(content.evaluation_moments):
-        raise BadInput("OPP: een evaluatiemoment staat er twee keer in")
+        raise BadInput(Said("dom.opp.moment_twice"))
 
 
 def present_in_payload(p: Mapping[str, Any]) -> frozenset[str]:

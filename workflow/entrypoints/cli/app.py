@@ -248,6 +248,12 @@ def handle(exc: BaseException, *, json_out: bool | None = None) -> int:
     global _json_mode
     if json_out is not None:
         _json_mode = json_out
+    # The domain and the adapters say their problems as catalog keys (errors.Said); the catalog
+    # renders them once it is imported. Imported here, on the error's way out, so that a command
+    # that failed before anything loaded it still prints a sentence, never a key, and `--help`
+    # stays light.
+    import workflow.messages  # noqa: F401
+
     if isinstance(exc, PassendError):
         return _fail(exc.exit_code, exc.message, exc.reasons, exc.details)
     if isinstance(exc, KeyboardInterrupt):
