@@ -432,7 +432,7 @@ def test_another_master_key_does_not_open_the_cases(engine: Engine, monkeypatch:
     monkeypatch.setenv("PASSEND_MASTER_KEY", new_master_key())
     stranger = bootstrap(engine.config.path)
     try:
-        with pytest.raises(ConfigError, match="does not open"):
+        with pytest.raises(ConfigError, match="opent de sleutels van de casussen in deze database niet"):
             stranger.case(cid, actor=IB)
         before = dump(engine.db)
         with pytest.raises(ConfigError):

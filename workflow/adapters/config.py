@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow.domain.errors import ConfigError
+from workflow.domain.errors import ConfigError, Said
 
 CONFIG_ENV = "PASSEND_CONFIG"
 DATABASE_ENV = "PASSEND_DATABASE_URL"
@@ -116,28 +116,40 @@ def parse_toml(text: str) -> dict[str, Any]:
 
 
 def _read(p: Path, parse: TomlParser = parse_toml) -> tuple[dict[str, Any], str]:
-    """The parsed file and its text, or one Dutch line saying why not (exit 2)."""
+    """The parsed file and its text, or one line saying why not (exit 2). TOML's parser's own
+    phrase stays its own (English); the sentence around it is the catalog's."""
     try:
         source = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{p}: configuratiebestand niet gevonden (geef --config of {CONFIG_ENV})") from None
+        raise ConfigError(Said("cfg.read.not_found", path=str(p), env=CONFIG_ENV)) from None
     except IsADirectoryError:
-        raise ConfigError(f"{p} is een map; geef het configuratiebestand zelf (--config of {CONFIG_ENV})") from None
+        raise ConfigError(Said("cfg.read.is_folder", path=str(p), env=CONFIG_ENV)) from None
     except PermissionError:
-        raise ConfigError(f"{p}: geen leesrechten op het configuratiebestand") from None
+        raise ConfigError(Said("cfg.read.no_permission", path=str(p))) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: kan het configuratiebestand niet lezen ({type(exc).__name__})") from None
+        raise ConfigError(Said("cfg.read.unreadable", path=str(p), error=type(exc).__name__)) from None
     try:
         return parse(source), source
     except ValueError as exc:  # tomllib.TOMLDecodeError, a ValueError
-        raise ConfigError(f"{p}: geen geldige TOML: {exc}") from None
+        raise ConfigError(_invalid_toml(str(p), str(exc))) from None
 
 
-def _fail(p: Path, source: str, key: str, problem: str) -> ConfigError:
-    from workflow.adapters.config_schema import line_of
+def _invalid_toml(path: str, error: str) -> Said:
+    """The parser's complaint with its place in the reader's words: tomllib ends it with "(at
+    line N, column M)"; what it says before that is its own (English) and is kept."""
+    import re
 
-    line = line_of(source, key) if source else None
-    return ConfigError(f"{p.name}{f', regel {line}' if line else ''}: {key}: {problem}")
+    m = re.match(r"^(.*?)\s*\(at line (\d+), column (\d+)\)$", error, re.DOTALL)
+    if m is None:
+        return Said("cfg.read.invalid_toml", path=path, error=error)
+    return Said("cfg.read.invalid_toml_at", path=path, error=m.group(1), line=int(m.group(2)),
+                column=int(m.group(3)))
+
+
+def _fail(p: Path, source: str, key: str, problem: Said) -> ConfigError:
+    from workflow.adapters.config_schema import problem_at
+
+    return problem_at(p, source, key, problem)
 
 
 def holds_password(table: dict[str, Any]) -> bool:
@@ -172,8 +184,7 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
     url_key = "--database-url" if database_url else DATABASE_ENV if env_url else "database.url"
     url = database_url or env_url or db.get("url", "sqlite:///var/passend.db")
     if not _known_url(url):
-        raise _fail(p, source if url_key == "database.url" else "", url_key,
-                    "moet een database-URL zijn zoals sqlite:///var/passend.db of postgresql://gebruiker@host/database")
+        raise _fail(p, source if url_key == "database.url" else "", url_key, Said("cfg.database.url"))
     base = p.resolve().parent
     key_file = raw.get("security", {}).get("master_key_file")
     proc = raw.get("process", {})
@@ -198,9 +209,10 @@ def load_config(path: str | Path | None = None, *, database_url: str | None = No
         if not target.exists():
             if want_dir:  # no folder: only the active definition is installed
                 continue
-            raise _fail(p, source, key, f"{target} bestaat niet")
+            raise _fail(p, source, key, Said("cfg.process.missing", path=str(target)))
         if target.is_dir() != want_dir:
-            raise _fail(p, source, key, f"{target} is {'geen map' if want_dir else 'een map; daar hoort een bestand'}")
+            raise _fail(p, source, key, Said("cfg.process.not_a_folder" if want_dir else "cfg.process.a_folder",
+                                             path=str(target)))
     return Config(
         path=p.resolve(),
         database_url=_sqlite_url(url, base),
@@ -230,6 +242,6 @@ def definition_file_of(path: str | Path | None = None) -> Path:
     proc = raw.get("process", {})
     definition = proc.get("definition", "states/passend_po_v2.toml") if isinstance(proc, dict) else None
     if not isinstance(definition, str) or not definition:
-        raise ConfigError(f"{p}: process.definition: moet een pad naar een procesdefinitie zijn")
+        raise ConfigError(Said("cfg.at", file=str(p), key="process.definition", problem=Said("cfg.process.definition")))
     f = Path(definition).expanduser()
     return f if f.is_absolute() else p.resolve().parent / f

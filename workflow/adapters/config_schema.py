@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from workflow.domain.errors import ConfigError
+from workflow.domain.errors import ConfigError, Said
 
-Check = Callable[[Any], str | None]  # a value's problem in Dutch, or None
+Check = Callable[[Any], Said | None]  # a value's problem (a catalog sentence), or None
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -36,102 +36,103 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 # ---- value checks ------------------------------------------------------------------------------
-def text(value: Any) -> str | None:
+def text(value: Any) -> Said | None:
     if not isinstance(value, str):
-        return f"moet tekst zijn (tussen aanhalingstekens), niet {_shown(value)}"
+        return Said("cfg.value.text", got=_shown(value))
     if not value.strip():
-        return "mag niet leeg zijn"
+        return Said("cfg.value.empty")
     return None
 
 
-def ident(value: Any) -> str | None:
+def ident(value: Any) -> Said | None:
     problem = text(value)
     if problem is None and not _ID.match(value):
-        return f"'{value}' is geen geldige naam (letters, cijfers, . _ -; hoogstens 64 tekens)"
+        return Said("cfg.value.ident", value=value)
     return problem
 
 
-def email(value: Any) -> str | None:
+def email(value: Any) -> Said | None:
     problem = text(value)
     if problem is None and (not _EMAIL.match(value) or len(value) > 254):
-        return f"'{value}' is geen geldig e-mailadres"
+        return Said("cfg.value.email", value=value)
     return problem
 
 
-def http_url(value: Any) -> str | None:
+def http_url(value: Any) -> Said | None:
     problem = text(value)
     if problem is not None:
         return problem
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        return f"'{value}' is geen http(s)-adres zoals https://passend.school.example"
+        return Said("cfg.value.http_url", value=value)
     return None
 
 
-def boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else f"moet true of false zijn, niet {_shown(value)}"
+def boolean(value: Any) -> Said | None:
+    return None if isinstance(value, bool) else Said("cfg.value.boolean", got=_shown(value))
 
 
 def whole(low: int, high: int) -> Check:
-    def check(value: Any) -> str | None:
+    def check(value: Any) -> Said | None:
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            return f"moet een geheel getal van {low} tot en met {high} zijn, niet {_shown(value)}"
+            return Said("cfg.value.whole", low=low, high=high, got=_shown(value))
         return None
     return check
 
 
 def number(low: float, high: float, *, above: bool = False) -> Check:
-    def check(value: Any) -> str | None:
+    def check(value: Any) -> Said | None:
         ok = isinstance(value, int | float) and not isinstance(value, bool) and \
             (low < value if above else low <= value) and value <= high
         if not ok:
-            range_ = f"groter dan {low}" if above else f"van {low}"
-            return f"moet een getal {range_} tot en met {high} zijn, niet {_shown(value)}"
+            return Said("cfg.value.number_above" if above else "cfg.value.number", low=low, high=high,
+                        got=_shown(value))
         return None
     return check
 
 
 def choice(*values: str) -> Check:
-    def check(value: Any) -> str | None:
-        return None if value in values else f"moet een van {', '.join(values)} zijn, niet {_shown(value)}"
+    def check(value: Any) -> Said | None:
+        return None if value in values else Said("cfg.value.choice", choices=", ".join(values), got=_shown(value))
     return check
 
 
-def time_of_day(value: Any) -> str | None:
+def time_of_day(value: Any) -> Said | None:
     try:
         if not isinstance(value, str):
             raise ValueError
         dt.time.fromisoformat(value)
     except ValueError:
-        return f"moet een tijd zijn zoals \"07:30\", niet {_shown(value)}"
+        return Said("cfg.value.time", got=_shown(value))
     return None
 
 
-def day_or_range(value: Any) -> str | None:
+def day_or_range(value: Any) -> Said | None:
     if not isinstance(value, str):
-        return f"moet een datum zijn zoals \"2026-10-02\" of \"2026-10-05/2026-10-09\", niet {_shown(value)}"
+        return Said("cfg.value.day", got=_shown(value))
     first, _, last = value.strip().partition("/")
     try:
         begin = dt.date.fromisoformat(first)
         end = dt.date.fromisoformat(last) if last else begin
     except ValueError:
-        return f"'{value}' is geen datum of reeks (JJJJ-MM-DD of JJJJ-MM-DD/JJJJ-MM-DD)"
+        return Said("cfg.value.day_bad", value=value)
     if end < begin:
-        return f"'{value}' eindigt voor het begint"
+        return Said("cfg.value.day_reversed", value=value)
     if (end - begin).days > 366:
-        return f"'{value}' is langer dan een jaar"
+        return Said("cfg.value.day_too_long", value=value)
     return None
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any) -> str | Said:
+    """A value as the problem quotes it: TOML's own spelling, or what kind of value it is."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return f"'{value}'"
     if isinstance(value, dict):
-        return "een tabel"
+        return Said("cfg.shown.table")
     if isinstance(value, list):
-        return "een lijst"
+        return Said("cfg.shown.list")
     return str(value)
 
 
@@ -260,10 +261,17 @@ class _Run:
     source: str
     problems: list[str] = field(default_factory=list)
 
-    def fail(self, key: str, problem: str, at: str | None = None) -> ConfigError:
-        line = line_of(self.source, at or key) if self.source else None
-        where = f"{self.path.name}, regel {line}" if line else str(self.path.name)
-        return ConfigError(f"{where}: {key}: {problem}")
+    def fail(self, key: str, problem: Said, at: str | None = None) -> ConfigError:
+        return problem_at(self.path, self.source, key, problem, at)
+
+
+def problem_at(path: Path, source: str, key: str, problem: Said, at: str | None = None) -> ConfigError:
+    """One line naming the file, the line of `at` (else of `key`) when the text tells it, the
+    key and the problem: `config.toml, regel 7: database.uri: onbekende sleutel (...)`."""
+    line = line_of(source, at or key) if source else None
+    if line:
+        return ConfigError(Said("cfg.at_line", file=path.name, line=line, key=key, problem=problem))
+    return ConfigError(Said("cfg.at", file=path.name, key=key, problem=problem))
 
 
 def check(raw: dict[str, Any], source: str, path: Path) -> None:
@@ -272,7 +280,7 @@ def check(raw: dict[str, Any], source: str, path: Path) -> None:
     for name, value in raw.items():
         spec = SCHEMA.get(name)
         if spec is None:
-            raise run.fail(name, f"onbekende sectie (bekend: {', '.join(sorted(SCHEMA))})")
+            raise run.fail(name, Said("cfg.schema.unknown_section", known=", ".join(sorted(SCHEMA))))
         _value(run, spec, value, name)
     _notifier(run, raw.get("notifier"))
     _schools(run, raw.get("schools", []))
@@ -280,30 +288,30 @@ def check(raw: dict[str, Any], source: str, path: Path) -> None:
     reminders = raw.get("reminders", {})
     if "backoff_max_seconds" in reminders and reminders.get("backoff_max_seconds", 0) < reminders.get(
             "backoff_seconds", 60):
-        raise run.fail("reminders.backoff_max_seconds", "mag niet kleiner zijn dan backoff_seconds")
+        raise run.fail("reminders.backoff_max_seconds", Said("cfg.schema.backoff_max"))
 
 
 def _value(run: _Run, spec: Any, value: Any, key: str) -> None:
     if isinstance(spec, Table):
         if not isinstance(value, dict):
-            raise run.fail(key, f"moet een tabel zijn ([{key}]), niet {_shown(value)}")
+            raise run.fail(key, Said("cfg.schema.table", key=key, got=_shown(value)))
         for k, v in value.items():
             sub = spec.keys.get(k)
             if sub is None:
-                known = ", ".join(sorted(spec.keys)) or "geen"
-                raise run.fail(f"{key}.{k}", f"onbekende sleutel (bekend: {known})")
+                known = ", ".join(sorted(spec.keys)) or Said("cfg.schema.none")
+                raise run.fail(f"{key}.{k}", Said("cfg.schema.unknown_key", known=known))
             _value(run, sub, v, f"{key}.{k}")
         for k in spec.required:
             if k not in value:
-                raise run.fail(f"{key}.{k}", "ontbreekt (verplicht)", at=key)
+                raise run.fail(f"{key}.{k}", Said("cfg.schema.required"), at=key)
     elif isinstance(spec, ArrayOf):
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise run.fail(key, f"moet een lijst van tabellen zijn ([[{key}]])")
+            raise run.fail(key, Said("cfg.schema.array", key=key))
         for i, item in enumerate(value):
             _value(run, spec.table, item, f"{key}[{i}]")
     elif isinstance(spec, MapOf):
         if not isinstance(value, dict):
-            raise run.fail(key, f"moet een tabel zijn, zoals {{ tlv = 3 }}, niet {_shown(value)}")
+            raise run.fail(key, Said("cfg.schema.map", got=_shown(value)))
         for k, v in value.items():
             problem = spec.value(v)
             if problem is not None:
@@ -311,9 +319,9 @@ def _value(run: _Run, spec: Any, value: Any, key: str) -> None:
     elif isinstance(spec, ListOf):
         items = [value] if spec.one_allowed and isinstance(value, str) else value
         if not isinstance(items, list):
-            raise run.fail(key, f"moet een lijst zijn, zoals [\"a\", \"b\"], niet {_shown(value)}")
+            raise run.fail(key, Said("cfg.schema.list", got=_shown(value)))
         if spec.nonempty and not items:
-            raise run.fail(key, "mag niet leeg zijn")
+            raise run.fail(key, Said("cfg.value.empty"))
         for i, item in enumerate(items):
             problem = spec.item(item)
             if problem is not None:
@@ -331,25 +339,23 @@ def _notifier(run: _Run, section: Any) -> None:
     allowed = _NOTIFIER_KEYS[backend]
     for k in section:
         if k != "backend" and k not in allowed:
-            raise run.fail(f"notifier.{k}", f"hoort niet bij backend = \"{backend}\" "
-                                            f"(bekend: backend, {', '.join(sorted(allowed))})")
+            raise run.fail(f"notifier.{k}", Said("cfg.notifier.other_backend", backend=backend,
+                                                 known=", ".join(sorted(allowed))))
     if backend != "smtp":
         return
     if "host" not in section:
-        raise run.fail("notifier.host", "ontbreekt: de naam van de mailserver (verplicht bij smtp)", at="notifier")
+        raise run.fail("notifier.host", Said("cfg.notifier.host"), at="notifier")
     if "username" in section and "password_env" not in section:
-        raise run.fail("notifier.password_env", "ontbreekt: de omgevingsvariabele met het wachtwoord "
-                                                "(verplicht bij username)", at="notifier.username")
+        raise run.fail("notifier.password_env", Said("cfg.notifier.password_env"), at="notifier.username")
     if "username" in section and section.get("security", "starttls") == "none":
-        raise run.fail("notifier.security", "\"none\" met een username zou het wachtwoord onversleuteld "
-                                            "versturen: gebruik starttls of ssl")
+        raise run.fail("notifier.security", Said("cfg.notifier.security"))
 
 
 def _schools(run: _Run, schools: list[dict[str, Any]]) -> None:
     seen: dict[str, int] = {}
     for i, s in enumerate(schools):
         if s["id"] in seen:
-            raise run.fail(f"schools[{i}].id", f"school '{s['id']}' staat er al (schools[{seen[s['id']]}])")
+            raise run.fail(f"schools[{i}].id", Said("cfg.schools.twice", school=s["id"], first=seen[s["id"]]))
         seen[s["id"]] = i
 
 
@@ -358,19 +364,19 @@ def _users(run: _Run, users: list[dict[str, Any]], schools: set[str]) -> None:
     addresses: dict[str, int] = {}
     for i, u in enumerate(users):
         if u["id"] in ids:
-            raise run.fail(f"users[{i}].id", f"gebruiker '{u['id']}' staat er al (users[{ids[u['id']]}])")
+            raise run.fail(f"users[{i}].id", Said("cfg.users.twice", user=u["id"], first=ids[u["id"]]))
         ids[u["id"]] = i
         listed = u.get("schools", [])
         for k, sid in enumerate([listed] if isinstance(listed, str) else listed):
             if sid != "*" and sid not in schools:
-                known = ", ".join(sorted(schools)) or "geen"
-                raise run.fail(f"users[{i}].schools[{k}]", f"onbekende school '{sid}' (bekend: {known}, of \"*\")",
+                known = ", ".join(sorted(schools)) or Said("cfg.schema.none")
+                raise run.fail(f"users[{i}].schools[{k}]", Said("cfg.users.unknown_school", school=sid, known=known),
                                at=f"users[{i}].schools")
         address = u.get("email")
         if address is not None:
             low = address.lower()
             if low in addresses:
-                raise run.fail(f"users[{i}].email", f"'{address}' is ook het adres van users[{addresses[low]}]")
+                raise run.fail(f"users[{i}].email", Said("cfg.users.same_email", email=address, other=addresses[low]))
             addresses[low] = i
 
 
@@ -382,7 +388,7 @@ def check_roles(raw: dict[str, Any], source: str, path: Path, roles: tuple[str, 
 
     def one(key: str, role: Any, at: str | None = None) -> None:
         if role not in roles:
-            raise run.fail(key, f"onbekende rol '{role}' (bekend: {known})", at=at)
+            raise run.fail(key, Said("cfg.roles.unknown", role=role, known=known), at=at)
 
     for i, u in enumerate(raw.get("users", [])):
         one(f"users[{i}].role", u.get("role"))

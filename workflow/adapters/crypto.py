@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from workflow.domain.errors import ConfigError
+from workflow.domain.errors import ConfigError, Said
 
 ENC_KEY = "$enc"
 ERASED = "[gewist]"
@@ -44,32 +44,32 @@ def load_master_key(key_file: Path | None, *, create: bool = False) -> bytes:
     source = MASTER_ENV
     if not text:
         if key_file is None:
-            raise ConfigError(f"geen hoofdsleutel: zet {MASTER_ENV} of security.master_key_file")
+            raise ConfigError(Said("cfg.key.none", env=MASTER_ENV))
         if key_file.is_dir():
-            raise ConfigError(f"security.master_key_file: {key_file} is een map; daar hoort het sleutelbestand")
+            raise ConfigError(Said("cfg.key.a_folder", path=str(key_file)))
         if not key_file.exists():
             if not create:
-                raise ConfigError(f"het sleutelbestand {key_file} bestaat niet; voer 'passend init' uit")
+                raise ConfigError(Said("cfg.key.missing", path=str(key_file)))
             try:
                 key_file.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as fh:
                     fh.write(new_master_key() + "\n")
             except OSError as exc:
-                raise ConfigError(f"security.master_key_file: kan {key_file} niet maken "
-                                  f"({exc.strerror or type(exc).__name__})") from None
+                raise ConfigError(Said("cfg.key.cannot_make", path=str(key_file),
+                                       error=exc.strerror or type(exc).__name__)) from None
         try:
             text = key_file.read_text().strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"security.master_key_file: kan {key_file} niet lezen "
-                              f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+            raise ConfigError(Said("cfg.key.unreadable", path=str(key_file),
+                                   error=getattr(exc, "strerror", None) or type(exc).__name__)) from None
         source = str(key_file)
     try:
         key = _unb64(text)
     except (ValueError, TypeError):
         key = b""
     if len(key) != 32:
-        raise ConfigError(f"de hoofdsleutel uit {source} moet 32 bytes zijn, base64url-gecodeerd")
+        raise ConfigError(Said("cfg.key.bad", source=source))
     return key
 
 
@@ -94,7 +94,7 @@ class KeyRing:
         try:
             return self._wrap.decrypt(wrapped[:12], wrapped[12:], case_id.encode())
         except InvalidTag:
-            raise ConfigError("the master key does not open this database's case keys") from None
+            raise ConfigError(Said("cfg.key.case_keys")) from None
 
     def seal_secret(self, context: str, value: str) -> bytes:
         """`value` encrypted with the master key, bound to `context` (e.g. "totp/ib.jansen"), so a
@@ -106,7 +106,7 @@ class KeyRing:
         try:
             return self._secret.decrypt(sealed[:12], sealed[12:], context.encode()).decode("utf-8")
         except InvalidTag:
-            raise ConfigError("the master key does not open this database's sign-in secrets") from None
+            raise ConfigError(Said("cfg.key.signin_secrets")) from None
 
     def token_hash(self, purpose: str, token: str) -> str:
         """The keyed hash a sign-in link or session token is stored and looked up by: a copy of
@@ -140,7 +140,7 @@ class CaseCipher:
 
     def seal(self, field: str, value: str) -> dict[str, str]:
         if self._aead is None:
-            raise ConfigError(f"case {self.case_id} is erased; nothing can be added to it")
+            raise ConfigError(Said("cfg.key.case_erased", case=self.case_id))
         nonce = os.urandom(12)
         ct = self._aead.encrypt(nonce, value.encode("utf-8"), f"{self.case_id}/{field}".encode())
         return {ENC_KEY: "v1." + _b64(nonce + ct)}

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
-from workflow.domain.errors import ConfigError
+from workflow.domain.errors import ConfigError, Said
 
 SUBDIVISIONS = {"noord": "Noord", "midden": "Midden", "zuid": "Zuid"}
 SEARCH_LIMIT = 400  # days; a school year never has a longer stretch without school days
@@ -33,12 +33,12 @@ def parse_days_off(values: Iterable[str], key: str) -> frozenset[dt.date]:
             begin = dt.date.fromisoformat(first)
             end = dt.date.fromisoformat(last) if last else begin
         except ValueError:
-            raise ConfigError(f"{where}: '{text}' is not a date or range (YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD)") \
+            raise ConfigError(Said("cfg.key_problem", key=where, problem=Said("cfg.value.day_bad", value=text))) \
                 from None
         if end < begin:
-            raise ConfigError(f"{where}: '{text}' ends before it begins")
+            raise ConfigError(Said("cfg.key_problem", key=where, problem=Said("cfg.value.day_reversed", value=text)))
         if (end - begin).days > 366:
-            raise ConfigError(f"{where}: '{text}' is longer than a year")
+            raise ConfigError(Said("cfg.key_problem", key=where, problem=Said("cfg.value.day_too_long", value=text)))
         days.update(begin + dt.timedelta(days=n) for n in range((end - begin).days + 1))
     return frozenset(days)
 
@@ -78,7 +78,7 @@ class SchoolCalendar:
 
     def __init__(self, region: str, days_off: Iterable[dt.date] = ()) -> None:
         if region not in SUBDIVISIONS:
-            raise ConfigError(f"region '{region}' is not one of {', '.join(SUBDIVISIONS)}")
+            raise ConfigError(Said("cfg.calendar.region", region=region, regions=", ".join(SUBDIVISIONS)))
         self.region = region
         self.days_off = frozenset(days_off)
 
