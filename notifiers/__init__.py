@@ -35,7 +35,8 @@ def create(options: dict[str, Any], base: Path, *, file_group: str | None = None
     backend = options.get("backend", "file")
     target = BACKENDS.get(backend) if isinstance(backend, str) else None
     if target is None:
-        raise NotifierConfigError(f"notifier.backend: unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+        raise NotifierConfigError("notify.backend.unknown", field="notifier.backend", backend=repr(backend),
+                                  known=", ".join(BACKENDS))
     module, attr = target.split(":")
     cls = getattr(importlib.import_module(module), attr)
     rest = {k: v for k, v in options.items() if k != "backend"}

@@ -31,8 +31,57 @@ class NotifierError(Exception):
         self.permanent = permanent
 
 
+# What a NotifierConfigError says when nothing renders it from passend's catalog: a program that
+# uses these notifiers on their own, a traceback. The English of the catalog's notify.* entries,
+# word for word (tests/test_notifier_messages.py holds the two together); passend itself shows the
+# catalog's sentence, in plain Dutch unless PASSEND_LANGUAGE=en. The one table of these sentences.
+TEXTS: dict[str, str] = {
+    "notify.backend.unknown": "{field}: unknown backend {backend} (known: {known})",
+    "notify.options.unknown_key": "{field}: unknown key for the {backend} notifier (allowed: backend, {allowed})",
+    "notify.options.from_invalid": "{field}: must be an email address such as passend@school.example",
+    "notify.file.group_unknown": "{field}: the group '{group}' does not exist",
+    "notify.file.folder_cannot_make": "{field}: cannot create {folder} ({reason})",
+    "notify.file.folder_not_writable": "{field}: passend may not write in {folder}",
+    "notify.file.folder_invalid": "{field}: must be a folder path such as var/outbox",
+    "notify.smtp.host_required": "{field}: the SMTP server's host name is required",
+    "notify.smtp.security_invalid": "{field}: must be one of {choices}",
+    "notify.smtp.port_invalid": "{field}: must be a port number (1-65535)",
+    "notify.smtp.username_invalid": "{field}: must be a non-empty string",
+    "notify.smtp.password_env_invalid": "{field}: must name an environment variable",
+    "notify.smtp.password_env_required": "{field}: needed with username (the variable holding the password)",
+    "notify.smtp.timeout_invalid": "{field}: must be a number of seconds > 0",
+    "notify.smtp.ca_file_invalid": "{field}: must be the path of a PEM file of trusted certificates",
+    "notify.smtp.none_with_login": "{field}: \"none\" with a username would send the password unencrypted: "
+                                   "use starttls or ssl",
+    "notify.smtp.password_unset": "{field}: the environment variable {variable} (the SMTP password) is not set",
+    "notify.smtp.ca_file_unreadable": "{field}: {path} is not a readable PEM file ({reason})",
+}
+
+
 class NotifierConfigError(ValueError):
-    """The `[notifier]` section cannot be used; the message names the key."""
+    """The `[notifier]` section cannot be used: which problem (`key`) and with what (`values`).
+
+    Why a key and not a sentence: passend shows a config problem in plain Dutch (in English under
+    PASSEND_LANGUAGE=en) from its message catalog, but this package stands alone and imports
+    nothing of passend, neither the catalog nor its `Said`. So it names the catalog's entry
+    (`key`, a `notify.*` id) and the pieces that fill it in (`values`: always `field`, the config
+    key that is wrong, and safe pieces such as a path, a group or a variable's name, never a
+    password), and passend renders it (`Said(exc.key, **exc.values)`). `str()` is the English
+    of TEXTS, for a program that uses the notifiers on their own.
+    """
+
+    def __init__(self, key: str, /, *, field: str, **values: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values: dict[str, str] = {"field": field, **values}
+
+    @property
+    def field(self) -> str:
+        """The config key that is wrong, such as `notifier.host`."""
+        return self.values["field"]
+
+    def __str__(self) -> str:
+        return TEXTS.get(self.key, self.key).format(**self.values)
 
 
 @dataclass(frozen=True)
@@ -107,13 +156,12 @@ class Notifier(abc.ABC):
 def check_keys(options: dict[str, Any], allowed: set[str], backend: str) -> None:
     for k in options:
         if k not in allowed:
-            raise NotifierConfigError(
-                f"notifier.{k}: unknown key for the {backend} notifier (allowed: backend, {', '.join(sorted(allowed))})"
-            )
+            raise NotifierConfigError("notify.options.unknown_key", field=f"notifier.{k}", backend=backend,
+                                      allowed=", ".join(sorted(allowed)))
 
 
 def sender_of(options: dict[str, Any]) -> str:
     sender = options.get("from", "passend@localhost")
     if not isinstance(sender, str) or "@" not in sender or "\n" in sender:
-        raise NotifierConfigError("notifier.from: must be an email address such as passend@school.example")
+        raise NotifierConfigError("notify.options.from_invalid", field="notifier.from")
     return sender

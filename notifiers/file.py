@@ -36,7 +36,8 @@ class FileNotifier(Notifier):
         try:
             return 0o640, 0o750, grp.getgrnam(self.group).gr_gid
         except KeyError:
-            raise NotifierConfigError(f"security.file_group: de groep '{self.group}' bestaat niet") from None
+            raise NotifierConfigError("notify.file.group_unknown", field="security.file_group",
+                                      group=self.group) from None
 
     def check(self) -> None:
         """The folder exists or can be made, and passend may write in it."""
@@ -44,10 +45,11 @@ class FileNotifier(Notifier):
         try:
             self._folder()
         except OSError as exc:
-            raise NotifierConfigError(f"notifier.folder: kan {self.folder} niet maken "
-                                      f"({exc.strerror or type(exc).__name__})") from None
+            raise NotifierConfigError("notify.file.folder_cannot_make", field="notifier.folder",
+                                      folder=str(self.folder), reason=exc.strerror or type(exc).__name__) from None
         if not os.access(self.folder, os.W_OK | os.X_OK):
-            raise NotifierConfigError(f"notifier.folder: passend mag niet schrijven in {self.folder}")
+            raise NotifierConfigError("notify.file.folder_not_writable", field="notifier.folder",
+                                      folder=str(self.folder))
 
     def _folder(self) -> None:
         if not self.folder.is_dir():
@@ -62,7 +64,7 @@ class FileNotifier(Notifier):
         check_keys(options, {"folder", "from"}, "file")
         folder = options.get("folder", "var/outbox")
         if not isinstance(folder, str) or not folder:
-            raise NotifierConfigError("notifier.folder: must be a folder path such as var/outbox")
+            raise NotifierConfigError("notify.file.folder_invalid", field="notifier.folder")
         p = Path(folder).expanduser()
         return cls(p if p.is_absolute() else Path(base) / p, sender_of(options))
 

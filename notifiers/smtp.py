@@ -44,28 +44,29 @@ class SmtpNotifier(Notifier):
                    "smtp")
         host = options.get("host")
         if not isinstance(host, str) or not host:
-            raise NotifierConfigError("notifier.host: the SMTP server's host name is required")
+            raise NotifierConfigError("notify.smtp.host_required", field="notifier.host")
         security = options.get("security", "starttls")
         if security not in SECURITY:
-            raise NotifierConfigError(f"notifier.security: must be one of {', '.join(SECURITY)}")
+            raise NotifierConfigError("notify.smtp.security_invalid", field="notifier.security",
+                                      choices=", ".join(SECURITY))
         port = options.get("port", 465 if security == "ssl" else 587)
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-            raise NotifierConfigError("notifier.port: must be a port number (1-65535)")
+            raise NotifierConfigError("notify.smtp.port_invalid", field="notifier.port")
         username = options.get("username")
         password_env = options.get("password_env")
         if username is not None and (not isinstance(username, str) or not username):
-            raise NotifierConfigError("notifier.username: must be a non-empty string")
+            raise NotifierConfigError("notify.smtp.username_invalid", field="notifier.username")
         if password_env is not None and (not isinstance(password_env, str) or not password_env):
-            raise NotifierConfigError("notifier.password_env: must name an environment variable")
+            raise NotifierConfigError("notify.smtp.password_env_invalid", field="notifier.password_env")
         if username and not password_env:
-            raise NotifierConfigError("notifier.password_env: needed with username (the variable holding the password)")
+            raise NotifierConfigError("notify.smtp.password_env_required", field="notifier.password_env")
         timeout = options.get("timeout", 30)
         if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
-            raise NotifierConfigError("notifier.timeout: must be a number of seconds > 0")
+            raise NotifierConfigError("notify.smtp.timeout_invalid", field="notifier.timeout")
         ca_file = options.get("ca_file")
         if ca_file is not None:
             if not isinstance(ca_file, str) or not ca_file:
-                raise NotifierConfigError("notifier.ca_file: must be the path of a PEM file of trusted certificates")
+                raise NotifierConfigError("notify.smtp.ca_file_invalid", field="notifier.ca_file")
             p = Path(ca_file).expanduser()
             ca_file = str(p if p.is_absolute() else Path(base) / p)
         return cls(host=host, port=port, security=security, sender=sender_of(options),
@@ -76,17 +77,16 @@ class SmtpNotifier(Notifier):
         would fail at its turn), `none` is never used with a login (the password would cross the
         network in plain text), the CA file can be read."""
         if self.username and self.security == "none":
-            raise NotifierConfigError("notifier.security: \"none\" met een username zou het wachtwoord "
-                                      "onversleuteld versturen: gebruik starttls of ssl")
+            raise NotifierConfigError("notify.smtp.none_with_login", field="notifier.security")
         if self.username and not os.environ.get(self.password_env or ""):
-            raise NotifierConfigError(f"notifier.password_env: de omgevingsvariabele {self.password_env} "
-                                      "(het SMTP-wachtwoord) is niet gezet")
+            raise NotifierConfigError("notify.smtp.password_unset", field="notifier.password_env",
+                                      variable=str(self.password_env))
         if self.ca_file is not None:
             try:
                 ssl.create_default_context(cafile=self.ca_file)
             except (OSError, ssl.SSLError) as exc:
-                raise NotifierConfigError(f"notifier.ca_file: {self.ca_file} is geen leesbaar PEM-bestand "
-                                          f"({type(exc).__name__})") from None
+                raise NotifierConfigError("notify.smtp.ca_file_unreadable", field="notifier.ca_file",
+                                          path=self.ca_file, reason=type(exc).__name__) from None
 
     def _where(self) -> str:
         return f"{self.host}:{self.port}"

@@ -121,8 +121,11 @@ def test_console_notifier_prints() -> None:
     ({"backend": "file", "from": "geen adres"}, "notifier.from"),
 ])
 def test_bad_notifier_config_names_the_key(options: dict, key: str) -> None:
+    """The error is a catalog key and its values (passend words it, in Dutch by default:
+    tests/test_notifier_messages.py); its own str() is the English fallback, naming the key too."""
     with pytest.raises(NotifierConfigError) as err:
         notifiers.create(options, Path("."))
+    assert err.value.key.startswith("notify.") and err.value.field == key
     assert str(err.value).startswith(key + ":")
 
 

@@ -221,7 +221,9 @@ def make_notifier(engine: Engine) -> Notifier:
         return notifiers.create(_notifier_options(engine.config), engine.config.base,
                                 file_group=engine.config.file_group)
     except notifiers.NotifierConfigError as exc:
-        raise ConfigError(Said("serve.bootstrap.notifier", path=str(engine.config.path), problem=exc)) from None
+        # The notifiers stand alone and say a problem as a notify.* key and its values: the catalog words it.
+        raise ConfigError(Said("serve.bootstrap.notifier", path=str(engine.config.path),
+                               problem=Said(exc.key, **exc.values))) from None
 
 
 def mail_domain(config: Config) -> str:

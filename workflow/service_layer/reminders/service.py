@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from workflow.adapters.clock import utcnow
 from workflow.adapters.logs import bind_command, get_logger
-from workflow.domain.errors import ConfigError
+from workflow.domain.errors import ConfigError, Said
 from workflow.messages import text
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.reminders.dispatcher import dispatch_once
@@ -93,8 +93,9 @@ class ReminderService:
         try:
             self.notifier.check()
         except NotifierConfigError as exc:
+            # The notifiers stand alone: they say a notify.* key and its values, the catalog words them.
             raise ConfigError(text("svc.reminders.notifier_config", config=self.engine.config.path.name,
-                                   problem=exc)) from None
+                                   problem=Said(exc.key, **exc.values))) from None
         return self.recover()
 
     def recover(self) -> int:
