@@ -408,3 +408,16 @@ def test_fuzzed_command_lines_never_crash(ready: Any) -> None:
             assert json.loads(r.out)["exit_code"] == r.code
 
     fuzz()
+
+
+def test_demo_serve_without_an_ib_address_says_why(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`demo --serve` needs the first school's IB to have an e-mail address (the sign-in link is
+    made for it); without one it says so in one line, exit 2, before anything listens. It once
+    said only 'onjuiste aanroep': its refusal was a bare click error, which the CLI words as a
+    wrong call."""
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}")
+    cfg.write_text(cfg.read_text().replace('email = "ib@de-linde.school.example"\n', ""))
+    r = run(capsys, "--config", str(cfg), "demo", "--pupils", "5", "--seed", "1", "--serve")
+    one_line_error(r, 2)
+    assert r.err.strip() == "passend: config.toml heeft geen IB met een e-mailadres voor de eerste school"
+    assert (tmp_path / "p.db").stat().st_size == 0  # refused before the demo was made: no table, no case

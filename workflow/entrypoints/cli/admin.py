@@ -49,6 +49,7 @@ def demo(state: State, school: str | None, pupils: int | None, years: float, see
         from workflow.entrypoints.cli import demo_serve
 
         configure("warning")  # the demo's own steps are not news; the address and link are
+        demo_serve.demo_user(engine)  # no IB to sign in as: refused before anything is made
     engine.init()
     if serve:
         with engine.uow(write=False) as uow:

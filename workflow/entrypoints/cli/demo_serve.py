@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from workflow.domain.errors import BadInput
 from workflow.entrypoints.cli import nl
 
 
@@ -35,7 +36,7 @@ def demo_user(engine: Any) -> Any:
     for user in engine.config.users.values():
         if user.role in roles and user.email and (first is None or user.serves(first)):
             return user
-    raise click.ClickException(nl.say("cli.demo.serve.no_ib"))
+    raise BadInput(nl.say("cli.demo.serve.no_ib"))
 
 
 def serve(engine: Any, config: str | None) -> None:
@@ -54,7 +55,7 @@ def serve(engine: Any, config: str | None) -> None:
     user = demo_user(engine)
     issued = Links(engine, minutes=settings.link_minutes).request(user.email, ip="passend-demo")
     if issued is None:
-        raise click.ClickException(nl.say("cli.demo.serve.no_link"))
+        raise BadInput(nl.say("cli.demo.serve.no_link"))
     codes = Codes(engine)
     lines = [
         "", nl.say("cli.demo.serve.running", url=settings.base_url), "",
