@@ -470,5 +470,5 @@ def test_the_calendar_reads_in_dutch_now(monkeypatch: pytest.MonkeyPatch) -> Non
                                              "days_off[0]: '2026-01-01/2027-06-01' is longer than a year")
     with pytest.raises(ConfigError) as err:
         SchoolCalendar("west")
-    assert _both(monkeypatch, err.value) == ("regio 'west' is niet een van noord, midden, zuid",
+    assert _both(monkeypatch, err.value) == ("onbekende regio 'west' (bekend: noord, midden, zuid)",
                                              "region 'west' is not one of noord, midden, zuid")
