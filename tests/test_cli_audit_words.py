@@ -8,7 +8,6 @@ pinned here as the code wrote it before; with PASSEND_LANGUAGE=en the commands s
 from __future__ import annotations
 
 import ast
-import string
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,9 @@ import pytest
 from workflow.entrypoints.cli.audit import _render_replay, text
 from workflow.messages.render import _catalog
 
+from .catalog_support import placeholders
+
 AUDIT = Path(__file__).resolve().parents[1] / "workflow" / "entrypoints" / "cli" / "audit.py"
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _uses() -> list[tuple[str, set[str] | None]]:
@@ -49,7 +46,7 @@ def test_every_key_is_in_both_catalogs_and_none_is_unused() -> None:
         for key, names in uses:
             assert messages.gettext(key) != key, (lang, key)
             if names is not None:
-                assert _fields(messages.gettext(key)) == names, (lang, key)
+                assert placeholders(messages.gettext(key)) == names, (lang, key)
         # the line of `passend --help` is named in app.py (tests/test_cli_words.py reads every module)
         cli_keys = {k for k in messages._messages if k.startswith("cli.audit.")} - {"cli.audit.summary"}
         assert cli_keys == {k for k, _ in uses}, lang

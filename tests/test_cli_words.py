@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import string
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +29,8 @@ import pytest
 from workflow.entrypoints.cli.main import main
 from workflow.messages.render import _catalog
 
+from .catalog_support import placeholders
+
 REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / "workflow" / "entrypoints" / "cli"
 KEY = re.compile(r"cli\.[a-z0-9_.]+")
@@ -38,10 +39,6 @@ PROSE = re.compile(r"[^\W\d_]{2,} [^\W\d_]{2,}")
 SAID = {"echo", "UsageProblem", "BadValue", "ClickException", "_fail", "secho"}
 # literals that look like prose but are not read as Dutch: (file, literal)
 ALLOWED: set[tuple[str, str]] = set()
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _name(func: ast.expr) -> str:
@@ -239,12 +236,12 @@ def test_every_key_is_in_both_catalogs_with_its_placeholders_and_none_is_unused(
         for messages in (nl, en):
             assert messages.gettext(key) != key, key
             if names is not None:
-                assert _fields(messages.gettext(key)) == names, key
+                assert placeholders(messages.gettext(key)) == names, key
     for messages in (nl, en):
         keys = {k for k in messages._messages if k.startswith("cli.")}
         assert keys == {k for k, _ in uses}
         for key in keys:
-            assert _fields(nl.gettext(key)) == _fields(en.gettext(key)), key
+            assert placeholders(nl.gettext(key)) == placeholders(en.gettext(key)), key
 
 
 def _help(capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import string
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,8 @@ from workflow.domain import errors as domain_errors
 from workflow.domain.calendar import SchoolCalendar, parse_days_off
 from workflow.domain.errors import ConfigError, PassendError
 from workflow.entrypoints.cli.main import main as cli_main
-from workflow.messages.build import LOCALE
+
+from .catalog_support import call_name, placeholders, po_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = (
@@ -69,12 +69,6 @@ ALLOWED = {
 
 
 # ---- the scan --------------------------------------------------------------------------------
-def _name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
 
 
 def _exception_names() -> set[str]:
@@ -107,7 +101,7 @@ def inline_messages(source: str) -> list[tuple[int, str, str]]:
         if isinstance(node, ast.Call):
             for arg in [*node.args, *(k.value for k in node.keywords)]:
                 for inner in ast.walk(arg):
-                    calls[id(inner)] = str(_name(node.func))  # outer first; inner calls overwrite
+                    calls[id(inner)] = str(call_name(node.func))  # outer first; inner calls overwrite
     found: list[tuple[int, str, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
@@ -115,10 +109,10 @@ def inline_messages(source: str) -> list[tuple[int, str, str]]:
                 found.append((node.lineno, calls.get(id(node), ""), ast.unparse(node)))
         elif isinstance(node, ast.Constant) and id(node) not in docs | parts and _words(node):
             found.append((node.lineno, calls.get(id(node), ""), repr(node.value)))
-        if isinstance(node, ast.Call) and _name(node.func) in exceptions:
+        if isinstance(node, ast.Call) and call_name(node.func) in exceptions:
             first = node.args[0] if node.args else None
-            if not (isinstance(first, ast.Call) and _name(first.func) in SAID_MAKERS):
-                found.append((node.lineno, str(_name(node.func)), ast.unparse(first) if first else ""))
+            if not (isinstance(first, ast.Call) and call_name(first.func) in SAID_MAKERS):
+                found.append((node.lineno, str(call_name(node.func)), ast.unparse(first) if first else ""))
     return sorted(set(found))
 
 
@@ -164,15 +158,6 @@ def check(value, fail, run, key, why):
 
 
 # ---- the keys --------------------------------------------------------------------------------
-def _catalog(lang: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _keys_of(node: ast.expr) -> list[str]:
@@ -189,7 +174,7 @@ def _said_keys() -> list[tuple[str, str, set[str]]]:
     uses = []
     for file in FILES:
         for node in ast.walk(ast.parse((REPO / file).read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and _name(node.func) == "Said":
+            if isinstance(node, ast.Call) and call_name(node.func) == "Said":
                 keys = _keys_of(node.args[0]) if node.args else []
                 assert keys, f"{file}:{node.lineno}: a Said whose key the scan cannot read"
                 uses += [(f"{file}:{node.lineno}", key, {str(k.arg) for k in node.keywords}) for key in keys]
@@ -199,18 +184,18 @@ def _said_keys() -> list[tuple[str, str, set[str]]]:
 def test_every_key_the_files_say_is_in_both_catalogs_with_its_placeholders() -> None:
     uses = _said_keys()
     assert len({key for _, key, _ in uses}) > 60  # the scan sees the code
-    catalogs = {lang: _catalog(lang) for lang in ("nl", "en")}
+    catalogs = {lang: po_catalog(lang) for lang in ("nl", "en")}
     for where, key, names in uses:
         assert key.startswith("cfg."), f"{where}: {key}"
         for lang, cat in catalogs.items():
             assert key in cat, f"{where}: {key} is not in the {lang} catalog"
-            assert _fields(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
+            assert placeholders(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
 
 
 def test_no_cfg_entry_is_left_unused() -> None:
     used = {key for _, key, _ in _said_keys()}
     for lang in ("nl", "en"):
-        assert [k for k in _catalog(lang) if k.startswith("cfg.") and k not in used] == [], lang
+        assert [k for k in po_catalog(lang) if k.startswith("cfg.") and k not in used] == [], lang
 
 
 # ---- the language ----------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import shutil
-import string
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,8 @@ import workflow.messages  # noqa: F401  (installs the catalog as the renderer of
 from workflow.domain import errors as domain_errors
 from workflow.domain.definition import DefinitionRegistry, load_definition, parse_definition
 from workflow.domain.errors import DefinitionError
-from workflow.messages.build import LOCALE
 
+from .catalog_support import call_name, is_str, placeholders, po_catalog
 from .engine_support import DEFAULT, FIXTURES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,28 +45,6 @@ FAIL_CALLS = frozenset({"fail"})  # fail(...), c.fail(...), self.fail(...), ctx.
 # Keys of the guard, evidence-kind and deadline parsers (guards.py, kinds.py, deadline_defs.py):
 # theirs to use; the unused-key check below leaves them to those files' own test.
 OTHER_PREFIXES = ("def.guard.", "def.kind.", "def.deadline.")
-
-
-def _name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
-def _is_str(node: ast.expr) -> bool:
-    """A problem written here: a literal, an f-string, strings glued with + or %, or a
-    "...".format(...)."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    if isinstance(node, ast.JoinedStr):
-        return True
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
-        return _is_str(node.left) or _is_str(node.right)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
-        return _is_str(node.func.value)
-    return False
 
 
 def _exception_names() -> set[str]:
@@ -97,14 +74,14 @@ def inline_problems(source: str, functions: frozenset[str] | None = None) -> lis
         for node in ast.walk(root):
             if not isinstance(node, ast.Call):
                 continue
-            name = _name(node.func)
+            name = call_name(node.func)
             if name in FAIL_CALLS:
                 args = [*node.args[1:2], *(k.value for k in node.keywords if k.arg == "problem")]
             elif name in exceptions:
                 args = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "message")]
             else:
                 continue
-            found += [(node.lineno, str(name), ast.unparse(a)) for a in args if _is_str(a)]
+            found += [(node.lineno, str(name), ast.unparse(a)) for a in args if is_str(a)]
     return sorted(set(found))
 
 
@@ -147,15 +124,6 @@ def elsewhere(fail):
 
 
 # ---- the keys --------------------------------------------------------------------------------
-def _catalog(lang: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _said_keys() -> list[tuple[str, str, set[str]]]:
@@ -164,7 +132,7 @@ def _said_keys() -> list[tuple[str, str, set[str]]]:
     for file, functions in SCOPE.items():
         for root in _scanned(ast.parse((REPO / file).read_text(encoding="utf-8")), functions):
             for node in ast.walk(root):
-                if isinstance(node, ast.Call) and _name(node.func) == "Said" and node.args \
+                if isinstance(node, ast.Call) and call_name(node.func) == "Said" and node.args \
                         and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                     uses.append((f"{file}:{node.lineno}", node.args[0].value, {str(k.arg) for k in node.keywords}))
     return uses
@@ -173,17 +141,17 @@ def _said_keys() -> list[tuple[str, str, set[str]]]:
 def test_every_key_the_loader_says_is_in_both_catalogs_with_its_placeholders() -> None:
     uses = _said_keys()
     assert len({key for _, key, _ in uses}) > 40  # the scan sees the code
-    catalogs = {lang: _catalog(lang) for lang in ("nl", "en")}
+    catalogs = {lang: po_catalog(lang) for lang in ("nl", "en")}
     for where, key, names in uses:
         assert key.startswith("def."), f"{where}: {key}"
         for lang, cat in catalogs.items():
             assert key in cat, f"{where}: {key} is not in the {lang} catalog"
-            assert _fields(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
+            assert placeholders(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
 
 
 def test_no_def_entry_is_left_unused() -> None:
     used = {key for _, key, _ in _said_keys()}
-    unused = [k for k in _catalog("nl") if k.startswith("def.") and not k.startswith(OTHER_PREFIXES)
+    unused = [k for k in po_catalog("nl") if k.startswith("def.") and not k.startswith(OTHER_PREFIXES)
               and k not in used]
     assert unused == []
 

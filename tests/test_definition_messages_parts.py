@@ -14,7 +14,6 @@ placeholders the code fills in, and no entry of their own prefixes is left that 
 from __future__ import annotations
 
 import ast
-import string
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,8 @@ from workflow.domain.errors import DefinitionError, Said
 from workflow.domain.evidence import BUILTIN_KINDS, FIELD_TYPES
 from workflow.domain.guards import GUARD_KINDS, parse_guard
 from workflow.domain.kinds import parse_kind
-from workflow.messages.build import LOCALE
+
+from .catalog_support import call_name, is_str, placeholders, po_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = [REPO / "workflow" / "domain" / name for name in ("guards.py", "kinds.py", "deadline_defs.py")]
@@ -39,25 +39,6 @@ FAILS = frozenset({"fail"})  # fail(key, problem) and ctx.fail(key, problem)
 ERRORS = frozenset({"DefinitionError", "ConfigError"})  # made with the message first
 
 
-def _name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
-def _is_str(node: ast.expr | None) -> bool:
-    """A message written here: a literal, an f-string, or strings glued with + or %."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    if isinstance(node, ast.JoinedStr):
-        return True
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
-        return _is_str(node.left) or _is_str(node.right)
-    return False
-
-
 def _problem(call: ast.Call, at: int, keyword: str) -> ast.expr | None:
     if len(call.args) > at:
         return call.args[at]
@@ -67,20 +48,20 @@ def _problem(call: ast.Call, at: int, keyword: str) -> ast.expr | None:
 def inline_problems(source: str) -> list[tuple[int, str, str]]:
     """(line, the call's name, the inline problem) of every problem written into `source`."""
     tree = ast.parse(source)
-    held = {t.id for node in tree.body if isinstance(node, ast.Assign) and _is_str(node.value)
+    held = {t.id for node in tree.body if isinstance(node, ast.Assign) and is_str(node.value)
             for t in node.targets if isinstance(t, ast.Name)}
     found: list[tuple[int, str, str]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        name = _name(node.func)
+        name = call_name(node.func)
         if name in FAILS:
             problem = _problem(node, 1, "problem")
         elif name in ERRORS:
             problem = _problem(node, 0, "message")
         else:
             continue
-        if _is_str(problem) or (isinstance(problem, ast.Name) and problem.id in held):
+        if is_str(problem) or (isinstance(problem, ast.Name) and problem.id in held):
             assert problem is not None
             found.append((node.lineno, str(name), ast.unparse(problem)))
     return sorted(found)
@@ -90,7 +71,7 @@ def said_keys(source: str) -> list[tuple[int, str, set[str]]]:
     """(line, key, the names it fills in) of every Said("key", ...) in `source`."""
     out = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and _name(node.func) == "Said" and node.args:
+        if isinstance(node, ast.Call) and call_name(node.func) == "Said" and node.args:
             key = node.args[0]
             assert isinstance(key, ast.Constant) and isinstance(key.value, str), ast.unparse(node)
             out.append((node.lineno, key.value, {str(k.arg) for k in node.keywords}))
@@ -127,15 +108,6 @@ MESSAGE = "must be a string"
 
 
 # ---- the keys --------------------------------------------------------------------------------
-def _catalog(lang: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _uses() -> list[tuple[str, str, set[str]]]:
@@ -146,17 +118,17 @@ def _uses() -> list[tuple[str, str, set[str]]]:
 def test_every_key_the_parts_use_is_in_both_catalogs_with_its_placeholders() -> None:
     uses = _uses()
     assert len({key for _, key, _ in uses}) > 40  # the scan sees the code
-    catalogs = {lang: _catalog(lang) for lang in ("nl", "en")}
+    catalogs = {lang: po_catalog(lang) for lang in ("nl", "en")}
     for where, key, names in uses:
         assert key.startswith(OWN) or key in GENERIC, f"{where}: {key} is not a def.guard/kind/deadline key"
         for lang, cat in catalogs.items():
             assert key in cat, f"{where}: {key} is not in the {lang} catalog"
-            assert _fields(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
+            assert placeholders(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
 
 
 def test_no_entry_of_the_parts_is_left_unused() -> None:
     used = {key for _, key, _ in _uses()}
-    assert [k for k in _catalog("nl") if k.startswith(OWN) and k not in used] == []
+    assert [k for k in po_catalog("nl") if k.startswith(OWN) and k not in used] == []
 
 
 # ---- the sentences, in Dutch and in English ---------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import os
-import string
 import subprocess
 import sys
 from collections.abc import Callable
@@ -37,8 +36,8 @@ from workflow.domain.case import Case, check_params
 from workflow.domain.definition import load_definition
 from workflow.domain.errors import BadInput, NotFound, PassendError
 from workflow.domain.evidence import parse_date, validate
-from workflow.messages.build import LOCALE
 
+from .catalog_support import call_name, is_str, placeholders, po_catalog
 from .conftest import write_config
 from .engine_support import DEFAULT
 
@@ -54,28 +53,6 @@ SCOPE: dict[str, frozenset[str]] = {
 }
 # A helper that builds an error from a problem, and where its problem is: (positional index, keyword).
 HELPERS: dict[str, tuple[int, str]] = {"_bad": (1, "problem"), "_Unfit": (0, "problem")}
-
-
-def _name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
-def _is_str(node: ast.expr) -> bool:
-    """A problem written here: a literal, an f-string, strings glued with + or %, or a
-    "...".format(...)."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    if isinstance(node, ast.JoinedStr):
-        return True
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
-        return _is_str(node.left) or _is_str(node.right)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
-        return _is_str(node.func.value)
-    return False
 
 
 def _exception_names() -> set[str]:
@@ -105,7 +82,7 @@ def inline_problems(source: str, skip: frozenset[str] = frozenset()) -> list[tup
     for node in _scanned(ast.parse(source), skip):
         if not isinstance(node, ast.Call):
             continue
-        name = _name(node.func)
+        name = call_name(node.func)
         if name in exceptions:
             args = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "message")]
         elif name in HELPERS:
@@ -119,7 +96,7 @@ def inline_problems(source: str, skip: frozenset[str] = frozenset()) -> list[tup
                     args += [v for v in k.value.values if v is not None]
                 elif isinstance(k.value, ast.DictComp):
                     args.append(k.value.value)
-        found += [(node.lineno, str(name), ast.unparse(a)) for a in args if _is_str(a)]
+        found += [(node.lineno, str(name), ast.unparse(a)) for a in args if is_str(a)]
     return sorted(set(found))
 
 
@@ -159,15 +136,6 @@ def parse_opp(fail):
 
 
 # ---- the keys --------------------------------------------------------------------------------
-def _catalog(lang: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _said_keys() -> list[tuple[str, str, set[str]]]:
@@ -175,7 +143,7 @@ def _said_keys() -> list[tuple[str, str, set[str]]]:
     uses = []
     for file, skip in SCOPE.items():
         for node in _scanned(ast.parse((REPO / file).read_text(encoding="utf-8")), skip):
-            if isinstance(node, ast.Call) and _name(node.func) == "Said" and node.args \
+            if isinstance(node, ast.Call) and call_name(node.func) == "Said" and node.args \
                     and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 uses.append((f"{file}:{node.lineno}", node.args[0].value, {str(k.arg) for k in node.keywords}))
     return uses
@@ -184,18 +152,18 @@ def _said_keys() -> list[tuple[str, str, set[str]]]:
 def test_every_key_the_domain_says_is_in_both_catalogs_with_its_placeholders() -> None:
     uses = _said_keys()
     assert len({key for _, key, _ in uses}) > 40  # the scan sees the code
-    catalogs = {lang: _catalog(lang) for lang in ("nl", "en")}
+    catalogs = {lang: po_catalog(lang) for lang in ("nl", "en")}
     for where, key, names in uses:
         assert key.startswith(PREFIX), f"{where}: {key}"
         for lang, cat in catalogs.items():
             assert key in cat, f"{where}: {key} is not in the {lang} catalog"
-            assert _fields(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
+            assert placeholders(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
 
 
 def test_no_dom_entry_is_left_unused() -> None:
     used = {key for _, key, _ in _said_keys()}
     for lang in ("nl", "en"):
-        assert [k for k in _catalog(lang) if k.startswith(PREFIX) and k not in used] == [], lang
+        assert [k for k in po_catalog(lang) if k.startswith(PREFIX) and k not in used] == [], lang
 
 
 # ---- the language ----------------------------------------------------------------------------

@@ -23,7 +23,6 @@ import ast
 import datetime as dt
 import json
 import re
-import string
 import sys
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -34,6 +33,8 @@ import pytest
 
 from tests.reminders_support import eml_files
 from workflow.service_layer.reminders.messages import MISSING_PREFIX, _env, missing_item, render
+
+from .catalog_support import placeholders, po_catalog
 
 GOLDEN = Path(__file__).resolve().parent / "fixtures" / "mails_nl.json"
 URL = "https://passend.example"
@@ -192,17 +193,6 @@ def test_a_mail_template_reads_no_data_but_the_case_id_school_deadline_and_what_
 
 
 # ---- the keys -----------------------------------------------------------------------------------
-def _catalog(lang: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    from workflow.messages.build import LOCALE
-
-    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _key_uses() -> list[tuple[str, str, set[str]]]:
@@ -227,15 +217,15 @@ def test_every_key_a_mail_template_names_is_in_both_catalogs_with_its_placeholde
     uses = _key_uses()
     assert len({key for _, key, _ in uses}) > 40
     for lang in ("nl", "en"):
-        catalog = _catalog(lang)
+        catalog = po_catalog(lang)
         for name, key, names in uses:
             assert key in catalog, f"{name}: {key} is not in the {lang} catalog"
-            assert _fields(catalog[key]) == names, f"{name}: {key} ({lang}) fills {sorted(names)}"
+            assert placeholders(catalog[key]) == names, f"{name}: {key} ({lang}) fills {sorted(names)}"
 
 
 def test_no_mail_key_is_left_that_no_template_names() -> None:
     used = {key for _, key, _ in _key_uses()}
-    kept = {k for k in _catalog("nl") if MAIL_KEYS.match(k) and not k.startswith("mail.reminder.ics.")}
+    kept = {k for k in po_catalog("nl") if MAIL_KEYS.match(k) and not k.startswith("mail.reminder.ics.")}
     assert kept - used == set()
 
 
@@ -243,7 +233,7 @@ def test_no_mail_key_is_left_that_no_template_names() -> None:
 def _dutch_words(keys: set[str]) -> list[str]:
     """The Dutch catalog's own words of `keys` (each text's pieces between its placeholders),
     those the English text does not hold as well ("passend", a colon)."""
-    nl, en = _catalog("nl"), _catalog("en")
+    nl, en = po_catalog("nl"), po_catalog("en")
     out = []
     for key in keys:
         for piece in re.split(r"\{[a-z_]+\}|\n", nl[key]):
@@ -325,7 +315,7 @@ def test_the_missing_prefix_comes_only_with_a_definitions_own_wording() -> None:
     definition's own wording of a guard (`message`), Dutch whichever language is set, so the
     Dutch prefix is the one to drop in an English mail too."""
     for lang, word in (("nl", MISSING_PREFIX), ("en", "missing: ")):
-        starts = [k for k, v in _catalog(lang).items() if v.lower().startswith((MISSING_PREFIX, word))]
+        starts = [k for k, v in po_catalog(lang).items() if v.lower().startswith((MISSING_PREFIX, word))]
         assert starts == [], (lang, starts)
     from workflow.domain.reasons import Reason
     from workflow.messages import render as render_reason

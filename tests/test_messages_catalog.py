@@ -4,44 +4,33 @@ the shipped .mo files are what their .po sources compile to, and every placehold
 from __future__ import annotations
 
 import re
-import string
 from pathlib import Path
 
 import pytest
 
 from workflow.domain.reasons import Reason
 from workflow.messages import render
-from workflow.messages.build import LOCALE, compiled, sources
+from workflow.messages.build import compiled, sources
 
+from .catalog_support import placeholders, po_catalog
 from .engine_support import PureCase
 
 REPO = Path(__file__).resolve().parents[1]
 CODE = re.compile(r"""Reason\(\s*["']([a-z_]+)["']""")
 
 
-def _catalog(lang: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
-
-
-def _fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
-
-
 def test_dutch_and_english_have_every_entry_with_the_same_placeholders() -> None:
-    nl, en = _catalog("nl"), _catalog("en")
+    nl, en = po_catalog("nl"), po_catalog("en")
     assert nl.keys() == en.keys()
     for key in nl:
         assert nl[key].strip() and en[key].strip(), key
-        assert _fields(nl[key]) == _fields(en[key]), key
+        assert placeholders(nl[key]) == placeholders(en[key]), key
 
 
 def test_every_reason_code_in_the_code_has_a_dutch_entry() -> None:
     codes = {c for p in (REPO / "workflow").rglob("*.py") for c in CODE.findall(p.read_text(encoding="utf-8"))}
     assert {"evidence_missing", "consent_missing", "case_closed", "trigger_not_here"} <= codes
-    nl = _catalog("nl")
+    nl = po_catalog("nl")
     for code in codes:
         assert code in nl or any(k.startswith(code + ".") for k in nl), code
 
@@ -58,7 +47,7 @@ def test_the_shipped_mo_holds_what_its_po_says(po: Path) -> None:
 
     shipped = messages(po.with_suffix(".mo").read_bytes())
     assert shipped == messages(compiled(po)), "run: python -m workflow.messages.build"
-    assert shipped == _catalog(po.parent.parent.name)
+    assert shipped == po_catalog(po.parent.parent.name)
 
 
 @pytest.mark.parametrize("po", sources(), ids=lambda p: p.parent.parent.name)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import re
-import string
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,8 @@ import workflow.messages  # noqa: F401  (installs the catalog as the renderer of
 from notifiers import NotifierConfigError
 from notifiers.base import TEXTS
 from workflow.domain.errors import ConfigError
-from workflow.messages.build import LOCALE
 
+from .catalog_support import call_name, placeholders, po_catalog
 from .conftest import CliResult, write_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,14 +38,6 @@ FILES = sorted((REPO / "notifiers").glob("*.py"))
 KEY = re.compile(r"notify(\.[a-z_]+)+")
 WORDS = re.compile(r"[^\W\d_]+\s+[^\W\d_]+", re.UNICODE)
 LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
-
-
-def _name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
 
 
 def _worded(node: ast.AST) -> list[str]:
@@ -70,7 +61,7 @@ def inline_problems(source: str) -> list[tuple[int, str]]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Name) and node.exc.id == "NotifierConfigError":
             found.append((node.lineno, "raised without a key"))
-        if not (isinstance(node, ast.Call) and _name(node.func) == "NotifierConfigError"):
+        if not (isinstance(node, ast.Call) and call_name(node.func) == "NotifierConfigError"):
             continue
         first = node.args[0] if node.args else None
         if not (isinstance(first, ast.Constant) and isinstance(first.value, str) and KEY.fullmatch(first.value)):
@@ -103,15 +94,6 @@ def f(k, folder, exc):
 
 
 # ---- the keys --------------------------------------------------------------------------------
-def _catalog(lang: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _key_uses() -> list[tuple[str, str, set[str] | None]]:
@@ -123,7 +105,7 @@ def _key_uses() -> list[tuple[str, str, set[str] | None]]:
         where = str(path.relative_to(REPO))
         in_calls: set[int] = set()
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _name(node.func) == "NotifierConfigError" and node.args \
+            if isinstance(node, ast.Call) and call_name(node.func) == "NotifierConfigError" and node.args \
                     and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 uses.append((f"{where}:{node.lineno}", node.args[0].value, {str(k.arg) for k in node.keywords}))
                 in_calls.add(id(node.args[0]))
@@ -138,20 +120,20 @@ def test_every_key_the_notifiers_name_is_in_both_catalogs_with_its_placeholders(
     uses = _key_uses()
     made = {key for _, key, names in uses if names is not None}
     assert len(made) >= 18  # the scan sees the code
-    catalogs = {lang: _catalog(lang) for lang in ("nl", "en")}
+    catalogs = {lang: po_catalog(lang) for lang in ("nl", "en")}
     for where, key, names in uses:
         for lang, cat in catalogs.items():
             assert key in cat, f"{where}: {key} is not in the {lang} catalog"
             if names is not None:
                 assert "field" in names, f"{where}: {key} names no field"
-                assert _fields(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
+                assert placeholders(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
 
 
 def test_no_notify_entry_is_left_unused_and_the_fallback_is_the_english_catalog() -> None:
     """The notifiers' own TEXTS (their str() when used without passend) has exactly the keys
     they make, each the English catalog's sentence word for word."""
     made = {key for _, key, names in _key_uses() if names is not None}
-    nl, en = _catalog("nl"), _catalog("en")
+    nl, en = po_catalog("nl"), po_catalog("en")
     assert sorted(k for k in nl if k.startswith("notify.")) == sorted(made)
     assert sorted(k for k in en if k.startswith("notify.")) == sorted(made)
     assert {k: en[k] for k in made} == TEXTS

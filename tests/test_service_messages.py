@@ -21,7 +21,6 @@ import ast
 import builtins
 import importlib
 import re
-import string
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,8 @@ import pytest
 
 from workflow.domain import errors as domain_errors
 from workflow.domain.errors import BadInput, NotFound, PassendError
-from workflow.messages.build import LOCALE
+
+from .catalog_support import call_name, is_str, placeholders, po_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICE_LAYER = REPO / "workflow" / "service_layer"
@@ -55,30 +55,11 @@ ALLOWED = {
 }
 
 
-def _name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
-def _is_str(node: ast.expr) -> bool:
-    """A message written here: a literal, an f-string, or strings glued with + or %."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    if isinstance(node, ast.JoinedStr):
-        return True
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
-        return _is_str(node.left) or _is_str(node.right)
-    return False
-
-
 def _worded(node: ast.AST) -> list[str]:
     """Words written into `node`, outside any text(...) call."""
     found: list[str] = []
     if isinstance(node, ast.Call):
-        if _name(node.func) in TEXT_CALLS:
+        if call_name(node.func) in TEXT_CALLS:
             return []
         for child in [*node.args, *(k.value for k in node.keywords)]:
             found += _worded(child)
@@ -104,7 +85,7 @@ def _exception_names(module: Any) -> set[str]:
 def inline_messages(source: str, exceptions: set[str]) -> list[tuple[int, str, str]]:
     """(line, the call's name, the inline message) of every message written into `source`."""
     tree = ast.parse(source)
-    held = {t.id for node in tree.body if isinstance(node, ast.Assign) and _is_str(node.value)
+    held = {t.id for node in tree.body if isinstance(node, ast.Assign) and is_str(node.value)
             and _worded(node.value) for t in node.targets if isinstance(t, ast.Name)}  # a message in a constant
     in_raise: set[int] = set()
     for node in ast.walk(tree):
@@ -114,7 +95,7 @@ def inline_messages(source: str, exceptions: set[str]) -> list[tuple[int, str, s
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        name = _name(node.func)
+        name = call_name(node.func)
         if name is None or name in TEXT_CALLS:
             continue
         maker = name in exceptions
@@ -122,7 +103,7 @@ def inline_messages(source: str, exceptions: set[str]) -> list[tuple[int, str, s
             continue
         first = node.args[0] if node.args else None
         if (maker or name in MESSAGE_FIRST) and first is not None and (
-                _is_str(first) or (isinstance(first, ast.Name) and first.id in held)):
+                is_str(first) or (isinstance(first, ast.Name) and first.id in held)):
             found.append((node.lineno, name, ast.unparse(first)))
             continue
         for child in [*node.args, *(k.value for k in node.keywords)]:
@@ -191,15 +172,6 @@ KEY = "svc.access.read_only"
 
 
 # ---- the keys --------------------------------------------------------------------------------
-def _catalog(lang: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _key_uses() -> tuple[list[tuple[str, str, set[str] | None]], list[re.Pattern[str]]]:
@@ -213,7 +185,7 @@ def _key_uses() -> tuple[list[tuple[str, str, set[str] | None]], list[re.Pattern
         where = str(path.relative_to(REPO))
         in_calls: set[int] = set()
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and _name(node.func) in TEXT_CALLS and node.args):
+            if not (isinstance(node, ast.Call) and call_name(node.func) in TEXT_CALLS and node.args):
                 continue
             key = node.args[0]
             names = None if any(k.arg is None for k in node.keywords) else {str(k.arg) for k in node.keywords}
@@ -234,12 +206,12 @@ def test_every_key_the_code_uses_is_in_both_catalogs_with_its_placeholders() -> 
     """svc.* keys, and the others the service layer reads (mail.*, a reason code's wording)."""
     uses, patterns = _key_uses()
     assert len({key for _, key, _ in uses if key.startswith("svc.")}) > 150  # the scan sees the code
-    catalogs = {lang: _catalog(lang) for lang in ("nl", "en")}
+    catalogs = {lang: po_catalog(lang) for lang in ("nl", "en")}
     for where, key, names in uses:
         for lang, cat in catalogs.items():
             assert key in cat, f"{where}: {key} is not in the {lang} catalog"
             if names is not None:
-                assert _fields(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
+                assert placeholders(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
     for pattern in patterns:
         for lang, cat in catalogs.items():
             assert any(pattern.match(k) for k in cat), f"no {pattern.pattern} in the {lang} catalog"
@@ -252,7 +224,7 @@ def test_no_svc_entry_is_left_unused() -> None:
 
     uses, patterns = _key_uses()
     used = {key for _, key, _ in uses} | template_words_and_keys()[1]
-    unused = [k for k in _catalog("nl") if k.startswith("svc.") and k not in used
+    unused = [k for k in po_catalog("nl") if k.startswith("svc.") and k not in used
               and not any(p.match(k) for p in patterns)]
     assert unused == []
 

@@ -26,7 +26,6 @@ import importlib
 import re
 import socket
 import sqlite3
-import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,8 @@ import pytest
 import workflow.messages  # noqa: F401  (installs the catalog as the renderer of Said)
 from workflow.domain import errors as domain_errors
 from workflow.domain.errors import PassendError
-from workflow.messages.build import LOCALE
 
+from .catalog_support import call_name, is_str, placeholders, po_catalog
 from .conftest import write_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,25 +70,6 @@ ALLOWED = {
 }
 
 
-def _name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
-def _is_str(node: ast.expr) -> bool:
-    """A message written here: a literal, an f-string, or strings glued with + or %."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    if isinstance(node, ast.JoinedStr):
-        return True
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
-        return _is_str(node.left) or _is_str(node.right)
-    return False
-
-
 def _worded(node: ast.AST) -> list[str]:
     """Words written into `node` (a key such as "store.read_only" has none)."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -114,7 +94,7 @@ def _exception_names(module: Any) -> set[str]:
 def inline_messages(source: str, exceptions: set[str]) -> list[tuple[int, str, str]]:
     """(line, the call's name, the inline message) of every message written into `source`."""
     tree = ast.parse(source)
-    held = {t.id for node in tree.body if isinstance(node, ast.Assign) and _is_str(node.value)
+    held = {t.id for node in tree.body if isinstance(node, ast.Assign) and is_str(node.value)
             and _worded(node.value) for t in node.targets if isinstance(t, ast.Name)}  # a message in a constant
     in_raise: set[int] = set()
     for node in ast.walk(tree):
@@ -124,12 +104,12 @@ def inline_messages(source: str, exceptions: set[str]) -> list[tuple[int, str, s
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        name = _name(node.func)
+        name = call_name(node.func)
         maker = name in exceptions
         if name is None or not (maker or id(node) in in_raise):
             continue
         first = node.args[0] if node.args else None
-        if maker and first is not None and (_is_str(first) or (isinstance(first, ast.Name) and first.id in held)):
+        if maker and first is not None and (is_str(first) or (isinstance(first, ast.Name) and first.id in held)):
             found.append((node.lineno, name, ast.unparse(first)))
             continue
         for child in [*node.args, *(k.value for k in node.keywords)]:
@@ -194,15 +174,6 @@ def f(x, label, path):
 
 
 # ---- the keys --------------------------------------------------------------------------------
-def _catalog(lang: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    with (LOCALE / lang / "LC_MESSAGES" / "passend.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
-
-
-def _fields(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
 def _key_uses() -> list[tuple[str, str, set[str] | None]]:
@@ -214,7 +185,7 @@ def _key_uses() -> list[tuple[str, str, set[str] | None]]:
         where = str(path.relative_to(REPO))
         in_said: set[int] = set()
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _name(node.func) == "Said" and node.args \
+            if isinstance(node, ast.Call) and call_name(node.func) == "Said" and node.args \
                     and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 uses.append((f"{where}:{node.lineno}", node.args[0].value, {str(k.arg) for k in node.keywords}))
                 in_said.add(id(node.args[0]))
@@ -228,18 +199,18 @@ def _key_uses() -> list[tuple[str, str, set[str] | None]]:
 def test_every_key_the_store_says_is_in_both_catalogs_with_its_placeholders() -> None:
     uses = _key_uses()
     assert len({key for _, key, _ in uses}) > 60  # the scan sees the code
-    catalogs = {lang: _catalog(lang) for lang in ("nl", "en")}
+    catalogs = {lang: po_catalog(lang) for lang in ("nl", "en")}
     for where, key, names in uses:
         assert key.startswith(PREFIXES), f"{where}: {key}"
         for lang, cat in catalogs.items():
             assert key in cat, f"{where}: {key} is not in the {lang} catalog"
             if names is not None:
-                assert _fields(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
+                assert placeholders(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
 
 
 def test_no_store_entry_is_left_unused() -> None:
     used = {key for _, key, _ in _key_uses()}
-    assert [k for k in _catalog("nl") if k.startswith(PREFIXES) and k not in used] == []
+    assert [k for k in po_catalog("nl") if k.startswith(PREFIXES) and k not in used] == []
 
 
 # ---- the language ----------------------------------------------------------------------------
