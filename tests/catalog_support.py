@@ -51,3 +51,14 @@ def is_str(node: ast.expr | None) -> bool:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
         return is_str(node.func.value)
     return False
+
+
+def in_both_catalogs(where: str, key: str, names: set[str] | None) -> None:
+    """`key`, used at `where`, is in the Dutch and the English catalog, and each sentence fills in
+    exactly the `names` the code gives it (None: the code names the key apart from its values,
+    so only that it is there is checked)."""
+    for lang in ("nl", "en"):
+        cat = po_catalog(lang)
+        assert key in cat, f"{where}: {key} is not in the {lang} catalog"
+        if names is not None:
+            assert placeholders(cat[key]) == names, f"{where}: {key} ({lang}) fills {sorted(names)}"
