@@ -106,6 +106,9 @@ def test_ib_invites_parent_grants_consent_and_adoption_is_allowed(app: Any, engi
     page = parent.get("/ouder", follow_redirects=True)
     assert page.status_code == 200 and "Toestemming voor de hulp aan uw kind" in page.text
     assert "RT lezen" in page.text and "Sanne" in page.text
+    # the timeline's dates as people write them (a plan's begin and end), never 2025-09-02
+    assert re.search(r'<dd class="text">\d{1,2} (september|oktober) 2025</dd>', page.text)
+    assert not re.search(r'<dd class="text">\d{4}-\d{2}-\d{2}</dd>', page.text)
     reads = parent_reads(engine)
     assert reads >= 1
     printable = parent.get(f"/ouder/casus/{cid}/opp/1")
