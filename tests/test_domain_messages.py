@@ -340,6 +340,7 @@ def _passend(cfg: Path, *args: str, language: str | None = None) -> subprocess.C
                           capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow  # four real passend processes
 def test_the_cli_prints_an_evidence_problem_as_one_dutch_line_with_exit_2(tmp_path: Path, sqlite_url: str) -> None:
     """A real `passend` process (README: exit 2 for bad input): the line is the catalog's
     sentence, never its key, and nothing else is printed."""

@@ -34,7 +34,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_service_messages import SERVICE_LAYER, _exception_names, _modules, _name
+from tests.catalog_support import call_name
+from tests.test_service_messages import SERVICE_LAYER, _exception_names, _modules
 
 WORDS = re.compile(r"[^\W\d_]+\s+[^\W\d_]+", re.UNICODE)
 CAPITALISED = re.compile(r"[^\W\d_a-z][^\W\d_A-Z]+", re.UNICODE)  # "Binnenkort", not "OPP" or "x"
@@ -82,9 +83,9 @@ def _skipped(tree: ast.Module, exceptions: set[str]) -> set[int]:
                 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             skip.add(id(body[0].value))  # a docstring
         held: list[ast.AST] = []
-        if isinstance(node, ast.Call) and _name(node.func) in exceptions:
+        if isinstance(node, ast.Call) and call_name(node.func) in exceptions:
             held.append(node)
-        elif isinstance(node, ast.Call) and _name(node.func) in (*TEXT_CALLS, "cast") and node.args:
+        elif isinstance(node, ast.Call) and call_name(node.func) in (*TEXT_CALLS, "cast") and node.args:
             held.append(node.args[0])  # the key (its values are judged), or cast's type
         elif isinstance(node, ast.Raise) and node.exc is not None:
             held.append(node.exc)
