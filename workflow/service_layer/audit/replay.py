@@ -150,7 +150,7 @@ def replay_events(
     return out
 
 
-LATER_TYPES = ("opp_drafted", "opp_evaluated", "rod_registered", "imported", "migrated")
+LATER_TYPES = ("opp_drafted", "opp_evaluated", "rod_registered", "imported", "migrated", "consent_requested")
 
 
 def _recheck_later(out: Replayed, case: Case, d: Any, ev: Event) -> None:
@@ -181,6 +181,11 @@ def _recheck_later(out: Replayed, case: Case, d: Any, ev: Event) -> None:
     elif ev.type == "opp_evaluated":
         if not case.opp_active or case.closed:
             why.append(text("svc.audit.replay.no_adopted_opp"))
+    elif ev.type == "consent_requested":
+        if ev.role not in d.evidence_roles.get("consent", frozenset()):
+            why.append(text("svc.audit.replay.may_not_record", role=ev.role, kind="consent"))
+        if case.closed:
+            why.append(text("svc.audit.replay.was_closed"))
     elif ev.type == "rod_registered" and case.erased:
         why.append(text("svc.audit.replay.was_erased"))
     if why:
