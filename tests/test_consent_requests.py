@@ -85,6 +85,23 @@ def test_the_fold_of_requests_and_answers() -> None:
                                          recorded_at=pc.now, process=pc.d))
 
 
+def test_replay_refuses_an_answer_to_a_request_no_longer_open_and_a_scope_not_asked_online() -> None:
+    from workflow.domain.definition import DefinitionRegistry
+    from workflow.service_layer.audit.replay import replay_events
+
+    d = load_definition(V2)
+    pc = PureCase(d)
+    first = _asked(pc, "externe_deskundige", "eerste")
+    _answered(pc, first, "granted")
+    registry = DefinitionRegistry([d], d)
+    assert replay_events(pc.case.case_id, list(pc.case.events), registry).refused == []
+    _answered(pc, first, "refused")  # answered twice: the engine refuses it, replay finds it
+    _asked(pc, "gegevensdeling_swv", "delen")
+    refused = replay_events(pc.case.case_id, list(pc.case.events), registry).refused
+    assert [r["seq"] for r in refused] == [4, 5]
+    assert "stond niet meer open" in refused[0]["reasons"][0] and "niet online gevraagd" in refused[1]["reasons"][0]
+
+
 # ---- the service, on a real store ----------------------------------------------------------
 
 def to_niveau_3_ready(engine: Engine, clock: Clock) -> str:
