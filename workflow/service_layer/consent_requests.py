@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from workflow import messages
+import workflow.messages as messages
 from workflow.adapters.crypto import CaseCipher
 from workflow.adapters.logs import get_logger
 from workflow.domain.case import Case, ConsentRequest
