@@ -165,7 +165,7 @@ def test_ask_grant_and_the_guard_holds(setup: tuple[Engine, Clock, str], tmp_pat
     d = engine.definition
     assert consent_requests.askable(d) == ("externe_deskundige", "bot_aanmelding")
     assert "inschakelen van een externe deskundige" in consent_requests.default_text(d, "externe_deskundige")
-    asked = consent_requests.ask(engine, cid, actor=IB, scope="externe_deskundige", text=f"  {ASK}\n")
+    asked = consent_requests.ask(engine, cid, actor=IB, scope="externe_deskundige", text=f"  {ASK}\r\n")
     shown = open_requests(engine, session, cid)
     assert [(r["seq"], r["scope"], r["text"], r["status"]) for r in shown] == [
         (asked["seq"], "externe_deskundige", ASK, "open")]
@@ -195,6 +195,10 @@ def test_ask_grant_and_the_guard_holds(setup: tuple[Engine, Clock, str], tmp_pat
     with pytest.raises(BadInput):
         parent_portal.answer(engine, session, cid, request=asked["seq"], status="granted",
                              shown_hash=shown[0]["hash"])
+    # a new ask with the line ends a browser sends: the text hashed is the text shown, with LF
+    again = consent_requests.ask(engine, cid, actor=IB, scope="externe_deskundige", text="Beste ouder,\r\n\r\nMag het?")
+    [shown_again] = open_requests(engine, session, cid)
+    assert shown_again["text"] == "Beste ouder,\n\nMag het?" and shown_again["hash"] == _hash(shown_again["text"])
     # a new ask, refused
     again = consent_requests.ask(engine, cid, actor=IB, scope="externe_deskundige", text=ASK + " Graag.")
     h = open_requests(engine, session, cid)[0]["hash"]
@@ -206,12 +210,12 @@ def test_ask_grant_and_the_guard_holds(setup: tuple[Engine, Clock, str], tmp_pat
     assert escalates(engine, cid)
     engine.fire(cid, "escalate", actor=IB)
     listed = consent_requests.listed(_case(engine, cid), engine.definition)
-    assert [r["status"] for r in listed] == ["granted", "refused", "revoked"]
+    assert [r["status"] for r in listed] == ["granted", "refused", "replaced", "revoked"]
     assert replay_case(engine, cid, actor="auditor").ok
     with engine.uow(write=False) as uow:
         assert verify(uow).ok
     lines = assert_valid_export(_export(engine, tmp_path / "export"))
-    assert sum(1 for e in lines if e["type"] == "consent_requested") == 3
+    assert sum(1 for e in lines if e["type"] == "consent_requested") == 4
     assert ASK not in (tmp_path / "export" / "events.jsonl").read_text(encoding="utf-8")  # sealed
 
 
@@ -232,6 +236,7 @@ def test_every_refusal_stores_nothing(setup: tuple[Engine, Clock, str]) -> None:
     attempts = [
         (Refused, lambda: consent_requests.ask(engine, cid, actor=LK, scope="externe_deskundige", text="x")),
         (Refused, lambda: consent_requests.ask(engine, cid, actor="dir.bakker", scope="externe_deskundige", text="x")),
+        (Refused, lambda: consent_requests.ask(engine, cid, actor="auditor", scope="externe_deskundige", text="x")),
         (BadInput, lambda: consent_requests.ask(engine, cid, actor=IB, scope="opp_handelingsdeel", text="x")),
         (BadInput, lambda: consent_requests.ask(engine, cid, actor=IB, scope="gegevensdeling_swv", text="x")),
         (BadInput, lambda: consent_requests.ask(engine, cid, actor=IB, scope="bestaat_niet", text="x")),

@@ -83,7 +83,8 @@ def ask(ctx: ServiceContext, case_id: str, *, actor: str, scope: str, text: str,
             raise BadInput(messages.text("svc.consent_request.unknown_scope",
                                          scopes=", ".join(d.scope_label(s) for s in scopes)),
                            fields={"scope": messages.text("svc.consent_request.unknown_scope.field")})
-        words = text.strip() if isinstance(text, str) else ""
+        # Line ends as LF (a browser sends CRLF): the text hashed is the text shown and copied.
+        words = text.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(text, str) else ""
         if not words:
             raise BadInput(messages.text("svc.consent_request.no_text"),
                            fields={"text": messages.text("svc.consent_request.no_text.field")})
