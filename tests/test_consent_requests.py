@@ -338,3 +338,17 @@ def test_the_checker_rejects_a_request_text_in_the_clear(exported: Path, tmp_pat
     n = edit(copy, first_index(copy, lambda ev: ev["type"] == "consent_requested"),
              lambda ev: ev["payload"]["secret"].update(text=ASK))
     _rejected(copy, rf"events\.jsonl line {n} .*payload\.secret\.text must be sealed")
+
+
+def test_an_export_since_after_the_request_notes_what_it_cannot_check(tmp_path: Path) -> None:
+    engine, clock = v2_engine(tmp_path, f"sqlite:///{tmp_path / 'passend.db'}")
+    cid = to_niveau_3_ready(engine, clock)
+    session = signed_in(engine, cid)
+    asked = consent_requests.ask(engine, cid, actor=IB, scope="externe_deskundige", text=ASK)
+    clock.advance(days=2)
+    parent_portal.answer(engine, session, cid, request=asked["seq"], status="granted", shown_hash=_hash(ASK))
+    out = _export(engine, tmp_path / "since", since=engine.today())
+    engine.db.dispose()
+    r = run_checker(out)
+    assert r.code == 0, r.out
+    assert f"the request it answers (seq {asked['seq']}) lies before the export's first event" in r.out
