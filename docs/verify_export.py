@@ -14,7 +14,9 @@ What is checked, each as the specification (docs/event-chain.md) states it:
   - per case: its events together, cases in case-id order, seq 1, 2, 3, ... and every prev_hash
     equal to the hash before it; case_opened only first; imported only second; nothing after
     case_erased, and only rod_registered and case_erased after the event that closes the case; a
-    migrated event under the version it moves to, from the version of the event before it;
+    migrated event under the version it moves to, from the version of the event before it; a
+    consent that answers a request (request, request_hash) names an earlier consent_requested of
+    the same case with the same scope and text_hash;
   - the manifest: its exact byte form, every field, the counts, each case's entry against the
     events, the definitions used, store_chain_intact true;
   - with --anchor: every case head held by each earlier manifest is still in this export with
@@ -109,6 +111,10 @@ PAYLOADS = {
         "state_since": ("date", True), "reason": ("text", True), "opp_adopted_on": ("date", False),
         "rod_start_registered_on": ("date", False),
     },
+    "consent_requested": {
+        "scope": ("text", True), "date": ("date", True), "level": ("level", True), "state": ("text", True),
+        "text_hash": ("hash", True), "secret": ("object", True),
+    },
     "migrated": {
         "from_version": ("seq", True), "to_version": ("seq", True), "source": ("text", True), "dest": ("text", True),
         "level_from": ("level", True), "level_to": ("level", True), "states": ("object", True),
@@ -134,7 +140,7 @@ EVIDENCE = {
     "consent": ({"scope": ("text", True), "status": (("granted", "refused", "revoked"), True),
                  "recipient": ("text", False), "legal_basis": ("text", False), "purpose": ("text", False),
                  "opp_version": ("seq", False), "opp_hash": ("hash", False), "handelingsdeel_hash": ("hash", False),
-                 "channel": (("online",), False)},
+                 "channel": (("online",), False), "request": ("seq", False), "request_hash": ("hash", False)},
                 {"by": True}),
     "view": ({"party": (("ouders", "leerling"), True), "heard": ("bool", True), "channel": (("online",), False)},
              {"text": False, "reason_not_heard": False}),
@@ -462,6 +468,11 @@ def later_payload_problems(kind: str, p: dict) -> list[str]:
                     goal.get("goal"), "seq") or value_problem(goal.get("reached"), GOAL_RESULTS):
                 out.append(f"payload.goals[{i}] must be {{\"goal\": integer >= 1, \"reached\": one of "
                            f"{', '.join(GOAL_RESULTS)}}}")
+    elif kind == "consent_requested":
+        secret = p.get("secret")
+        if isinstance(secret, dict) and "text" not in secret:
+            out.append("payload.secret: missing field 'text'")
+        sealed_object("secret", ("text",))
     elif kind == "rod_registered":
         if valid_date(p.get("opp_date")) and valid_date(p.get("registered_on")) and \
                 p["registered_on"] < p["opp_date"]:
@@ -482,6 +493,10 @@ def evidence_rule_problem(kind: str, fields: dict, secret: dict) -> str | None:
     """The rules that tie an evidence record's fields together (docs/event-chain.md)."""
     if kind == "consent" and len({"opp_version", "opp_hash", "handelingsdeel_hash"} & set(fields)) not in (0, 3):
         return "payload.fields.opp_version, opp_hash and handelingsdeel_hash are present together or not at all"
+    if kind == "consent" and len({"request", "request_hash"} & set(fields)) not in (0, 2):
+        return "payload.fields.request and request_hash are present together or not at all"
+    if kind == "consent" and "request" in fields and fields.get("channel") != "online":
+        return "payload.fields.request is present only with channel \"online\""
     if kind == "evaluation" and ("plan" in fields) != (fields.get("subject") == "plan"):
         return "payload.fields.plan is present exactly when subject is \"plan\""
     if kind == "view":
@@ -940,6 +955,7 @@ class CaseWalk:
         self.anchor_hashes: dict[int, tuple[int, str]] = {}  # seq an anchor names -> (line, hash)
         self.proof: dict | None = None  # its line of proofs.jsonl
         self.proof_hash: str | None = None  # the hash of its event at the proof's seq
+        self.requests: dict[int, tuple[object, object]] = {}  # consent_requested: seq -> (scope, text_hash)
 
 
 class Anchor:
@@ -1190,6 +1206,10 @@ class Checker:
                 self.report.fail(where, "a migrated event moves from the version of the event before it")
         if isinstance(process, list) and len(process) == 2 and is_int(process[1]):
             case.last_version = process[1]
+        if kind == "consent_requested" and is_int(seq):
+            case.requests[seq] = (payload.get("scope"), payload.get("text_hash"))
+        if kind == "evidence_recorded":
+            self.check_answer(case, payload, where)
         if kind == "case_erased":
             if case.first_seq == 1 and not case.closed:
                 self.report.fail(where, "case_erased in a case that was never closed")
@@ -1214,6 +1234,28 @@ class Checker:
         case.events += 1
         case.last_seq = seq if is_int(seq) else case.last_seq + 1
         case.head = event.get("hash") if isinstance(event.get("hash"), str) else ""
+
+    def check_answer(self, case: CaseWalk, payload: dict, where: str) -> None:
+        """A consent naming a request: an earlier consent_requested of this case, same scope and
+        text_hash. A request before the export's first event (with since) cannot be checked."""
+        fields = payload.get("fields")
+        if payload.get("kind") != "consent" or not isinstance(fields, dict) or "request" not in fields:
+            return
+        named = fields["request"]
+        if not is_int(named):
+            return  # the field's own check reports it
+        if named not in case.requests:
+            if case.first_seq is not None and is_int(case.first_seq) and named < case.first_seq:
+                self.report.note(f"{where}: the request it answers (seq {named}) lies before the export's first "
+                                 "event of the case; not checked")
+            else:
+                self.report.fail(where, f"payload.fields.request names seq {named}, which is no earlier "
+                                        "consent_requested of this case")
+            return
+        scope, text_hash = case.requests[named]
+        if fields.get("scope") != scope or fields.get("request_hash") != text_hash:
+            self.report.fail(where, f"payload.fields.scope and request_hash must be those of the consent_requested "
+                                    f"at seq {named}")
 
     def finish_case(self, case: CaseWalk) -> None:
         if not case.in_order:

@@ -170,7 +170,8 @@ def load_checker() -> ModuleType:
 EXTRA = {"view": {"heard"}, "meeting": {"with_parents"}}
 # Plain fields the engine adds only sometimes: the OPP version's hashes on an OPP consent, the
 # channel "online" on a parent's own record in the parents' portal.
-EXTRA_OPTIONAL = {"consent": {"opp_hash", "handelingsdeel_hash", "channel"}, "view": {"channel"}}
+EXTRA_OPTIONAL = {"consent": {"opp_hash", "handelingsdeel_hash", "channel", "request", "request_hash"},
+                  "view": {"channel"}}
 DEFAULTED = {"evaluation": {"subject", "with_parents"}, "contact": {"party"}}
 
 

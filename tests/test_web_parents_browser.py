@@ -3,7 +3,8 @@ web` as a real uvicorn server on a loopback port, with a real SMTP server (aiosm
 parent on the case and invites them; the parent signs in from the mail, reads the draft OPP and
 grants consent on the handelingsdeel; the IB's page shows the online decision with the version's
 hash, the IB got a mail without pupil data, and `adopt_opp` is allowed; a revised handelingsdeel
-needs a fresh decision, and the parent's revocation blocks adoption again. axe-core checks the
+needs a fresh decision, and the parent's revocation blocks adoption again; the IB asks online for
+consent on the BOT referral and the parent gives it. axe-core checks the
 parent's pages and the IB's case page: no serious or critical violation.
 
 Marked `slow`; skipped with the reason when /usr/bin/chromium is missing (.ci/run installs it).
@@ -173,5 +174,28 @@ def test_ib_invites_parent_consents_online_and_adoption_is_allowed(browser: Any,
     parent.get_by_text("Uw besluit is opgeslagen.").wait_for()
     accessible(parent)
     assert not cases.check(engine, cid, "adopt_opp", actor=IB).allowed
+
+    # the IB asks online for consent on the BOT referral, in their own words; the parent answers
+    ib.goto(f"{base}/casus/{cid}")
+    ib.get_by_text("Toestemming vragen voor aanmelding bij het BOT").click()
+    words = ib.locator("#verzoek-bot_aanmelding")
+    assert "aanmelding bij het BOT" in words.input_value()  # the catalog's words, to edit
+    words.fill("Mogen wij Sanne aanmelden bij het BOT van het samenwerkingsverband?")
+    ib.get_by_role("button", name="Vraag versturen aanmelding bij het BOT").click()
+    ib.get_by_text("De vraag om toestemming staat klaar voor de ouders.").wait_for()
+    accessible(ib)
+    parent.goto(f"{base}/ouder/casus/{cid}")
+    asked = parent.locator("#verzoeken")
+    asked.get_by_text("Mogen wij Sanne aanmelden bij het BOT").wait_for()
+    accessible(parent)
+    before = len(inbox.messages())
+    asked.get_by_label("Ik geef toestemming").check()
+    asked.get_by_role("button", name="Besluit versturen aanmelding bij het BOT").click()
+    parent.get_by_text("Uw besluit is opgeslagen.").wait_for()
+    news, _ = _mail(inbox, before, INVITE)
+    assert "Sanne" not in news["Subject"] + news.get_body(("plain",)).get_content()
+    ib.goto(f"{base}/casus/{cid}")
+    ib.get_by_role("cell", name="toestemming gegeven").wait_for()
+    accessible(ib)
     ib.context.close()
     parent.context.close()

@@ -25,6 +25,28 @@ from workflow.domain.reasons import Reason
 
 
 @dataclass
+class ConsentRequest:
+    """The parents asked online for their consent on one scope (a `consent_requested` event),
+    and what became of it: `open`, `granted`, `refused`, `revoked` (a grant later withdrawn) or
+    `replaced` (a newer ask for the same scope came while it was open: no longer answerable).
+    Its text is sealed in the event; the fold keeps only the SHA-256 of it."""
+
+    seq: int
+    scope: str
+    text_hash: str
+    date: dt.date
+    status: str = "open"
+    answered_seq: int | None = None  # the newest answer (a consent record naming it)
+    answered_on: dt.date | None = None
+    replaced_by: int | None = None
+
+    @property
+    def answerable(self) -> bool:
+        """Whether the parents may decide on it now: open, or granted (they may revoke)."""
+        return self.status in ("open", "granted")
+
+
+@dataclass
 class Case:
     """A case as folded from its events: state, level, facts and the chain's head."""
 
@@ -46,6 +68,8 @@ class Case:
     # outside passend (what happened before that day is not judged).
     imported: dict[str, Any] | None = None
     imported_on: dt.date | None = None
+    # The consent asked of the parents online, by the seq of its `consent_requested` event.
+    requests: dict[int, ConsentRequest] = field(default_factory=dict)
 
     @property
     def state(self) -> str:
@@ -99,6 +123,8 @@ class Case:
                 seq=ev.seq, kind=p["kind"], date=dt.date.fromisoformat(p["date"]),
                 level=p["level"], state=p["state"], fields=p["fields"],
             ))
+            if p["kind"] == "consent" and "request" in p["fields"]:
+                _answered(self, ev, p)
         elif ev.type == "transitioned":
             f = self.facts
             if f.state != p["source"]:
@@ -196,12 +222,31 @@ def _migrated(case: Case, ev: Event, p: Mapping[str, Any]) -> None:
         f.previous_state = names.get(f.previous_state, f.previous_state)
 
 
+def _consent_requested(case: Case, ev: Event, p: Mapping[str, Any]) -> None:
+    """A new ask for a scope replaces the one still open for it."""
+    for r in case.requests.values():
+        if r.scope == p["scope"] and r.status == "open":
+            r.status, r.replaced_by = "replaced", ev.seq
+    case.requests[ev.seq] = ConsentRequest(seq=ev.seq, scope=str(p["scope"]), text_hash=str(p["text_hash"]),
+                                           date=dt.date.fromisoformat(p["date"]))
+
+
+def _answered(case: Case, ev: Event, p: Mapping[str, Any]) -> None:
+    fields = p["fields"]
+    r = case.requests.get(fields["request"])
+    if r is None or r.scope != fields.get("scope") or r.text_hash != fields.get("request_hash"):
+        raise ValueError(f"event {ev.seq} answers no request {fields['request']!r} of case {case.case_id}")
+    r.status = str(fields["status"])
+    r.answered_seq, r.answered_on = ev.seq, dt.date.fromisoformat(p["date"])
+
+
 def _nothing(case: Case, ev: Event, p: Mapping[str, Any]) -> None:
     """ROD registrations change nothing a guard reads (workflow.domain.rod reads them)."""
 
 
 _FOLDS = {"opp_drafted": _opp_drafted, "opp_evaluated": _opp_evaluated, "imported": _imported,
-          "migrated": _migrated, "rod_registered": _nothing}
+          "migrated": _migrated, "rod_registered": _nothing,
+          "consent_requested": _consent_requested}
 
 
 @dataclass(frozen=True)

@@ -339,7 +339,11 @@ BUILTIN_KINDS: dict[str, EvidenceKind] = {k.name: k for k in (
                help="bij het handelingsdeel: de OPP-versie die de ouders zagen (standaard de nieuwste)"),
         ),
         derived=(_f("opp_hash", "text", "hash van de OPP-versie"),
-                 _f("handelingsdeel_hash", "text", "hash van het handelingsdeel")),
+                 _f("handelingsdeel_hash", "text", "hash van het handelingsdeel"),
+                 # The parents' online answer to a request (a consent_requested event): its seq
+                 # and the hash of its text, as the portal showed it.
+                 _f("request", "int", "verzoek"),
+                 _f("request_hash", "text", "hash van het verzoek")),
         checks=(_consent_sharing, _consent_opp),
     ),
     EvidenceKind(

@@ -31,7 +31,7 @@ from workflow.domain.evidence import PARENT_ROLE
 from workflow.domain.guards import latest_consent
 from workflow.domain.instants import local_date
 from workflow.domain.reasons import Reason
-from workflow.service_layer import opp
+from workflow.service_layer import consent_requests, opp
 from workflow.service_layer.access import write_access
 from workflow.service_layer.cases import check_consent_order
 from workflow.service_layer.context import CASE_ID, ServiceContext, bind_log
@@ -113,6 +113,7 @@ def overview(ctx: ServiceContext, session: ParentSession, case_id: str) -> dict[
         "in_force": opp.document(ctx, case, cipher, in_force) if in_force is not None else None,
         "draft": opp.document(ctx, case, cipher, newest) if newest is not None and newest != in_force else None,
         "request": request_of(case, d),
+        "requests": [r for r in consent_requests.listed(case, d, cipher) if r["answerable"]],
         "timeline": timeline(case, d, cipher),
     }
 
@@ -159,6 +160,8 @@ def timeline(case: Case, d: ProcessDefinition, cipher: CaseCipher) -> list[dict[
             what = text("svc.parent_portal.timeline.opp_evaluated", version=p.get("version"), outcome=p.get("outcome"))
         elif ev.type == "migrated":
             what = text("svc.parent_portal.timeline.migrated")
+        elif ev.type == "consent_requested":
+            what = text("svc.parent_portal.timeline.consent_requested", scope=d.scope_label(str(p.get("scope"))))
         else:
             continue
         out.append({"date": local_date(ev.recorded_at), "what": what, "details": details})
@@ -218,6 +221,45 @@ def decide(ctx: ServiceContext, session: ParentSession, case_id: str, *, status:
     log.info("parent.decided", seq=ev, status=status)
     return {"case_id": case_id, "seq": ev, "status": status, "opp_version": request["opp_version"],
             "hash": request["hash"], "added_by": parent_added_by(ctx, session)}
+
+
+def answer(ctx: ServiceContext, session: ParentSession, case_id: str, *, request: Any, status: str,
+           shown_hash: str) -> dict[str, Any]:
+    """The parent's answer to a consent the IB asked online (consent_requests), bound to the
+    hash of the request's text the page showed. An open request may be granted or refused; a
+    granted one revoked; an answered or replaced one nothing else. Refused: BadInput, nothing stored."""
+    bind_log(actor=f"{PARENT_ROLE}:{session.parent_id}", case_id=case_id, command="parent.answer")
+    if status not in STATUS:
+        raise BadInput(messages.text("svc.parent_portal.choose_decision"))
+    try:
+        seq = int(request)
+    except (TypeError, ValueError):
+        seq = 0
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        case, parent = _load(ctx, uow, session, case_id)
+        d = ctx.definition_of(case)
+        if case.closed:
+            raise refused(messages.text("svc.refused"), [Reason("case_closed")], d)
+        asked = case.requests.get(seq)
+        if asked is None:
+            raise BadInput(messages.text("svc.parent_portal.no_such_request"))
+        if not isinstance(shown_hash, str) or not hmac.compare_digest(shown_hash.encode(), asked.text_hash.encode()):
+            raise BadInput(messages.text("svc.parent_portal.request_changed"))
+        if asked.status != ("granted" if status == "revoked" else "open"):
+            raise BadInput(messages.text("svc.parent_portal.request_closed",
+                                         status=consent_requests.status_label(asked.status)))
+        valid = evidence.validate(
+            "consent", {"scope": asked.scope, "status": status, "by": parent.name},
+            today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans, opp_active=case.opp_active,
+            sharing_scopes=d.sharing_scopes, kinds=d.evidence_kinds, level_plans=case.level_plans,
+            opp_scope=d.opp.consent_scope if d.opp else None, opp_versions=case.opp_refs)
+        check_consent_order(case, valid, d)
+        valid.plain.update(request=asked.seq, request_hash=asked.text_hash)
+        ev = _append(ctx, uow, case, parent, valid, now)
+    log.info("parent.answered", seq=ev, request=seq, status=status)
+    return {"case_id": case_id, "seq": ev, "status": status, "request": seq,
+            "added_by": parent_added_by(ctx, session)}
 
 
 def give_view(ctx: ServiceContext, session: ParentSession, case_id: str, *, party: str, text: str) -> dict[str, Any]:

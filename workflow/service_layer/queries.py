@@ -59,7 +59,10 @@ def case(
     today = ctx.today()
     view["deadlines"] = [r.as_dict(today) for r in deadlines.running(found, d, today, ctx.calendar(found.school))]
     if roster is not None:
+        from workflow.service_layer import consent_requests
+
         view["parents"] = roster
+        view["consent_requests"] = consent_requests.listed(found, d)
     if timeline:
         from workflow.service_layer.audit.timeline import build
 

@@ -37,13 +37,13 @@ from workflow.entrypoints.web.diagram import svg
 from workflow.entrypoints.web.guard import as_signed_in, context, is_read_only, writer
 from workflow.entrypoints.web.pages import ROLE_NAMES, fields_html, fragment, render
 from workflow.messages import text
-from workflow.service_layer import cases, queries
+from workflow.service_layer import cases, consent_requests, queries
 
 router = APIRouter()
 CONFLICT = "web.case.conflict"  # the catalog's keys: text(CONFLICT) when a page shows it
 DONE = {"vastgelegd": "web.case.done.recorded", "stap": "web.case.done.step", "geopend": "web.case.done.opened",
         "ouder": "web.case.done.parent_added", "uitgenodigd": "web.case.done.invited",
-        "verwijderd": "web.case.done.parent_removed"}
+        "verwijderd": "web.case.done.parent_removed", "gevraagd": "web.case.done.consent_asked"}
 
 
 def _version(value: Any) -> int:
@@ -66,7 +66,7 @@ def _definition(request: Request, view: dict[str, Any]) -> Any:
 
 def show(request: Request, user: User, case_id: str, status: int = 200, *, notice: str | None = None,
          alert: str | None = None, reasons: list[str] | None = None, form: dict[str, Any] | None = None,
-         parent_form: dict[str, Any] | None = None) -> Response:
+         parent_form: dict[str, Any] | None = None, ask_form: dict[str, Any] | None = None) -> Response:
     """The case page (every render is a read of the case, and logged as one)."""
     engine = context(request).engine
     read_only = is_read_only(request, user)
@@ -90,12 +90,20 @@ def show(request: Request, user: User, case_id: str, status: int = 200, *, notic
     # The parents on the case, for whoever may record their consent (the IB): the "Ouders" section.
     manages = not read_only and not view["closed_at"] and user.role in d.evidence_roles.get("consent", frozenset())
     roster = view.pop("parents", []) if manages else []
+    asked = view.pop("consent_requests", []) if manages else []
+    # The consent the parents may be asked online, one form per scope, each with its own words.
+    sent = (ask_form or {}).get("values", {})
+    asking = [{"scope": s, "label": d.scope_label(s),
+               "text": sent.get("text", "") if sent.get("scope") == s else consent_requests.default_text(d, s),
+               "errors": (ask_form or {}).get("errors", {}) if sent.get("scope") == s else {}}
+              for s in consent_requests.askable(d)] if manages else []
     gedaan = request.query_params.get("gedaan")
     if notice is None and gedaan in DONE:
         notice = text(DONE[gedaan], what=request.query_params.get("wat", "")[:80])
     return render(request, "case.html", status, nav="leerlingen", c=view, d=d, steps=steps,
                   recordable=recordable, by_seq=by_seq, moves=moves, notice=notice, alert=alert,
                   reasons=reasons or [], role_names=ROLE_NAMES, manages_parents=manages, parents=roster,
+                  asking=asking, asked=asked,
                   parent_form=parent_form or {"values": {}, "errors": {}},
                   school_name=engine.config.schools[view["school"]].name
                   if view["school"] in engine.config.schools else view["school"])

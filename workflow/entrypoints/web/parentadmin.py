@@ -3,6 +3,8 @@
 POST /casus/{id}/ouders                    put a parent or guardian on the case (name, e-mail)
 POST /casus/{id}/ouders/{pid}/uitnodigen   send them a sign-in link (a new one replaces the old)
 POST /casus/{id}/ouders/{pid}/verwijderen  take them off the case: their link and session stop
+POST /casus/{id}/ouders/toestemming        ask the parents online for their consent on a scope
+                                           (workflow.service_layer.consent_requests)
 
 Only a user who may record the parents' consent on the case (the IB) sees the section's forms;
 the service refuses anyone else (403, or 404 for another school's case), and a read-only role's
@@ -24,7 +26,7 @@ from workflow.domain.errors import BadInput, NotFound, Refused
 from workflow.entrypoints.web.casepage import not_theirs, show
 from workflow.entrypoints.web.guard import PARENT_PREFIX, context, writer
 from workflow.messages import text
-from workflow.service_layer import parents
+from workflow.service_layer import consent_requests, parents
 from workflow.service_layer.parents import Invitation
 
 router = APIRouter()
@@ -32,13 +34,28 @@ log = get_logger("passend.web")
 
 
 def _refused(request: Request, user: User, case_id: str, exc: Refused | BadInput,
-             form: dict[str, str] | None = None) -> Response:
+             form: dict[str, str] | None = None, ask: bool = False) -> Response:
     if isinstance(exc, Refused):
         if not_theirs(exc):
             raise HTTPException(404) from None
         return show(request, user, case_id, 403, alert=exc.message, reasons=exc.reasons)
-    return show(request, user, case_id, 400, alert=exc.message[:1].upper() + exc.message[1:] + ".",
-                parent_form={"values": form or {}, "errors": exc.fields})
+    alert = exc.message[:1].upper() + exc.message[1:] + ("" if exc.message.endswith(".") else ".")
+    if ask:
+        return show(request, user, case_id, 400, alert=alert, ask_form={"values": form or {}, "errors": exc.fields})
+    return show(request, user, case_id, 400, alert=alert, parent_form={"values": form or {}, "errors": exc.fields})
+
+
+@router.post("/casus/{case_id}/ouders/toestemming")
+def ask(request: Request, case_id: str, user: Annotated[User, Depends(writer)],
+        scope: Annotated[str, Form(max_length=200)] = "",
+        text: Annotated[str, Form(max_length=40000)] = "") -> Response:
+    try:
+        consent_requests.ask(context(request).engine, case_id, actor=user.id, scope=scope, text=text)
+    except NotFound:
+        raise HTTPException(404) from None
+    except (Refused, BadInput) as exc:
+        return _refused(request, user, case_id, exc, {"scope": scope, "text": text}, ask=True)
+    return RedirectResponse(f"/casus/{case_id}?gedaan=gevraagd#toestemming-vragen", status_code=303)
 
 
 @router.post("/casus/{case_id}/ouders")

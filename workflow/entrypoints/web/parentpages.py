@@ -8,6 +8,8 @@ GET  /ouder/casus/{id}                 the child's case: the consent asked (with
                                        their view and the pupil's, what happened
 GET  /ouder/casus/{id}/opp/{version}   one OPP version, printable (opp_print's page)
 POST /ouder/casus/{id}/besluit         the decision on the handelingsdeel (carries the hash shown)
+POST /ouder/casus/{id}/verzoek         the answer to a consent the school asked online (carries the
+                                       request and the hash of its text shown)
 POST /ouder/casus/{id}/mening          the parents' view, or the pupil's as the parents tell it
 POST /ouder/uitloggen                  the session ends
 
@@ -38,7 +40,8 @@ from workflow.service_layer.parents import LinkRefused, ParentSession
 
 router = APIRouter(prefix=PARENT_PREFIX)
 log = get_logger("passend.web")
-DONE = {"besluit": "web.parent.done.decision", "mening": "web.parent.done.view"}  # the catalog's keys
+DONE = {"besluit": "web.parent.done.decision", "mening": "web.parent.done.view",
+        "verzoek": "web.parent.done.decision"}  # the catalog's keys
 
 
 def _session(request: Request) -> ParentSession:
@@ -145,6 +148,23 @@ def decide(request: Request, case_id: str, tasks: BackgroundTasks,
         return _not_stored(request, case_id, exc)
     _notify(request, tasks, result, catalog_text("web.parent.news.decision"))
     return RedirectResponse(f"{PARENT_PREFIX}/casus/{case_id}?gedaan=besluit#toestemming", status_code=303)
+
+
+@router.post("/casus/{case_id}/verzoek")
+def answer(request: Request, case_id: str, tasks: BackgroundTasks,
+           status: Annotated[str, Form(max_length=20)] = "",
+           verzoek: Annotated[str, Form(max_length=20)] = "",
+           tekst: Annotated[str, Form(max_length=128)] = "") -> Response:
+    session = _session(request)
+    try:
+        result = parent_portal.answer(context(request).engine, session, case_id, request=verzoek, status=status,
+                                      shown_hash=tekst)
+    except NotFound:
+        raise HTTPException(404) from None
+    except (BadInput, Refused) as exc:
+        return _not_stored(request, case_id, exc)
+    _notify(request, tasks, result, catalog_text("web.parent.news.decision"))
+    return RedirectResponse(f"{PARENT_PREFIX}/casus/{case_id}?gedaan=verzoek#verzoeken", status_code=303)
 
 
 @router.post("/casus/{case_id}/mening")

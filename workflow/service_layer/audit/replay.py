@@ -27,6 +27,7 @@ from workflow.domain.events import Event, restore_event
 from workflow.domain.evidence import by_parent_online
 from workflow.domain.instants import SCHOOL_TZ, as_utc, iso_utc, local_date
 from workflow.messages import render_all, text
+from workflow.service_layer.consent_requests import askable
 from workflow.service_layer.context import ServiceContext
 from workflow.service_layer.reminders.work import stale
 
@@ -127,6 +128,7 @@ def replay_events(
                                             [text("svc.audit.replay.may_not_record", role=ev.role, kind=kind)]))
             if case.closed:
                 out.refused.append(_refusal(ev, f"record {kind}", [text("svc.audit.replay.was_closed")]))
+            _recheck_answer(out, case, ev)
         elif ev.type == "case_erased" and not case.closed:
             out.refused.append(_refusal(ev, "case_erased", [text("svc.audit.replay.was_open")]))
         elif ev.type in LATER_TYPES:
@@ -150,7 +152,7 @@ def replay_events(
     return out
 
 
-LATER_TYPES = ("opp_drafted", "opp_evaluated", "rod_registered", "imported", "migrated")
+LATER_TYPES = ("opp_drafted", "opp_evaluated", "rod_registered", "imported", "migrated", "consent_requested")
 
 
 def _recheck_later(out: Replayed, case: Case, d: Any, ev: Event) -> None:
@@ -181,10 +183,29 @@ def _recheck_later(out: Replayed, case: Case, d: Any, ev: Event) -> None:
     elif ev.type == "opp_evaluated":
         if not case.opp_active or case.closed:
             why.append(text("svc.audit.replay.no_adopted_opp"))
+    elif ev.type == "consent_requested":
+        if p.get("scope") not in askable(d):
+            why.append(text("svc.audit.replay.not_askable", scope=p.get("scope")))
+        if ev.role not in d.evidence_roles.get("consent", frozenset()):
+            why.append(text("svc.audit.replay.may_not_record", role=ev.role, kind="consent"))
+        if case.closed:
+            why.append(text("svc.audit.replay.was_closed"))
     elif ev.type == "rod_registered" and case.erased:
         why.append(text("svc.audit.replay.was_erased"))
     if why:
         out.refused.append(_refusal(ev, ev.type, why))
+
+
+def _recheck_answer(out: Replayed, case: Case, ev: Event) -> None:
+    """A parent's answer to a request asked online: the request was open (or, for a revocation,
+    granted) when it came; the fold itself checks that it names the request and its hash."""
+    fields = ev.payload.get("fields") or {}
+    if ev.payload.get("kind") != "consent" or "request" not in fields:
+        return
+    asked = case.requests.get(fields["request"])
+    if asked is not None and asked.status != ("granted" if fields.get("status") == "revoked" else "open"):
+        out.refused.append(_refusal(ev, "record consent", [
+            text("svc.audit.replay.request_not_open", request=fields["request"], status=asked.status)]))
 
 
 def _refusal(ev: Event, what: str, reasons: Sequence[str]) -> dict[str, Any]:

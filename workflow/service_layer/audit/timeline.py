@@ -37,6 +37,13 @@ def _kind_label(engine: ServiceContext, ev: Event, kind: str) -> str:
     return kinds[kind].label if kind in kinds else kind
 
 
+def _scope_label(engine: ServiceContext, ev: Event, scope: str) -> str:
+    try:
+        return engine.registry.get(ev.process_id, ev.process_version).scope_label(scope)
+    except PassendError:
+        return scope
+
+
 def _labels(engine: ServiceContext, ev: Event) -> tuple[dict[str, str], dict[str, str]]:
     try:
         d = engine.registry.get(ev.process_id, ev.process_version)
@@ -103,6 +110,11 @@ def build(engine: ServiceContext, events: list[Event], cipher: CaseCipher) -> di
             state = p.get("state")
             what = text("svc.audit.timeline.imported", state=states.get(str(state), state), since=p.get("level_since"))
             fields = {"reden": p.get("reason"), "OPP vastgesteld op": p.get("opp_adopted_on")}
+        elif ev.type == "consent_requested":
+            scope = str(p.get("scope"))
+            what = text("svc.audit.timeline.consent_requested", scope=_scope_label(engine, ev, scope))
+            fields = {"toestemming voor": scope, **cipher.open_all(p.get("secret") or {}),
+                      "hash van de tekst": p.get("text_hash")}
         elif ev.type == "migrated":
             state = p.get("dest")
             what = text("svc.audit.timeline.migrated", version=p.get("to_version"), was=p.get("from_version"))
