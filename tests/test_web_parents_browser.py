@@ -181,8 +181,8 @@ def test_ib_invites_parent_consents_online_and_adoption_is_allowed(browser: Any,
     words = ib.locator("#verzoek-bot_aanmelding")
     assert "aanmelding bij het BOT" in words.input_value()  # the catalog's words, to edit
     words.fill("Mogen wij Sanne aanmelden bij het BOT van het samenwerkingsverband?")
-    ib.get_by_role("button", name="Vraag versturen aanmelding bij het BOT").click()
-    ib.get_by_text("De vraag om toestemming staat klaar voor de ouders.").wait_for()
+    ib.get_by_role("button", name="Vraag klaarzetten aanmelding bij het BOT").click()
+    ib.get_by_text("De vraag om toestemming staat klaar voor de ouders.", exact=False).wait_for()
     accessible(ib)
     parent.goto(f"{base}/ouder/casus/{cid}")
     asked = parent.locator("#verzoeken")
