@@ -71,6 +71,8 @@ DATA = {
     ("audit/timeline.py", "hash handelingsdeel"): "a key of a timeline entry's `fields` in the JSON",
     ("audit/timeline.py", "met ouders"): "a key of a timeline entry's `fields` in the JSON",
     ("audit/timeline.py", "OPP vastgesteld op"): "a key of a timeline entry's `fields` in the JSON",
+    ("audit/timeline.py", "toestemming voor"): "a key of a timeline entry's `fields` in the JSON",
+    ("audit/timeline.py", "hash van de tekst"): "a key of a timeline entry's `fields` in the JSON",
 }
 
 
