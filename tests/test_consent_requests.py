@@ -352,3 +352,29 @@ def test_an_export_since_after_the_request_notes_what_it_cannot_check(tmp_path: 
     r = run_checker(out)
     assert r.code == 0, r.out
     assert f"the request it answers (seq {asked['seq']}) lies before the export's first event" in r.out
+
+
+def test_an_unanswered_request_puts_the_case_on_the_list_of_cases_waiting_for_the_parents(
+        setup: tuple[Engine, Clock, str]) -> None:
+    """Mijn werk (and the IB's digest, which lists the same) shows a case whose parents were asked
+    online and have not answered, with that scope, beside what the next step lacks of them only;
+    an answer takes it off again."""
+    from workflow.service_layer import worklist
+
+    engine, _clock, cid = setup
+    session = signed_in(engine, cid)
+
+    def waiting() -> list[tuple[str, list[str]]]:
+        [school] = worklist.my_work(engine, actor=IB)
+        return [(w.case_id, w.scopes) for w in school.waiting]
+
+    assert waiting() == [(cid, ["externe_deskundige"])]  # escalate lacks only the parents' consent
+    asked = consent_requests.ask(engine, cid, actor=IB, scope="bot_aanmelding", text=ASK)
+    assert waiting() == [(cid, ["externe_deskundige", "bot_aanmelding"])]  # asked, not needed yet
+    h = open_requests(engine, session, cid)[0]["hash"]
+    parent_portal.answer(engine, session, cid, request=asked["seq"], status="refused", shown_hash=h)
+    assert waiting() == [(cid, ["externe_deskundige"])]
+    with engine.uow(write=False) as uow:  # what the appends kept is what a rebuild derives
+        case = uow.store.load(cid)
+        kept = uow.cases.worklists([cid]).get(cid)
+    assert case is not None and kept == engine.store.derive(case)  # type: ignore[attr-defined]

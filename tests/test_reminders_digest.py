@@ -27,11 +27,11 @@ from tests.reminders_support import Clock, clocked_engine, to_niveau_4
 from tests.test_reminders_work import START, Ticker, at, extra
 from workflow.adapters.store import outbox
 from workflow.demo.population import populate
-from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
+from workflow.domain.worklist import waits_for
 from workflow.service_layer.engine import Engine
 from workflow.service_layer.reminders import digest, messages, work
-from workflow.service_layer.reminders.planner import Due, Planner, waiting_for_consent
+from workflow.service_layer.reminders.planner import Due, Planner
 
 # An IB for both schools, so a digest's lines come from two schools, in config order.
 BOTH = ('\n[[users]]\nid = "ib.beide"\nrole = "ib"\nschools = ["de-linde", "het-anker"]\n'
@@ -79,7 +79,7 @@ def in_memory_digests(planner: Planner, now: dt.datetime) -> dict[str, tuple[str
                 rows.setdefault(case.school, {}).setdefault("overdue", []).append(item)
             elif left <= 6:
                 rows.setdefault(case.school, {}).setdefault("due_week", []).append(item)
-        scopes = [d.scope_label(s) for s in waiting_for_consent(domain.options(case, d, "ib"))]
+        scopes = [d.scope_label(s) for s in waits_for(case, d, "ib")]
         if scopes:
             rows.setdefault(case.school, {}).setdefault("consent", []).append(
                 {"case_id": case.case_id, "school": name, "scopes": scopes, "school_id": case.school})

@@ -22,9 +22,8 @@ from tests.engine_support import walk_to_niveau_4
 from tests.web_support import Clock
 from workflow.bootstrap import bootstrap
 from workflow.demo.population import populate
-from workflow.domain import case as domain
 from workflow.domain import deadlines as dl
-from workflow.domain.worklist import waiting_for_consent, worst
+from workflow.domain.worklist import waits_for, worst
 from workflow.service_layer import worklist
 from workflow.service_layer.engine import Engine
 
@@ -157,7 +156,7 @@ def test_mijn_werk_lists_what_the_digest_lists(engine: Engine, clock: Clock) -> 
                 left = (r.due - today).days
                 if left <= 6:
                     want[case.school]["late" if left < 0 else "week"].add((case.case_id, r.name, r.due))
-            scopes = waiting_for_consent(domain.options(case, d, "ib"))
+            scopes = waits_for(case, d, "ib")
             if scopes:
                 want[case.school]["wait"].add((case.case_id, tuple(scopes)))
         got = {w.school: w for w in worklist.my_work(engine, actor="auditor", limit=100_000)}
@@ -226,7 +225,7 @@ def test_the_caseload_is_what_a_fold_of_every_case_says(engine: Engine, clock: C
     week = wanted(lambda c: any(0 <= (r.due - today).days <= 6
                                 for r in dl.running(c, engine.definition_of(c), today)))
     assert _all_pages(engine, deadline="week") == week
-    waits = wanted(lambda c: bool(waiting_for_consent(domain.options(c, engine.definition_of(c), "ib"))))
+    waits = wanted(lambda c: bool(waits_for(c, engine.definition_of(c), "ib")))
     assert waits and _all_pages(engine, waiting=True) == waits
     # Backwards: each page's `previous` gives the page before it (the school's walk, one state's).
     for filters in ({}, {"state": "niveau_1"}):

@@ -35,8 +35,9 @@ OK, SOON, OVERDUE = "ok", "soon", "overdue"
 STATUSES = (OK, SOON, OVERDUE)
 # Bumped whenever what `derive` computes changes: a store built by an older version is rebuilt
 # by `passend init` (service_layer.worklist.ensure_built).
-VERSION = 4  # 2: due days moved off non-school days by the school's calendar; 3: a closed case's ROD clocks;
-# 4: a case imported past its level's first state runs that state's clock (deadlines._imported_past)
+VERSION = 5  # 2: due days moved off non-school days by the school's calendar; 3: a closed case's ROD clocks;
+# 4: a case imported past its level's first state runs that state's clock (deadlines._imported_past);
+# 5: a consent asked online and not yet answered puts its scope on the case's waiting list
 
 
 @dataclass(frozen=True)
@@ -132,12 +133,33 @@ def derive(case: Case, d: ProcessDefinition, role: str, calendar: dl.SchoolDays 
             deadline=r.name, anchor=r.anchor, started_on=r.started, due_on=r.due, lead_days=lead_days(r.definition),
             # a paused clock counts the rule's calendar days left; only a running one has a school day
             paused_left=(r.key_due - today).days if r.paused else None))
-    # A closed case waits for nobody; its rows are the clocks that outlive it (ROD), if any.
-    waiting = waiting_for_consent(domain.options(case, d, role)) \
-        if not case.closed and _may_wait(d, case.state) else []
+    waiting = waits_for(case, d, role)
     if not rows and not waiting:
         return EMPTY
     return Worklist(tuple(rows), tuple(waiting))
+
+
+def waits_for(case: Case, d: ProcessDefinition, role: str) -> list[str]:
+    """The consent scopes the school waits on the parents for: what the next step lacks of them
+    only (waiting_for_consent), then what they were asked online and have not answered. A closed
+    case waits for nobody. The work list and the IB's digest both list these."""
+    if case.closed:
+        return []
+    scopes = waiting_for_consent(domain.options(case, d, role)) if _may_wait(d, case.state) else []
+    return scopes + asked_online(case, scopes)
+
+
+def asked_online(case: Case, known: Iterable[str] = ()) -> list[str]:
+    """The scopes the parents were asked online and have not answered yet (beyond `known`): the
+    school waits for them too, whether or not the next step needs that consent yet (an expert's
+    consent is asked before the meeting with the expert)."""
+    seen = set(known)
+    scopes: list[str] = []
+    for r in sorted(case.requests.values(), key=lambda r: r.seq):
+        if r.status == "open" and r.scope not in seen:
+            seen.add(r.scope)
+            scopes.append(r.scope)
+    return scopes
 
 
 def _may_wait(d: ProcessDefinition, state: str) -> bool:

@@ -39,7 +39,7 @@ from workflow.domain.errors import PassendError
 from workflow.domain.events import Event, restore_event
 from workflow.domain.instants import SCHOOL_TZ, local_date
 from workflow.domain.reasons import Reason
-from workflow.domain.worklist import acting_role, waiting_for_consent
+from workflow.domain.worklist import acting_role, waits_for
 from workflow.messages import render_all, text
 from workflow.messages.render import language_held
 from workflow.service_layer.context import ServiceContext
@@ -538,7 +538,7 @@ class Planner:
         lines.add(case.school, "overdue" if left < 0 else "due_week", case.case_id, r.label, due)
 
     def _collect_consent(self, lines: DigestLines, case: Case, d: Any) -> None:
-        scopes = waiting_for_consent(domain.options(case, d, acting_role(d, self.settings.remind_roles)))
+        scopes = waits_for(case, d, acting_role(d, self.settings.remind_roles))
         if scopes:
             lines.add_consent(case.school, case.case_id, [d.scope_label(s) for s in scopes])
 
