@@ -40,10 +40,19 @@ class ConsentRequest:
     answered_on: dt.date | None = None
     replaced_by: int | None = None
 
+    def accepts(self, answer: str) -> bool:
+        """Whether the parents may give `answer` now: an open request is granted or refused, a
+        granted one revoked; an answered or replaced one takes nothing more."""
+        return answer in _ANSWERS.get(self.status, ())
+
     @property
     def answerable(self) -> bool:
         """Whether the parents may decide on it now: open, or granted (they may revoke)."""
-        return self.status in ("open", "granted")
+        return self.status in _ANSWERS
+
+
+# A request's status -> the answers it takes (ConsentRequest.accepts).
+_ANSWERS = {"open": ("granted", "refused"), "granted": ("revoked",)}
 
 
 @dataclass

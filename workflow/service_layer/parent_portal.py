@@ -210,13 +210,8 @@ def decide(ctx: ServiceContext, session: ParentSession, case_id: str, *, status:
             raise BadInput(messages.text("svc.parent_portal.no_plan"))
         if not isinstance(shown_hash, str) or not hmac.compare_digest(shown_hash.encode(), request["hash"].encode()):
             raise BadInput(messages.text("svc.parent_portal.plan_changed"))
-        valid = evidence.validate(
-            "consent", {"scope": request["scope"], "status": status, "by": parent.name,
-                        "opp_version": request["opp_version"]},
-            today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans, opp_active=case.opp_active,
-            sharing_scopes=d.sharing_scopes, kinds=d.evidence_kinds, level_plans=case.level_plans,
-            opp_scope=request["scope"], opp_versions=case.opp_refs)
-        check_consent_order(case, valid, d)
+        valid = _consent(case, d, now, {"scope": request["scope"], "status": status, "by": parent.name,
+                                         "opp_version": request["opp_version"]})
         ev = _append(ctx, uow, case, parent, valid, now)
     log.info("parent.decided", seq=ev, status=status)
     return {"case_id": case_id, "seq": ev, "status": status, "opp_version": request["opp_version"],
@@ -246,20 +241,26 @@ def answer(ctx: ServiceContext, session: ParentSession, case_id: str, *, request
             raise BadInput(messages.text("svc.parent_portal.no_such_request"))
         if not isinstance(shown_hash, str) or not hmac.compare_digest(shown_hash.encode(), asked.text_hash.encode()):
             raise BadInput(messages.text("svc.parent_portal.request_changed"))
-        if asked.status != ("granted" if status == "revoked" else "open"):
+        if not asked.accepts(status):
             raise BadInput(messages.text("svc.parent_portal.request_closed",
                                          status=consent_requests.status_label(asked.status)))
-        valid = evidence.validate(
-            "consent", {"scope": asked.scope, "status": status, "by": parent.name},
-            today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans, opp_active=case.opp_active,
-            sharing_scopes=d.sharing_scopes, kinds=d.evidence_kinds, level_plans=case.level_plans,
-            opp_scope=d.opp.consent_scope if d.opp else None, opp_versions=case.opp_refs)
-        check_consent_order(case, valid, d)
+        valid = _consent(case, d, now, {"scope": asked.scope, "status": status, "by": parent.name})
         valid.plain.update(request=asked.seq, request_hash=asked.text_hash)
         ev = _append(ctx, uow, case, parent, valid, now)
     log.info("parent.answered", seq=ev, request=seq, status=status)
     return {"case_id": case_id, "seq": ev, "status": status, "request": seq,
             "added_by": parent_added_by(ctx, session)}
+
+
+def _consent(case: Case, d: ProcessDefinition, now: dt.datetime, values: dict[str, Any]) -> evidence.ValidEvidence:
+    """The parent's decision as the `consent` record the IB's would be: the kind's own checks
+    (the OPP version bound for the handelingsdeel), then the order a consent may come in."""
+    valid = evidence.validate(
+        "consent", values, today=local_date(now), consent_scopes=d.consent_scopes, plans=case.plans,
+        opp_active=case.opp_active, sharing_scopes=d.sharing_scopes, kinds=d.evidence_kinds,
+        level_plans=case.level_plans, opp_scope=d.opp.consent_scope if d.opp else None, opp_versions=case.opp_refs)
+    check_consent_order(case, valid, d)
+    return valid
 
 
 def give_view(ctx: ServiceContext, session: ParentSession, case_id: str, *, party: str, text: str) -> dict[str, Any]:

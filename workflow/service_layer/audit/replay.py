@@ -203,7 +203,7 @@ def _recheck_answer(out: Replayed, case: Case, ev: Event) -> None:
     if ev.payload.get("kind") != "consent" or "request" not in fields:
         return
     asked = case.requests.get(fields["request"])
-    if asked is not None and asked.status != ("granted" if fields.get("status") == "revoked" else "open"):
+    if asked is not None and not asked.accepts(str(fields.get("status"))):
         out.refused.append(_refusal(ev, "record consent", [
             text("svc.audit.replay.request_not_open", request=fields["request"], status=asked.status)]))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.crypto import CaseCipher
 from workflow.domain.errors import BadInput, PassendError
@@ -22,6 +22,9 @@ from workflow.messages import text
 from workflow.service_layer.access import access_ready, clean_behalf, clean_purpose, record_access
 from workflow.service_layer.context import ServiceContext
 
+if TYPE_CHECKING:
+    from workflow.domain.definition import ProcessDefinition
+
 FORMATS = ("text", "json", "html")
 
 
@@ -29,25 +32,29 @@ def _local(at: dt.datetime) -> str:
     return as_utc(at).astimezone(SCHOOL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
-def _kind_label(engine: ServiceContext, ev: Event, kind: str) -> str:
+def _definition(engine: ServiceContext, ev: Event) -> ProcessDefinition | None:
+    """The definition the event was written under; None when this installation cannot load it
+    (the timeline then shows the ids themselves)."""
     try:
-        kinds = engine.registry.get(ev.process_id, ev.process_version).evidence_kinds
+        return engine.registry.get(ev.process_id, ev.process_version)
     except PassendError:
-        kinds = BUILTIN_KINDS
+        return None
+
+
+def _kind_label(engine: ServiceContext, ev: Event, kind: str) -> str:
+    d = _definition(engine, ev)
+    kinds = d.evidence_kinds if d is not None else BUILTIN_KINDS
     return kinds[kind].label if kind in kinds else kind
 
 
 def _scope_label(engine: ServiceContext, ev: Event, scope: str) -> str:
-    try:
-        return engine.registry.get(ev.process_id, ev.process_version).scope_label(scope)
-    except PassendError:
-        return scope
+    d = _definition(engine, ev)
+    return d.scope_label(scope) if d is not None else scope
 
 
 def _labels(engine: ServiceContext, ev: Event) -> tuple[dict[str, str], dict[str, str]]:
-    try:
-        d = engine.registry.get(ev.process_id, ev.process_version)
-    except PassendError:
+    d = _definition(engine, ev)
+    if d is None:
         return {}, {}
     return ({k: s.label for k, s in d.states.items()}, {k: t.label for k, t in d.triggers.items()})
 
