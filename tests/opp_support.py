@@ -32,17 +32,14 @@ def v2_engine(folder: Path, url: str, start: dt.datetime = T0, extra: str = "") 
     return clocked_engine(write_config(folder, url, definition=V2, extra=extra), start)
 
 
-def to_concept(engine: Engine, clock: Clock, *, pupil: str = "LL-1", name: str | None = "Sanne") -> str:
-    """A case at OPP in concept, with the OOGO and both views recorded (not the consent)."""
-
-    def tick() -> None:
-        clock.advance(days=1)
-
-    cid = engine.open_case(pupil=pupil, school="de-linde", actor=IB, name=name, group=6)["case_id"]
-    tick()
+def to_niveau_3_ready(engine: Engine, clock: Clock, *, pupil: str = "LL-1", name: str | None = "Sanne") -> str:
+    """A case at niveau_3 with everything escalate to niveau_4 needs but the parents' consent
+    for the external expert."""
+    cid = str(engine.open_case(pupil=pupil, school="de-linde", actor=IB, name=name, group=6)["case_id"])
+    clock.advance(days=1)
     engine.record("signal", cid, actor=LK, area="lezen", note="traag")
     engine.fire(cid, "escalate", actor=LK)
-    tick()
+    clock.advance(days=1)
     today = engine.today()
     engine.record("plan", cid, actor=LK, start=today, end=today + dt.timedelta(days=40), goals="g", who="lk",
                   frequency="4x")
@@ -50,7 +47,7 @@ def to_concept(engine: Engine, clock: Clock, *, pupil: str = "LL-1", name: str |
     engine.record("evaluation", cid, actor=LK, outcome="onvoldoende")
     engine.record("contact", cid, actor=IB, method="telefoon")
     engine.fire(cid, "escalate", actor=IB)
-    tick()
+    clock.advance(days=1)
     for _ in range(2):
         today = engine.today()
         engine.record("plan", cid, actor=LK, start=today, end=today + dt.timedelta(days=40), goals="g",
@@ -58,6 +55,16 @@ def to_concept(engine: Engine, clock: Clock, *, pupil: str = "LL-1", name: str |
         clock.advance(days=42)
         engine.record("evaluation", cid, actor=LK, outcome="onvoldoende")
     engine.record("meeting", cid, actor=IB, kind="expert", participants="IB, expert")
+    return cid
+
+
+def to_concept(engine: Engine, clock: Clock, *, pupil: str = "LL-1", name: str | None = "Sanne") -> str:
+    """A case at OPP in concept, with the OOGO and both views recorded (not the consent)."""
+
+    def tick() -> None:
+        clock.advance(days=1)
+
+    cid = to_niveau_3_ready(engine, clock, pupil=pupil, name=name)
     engine.record("consent", cid, actor=IB, scope="externe_deskundige", status="granted", by="moeder")
     engine.fire(cid, "escalate", actor=IB)
     tick()

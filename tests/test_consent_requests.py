@@ -8,7 +8,6 @@ the checker rejects a tampered request_hash and a dangling request."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from sqlalchemy import func, select
 from tests.audit_support import IB, LK, Clock
 from tests.engine_support import PureCase
 from tests.export_support import ExportCopy, edit, first_index, run_checker
-from tests.opp_support import v2_engine
+from tests.opp_support import to_niveau_3_ready, v2_engine
 from tests.test_export_schema import _export, assert_valid_export
 from workflow.adapters.store.tables import events
 from workflow.domain.definition import load_definition
@@ -103,31 +102,6 @@ def test_replay_refuses_an_answer_to_a_request_no_longer_open_and_a_scope_not_as
 
 
 # ---- the service, on a real store ----------------------------------------------------------
-
-def to_niveau_3_ready(engine: Engine, clock: Clock) -> str:
-    """A case at niveau_3 with everything escalate to niveau_4 needs but the consent."""
-    cid = str(engine.open_case(pupil="LL-1", school="de-linde", actor=IB, name="Sanne", group=6)["case_id"])
-    clock.advance(days=1)
-    engine.record("signal", cid, actor=LK, area="lezen", note="traag")
-    engine.fire(cid, "escalate", actor=LK)
-    clock.advance(days=1)
-    today = engine.today()
-    engine.record("plan", cid, actor=LK, start=today, end=today + dt.timedelta(days=40), goals="g", who="lk",
-                  frequency="4x")
-    clock.advance(days=42)
-    engine.record("evaluation", cid, actor=LK, outcome="onvoldoende")
-    engine.record("contact", cid, actor=IB, method="telefoon")
-    engine.fire(cid, "escalate", actor=IB)
-    clock.advance(days=1)
-    for _ in range(2):
-        today = engine.today()
-        engine.record("plan", cid, actor=LK, start=today, end=today + dt.timedelta(days=40), goals="g",
-                      who="oa", frequency="3x")
-        clock.advance(days=42)
-        engine.record("evaluation", cid, actor=LK, outcome="onvoldoende")
-    engine.record("meeting", cid, actor=IB, kind="expert", participants="IB, expert")
-    return cid
-
 
 @pytest.fixture
 def setup(tmp_path: Path, db_url: str) -> Iterator[tuple[Engine, Clock, str]]:

@@ -8,23 +8,18 @@ may not record consent."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import html
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import write_config
-from tests.opp_support import V2
-from tests.test_consent_requests import to_niveau_3_ready
-from tests.test_web_parents import counts, invite, use
-from tests.web_support import DIR_MAIL, IB_MAIL, Clock, body, csrf_of, make_app, new_mail, notifier_section, sign_in
-from workflow.bootstrap import bootstrap
+from tests.opp_support import to_niveau_3_ready
+from tests.test_web_parents import app, clock, counts, engine, invite, use  # noqa: F401  (app, clock, engine: the fixtures, as test_web_parents has them)
+from tests.web_support import DIR_MAIL, IB_MAIL, Clock, body, csrf_of, new_mail, sign_in
 from workflow.service_layer import cases
 from workflow.service_layer.engine import Engine
 
@@ -32,25 +27,6 @@ IB = "ib.jansen"
 LK_MAIL = "groep5@de-linde.school.example"
 ASK = "Mogen wij de orthopedagoog van het samenwerkingsverband laten meekijken bij Sanne?"
 REQUEST = re.compile(r'name="verzoek" value="(\d+)">\s*<input type="hidden" name="tekst" value="([0-9a-f]{64})"')
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.UTC))
-
-
-@pytest.fixture
-def engine(tmp_path: Path, db_url: str, clock: Clock) -> Iterator[Engine]:
-    cfg = write_config(tmp_path, db_url, definition=V2, extra=notifier_section(tmp_path / "outbox"))
-    e = bootstrap(cfg, create_key=True, clock=clock)
-    e.init()
-    yield e
-    e.db.dispose()
-
-
-@pytest.fixture
-def app(engine: Engine) -> Any:
-    return make_app(engine)
 
 
 def ask(ib: TestClient, cid: str, scope: str, text: str, **extra: str) -> Any:
@@ -64,7 +40,7 @@ def requests_on(page: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_ib_asks_parent_answers_and_the_step_is_allowed(app: Any, engine: Engine, clock: Clock,
+def test_ib_asks_parent_answers_and_the_step_is_allowed(app: Any, engine: Engine, clock: Clock,  # noqa: F811
                                                         tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
     cid = to_niveau_3_ready(engine, clock)
@@ -106,7 +82,7 @@ def test_ib_asks_parent_answers_and_the_step_is_allowed(app: Any, engine: Engine
 
 
 @pytest.mark.slow
-def test_what_must_fail_stores_nothing(app: Any, engine: Engine, clock: Clock, tmp_path: Path) -> None:
+def test_what_must_fail_stores_nothing(app: Any, engine: Engine, clock: Clock, tmp_path: Path) -> None:  # noqa: F811
     outbox = tmp_path / "outbox"
     cid = to_niveau_3_ready(engine, clock)
     other = str(engine.open_case(pupil="LL-2", school="de-linde", actor=IB, name="Ander kind")["case_id"])
